@@ -1,0 +1,1 @@
+//! Subnet selection, reservations and address choice (PLACEHOLDER: to be written).

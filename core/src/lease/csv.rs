@@ -1,0 +1,1 @@
+//! Kea memfile CSV rows ↔ [`super::LeaseRecord`] (PLACEHOLDER: to be written).

@@ -1,0 +1,1 @@
+//! Kea `option-data` text to wire bytes (PLACEHOLDER: to be written).

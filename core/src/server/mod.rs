@@ -1,0 +1,80 @@
+//! The server state machine: one call per received packet.
+//!
+//! ```text
+//! Engine::handle(query, now, reply_buf, sink) -> Outcome
+//! ```
+//! `query` is the UDP payload plus where it came from; the engine parses it, decides
+//! (RFC 2131 and Kea 2.2's behaviour, ../shared/spec/dhcpv4-server-behaviour.md), updates the
+//! lease table, reports every lease change to `sink` (for the lease file and HA), and writes
+//! the reply into `reply_buf`. The caller sends the reply to [`Destination`] only after the
+//! lease changes of its batch are durable.
+//!
+//! PLACEHOLDER: the Engine itself is being written; the types below are the contract.
+
+use core::net::Ipv4Addr;
+
+use crate::lease::LeaseRecord;
+
+/// The interface a packet arrived on, as the daemon knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Interface<'a> {
+    /// Interface name (`eth0`, `ue0`), matched against subnets' `interface`.
+    pub name: &'a str,
+    /// Its IPv4 addresses, first one first (used for subnet selection of direct clients and
+    /// as the server identifier).
+    pub addresses: &'a [Ipv4Addr],
+    /// Its MAC address (source of raw replies).
+    pub mac: [u8; 6],
+}
+
+/// How the query arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A whole Ethernet frame from a packet socket / BPF: the reply may go out as a frame.
+    Raw,
+    /// A UDP socket: the reply must go out through the kernel (no unicast to an address
+    /// the client does not have yet).
+    Udp,
+}
+
+/// A received DHCP query.
+#[derive(Clone, Copy, Debug)]
+pub struct Query<'a> {
+    /// The UDP payload (the BOOTP/DHCP message).
+    pub payload: &'a [u8],
+    /// Receiving interface.
+    pub interface: Interface<'a>,
+    /// IP source address.
+    pub source_ip: Ipv4Addr,
+    /// UDP source port (RFC 8357 relay-port replies go back to it).
+    pub source_port: u16,
+    /// IP destination address (255.255.255.255 for broadcasts).
+    pub destination_ip: Ipv4Addr,
+    /// Ethernet source address (raw transport), or zeros.
+    pub source_mac: [u8; 6],
+    /// Raw or UDP.
+    pub transport: Transport,
+}
+
+/// Where the reply goes (RFC 2131 §4.1 as Kea 2.2 decides it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// IP destination.
+    pub ip: Ipv4Addr,
+    /// UDP destination port (68 to clients, 67 or the relay's port to relays).
+    pub port: u16,
+    /// Ethernet destination for raw replies (Kea: the query's source MAC; wren uses
+    /// ff:ff:ff:ff:ff:ff when `ip` is 255.255.255.255).
+    pub mac: [u8; 6],
+    /// IP source address to use (the receiving interface's address or the server id).
+    pub source_ip: Ipv4Addr,
+    /// True when the reply must be sent as an Ethernet frame (raw transport and the client
+    /// has no usable address yet); false when a UDP socket can carry it.
+    pub raw_frame: bool,
+}
+
+/// Receives lease changes as the engine makes them, in order.
+pub trait LeaseSink {
+    /// A lease was created, renewed, changed or (with `valid_lifetime == 0`) removed.
+    fn lease_changed(&mut self, record: &LeaseRecord<'_>);
+}

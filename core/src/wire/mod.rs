@@ -1,0 +1,1 @@
+//! Bytes ↔ values, smoltcp style (PLACEHOLDER: to be written).

@@ -1,0 +1,5 @@
+//! wrend: the wren DHCPv4 server daemon (PLACEHOLDER: being written).
+fn main() {
+    eprintln!("wrend: not built yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,1 @@
+//! Test harness: network namespaces, wrend and real DHCP clients (PLACEHOLDER: being written).
