@@ -102,7 +102,11 @@ pub struct Lifetimes {
 
 impl Lifetimes {
     /// Kea's built-in default: 7200 s for all three.
-    pub const KEA_DEFAULT: Lifetimes = Lifetimes { valid: 7200, min: 7200, max: 7200 };
+    pub const KEA_DEFAULT: Lifetimes = Lifetimes {
+        valid: 7200,
+        min: 7200,
+        max: 7200,
+    };
 
     /// The lifetime to grant for a client's requested lifetime (option 51): clamped to
     /// [min, max], or the default when the client asked for none (kea-config.md §2.1).
@@ -558,7 +562,9 @@ impl<'a> Config<'a> {
     /// built by [`crate::config::parse`] never produces).
     pub fn bytes(&self, r: TextRef) -> &'a [u8] {
         let start = r.offset as usize;
-        self.text.get(start..start.saturating_add(r.len as usize)).unwrap_or(&[])
+        self.text
+            .get(start..start.saturating_add(r.len as usize))
+            .unwrap_or(&[])
     }
 
     /// A text-arena run as a string (empty if not UTF-8; the parser only stores UTF-8 text
