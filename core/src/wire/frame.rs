@@ -201,3 +201,195 @@ pub fn build_udp_frame(
     udp.fill_checksum(&IpAddress::Ipv4(spec.src_ip), &IpAddress::Ipv4(spec.dst_ip));
     Ok(frame_len)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::test_vectors::{hex, DISCOVER, DISCOVER_FRAME, OFFER, OFFER_FRAME};
+
+    const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+    const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+
+    fn offer_spec() -> FrameSpec {
+        FrameSpec {
+            src_mac: SERVER_MAC,
+            dst_mac: CLIENT_MAC,
+            src_ip: Ipv4Addr::new(198, 18, 10, 1),
+            dst_ip: Ipv4Addr::new(198, 18, 10, 100),
+            src_port: 67,
+            dst_port: 68,
+        }
+    }
+
+    /// Recompute the RFC 1071 sum over `bytes` by hand (independent of smoltcp).
+    fn ones_complement_sum(bytes: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for pair in bytes.chunks(2) {
+            let hi = u32::from(pair[0]) << 8;
+            let lo = u32::from(*pair.get(1).unwrap_or(&0));
+            sum += hi | lo;
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum as u16
+    }
+
+    #[test]
+    fn parse_dhclient_discover_frame() {
+        let frame = hex(DISCOVER_FRAME);
+        let d = parse_udp_frame(&frame).unwrap();
+        assert_eq!(d.src_mac, CLIENT_MAC);
+        assert_eq!(d.dst_mac, [0xff; 6]);
+        assert_eq!(d.src_ip, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(d.dst_ip, Ipv4Addr::BROADCAST);
+        assert_eq!(d.src_port, 68);
+        assert_eq!(d.dst_port, 67);
+        assert_eq!(d.payload, &hex(DISCOVER)[..]);
+    }
+
+    #[test]
+    fn build_kea_offer_frame_golden() {
+        let payload = hex(OFFER);
+        let mut out = [0u8; 1514];
+        let n = build_udp_frame(&offer_spec(), &payload, &mut out).unwrap();
+        assert_eq!(n, OVERHEAD + payload.len());
+        assert_eq!(&out[..n], &hex(OFFER_FRAME)[..]);
+        // Hand check: the IP header sums to 0xffff; so does pseudo-header + UDP.
+        assert_eq!(ones_complement_sum(&out[14..34]), 0xffff);
+        let udp = &out[34..n];
+        let mut pseudo = std::vec::Vec::new();
+        pseudo.extend_from_slice(&out[26..34]);
+        pseudo.extend_from_slice(&[0, 17]);
+        pseudo.extend_from_slice(&(udp.len() as u16).to_be_bytes());
+        pseudo.extend_from_slice(udp);
+        assert_eq!(ones_complement_sum(&pseudo), 0xffff);
+        // And it parses back.
+        let d = parse_udp_frame(&out[..n]).unwrap();
+        assert_eq!(d.payload, &payload[..]);
+        assert_eq!(d.src_port, 67);
+        assert_eq!(d.dst_ip, Ipv4Addr::new(198, 18, 10, 100));
+    }
+
+    #[test]
+    fn ethernet_padding_is_ignored() {
+        let mut frame = hex(OFFER_FRAME);
+        frame.extend_from_slice(&[0xaa; 20]);
+        let d = parse_udp_frame(&frame).unwrap();
+        assert_eq!(d.payload, &hex(OFFER)[..]);
+    }
+
+    #[test]
+    fn build_errors() {
+        let payload = hex(OFFER);
+        let mut out = [0u8; 100];
+        assert_eq!(
+            build_udp_frame(&offer_spec(), &payload, &mut out),
+            Err(FrameError::BufferTooSmall {
+                needed: 330,
+                given: 100
+            })
+        );
+        let huge = std::vec![0u8; 65_508];
+        let mut out = std::vec![0u8; 70_000];
+        assert_eq!(
+            build_udp_frame(&offer_spec(), &huge, &mut out),
+            Err(FrameError::PayloadTooLong(65_508))
+        );
+        // The largest legal payload builds.
+        assert!(build_udp_frame(&offer_spec(), &huge[..65_507], &mut out).is_ok());
+    }
+
+    #[test]
+    fn rejects() {
+        let good = hex(OFFER_FRAME);
+
+        let mut f = good.clone();
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::NotIpv4(0x86dd)));
+
+        let mut f = good.clone();
+        f[12..14].copy_from_slice(&[0x81, 0x00]);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::NotIpv4(0x8100)));
+
+        let mut f = good.clone();
+        f[24] ^= 1; // IP checksum
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::BadIpChecksum));
+
+        let mut f = good.clone();
+        f[14] = 0x65; // version 6, IHL 5
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::BadIpVersion(6)));
+
+        let mut f = good.clone();
+        let last = f.len() - 1;
+        f[last] ^= 0x40; // payload byte: UDP checksum no longer matches
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::BadUdpChecksum));
+
+        // Zero UDP checksum = not computed: accepted even with a changed payload.
+        let mut f = good.clone();
+        f[40..42].copy_from_slice(&[0, 0]);
+        let last = f.len() - 1;
+        f[last] ^= 0x40;
+        assert!(parse_udp_frame(&f).is_ok());
+
+        assert_eq!(parse_udp_frame(&good[..13]), Err(FrameError::Truncated));
+        assert_eq!(parse_udp_frame(&good[..30]), Err(FrameError::Truncated));
+        assert_eq!(
+            parse_udp_frame(&good[..good.len() - 1]),
+            Err(FrameError::Truncated)
+        );
+        assert_eq!(parse_udp_frame(&[]), Err(FrameError::Truncated));
+    }
+
+    /// Re-fill the IP header checksum after editing the header.
+    fn refill_ip_checksum(f: &mut [u8]) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.fill_checksum();
+    }
+
+    #[test]
+    fn rejects_fragments_and_non_udp() {
+        let good = hex(OFFER_FRAME);
+        let mut f = good.clone();
+        f[20] = 0x20; // MF
+        refill_ip_checksum(&mut f);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::Fragment));
+
+        let mut f = good.clone();
+        f[21] = 0x01; // offset 8
+        refill_ip_checksum(&mut f);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::Fragment));
+
+        // DF alone is fine.
+        let mut f = good.clone();
+        f[20] = 0x40;
+        refill_ip_checksum(&mut f);
+        assert!(parse_udp_frame(&f).is_ok());
+
+        let mut f = good.clone();
+        f[23] = 6; // TCP
+        refill_ip_checksum(&mut f);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::NotUdp(6)));
+
+        // UDP length longer than the IP payload.
+        let mut f = good.clone();
+        f[38..40].copy_from_slice(&[0x02, 0x00]);
+        assert_eq!(parse_udp_frame(&f), Err(FrameError::Truncated));
+    }
+
+    /// A header with 4 bytes of IP options (IHL 6) is skipped correctly.
+    #[test]
+    fn ip_options_skipped() {
+        let good = hex(OFFER_FRAME);
+        let mut f = std::vec::Vec::new();
+        f.extend_from_slice(&good[..34]);
+        f.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
+        f.extend_from_slice(&good[34..]);
+        f[14] = 0x46;
+        let total = u16::from_be_bytes([f[16], f[17]]) + 4;
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        refill_ip_checksum(&mut f);
+        let d = parse_udp_frame(&f).unwrap();
+        assert_eq!(d.payload, &hex(OFFER)[..]);
+    }
+}

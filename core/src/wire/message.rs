@@ -568,3 +568,386 @@ impl<'o> ReplyWriter<'o> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::test_vectors::{hex, DISCOVER, OFFER};
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A minimal request with the given options appended after the cookie.
+    fn request_with(options: &[u8]) -> Vec<u8> {
+        let mut b = hex(DISCOVER);
+        b.truncate(bootp::MIN_LEN);
+        b.extend_from_slice(options);
+        b
+    }
+
+    #[test]
+    fn parse_dhclient_discover() {
+        let bytes = hex(DISCOVER);
+        let mut scratch = [0u8; 300];
+        let m = Message::parse(&bytes, &mut scratch).unwrap();
+        assert_eq!(m.message_type(), Some(MessageType::Discover));
+        assert_eq!(m.header().xid(), 0x3903_f326);
+        assert_eq!(m.header().chaddr(), &[0x02, 0, 0, 0, 0, 0x01]);
+        assert_eq!(m.requested_address(), Some(Ipv4Addr::new(198, 18, 10, 100)));
+        assert_eq!(m.hostname(), Some(&b"client"[..]));
+        assert_eq!(
+            m.parameter_request_list(),
+            Some(&[1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42][..])
+        );
+        assert_eq!(m.server_identifier(), None);
+        assert!(!m.has_server_identifier());
+        assert_eq!(m.client_identifier(), None);
+        assert_eq!(m.max_message_size(), None);
+        assert_eq!(m.lease_time(), None);
+        assert!(m.relay_agent_information().is_none());
+        assert_eq!(m.options().stop(), options::Stop::End);
+    }
+
+    #[test]
+    fn parse_errors() {
+        let bytes = hex(DISCOVER);
+        let mut scratch = [0u8; 300];
+        assert_eq!(
+            Message::parse(&bytes[..100], &mut scratch).unwrap_err(),
+            Error::Header(bootp::Error::Truncated { len: 100 })
+        );
+        let mut small = [0u8; 4];
+        assert!(matches!(
+            Message::parse(&bytes, &mut small).unwrap_err(),
+            Error::Options(options::ParseError::ScratchTooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn message_type_round_trip() {
+        for v in 0..=255u8 {
+            assert_eq!(u8::from(MessageType::from(v)), v);
+        }
+        assert_eq!(MessageType::from(8), MessageType::Inform);
+        assert_eq!(MessageType::from(13), MessageType::Unknown(13));
+        // BOOTP: no 53, or an empty 53.
+        let b = request_with(&[255]);
+        let mut s = [0u8; 300];
+        assert_eq!(Message::parse(&b, &mut s).unwrap().message_type(), None);
+        let b = request_with(&[53, 0, 255]);
+        assert_eq!(Message::parse(&b, &mut s).unwrap().message_type(), None);
+        let b = request_with(&[53, 1, 42, 255]);
+        assert_eq!(
+            Message::parse(&b, &mut s).unwrap().message_type(),
+            Some(MessageType::Unknown(42))
+        );
+    }
+
+    #[test]
+    fn typed_accessors() {
+        let opts = [
+            53, 1, 3, // REQUEST
+            54, 4, 198, 18, 10, 1, // server id
+            51, 4, 0, 0, 0x0e, 0x10, // 3600 s
+            61, 7, 1, 2, 0, 0, 0, 0, 1, // client id
+            57, 2, 0x05, 0xdc, // 1500
+            12, 7, b'h', b'o', b's', b't', 0, 0, 0, // NUL padded
+            60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't', 77, 4, 3, b'a', b'b',
+            b'c', // user class
+            93, 4, 0, 7, 0, 9, // EFI x64, EFI BC
+            82, 6, 1, 1, b'c', 2, 1, b'r', // relay agent
+            118, 4, 198, 18, 20, 0, // subnet selection
+            81, 8, 0x01, 0, 0, b'a', b'.', b't', b'e', b's', // fqdn
+            255,
+        ];
+        let b = request_with(&opts);
+        let mut s = [0u8; 400];
+        let m = Message::parse(&b, &mut s).unwrap();
+        assert_eq!(m.message_type(), Some(MessageType::Request));
+        assert_eq!(m.server_identifier(), Some(Ipv4Addr::new(198, 18, 10, 1)));
+        assert!(m.has_server_identifier());
+        assert_eq!(m.lease_time(), Some(3600));
+        assert_eq!(m.client_identifier(), Some(&[1, 2, 0, 0, 0, 0, 1][..]));
+        assert_eq!(m.max_message_size(), Some(1500));
+        assert_eq!(m.hostname(), Some(&b"host"[..]));
+        assert_eq!(m.vendor_class_identifier(), Some(&b"PXEClient"[..]));
+        assert_eq!(m.user_class(), Some(&[3, b'a', b'b', b'c'][..]));
+        assert_eq!(m.client_system(), Some(&[0, 7, 0, 9][..]));
+        assert_eq!(m.client_architectures().collect::<Vec<_>>(), [7, 9]);
+        let rai = m.relay_agent_information().unwrap();
+        assert_eq!(rai.circuit_id(), Some(&b"c"[..]));
+        assert_eq!(rai.remote_id(), Some(&b"r"[..]));
+        assert_eq!(m.subnet_selection(), Some(Ipv4Addr::new(198, 18, 20, 0)));
+        assert_eq!(
+            m.client_fqdn(),
+            Some(ClientFqdn {
+                flags: ClientFqdn::FLAG_S,
+                rcode1: 0,
+                rcode2: 0,
+                name: b"a.tes"
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_typed_options_read_as_absent() {
+        let opts = [
+            50, 3, 1, 2, 3, // short address
+            54, 5, 1, 2, 3, 4, 5, // long address
+            51, 2, 0, 1, // short u32
+            57, 1, 9, // short u16
+            12, 3, 0, 0, 0, // only NULs
+            60, 0, // empty string
+            81, 2, 1, 0, // short fqdn
+            118, 0, 255,
+        ];
+        let b = request_with(&opts);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&b, &mut s).unwrap();
+        assert_eq!(m.requested_address(), None);
+        assert_eq!(m.server_identifier(), None);
+        assert!(m.has_server_identifier());
+        assert_eq!(m.lease_time(), None);
+        assert_eq!(m.max_message_size(), None);
+        assert_eq!(m.hostname(), None);
+        assert_eq!(m.vendor_class_identifier(), None);
+        assert_eq!(m.client_fqdn(), None);
+        assert_eq!(m.subnet_selection(), None);
+        assert_eq!(m.option(118), Some(&[][..]));
+    }
+
+    /// A NUL in the middle of a string is data; only trailing NULs go.
+    #[test]
+    fn string_trim_only_trailing() {
+        assert_eq!(trim_string(b"a\0b\0\0"), Some(&b"a\0b"[..]));
+        assert_eq!(trim_string(b"\0\0"), None);
+        assert_eq!(trim_string(b""), None);
+        assert_eq!(trim_string(b"ab"), Some(&b"ab"[..]));
+    }
+
+    #[test]
+    fn size_limit_rule() {
+        assert_eq!(reply_size_limit(None), 548);
+        assert_eq!(reply_size_limit(Some(300)), 548);
+        assert_eq!(reply_size_limit(Some(576)), 548);
+        assert_eq!(reply_size_limit(Some(1500)), 1472);
+        assert_eq!(reply_size_limit(Some(u16::MAX)), 65_507);
+    }
+
+    /// The Kea OFFER, byte for byte, from options staged in a scrambled order.
+    #[test]
+    fn emit_kea_offer() {
+        let req = hex(DISCOVER);
+        let mut scratch = [0u8; 300];
+        let m = Message::parse(&req, &mut scratch).unwrap();
+        let mut buf = [0xa5u8; 1500];
+        let mut w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        assert_eq!(w.size_limit(), 548);
+        w.header().set_yiaddr(Ipv4Addr::new(198, 18, 10, 100));
+        let sid = [198, 18, 10, 1];
+        let lease = 4000u32.to_be_bytes();
+        let mut staged = [
+            StagedOption::new(15, b"example.test", 10),
+            StagedOption::new(54, &sid, 0),
+            StagedOption::new(6, &sid, 10),
+            StagedOption::new(51, &lease, 0),
+            StagedOption::new(3, &sid, 0),
+            StagedOption::new(1, &[255, 255, 255, 0], 0),
+            StagedOption::default(), // free slot, ignored
+        ];
+        let summary = w.finish(&mut staged).unwrap();
+        assert_eq!(summary.dropped, 0);
+        let golden = hex(OFFER);
+        assert_eq!(summary.len, golden.len());
+        assert_eq!(&buf[..summary.len], &golden[..]);
+        assert_eq!(staged.iter().filter(|s| s.emitted()).count(), 6);
+        // The reply parses back.
+        let mut s2 = [0u8; 300];
+        let r = Message::parse(&buf[..summary.len], &mut s2).unwrap();
+        assert_eq!(r.header().op(), bootp::OP_BOOTREPLY);
+        assert_eq!(r.message_type(), Some(MessageType::Offer));
+        assert_eq!(r.lease_time(), Some(4000));
+    }
+
+    /// Header copy rules (behaviour §3): secs zeroed, flags/giaddr/hops/chaddr copied,
+    /// ciaddr not copied.
+    #[test]
+    fn reply_header_copies() {
+        let mut req = request_with(&[53, 1, 3, 255]);
+        {
+            let mut p = Packet::new_unchecked(&mut req[..]);
+            p.set_hops(2);
+            p.set_secs(99);
+            p.set_flags(bootp::FLAG_BROADCAST);
+            p.set_ciaddr(Ipv4Addr::new(198, 18, 10, 7));
+            p.set_giaddr(Ipv4Addr::new(198, 18, 10, 254));
+            p.set_hlen(6);
+        }
+        // Junk after hlen bytes of chaddr must not be copied.
+        req[40] = 0xee;
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0xffu8; 600];
+        let w = ReplyWriter::new(&m, MessageType::Nak, &mut buf).unwrap();
+        assert_eq!(w.message_type(), MessageType::Nak);
+        let n = w.finish(&mut []).unwrap().len;
+        assert_eq!(n, 244);
+        let r = Packet::new_checked(&buf[..n]).unwrap();
+        assert_eq!(r.op(), 2);
+        assert_eq!(r.hops(), 2);
+        assert_eq!(r.secs(), 0);
+        assert!(r.broadcast());
+        assert_eq!(r.xid(), 0x3903_f326);
+        assert_eq!(r.ciaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(r.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(r.giaddr(), Ipv4Addr::new(198, 18, 10, 254));
+        assert_eq!(
+            r.chaddr_field(),
+            [2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert!(r.sname().iter().all(|&b| b == 0));
+        assert!(r.file().iter().all(|&b| b == 0));
+        assert_eq!(r.options(), &[53, 1, 6, 255]);
+    }
+
+    #[test]
+    fn relay_agent_last_and_ascending() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0u8; 600];
+        let w = ReplyWriter::new(&m, MessageType::Ack, &mut buf).unwrap();
+        let mut staged = [
+            StagedOption::new(82, &[1, 1, b'x'], 0),
+            StagedOption::new(118, &[198, 18, 20, 0], 0),
+            StagedOption::new(61, &[1, 2, 3], 0),
+            StagedOption::new(54, &[198, 18, 10, 1], 0),
+            StagedOption::new(53, &[9], 0), // ignored: the writer writes 53
+        ];
+        let n = w.finish(&mut staged).unwrap().len;
+        assert_eq!(
+            &buf[240..n],
+            &[
+                53, 1, 5, 54, 4, 198, 18, 10, 1, 61, 3, 1, 2, 3, 118, 4, 198, 18, 20, 0, 82, 3, 1,
+                1, b'x', 255
+            ]
+        );
+    }
+
+    /// Under the 548-byte limit the lowest priorities go first; mandatory options stay; a
+    /// smaller low-priority option still fits after a big one was dropped.
+    #[test]
+    fn size_limit_drops_lowest_priority() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0u8; 1500];
+        let w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        let big_a = [b'a'; 200];
+        let big_b = [b'b'; 200];
+        let small = [b'c'; 10];
+        let sid = [198, 18, 10, 1];
+        let lease = 600u32.to_be_bytes();
+        // Area = 548 - 240 = 308; minus 53 (3) and END (1) = 304.
+        // Mandatory: 54 (6) + 51 (6) + 1 (6) + 3 (6) = 24 → 280 left.
+        // 66 big_a priority 9 (202) → 78 left; 67 big_b priority 5 (202) dropped;
+        // 15 small priority 1 (12) fits → 66 left.
+        let mut staged = [
+            StagedOption::new(15, &small, 1),
+            StagedOption::new(67, &big_b, 5),
+            StagedOption::new(66, &big_a, 9),
+            StagedOption::new(3, &sid, 0),
+            StagedOption::new(1, &sid, 0),
+            StagedOption::new(51, &lease, 0),
+            StagedOption::new(54, &sid, 0),
+        ];
+        let summary = w.finish(&mut staged).unwrap();
+        assert_eq!(summary.dropped, 1);
+        assert_eq!(summary.len, 548 - 66);
+        assert!(summary.len <= 548);
+        let emitted: Vec<u8> = staged
+            .iter()
+            .filter(|e| e.emitted())
+            .map(|e| e.code)
+            .collect();
+        assert_eq!(emitted, [1, 3, 15, 51, 54, 66]);
+        assert!(staged.iter().any(|e| e.code == 67 && !e.emitted()));
+        let mut s2 = [0u8; 600];
+        let r = Message::parse(&buf[..summary.len], &mut s2).unwrap();
+        assert_eq!(r.option(66), Some(&big_a[..]));
+        assert_eq!(r.option(67), None);
+        assert_eq!(r.option(15), Some(&small[..]));
+    }
+
+    /// Option 57 raises the limit: everything fits, and a > 255-byte option is split.
+    #[test]
+    fn option_57_raises_limit_and_long_option_splits() {
+        let req = request_with(&[53, 1, 1, 57, 2, 0x05, 0xdc, 255]);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0u8; 1500];
+        let w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        assert_eq!(w.size_limit(), 1472);
+        let long: Vec<u8> = (0..400u16).map(|i| i as u8).collect();
+        let mut staged = [
+            StagedOption::new(119, &long, 0),
+            StagedOption::new(54, &[1, 2, 3, 4], 0),
+        ];
+        let summary = w.finish(&mut staged).unwrap();
+        assert_eq!(summary.dropped, 0);
+        assert_eq!(summary.len, 240 + 3 + 6 + 404 + 1);
+        assert_eq!(&buf[249..251], &[119, 255]);
+        assert_eq!(&buf[506..508], &[119, 145]);
+        let mut s2 = [0u8; 1500];
+        let r = Message::parse(&buf[..summary.len], &mut s2).unwrap();
+        assert_eq!(r.option(119), Some(&long[..]));
+    }
+
+    #[test]
+    fn mandatory_that_does_not_fit_is_an_error() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0u8; 600];
+        let mut w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        w.set_size_limit(250);
+        let routers = [7u8; 40];
+        let mut staged = [StagedOption::new(3, &routers, 0)];
+        assert_eq!(
+            w.finish(&mut staged),
+            Err(ReplyError::MandatoryDoesNotFit { code: 3 })
+        );
+        // The buffer caps the limit too.
+        let mut small = [0u8; 243];
+        assert_eq!(
+            ReplyWriter::new(&m, MessageType::Offer, &mut small).unwrap_err(),
+            ReplyError::BufferTooSmall { len: 243 }
+        );
+        let mut buf = [0u8; 260];
+        let mut w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        w.set_size_limit(usize::MAX);
+        let mut staged = [StagedOption::new(3, &routers, 0)];
+        assert_eq!(
+            w.finish(&mut staged),
+            Err(ReplyError::MandatoryDoesNotFit { code: 3 })
+        );
+    }
+
+    #[test]
+    fn duplicate_code_keeps_highest_priority() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = vec![0u8; 600];
+        let w = ReplyWriter::new(&m, MessageType::Offer, &mut buf).unwrap();
+        let mut staged = [
+            StagedOption::new(15, b"low", 1),
+            StagedOption::new(15, b"high", 2),
+        ];
+        let summary = w.finish(&mut staged).unwrap();
+        assert_eq!(summary.dropped, 1);
+        assert_eq!(
+            &buf[243..summary.len],
+            &[15, 4, b'h', b'i', b'g', b'h', 255]
+        );
+    }
+}
