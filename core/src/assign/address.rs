@@ -1,0 +1,1 @@
+//! Address choice (placeholder, written next).
