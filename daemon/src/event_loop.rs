@@ -21,7 +21,9 @@ use wren_core::time::Timestamp;
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
 use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
-use crate::packet_path::{Engine, Journal, LinkView, PacketPath, Skip, Transmit, DEFAULT_RING_CAPACITY};
+use crate::packet_path::{
+    Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
+};
 use crate::signals::{Pending, Signals};
 
 /// The signal self-pipe.
@@ -60,9 +62,16 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the loop's settings from a loaded configuration.
-    pub fn from_config(config: &wren_core::config::Config<'_>, server_port: u16, client_port: u16) -> Settings {
+    pub fn from_config(
+        config: &wren_core::config::Config<'_>,
+        server_port: u16,
+        client_port: u16,
+    ) -> Settings {
         let globals = &config.globals;
-        let names = config.names.get(globals.interfaces.interfaces.as_range()).unwrap_or(&[]);
+        let names = config
+            .names
+            .get(globals.interfaces.interfaces.as_range())
+            .unwrap_or(&[]);
         let seconds = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
         Settings {
             server_port,
@@ -124,13 +133,24 @@ struct Sockets<'a> {
 
 impl Transmit for Sockets<'_> {
     fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()> {
-        match self.links.get(link).and_then(|l| l.as_ref()).and_then(|l| l.raw.as_ref()) {
+        match self
+            .links
+            .get(link)
+            .and_then(|l| l.as_ref())
+            .and_then(|l| l.raw.as_ref())
+        {
             Some(raw) => raw.send(frame),
             None => Err(io::Error::new(io::ErrorKind::NotConnected, "link closed")),
         }
     }
 
-    fn send_datagram(&mut self, payload: &[u8], to: SocketAddrV4, source: Ipv4Addr, ifindex: u32) -> io::Result<()> {
+    fn send_datagram(
+        &mut self,
+        payload: &[u8],
+        to: SocketAddrV4,
+        source: Ipv4Addr,
+        ifindex: u32,
+    ) -> io::Result<()> {
         match self.udp {
             Some(udp) => udp.send(payload, to, source, ifindex),
             None => Err(io::Error::new(io::ErrorKind::NotConnected, "no UDP socket")),
@@ -183,8 +203,11 @@ impl EventLoop {
     /// the UDP socket is fatal (another DHCP server runs).
     pub fn new(settings: Settings, signals: Signals) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
         let udp = RelayUdp::open(settings.server_port).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -193,7 +216,11 @@ impl EventLoop {
         })?;
         poll.registry()
             .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
-        let path = PacketPath::new(DEFAULT_RING_CAPACITY, settings.server_port, settings.client_port);
+        let path = PacketPath::new(
+            DEFAULT_RING_CAPACITY,
+            settings.server_port,
+            settings.client_port,
+        );
         let mut event_loop = EventLoop {
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),
@@ -279,7 +306,11 @@ impl EventLoop {
             }
             let wants_raw = self.settings.socket_type == SocketType::Raw && !served.loopback;
             let raw = if wants_raw {
-                match RawLink::open(&served, self.settings.server_port, self.settings.client_port) {
+                match RawLink::open(
+                    &served,
+                    self.settings.server_port,
+                    self.settings.client_port,
+                ) {
                     Ok(raw) => Some(raw),
                     Err(e) => {
                         log::warn!(
@@ -324,7 +355,11 @@ impl EventLoop {
             if !self.missing.contains(name) {
                 log::warn!(
                     "DHCPSRV_NO_SOCKETS_OPEN interface {name} is not present or not up{}",
-                    if self.settings.re_detect { "; will retry" } else { "" }
+                    if self.settings.re_detect {
+                        "; will retry"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -338,7 +373,10 @@ impl EventLoop {
         };
         if let Some(link) = entry.take() {
             if let Some(raw) = &link.raw {
-                let _ = self.poll.registry().deregister(&mut SourceFd(&raw.as_raw_fd()));
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&raw.as_raw_fd()));
             }
             if !self.missing.contains(&link.served.name) {
                 self.missing.push(link.served.name);
@@ -401,7 +439,9 @@ impl EventLoop {
                             now,
                             &mut self.counters,
                         ) {
-                            log::warn!("DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it");
+                            log::warn!(
+                                "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
+                            );
                             if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
                                 *free = Some(slot);
                             }
@@ -415,7 +455,9 @@ impl EventLoop {
             if self.next_reclaim.is_some_and(|d| d <= instant) {
                 let reclaimed = self.path.reclaim(engine, journal, now);
                 if reclaimed > 0 {
-                    log::debug!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE reclaimed {reclaimed} leases");
+                    log::debug!(
+                        "ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE reclaimed {reclaimed} leases"
+                    );
                 }
                 self.next_reclaim = self.settings.reclaim_every.map(|d| instant + d);
             }
@@ -551,19 +593,24 @@ fn drain_udp<E: Engine, J: Journal>(
             continue;
         };
         // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
-        let Some((slot, link)) = links
-            .iter()
-            .enumerate()
-            .find_map(|(slot, l)| l.as_ref().filter(|l| l.served.ifindex == datagram.ifindex).map(|l| (slot, l)))
-        else {
+        let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
+            l.as_ref()
+                .filter(|l| l.served.ifindex == datagram.ifindex)
+                .map(|l| (slot, l))
+        }) else {
             counters.skipped += 1;
             continue;
         };
         let view = link.view(slot);
-        let mut result = path.on_datagram(engine, journal, &view, payload, datagram.source, datagram.destination, now);
+        let received = UdpPayload {
+            payload,
+            source: datagram.source,
+            destination: datagram.destination,
+        };
+        let mut result = path.on_datagram(engine, journal, &view, &received, now);
         if result == Err(Skip::RingFull) {
             commit_early(path, journal, links, udp, counters);
-            result = path.on_datagram(engine, journal, &view, payload, datagram.source, datagram.destination, now);
+            result = path.on_datagram(engine, journal, &view, &received, now);
         }
         account(result, counters);
     }

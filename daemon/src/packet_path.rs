@@ -92,6 +92,17 @@ impl<'a> LinkView<'a> {
     }
 }
 
+/// A UDP payload as the UDP socket delivered it.
+#[derive(Clone, Copy, Debug)]
+pub struct UdpPayload<'a> {
+    /// The DHCP message.
+    pub payload: &'a [u8],
+    /// Sender.
+    pub source: SocketAddrV4,
+    /// The IP header's destination (255.255.255.255 for a broadcast).
+    pub destination: Ipv4Addr,
+}
+
 /// Why a received packet was not handed to the engine (counted, logged at debug level).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
@@ -239,9 +250,7 @@ impl PacketPath {
         engine: &mut E,
         journal: &mut J,
         link: &LinkView<'_>,
-        payload: &[u8],
-        source: SocketAddrV4,
-        destination: Ipv4Addr,
+        datagram: &UdpPayload<'_>,
         now: Timestamp,
     ) -> Result<(), Skip> {
         // freebsd.md §1.7: "Receive each packet on exactly one path." A packet socket / BPF
@@ -250,11 +259,11 @@ impl PacketPath {
             return Err(Skip::RawPathOwnsIt);
         }
         let query = Query {
-            payload,
+            payload: datagram.payload,
             interface: link.interface(),
-            source_ip: *source.ip(),
-            source_port: source.port(),
-            destination_ip: destination,
+            source_ip: *datagram.source.ip(),
+            source_port: datagram.source.port(),
+            destination_ip: datagram.destination,
             source_mac: [0; 6],
             transport: Transport::Udp,
         };
@@ -381,7 +390,12 @@ fn send_one<T: Transmit>(
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         tx.send_frame(reply.link_slot, bytes)
     } else {
-        tx.send_datagram(payload, SocketAddrV4::new(d.ip, port), d.source_ip, reply.ifindex)
+        tx.send_datagram(
+            payload,
+            SocketAddrV4::new(d.ip, port),
+            d.source_ip,
+            reply.ifindex,
+        )
     }
 }
 
@@ -525,8 +539,14 @@ pub(crate) mod tests {
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
         let frame_in = client_frame(&[1, 2, 3, 4], 67);
-        path.on_frame(&mut engine, &mut journal, &link(true), &frame_in, Timestamp(1000))
-            .unwrap();
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &frame_in,
+            Timestamp(1000),
+        )
+        .unwrap();
         assert_eq!(path.ring().len(), 1);
         assert_eq!(journal.pending, 1);
         assert!(tx.frames.is_empty(), "nothing leaves before commit");
@@ -554,8 +574,14 @@ pub(crate) mod tests {
         };
         let mut tx = Recorder::default();
         let frame_in = client_frame(&[9; 10], 67);
-        path.on_frame(&mut engine, &mut journal, &link(true), &frame_in, Timestamp(1))
-            .unwrap();
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &frame_in,
+            Timestamp(1),
+        )
+        .unwrap();
         let report = path.commit(&mut journal, &mut tx);
         assert_eq!(report.dropped_unsynced, 1);
         assert_eq!(report.sent, 0);
@@ -579,11 +605,25 @@ pub(crate) mod tests {
             ),
             Err(Skip::WrongPort(67))
         );
-        path.on_frame(&mut engine, &mut journal, &link(true), &client_frame(&[1], 1067), Timestamp(1))
-            .unwrap();
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &client_frame(&[1], 1067),
+            Timestamp(1),
+        )
+        .unwrap();
         path.commit(&mut journal, &mut tx);
         let parsed = frame::parse_udp_frame(&tx.frames[0].1).unwrap();
         assert_eq!((parsed.src_port, parsed.dst_port), (1067, 1068));
+    }
+
+    fn udp(payload: &[u8], source: SocketAddrV4) -> UdpPayload<'_> {
+        UdpPayload {
+            payload,
+            source,
+            destination: ADDRS[0],
+        }
     }
 
     #[test]
@@ -594,11 +634,23 @@ pub(crate) mod tests {
         let mut tx = Recorder::default();
         let from = SocketAddrV4::new(Ipv4Addr::new(198, 18, 5, 1), 67);
         assert_eq!(
-            path.on_datagram(&mut engine, &mut journal, &link(true), &[1, 2], from, ADDRS[0], Timestamp(1)),
+            path.on_datagram(
+                &mut engine,
+                &mut journal,
+                &link(true),
+                &udp(&[1, 2], from),
+                Timestamp(1)
+            ),
             Err(Skip::RawPathOwnsIt)
         );
-        path.on_datagram(&mut engine, &mut journal, &link(false), &[1, 2], from, ADDRS[0], Timestamp(1))
-            .unwrap();
+        path.on_datagram(
+            &mut engine,
+            &mut journal,
+            &link(false),
+            &udp(&[1, 2], from),
+            Timestamp(1),
+        )
+        .unwrap();
         path.commit(&mut journal, &mut tx);
         assert!(tx.frames.is_empty());
         let (payload, to, source, ifindex) = &tx.datagrams[0];
@@ -629,7 +681,8 @@ pub(crate) mod tests {
             Err(Skip::NotForUs)
         );
         engine.silent = false;
-        path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1)).unwrap();
+        path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1))
+            .unwrap();
         assert_eq!(
             path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1)),
             Err(Skip::RingFull)

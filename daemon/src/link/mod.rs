@@ -47,7 +47,11 @@ pub enum ReadOutcome {
 
 impl RawLink {
     /// Opens the device for `interface`.
-    pub fn open(interface: &ServedInterface, server_port: u16, client_port: u16) -> io::Result<RawLink> {
+    pub fn open(
+        interface: &ServedInterface,
+        server_port: u16,
+        client_port: u16,
+    ) -> io::Result<RawLink> {
         #[cfg(target_os = "linux")]
         {
             let _ = client_port; // Linux has no write filter.
