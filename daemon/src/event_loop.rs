@@ -99,12 +99,6 @@ pub enum Exit {
     Reload,
 }
 
-/// Lease-file upkeep the loop schedules (`lfc-interval`).
-pub trait Compaction {
-    /// Rewrites the lease file without superseded rows.
-    fn compact(&mut self, now: Timestamp) -> io::Result<()>;
-}
-
 /// A served interface and its raw device.
 #[derive(Debug)]
 struct Link {
@@ -395,7 +389,7 @@ impl EventLoop {
     pub fn run<E, J>(&mut self, engine: &mut E, journal: &mut J) -> io::Result<Exit>
     where
         E: Engine,
-        J: Journal + Compaction,
+        J: Journal,
     {
         loop {
             let timeout = self
@@ -465,7 +459,9 @@ impl EventLoop {
             self.commit(journal);
 
             if self.next_compact.is_some_and(|d| d <= instant) {
-                if let Err(e) = journal.compact(now) {
+                let mut result = Ok(());
+                engine.with_leases(&mut |leases| result = journal.compact(leases));
+                if let Err(e) = result {
                     log::error!("DHCPSRV_MEMFILE_LFC_FAIL lease file cleanup failed: {e}");
                 }
                 self.next_compact = self.settings.compact_every.map(|d| instant + d);

@@ -14,6 +14,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use wren_core::lease::LeaseRecord;
 use wren_core::server::{Destination, Interface, LeaseSink, Query, Transport};
 use wren_core::time::Timestamp;
 use wren_core::wire::frame::{self, FrameSpec};
@@ -41,6 +42,10 @@ pub trait Engine {
     /// Reclaims expired leases (Kea's `expired-leases-processing`), reporting each change to
     /// `sink`. Returns how many leases were reclaimed.
     fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize;
+
+    /// Calls `f` once with every lease the engine's table holds (for lease file
+    /// compaction, which rewrites the file from the table).
+    fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>));
 }
 
 /// What the daemon needs from the lease file: append records to a buffer as the engine
@@ -48,6 +53,13 @@ pub trait Engine {
 pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
+
+    /// Rewrites the lease file from `leases`, every lease the table holds
+    /// (`lfc-interval`). The default keeps no file, so has nothing to do.
+    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
+        let _ = leases;
+        Ok(())
+    }
 }
 
 /// Where a reply leaves: implemented by the event loop's sockets, by recorders in tests.
@@ -402,7 +414,6 @@ fn send_one<T: Transmit>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use wren_core::lease::LeaseRecord;
 
     /// Answers every query with its own payload reversed, to 255.255.255.255 as a frame;
     /// reports one lease per query.
@@ -452,6 +463,10 @@ pub(crate) mod tests {
 
         fn reclaim_expired<S: LeaseSink>(&mut self, _now: Timestamp, _sink: &mut S) -> usize {
             0
+        }
+
+        fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
+            f(&mut std::iter::empty());
         }
     }
 
