@@ -24,7 +24,10 @@ macro_rules! fixture {
     };
 }
 
-const QUERIES: [(&str, &str); 15] = [
+/// (file name, hex text).
+type Fixture = (&'static str, &'static str);
+
+const QUERIES: [Fixture; 15] = [
     fixture!("dhclient-discover"),
     fixture!("dhclient-request"),
     fixture!("dhclient-renew-request"),
@@ -43,7 +46,7 @@ const QUERIES: [(&str, &str); 15] = [
 ];
 
 /// (query, Kea's answer).
-const PAIRS: [((&str, &str), (&str, &str)); 12] = [
+const PAIRS: [(Fixture, Fixture); 12] = [
     (
         fixture!("dhclient-discover"),
         fixture!("kea-offer-to-dhclient"),
