@@ -120,7 +120,7 @@ impl<'a> RelayAgentInfo<'a> {
     }
 
     /// Whether sub-option 19 (relay source port, RFC 8357) is present. Its presence is what
-    /// matters: the reply then goes to the query's UDP source port (Kea 2.2 **[checked]**).
+    /// matters: the reply then goes to the query's UDP source port (observed on Kea 2.2).
     pub fn has_relay_port(&self) -> bool {
         self.get(RELAY_PORT).is_some()
     }
