@@ -262,14 +262,20 @@ impl<'a> Message<'a> {
         Some(u16::from_be_bytes(bytes))
     }
 
+    /// Any option read as a Kea `string`: trailing NULs removed, `None` when absent, empty
+    /// or only NULs (kea-options.md §4.3). For options whose definition is `string`.
+    pub fn string_option(&self, code: u8) -> Option<&'a [u8]> {
+        trim_string(self.option(code)?)
+    }
+
     /// Option 12, host name, trailing NULs removed; `None` if empty.
     pub fn hostname(&self) -> Option<&'a [u8]> {
-        trim_string(self.option(code::HOST_NAME)?)
+        self.string_option(code::HOST_NAME)
     }
 
     /// Option 60, vendor class identifier, trailing NULs removed; `None` if empty.
     pub fn vendor_class_identifier(&self) -> Option<&'a [u8]> {
-        trim_string(self.option(code::VENDOR_CLASS_IDENTIFIER)?)
+        self.string_option(code::VENDOR_CLASS_IDENTIFIER)
     }
 
     /// Option 77, user class, raw (Kea 2.2 types it `binary`).
@@ -670,6 +676,9 @@ mod tests {
         assert_eq!(m.max_message_size(), Some(1500));
         assert_eq!(m.hostname(), Some(&b"host"[..]));
         assert_eq!(m.vendor_class_identifier(), Some(&b"PXEClient"[..]));
+        assert_eq!(m.string_option(12), Some(&b"host"[..]));
+        assert_eq!(m.string_option(77), Some(&[3, b'a', b'b', b'c'][..]));
+        assert_eq!(m.string_option(13), None);
         assert_eq!(m.user_class(), Some(&[3, b'a', b'b', b'c'][..]));
         assert_eq!(m.client_system(), Some(&[0, 7, 0, 9][..]));
         assert_eq!(m.client_architectures().collect::<Vec<_>>(), [7, 9]);
