@@ -37,6 +37,8 @@ pub mod options;
 pub mod relay_agent;
 #[cfg(test)]
 mod test_vectors;
+#[cfg(test)]
+mod fixture_tests;
 
 pub use bootp::{Error as BootpError, Packet as BootpPacket};
 pub use frame::{build_udp_frame, parse_udp_frame, FrameError, FrameSpec, UdpDatagram};
