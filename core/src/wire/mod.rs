@@ -31,14 +31,14 @@
 //! Short names inside the modules (`Packet`, `Error`), prefixed on re-export.
 
 pub mod bootp;
+#[cfg(test)]
+mod fixture_tests;
 pub mod frame;
 pub mod message;
 pub mod options;
 pub mod relay_agent;
 #[cfg(test)]
 mod test_vectors;
-#[cfg(test)]
-mod fixture_tests;
 
 pub use bootp::{Error as BootpError, Packet as BootpPacket};
 pub use frame::{build_udp_frame, parse_udp_frame, FrameError, FrameSpec, UdpDatagram};
