@@ -724,6 +724,36 @@ mod tests {
         assert_eq!(m.option(118), Some(&[][..]));
     }
 
+    /// Overload 3 with options split across the options field, `file` and `sname`: the
+    /// pieces join in RFC 3396 §7 order (options, file, sname).
+    #[test]
+    fn overloaded_and_split_request() {
+        let mut b = request_with(&[53, 1, 1, 52, 1, 3, 12, 2, b'w', b'r', 255]);
+        b[108..114].copy_from_slice(&[12, 2, b'e', b'n', 61, 0]); // file
+        b[114] = 255;
+        b[44..47].copy_from_slice(&[12, 1, b'!']); // sname
+        b[104..108].copy_from_slice(&[50, 4, 198, 18]); // runs past the end of sname
+        let mut s = [0u8; 300];
+        let m = Message::parse(&b, &mut s).unwrap();
+        assert_eq!(m.hostname(), Some(&b"wren!"[..]));
+        assert_eq!(m.client_identifier(), Some(&[][..]));
+        assert_eq!(m.requested_address(), None);
+        assert_eq!(
+            m.options().overload(),
+            options::Overload {
+                file: true,
+                sname: true
+            }
+        );
+        // Without 52 the same bytes in file/sname are names, not options.
+        let mut b2 = b.clone();
+        b2[243..246].copy_from_slice(&[0, 0, 0]); // PAD over the 52 option
+        let mut s2 = [0u8; 300];
+        let m2 = Message::parse(&b2, &mut s2).unwrap();
+        assert_eq!(m2.hostname(), Some(&b"wr"[..]));
+        assert_eq!(m2.client_identifier(), None);
+    }
+
     /// A NUL in the middle of a string is data; only trailing NULs go.
     #[test]
     fn string_trim_only_trailing() {
