@@ -12,6 +12,51 @@
 //! Replying: [`ReplyWriter::new`] → header setters → [`ReplyWriter::finish`] with the staged
 //! options → `frame::build_udp_frame` (raw sockets only).
 //!
+//! # Example: a query in, an OFFER out
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use wren_core::wire::{bootp, BootpPacket, Message, MessageType, OptionWriter, ReplyWriter,
+//!                       StagedOption};
+//!
+//! // Build a DISCOVER (as a test would): header setters, then options.
+//! let mut query = [0u8; 300];
+//! let mut p = BootpPacket::new_unchecked(&mut query[..]);
+//! p.set_op(bootp::OP_BOOTREQUEST);
+//! p.set_htype(bootp::HTYPE_ETHERNET);
+//! p.set_hlen(6);
+//! p.set_xid(0x1234_5678);
+//! p.set_chaddr(&[0x02, 0, 0, 0, 0, 0x01]).unwrap();
+//! p.set_magic_cookie();
+//! let mut w = OptionWriter::new(p.options_mut());
+//! w.write(53, &[1]).unwrap();
+//! w.write(55, &[1, 3, 6]).unwrap();
+//! w.finish().unwrap();
+//!
+//! // Parse it: the scratch buffer receives the concatenated option payloads.
+//! let mut scratch = [0u8; 300];
+//! let request = Message::parse(&query, &mut scratch).unwrap();
+//! assert_eq!(request.message_type(), Some(MessageType::Discover));
+//!
+//! // Answer it.
+//! let mut out = [0u8; 1500];
+//! let mut reply = ReplyWriter::new(&request, MessageType::Offer, &mut out).unwrap();
+//! reply.header().set_yiaddr(Ipv4Addr::new(198, 18, 0, 100));
+//! let server_id = [198, 18, 0, 1];
+//! let lease = 600u32.to_be_bytes();
+//! let mut staged = [
+//!     StagedOption::new(54, &server_id, 0),
+//!     StagedOption::new(51, &lease, 0),
+//!     StagedOption::new(1, &[255, 255, 255, 0], 0),
+//!     StagedOption::new(15, b"wren.test", 5), // optional: may be dropped if too big
+//! ];
+//! let summary = reply.finish(&mut staged).unwrap();
+//! assert_eq!(&out[240..summary.len], &[
+//!     53, 1, 2, 1, 4, 255, 255, 255, 0, 15, 9, b'w', b'r', b'e', b'n', b'.', b't', b'e',
+//!     b's', b't', 51, 4, 0, 0, 2, 88, 54, 4, 198, 18, 0, 1, 255,
+//! ]);
+//! ```
+//!
 //! # Panic contract
 //!
 //! Everything here is meant for untrusted input and `panic = "abort"` builds:

@@ -83,6 +83,11 @@ impl<'a> RelayAgentInfo<'a> {
         self.data
     }
 
+    /// True for an empty option 82, which is not echoed (behaviour §8).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// Every sub-option, in order.
     pub fn sub_options(&self) -> SubOptionIter<'a> {
         SubOptionIter {
@@ -168,6 +173,8 @@ mod tests {
         assert_eq!(rai.relay_port(), Some(67));
         assert_eq!(rai.get(151), Some(&[][..]));
         assert_eq!(rai.as_bytes(), &PAYLOAD[..]);
+        assert!(!rai.is_empty());
+        assert!(RelayAgentInfo::new(&[]).is_empty());
         let codes: Vec<u8> = rai.sub_options().map(|s| s.code).collect();
         assert_eq!(codes, [1, 2, 5, 11, 19, 151]);
     }
