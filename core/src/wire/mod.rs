@@ -168,16 +168,44 @@ mod fuzz_tests {
             let keep = rng.below(b.len() + 1);
             b.truncate(keep);
         }
+        if rng.below(2) == 0 {
+            refill_ip_checksum(&mut b);
+        }
         b
+    }
+
+    /// If `b` looks like Ethernet + IPv4, recompute the IP header checksum so mutated frames
+    /// get past that check and exercise the UDP paths.
+    fn refill_ip_checksum(b: &mut [u8]) {
+        let Some(&vihl) = b.get(14) else { return };
+        let ihl = usize::from(vihl & 0x0f) * 4;
+        if ihl < 20 || b.len() < 14 + ihl {
+            return;
+        }
+        b[24] = 0;
+        b[25] = 0;
+        let mut sum = 0u32;
+        for pair in b[14..14 + ihl].chunks(2) {
+            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let c = !(sum as u16);
+        b[24..26].copy_from_slice(&c.to_be_bytes());
     }
 
     #[test]
     fn random_inputs_never_panic() {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut parsed = 0usize;
+        let mut frames = 0usize;
         for _ in 0..20_000 {
             let bytes = input(&mut rng);
-            let _ = parse_udp_frame(&bytes);
+            if let Ok(d) = parse_udp_frame(&bytes) {
+                frames += 1;
+                assert!(d.payload.len() <= bytes.len());
+            }
             let _ = OptionIter::new(&bytes).count();
             let _ = RelayAgentInfo::new(&bytes).sub_options().count();
             let mut scratch = [0u8; 800];
@@ -240,5 +268,6 @@ mod fuzz_tests {
         }
         // The generator must actually reach the deep paths.
         assert!(parsed > 2_000, "only {parsed} inputs parsed");
+        assert!(frames > 500, "only {frames} frames parsed");
     }
 }
