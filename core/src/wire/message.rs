@@ -443,6 +443,7 @@ pub struct ReplyWriter<'o> {
     buf: &'o mut [u8],
     message_type: MessageType,
     limit: usize,
+    min_len: usize,
 }
 
 impl<'o> ReplyWriter<'o> {
@@ -474,6 +475,7 @@ impl<'o> ReplyWriter<'o> {
             buf,
             message_type,
             limit: reply_size_limit(request.max_message_size()),
+            min_len: 0,
         })
     }
 
@@ -497,6 +499,13 @@ impl<'o> ReplyWriter<'o> {
     /// length always caps it.
     pub fn set_size_limit(&mut self, limit: usize) {
         self.limit = limit;
+    }
+
+    /// Pad the reply with zeros (PAD) after END up to `len` bytes, within the buffer and the
+    /// size limit. Off by default: Kea 2.2 does not pad DHCP replies; its BOOTP hook pads
+    /// BOOTP replies to 300 bytes (RFC 1542 §3.4: 236-byte header + 64-byte vendor area).
+    pub fn set_minimum_len(&mut self, len: usize) {
+        self.min_len = len;
     }
 
     /// Write option 53, then the staged options that fit, and END; return the reply length.
@@ -568,10 +577,12 @@ impl<'o> ReplyWriter<'o> {
         let options_len = writer
             .finish()
             .map_err(|_| ReplyError::BufferTooSmall { len: end })?;
-        Ok(ReplySummary {
-            len: bootp::MIN_LEN + options_len,
-            dropped,
-        })
+        let written = bootp::MIN_LEN + options_len;
+        let len = written.max(self.min_len.min(end));
+        if let Some(padding) = self.buf.get_mut(written..len) {
+            padding.fill(options::PAD);
+        }
+        Ok(ReplySummary { len, dropped })
     }
 }
 
@@ -969,6 +980,29 @@ mod tests {
             w.finish(&mut staged),
             Err(ReplyError::MandatoryDoesNotFit { code: 3 })
         );
+    }
+
+    #[test]
+    fn minimum_length_pads_with_zeros() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0xeeu8; 600];
+        let mut w = ReplyWriter::new(&m, MessageType::Ack, &mut buf).unwrap();
+        w.set_minimum_len(300);
+        let n = w
+            .finish(&mut [StagedOption::new(54, &[1, 2, 3, 4], 0)])
+            .unwrap()
+            .len;
+        assert_eq!(n, 300);
+        assert_eq!(&buf[240..250], &[53, 1, 5, 54, 4, 1, 2, 3, 4, 255]);
+        assert!(buf[250..300].iter().all(|&b| b == 0));
+        assert_eq!(buf[300], 0xee);
+        // Never beyond the buffer / size limit.
+        let mut small = [0u8; 260];
+        let mut w = ReplyWriter::new(&m, MessageType::Ack, &mut small).unwrap();
+        w.set_minimum_len(300);
+        assert_eq!(w.finish(&mut []).unwrap().len, 260);
     }
 
     #[test]
