@@ -344,7 +344,8 @@ pub fn reply_size_limit(max_message_size: Option<u16>) -> usize {
 }
 
 /// Codes a reply never loses to the size limit: message type, server identifier, lease
-/// time, subnet mask, routers (behaviour §5).
+/// time, subnet mask, routers (behaviour §5). The writer does not add them (except 53):
+/// they are protected only when staged (an INFORM ACK has no 51 and no 1).
 pub const MANDATORY_CODES: [u8; 5] = [
     code::MESSAGE_TYPE,
     code::SERVER_IDENTIFIER,
@@ -514,7 +515,8 @@ impl<'o> ReplyWriter<'o> {
     /// `priority`, ties in staging order; each entry is kept if it still fits (a smaller,
     /// lower-priority option may fit where a larger one did not). A code staged twice keeps
     /// its first-selected entry. A staged 53 is ignored (the writer writes it).
-    /// Emission: 53, then ascending codes, 82 last, END (kea-options.md §4.3). No padding.
+    /// Emission: 53, then ascending codes, 82 last, END (kea-options.md §4.3); no padding
+    /// unless [`ReplyWriter::set_minimum_len`] asked for it.
     ///
     /// `staged` is reordered; [`StagedOption::emitted`] tells which entries went out.
     pub fn finish(self, staged: &mut [StagedOption<'_>]) -> Result<ReplySummary, ReplyError> {
