@@ -2,6 +2,7 @@
 //! storage (with pool occupancy), Kea's memfile CSV codec and the lease-file loader.
 
 pub mod csv;
+pub mod loader;
 pub mod occupancy;
 mod record;
 pub mod table;

@@ -1169,7 +1169,7 @@ impl<'a> LeaseTable<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testutil {
     use super::*;
     use crate::lease::occupancy::{OccupancySizes, PoolBits, SortedPool};
     use std::vec;
@@ -1229,6 +1229,12 @@ mod tests {
             .unwrap()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::Owned;
+    use super::*;
 
     fn addr(i: u32) -> Ipv4Addr {
         Ipv4Addr::from_bits(0xc612_0000 + i) // 198.18.0.0 + i
