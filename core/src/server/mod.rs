@@ -9,11 +9,29 @@
 //! the reply into `reply_buf`. The caller sends the reply to [`Destination`] only after the
 //! lease changes of its batch are durable.
 //!
-//! PLACEHOLDER: the Engine itself is being written; the types below are the contract.
+//! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
+//! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
+//! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
+//! (T1/T2), [`packet`] (reading the query, writing the header), [`classes`] (class
+//! membership the engine can decide without expressions).
 
 use core::net::Ipv4Addr;
 
 use crate::lease::LeaseRecord;
+
+pub mod classes;
+pub mod decline;
+pub mod destination;
+pub mod discover;
+pub mod engine;
+pub mod inform;
+pub mod lifetime;
+pub mod packet;
+pub mod release;
+pub mod reply;
+pub mod request;
+
+pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
 #[derive(Clone, Copy, Debug)]
@@ -77,4 +95,74 @@ pub struct Destination {
 pub trait LeaseSink {
     /// A lease was created, renewed, changed or (with `valid_lifetime == 0`) removed.
     fn lease_changed(&mut self, record: &LeaseRecord<'_>);
+}
+
+/// DHCP message types (RFC 2132 §9.6, option 53).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageType {
+    /// 1 DHCPDISCOVER.
+    Discover,
+    /// 2 DHCPOFFER.
+    Offer,
+    /// 3 DHCPREQUEST.
+    Request,
+    /// 4 DHCPDECLINE.
+    Decline,
+    /// 5 DHCPACK.
+    Ack,
+    /// 6 DHCPNAK.
+    Nak,
+    /// 7 DHCPRELEASE.
+    Release,
+    /// 8 DHCPINFORM.
+    Inform,
+    /// Any other value (9+ are defined by later RFCs; Kea 2.2 drops them).
+    Other(u8),
+}
+
+impl MessageType {
+    /// The type for an option-53 value.
+    pub const fn from_code(code: u8) -> MessageType {
+        match code {
+            1 => MessageType::Discover,
+            2 => MessageType::Offer,
+            3 => MessageType::Request,
+            4 => MessageType::Decline,
+            5 => MessageType::Ack,
+            6 => MessageType::Nak,
+            7 => MessageType::Release,
+            8 => MessageType::Inform,
+            c => MessageType::Other(c),
+        }
+    }
+
+    /// The option-53 value.
+    pub const fn code(self) -> u8 {
+        match self {
+            MessageType::Discover => 1,
+            MessageType::Offer => 2,
+            MessageType::Request => 3,
+            MessageType::Decline => 4,
+            MessageType::Ack => 5,
+            MessageType::Nak => 6,
+            MessageType::Release => 7,
+            MessageType::Inform => 8,
+            MessageType::Other(c) => c,
+        }
+    }
+
+    /// Kea's name (`DHCPDISCOVER`, …) for log lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MessageType::Discover => "DHCPDISCOVER",
+            MessageType::Offer => "DHCPOFFER",
+            MessageType::Request => "DHCPREQUEST",
+            MessageType::Decline => "DHCPDECLINE",
+            MessageType::Ack => "DHCPACK",
+            MessageType::Nak => "DHCPNAK",
+            MessageType::Release => "DHCPRELEASE",
+            MessageType::Inform => "DHCPINFORM",
+            MessageType::Other(_) => "UNKNOWN",
+        }
+    }
 }
