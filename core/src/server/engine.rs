@@ -250,7 +250,7 @@ impl<'a> Engine<'a> {
         let Some(code) = q.message_type().filter(|_| q.has_cookie) else {
             return Outcome::Drop(DropReason::BootpNotSupported);
         };
-        let kind = MessageType::from_code(code);
+        let kind = MessageType::from(code);
         // §1: "accept DISCOVER(1), REQUEST(3), DECLINE(4), RELEASE(7), INFORM(8); others
         // … dropped".
         if !matches!(
@@ -520,9 +520,9 @@ impl<'a> Engine<'a> {
             server_ip: receiving_address(query),
         });
         let msg_type = [match plan.kind {
-            ReplyKind::Offer => MessageType::Offer.code(),
-            ReplyKind::Nak => MessageType::Nak.code(),
-            _ => MessageType::Ack.code(),
+            ReplyKind::Offer => u8::from(MessageType::Offer),
+            ReplyKind::Nak => u8::from(MessageType::Nak),
+            _ => u8::from(MessageType::Ack),
         }];
         let sid = server_id.octets();
         let lifetime = plan.lifetime.unwrap_or(0).to_be_bytes();

@@ -31,6 +31,9 @@ pub mod release;
 pub mod reply;
 pub mod request;
 
+#[cfg(test)]
+mod engine_tests;
+
 pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
@@ -97,72 +100,20 @@ pub trait LeaseSink {
     fn lease_changed(&mut self, record: &LeaseRecord<'_>);
 }
 
-/// DHCP message types (RFC 2132 §9.6, option 53).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageType {
-    /// 1 DHCPDISCOVER.
-    Discover,
-    /// 2 DHCPOFFER.
-    Offer,
-    /// 3 DHCPREQUEST.
-    Request,
-    /// 4 DHCPDECLINE.
-    Decline,
-    /// 5 DHCPACK.
-    Ack,
-    /// 6 DHCPNAK.
-    Nak,
-    /// 7 DHCPRELEASE.
-    Release,
-    /// 8 DHCPINFORM.
-    Inform,
-    /// Any other value (9+ are defined by later RFCs; Kea 2.2 drops them).
-    Other(u8),
-}
+/// DHCP message types (RFC 2132 §9.6, option 53): the wire codec's enum.
+pub use crate::wire::MessageType;
 
-impl MessageType {
-    /// The type for an option-53 value.
-    pub const fn from_code(code: u8) -> MessageType {
-        match code {
-            1 => MessageType::Discover,
-            2 => MessageType::Offer,
-            3 => MessageType::Request,
-            4 => MessageType::Decline,
-            5 => MessageType::Ack,
-            6 => MessageType::Nak,
-            7 => MessageType::Release,
-            8 => MessageType::Inform,
-            c => MessageType::Other(c),
-        }
-    }
-
-    /// The option-53 value.
-    pub const fn code(self) -> u8 {
-        match self {
-            MessageType::Discover => 1,
-            MessageType::Offer => 2,
-            MessageType::Request => 3,
-            MessageType::Decline => 4,
-            MessageType::Ack => 5,
-            MessageType::Nak => 6,
-            MessageType::Release => 7,
-            MessageType::Inform => 8,
-            MessageType::Other(c) => c,
-        }
-    }
-
-    /// Kea's name (`DHCPDISCOVER`, …) for log lines.
-    pub const fn name(self) -> &'static str {
-        match self {
-            MessageType::Discover => "DHCPDISCOVER",
-            MessageType::Offer => "DHCPOFFER",
-            MessageType::Request => "DHCPREQUEST",
-            MessageType::Decline => "DHCPDECLINE",
-            MessageType::Ack => "DHCPACK",
-            MessageType::Nak => "DHCPNAK",
-            MessageType::Release => "DHCPRELEASE",
-            MessageType::Inform => "DHCPINFORM",
-            MessageType::Other(_) => "UNKNOWN",
-        }
+/// Kea's name of a message type (`DHCPDISCOVER`, …) for log lines.
+pub const fn message_name(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Discover => "DHCPDISCOVER",
+        MessageType::Offer => "DHCPOFFER",
+        MessageType::Request => "DHCPREQUEST",
+        MessageType::Decline => "DHCPDECLINE",
+        MessageType::Ack => "DHCPACK",
+        MessageType::Nak => "DHCPNAK",
+        MessageType::Release => "DHCPRELEASE",
+        MessageType::Inform => "DHCPINFORM",
+        MessageType::Unknown(_) => "UNKNOWN",
     }
 }
