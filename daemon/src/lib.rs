@@ -8,6 +8,8 @@
 //! lease file sync → send replies), with [`signals`] and [`pidfile`] around it.
 
 pub mod cli;
+pub mod event_loop;
 pub mod link;
+pub mod packet_path;
 pub mod pidfile;
 pub mod signals;
