@@ -9,7 +9,9 @@
 
 pub mod cli;
 pub mod event_loop;
+pub mod lease_file;
 pub mod link;
+pub mod logging;
 pub mod packet_path;
 pub mod pidfile;
 pub mod signals;
