@@ -14,8 +14,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use wren_core::config::{
-    self, Capacity, ClientClass, Config, ConfigError, ConfigStorage, ConfigWarning, CustomOptionDef,
-    HookLibrary, Logger, OptionValue, Pool, Reservation, SharedNetwork, Subnet, TextRef,
+    self, Capacity, ClientClass, Config, ConfigError, ConfigStorage, ConfigWarning,
+    CustomOptionDef, HookLibrary, Logger, OptionValue, Pool, Reservation, SharedNetwork, Subnet,
+    TextRef,
 };
 
 /// Kea's include nesting limit.
@@ -35,8 +36,8 @@ pub enum LoadError {
     Invalid {
         /// The configuration file.
         path: PathBuf,
-        /// Line, column, key path and reason.
-        error: ConfigError,
+        /// Line, column, key path and reason (boxed: it carries its path inline).
+        error: Box<ConfigError>,
     },
     /// Includes nested deeper than Kea allows (a loop, most likely).
     IncludeTooDeep {
@@ -79,7 +80,7 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
     loop {
         let include = config::next_include(&text).map_err(|error| LoadError::Invalid {
             path: path.to_path_buf(),
-            error,
+            error: Box::new(error),
         })?;
         let Some(include) = include else {
             return Ok(text);
@@ -165,7 +166,7 @@ impl OwnedConfigStorage {
 pub fn allocate(path: &Path, text: &str) -> Result<OwnedConfigStorage, LoadError> {
     let capacity = config::measure(text).map_err(|error| LoadError::Invalid {
         path: path.to_path_buf(),
-        error,
+        error: Box::new(error),
     })?;
     Ok(OwnedConfigStorage::for_capacity(&capacity))
 }
@@ -181,7 +182,7 @@ pub fn parse<'s>(
     let mut warn = |w: &ConfigWarning| warnings.push(format!("{}:{w}", path.display()));
     config::parse(text, storage.storage(), &mut warn).map_err(|error| LoadError::Invalid {
         path: path.to_path_buf(),
-        error,
+        error: Box::new(error),
     })
 }
 
@@ -237,7 +238,10 @@ mod tests {
         let path = scratch("bad.json", &bad);
         let e = check(&path).unwrap_err();
         let text = e.to_string();
-        assert!(text.starts_with(&format!("{}:5:", path.display())), "{text}");
+        assert!(
+            text.starts_with(&format!("{}:5:", path.display())),
+            "{text}"
+        );
         assert!(text.contains("valid-lifetime"), "{text}");
     }
 

@@ -14,7 +14,9 @@ use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseState, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
     TableError,
 };
-use wren_core::server::{self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary};
+use wren_core::server::{
+    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
+};
 use wren_core::time::Timestamp;
 
 use crate::lease_file::{self, HeaderFit, LeaseFile, RowSink};
@@ -113,9 +115,14 @@ impl LeaseStore for TableStore<'_, '_> {
     /// Kea's allocation engine order: by client-id first, then by hardware address among
     /// the leases the client [`ClientIdentity::owns`]; declined leases have no owner.
     fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
-        let usable = |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
+        let usable =
+            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
         if !client.client_id.is_empty() {
-            if let Some((_, lease)) = self.0.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
+            if let Some((_, lease)) = self
+                .0
+                .by_client_id(client.client_id)
+                .find(|(_, l)| usable(l))
+            {
                 return Some(lease);
             }
         }
@@ -169,8 +176,12 @@ impl RowSink for TableLoader<'_, '_> {
         if self.scratch.len() < needed {
             self.scratch.resize(needed, 0);
         }
-        let record = csv::parse_row_with(self.shape, line, &mut self.scratch).map_err(|e| format!("{e:?}"))?;
-        self.table.apply(&record).map(drop).map_err(|e| format!("{e:?}"))
+        let record = csv::parse_row_with(self.shape, line, &mut self.scratch)
+            .map_err(|e| format!("{e:?}"))?;
+        self.table
+            .apply(&record)
+            .map(drop)
+            .map_err(|e| format!("{e:?}"))
     }
 
     fn lease_count(&self) -> usize {
@@ -189,7 +200,9 @@ impl LeaseSink for FileJournal {
 
 impl Journal for FileJournal {
     fn sync_batch(&mut self) -> io::Result<()> {
-        self.0.sync_batch().map_err(|e| io::Error::other(e.to_string()))
+        self.0
+            .sync_batch()
+            .map_err(|e| io::Error::other(e.to_string()))
     }
 
     fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
@@ -258,7 +271,9 @@ fn log_summary(summary: &Summary) {
     let address = summary.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     match summary.event {
         Event::Offered => logging::lease_advert(&client, address),
-        Event::Allocated | Event::Renewed => logging::lease_alloc(&client, address, summary.lifetime),
+        Event::Allocated | Event::Renewed => {
+            logging::lease_alloc(&client, address, summary.lifetime)
+        }
         Event::Released => logging::release(&client, address),
         Event::Declined => logging::decline_lease(&client, address, summary.lifetime),
         other => log::debug!("{client}: {:?} {other:?} {address}", summary.query),
@@ -306,12 +321,16 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize {
         let r = self.reclamation;
-        let reclaimed = self
-            .table
-            .reclaim_expired(now, r.max_leases, r.hold_reclaimed_time, |record| sink.lease_changed(record));
-        let flushed = self
-            .table
-            .flush_reclaimed(now, r.max_leases, r.hold_reclaimed_time, |record| sink.lease_changed(record));
+        let reclaimed =
+            self.table
+                .reclaim_expired(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    sink.lease_changed(record)
+                });
+        let flushed =
+            self.table
+                .flush_reclaimed(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    sink.lease_changed(record)
+                });
         reclaimed + flushed
     }
 

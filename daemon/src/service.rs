@@ -63,7 +63,8 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
     let (text, warnings) = config_load::check(path).map_err(|e| e.to_string())?;
     let mut storage = config_load::allocate(path, &text).map_err(|e| e.to_string())?;
     let mut ignored = Vec::new();
-    let config = config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
+    let config =
+        config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
     Ok(warnings)
 }
@@ -104,7 +105,10 @@ fn check_interfaces(path: &Path, config: &Config<'_>) -> Result<(), String> {
 
 /// Leaks `storage` for the life of the process: the lease table borrows it for as long as
 /// the server runs. Done once at start, and again only when a reload needs a larger table.
-fn leak_table(storage: OwnedLeaseStorage, config: &Config<'_>) -> std::io::Result<LeaseTable<'static>> {
+fn leak_table(
+    storage: OwnedLeaseStorage,
+    config: &Config<'_>,
+) -> std::io::Result<LeaseTable<'static>> {
     let storage: &'static mut OwnedLeaseStorage = Box::leak(Box::new(storage));
     storage.table(config)
 }
@@ -123,7 +127,10 @@ fn fit_table(table: &mut LeaseTable<'static>, config: &Config<'_>) -> std::io::R
     let mut bigger = leak_table(OwnedLeaseStorage::for_config(config), config)?;
     for (_, lease) in table.iter() {
         if let Err(e) = bigger.apply(&lease) {
-            log::error!("lease {} lost while resizing the table: {e:?}", lease.address);
+            log::error!(
+                "lease {} lost while resizing the table: {e:?}",
+                lease.address
+            );
         }
     }
     *table = bigger;
@@ -144,7 +151,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
     }
 
-    let pid_path = pidfile::path_for(path, std::env::var_os(pidfile::PIDFILE_DIR_VARIABLE).as_deref());
+    let pid_path = pidfile::path_for(
+        path,
+        std::env::var_os(pidfile::PIDFILE_DIR_VARIABLE).as_deref(),
+    );
     let _pid = PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?;
     let mut signals = Some(Signals::install()?);
 
@@ -156,7 +166,8 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         // One configuration's lifetime: its storage lives in this iteration.
         let mut storage = config_load::allocate(path, &text).map_err(Fatal::Config)?;
         let mut ignored = Vec::new();
-        let config = config_load::parse(path, &text, &mut storage, &mut ignored).map_err(Fatal::Config)?;
+        let config =
+            config_load::parse(path, &text, &mut storage, &mut ignored).map_err(Fatal::Config)?;
         if let Err(e) = logging::configure(&config, options.debug) {
             log::error!("DHCP4_CONFIG_LOAD_FAIL loggers: {e}");
         }
@@ -191,7 +202,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         let (Some(table), Some(journal), Some(event_loop)) =
             (table.as_mut(), journal.as_mut(), event_loop.as_mut())
         else {
-            return Err(Fatal::Io(std::io::Error::other("start-up left a part unset")));
+            return Err(Fatal::Io(std::io::Error::other(
+                "start-up left a part unset",
+            )));
         };
         logging::config_complete(&summary(&config, event_loop));
         logging::started(cli::version());
@@ -238,7 +251,11 @@ fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {
     let served: Vec<String> = event_loop
         .served()
         .map(|s| {
-            let first = s.addresses.first().copied().unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let first = s
+                .addresses
+                .first()
+                .copied()
+                .unwrap_or(Ipv4Addr::UNSPECIFIED);
             format!("{}/{first}", s.name)
         })
         .collect();
