@@ -1235,6 +1235,8 @@ pub(crate) mod testutil {
 mod tests {
     use super::testutil::Owned;
     use super::*;
+    use std::vec;
+    use std::vec::Vec;
 
     fn addr(i: u32) -> Ipv4Addr {
         Ipv4Addr::from_bits(0xc612_0000 + i) // 198.18.0.0 + i
@@ -1280,5 +1282,483 @@ mod tests {
         assert!(t.get(addr(1)).is_none());
         assert!(t.find_by_hwaddr(&hw2, 1).is_none());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn slot_size_is_documented_figure() {
+        assert_eq!(core::mem::size_of::<LeaseSlot>(), 88);
+        let sizes = LeaseStorage::sizes_for(65_536);
+        assert_eq!(sizes.index_slots, 131_072);
+        // 88 (slot) + 4 (expiry) + 3 × 2 × 4 (index slots) = 116 bytes per lease.
+        let per_lease =
+            (sizes.leases * 88 + sizes.expiry * 4 + 3 * sizes.index_slots * 4) / sizes.leases;
+        assert_eq!(per_lease, 116);
+        assert!(per_lease <= 128);
+        assert_eq!(LeaseStorage::sizes_for(100_000).index_slots, 262_144);
+        assert_eq!(LeaseStorage::sizes_for(0).index_slots, 2);
+    }
+
+    #[test]
+    fn storage_is_validated() {
+        let mut owned = Owned::new(8, 64, &[]);
+        let mut leases = [LeaseSlot::default(); 8];
+        let mut small = [0u32; 8];
+        let mut ok1 = [0u32; 16];
+        let mut ok2 = [0u32; 16];
+        let mut expiry = [0u32; 8];
+        let mut text = [0u8; 16];
+        let r = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut small,
+            by_client_id: &mut ok1,
+            by_hwaddr: &mut ok2,
+            expiry: &mut expiry,
+            text: &mut text,
+            occupancy: OccupancyStorage::empty(),
+        });
+        assert_eq!(r.err(), Some(StorageError::IndexSlots));
+        let mut a = [0u32; 16];
+        let mut b = [0u32; 16];
+        let mut c = [0u32; 16];
+        let mut short_expiry = [0u32; 7];
+        let r = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut a,
+            by_client_id: &mut b,
+            by_hwaddr: &mut c,
+            expiry: &mut short_expiry,
+            text: &mut text,
+            occupancy: OccupancyStorage::empty(),
+        });
+        assert_eq!(r.err(), Some(StorageError::ExpiryTooSmall));
+        assert_eq!(owned.table().capacity(), 8);
+    }
+
+    #[test]
+    fn errors_leave_the_table_unchanged() {
+        let mut owned = Owned::new(2, 40, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 1];
+        assert_eq!(
+            t.upsert(&lease(1, &[0; 21], &[], "")),
+            Err(TableError::HwAddrTooLong)
+        );
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[7; 256], "")),
+            Err(TableError::ClientIdTooLong)
+        );
+        let huge = "h".repeat(TEXT_MAX + 1);
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[], &huge)),
+            Err(TableError::TextTooLong)
+        );
+        // 40 bytes of text: a 30-byte hostname (36 with header) fits, a second does not.
+        let h30 = "x".repeat(30);
+        t.upsert(&lease(1, &hw, &[], &h30)).unwrap();
+        assert_eq!(
+            t.upsert(&lease(2, &hw, &[], &h30)),
+            Err(TableError::TextFull)
+        );
+        assert_eq!(t.len(), 1);
+        assert!(t.get(addr(2)).is_none());
+        // Replacing the lease that holds the text may reuse its room.
+        let h33 = "y".repeat(33);
+        t.upsert(&lease(1, &hw, &[], &h33)).unwrap();
+        assert_eq!(t.get(addr(1)).unwrap().hostname, h33);
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[], &"z".repeat(35))),
+            Err(TableError::TextFull)
+        );
+        assert_eq!(t.get(addr(1)).unwrap().hostname, h33);
+        t.upsert(&lease(2, &hw, &[], "")).unwrap();
+        assert_eq!(t.upsert(&lease(3, &hw, &[], "")), Err(TableError::Full));
+        assert_eq!(t.by_hwaddr(&hw).count(), 2);
+    }
+
+    #[test]
+    fn long_client_ids_live_out_of_line_and_survive_compaction() {
+        let mut owned = Owned::new(4, 200, &[]);
+        let mut t = owned.table();
+        let long: Vec<u8> = (0..100u8).collect();
+        let short = [1u8, 2, 3];
+        t.upsert(&lease(1, &[], &short, "aaaaaaaaaa")).unwrap();
+        t.upsert(&lease(2, &[], &long, "bbbbbbbbbb")).unwrap();
+        // Free lease 1's hostname (garbage at the front), then need room: compaction.
+        t.upsert(&lease(1, &[], &short, "")).unwrap();
+        t.upsert(&lease(3, &[], &short[..2], &"c".repeat(40)))
+            .unwrap();
+        let r = t.get(addr(2)).unwrap();
+        assert_eq!(r.client_id, &long[..]);
+        assert_eq!(r.hostname, "bbbbbbbbbb");
+        assert_eq!(t.find_by_client_id(&long, 1).unwrap().1.address, addr(2));
+        assert_eq!(t.get(addr(3)).unwrap().hostname, "c".repeat(40));
+        assert!(t.remove(addr(2)));
+        assert!(t.find_by_client_id(&long, 1).is_none());
+        // Exactly 32 bytes stays inline.
+        let cid32 = [9u8; 32];
+        t.upsert(&lease(4, &[], &cid32, "")).unwrap();
+        assert_eq!(t.get(addr(4)).unwrap().client_id, &cid32);
+    }
+
+    #[test]
+    fn same_identifier_in_several_subnets() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 9];
+        let cid = [1, 2, 0, 0, 0, 0, 9];
+        for (i, subnet) in [(1, 1), (2, 2), (3, 3)] {
+            let mut r = lease(i, &hw, &cid, "");
+            r.subnet_id = subnet;
+            t.upsert(&r).unwrap();
+        }
+        assert_eq!(t.by_hwaddr(&hw).count(), 3);
+        assert_eq!(t.by_client_id(&cid).count(), 3);
+        assert_eq!(t.find_by_client_id(&cid, 2).unwrap().1.address, addr(2));
+        assert_eq!(t.find_by_hwaddr(&hw, 3).unwrap().1.address, addr(3));
+        assert_eq!(t.by_client_id(&[]).count(), 0);
+        t.remove(addr(2));
+        assert!(t.find_by_client_id(&cid, 2).is_none());
+        assert_eq!(t.by_hwaddr(&hw).count(), 2);
+    }
+
+    fn expiring<'a>(i: u32, expire: u64, state: LeaseState, host: &'a str) -> LeaseRecord<'a> {
+        LeaseRecord {
+            cltt: Timestamp(expire - 100),
+            valid_lifetime: 100,
+            state,
+            fqdn_fwd: true,
+            fqdn_rev: true,
+            ..lease(i, &[2, 0, 0, 0, 0, 7], &[], host)
+        }
+    }
+
+    #[test]
+    fn reclamation_in_expiry_order_then_flush() {
+        let pool = [(addr(0), addr(15))];
+        let mut owned = Owned::new(16, 1024, &pool);
+        let mut t = owned.table();
+        t.set_pools(&[Pool {
+            first: addr(0),
+            last: addr(15),
+            options: Default::default(),
+            client_class: Default::default(),
+            require_client_classes: Default::default(),
+            user_context: Default::default(),
+        }])
+        .unwrap();
+        for (i, expire) in [(1, 5000u64), (2, 1000), (3, 3000), (4, 2000), (5, 9000)] {
+            t.upsert(&expiring(i, expire, LeaseState::Default, "host"))
+                .unwrap();
+        }
+        t.upsert(&expiring(6, 1500, LeaseState::Declined, ""))
+            .unwrap();
+        assert_eq!(t.next_expiration(), Some(Timestamp(1000)));
+        assert!(t.occupancy().is_held(addr(2)));
+        // Expired means now > expire: at now = 1000 nothing is due.
+        assert_eq!(t.reclaim_expired(Timestamp(1000), 10, 3600, |_| {}), 0);
+        let mut seen = Vec::new();
+        let n = t.reclaim_expired(Timestamp(4000), 2, 3600, |r| {
+            seen.push((
+                r.address,
+                r.state,
+                r.valid_lifetime,
+                r.hostname.len(),
+                r.fqdn_fwd,
+            ))
+        });
+        assert_eq!(n, 2);
+        assert_eq!(
+            seen,
+            vec![
+                (addr(2), LeaseState::ExpiredReclaimed, 100, 0, false),
+                // The declined lease is removed: a lifetime-0 row.
+                (addr(6), LeaseState::Declined, 0, 0, true),
+            ]
+        );
+        assert!(t.get(addr(6)).is_none());
+        let r = t.get(addr(2)).unwrap();
+        assert_eq!(
+            (r.state, r.hostname, r.fqdn_fwd, r.fqdn_rev),
+            (LeaseState::ExpiredReclaimed, "", false, false)
+        );
+        assert!(!t.occupancy().is_held(addr(2)));
+        assert_eq!(t.occupancy().next_free(0, Some(addr(1))), Some(addr(2)));
+        // hold 0 removes.
+        seen.clear();
+        t.reclaim_expired(Timestamp(4000), 10, 0, |r| {
+            seen.push((r.address, r.state, r.valid_lifetime, 0, false))
+        });
+        assert_eq!(
+            seen,
+            vec![
+                (addr(4), LeaseState::Default, 0, 0, false),
+                (addr(3), LeaseState::Default, 0, 0, false),
+            ]
+        );
+        assert_eq!(t.next_expiration(), Some(Timestamp(5000)));
+        // Flush: removed once expire + hold < now.
+        assert_eq!(t.flush_reclaimed(Timestamp(4600), 10, 3600, |_| {}), 0);
+        let mut flushed = Vec::new();
+        assert_eq!(
+            t.flush_reclaimed(Timestamp(4601), 10, 3600, |r| flushed
+                .push((r.address, r.valid_lifetime))),
+            1
+        );
+        assert_eq!(flushed, vec![(addr(2), 0)]);
+        assert!(t.get(addr(2)).is_none());
+        // A reclaimed lease renewed goes back to the pending heap.
+        t.reclaim_expired(Timestamp(6000), 10, 3600, |_| {});
+        assert_eq!(t.get(addr(1)).unwrap().state, LeaseState::ExpiredReclaimed);
+        t.upsert(&expiring(1, 20_000, LeaseState::Default, "back"))
+            .unwrap();
+        assert!(t.occupancy().is_held(addr(1)));
+        assert_eq!(t.next_expiration(), Some(Timestamp(9000)));
+        assert_eq!(t.flush_reclaimed(Timestamp(1_000_000), 10, 0, |_| {}), 0);
+        assert_eq!(t.reclaim_expired(Timestamp(1_000_000), 10, 0, |_| {}), 2);
+        assert!(t.is_empty());
+        assert_eq!(t.occupancy().used(0), 0);
+    }
+
+    #[test]
+    fn hundred_thousand_lease_churn() {
+        const N: u32 = 100_000;
+        let mut owned = Owned::new(N as usize, 64 * 1024, &[]);
+        let mut t = owned.table();
+        let mac = |i: u32| {
+            let b = i.to_be_bytes();
+            [2, 0, b[0], b[1], b[2], b[3]]
+        };
+        for i in 0..N {
+            let hw = mac(i);
+            t.upsert(&lease(i, &hw, &[], "")).unwrap();
+        }
+        assert_eq!(t.len(), N as usize);
+        assert_eq!(t.upsert(&lease(N, &mac(N), &[], "")), Err(TableError::Full));
+        for i in (0..N).step_by(2) {
+            assert!(t.remove(addr(i)));
+        }
+        assert_eq!(t.len(), (N / 2) as usize);
+        for i in (0..N).step_by(2) {
+            let hw = mac(i + N);
+            t.upsert(&lease(i + N, &hw, &[], "")).unwrap();
+        }
+        assert_eq!(t.len(), N as usize);
+        for i in 0..N {
+            let (old, new) = (addr(i), addr(i + N));
+            if i % 2 == 0 {
+                assert!(t.get(old).is_none());
+                assert_eq!(t.get(new).unwrap().hwaddr, &mac(i + N));
+                assert_eq!(t.find_by_hwaddr(&mac(i + N), 1).unwrap().1.address, new);
+                assert!(t.find_by_hwaddr(&mac(i), 1).is_none());
+            } else {
+                assert_eq!(t.get(old).unwrap().hwaddr, &mac(i));
+            }
+        }
+        assert_eq!(t.iter().count(), N as usize);
+    }
+
+    /// xorshift64*: deterministic pseudo-random numbers for the model test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Model {
+        hw: Vec<u8>,
+        cid: Vec<u8>,
+        host: std::string::String,
+        ctx: std::string::String,
+        subnet: u32,
+        state: LeaseState,
+        expire: u64,
+    }
+
+    #[test]
+    fn random_operations_match_a_hash_map_model() {
+        use std::collections::HashMap;
+        const ADDRS: u64 = 400;
+        let pool = [(addr(0), addr(ADDRS as u32 - 1))];
+        let mut owned = Owned::new(120, 6000, &pool);
+        let mut t = owned.table();
+        t.set_pools(&[Pool {
+            first: addr(0),
+            last: addr(ADDRS as u32 - 1),
+            options: Default::default(),
+            client_class: Default::default(),
+            require_client_classes: Default::default(),
+            user_context: Default::default(),
+        }])
+        .unwrap();
+        let mut model: HashMap<u32, Model> = HashMap::new();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let hws: Vec<Vec<u8>> = (0..30u8)
+            .map(|i| vec![2, 0, 0, 0, 0, i])
+            .chain([vec![]])
+            .collect();
+        let cids: Vec<Vec<u8>> = (0..30u8)
+            .map(|i| {
+                let len = if i % 3 == 0 { 40 + usize::from(i) } else { 7 };
+                (0..len).map(|j| i ^ (j as u8)).collect()
+            })
+            .chain([vec![]])
+            .collect();
+        let (mut full, mut text_full) = (0, 0);
+        for step in 0..20_000u32 {
+            let a = rng.below(ADDRS) as u32;
+            let now = 10_000 + u64::from(step);
+            match rng.below(10) {
+                0..=5 => {
+                    let hw = &hws[rng.below(hws.len() as u64) as usize];
+                    let mut cid = &cids[rng.below(cids.len() as u64) as usize];
+                    if hw.is_empty() && cid.is_empty() {
+                        cid = &cids[1];
+                    }
+                    let host: std::string::String =
+                        "h".repeat(rng.below(3) as usize * rng.below(30) as usize);
+                    let ctx = if rng.below(4) == 0 {
+                        "{ \"k\": 1 }"
+                    } else {
+                        ""
+                    };
+                    let state = match rng.below(6) {
+                        0 => LeaseState::Declined,
+                        1 => LeaseState::ExpiredReclaimed,
+                        _ => LeaseState::Default,
+                    };
+                    let m = Model {
+                        hw: hw.clone(),
+                        cid: cid.clone(),
+                        host,
+                        ctx: ctx.into(),
+                        subnet: 1 + rng.below(3) as u32,
+                        state,
+                        expire: now + rng.below(500),
+                    };
+                    let r = LeaseRecord {
+                        address: addr(a),
+                        hwaddr: &m.hw,
+                        client_id: &m.cid,
+                        valid_lifetime: 100,
+                        cltt: Timestamp(m.expire - 100),
+                        subnet_id: m.subnet,
+                        fqdn_fwd: false,
+                        fqdn_rev: false,
+                        hostname: &m.host,
+                        state: m.state,
+                        user_context: &m.ctx,
+                    };
+                    match t.upsert(&r) {
+                        Ok(_) => {
+                            model.insert(a, m);
+                        }
+                        Err(TableError::Full) => full += 1,
+                        Err(TableError::TextFull) => text_full += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                6..=8 => {
+                    assert_eq!(t.remove(addr(a)), model.remove(&a).is_some());
+                }
+                _ => {
+                    let hold = if rng.below(2) == 0 { 0 } else { 50 };
+                    t.reclaim_expired(Timestamp(now), 5, hold, |r| {
+                        let m = model
+                            .get_mut(&(r.address.to_bits() - addr(0).to_bits()))
+                            .unwrap();
+                        assert!(now > m.expire);
+                        if r.valid_lifetime == 0 {
+                            assert!(hold == 0 || m.state == LeaseState::Declined);
+                        } else {
+                            assert_eq!(r.state, LeaseState::ExpiredReclaimed);
+                        }
+                    });
+                    t.flush_reclaimed(Timestamp(now), 5, hold, |r| {
+                        assert_eq!(r.valid_lifetime, 0);
+                    });
+                    // Re-sync the model from the table for the addresses that changed.
+                    model.retain(|&k, m| match t.get(addr(k)) {
+                        None => false,
+                        Some(r) => {
+                            if r.state == LeaseState::ExpiredReclaimed && m.state != r.state {
+                                m.state = r.state;
+                                m.host.clear();
+                            }
+                            true
+                        }
+                    });
+                }
+            }
+            if step % 97 == 0 || step > 19_900 {
+                check(&t, &model, &hws, &cids);
+            }
+        }
+        assert!(
+            full > 0 && text_full > 0,
+            "full {full} text_full {text_full}"
+        );
+    }
+
+    fn check(
+        t: &LeaseTable<'_>,
+        model: &std::collections::HashMap<u32, Model>,
+        hws: &[Vec<u8>],
+        cids: &[Vec<u8>],
+    ) {
+        use std::collections::BTreeSet;
+        assert_eq!(t.len(), model.len());
+        assert_eq!(t.iter().count(), model.len());
+        for a in 0..400u32 {
+            let got = t.get(addr(a));
+            let want = model.get(&a);
+            assert_eq!(got.is_some(), want.is_some(), "addr {a}");
+            let held = want.is_some_and(|m| m.state != LeaseState::ExpiredReclaimed);
+            assert_eq!(t.occupancy().is_held(addr(a)), held, "occupancy {a}");
+            if let (Some(r), Some(m)) = (got, want) {
+                assert_eq!(r.hwaddr, &m.hw[..]);
+                assert_eq!(r.client_id, &m.cid[..]);
+                assert_eq!(r.hostname, m.host);
+                assert_eq!(r.user_context, m.ctx);
+                assert_eq!(r.subnet_id, m.subnet);
+                assert_eq!(r.state, m.state);
+                assert_eq!(r.expire(), Timestamp(m.expire));
+            }
+        }
+        for hw in hws {
+            let got: BTreeSet<u32> = t.by_hwaddr(hw).map(|(_, r)| r.address.to_bits()).collect();
+            let want: BTreeSet<u32> = model
+                .iter()
+                .filter(|(_, m)| !hw.is_empty() && &m.hw == hw)
+                .map(|(k, _)| addr(*k).to_bits())
+                .collect();
+            assert_eq!(got, want);
+        }
+        for cid in cids {
+            let got: BTreeSet<u32> = t
+                .by_client_id(cid)
+                .map(|(_, r)| r.address.to_bits())
+                .collect();
+            let want: BTreeSet<u32> = model
+                .iter()
+                .filter(|(_, m)| !cid.is_empty() && &m.cid == cid)
+                .map(|(k, _)| addr(*k).to_bits())
+                .collect();
+            assert_eq!(got, want);
+        }
+        // The pending heap yields the earliest expiry among states 0/1.
+        let earliest = model
+            .values()
+            .filter(|m| m.state != LeaseState::ExpiredReclaimed)
+            .map(|m| m.expire)
+            .min();
+        assert_eq!(t.next_expiration().map(|e| e.0), earliest);
     }
 }
