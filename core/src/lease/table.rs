@@ -42,6 +42,7 @@ use core::net::Ipv4Addr;
 
 use super::occupancy::{OccupancyError, OccupancyStorage, PoolOccupancy};
 use super::record::{LeaseRecord, LeaseState};
+use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::Pool;
 use crate::index::{hash_parts, Candidates, HashIndex};
 use crate::time::Timestamp;
@@ -1168,6 +1169,45 @@ impl<'a> LeaseTable<'a> {
     }
 }
 
+/// The engine's contract ([`crate::assign::LeaseStore`]), answered with the table's
+/// indexes instead of scans.
+impl LeaseStore for LeaseTable<'_> {
+    fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
+        self.get(address)
+    }
+
+    /// Client-id first, then hardware address among the subnet's leases the client owns;
+    /// declined leases (no identity left) never match, as in `ArrayLeaseStore`.
+    fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
+        let usable =
+            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
+        if !client.client_id.is_empty() {
+            if let Some((_, l)) = self.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
+                return Some(l);
+            }
+        }
+        self.by_hwaddr(client.hwaddr)
+            .find(|(_, l)| usable(l) && client.owns(l))
+            .map(|(_, l)| l)
+    }
+
+    fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
+        match self.upsert(record) {
+            Ok(_) => Ok(()),
+            Err(TableError::Full | TableError::TextFull | TableError::Occupancy(_)) => {
+                Err(StoreError::Full)
+            }
+            Err(
+                TableError::HwAddrTooLong | TableError::ClientIdTooLong | TableError::TextTooLong,
+            ) => Err(StoreError::FieldTooLong),
+        }
+    }
+
+    fn remove(&mut self, address: Ipv4Addr) -> bool {
+        LeaseTable::remove(self, address)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
@@ -1760,5 +1800,44 @@ mod tests {
             .map(|m| m.expire)
             .min();
         assert_eq!(t.next_expiration().map(|e| e.0), earliest);
+    }
+
+    #[test]
+    fn lease_store_contract() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 5];
+        let cid = [1, 2, 0, 0, 0, 0, 5];
+        let store: &mut dyn LeaseStore = &mut t;
+        store.put(&lease(1, &hw, &cid, "a")).unwrap();
+        let mut other = lease(2, &hw, &[], "b");
+        other.subnet_id = 2;
+        store.put(&other).unwrap();
+        let mut declined = lease(3, &[], &[], "");
+        declined.state = LeaseState::Declined;
+        store.put(&declined).unwrap();
+        let me = ClientIdentity {
+            client_id: &cid,
+            hwaddr: &hw,
+        };
+        assert_eq!(store.by_client(1, &me).unwrap().address, addr(1));
+        // Subnet 2's lease has no client-id: found by hardware address.
+        assert_eq!(store.by_client(2, &me).unwrap().address, addr(2));
+        // A different client-id does not own the subnet-1 lease even with the same chaddr.
+        let stranger = ClientIdentity {
+            client_id: &[1, 9, 9],
+            hwaddr: &hw,
+        };
+        assert!(store.by_client(1, &stranger).is_none());
+        assert_eq!(
+            store.put(&lease(4, &[0; 21], &[], "")),
+            Err(StoreError::FieldTooLong)
+        );
+        assert!(store.remove(addr(1)));
+        assert!(store.by_address(addr(1)).is_none());
+        assert_eq!(
+            store.by_address(addr(3)).unwrap().state,
+            LeaseState::Declined
+        );
     }
 }
