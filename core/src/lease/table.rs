@@ -43,7 +43,7 @@ use core::net::Ipv4Addr;
 use super::occupancy::{OccupancyError, OccupancyStorage, PoolOccupancy};
 use super::record::{LeaseRecord, LeaseState};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
-use crate::config::Pool;
+use crate::config::{Config, Pool};
 use crate::index::{hash_parts, Candidates, HashIndex};
 use crate::time::Timestamp;
 
@@ -709,6 +709,39 @@ impl<'a> LeaseTable<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Installs the config's pools ([`Self::set_pools`]) and marks every reserved address
+    /// (`reservations[].ip-address`, subnet and global) as excluded from dynamic allocation.
+    pub fn set_config(&mut self, config: &Config<'_>) -> Result<(), TableError> {
+        self.set_pools(config.pools)?;
+        for r in config.reservations {
+            if let Some(a) = r.address {
+                self.occupancy.mark_reserved(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `ids` with the ids of the stored leases sorted by ascending address (Kea's LFC
+    /// output order, and `lease4-get-all`'s) and returns the filled part; `ids` needs
+    /// [`Self::len`] entries (fewer are filled, unsorted remainder dropped, if shorter).
+    pub fn ids_by_address<'i>(&self, ids: &'i mut [u32]) -> &'i [u32] {
+        let mut n = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if !slot.in_use() {
+                continue;
+            }
+            let Some(dst) = ids.get_mut(n) else {
+                break;
+            };
+            *dst = i as u32;
+            n += 1;
+        }
+        let filled = ids.get_mut(..n).unwrap_or(&mut []);
+        let slots = &*self.slots;
+        filled.sort_unstable_by_key(|&id| slots.get(id as usize).map_or(u32::MAX, |s| s.address));
+        filled
     }
 
     /// The id of the lease for `addr`.
@@ -1839,5 +1872,22 @@ mod tests {
             store.by_address(addr(3)).unwrap().state,
             LeaseState::Declined
         );
+    }
+
+    #[test]
+    fn ids_by_address_sorts() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        for i in [5, 1, 7, 3] {
+            t.upsert(&lease(i, &[2, 0, 0, 0, 0, 1], &[], "")).unwrap();
+        }
+        t.remove(addr(7));
+        let mut ids = [0u32; 8];
+        let sorted: Vec<Ipv4Addr> = t
+            .ids_by_address(&mut ids)
+            .iter()
+            .map(|&id| t.record(LeaseId(id)).unwrap().address)
+            .collect();
+        assert_eq!(sorted, vec![addr(1), addr(3), addr(5)]);
     }
 }
