@@ -297,7 +297,9 @@ impl<'a> TextArena<'a> {
             return &[];
         };
         let start = offset as usize + TEXT_HEADER;
-        self.bytes.get(start..start + len).unwrap_or(&[])
+        self.bytes
+            .get(start..start.saturating_add(len))
+            .unwrap_or(&[])
     }
 
     fn size_of_block(&self, offset: u32) -> usize {
@@ -533,6 +535,11 @@ impl Heap<'_> {
     }
 
     fn remove_at(&mut self, i: usize) {
+        // Every in-use slot sits in exactly one heap; the guard only keeps a broken
+        // invariant from turning into a panic.
+        if i >= *self.len {
+            return;
+        }
         let last = *self.len - 1;
         *self.len = last;
         if i != last {
@@ -664,6 +671,37 @@ impl<'a> LeaseTable<'a> {
             free_head: if capacity > 0 { 0 } else { NONE },
             len: 0,
         })
+    }
+
+    /// Removes every lease (before reloading the lease files on reconfiguration, or for
+    /// `lease4-wipe` of everything). Pools stay installed; reservation marks stay. O(capacity).
+    pub fn clear(&mut self) {
+        let addresses = self
+            .slots
+            .iter()
+            .filter(|s| s.holds_address())
+            .map(|s| s.address);
+        for a in addresses {
+            self.occupancy.set_held(Ipv4Addr::from_bits(a), false);
+        }
+        let capacity = self.slots.len();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            *slot = LeaseSlot::default();
+            slot.link = if i + 1 < capacity {
+                (i + 1) as u32
+            } else {
+                NONE
+            };
+        }
+        self.by_address.clear();
+        self.by_client_id.clear();
+        self.by_hwaddr.clear();
+        self.pending_len = 0;
+        self.reclaimed_len = 0;
+        self.text.used = 0;
+        self.text.garbage = 0;
+        self.free_head = if capacity > 0 { 0 } else { NONE };
+        self.len = 0;
     }
 
     /// Number of leases stored.
@@ -1889,5 +1927,28 @@ mod tests {
             .map(|&id| t.record(LeaseId(id)).unwrap().address)
             .collect();
         assert_eq!(sorted, vec![addr(1), addr(3), addr(5)]);
+    }
+
+    #[test]
+    fn clear_empties_everything() {
+        let pool = [(addr(0), addr(7))];
+        let mut owned = Owned::new(4, 256, &pool);
+        let mut t = owned.table();
+        t.occupancy.set_pools(pool).unwrap();
+        let hw = [2, 0, 0, 0, 0, 1];
+        for i in 0..4 {
+            t.upsert(&lease(i, &hw, &[], "name")).unwrap();
+        }
+        assert_eq!(t.occupancy().used(0), 4);
+        t.clear();
+        assert!(t.is_empty());
+        assert_eq!(t.occupancy().used(0), 0);
+        assert_eq!(t.by_hwaddr(&hw).count(), 0);
+        assert_eq!(t.next_expiration(), None);
+        for i in 4..8 {
+            t.upsert(&lease(i, &hw, &[], "name")).unwrap();
+        }
+        assert_eq!(t.by_hwaddr(&hw).count(), 4);
+        assert_eq!(t.len(), 4);
     }
 }
