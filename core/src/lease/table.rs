@@ -782,6 +782,38 @@ impl<'a> LeaseTable<'a> {
         filled
     }
 
+    /// The next address of pool `pool_index` (config order) to offer, in Kea 2.2's
+    /// iterative order after `after` (see [`PoolOccupancy::next_free`]), skipping reserved
+    /// addresses. Normally a bitmap search for an address without a lease (or with a
+    /// reclaimed one, state 2: reuse its record). When every address holds a lease, Kea's
+    /// allocator would still reuse an *expired* lease that the reclamation timer has not
+    /// reached yet (e.g. just after a restart), so the pool is then walked in the same
+    /// order for the first lease expired at `now` (declined ones included: their lifetime
+    /// is the probation period). That walk is O(pool) but only happens when the pool is
+    /// otherwise exhausted.
+    pub fn next_allocatable(
+        &self,
+        pool_index: usize,
+        after: Option<Ipv4Addr>,
+        now: Timestamp,
+    ) -> Option<Ipv4Addr> {
+        if let Some(a) = self.occupancy.next_free(pool_index, after) {
+            return Some(a);
+        }
+        let (first, last) = self.occupancy.pool_range(pool_index)?;
+        let (first, last) = (first.to_bits(), last.to_bits());
+        let start = match after {
+            Some(a) if first <= a.to_bits() && a.to_bits() < last => a.to_bits() + 1,
+            _ => first,
+        };
+        (start..=last)
+            .chain(first..start)
+            .map(Ipv4Addr::from_bits)
+            .find(|&a| {
+                !self.occupancy.is_reserved(a) && self.get(a).is_some_and(|l| l.is_expired(now))
+            })
+    }
+
     /// The id of the lease for `addr`.
     pub fn id_of(&self, addr: Ipv4Addr) -> Option<LeaseId> {
         let a = addr.to_bits();
@@ -1950,5 +1982,31 @@ mod tests {
         }
         assert_eq!(t.by_hwaddr(&hw).count(), 4);
         assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn next_allocatable_falls_back_to_expired_leases_in_iterative_order() {
+        let pool = [(addr(0), addr(3))];
+        let mut owned = Owned::new(8, 256, &pool);
+        let mut t = owned.table();
+        t.occupancy.set_pools(pool).unwrap();
+        let now = Timestamp(1_000_000 + 3600 + 1); // `lease()` leases expired by then
+        let hw = [2, 0, 0, 0, 0, 1];
+        t.upsert(&lease(0, &hw, &[], "")).unwrap();
+        assert_eq!(t.next_allocatable(0, Some(addr(0)), now), Some(addr(1)));
+        for i in 1..4 {
+            let mut r = lease(i, &hw, &[], "");
+            r.cltt = Timestamp(now.0); // unexpired
+            t.upsert(&r).unwrap();
+        }
+        // Full bitmap: only the expired lease at .0 is reusable, whatever the start.
+        assert_eq!(t.next_allocatable(0, Some(addr(1)), now), Some(addr(0)));
+        assert_eq!(t.next_allocatable(0, None, now), Some(addr(0)));
+        t.occupancy_mut().mark_reserved(addr(0));
+        assert!(t.occupancy().is_reserved(addr(0)));
+        assert_eq!(t.next_allocatable(0, None, now), None);
+        // Once reclaimed into state 2, the bitmap finds it directly.
+        t.reclaim_expired(now, 10, 3600, |_| {});
+        assert!(!t.occupancy().is_held(addr(0)));
     }
 }
