@@ -1189,7 +1189,8 @@ impl<'a> LeaseTable<'a> {
     ///
     /// `sink` sees each change as the lease-file row Kea appends (kea-memfile.md §2): the
     /// state-2 lease, or the lease with `valid_lifetime` 0 for a removal. Returns the number
-    /// of leases reclaimed.
+    /// of leases reclaimed. `max` is Kea's `max-reclaim-leases`, where 0 means "no limit":
+    /// pass `usize::MAX` for that.
     pub fn reclaim_expired(
         &mut self,
         now: Timestamp,
