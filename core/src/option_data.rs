@@ -293,6 +293,8 @@ pub fn encode_csv<'a>(
             }
             _ => ignored_values = tokens.count(),
         }
+    } else if kind.value_type() == OptionType::Fqdn && kind.is_array() {
+        return encode_fqdn_list(tokens, writer);
     } else if kind.is_array() {
         for token in tokens {
             write_value(kind.value_type(), token, &mut writer)?;
@@ -311,6 +313,43 @@ pub fn encode_csv<'a>(
     Ok(Encoded {
         len,
         ignored_values,
+    })
+}
+
+/// A CSV list of domain names (119 `domain-search`, 141, 88, custom `fqdn` arrays).
+///
+/// Kea 2.2 treats the root name `.` in a list oddly (observed on the wire from kea-dhcp4
+/// 2.2.0): as the last element it is left out of the option (`"a.test, ."` sends only
+/// `a.test`; `"."` alone sends an empty option), while any name after a root is a config
+/// error ("unknown label character"). An empty list is "FQDN list option has invalid
+/// length of 0".
+fn encode_fqdn_list<'a>(
+    tokens: CsvTokens<'a>,
+    mut writer: Writer<'_>,
+) -> Result<Encoded, OptionDataError<'a>> {
+    let mut after_root = false;
+    let mut any = false;
+    for token in tokens {
+        if after_root {
+            return Err(OptionDataError::BadFqdn { token: token.raw });
+        }
+        let start = writer.len;
+        write_fqdn(token, &mut writer)?;
+        any = true;
+        if writer.len == start + 1 {
+            // Only the root's zero byte: leave it out.
+            writer.len = start;
+            after_root = true;
+        }
+    }
+    if !any {
+        return Err(OptionDataError::BadArrayLength {
+            value_type: OptionType::Fqdn,
+        });
+    }
+    Ok(Encoded {
+        len: writer.len,
+        ignored_values: 0,
     })
 }
 
@@ -1556,8 +1595,23 @@ mod tests {
                 value_type: T::Fqdn
             })
         );
-        assert_eq!(named("domain-search", ".").unwrap(), "00");
-        assert_eq!(named("domain-search", "a, .").unwrap(), "01610000");
+        // Root names in a list: dropped at the end, an error before another name
+        // (kea-dhcp4 2.2.0 on the wire: 119 "a.test, ." is 0161047465737400; 141 "." is
+        // an empty option; "a.test, ., b.test" fails its config check).
+        assert_eq!(named("domain-search", ".").unwrap(), "");
+        assert_eq!(
+            named("domain-search", "a.test, .").unwrap(),
+            "0161047465737400"
+        );
+        assert_eq!(named("sip-ua-cs-domains", ".").unwrap(), "");
+        assert_eq!(
+            named("domain-search", "a.test, ., b.test"),
+            Err(OptionDataError::BadFqdn { token: "b.test" })
+        );
+        assert_eq!(
+            named("domain-search", ". , a.test"),
+            Err(OptionDataError::BadFqdn { token: "a.test" })
+        );
         assert_eq!(
             named("domain-search", ""),
             Err(OptionDataError::BadArrayLength {
@@ -1949,6 +2003,135 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{}: {e}", def.name));
             assert_eq!(check_wire(&def.kind, &out[..len]), Ok(len), "{}", def.name);
         }
+    }
+
+    /// Payloads sent by kea-dhcp4 2.2.0 (Debian 2.2.0-6) in a DHCPOFFER, captured in a
+    /// private namespace pair on 198.18.0.0/24 with `always-send` set on each entry.
+    #[test]
+    fn kea_2_2_wire_vectors() {
+        let def =
+            |t: &str, records: &str, array: bool| OptionKind::from_def(t, records, array).unwrap();
+        let std_kind = |name: &str| by_name(name).unwrap().kind;
+        let cases: [(OptionKind, bool, &str, &str); 37] = [
+            (
+                std_kind("routers"),
+                true,
+                "198.18.0.1, 198.18.0.2",
+                "c6120001c6120002",
+            ),
+            (std_kind("time-offset"), true, "-0x10", "fffffff0"),
+            (std_kind("boot-size"), true, "1e3", "01e3"),
+            (std_kind("merit-dump"), true, "a\\,b", "612c62"),
+            (std_kind("root-path"), true, "ab\0\0", "6162"),
+            (std_kind("ip-forwarding"), true, "TRUE", "01"),
+            (std_kind("user-class"), true, "0 a0b", "0a0b"),
+            (
+                std_kind("domain-search"),
+                true,
+                "a.test, .",
+                "0161047465737400",
+            ),
+            (
+                std_kind("domain-search"),
+                true,
+                "a.test, b.test",
+                "01610474657374000162047465737400",
+            ),
+            (std_kind("sip-ua-cs-domains"), true, ".", ""),
+            (std_kind("slp-service-scope"), true, "1, ", "01"),
+            (std_kind("uuid-guid"), true, "0, ", "00"),
+            (
+                std_kind("v4-lost"),
+                true,
+                "Lost.Example.test.",
+                "044c6f7374074578616d706c65047465737400",
+            ),
+            (
+                std_kind("rdnss-selection"),
+                true,
+                "1, 198.18.0.1, 198.18.0.2, a.test, b",
+                "01c6120001c61200020161047465737400016200",
+            ),
+            (std_kind("v4-portparams"), true, "2, 5/4", "02045000"),
+            (
+                std_kind("option-6rd"),
+                true,
+                "0, 32, 2001:db8::1, 198.18.0.1",
+                "002020010db8000000000000000000000001c6120001",
+            ),
+            (std_kind("client-system"), true, "0, 7, 0x9", "000000070009"),
+            (
+                std_kind("domain-name"),
+                true,
+                "home.michaelc.dev, other",
+                "686f6d652e6d69636861656c632e646576",
+            ),
+            (std_kind("name-servers"), true, "", ""),
+            (def("tuple", "", false), true, "hello", "0568656c6c6f"),
+            (
+                def("ipv6-prefix", "", false),
+                true,
+                "2001:db8:ffff::/36",
+                "2420010db8f0",
+            ),
+            (def("tuple", "", true), true, "a, bc", "0161026263"),
+            (def("int8", "", false), true, "-0x80", "80"),
+            (
+                def("record", "uint8, ipv4-address, string", false),
+                true,
+                "7, 198.18.10.9, hello",
+                "07c6120a0968656c6c6f",
+            ),
+            (
+                def("ipv6-prefix", "", false),
+                true,
+                "2001:db8::1/128",
+                "8020010db8000000000000000000000001",
+            ),
+            (def("boolean", "", true), true, "1, false, +1", "010001"),
+            (
+                std_kind("path-mtu-aging-timeout"),
+                false,
+                "00000e100102",
+                "00000e10",
+            ),
+            (std_kind("nwip-domain-name"), false, "61620000", "6162"),
+            (
+                std_kind("bcms-controller-names"),
+                false,
+                "0161000000",
+                "0161000000",
+            ),
+            (def("tuple", "", false), false, "016162", "0161"),
+            (std_kind("v4-lost"), false, "01610001", "016100"),
+            (std_kind("default-ip-ttl"), false, "0102", "01"),
+            (
+                std_kind("vendor-encapsulated-options"),
+                false,
+                "0102aabb",
+                "0102aabb",
+            ),
+            (std_kind("user-class"), false, "01:2:a", "01020a"),
+            (std_kind("user-class"), false, "0x123", "0123"),
+            (
+                std_kind("user-class"),
+                false,
+                " ' padded ' ",
+                "706164646564",
+            ),
+            (std_kind("user-class"), false, "", ""),
+        ];
+        for (kind, csv_format, data, wire) in cases {
+            let mut out = [0u8; 64];
+            let len = encode(Some(&kind), csv_format, data, &mut out)
+                .unwrap_or_else(|e| panic!("{data}: {e}"));
+            assert_eq!(hex(&out[..len]), wire, "{data}");
+        }
+        // Options without definition (codes 200-203 in the capture).
+        assert_eq!(raw("01:2:a").unwrap(), "01020a");
+        assert_eq!(raw("0x123").unwrap(), "0123");
+        assert_eq!(raw(" ' padded ' ").unwrap(), "706164646564");
+        assert_eq!(raw("").unwrap(), "");
     }
 
     #[test]
