@@ -293,8 +293,6 @@ pub fn encode_csv<'a>(
             }
             _ => ignored_values = tokens.count(),
         }
-    } else if kind.value_type() == OptionType::Fqdn && kind.is_array() {
-        return encode_fqdn_list(tokens, writer);
     } else if kind.is_array() {
         for token in tokens {
             write_value(kind.value_type(), token, &mut writer)?;
@@ -313,43 +311,6 @@ pub fn encode_csv<'a>(
     Ok(Encoded {
         len,
         ignored_values,
-    })
-}
-
-/// A CSV list of domain names (119 `domain-search`, 141, 88, custom `fqdn` arrays).
-///
-/// Kea 2.2 treats the root name `.` in a list oddly (observed on the wire from kea-dhcp4
-/// 2.2.0): as the last element it is left out of the option (`"a.test, ."` sends only
-/// `a.test`; `"."` alone sends an empty option), while any name after a root is a config
-/// error ("unknown label character"). An empty list is "FQDN list option has invalid
-/// length of 0".
-fn encode_fqdn_list<'a>(
-    tokens: CsvTokens<'a>,
-    mut writer: Writer<'_>,
-) -> Result<Encoded, OptionDataError<'a>> {
-    let mut after_root = false;
-    let mut any = false;
-    for token in tokens {
-        if after_root {
-            return Err(OptionDataError::BadFqdn { token: token.raw });
-        }
-        let start = writer.len;
-        write_fqdn(token, &mut writer)?;
-        any = true;
-        if writer.len == start + 1 {
-            // Only the root's zero byte: leave it out.
-            writer.len = start;
-            after_root = true;
-        }
-    }
-    if !any {
-        return Err(OptionDataError::BadArrayLength {
-            value_type: OptionType::Fqdn,
-        });
-    }
-    Ok(Encoded {
-        len: writer.len,
-        ignored_values: 0,
     })
 }
 
@@ -987,7 +948,10 @@ fn write_separated_hex<'a>(
 ///   also need one element (Kea's `OptionIntArray`), address lists may be empty
 ///   (`OptionAddrLst4`).
 /// * `fqdn`, `tuple`, `ipv6-prefix`: one well-formed value (extra bytes are dropped, as
-///   Kea's `OptionCustom` does), or for arrays a non-empty sequence filling the bytes.
+///   Kea's `OptionCustom` does); arrays need at least one byte, and stop (dropping the
+///   rest) at an `fqdn` element read as longer than what is left, as Kea does, while a
+///   cut `tuple` or `ipv6-prefix` is an error. Domain names are sized as Kea reads them
+///   (`kea_fqdn_len`): a trailing root name in a list is left out.
 /// * records: every field present (a trailing `string`/`binary` field may be empty).
 /// * `empty` and `binary`: any bytes (for `empty`, they are sub-options of the encapsulated
 ///   space, which the caller checks).
@@ -1041,7 +1005,18 @@ pub fn check_wire<'a>(kind: &OptionKind, bytes: &[u8]) -> Result<usize, OptionDa
             let mut at = 0usize;
             while at < bytes.len() {
                 let rest = bytes.get(at..).unwrap_or(&[]);
-                at += wire_value_len(value_type, rest, Position::ArrayElement)?;
+                // Kea's `OptionCustom` stops at a domain name it reads as longer than what
+                // is left and drops the rest (a trailing root name disappears); a cut
+                // prefix or tuple is an error ("unable to read a prefix ... from a
+                // truncated buffer").
+                let size = match value_type {
+                    OptionType::Fqdn => kea_fqdn_len(rest)?,
+                    _ => wire_value_len(value_type, rest, Position::ArrayElement)?,
+                };
+                if rest.len() < size {
+                    break;
+                }
+                at += size;
             }
             Ok(at)
         }
@@ -1061,19 +1036,18 @@ enum Position {
     RecordField,
 }
 
-/// The length of the one value of `value_type` at the start of `bytes`.
+/// The length of the one value of `value_type` at the start of `bytes`, as Kea's
+/// `OptionCustom` splits a payload into values.
 ///
 /// Kea 2.2 accepts out-of-range content in raw bytes (a PSID length byte over 16, a prefix
-/// length over 128, a boolean byte of 2): only sizes are checked here too. A root domain
-/// name (`00`) is "option buffer truncated" as a single `fqdn` value or a record field, but
-/// a valid element of an `fqdn` array.
+/// length over 128, a boolean byte of 2): only sizes are checked here too. Domain names
+/// take the length Kea reads for them ([`kea_fqdn_len`]).
 fn wire_value_len<'a>(
     value_type: OptionType,
     bytes: &[u8],
     position: Position,
 ) -> Result<usize, OptionDataError<'a>> {
     let truncated = OptionDataError::Truncated { value_type };
-    let bad = OptionDataError::BadWireValue { value_type };
     if let Some(size) = value_type.fixed_len() {
         return bytes.get(..size).map(<[u8]>::len).ok_or(truncated);
     }
@@ -1091,25 +1065,57 @@ fn wire_value_len<'a>(
             bytes.get(..len).map(<[u8]>::len).ok_or(truncated)
         }
         OptionType::Fqdn => {
-            let mut at = 0usize;
-            loop {
-                let label = usize::from(*bytes.get(at).ok_or(truncated)?);
-                if label > 63 {
-                    return Err(bad);
-                }
-                at += 1 + label;
-                if at > 255 {
-                    return Err(bad);
-                }
-                if label == 0 {
-                    if at == 1 && position != Position::ArrayElement {
-                        return Err(truncated);
-                    }
-                    return Ok(at);
-                }
-            }
+            let size = kea_fqdn_len(bytes)?;
+            bytes.get(..size).map(<[u8]>::len).ok_or(truncated)
         }
         _ => Err(truncated),
+    }
+}
+
+/// How many bytes Kea 2.2 takes for the domain name at the start of `bytes`.
+///
+/// Kea's `OptionCustom` does not use the wire length: it reads the name, prints it with
+/// `Name::toText` and takes "1 byte more than the text" (`option_custom.cc`). That equals
+/// the wire length for ordinary names, but the root name takes 2 bytes, and every byte the
+/// text form escapes adds 1 (`\.` style: `"().;\\@$`) or 3 (`\DDD`: space, control and
+/// non-ASCII bytes; `labelsequence.cc` `toText`). So a single root name or a name with a
+/// space is "option buffer truncated", and a trailing root in a list is left out.
+///
+/// Errors if `bytes` does not start with a whole uncompressed name (Kea: "incomplete
+/// wire-format name", "unknown label character").
+fn kea_fqdn_len<'a>(bytes: &[u8]) -> Result<usize, OptionDataError<'a>> {
+    let value_type = OptionType::Fqdn;
+    let mut at = 0usize;
+    let mut text_len = 0usize;
+    loop {
+        let label = usize::from(
+            *bytes
+                .get(at)
+                .ok_or(OptionDataError::Truncated { value_type })?,
+        );
+        if label > 63 {
+            return Err(OptionDataError::BadWireValue { value_type });
+        }
+        let content = bytes
+            .get(at + 1..at + 1 + label)
+            .ok_or(OptionDataError::Truncated { value_type })?;
+        at += 1 + label;
+        if at > 255 {
+            return Err(OptionDataError::BadWireValue { value_type });
+        }
+        if label == 0 {
+            // Text ends with the final dot; the root alone is ".".
+            let text_len = text_len.max(1);
+            return Ok(text_len + 1);
+        }
+        for b in content {
+            text_len += match b {
+                b'"' | b'(' | b')' | b'.' | b';' | b'\\' | b'@' | b'$' => 2,
+                0x21..=0x7e => 1,
+                _ => 4,
+            };
+        }
+        text_len += 1; // the dot after the label
     }
 }
 
@@ -1604,13 +1610,75 @@ mod tests {
             "0161047465737400"
         );
         assert_eq!(named("sip-ua-cs-domains", ".").unwrap(), "");
+        // Names whose text form needs escapes (a space, an escaped dot) are read back by Kea
+        // as longer than they are: "option buffer truncated" alone, left out at a list's end.
+        assert_eq!(
+            named("v4-lost", "a b.test"),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("v4-lost", "a\\.b.test"),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("domain-search", "x.test, a b.test").unwrap(),
+            "0178047465737400"
+        );
+        assert_eq!(kea_fqdn_len(&[1, b' ', 0]), Ok(6));
+        assert_eq!(kea_fqdn_len(&[1, b'@', 0]), Ok(4));
+        assert_eq!(kea_fqdn_len(&[1, b'a', 0]), Ok(3));
+        assert_eq!(kea_fqdn_len(&[0]), Ok(2));
+        // kea-dhcp4 2.2 -t: "unknown label character: 121" (the `@` name eats a byte of
+        // the next), "incomplete wire-format name", "unable to read a prefix having
+        // length of 255 from a truncated buffer".
+        assert_eq!(
+            named("sip-ua-cs-domains", "a@b.test, y.test"),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
+        let mut out = [0u8; 16];
+        let bcms = by_name("bcms-controller-names").unwrap().kind;
+        assert_eq!(
+            encode(Some(&bcms), false, "0161000162", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        let lost = by_name("v4-lost").unwrap().kind;
+        assert_eq!(
+            encode(Some(&lost), false, "0120000000", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            encode(Some(&many(T::Ipv6Prefix)), false, "08200820ff", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Ipv6Prefix
+            })
+        );
+        assert_eq!(
+            kea_fqdn_len(&[0xc0, 0x0c]),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
         assert_eq!(
             named("domain-search", "a.test, ., b.test"),
-            Err(OptionDataError::BadFqdn { token: "b.test" })
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
         );
         assert_eq!(
             named("domain-search", ". , a.test"),
-            Err(OptionDataError::BadFqdn { token: "a.test" })
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
         );
         assert_eq!(
             named("domain-search", ""),
@@ -1622,8 +1690,12 @@ mod tests {
             csv(kind, "A.Test").unwrap(),
             "01410454657374 00".replace(' ', "")
         );
+        // The escaped dot is written into the label (then Kea's read-back rejects it, below).
+        let mut buf = [0u8; 16];
+        let mut writer = Writer::new(&mut buf);
+        write_fqdn(Token { raw: "a\\.b.test" }, &mut writer).unwrap();
         assert_eq!(
-            csv(kind, "a\\.b.test").unwrap(),
+            hex(writer.written()),
             "03612e620474657374 00".replace(' ', "")
         );
         assert_eq!(
@@ -1853,7 +1925,7 @@ mod tests {
                 value_type: T::Fqdn
             })
         );
-        assert_eq!(encode(Some(&search), false, "00", &mut out), Ok(1));
+        assert_eq!(encode(Some(&search), false, "00", &mut out), Ok(0));
         assert_eq!(
             encode(Some(&many(T::Tuple)), false, "", &mut out),
             Err(OptionDataError::BadArrayLength {
@@ -2012,7 +2084,7 @@ mod tests {
         let def =
             |t: &str, records: &str, array: bool| OptionKind::from_def(t, records, array).unwrap();
         let std_kind = |name: &str| by_name(name).unwrap().kind;
-        let cases: [(OptionKind, bool, &str, &str); 37] = [
+        let cases: [(OptionKind, bool, &str, &str); 40] = [
             (
                 std_kind("routers"),
                 true,
@@ -2120,6 +2192,14 @@ mod tests {
                 "706164646564",
             ),
             (std_kind("user-class"), false, "", ""),
+            (
+                std_kind("domain-search"),
+                true,
+                "x.test, a b.test",
+                "0178047465737400",
+            ),
+            (def("ipv6-prefix", "", false), false, "0820ff", "0820"),
+            (def("ipv6-prefix", "", true), false, "08200820", "08200820"),
         ];
         for (kind, csv_format, data, wire) in cases {
             let mut out = [0u8; 64];
