@@ -2084,7 +2084,7 @@ mod tests {
         let def =
             |t: &str, records: &str, array: bool| OptionKind::from_def(t, records, array).unwrap();
         let std_kind = |name: &str| by_name(name).unwrap().kind;
-        let cases: [(OptionKind, bool, &str, &str); 40] = [
+        let cases: [(OptionKind, bool, &str, &str); 49] = [
             (
                 std_kind("routers"),
                 true,
@@ -2200,6 +2200,50 @@ mod tests {
             ),
             (def("ipv6-prefix", "", false), false, "0820ff", "0820"),
             (def("ipv6-prefix", "", true), false, "08200820", "08200820"),
+            (
+                def("record", "uint8, tuple", false),
+                true,
+                "1, ab",
+                "01026162",
+            ),
+            (
+                def("record", "tuple, uint8", false),
+                true,
+                "ab, 1",
+                "02616201",
+            ),
+            (
+                def("record", "uint8, ipv6-prefix", false),
+                true,
+                "1, 2001:db8::/32",
+                "012020010db8",
+            ),
+            (
+                def("record", "uint8, psid", true),
+                true,
+                "1, 1/4, 2/4",
+                "01041000042000",
+            ),
+            (
+                def("record", "uint8, tuple", true),
+                true,
+                "1, a, b",
+                "0101610162",
+            ),
+            (def("psid", "", true), true, "1/4, 2/4", "041000042000"),
+            (
+                def("ipv6-prefix", "", true),
+                true,
+                "2001:db8::/32, ::/0",
+                "2020010db800",
+            ),
+            (
+                def("uint32", "", true),
+                true,
+                "1, 0xffffffff",
+                "00000001ffffffff",
+            ),
+            (def("int16", "", false), true, "-2", "fffe"),
         ];
         for (kind, csv_format, data, wire) in cases {
             let mut out = [0u8; 64];
