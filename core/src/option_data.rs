@@ -9,7 +9,24 @@
 //!   builds the option from them ([`check_wire`]).
 //!
 //! [`encode`] picks the form. Sub-option carriers (43, 125) are assembled by
-//! [`encode_suboptions`] and [`encode_vivso`].
+//! [`encode_suboptions`] and [`encode_vivso`]; raw bytes given to an `empty` option are
+//! cut to what Kea keeps by [`empty_option_payload_len`].
+//!
+//! `data` is the JSON string value after JSON unescaping: the JSON text `"a\\,b"` arrives
+//! here as `a\,b`, which CSV reads as the single value `a,b`.
+//!
+//! The rules here were checked against kea-dhcp4 2.2.0 (`-t` for errors, and option
+//! bytes captured from its DHCPOFFERs in a private namespace on 198.18.0.0/24); the tests
+//! carry those vectors. Where Kea 2.2 accepts nonsense, wren refuses it instead:
+//! * an IPv6 address for an `ipv4-address` value (Kea writes its 16 bytes, so routers
+//!   `"::1"` becomes four addresses) is [`OptionDataError::BadIpv4`];
+//! * an IPv4 address for an `ipv6-address` value is [`OptionDataError::BadIpv6`] (Kea
+//!   fails later or misaligns the record);
+//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`];
+//! * an IPv6 scope (`fe80::1%eth0`) is refused (Kea accepts it).
+//!
+//! Kea also sends arrays of `ipv6-address` in DHCPv4 with a 2-byte length field (a Kea
+//! bug); wren encodes the value and leaves framing to the reply writer.
 
 use core::fmt;
 
@@ -1119,6 +1136,27 @@ fn kea_fqdn_len<'a>(bytes: &[u8]) -> Result<usize, OptionDataError<'a>> {
     }
 }
 
+/// How much of a raw (`csv-format: false`) payload Kea 2.2 keeps for an option of type
+/// `empty`: without an encapsulated space, nothing (Kea's `factoryEmpty` drops the data);
+/// with one, the leading whole code/length/value sub-options (Kea parses them with
+/// `unpackOptions4`, which stops at a cut one, and sends them again). Observed on the wire:
+/// `empty` 222 with `0102aabb` is sent empty; with `encapsulate` it is sent as `0102aabb`;
+/// 43 with `0105aabb` carries no sub-option (and Kea then leaves 43 out).
+pub fn empty_option_payload_len(encapsulates: bool, payload: &[u8]) -> usize {
+    if !encapsulates {
+        return 0;
+    }
+    let mut at = 0usize;
+    while let (Some(_code), Some(len)) = (payload.get(at), payload.get(at + 1)) {
+        let end = at + 2 + usize::from(*len);
+        if end > payload.len() {
+            break;
+        }
+        at = end;
+    }
+    at
+}
+
 /// Writes sub-options as code/length/payload TLVs (the payload of 43 carrying
 /// `vendor-encapsulated-options-space`, or of 125 after its enterprise header). A payload
 /// over 255 bytes cannot be one sub-option.
@@ -2003,6 +2041,16 @@ mod tests {
             encode(Some(&one(T::Uint8)), true, "1", &mut empty),
             Err(OptionDataError::OutputTooSmall)
         );
+    }
+
+    #[test]
+    fn empty_option_payloads() {
+        assert_eq!(empty_option_payload_len(false, &[1, 2, 0xaa, 0xbb]), 0);
+        assert_eq!(empty_option_payload_len(true, &[1, 2, 0xaa, 0xbb]), 4);
+        assert_eq!(empty_option_payload_len(true, &[1, 5, 0xaa, 0xbb]), 0);
+        assert_eq!(empty_option_payload_len(true, &[1, 0, 2, 1, 9, 3]), 5);
+        assert_eq!(empty_option_payload_len(true, &[]), 0);
+        assert_eq!(empty_option_payload_len(true, &[7]), 0);
     }
 
     #[test]
