@@ -1194,6 +1194,15 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(r)
     }
 
+    fn same_space(&self, a: OptionSpace, b: OptionSpace) -> bool {
+        match (a, b) {
+            (OptionSpace::Custom(x), OptionSpace::Custom(y)) => {
+                self.st.text.get(x) == self.st.text.get(y)
+            }
+            _ => a == b,
+        }
+    }
+
     fn find_custom_def(
         &self,
         space: OptionSpace,
@@ -1201,7 +1210,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         code: Option<u8>,
     ) -> Option<CustomOptionDef> {
         self.st.option_defs.filled().iter().copied().find(|d| {
-            d.space == space
+            self.same_space(d.space, space)
                 && name.is_none_or(|n| self.st.text.get(d.name) == n.as_bytes())
                 && code.is_none_or(|c| d.code == c)
         })
@@ -1237,22 +1246,11 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             }
         }
         // Definition and code.
-        let std_def = |n: Option<&str>, c: Option<u8>| -> Option<options::Def> {
-            match (n, c) {
-                (Some(n), _) => options::by_name(n),
-                (None, Some(c)) => options::by_code(c),
-                _ => None,
-            }
-        };
         let mut def = None;
         let code = match (name, code) {
             (None, None) => return Err(self.err(it.pos, ConfigErrorKind::OptionWithoutNameOrCode)),
             (Some(n), c) => {
-                let std = if space == OptionSpace::Dhcp4 {
-                    std_def(Some(n.text), None)
-                } else {
-                    None
-                };
+                let std = options::by_name_in(space, n.text);
                 match (std, c) {
                     (Some(d), Some((c, _))) if d.code != c => {
                         return Err(self.err(
@@ -1283,9 +1281,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 }
             }
             (None, Some((c, _))) => {
-                if space == OptionSpace::Dhcp4 {
-                    def = std_def(None, Some(c));
-                }
+                def = options::by_code_in(space, c);
                 c
             }
         };
