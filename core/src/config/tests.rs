@@ -244,10 +244,20 @@ fn t1_percent_must_be_a_float_literal() {
             assert_eq!(cfg.globals.params.t2_percent, 0.8);
         },
     );
-    let (.., kind) = err_at(r#""t1-percent": 0.9, "t2-percent": 0.8"#);
+    // Kea checks the percentages only when calculate-tee-times is on (at the level or
+    // globally).
+    let (.., kind) = err_at(r#""calculate-tee-times": true, "t1-percent": 0.9, "t2-percent": 0.8"#);
     assert_eq!(kind, ConfigErrorKind::T1NotBelowT2);
-    let (.., kind) = err_at(r#""t2-percent": 1.5"#);
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24", "t2-percent": 1.5 } ], "calculate-tee-times": true"#;
+    let (.., path, kind) = err_at(body);
     assert_eq!(kind, ConfigErrorKind::PercentOutOfRange);
+    assert_eq!(path, "Dhcp4.subnet4[0].t2-percent");
+    with_config(
+        &wrapped(r#""t1-percent": 0.9, "t2-percent": 0.8"#),
+        |cfg, _| {
+            assert_eq!(cfg.globals.params.t1_percent, 0.9);
+        },
+    );
 }
 
 #[test]
@@ -297,6 +307,55 @@ fn min_lifetime_above_valid_is_an_error() {
             valid: 100
         }
     );
+    let (.., kind) = err_at(r#""min-valid-lifetime": 100, "max-valid-lifetime": 500"#);
+    assert_eq!(kind, ConfigErrorKind::BoundsWithoutValidLifetime);
+    let (.., kind) = err_at(r#""renew-timer": 100, "rebind-timer": 50"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::RenewAfterRebind {
+            renew: 100,
+            rebind: 50
+        }
+    );
+}
+
+#[test]
+fn lifetime_triplets_complete_per_level_and_inherit_whole() {
+    // Kea's triplet: a level with only valid gets min = max = valid; min or max alone
+    // sets all three; a silent level inherits the whole triplet.
+    let body = r#""valid-lifetime": 1000, "min-valid-lifetime": 500, "max-valid-lifetime": 2000,
+"subnet4": [ { "subnet": "198.18.0.0/24", "valid-lifetime": 1500 },
+             { "subnet": "198.18.1.0/24", "max-valid-lifetime": 900 },
+             { "subnet": "198.18.2.0/24" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let l = |i: usize| cfg.subnets[i].params.lifetimes;
+        assert_eq!(
+            l(0),
+            Lifetimes {
+                valid: 1500,
+                min: 1500,
+                max: 1500
+            }
+        );
+        assert_eq!(
+            l(1),
+            Lifetimes {
+                valid: 900,
+                min: 900,
+                max: 900
+            }
+        );
+        assert_eq!(
+            l(2),
+            Lifetimes {
+                valid: 1000,
+                min: 500,
+                max: 2000
+            }
+        );
+        assert_eq!(cfg.subnets[0].declared.min_valid_lifetime, Some(1500));
+        assert_eq!(cfg.subnets[2].declared.valid_lifetime, None);
+    });
 }
 
 #[test]
