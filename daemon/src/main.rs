@@ -1,4 +1,4 @@
-//! wrend: the wren DHCPv4 server daemon (PLACEHOLDER: being written).
+//! wrend: the wren DHCPv4 server daemon (being written).
 fn main() {
     eprintln!("wrend: not built yet");
     std::process::exit(1);
