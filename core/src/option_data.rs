@@ -120,7 +120,7 @@ pub enum OptionDataError<'a> {
         value_type: OptionType,
     },
     /// Wire bytes of an array whose length is not a multiple of the element size, or an
-    /// integer array with no element.
+    /// array with no element (allowed only for address lists).
     BadArrayLength {
         /// The element type.
         value_type: OptionType,
@@ -193,7 +193,7 @@ impl fmt::Display for OptionDataError<'_> {
                 write!(f, "option of type 'empty' takes no value, got '{token}'")
             }
             OptionDataError::CsvWithoutDefinition => f.write_str(
-                "the CSV option data format can be used to specify values for an option that has a definition; this option does not have a definition",
+                "the option has no definition: its data can only be given with csv-format false (hex or 'text')",
             ),
             OptionDataError::Truncated { value_type } => {
                 write!(f, "option data too short for a {value_type} value")
@@ -228,9 +228,10 @@ pub struct Encoded {
 /// in `out`, returning the number of bytes written.
 ///
 /// `kind` is the option's definition (`None`: no definition, the payload is opaque);
-/// `csv_format` is the entry's `csv-format` after defaults: the caller passes `false` for an
-/// option without definition whose entry did not set `csv-format` (kea-config.md §2.8),
-/// while an explicit `true` without definition is [`OptionDataError::CsvWithoutDefinition`].
+/// `csv_format` is the entry's `csv-format`, default `true`. Kea 2.2 accepts an option
+/// without definition only with an explicit `csv-format: false` (checked with `kea-dhcp4
+/// -t`: `{"code": 200, "data": "0102"}` is "definition for the option 'dhcp4.' having code
+/// '200' does not exist"), so `None` with `true` is [`OptionDataError::CsvWithoutDefinition`].
 pub fn encode<'a>(
     kind: Option<&OptionKind>,
     csv_format: bool,
@@ -840,15 +841,19 @@ fn write_fqdn<'a>(token: Token<'a>, out: &mut Writer<'_>) -> Result<(), OptionDa
     Ok(())
 }
 
-/// A `binary` CSV value: contiguous hex digits, even count (Kea's `decodeHex`; separators
-/// such as `:` are not accepted here, kea-options.md §3.1).
+/// A `binary` CSV value: hex digits, even count (Kea's `decodeHex`; separators such as `:`
+/// or a `0x` prefix are not accepted here, kea-options.md §3.1; white space is skipped).
 fn write_contiguous_hex<'a>(
     token: Token<'a>,
     out: &mut Writer<'_>,
 ) -> Result<(), OptionDataError<'a>> {
     let raw = token.raw;
     let mut high: Option<u8> = None;
-    for b in token.bytes() {
+    // Kea's base16 decoder skips white space between digits ("0 a0b" is 0a0b).
+    let digits = token
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
+    for b in digits {
         let nibble = hex_value(b).ok_or(OptionDataError::NotHex { token: raw })?;
         match high.take() {
             None => high = Some(nibble),
@@ -939,10 +944,12 @@ fn write_separated_hex<'a>(
 /// * `string`: trailing NULs are stripped; nothing left is [`OptionDataError::EmptyString`]
 ///   (Kea's `OptionString`).
 /// * fixed-size single values: at least the size; only the value is kept.
-/// * arrays of fixed-size values: a whole number of elements; integer arrays also need one
-///   element (Kea's `OptionIntArray`), address lists may be empty (`OptionAddrLst4`).
-/// * `fqdn`, `tuple`, `ipv6-prefix`: one (or for arrays, a sequence of) well-formed values.
-/// * records: every field present; a trailing `string`/`binary` field must not be empty.
+/// * arrays of fixed-size values: a whole number of elements; integer and boolean arrays
+///   also need one element (Kea's `OptionIntArray`), address lists may be empty
+///   (`OptionAddrLst4`).
+/// * `fqdn`, `tuple`, `ipv6-prefix`: one well-formed value (extra bytes are dropped, as
+///   Kea's `OptionCustom` does), or for arrays a non-empty sequence filling the bytes.
+/// * records: every field present (a trailing `string`/`binary` field may be empty).
 /// * `empty` and `binary`: any bytes (for `empty`, they are sub-options of the encapsulated
 ///   space, which the caller checks).
 pub fn check_wire<'a>(kind: &OptionKind, bytes: &[u8]) -> Result<usize, OptionDataError<'a>> {
@@ -962,15 +969,15 @@ pub fn check_wire<'a>(kind: &OptionKind, bytes: &[u8]) -> Result<usize, OptionDa
         OptionType::Record => {
             let fields = kind.record_fields();
             let mut at = 0usize;
-            for (i, field) in fields.iter().enumerate() {
+            for field in fields {
                 let rest = bytes.get(at..).unwrap_or(&[]);
-                let is_last = i + 1 == fields.len();
-                at += wire_value_len(*field, rest, is_last)?;
+                at += wire_value_len(*field, rest, Position::RecordField)?;
             }
             if kind.is_array() {
                 if let Some(last) = fields.last() {
                     while at < bytes.len() {
-                        at += wire_value_len(*last, bytes.get(at..).unwrap_or(&[]), true)?;
+                        let rest = bytes.get(at..).unwrap_or(&[]);
+                        at += wire_value_len(*last, rest, Position::RecordField)?;
                     }
                 }
             }
@@ -987,34 +994,52 @@ pub fn check_wire<'a>(kind: &OptionKind, bytes: &[u8]) -> Result<usize, OptionDa
                 }
                 return Ok(bytes.len());
             }
+            // Kea: "FQDN list option has invalid length of 0", "parsed data tuples option
+            // data truncated to size 0".
+            if bytes.is_empty() {
+                return Err(OptionDataError::BadArrayLength { value_type });
+            }
             let mut at = 0usize;
             while at < bytes.len() {
-                at += wire_value_len(value_type, bytes.get(at..).unwrap_or(&[]), false)?;
+                let rest = bytes.get(at..).unwrap_or(&[]);
+                at += wire_value_len(value_type, rest, Position::ArrayElement)?;
             }
             Ok(at)
         }
-        _ => wire_value_len(value_type, bytes, true),
+        _ => wire_value_len(value_type, bytes, Position::Single),
     }
 }
 
-/// The length of the one value of `value_type` at the start of `bytes`. `takes_rest`: a
-/// `string`/`binary` value at the end consumes everything left (and must not be empty).
+/// Where a value sits in the option: Kea reads values through different classes, which
+/// differ on the edges (observed with kea-dhcp4 2.2 `-t`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// The option's only value.
+    Single,
+    /// One element of a plain array.
+    ArrayElement,
+    /// A record field (string and binary fields are last and take the rest, even nothing).
+    RecordField,
+}
+
+/// The length of the one value of `value_type` at the start of `bytes`.
+///
+/// Kea 2.2 accepts out-of-range content in raw bytes (a PSID length byte over 16, a prefix
+/// length over 128, a boolean byte of 2): only sizes are checked here too. A root domain
+/// name (`00`) is "option buffer truncated" as a single `fqdn` value or a record field, but
+/// a valid element of an `fqdn` array.
 fn wire_value_len<'a>(
     value_type: OptionType,
     bytes: &[u8],
-    takes_rest: bool,
+    position: Position,
 ) -> Result<usize, OptionDataError<'a>> {
     let truncated = OptionDataError::Truncated { value_type };
     let bad = OptionDataError::BadWireValue { value_type };
     if let Some(size) = value_type.fixed_len() {
-        let value = bytes.get(..size).ok_or(truncated)?;
-        return match (value_type, value) {
-            (OptionType::Psid, [len, ..]) if *len > 16 => Err(bad),
-            _ => Ok(size),
-        };
+        return bytes.get(..size).map(<[u8]>::len).ok_or(truncated);
     }
     match value_type {
-        OptionType::String | OptionType::Binary if takes_rest && !bytes.is_empty() => {
+        OptionType::String | OptionType::Binary if position == Position::RecordField => {
             Ok(bytes.len())
         }
         OptionType::Tuple => {
@@ -1023,9 +1048,6 @@ fn wire_value_len<'a>(
         }
         OptionType::Ipv6Prefix => {
             let prefix_len = *bytes.first().ok_or(truncated)?;
-            if prefix_len > 128 {
-                return Err(bad);
-            }
             let len = 1 + usize::from(prefix_len).div_ceil(8);
             bytes.get(..len).map(<[u8]>::len).ok_or(truncated)
         }
@@ -1041,6 +1063,9 @@ fn wire_value_len<'a>(
                     return Err(bad);
                 }
                 if label == 0 {
+                    if at == 1 && position != Position::ArrayElement {
+                        return Err(truncated);
+                    }
                     return Ok(at);
                 }
             }
@@ -1252,11 +1277,18 @@ mod tests {
         );
         // A trailing binary field takes hex.
         assert_eq!(named("uuid-guid", "0, 00112233").unwrap(), "0000112233");
+        // An empty trailing binary or string field is accepted by Kea 2.2 (`-t`).
+        assert_eq!(named("uuid-guid", "0, ").unwrap(), "00");
+        // A root name in a record field is "option buffer truncated" (Kea 2.2 `-t`).
         assert_eq!(
-            named("uuid-guid", "0, ").unwrap_err(),
-            OptionDataError::Truncated {
-                value_type: T::Binary
-            }
+            named("rdnss-selection", "0, 198.18.0.1, 198.18.0.2, ."),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("rdnss-selection", "1, 198.18.0.1, 198.18.0.2, a.test, b").unwrap(),
+            "01c6120001c6120002 016104746573740 0 016200".replace(' ', "")
         );
         // 6rd: record array ending with ipv4.
         assert_eq!(
@@ -1272,12 +1304,7 @@ mod tests {
             named("slp-service-scope", "1, scope").unwrap(),
             std::format!("01{}", hex(b"scope"))
         );
-        assert_eq!(
-            named("slp-service-scope", "1, ").unwrap_err(),
-            OptionDataError::Truncated {
-                value_type: T::String
-            }
-        );
+        assert_eq!(named("slp-service-scope", "1, ").unwrap(), "01");
         let with_tuple = OptionKind::try_record(&[T::Uint8, T::Tuple], false).unwrap();
         assert_eq!(csv(with_tuple, "1, ab").unwrap(), "01026162");
     }
@@ -1522,7 +1549,21 @@ mod tests {
     #[test]
     fn fqdns() {
         let kind = one(T::Fqdn);
-        assert_eq!(csv(kind, ".").unwrap(), "00");
+        // The root name alone: an error for a single value, fine in a list (Kea 2.2 `-t`).
+        assert_eq!(
+            csv(kind, "."),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(named("domain-search", ".").unwrap(), "00");
+        assert_eq!(named("domain-search", "a, .").unwrap(), "01610000");
+        assert_eq!(
+            named("domain-search", ""),
+            Err(OptionDataError::BadArrayLength {
+                value_type: T::Fqdn
+            })
+        );
         assert_eq!(
             csv(kind, "A.Test").unwrap(),
             "01410454657374 00".replace(' ', "")
@@ -1586,6 +1627,13 @@ mod tests {
             Err(OptionDataError::OddHexLength { token: "abc" })
         );
         assert_eq!(named("user-class", " ").unwrap(), "");
+        // White space between digits is skipped; the digit count must still be even.
+        assert_eq!(named("user-class", "0 a0b").unwrap(), "0a0b");
+        assert_eq!(named("user-class", "0a\t0b").unwrap(), "0a0b");
+        assert_eq!(
+            named("user-class", "0a 0"),
+            Err(OptionDataError::OddHexLength { token: "0a 0" })
+        );
         let tuple = one(T::Tuple);
         assert_eq!(
             csv(tuple, "hello").unwrap(),
@@ -1703,12 +1751,25 @@ mod tests {
             })
         );
         let prefix = one(T::Ipv6Prefix);
+        // Raw bytes are only size-checked, as Kea 2.2 does: prefix length 129 with its
+        // 17 bytes, PSID length 17, boolean 2 all pass `kea-dhcp4 -t`.
+        assert_eq!(
+            encode(
+                Some(&prefix),
+                false,
+                "810000000000000000000000000000000000",
+                &mut out
+            ),
+            Ok(18)
+        );
         assert_eq!(
             encode(Some(&prefix), false, "81", &mut out),
-            Err(OptionDataError::BadWireValue {
+            Err(OptionDataError::Truncated {
                 value_type: T::Ipv6Prefix
             })
         );
+        let boolean = one(T::Boolean);
+        assert_eq!(encode(Some(&boolean), false, "02", &mut out), Ok(1));
         assert_eq!(
             encode(Some(&prefix), false, "10", &mut out),
             Err(OptionDataError::Truncated {
@@ -1716,11 +1777,48 @@ mod tests {
             })
         );
         let psid = one(T::Psid);
+        assert_eq!(encode(Some(&psid), false, "110000", &mut out), Ok(3));
         assert_eq!(
-            encode(Some(&psid), false, "110000", &mut out),
-            Err(OptionDataError::BadWireValue {
+            encode(Some(&psid), false, "1100", &mut out),
+            Err(OptionDataError::Truncated {
                 value_type: T::Psid
             })
+        );
+        // A single fqdn keeps its name and drops what follows; a list must be whole.
+        let lost = by_name("v4-lost").unwrap().kind;
+        assert_eq!(encode(Some(&lost), false, "01610001", &mut out), Ok(3));
+        assert_eq!(
+            encode(Some(&lost), false, "00", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            encode(Some(&search), false, "01610001", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(encode(Some(&search), false, "00", &mut out), Ok(1));
+        assert_eq!(
+            encode(Some(&many(T::Tuple)), false, "", &mut out),
+            Err(OptionDataError::BadArrayLength {
+                value_type: T::Tuple
+            })
+        );
+        assert_eq!(
+            encode(Some(&one(T::Tuple)), false, "016162", &mut out),
+            Ok(2)
+        );
+        assert_eq!(
+            encode(Some(&many(T::Boolean)), false, "", &mut out),
+            Err(OptionDataError::BadArrayLength {
+                value_type: T::Boolean
+            })
+        );
+        assert_eq!(
+            encode(Some(&many(T::Ipv6Address)), false, "", &mut out),
+            Ok(0)
         );
         let tuple = many(T::Tuple);
         assert_eq!(

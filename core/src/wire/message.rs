@@ -262,14 +262,20 @@ impl<'a> Message<'a> {
         Some(u16::from_be_bytes(bytes))
     }
 
+    /// Any option read as a Kea `string`: trailing NULs removed, `None` when absent, empty
+    /// or only NULs (kea-options.md §4.3). For options whose definition is `string`.
+    pub fn string_option(&self, code: u8) -> Option<&'a [u8]> {
+        trim_string(self.option(code)?)
+    }
+
     /// Option 12, host name, trailing NULs removed; `None` if empty.
     pub fn hostname(&self) -> Option<&'a [u8]> {
-        trim_string(self.option(code::HOST_NAME)?)
+        self.string_option(code::HOST_NAME)
     }
 
     /// Option 60, vendor class identifier, trailing NULs removed; `None` if empty.
     pub fn vendor_class_identifier(&self) -> Option<&'a [u8]> {
-        trim_string(self.option(code::VENDOR_CLASS_IDENTIFIER)?)
+        self.string_option(code::VENDOR_CLASS_IDENTIFIER)
     }
 
     /// Option 77, user class, raw (Kea 2.2 types it `binary`).
@@ -338,7 +344,8 @@ pub fn reply_size_limit(max_message_size: Option<u16>) -> usize {
 }
 
 /// Codes a reply never loses to the size limit: message type, server identifier, lease
-/// time, subnet mask, routers (behaviour §5).
+/// time, subnet mask, routers (behaviour §5). The writer does not add them (except 53):
+/// they are protected only when staged (an INFORM ACK has no 51 and no 1).
 pub const MANDATORY_CODES: [u8; 5] = [
     code::MESSAGE_TYPE,
     code::SERVER_IDENTIFIER,
@@ -437,6 +444,7 @@ pub struct ReplyWriter<'o> {
     buf: &'o mut [u8],
     message_type: MessageType,
     limit: usize,
+    min_len: usize,
 }
 
 impl<'o> ReplyWriter<'o> {
@@ -468,6 +476,7 @@ impl<'o> ReplyWriter<'o> {
             buf,
             message_type,
             limit: reply_size_limit(request.max_message_size()),
+            min_len: 0,
         })
     }
 
@@ -493,13 +502,21 @@ impl<'o> ReplyWriter<'o> {
         self.limit = limit;
     }
 
+    /// Pad the reply with zeros (PAD) after END up to `len` bytes, within the buffer and the
+    /// size limit. Off by default: Kea 2.2 does not pad DHCP replies; its BOOTP hook pads
+    /// BOOTP replies to 300 bytes (RFC 1542 §3.4: 236-byte header + 64-byte vendor area).
+    pub fn set_minimum_len(&mut self, len: usize) {
+        self.min_len = len;
+    }
+
     /// Write option 53, then the staged options that fit, and END; return the reply length.
     ///
     /// Selection: mandatory codes ([`MANDATORY_CODES`]) first, then by descending
     /// `priority`, ties in staging order; each entry is kept if it still fits (a smaller,
     /// lower-priority option may fit where a larger one did not). A code staged twice keeps
     /// its first-selected entry. A staged 53 is ignored (the writer writes it).
-    /// Emission: 53, then ascending codes, 82 last, END (kea-options.md §4.3). No padding.
+    /// Emission: 53, then ascending codes, 82 last, END (kea-options.md §4.3); no padding
+    /// unless [`ReplyWriter::set_minimum_len`] asked for it.
     ///
     /// `staged` is reordered; [`StagedOption::emitted`] tells which entries went out.
     pub fn finish(self, staged: &mut [StagedOption<'_>]) -> Result<ReplySummary, ReplyError> {
@@ -562,10 +579,12 @@ impl<'o> ReplyWriter<'o> {
         let options_len = writer
             .finish()
             .map_err(|_| ReplyError::BufferTooSmall { len: end })?;
-        Ok(ReplySummary {
-            len: bootp::MIN_LEN + options_len,
-            dropped,
-        })
+        let written = bootp::MIN_LEN + options_len;
+        let len = written.max(self.min_len.min(end));
+        if let Some(padding) = self.buf.get_mut(written..len) {
+            padding.fill(options::PAD);
+        }
+        Ok(ReplySummary { len, dropped })
     }
 }
 
@@ -670,6 +689,9 @@ mod tests {
         assert_eq!(m.max_message_size(), Some(1500));
         assert_eq!(m.hostname(), Some(&b"host"[..]));
         assert_eq!(m.vendor_class_identifier(), Some(&b"PXEClient"[..]));
+        assert_eq!(m.string_option(12), Some(&b"host"[..]));
+        assert_eq!(m.string_option(77), Some(&[3, b'a', b'b', b'c'][..]));
+        assert_eq!(m.string_option(13), None);
         assert_eq!(m.user_class(), Some(&[3, b'a', b'b', b'c'][..]));
         assert_eq!(m.client_system(), Some(&[0, 7, 0, 9][..]));
         assert_eq!(m.client_architectures().collect::<Vec<_>>(), [7, 9]);
@@ -713,6 +735,36 @@ mod tests {
         assert_eq!(m.client_fqdn(), None);
         assert_eq!(m.subnet_selection(), None);
         assert_eq!(m.option(118), Some(&[][..]));
+    }
+
+    /// Overload 3 with options split across the options field, `file` and `sname`: the
+    /// pieces join in RFC 3396 §7 order (options, file, sname).
+    #[test]
+    fn overloaded_and_split_request() {
+        let mut b = request_with(&[53, 1, 1, 52, 1, 3, 12, 2, b'w', b'r', 255]);
+        b[108..114].copy_from_slice(&[12, 2, b'e', b'n', 61, 0]); // file
+        b[114] = 255;
+        b[44..47].copy_from_slice(&[12, 1, b'!']); // sname
+        b[104..108].copy_from_slice(&[50, 4, 198, 18]); // runs past the end of sname
+        let mut s = [0u8; 300];
+        let m = Message::parse(&b, &mut s).unwrap();
+        assert_eq!(m.hostname(), Some(&b"wren!"[..]));
+        assert_eq!(m.client_identifier(), Some(&[][..]));
+        assert_eq!(m.requested_address(), None);
+        assert_eq!(
+            m.options().overload(),
+            options::Overload {
+                file: true,
+                sname: true
+            }
+        );
+        // Without 52 the same bytes in file/sname are names, not options.
+        let mut b2 = b.clone();
+        b2[243..246].copy_from_slice(&[0, 0, 0]); // PAD over the 52 option
+        let mut s2 = [0u8; 300];
+        let m2 = Message::parse(&b2, &mut s2).unwrap();
+        assert_eq!(m2.hostname(), Some(&b"wr"[..]));
+        assert_eq!(m2.client_identifier(), None);
     }
 
     /// A NUL in the middle of a string is data; only trailing NULs go.
@@ -930,6 +982,29 @@ mod tests {
             w.finish(&mut staged),
             Err(ReplyError::MandatoryDoesNotFit { code: 3 })
         );
+    }
+
+    #[test]
+    fn minimum_length_pads_with_zeros() {
+        let req = hex(DISCOVER);
+        let mut s = [0u8; 300];
+        let m = Message::parse(&req, &mut s).unwrap();
+        let mut buf = [0xeeu8; 600];
+        let mut w = ReplyWriter::new(&m, MessageType::Ack, &mut buf).unwrap();
+        w.set_minimum_len(300);
+        let n = w
+            .finish(&mut [StagedOption::new(54, &[1, 2, 3, 4], 0)])
+            .unwrap()
+            .len;
+        assert_eq!(n, 300);
+        assert_eq!(&buf[240..250], &[53, 1, 5, 54, 4, 1, 2, 3, 4, 255]);
+        assert!(buf[250..300].iter().all(|&b| b == 0));
+        assert_eq!(buf[300], 0xee);
+        // Never beyond the buffer / size limit.
+        let mut small = [0u8; 260];
+        let mut w = ReplyWriter::new(&m, MessageType::Ack, &mut small).unwrap();
+        w.set_minimum_len(300);
+        assert_eq!(w.finish(&mut []).unwrap().len, 260);
     }
 
     #[test]

@@ -12,6 +12,51 @@
 //! Replying: [`ReplyWriter::new`] → header setters → [`ReplyWriter::finish`] with the staged
 //! options → `frame::build_udp_frame` (raw sockets only).
 //!
+//! # Example: a query in, an OFFER out
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use wren_core::wire::{bootp, BootpPacket, Message, MessageType, OptionWriter, ReplyWriter,
+//!                       StagedOption};
+//!
+//! // Build a DISCOVER (as a test would): header setters, then options.
+//! let mut query = [0u8; 300];
+//! let mut p = BootpPacket::new_unchecked(&mut query[..]);
+//! p.set_op(bootp::OP_BOOTREQUEST);
+//! p.set_htype(bootp::HTYPE_ETHERNET);
+//! p.set_hlen(6);
+//! p.set_xid(0x1234_5678);
+//! p.set_chaddr(&[0x02, 0, 0, 0, 0, 0x01]).unwrap();
+//! p.set_magic_cookie();
+//! let mut w = OptionWriter::new(p.options_mut());
+//! w.write(53, &[1]).unwrap();
+//! w.write(55, &[1, 3, 6]).unwrap();
+//! w.finish().unwrap();
+//!
+//! // Parse it: the scratch buffer receives the concatenated option payloads.
+//! let mut scratch = [0u8; 300];
+//! let request = Message::parse(&query, &mut scratch).unwrap();
+//! assert_eq!(request.message_type(), Some(MessageType::Discover));
+//!
+//! // Answer it.
+//! let mut out = [0u8; 1500];
+//! let mut reply = ReplyWriter::new(&request, MessageType::Offer, &mut out).unwrap();
+//! reply.header().set_yiaddr(Ipv4Addr::new(198, 18, 0, 100));
+//! let server_id = [198, 18, 0, 1];
+//! let lease = 600u32.to_be_bytes();
+//! let mut staged = [
+//!     StagedOption::new(54, &server_id, 0),
+//!     StagedOption::new(51, &lease, 0),
+//!     StagedOption::new(1, &[255, 255, 255, 0], 0),
+//!     StagedOption::new(15, b"wren.test", 5), // optional: may be dropped if too big
+//! ];
+//! let summary = reply.finish(&mut staged).unwrap();
+//! assert_eq!(&out[240..summary.len], &[
+//!     53, 1, 2, 1, 4, 255, 255, 255, 0, 15, 9, b'w', b'r', b'e', b'n', b'.', b't', b'e',
+//!     b's', b't', 51, 4, 0, 0, 2, 88, 54, 4, 198, 18, 0, 1, 255,
+//! ]);
+//! ```
+//!
 //! # Panic contract
 //!
 //! Everything here is meant for untrusted input and `panic = "abort"` builds:
@@ -31,6 +76,8 @@
 //! Short names inside the modules (`Packet`, `Error`), prefixed on re-export.
 
 pub mod bootp;
+#[cfg(test)]
+mod fixture_tests;
 pub mod frame;
 pub mod message;
 pub mod options;
@@ -121,16 +168,44 @@ mod fuzz_tests {
             let keep = rng.below(b.len() + 1);
             b.truncate(keep);
         }
+        if rng.below(2) == 0 {
+            refill_ip_checksum(&mut b);
+        }
         b
+    }
+
+    /// If `b` looks like Ethernet + IPv4, recompute the IP header checksum so mutated frames
+    /// get past that check and exercise the UDP paths.
+    fn refill_ip_checksum(b: &mut [u8]) {
+        let Some(&vihl) = b.get(14) else { return };
+        let ihl = usize::from(vihl & 0x0f) * 4;
+        if ihl < 20 || b.len() < 14 + ihl {
+            return;
+        }
+        b[24] = 0;
+        b[25] = 0;
+        let mut sum = 0u32;
+        for pair in b[14..14 + ihl].chunks(2) {
+            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let c = !(sum as u16);
+        b[24..26].copy_from_slice(&c.to_be_bytes());
     }
 
     #[test]
     fn random_inputs_never_panic() {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut parsed = 0usize;
+        let mut frames = 0usize;
         for _ in 0..20_000 {
             let bytes = input(&mut rng);
-            let _ = parse_udp_frame(&bytes);
+            if let Ok(d) = parse_udp_frame(&bytes) {
+                frames += 1;
+                assert!(d.payload.len() <= bytes.len());
+            }
             let _ = OptionIter::new(&bytes).count();
             let _ = RelayAgentInfo::new(&bytes).sub_options().count();
             let mut scratch = [0u8; 800];
@@ -193,5 +268,6 @@ mod fuzz_tests {
         }
         // The generator must actually reach the deep paths.
         assert!(parsed > 2_000, "only {parsed} inputs parsed");
+        assert!(frames > 500, "only {frames} frames parsed");
     }
 }

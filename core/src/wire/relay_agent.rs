@@ -83,6 +83,11 @@ impl<'a> RelayAgentInfo<'a> {
         self.data
     }
 
+    /// True for an empty option 82, which is not echoed (behaviour §8).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// Every sub-option, in order.
     pub fn sub_options(&self) -> SubOptionIter<'a> {
         SubOptionIter {
@@ -120,7 +125,7 @@ impl<'a> RelayAgentInfo<'a> {
     }
 
     /// Whether sub-option 19 (relay source port, RFC 8357) is present. Its presence is what
-    /// matters: the reply then goes to the query's UDP source port (Kea 2.2 **[checked]**).
+    /// matters: the reply then goes to the query's UDP source port (observed on Kea 2.2).
     pub fn has_relay_port(&self) -> bool {
         self.get(RELAY_PORT).is_some()
     }
@@ -168,6 +173,8 @@ mod tests {
         assert_eq!(rai.relay_port(), Some(67));
         assert_eq!(rai.get(151), Some(&[][..]));
         assert_eq!(rai.as_bytes(), &PAYLOAD[..]);
+        assert!(!rai.is_empty());
+        assert!(RelayAgentInfo::new(&[]).is_empty());
         let codes: Vec<u8> = rai.sub_options().map(|s| s.code).collect();
         assert_eq!(codes, [1, 2, 5, 11, 19, 151]);
     }
