@@ -1,9 +1,9 @@
 //! The engine allocates nothing: 1,000 DORA exchanges, a renewal and a release per client,
 //! through `Engine::handle` with preallocated storage, under a counting global allocator.
 
-
 // Test code: a failed index or unwrap is a failed test.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::Ipv4Addr;

@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn iterative_allocation_continues_and_wraps() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn declined_in_probation_is_skipped_and_expired_is_reused() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn full_pool_fails() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
