@@ -22,6 +22,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -f "/var/lib/dhcpcd/$IF_C.lease"
   ip netns del "$NS_S" 2>/dev/null
   ip netns del "$NS_C" 2>/dev/null
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"

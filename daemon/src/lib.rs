@@ -8,6 +8,10 @@
 //! lease file sync → send replies), with [`signals`] and [`pidfile`] around it.
 
 pub mod cli;
+pub mod event_loop;
+pub mod lease_file;
 pub mod link;
+pub mod logging;
+pub mod packet_path;
 pub mod pidfile;
 pub mod signals;

@@ -833,7 +833,7 @@ impl CustomOptionDef {
         name: TextRef::EMPTY,
         code: 0,
         space: OptionSpace::Dhcp4,
-        kind: crate::option_def::OptionKind::Binary,
+        kind: crate::option_def::OptionKind::scalar(crate::option_def::OptionType::Binary, false),
         encapsulate: TextRef::EMPTY,
     };
 }
