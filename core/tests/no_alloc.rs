@@ -9,9 +9,8 @@ use std::cell::Cell;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wren_core::assign::store::{ArrayLeaseStore, StoredLease};
-use wren_core::config::*;
-use wren_core::index::HashIndexView;
+mod common;
+
 use wren_core::lease::LeaseRecord;
 use wren_core::server::{Engine, Interface, LeaseSink, Outcome, Query, Transport};
 use wren_core::time::Timestamp;
@@ -60,79 +59,21 @@ impl LeaseSink for CountingSink {
     }
 }
 
-fn params() -> SubnetParams {
-    SubnetParams {
-        lifetimes: Lifetimes {
-            valid: 3600,
-            min: 3600,
-            max: 3600,
-        },
-        renew_timer: None,
-        rebind_timer: None,
-        calculate_tee_times: true,
-        t1_percent: 0.5,
-        t2_percent: 0.875,
-        authoritative: false,
-        match_client_id: true,
-        next_server: None,
-        server_hostname: TextRef::EMPTY,
-        boot_file_name: TextRef::EMPTY,
-        reservations_global: false,
-        reservations_in_subnet: true,
-        reservations_out_of_pool: false,
-        store_extended_info: false,
-    }
-}
-
-fn globals(options: IndexRange) -> Globals {
-    Globals {
-        params: params(),
-        echo_client_id: true,
-        decline_probation_period: 86400,
-        host_reservation_identifiers: [
-            IdentifierType::HwAddress,
-            IdentifierType::Duid,
-            IdentifierType::CircuitId,
-            IdentifierType::ClientId,
-            IdentifierType::FlexId,
-        ],
-        identifier_count: 4,
-        ip_reservations_unique: true,
-        lease_checks: LeaseChecks::Warn,
-        lease_database: LeaseDatabase {
-            persist: false,
-            name: TextRef::EMPTY,
-            lfc_interval: 3600,
-            max_row_errors: 0,
-        },
-        interfaces: InterfacesConfig {
-            interfaces: IndexRange::EMPTY,
-            socket_type: SocketType::Raw,
-            use_routing: false,
-            re_detect: true,
-            require_all: false,
-            retry_wait_ms: 5000,
-            max_retries: 0,
-        },
-        control_socket: None,
-        expired_leases: ExpiredLeasesProcessing {
-            reclaim_timer_wait_time: 10,
-            flush_reclaimed_timer_wait_time: 25,
-            hold_reclaimed_time: 3600,
-            max_reclaim_leases: 100,
-            max_reclaim_time: 250,
-            unwarned_reclaim_cycles: 5,
-        },
-        server_tag: TextRef::EMPTY,
-        options,
-        option_defs: IndexRange::EMPTY,
-        reservations: IndexRange::EMPTY,
-        classes: IndexRange::EMPTY,
-        loggers: IndexRange::EMPTY,
-        hooks: IndexRange::EMPTY,
-        user_context: TextRef::EMPTY,
-    }
-}
+/// A /22 with a 1,009-address pool, three options and calculated T1/T2.
+const CONFIG: &str = r#"{ "Dhcp4": {
+    "valid-lifetime": 3600,
+    "calculate-tee-times": true,
+    "subnet4": [ {
+        "id": 1,
+        "subnet": "198.18.0.0/22",
+        "pools": [ { "pool": "198.18.0.10 - 198.18.3.250" } ],
+        "option-data": [
+            { "name": "routers", "data": "198.18.0.1" },
+            { "name": "domain-name-servers", "data": "198.18.0.53" },
+            { "name": "domain-name", "data": "wren.test" }
+        ]
+    } ]
+} }"#;
 
 /// chaddr 02:00:00:00:hi:lo, xid n, `options` then END, padded to 300 bytes like clients.
 fn packet(n: u16, ciaddr: Ipv4Addr, options: &[u8]) -> Vec<u8> {
@@ -160,73 +101,10 @@ fn dora_renew_release_allocate_nothing() {
     assert!(ALLOCATIONS.load(Ordering::Relaxed) >= 1);
     drop(probe);
     let server = [Ipv4Addr::new(198, 18, 0, 1)];
-    // 198.18.0.0/22, pool .0.10 – .3.250 (1,009 addresses).
-    let mut text = Vec::new();
-    text.extend_from_slice(&[198, 18, 0, 1]); // routers
-    text.extend_from_slice(&[198, 18, 0, 53]); // dns
-    text.extend_from_slice(b"wren.test");
-    let options = [
-        OptionValue {
-            code: 3,
-            space: OptionSpace::Dhcp4,
-            always_send: false,
-            payload: TextRef { offset: 0, len: 4 },
-        },
-        OptionValue {
-            code: 6,
-            space: OptionSpace::Dhcp4,
-            always_send: false,
-            payload: TextRef { offset: 4, len: 4 },
-        },
-        OptionValue {
-            code: 15,
-            space: OptionSpace::Dhcp4,
-            always_send: false,
-            payload: TextRef { offset: 8, len: 9 },
-        },
-    ];
-    let pools = [Pool {
-        first: Ipv4Addr::new(198, 18, 0, 10),
-        last: Ipv4Addr::new(198, 18, 3, 250),
-        options: IndexRange::EMPTY,
-        client_class: TextRef::EMPTY,
-        require_client_classes: IndexRange::EMPTY,
-        user_context: TextRef::EMPTY,
-    }];
-    let subnets = [Subnet {
-        id: 1,
-        prefix: Ipv4Prefix {
-            address: Ipv4Addr::new(198, 18, 0, 0),
-            len: 22,
-        },
-        shared_network: None,
-        pools: IndexRange { start: 0, len: 1 },
-        reservations: IndexRange::EMPTY,
-        options: IndexRange { start: 0, len: 3 },
-        interface: TextRef::EMPTY,
-        relay_addresses: IndexRange::EMPTY,
-        client_class: TextRef::EMPTY,
-        require_client_classes: IndexRange::EMPTY,
-        params: params(),
-        user_context: TextRef::EMPTY,
-    }];
-    let config = Config {
-        globals: globals(IndexRange::EMPTY),
-        subnets: &subnets,
-        shared_networks: &[],
-        pools: &pools,
-        reservations: &[],
-        options: &options,
-        option_defs: &[],
-        classes: &[],
-        loggers: &[],
-        hooks: &[],
-        addresses: &[],
-        names: &[],
-        text: &text,
-        reservations_by_identifier: HashIndexView::default(),
-        reservations_by_address: HashIndexView::default(),
-    };
+    let mut config_store = common::ConfigStore::for_text(CONFIG);
+    let config = config_store.parse(CONFIG);
+    let mut lease_store = common::LeaseStore::new(usize::from(CLIENTS) + 8, config.pools);
+    let mut table = lease_store.table(config.pools);
 
     // Every packet is built before counting starts.
     let prl = [55, 3, 1, 3, 6];
@@ -238,10 +116,8 @@ fn dora_renew_release_allocate_nothing() {
         discover.extend_from_slice(&id);
         exchanges.push(packet(n, Ipv4Addr::UNSPECIFIED, &discover));
     }
-    let mut slots = vec![StoredLease::EMPTY; usize::from(CLIENTS) + 8];
-    let mut store = ArrayLeaseStore::new(&mut slots);
-    let mut cursors = vec![Ipv4Addr::UNSPECIFIED; subnets.len()];
-    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut cursors = vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()];
+    let mut engine = Engine::new(&config, &mut table, &mut cursors);
     let mut reply = [0u8; 1500];
     let mut sink = CountingSink(0);
     let mut followups: Vec<Vec<u8>> = Vec::with_capacity(3);

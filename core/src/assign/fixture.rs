@@ -9,23 +9,6 @@ use crate::index::HashIndex;
 
 /// Kea's defaults for the inheritable parameters (kea-config.md §2).
 pub(crate) const DEFAULT_PARAMS: SubnetParams = SubnetParams::KEA_DEFAULT;
-const _UNUSED: SubnetParams = SubnetParams {
-    lifetimes: Lifetimes::KEA_DEFAULT,
-    renew_timer: None,
-    rebind_timer: None,
-    calculate_tee_times: false,
-    t1_percent: 0.5,
-    t2_percent: 0.875,
-    authoritative: false,
-    match_client_id: true,
-    next_server: None,
-    server_hostname: TextRef::EMPTY,
-    boot_file_name: TextRef::EMPTY,
-    reservations_global: false,
-    reservations_in_subnet: true,
-    reservations_out_of_pool: false,
-    store_extended_info: false,
-};
 
 pub(crate) fn default_globals() -> Globals {
     Globals {
@@ -300,10 +283,15 @@ impl Fixture {
         for (i, r) in self.reservations.iter().enumerate() {
             let ident = &self.text[r.identifier.as_range_in_text()];
             by_id
-                .insert(identifier_hash(r.subnet_id, r.identifier_type, ident), i as u32)
+                .insert(
+                    identifier_hash(r.subnet_id, r.identifier_type, ident),
+                    i as u32,
+                )
                 .unwrap();
             if let Some(a) = r.address {
-                by_addr.insert(address_hash(r.subnet_id, a), i as u32).unwrap();
+                by_addr
+                    .insert(address_hash(r.subnet_id, a), i as u32)
+                    .unwrap();
             }
         }
         let reservations_by_identifier = by_id.into_view();

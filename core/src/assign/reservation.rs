@@ -40,13 +40,20 @@ impl<'a> HostIdentifiers<'a> {
 /// The reservation of scope `subnet_id` (0 = global) with identifier `kind`/`bytes`, through
 /// the config's identifier index ([`crate::config::identifier_hash`]). Returns an index
 /// into `config.reservations`.
-fn by_identifier(config: &Config<'_>, subnet_id: u32, kind: IdentifierType, bytes: &[u8]) -> Option<usize> {
+fn by_identifier(
+    config: &Config<'_>,
+    subnet_id: u32,
+    kind: IdentifierType,
+    bytes: &[u8],
+) -> Option<usize> {
     let reservations = config.reservations;
     config
         .reservations_by_identifier
         .find(identifier_hash(subnet_id, kind, bytes), |c| {
             reservations.get(c as usize).is_some_and(|r| {
-                r.subnet_id == subnet_id && r.identifier_type == kind && config.bytes(r.identifier) == bytes
+                r.subnet_id == subnet_id
+                    && r.identifier_type == kind
+                    && config.bytes(r.identifier) == bytes
             })
         })
         .map(|id| id as usize)
@@ -69,7 +76,11 @@ fn by_address(config: &Config<'_>, subnet_id: u32, address: Ipv4Addr) -> Option<
 /// The reservation in scope `subnet_id` (0 = global) matching the query's identifiers, trying
 /// the identifier types in `host-reservation-identifiers` order. Returns an index into
 /// `config.reservations`.
-pub fn find_in_scope(config: &Config<'_>, subnet_id: u32, ids: &HostIdentifiers<'_>) -> Option<usize> {
+pub fn find_in_scope(
+    config: &Config<'_>,
+    subnet_id: u32,
+    ids: &HostIdentifiers<'_>,
+) -> Option<usize> {
     config.identifier_order().iter().find_map(|&kind| {
         let wanted = ids.get(kind);
         if wanted.is_empty() {
@@ -83,7 +94,11 @@ pub fn find_in_scope(config: &Config<'_>, subnet_id: u32, ids: &HostIdentifiers<
 /// The client's reservation for `subnet`, as Kea 2.2's `findReservation` looks: global
 /// reservations first when `reservations-global` is on, then the subnet's own when
 /// `reservations-in-subnet` is on.
-pub fn find_for_client(config: &Config<'_>, subnet: &Subnet, ids: &HostIdentifiers<'_>) -> Option<usize> {
+pub fn find_for_client(
+    config: &Config<'_>,
+    subnet: &Subnet,
+    ids: &HostIdentifiers<'_>,
+) -> Option<usize> {
     if subnet.params.reservations_global {
         if let Some(r) = find_in_scope(config, 0, ids) {
             return Some(r);
