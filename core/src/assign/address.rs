@@ -161,7 +161,11 @@ fn reserved_for_another(
     }
 }
 
-fn leased_to_another(store: &dyn LeaseStore, addr: Ipv4Addr, ctx: &ClientContext<'_>) -> bool {
+fn leased_to_another<S: LeaseStore + ?Sized>(
+    store: &S,
+    addr: Ipv4Addr,
+    ctx: &ClientContext<'_>,
+) -> bool {
     match store.by_address(addr) {
         Some(l) => !l.is_removal() && !l.is_expired(ctx.now) && !ctx.identity.owns(&l),
         None => false,
@@ -170,9 +174,9 @@ fn leased_to_another(store: &dyn LeaseStore, addr: Ipv4Addr, ctx: &ClientContext
 
 /// The client's current lease in the selected subnet or its shared network (by client-id,
 /// then chaddr): its address and the subnet index.
-pub fn current_lease(
+pub fn current_lease<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
 ) -> Option<(Ipv4Addr, usize)> {
@@ -210,9 +214,9 @@ fn subnet_for(
 ///    not reserved for another client."
 /// 4. "Otherwise the next free address from allowed pools of the subnet, then other subnets
 ///    of the shared network" (iterative allocator; declined addresses in probation skipped).
-pub fn choose_for_discover(
+pub fn choose_for_discover<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
     requested: Option<Ipv4Addr>,
@@ -299,9 +303,9 @@ pub fn choose_for_discover(
 /// first boot starts at the first pool address". `cursors[subnet_index]` holds the last
 /// address handed out in that subnet (UNSPECIFIED: none yet); a missing entry means the
 /// search always starts at the first pool address (still correct, slower).
-fn next_free(
+fn next_free<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     subnet: &Subnet,
     subnet_index: usize,
     ctx: &ClientContext<'_>,
@@ -363,9 +367,9 @@ fn next_free(
 ///   allowed for the client's classes → NAK;"
 /// * "otherwise: same address as the client's lease → renew …; different → allocate it and
 ///   delete the client's old lease".
-pub fn check_requested(
+pub fn check_requested<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
     want: Ipv4Addr,
