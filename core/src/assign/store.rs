@@ -6,6 +6,7 @@
 use core::net::Ipv4Addr;
 
 use crate::assign::ClientIdentity;
+use crate::config::Pool;
 use crate::lease::{LeaseRecord, LeaseState, LeaseTable, TableError};
 use crate::time::Timestamp;
 
@@ -34,6 +35,28 @@ pub trait LeaseStore {
 
     /// Removes the lease of `address`; returns whether there was one.
     fn remove(&mut self, address: Ipv4Addr) -> bool;
+
+    /// A fast hint for the iterative allocator: the next address of `pool` (index
+    /// `pool_index` in `config.pools`) after `after` (wrapping within the pool) that the
+    /// store knows is neither leased nor reserved. The allocator still checks every hint
+    /// with [`LeaseStore::by_address`] and the reservations, and falls back to scanning
+    /// address by address when the hints run out (expired leases not yet reclaimed are
+    /// reusable but still marked). The default has no occupancy to offer.
+    fn next_unheld(&self, pool_index: usize, pool: &Pool, after: Option<Ipv4Addr>) -> FreeSearch {
+        let _ = (pool_index, pool, after);
+        FreeSearch::Unsupported
+    }
+}
+
+/// Answer of [`LeaseStore::next_unheld`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeSearch {
+    /// The store keeps no occupancy for this pool.
+    Unsupported,
+    /// This address is not marked.
+    Found(Ipv4Addr),
+    /// Every address of the pool is marked.
+    Exhausted,
 }
 
 /// Whether `address` may be handed to a new owner at `now` as far as the lease table is
@@ -77,6 +100,19 @@ impl LeaseStore for LeaseTable<'_> {
 
     fn remove(&mut self, address: Ipv4Addr) -> bool {
         LeaseTable::remove(self, address)
+    }
+
+    /// The table's pool occupancy bitmaps (installed with [`LeaseTable::set_pools`]); a pool
+    /// the bitmaps do not know as the config has it is `Unsupported`.
+    fn next_unheld(&self, pool_index: usize, pool: &Pool, after: Option<Ipv4Addr>) -> FreeSearch {
+        let occupancy = self.occupancy();
+        if occupancy.pool_range(pool_index) != Some((pool.first, pool.last)) {
+            return FreeSearch::Unsupported;
+        }
+        match occupancy.next_free(pool_index, after) {
+            Some(a) => FreeSearch::Found(a),
+            None => FreeSearch::Exhausted,
+        }
     }
 }
 
