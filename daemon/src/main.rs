@@ -1,9 +1,4 @@
-//! wrend: the wren DHCPv4 server daemon (PLACEHOLDER: being written).
-#[allow(dead_code)] // called by the event loop (branch `daemon`)
-mod lease_file;
-#[allow(dead_code)] // called by the event loop (branch `daemon`)
-mod logging;
-
+//! wrend: the wren DHCPv4 server daemon (being written).
 fn main() {
     eprintln!("wrend: not built yet");
     std::process::exit(1);
