@@ -1,4 +1,4 @@
-#![allow(clippy::indexing_slicing)] // test code: a panic here is a test failure
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! perfdhcp runs a bounded relayed DORA load (it acts as a relay agent: giaddr = its address) at
 //! a modest rate; every exchange completes and every ACKed lease is in the lease file.
 

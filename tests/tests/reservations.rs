@@ -1,4 +1,4 @@
-#![allow(clippy::indexing_slicing)] // test code: a panic here is a test failure
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! The founding user's config, moved to 198.18.0.0/24 (tests/configs/seed-198.conf.in), serves
 //! reserved clients their reserved address, hostname and boot file.
 
