@@ -7,28 +7,8 @@ use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK};
 use wren_tests::clients::{run_perfdhcp, PerfdhcpOptions};
 use wren_tests::leases;
 use wren_tests::netns::{NetPair, PairOptions};
-use wren_tests::server::{render, Server, ServerKind};
+use wren_tests::server::{render, Server, ServerKind, RELAY_CONFIG};
 use wren_tests::{require_root, TestDir};
-
-/// A /22 with ~1,000 pool addresses so the load never exhausts the pool.
-pub const RELAY_CONFIG: &str = r#"{
-  "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "@IFACE@" ], "dhcp-socket-type": "raw" },
-    "control-socket": { "socket-type": "unix", "socket-name": "@DIR@/ctrl.sock" },
-    "lease-database": { "type": "memfile", "persist": true, "name": "@DIR@/leases4.csv", "lfc-interval": 0 },
-    "valid-lifetime": 3600,
-    "subnet4": [
-      {
-        "id": 7,
-        "subnet": "198.18.0.0/22",
-        "pools": [ { "pool": "198.18.1.0 - 198.18.3.250" } ],
-        "option-data": [ { "name": "routers", "data": "198.18.0.1" } ]
-      }
-    ],
-    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN" } ]
-  }
-}
-"#;
 
 fn relayed_load(kind: ServerKind) {
     require_root();
