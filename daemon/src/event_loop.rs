@@ -54,6 +54,8 @@ pub struct Settings {
     pub re_detect: bool,
     /// Re-detect period (`service-sockets-retry-wait-time`, or 5 s).
     pub retry_wait: Duration,
+    /// `service-sockets-require-all`: refuse to start unless every interface opened.
+    pub require_all: bool,
     /// `expired-leases-processing.reclaim-timer-wait-time`; `None` disables.
     pub reclaim_every: Option<Duration>,
     /// `lease-database.lfc-interval`; `None` disables.
@@ -79,6 +81,7 @@ impl Settings {
             socket_type: globals.interfaces.socket_type,
             interfaces: names.iter().map(|n| config.str(*n).to_owned()).collect(),
             re_detect: globals.interfaces.re_detect,
+            require_all: globals.interfaces.require_all,
             retry_wait: match globals.interfaces.retry_wait_ms {
                 0 => DEFAULT_REDETECT,
                 ms => Duration::from_millis(u64::from(ms)),
@@ -231,6 +234,7 @@ impl EventLoop {
             counters: Counters::default(),
         };
         event_loop.open_links()?;
+        event_loop.check_require_all()?;
         event_loop.schedule_all(Instant::now());
         Ok(event_loop)
     }
@@ -249,7 +253,22 @@ impl EventLoop {
             ..settings
         };
         self.open_links()?;
+        self.check_require_all()?;
         self.schedule_all(Instant::now());
+        Ok(())
+    }
+
+    /// Kea's `service-sockets-require-all`: a missing interface is fatal instead of retried.
+    fn check_require_all(&self) -> io::Result<()> {
+        if self.settings.require_all && !self.missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "service-sockets-require-all: cannot open sockets on {}",
+                    self.missing.join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -358,7 +377,21 @@ impl EventLoop {
             }
         }
         self.missing = still_missing;
+        self.update_udp_filter();
         Ok(())
+    }
+
+    /// With every served interface on the raw path, each datagram the UDP socket receives
+    /// is a duplicate it would read only to drop (freebsd.md §1.7: ISC reads and discards
+    /// its fallback socket). On Linux a drop-all socket filter keeps them in the kernel;
+    /// the socket stays bound so the kernel sends no ICMP port-unreachable.
+    fn update_udp_filter(&self) {
+        let any_udp_link = self.links.iter().flatten().any(|l| l.raw.is_none());
+        if let Some(udp) = &self.udp {
+            if let Err(e) = udp.set_drop_all(!any_udp_link) {
+                log::debug!("UDP socket filter not changed: {e}");
+            }
+        }
     }
 
     fn close_link(&mut self, slot: usize) {
@@ -506,6 +539,8 @@ fn account(result: Result<(), Skip>, counters: &mut Counters) {
     match result {
         Ok(()) | Err(Skip::NoReply) => counters.received += 1,
         Err(Skip::RingFull) => counters.dropped += 1,
+        // The normal fate of every datagram the raw path also delivered: not worth a line.
+        Err(Skip::RawPathOwnsIt) => counters.skipped += 1,
         Err(skip) => {
             counters.skipped += 1;
             log::debug!("DHCP4_PACKET_DROP skipped: {skip:?}");

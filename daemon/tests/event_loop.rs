@@ -120,6 +120,7 @@ fn serves_reloads_and_terminates() {
         interfaces: vec!["lo".to_owned()],
         re_detect: false,
         retry_wait: Duration::from_secs(5),
+        require_all: true,
         reclaim_every: Some(Duration::from_millis(200)),
         compact_every: None,
     };
