@@ -646,3 +646,55 @@ fn drain_udp<E: Engine, J: Journal>(
         account(result, counters);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_load;
+    use std::path::Path;
+
+    fn settings_for(text: &str) -> Settings {
+        let path = Path::new("settings-test.json");
+        let mut storage = config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        Settings::from_config(&config, 1067, 1068)
+    }
+
+    #[test]
+    fn settings_from_kea_defaults() {
+        let s = settings_for(
+            r#"{ "Dhcp4": { "interfaces-config": { "interfaces": [ "eth0", "eth1/198.18.0.1" ] } } }"#,
+        );
+        assert_eq!((s.server_port, s.client_port), (1067, 1068));
+        assert_eq!(s.socket_type, SocketType::Raw);
+        assert_eq!(
+            s.interfaces,
+            vec!["eth0".to_owned(), "eth1/198.18.0.1".to_owned()]
+        );
+        assert!(s.re_detect);
+        assert!(!s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(5000));
+        assert_eq!(s.reclaim_every, Some(Duration::from_secs(10)));
+        assert_eq!(s.compact_every, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn settings_from_explicit_values() {
+        let s = settings_for(
+            r#"{ "Dhcp4": {
+                "interfaces-config": { "interfaces": [ "*" ], "dhcp-socket-type": "udp",
+                                       "re-detect": false, "service-sockets-require-all": true,
+                                       "service-sockets-retry-wait-time": 250 },
+                "lease-database": { "type": "memfile", "lfc-interval": 0 },
+                "expired-leases-processing": { "reclaim-timer-wait-time": 0 } } }"#,
+        );
+        assert_eq!(s.socket_type, SocketType::Udp);
+        assert_eq!(s.interfaces, vec!["*".to_owned()]);
+        assert!(!s.re_detect);
+        assert!(s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(250));
+        assert_eq!(s.reclaim_every, None, "0 disables reclamation");
+        assert_eq!(s.compact_every, None, "0 disables lease file cleanup");
+    }
+}
