@@ -3,6 +3,9 @@
 //! SIGHUP ends `run` with `Exit::Reload`, SIGTERM with `Exit::Terminate`, after the batch
 //! is committed. Its own test binary: it installs process-wide signal handlers.
 
+// Test code: a failed unwrap or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};

@@ -12,6 +12,7 @@ pub mod bpf_records;
 pub mod filter;
 pub mod interfaces;
 pub mod relay_udp;
+pub mod route_events;
 
 #[cfg(target_os = "freebsd")]
 pub mod bpf;
