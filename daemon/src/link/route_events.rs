@@ -9,6 +9,7 @@
 //! rest, freebsd.md §7); on detach BPF may never report an error, so this is the signal.
 
 use std::io;
+#[cfg(target_os = "linux")]
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
