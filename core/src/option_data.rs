@@ -156,6 +156,67 @@ pub enum OptionDataError<'a> {
     OutputTooSmall,
 }
 
+impl<'a> OptionDataError<'a> {
+    /// A fixed description of the problem, without the offending value: for error types
+    /// that cannot borrow `data` (use [`OptionDataError::token`] for the value).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OptionDataError::NoValue => "no option value specified",
+            OptionDataError::TooFewRecordFields { .. } => {
+                "fewer values than the option's record has fields"
+            }
+            OptionDataError::NotAnInteger { .. } => "value is not an integer",
+            OptionDataError::IntegerOutOfRange { .. } => "integer out of range for its type",
+            OptionDataError::BadBoolean { .. } => "value is not true, false, 1 or 0",
+            OptionDataError::BadIpv4 { .. } => "value is not an IPv4 address",
+            OptionDataError::BadIpv6 { .. } => "value is not an IPv6 address",
+            OptionDataError::BadIpv6Prefix { .. } => "value is not an IPv6 prefix (address/length)",
+            OptionDataError::BadPsid { .. } => "value is not a PSID (psid/length)",
+            OptionDataError::EmptyString => "string value is empty",
+            OptionDataError::BadFqdn { .. } => "value is not a domain name",
+            OptionDataError::FqdnLabelTooLong { .. } => "domain name label longer than 63 bytes",
+            OptionDataError::FqdnTooLong { .. } => "domain name longer than 255 bytes",
+            OptionDataError::NotHex { .. } => "not a valid string of hexadecimal digits",
+            OptionDataError::OddHexLength { .. } => "odd number of hexadecimal digits",
+            OptionDataError::EmptyHexGroup { .. } => "two consecutive separators in hex data",
+            OptionDataError::HexGroupTooLong { .. } => "hex group longer than two digits",
+            OptionDataError::TupleTooLong { .. } => "tuple longer than 255 bytes",
+            OptionDataError::ValueForEmptyType { .. } => "option of type empty takes no value",
+            OptionDataError::CsvWithoutDefinition => {
+                "option has no definition: csv-format must be false"
+            }
+            OptionDataError::Truncated { .. } => "option data too short for its definition",
+            OptionDataError::BadArrayLength { .. } => "option data length does not fit the array",
+            OptionDataError::BadWireValue { .. } => "option data does not match its definition",
+            OptionDataError::SubOptionTooLong { .. } => "sub-options do not fit in 255 bytes",
+            OptionDataError::OutputTooSmall => "option payload buffer is full",
+        }
+    }
+
+    /// The offending value as written in `data`, when the error is about one value.
+    pub fn token(&self) -> Option<&'a str> {
+        match *self {
+            OptionDataError::NotAnInteger { token }
+            | OptionDataError::IntegerOutOfRange { token, .. }
+            | OptionDataError::BadBoolean { token }
+            | OptionDataError::BadIpv4 { token }
+            | OptionDataError::BadIpv6 { token }
+            | OptionDataError::BadIpv6Prefix { token }
+            | OptionDataError::BadPsid { token }
+            | OptionDataError::BadFqdn { token }
+            | OptionDataError::FqdnLabelTooLong { token }
+            | OptionDataError::FqdnTooLong { token }
+            | OptionDataError::NotHex { token }
+            | OptionDataError::OddHexLength { token }
+            | OptionDataError::EmptyHexGroup { token }
+            | OptionDataError::HexGroupTooLong { token }
+            | OptionDataError::TupleTooLong { token }
+            | OptionDataError::ValueForEmptyType { token } => Some(token),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for OptionDataError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -2327,6 +2388,16 @@ mod tests {
         assert_eq!(
             OptionDataError::OutputTooSmall.to_string(),
             "option payload buffer is full"
+        );
+        let e = OptionDataError::BadIpv4 { token: "x" };
+        assert_eq!(
+            (e.reason(), e.token()),
+            ("value is not an IPv4 address", Some("x"))
+        );
+        assert_eq!(OptionDataError::NoValue.token(), None);
+        assert_eq!(
+            OptionDataError::NoValue.reason(),
+            "no option value specified"
         );
     }
 }
