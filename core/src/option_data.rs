@@ -2367,6 +2367,60 @@ mod tests {
         assert_eq!(raw("").unwrap(), "");
     }
 
+    /// Deterministic noise over every standard layout and some custom ones, both input
+    /// forms and small output buffers: nothing may panic, and a success never claims more
+    /// bytes than the buffer holds.
+    #[test]
+    fn noise_never_panics() {
+        const ALPHABET: &[u8] = b"0123456789abcdefxX:., \t\\-+/'@\\%g\0\xc3\xa9";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut kinds: Vec<OptionKind> = crate::option_def::DHCP4_DEFS
+            .iter()
+            .map(|d| d.kind)
+            .collect();
+        for t in [
+            "tuple",
+            "ipv6-prefix",
+            "psid",
+            "ipv6-address",
+            "int8",
+            "int16",
+        ] {
+            kinds.push(OptionKind::from_def(t, "", false).unwrap());
+            kinds.push(OptionKind::from_def(t, "", true).unwrap());
+        }
+        kinds.push(OptionKind::from_def("record", "fqdn, tuple, ipv6-prefix, psid", true).unwrap());
+        let mut text = std::string::String::new();
+        for round in 0..4000 {
+            text.clear();
+            let len = (next() % 40) as usize;
+            let mut bytes = Vec::new();
+            for _ in 0..len {
+                bytes.push(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+            }
+            text.push_str(&std::string::String::from_utf8_lossy(&bytes));
+            let kind = kinds[round % kinds.len()];
+            for out_len in [0usize, 3, 17, 300] {
+                let mut out = std::vec![0u8; out_len];
+                for csv_format in [true, false] {
+                    if let Ok(n) = encode(Some(&kind), csv_format, &text, &mut out) {
+                        assert!(n <= out_len, "{text:?}");
+                    }
+                }
+                if let Ok(n) = encode(None, false, &text, &mut out) {
+                    assert!(n <= out_len);
+                }
+                let _ = check_wire(&kind, &bytes);
+            }
+        }
+    }
+
     #[test]
     fn errors_display() {
         assert_eq!(
