@@ -22,8 +22,7 @@
 //!   `"::1"` becomes four addresses) is [`OptionDataError::BadIpv4`];
 //! * an IPv4 address for an `ipv6-address` value is [`OptionDataError::BadIpv6`] (Kea
 //!   fails later or misaligns the record);
-//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`];
-//! * an IPv6 scope (`fe80::1%eth0`) is refused (Kea accepts it).
+//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`].
 //!
 //! Kea also sends arrays of `ipv6-address` in DHCPv4 with a 2-byte length field (a Kea
 //! bug); wren encodes the value and leaves framing to the reply writer.
@@ -723,8 +722,12 @@ pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
 
 /// An IPv6 address in RFC 4291 §2.2 text form, as `inet_pton(AF_INET6)` reads it: eight
 /// 1–4 digit hex groups, at most one `::` standing for one or more zero groups, and an
-/// optional dotted quad as the last 32 bits.
+/// optional dotted quad as the last 32 bits. A zone suffix (`fe80::1%eth0`, RFC 4007 §11)
+/// is accepted and dropped, as Kea's asio parser does (checked: kea-dhcp4 2.2 accepts it).
 pub fn parse_ipv6(text: &str) -> Option<[u8; 16]> {
+    let text = text
+        .split_once('%')
+        .map_or(text, |(address, _zone)| address);
     // Groups before and after the `::`, if any.
     let (head, tail) = match text.find("::") {
         Some(at) => {
@@ -1624,7 +1627,6 @@ mod tests {
             "1:2:3:4:5:6:7:198.18.0.1",
             "::198.18.0",
             "1.2.3.4",
-            "fe80::1%eth0",
         ] {
             assert!(parse_ipv6(bad).is_none(), "{bad}");
         }
@@ -1633,6 +1635,14 @@ mod tests {
             Err(OptionDataError::BadIpv6 { token: "1::2::3" })
         );
         assert!(parse_ipv6("1:2:3:4:5:6::7").is_some());
+        // A zone is dropped, as Kea does.
+        assert_eq!(parse_ipv6("fe80::1%eth0"), parse_ipv6("fe80::1"));
+        assert_eq!(parse_ipv6("fe80::1%"), parse_ipv6("fe80::1"));
+        assert!(parse_ipv6("fe80::g%eth0").is_none());
+        assert_eq!(
+            csv(one(T::Ipv6Prefix), "fe80::1%eth0/64").unwrap(),
+            "40fe80000000000000"
+        );
         assert!(parse_ipv6("::2:3:4:5:6:7:8").is_some());
     }
 
@@ -2455,3 +2465,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod kea_vectors;
