@@ -1016,6 +1016,46 @@ pub fn memfile_needs_conversion(path: &Path, header: &[u8]) {
     );
 }
 
+/// Kea's reason text of a failed lease sanity check.
+struct SanityReason(Option<u32>);
+
+impl fmt::Display for SanityReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "the lease should have subnet-id {id}"),
+            None => f.write_str("the lease IP address did not belong to a configured subnet"),
+        }
+    }
+}
+
+/// `DHCPSRV_LEASE_SANITY_FAIL` (WARN, dhcpsrv): a loaded lease's subnet id does not fit and
+/// `lease-checks` is `warn` (or `fix` found no subnet); `should` is the subnet containing the
+/// address, if any.
+pub fn lease_sanity_fail(address: Ipv4Addr, subnet_id: u32, should: Option<u32>) {
+    log::warn!(
+        target: TARGET_DHCPSRV,
+        "DHCPSRV_LEASE_SANITY_FAIL The lease {address} with subnet-id {subnet_id} failed subnet-id checks ({})."
+        , SanityReason(should)
+    );
+}
+
+/// `DHCPSRV_LEASE_SANITY_FIXED` (INFO, dhcpsrv).
+pub fn lease_sanity_fixed(address: Ipv4Addr, from: u32, to: u32) {
+    log::info!(
+        target: TARGET_DHCPSRV,
+        "DHCPSRV_LEASE_SANITY_FIXED The lease {address} with subnet-id {from} failed subnet-id checks, but was corrected to subnet-id {to}."
+    );
+}
+
+/// `DHCPSRV_LEASE_SANITY_FAIL_DISCARD` (INFO, dhcpsrv).
+pub fn lease_sanity_discard(address: Ipv4Addr, subnet_id: u32, should: Option<u32>) {
+    log::info!(
+        target: TARGET_DHCPSRV,
+        "DHCPSRV_LEASE_SANITY_FAIL_DISCARD The lease {address} with subnet-id {subnet_id} failed subnet-id checks ({}) and was dropped."
+        , SanityReason(should)
+    );
+}
+
 /// `DHCPSRV_MEMFILE_LFC_START` (INFO, dhcpsrv).
 pub fn memfile_lfc_start() {
     log::info!(target: TARGET_DHCPSRV, "DHCPSRV_MEMFILE_LFC_START starting Lease File Cleanup");

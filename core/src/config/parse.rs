@@ -1156,7 +1156,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 name,
                 code,
                 space,
-                kind: crate::option_def::OptionKind::scalar(crate::option_def::OptionType::Binary, false),
+                kind: crate::option_def::OptionKind::scalar(
+                    crate::option_def::OptionType::Binary,
+                    false,
+                ),
                 encapsulate,
             });
             self.at(it.pos, res)?;

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wren_core::lease::LeaseState;
+use wren_core::lease::loader::NoSubnets;
+use wren_core::lease::table::LeaseSlot;
+use wren_core::lease::{LeaseState, LeaseStorage, OccupancyStorage};
 use wren_core::time::Timestamp;
 
 use super::*;
@@ -197,6 +200,18 @@ impl OwnedLease {
             user_context: &self.context,
         }
     }
+}
+
+/// The address column of a row.
+fn row_address(row: &[u8]) -> Option<Ipv4Addr> {
+    let end = row.iter().position(|&b| b == b',').unwrap_or(row.len());
+    std::str::from_utf8(&row[..end]).ok()?.parse().ok()
+}
+
+fn write_row(record: &LeaseRecord<'_>, out: &mut Vec<u8>) {
+    let mut len = out.len();
+    push_row(out, &mut len, record);
+    out.truncate(len);
 }
 
 fn owned(sink: &MemSink) -> Vec<OwnedLease> {
@@ -792,4 +807,157 @@ fn compaction_of_100k_leases_is_timed() {
     let (_f, report, sink) = open(&dir);
     assert_eq!(report.leases, 100_000);
     assert_eq!(sink.leases.len(), 100_000);
+}
+
+// ----- with the core loader and lease table -----
+
+/// Storage for a real lease table.
+struct Store {
+    leases: Vec<LeaseSlot>,
+    by_address: Vec<u32>,
+    by_client_id: Vec<u32>,
+    by_hwaddr: Vec<u32>,
+    expiry: Vec<u32>,
+    text: Vec<u8>,
+}
+
+impl Store {
+    fn new(capacity: usize) -> Store {
+        let sizes = LeaseStorage::sizes_for(capacity);
+        Store {
+            leases: vec![LeaseSlot::default(); sizes.leases],
+            by_address: vec![0; sizes.index_slots],
+            by_client_id: vec![0; sizes.index_slots],
+            by_hwaddr: vec![0; sizes.index_slots],
+            expiry: vec![0; sizes.expiry],
+            text: vec![0; sizes.text_bytes],
+        }
+    }
+
+    fn table(&mut self) -> LeaseTable<'_> {
+        LeaseTable::new(LeaseStorage {
+            leases: &mut self.leases,
+            by_address: &mut self.by_address,
+            by_client_id: &mut self.by_client_id,
+            by_hwaddr: &mut self.by_hwaddr,
+            expiry: &mut self.expiry,
+            text: &mut self.text,
+            occupancy: OccupancyStorage::empty(),
+        })
+        .unwrap()
+    }
+}
+
+fn open_table(dir: &TempDir, table: &mut LeaseTable<'_>) -> Result<(LeaseFile, LoadReport), Error> {
+    let path = dir.lease_path();
+    let mut sink = TableSink::new(table, &NoSubnets, LeaseChecks::None);
+    LeaseFile::open(
+        &OpenOptions {
+            path: Some(&path),
+            persist: true,
+            max_row_errors: 0,
+        },
+        &mut sink,
+    )
+}
+
+/// Kea's own files (kea-memfile.md §1 examples and the seed's file) load into the real table
+/// through the core codec, and written back from the table they are byte-identical to the
+/// canonical rows, sorted by address.
+#[test]
+fn kea_files_round_trip_through_the_core_table() {
+    let examples = format!(
+        "{HEADER}\n\
+198.18.10.130,02:00:00:00:00:11,01:02:00:00:00:00:11,4000,1795861696,1,0,0,,0,\n\
+198.18.0.150,1a:1b:1c:1d:1e:1f,01:1a:1b:1c:1d:1e:1f,1000,1795858110,1,0,0,host-a.example.,0,{{ \"k\": \"v&#x2c with comma\" }}\n\
+198.18.1.10,3a:3b:3c:3d:3e:3f,,3600,1900000000,2,1,1,x&#x2cy,1,\n\
+198.18.10.50,,,86400,1795943814,1,0,0,,1,\n"
+    );
+    for content in [examples.as_str(), SEED_FILE] {
+        let dir = TempDir::new("core");
+        dir.write("", content);
+        let mut store = Store::new(64);
+        let mut table = store.table();
+        let (mut f, report) = open_table(&dir, &mut table).unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let mut expected: Vec<&str> = content.lines().skip(1).collect();
+        expected.dedup();
+        expected.sort_by_key(|l| row_address(l.as_bytes()).unwrap());
+        assert_eq!(report.leases, expected.len());
+        assert_eq!(table.len(), expected.len());
+        f.compact(table.iter().map(|(_, r)| r)).unwrap();
+        assert_eq!(
+            dir.read(".2"),
+            format!("{HEADER}\n{}\n", expected.join("\n"))
+        );
+    }
+}
+
+#[test]
+fn core_loader_errors_are_reported_with_row_numbers() {
+    let dir = TempDir::new("coreerr");
+    dir.write(
+        "",
+        &format!(
+            "{HEADER}\n{}\n198.18.0.2,02:00:00:00:00:02,,3600,1800000000,1,true,0,,0,\n198.18.0.3,,,3600,1800000000,1,0,0,,0,\n{}\n198.18.0.5,02:00",
+            row("198.18.0.1", 1, 3600, 1_800_000_000),
+            row("198.18.0.4", 4, 3600, 1_800_000_000),
+        ),
+    );
+    let mut store = Store::new(16);
+    let mut table = store.table();
+    let (mut f, report) = open_table(&dir, &mut table).unwrap();
+    let rows: Vec<u64> = report.errors.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![2, 3, 5]);
+    assert_eq!(report.errors[0].reason, "FqdnFwd");
+    assert_eq!(report.errors[1].reason, "NoIdentifier");
+    assert_eq!(
+        report.errors[2].reason,
+        "the row has 2 columns but the header has 11"
+    );
+    assert!(report.truncated_tail_removed);
+    assert_eq!(table.len(), 2);
+    // The engine's changes reach the file through the daemon's traits.
+    let new = OwnedLease::parse(&row("198.18.0.6", 6, 3600, 1_800_000_000));
+    LeaseSink::lease_changed(&mut f, &new.record());
+    Journal::sync_batch(&mut f).unwrap();
+    drop(f);
+    let mut store = Store::new(16);
+    let mut table = store.table();
+    let (_f, report) = open_table(&dir, &mut table).unwrap();
+    assert_eq!(report.errors.len(), 2);
+    assert_eq!(table.len(), 3);
+}
+
+#[test]
+fn full_table_stops_loading() {
+    let dir = TempDir::new("full");
+    let rows: Vec<String> = (1..=5)
+        .map(|i| row(&format!("198.18.0.{i}"), i, 3600, 1_800_000_000))
+        .collect();
+    dir.write("", &file_of(&rows));
+    let mut store = Store::new(3);
+    let mut table = store.table();
+    match open_table(&dir, &mut table) {
+        Err(Error::Load { row: 4, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn journal_trait_compacts_from_the_table() {
+    let dir = TempDir::new("journal");
+    let rows: Vec<String> = (1..=5)
+        .rev()
+        .map(|i| row(&format!("198.18.0.{i}"), i, 3600, 1_800_000_000))
+        .collect();
+    dir.write("", &file_of(&rows));
+    let mut store = Store::new(8);
+    let mut table = store.table();
+    let (mut f, _) = open_table(&dir, &mut table).unwrap();
+    Journal::compact(&mut f, &mut table.iter().map(|(_, r)| r)).unwrap();
+    let mut sorted = rows.clone();
+    sorted.reverse();
+    assert_eq!(dir.read(".2"), file_of(&sorted));
+    assert_eq!(dir.read(""), format!("{HEADER}\n"));
 }
