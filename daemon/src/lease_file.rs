@@ -160,6 +160,20 @@ pub struct OpenOptions<'a> {
     pub max_row_errors: u32,
 }
 
+impl<'a> OpenOptions<'a> {
+    /// The options of a configuration's `lease-database` (an empty `name` means the
+    /// platform default).
+    pub fn from_config(config: &wren_core::config::Config<'a>) -> OpenOptions<'a> {
+        let db = &config.globals.lease_database;
+        let name = config.str(db.name);
+        OpenOptions {
+            path: (!name.is_empty()).then(|| Path::new(name)),
+            persist: db.persist,
+            max_row_errors: db.max_row_errors,
+        }
+    }
+}
+
 /// One rejected row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
@@ -494,6 +508,12 @@ impl LeaseFile {
         self.dir.is_some()
     }
 
+    /// Whether a file of another Kea schema was loaded and [`LeaseFile::compact`] must run
+    /// before anything is appended (also [`LoadReport::needs_compaction`]).
+    pub fn conversion_pending(&self) -> bool {
+        self.conversion_pending
+    }
+
     /// Rows appended since the last [`LeaseFile::sync_batch`].
     pub fn pending_rows(&self) -> usize {
         self.batch_rows
@@ -543,18 +563,24 @@ impl LeaseFile {
             .as_mut()
             .ok_or_else(|| io_err("write", &path, io::Error::from(io::ErrorKind::NotFound)))?;
         if self.journal_needs_newline {
-            // Isolate the partial row a failed write left behind.
-            journal
-                .write_all(b"\n")
-                .map_err(|e| io_err("write", &path, e))?;
-            self.journal_len += 1;
+            match cut_tail(journal, self.journal_len) {
+                Tail::Clean => {}
+                Tail::Partial(len) => {
+                    // A partial row we could not cut off: end it, so it stays one bad row
+                    // instead of swallowing the next one (an empty line would be a bad row
+                    // too, so this is done only when bytes are really there).
+                    journal
+                        .write_all(b"\n")
+                        .map_err(|e| io_err("write", &path, e))?;
+                    self.journal_len = len + 1;
+                }
+            }
             self.journal_needs_newline = false;
         }
         let batch = self.batch.get(..self.batch_len).unwrap_or(&[]);
         if let Err(e) = journal.write_all(batch) {
-            // Cut the partial batch off; if that fails too, the next batch starts with `\n`.
-            let len = i64::try_from(self.journal_len).unwrap_or(i64::MAX);
-            if nix::unistd::ftruncate(&*journal, len).is_err() {
+            // Cut the partial batch off; if that fails too, the next batch repairs the tail.
+            if let Tail::Partial(_) = cut_tail(journal, self.journal_len) {
                 self.journal_needs_newline = true;
             }
             return Err(io_err("write", &path, e));
@@ -614,12 +640,15 @@ impl LeaseFile {
         if self.crashed_after(Step::NewJournalWritten) {
             return Ok(zero);
         }
+        // Opened before the rename, so the descriptor follows the file: after the rename no
+        // row can go to the replaced (unlinked) journal.
+        let fresh = self.open_member(Member::NewJournal, OFlag::O_WRONLY | OFlag::O_APPEND)?;
         self.rename(Member::NewJournal, Member::Journal)?;
-        self.sync_dir()?;
-        self.journal = Some(self.open_member(Member::Journal, OFlag::O_WRONLY | OFlag::O_APPEND)?);
+        self.journal = Some(fresh);
         self.journal_len = header.len() as u64;
         self.journal_needs_newline = false;
         self.conversion_pending = false;
+        self.sync_dir()?;
         if self.crashed_after(Step::JournalReplaced) {
             return Ok(zero);
         }
@@ -857,6 +886,28 @@ impl LeaseFile {
                 e,
             )
         })
+    }
+}
+
+/// The journal's end after a failed write.
+enum Tail {
+    /// It ends where the last complete row ended.
+    Clean,
+    /// It has this many bytes, the last ones a partial row that could not be cut off.
+    Partial(u64),
+}
+
+/// Truncates the journal back to `len` bytes (the end of its last complete row).
+fn cut_tail(journal: &File, len: u64) -> Tail {
+    let target = i64::try_from(len).unwrap_or(i64::MAX);
+    if nix::unistd::ftruncate(journal, target).is_ok() {
+        return Tail::Clean;
+    }
+    match journal.metadata() {
+        Ok(m) if m.len() == len => Tail::Clean,
+        Ok(m) => Tail::Partial(m.len()),
+        // Unknown: assume the worst.
+        Err(_) => Tail::Partial(len),
     }
 }
 

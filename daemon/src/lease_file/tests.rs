@@ -650,6 +650,43 @@ fn discarded_batch_is_not_written() {
     assert_eq!(dir.read(""), format!("{HEADER}\n"));
 }
 
+#[test]
+fn failed_write_drops_the_batch_and_leaves_no_stray_line() {
+    let dir = TempDir::new("writefail");
+    let (mut f, _r, _s) = open(&dir);
+    let first = row("198.18.0.1", 1, 100, 1_800_000_000);
+    let second = row("198.18.0.2", 2, 100, 1_800_000_000);
+    // A read-only descriptor in place of the journal: write(2) fails (EBADF), and so does
+    // the truncation, but nothing reached the file.
+    let writable = f.journal.take();
+    f.journal = Some(File::open(dir.lease_path()).unwrap());
+    f.append(&OwnedLease::parse(&first).record());
+    match f.sync_batch() {
+        Err(Error::Io { op: "write", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.pending_rows(), 0);
+    assert!(!f.journal_needs_newline);
+    f.journal = writable;
+    f.append(&OwnedLease::parse(&second).record());
+    f.sync_batch().unwrap();
+    assert_eq!(dir.read(""), file_of(std::slice::from_ref(&second)));
+
+    // A partial row that could not be cut off is ended before the next batch.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.lease_path())
+        .unwrap()
+        .write_all(b"198.18.0.3,02:0")
+        .unwrap();
+    f.journal_needs_newline = true;
+    let third = row("198.18.0.4", 4, 100, 1_800_000_000);
+    f.append(&OwnedLease::parse(&third).record());
+    f.sync_batch().unwrap();
+    // ftruncate works on the writable journal, so the partial row is cut instead.
+    assert_eq!(dir.read(""), file_of(&[second.clone(), third.clone()]));
+}
+
 // ----- compaction -----
 
 /// A file set with history in every member Kea may leave: `.2`, `.1` and the journal, plus a
