@@ -42,8 +42,8 @@
 //! 2. write every lease of the table, sorted by address like kea-lfc, expired and declined ones
 //!    included, to `<name>.output`; `fsync` it;
 //! 3. rename `<name>.output` → `<name>.completed`; `fsync` the directory;
-//! 4. write a header-only `<name>.new`; `fsync` it; rename it over `<name>`; `fsync` the
-//!    directory; reopen the journal;
+//! 4. write a header-only `<name>.new`; `fsync` it; open it for appending; rename it over
+//!    `<name>` (the open descriptor follows it); `fsync` the directory;
 //! 5. unlink `<name>.2`; unlink `<name>.1`; rename `<name>.completed` → `<name>.2`; `fsync`
 //!    the directory.
 //!
