@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Once;
 
 use super::*;
 
@@ -13,33 +12,16 @@ thread_local! {
     static CAPTURED: RefCell<Vec<(Level, String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Records what each test thread logs, so parallel tests see only their own messages.
-struct Capture;
-
-impl Log for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        CAPTURED.with(|c| {
-            c.borrow_mut().push((
-                record.level(),
-                record.target().to_string(),
-                record.args().to_string(),
-            ))
-        });
-    }
-    fn flush(&self) {}
+/// Called by `emit`: records the calling thread's messages, whatever logger the process
+/// has, so parallel tests see only their own.
+pub(super) fn capture(level: Level, target: &str, message: &fmt::Arguments<'_>) {
+    CAPTURED.with(|c| {
+        c.borrow_mut()
+            .push((level, target.to_string(), message.to_string()))
+    });
 }
 
-static CAPTURE: Capture = Capture;
-
 fn captured(f: impl FnOnce()) -> Vec<(Level, String, String)> {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(LevelFilter::Trace);
-    });
     CAPTURED.with(|c| c.borrow_mut().clear());
     f();
     CAPTURED.with(|c| c.borrow_mut().drain(..).collect())
