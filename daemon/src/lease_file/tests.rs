@@ -998,3 +998,112 @@ fn journal_trait_compacts_from_the_table() {
     assert_eq!(dir.read(".2"), file_of(&sorted));
     assert_eq!(dir.read(""), format!("{HEADER}\n"));
 }
+
+// ----- against Kea 2.2's own tools (skipped when they are not installed) -----
+
+const KEA_LFC: &str = "/usr/sbin/kea-lfc";
+
+/// Runs kea-lfc on the set as kea-dhcp4 would after its rotation (`<name>` → `.1`).
+fn run_kea_lfc(dir: &TempDir) {
+    fs::rename(dir.lease_path(), dir.member(".1")).unwrap();
+    dir.write("", &format!("{HEADER}\n"));
+    let status = std::process::Command::new(KEA_LFC)
+        .arg("-4")
+        .arg("-x")
+        .arg(dir.member(".2"))
+        .arg("-i")
+        .arg(dir.member(".1"))
+        .arg("-o")
+        .arg(dir.member(".output"))
+        .arg("-f")
+        .arg(dir.member(".completed"))
+        .arg("-p")
+        .arg(dir.member(".pid"))
+        .arg("-c")
+        .arg("ignored-path")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A user switches back to Kea: kea-lfc takes wren's snapshot and journal and produces the
+/// same lease set, and its snapshot is byte-identical to the one wren writes.
+#[test]
+fn kea_lfc_compacts_wren_files_to_the_same_bytes() {
+    if !Path::new(KEA_LFC).exists() {
+        eprintln!("kea-lfc not installed: skipped");
+        return;
+    }
+    let dir = TempDir::new("kealfc");
+    let (mut f, mut sink) = history(&dir);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    // More changes after wren's compaction: a new lease, a renewal, a release, a decline,
+    // text that needs escaping.
+    for r in [
+        row("198.18.0.20", 20, 600, 1_800_000_600),
+        row("198.18.0.3", 3, 900, 1_800_000_900),
+        row("198.18.0.6", 6, 0, 1_800_000_600),
+        "198.18.0.30,,,86400,1800086400,1,0,0,,1,".to_string(),
+        "198.18.0.31,02:00:00:00:00:31,,3600,1800003600,1,1,1,a&#x2cb&#x26c,0,{ \"k\": \"v&#x2c w\" }".to_string(),
+    ] {
+        f.append(&OwnedLease::parse(&r).record());
+        sink.row(r.as_bytes()).unwrap();
+    }
+    f.sync_batch().unwrap();
+    drop(f);
+    let expected = lines(&sink);
+
+    run_kea_lfc(&dir);
+    assert!(!dir.exists(".1") && !dir.exists(".completed") && !dir.exists(".pid"));
+    let kea_snapshot = dir.read(".2");
+    assert_eq!(kea_snapshot, file_of(&expected));
+
+    // wren loads Kea's result and writes the very same bytes.
+    let (mut f, report, sink) = open(&dir);
+    assert!(report.errors.is_empty());
+    assert_eq!(lines(&sink), expected);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    assert_eq!(dir.read(".2"), kea_snapshot);
+}
+
+/// wren stopped by a crash right after writing `.completed`: kea-lfc finishes the rotation
+/// (kea-memfile.md §4) and nothing is lost.
+#[test]
+fn kea_lfc_finishes_a_rotation_wren_left() {
+    if !Path::new(KEA_LFC).exists() {
+        eprintln!("kea-lfc not installed: skipped");
+        return;
+    }
+    let dir = TempDir::new("kealfc2");
+    let (mut f, sink) = history(&dir);
+    let expected = lines(&sink);
+    let leases = owned(&sink);
+    f.crash_after = Some(Step::CompletedRenamed);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    drop(f);
+    // kea-dhcp4's tick sees `.completed`, does not rotate, and runs kea-lfc.
+    let status = std::process::Command::new(KEA_LFC)
+        .args(["-4", "-c", "ignored-path"])
+        .arg("-x")
+        .arg(dir.member(".2"))
+        .arg("-i")
+        .arg(dir.member(".1"))
+        .arg("-o")
+        .arg(dir.member(".output"))
+        .arg("-f")
+        .arg(dir.member(".completed"))
+        .arg("-p")
+        .arg(dir.member(".pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!dir.exists(".completed") && !dir.exists(".1"));
+    let (_f, _r, sink) = open(&dir);
+    assert_eq!(lines(&sink), expected);
+}
