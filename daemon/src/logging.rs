@@ -251,6 +251,22 @@ impl std::error::Error for LogError {}
 // Outputs
 // ===================================================================================
 
+/// How a syslog socket is connected: a `connect(2)` of a new datagram socket unless the
+/// daemon installs another way with [`set_syslog_connector`].
+type SyslogConnector = Box<dyn Fn(&Path) -> io::Result<UnixDatagram> + Send + Sync>;
+
+static SYSLOG_CONNECTOR: std::sync::OnceLock<SyslogConnector> = std::sync::OnceLock::new();
+
+/// Installs how syslog sockets are (re)connected, once per process. Under Capsicum
+/// `connect(2)` fails after `cap_enter` (freebsd.md §2), so a sandboxed daemon passes a
+/// function that asks its unsandboxed broker for a connected socket (SCM_RIGHTS). Returns
+/// false if one was already installed.
+pub fn set_syslog_connector(
+    connector: impl Fn(&Path) -> io::Result<UnixDatagram> + Send + Sync + 'static,
+) -> bool {
+    SYSLOG_CONNECTOR.set(Box::new(connector)).is_ok()
+}
+
 /// A syslog connection that reconnects after syslogd restarts.
 struct SyslogSink {
     facility: u8,
@@ -283,12 +299,15 @@ impl SyslogSink {
             None => SYSLOG_SOCKETS.iter().map(Path::new).collect(),
         };
         for path in candidates {
-            let Ok(sock) = UnixDatagram::unbound() else {
-                return false;
+            let connected = match SYSLOG_CONNECTOR.get() {
+                Some(connector) => connector(path),
+                None => UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s)),
             };
-            if sock.connect(path).is_ok() && sock.set_nonblocking(true).is_ok() {
-                self.socket = Some(sock);
-                return true;
+            if let Ok(sock) = connected {
+                if sock.set_nonblocking(true).is_ok() {
+                    self.socket = Some(sock);
+                    return true;
+                }
             }
         }
         false
@@ -1065,6 +1084,18 @@ pub fn lease_sanity_fixed(address: Ipv4Addr, from: u32, to: u32) {
 pub fn lease_sanity_discard(address: Ipv4Addr, subnet_id: u32, should: Option<u32>) {
     emit(Level::Info, TARGET_DHCPSRV, format_args!("DHCPSRV_LEASE_SANITY_FAIL_DISCARD The lease {address} with subnet-id {subnet_id} failed subnet-id checks ({}) and was dropped."
         , SanityReason(should)));
+}
+
+/// `DHCPSRV_MEMFILE_LFC_SETUP` (INFO, dhcpsrv): compaction every `seconds` (not logged by
+/// Kea when `lfc-interval` is 0).
+pub fn memfile_lfc_setup(seconds: u32) {
+    emit(
+        Level::Info,
+        TARGET_DHCPSRV,
+        format_args!(
+            "DHCPSRV_MEMFILE_LFC_SETUP setting up the Lease File Cleanup interval to {seconds} sec"
+        ),
+    );
 }
 
 /// `DHCPSRV_MEMFILE_LFC_START` (INFO, dhcpsrv).
