@@ -385,8 +385,9 @@ pub struct LeaseFile {
     journal: Option<File>,
     /// Bytes of the journal known to end with a complete row.
     journal_len: u64,
-    /// A failed write may have left a partial row that could not be cut off: start the next
-    /// batch with `\n` so it stays one bad row instead of corrupting the next one.
+    /// A failed write may have left a partial row that could not be cut off: before the next
+    /// batch, cut it (or, if that still fails, end it with `\n` so it stays one bad row
+    /// instead of swallowing the next one).
     journal_needs_newline: bool,
     /// Rows formatted since the last sync: `batch[..batch_len]` (the vector's length is its
     /// usable size, so formatting never zero-fills or reallocates per row).
