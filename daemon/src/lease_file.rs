@@ -62,6 +62,10 @@
 //! Unlike Kea's rotation (rename `<name>` → `.1`, then create the new `<name>`), the journal is
 //! never missing or header-less on disk: the fresh journal arrives by rename.
 //!
+//! Files compaction creates take the mode, owner and group the journal had at start (best
+//! effort: giving a file away needs root), so a Kea running as its own user can take the set
+//! back.
+//!
 //! # Capsicum
 //! Everything after opening goes through a directory descriptor (`openat`, `renameat`,
 //! `unlinkat`, `fsync` of the directory), so the file set keeps working after `cap_enter` with
@@ -72,6 +76,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -397,6 +402,9 @@ pub struct LeaseFile {
     batch_rows: usize,
     /// A file of another schema was loaded; appends wait for a compaction.
     conversion_pending: bool,
+    /// Mode, owner and group of the journal found at start: the files compaction creates
+    /// get them too, so a Kea running as its own user can take the set back.
+    ownership: Option<Ownership>,
     /// Test hook: stop compaction after this step (a simulated crash).
     #[cfg(test)]
     crash_after: Option<Step>,
@@ -451,6 +459,7 @@ impl LeaseFile {
             batch_len: 0,
             batch_rows: 0,
             conversion_pending: false,
+            ownership: None,
             #[cfg(test)]
             crash_after: None,
         };
@@ -747,6 +756,11 @@ impl LeaseFile {
         logging::memfile_file_load(&path);
         let mut scan = ScanResult::default();
         if let Some(f) = self.open_existing(Member::Journal)? {
+            self.ownership = f.metadata().ok().map(|m| Ownership {
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+            });
             scan = scan_rows(f, &path, sink, max_row_errors, report)?;
         }
         let mut journal = self.open_member(
@@ -851,6 +865,16 @@ impl LeaseFile {
     fn write_member(&self, member: Member, bytes: &[u8]) -> Result<(), Error> {
         let path = self.member_path(member);
         let mut f = self.open_member(member, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC)?;
+        if let Some(o) = self.ownership {
+            // Best effort: only root may give a file away (and Capsicum needs CAP_FCHOWN /
+            // CAP_FCHMOD on the directory); the content matters more than the owner.
+            let _ = nix::unistd::fchown(
+                &f,
+                Some(nix::unistd::Uid::from_raw(o.uid)),
+                Some(nix::unistd::Gid::from_raw(o.gid)),
+            );
+            let _ = nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(o.mode as _));
+        }
         f.write_all(bytes).map_err(|e| io_err("write", &path, e))?;
         f.sync_all().map_err(|e| io_err("fsync", &path, e))
     }
@@ -888,6 +912,14 @@ impl LeaseFile {
             )
         })
     }
+}
+
+/// Mode and owner of a lease file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ownership {
+    mode: u32,
+    uid: u32,
+    gid: u32,
 }
 
 /// The journal's end after a failed write.

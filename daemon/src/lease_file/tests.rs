@@ -753,6 +753,24 @@ fn compaction_leaves_snapshot_and_fresh_journal() {
     assert_eq!(lines(&sink2), expected);
 }
 
+#[test]
+fn compaction_keeps_the_mode_of_the_existing_journal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    dir.write("", &file_of(&[row("198.18.0.1", 1, 100, 1_800_000_000)]));
+    fs::set_permissions(dir.lease_path(), fs::Permissions::from_mode(0o604)).unwrap();
+    let (mut f, _r, sink) = open(&dir);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    for suffix in ["", ".2"] {
+        let mode = fs::metadata(dir.member(suffix))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o604, "{suffix}");
+    }
+}
+
 /// A crash after every step of compaction leaves a set that loads to the same leases, and
 /// the next compaction (or Kea's order of loading) recovers from it.
 #[test]
