@@ -209,7 +209,8 @@ pub fn specs_from_config(config: &Config<'_>) -> (Vec<LoggerSpec>, Vec<String>) 
             outputs,
         });
     }
-    if specs.is_empty() {
+    if !specs.iter().any(|s| s.name == ROOT) {
+        // Kea's root logger keeps its default when only children are configured.
         specs.push(LoggerSpec::default_root());
     }
     (specs, unknown)

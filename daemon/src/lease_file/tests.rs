@@ -1125,3 +1125,25 @@ fn kea_lfc_finishes_a_rotation_wren_left() {
     let (_f, _r, sink) = open(&dir);
     assert_eq!(lines(&sink), expected);
 }
+
+#[test]
+fn options_come_from_the_config() {
+    let path = Path::new("test.json");
+    for (text, expected_path, persist, max) in [
+        (
+            r#"{ "Dhcp4": { "lease-database": { "type": "memfile", "name": "/tmp/x.csv", "persist": false, "max-row-errors": 5 } } }"#,
+            Some(Path::new("/tmp/x.csv")),
+            false,
+            5,
+        ),
+        (r#"{ "Dhcp4": { } }"#, None, true, 0),
+    ] {
+        let mut storage = crate::config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = crate::config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        let o = OpenOptions::from_config(&config);
+        assert_eq!(o.path, expected_path);
+        assert_eq!(o.persist, persist);
+        assert_eq!(o.max_row_errors, max);
+    }
+}

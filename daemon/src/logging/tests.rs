@@ -656,3 +656,72 @@ fn syslog_missing_at_start_connects_later() {
     );
     assert!(receive(&server).unwrap().ends_with("later"));
 }
+
+// ----- from a Kea configuration -----
+
+fn with_config(text: &str, f: impl FnOnce(&Config<'_>)) {
+    let path = Path::new("test.json");
+    let mut storage = crate::config_load::allocate(path, text).unwrap();
+    let mut warnings = Vec::new();
+    let config = crate::config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+    f(&config);
+}
+
+#[test]
+fn loggers_come_from_the_config() {
+    let text = r#"{ "Dhcp4": {
+        "loggers": [
+            { "name": "kea-dhcp4", "severity": "WARN",
+              "output_options": [ { "output": "syslog:local7" }, { "output": "/var/log/kea.log" } ] },
+            { "name": "kea-dhcp4.leases", "severity": "DEBUG", "debuglevel": 45,
+              "output_options": [ { "output": "stderr" } ] }
+        ]
+    } }"#;
+    with_config(text, |config| {
+        let (specs, unknown) = specs_from_config(config);
+        assert!(unknown.is_empty());
+        assert_eq!(
+            specs,
+            vec![
+                LoggerSpec {
+                    name: ROOT.into(),
+                    severity: Severity::Warn,
+                    debuglevel: 0,
+                    outputs: vec![
+                        OutputSpec::Syslog {
+                            facility: Facility::LOG_LOCAL7 as u8,
+                            socket: None
+                        },
+                        OutputSpec::File(PathBuf::from("/var/log/kea.log")),
+                    ],
+                },
+                LoggerSpec {
+                    name: TARGET_LEASES.into(),
+                    severity: Severity::Debug,
+                    debuglevel: 45,
+                    outputs: vec![OutputSpec::Stderr],
+                },
+            ]
+        );
+        assert_eq!(specs[1].level_filter(), LevelFilter::Debug);
+    });
+}
+
+#[test]
+fn only_child_loggers_keep_the_default_root() {
+    let text = r#"{ "Dhcp4": { "loggers": [
+        { "name": "kea-dhcp4.bad-packets", "severity": "ERROR",
+          "output_options": [ { "output": "syslog:nonsense" } ] } ] } }"#;
+    with_config(text, |config| {
+        let (specs, unknown) = specs_from_config(config);
+        assert_eq!(unknown, vec!["nonsense".to_string()]);
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[1], LoggerSpec::default_root());
+    });
+    with_config(r#"{ "Dhcp4": { } }"#, |config| {
+        assert_eq!(
+            specs_from_config(config).0,
+            vec![LoggerSpec::default_root()]
+        );
+    });
+}
