@@ -29,6 +29,7 @@ pub(crate) const DEFAULT_PARAMS: SubnetParams = SubnetParams {
 pub(crate) fn default_globals() -> Globals {
     Globals {
         params: DEFAULT_PARAMS,
+        declared: DeclaredParams::NONE,
         echo_client_id: true,
         decline_probation_period: 86400,
         host_reservation_identifiers: [
@@ -159,6 +160,7 @@ impl Fixture {
             client_class: TextRef::EMPTY,
             require_client_classes: IndexRange::EMPTY,
             params: self.globals.params,
+            declared: DeclaredParams::NONE,
             user_context: TextRef::EMPTY,
         });
         self.subnets.len() - 1
@@ -204,6 +206,10 @@ impl Fixture {
             },
             options: IndexRange::EMPTY,
             require_client_classes: IndexRange::EMPTY,
+            interface: TextRef::EMPTY,
+            relay_addresses: IndexRange::EMPTY,
+            client_class: TextRef::EMPTY,
+            declared: DeclaredParams::NONE,
             user_context: TextRef::EMPTY,
         });
         for s in members {
