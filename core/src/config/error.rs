@@ -300,6 +300,11 @@ pub enum ConfigErrorKind {
         /// The key.
         key: &'static str,
     },
+    /// A client class Kea would reject.
+    BadClass {
+        /// Why.
+        reason: &'static str,
+    },
     /// Two client classes with one name.
     DuplicateClass(Snippet),
     /// An `option-data` entry with neither `name` nor `code`.
@@ -451,6 +456,7 @@ impl fmt::Display for ConfigErrorKind {
                 f,
                 "\"{key}\" of a shared-network member differs from the shared network's"
             ),
+            K::BadClass { reason } => write!(f, "invalid client class: {reason}"),
             K::DuplicateClass(n) => write!(f, "duplicate client class \"{n}\""),
             K::OptionWithoutNameOrCode => f.write_str("option-data needs \"name\" or \"code\""),
             K::OptionNameCodeMismatch { name, code } => write!(

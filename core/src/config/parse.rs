@@ -14,6 +14,7 @@
 
 use core::net::Ipv4Addr;
 
+use super::error::ConfigPath as ConfigPathBuf;
 use super::error::{
     snippet, ConfigError, ConfigErrorKind, ConfigWarningKind, PoolProblem, Position, StorageKind,
 };
@@ -699,7 +700,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         if let Some((lexer, _)) = defs {
             // Custom definitions first, as Kea does.
             let back = self.r.jump(lexer, "Dhcp4.option-def");
-            let res = self.option_def_list();
+            let res = self.option_def_list(false);
             self.r.restore(back);
             self.globals.option_defs = res?;
             self.option_defs_done = true;
@@ -760,7 +761,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 if self.option_defs_done {
                     self.r.skip()?;
                 } else {
-                    self.globals.option_defs = self.option_def_list()?;
+                    self.globals.option_defs = self.option_def_list(false)?;
                 }
             }
             "client-classes" => {
@@ -1117,12 +1118,25 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     // ---------------------------------------------------------------- classes and option-def
 
     fn client_class(&mut self) -> R<()> {
+        // Kea parses a class's option-def before its option-data.
+        let [defs] = prescan(self.r.checkpoint(), ["option-def"]);
         let mut it = self.r.open_map()?;
         let mut ctx = Context::default();
         let mut c = ClientClass::EMPTY;
+        if let Some((lexer, _)) = defs {
+            let mut path = ConfigPathBuf::new();
+            let _ =
+                core::fmt::Write::write_fmt(&mut path, format_args!("{}.option-def", self.r.path));
+            let back = self.r.jump(lexer, &path);
+            let res = self.option_def_list(true);
+            self.r.restore(back);
+            c.option_defs = res?;
+        }
         let mut name_pos = None;
         let mut declared = DeclaredParams::NONE;
         let mut keys = LevelKeys::default();
+        let mut test_pos = None;
+        let mut required_pos = None;
         while let Some(k) = self.r.next_key(&mut it)? {
             if self.context_key(&k, &mut ctx)? {
                 continue;
@@ -1133,12 +1147,30 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     c.name = self.store_str(&t)?;
                     name_pos = Some(t.pos);
                 }
-                "test" => c.test = self.string_field(None)?,
-                "only-if-required" => c.only_if_required = self.r.boolean()?,
+                "test" => {
+                    test_pos = Some(k.pos);
+                    c.test = self.string_field(None)?;
+                }
+                "only-if-required" => {
+                    required_pos = Some(k.pos);
+                    c.only_if_required = self.r.boolean()?;
+                }
                 "option-data" => c.options = self.option_data_list()?,
-                "option-def" => c.option_defs = self.option_def_list()?,
+                "option-def" => {
+                    if defs.is_some() {
+                        self.r.skip()?;
+                    } else {
+                        c.option_defs = self.option_def_list(true)?;
+                    }
+                }
                 "next-server" => {
-                    c.next_server = Some(self.address()?.0).filter(|a| !a.is_unspecified())
+                    let (a, pos) = self.address()?;
+                    if a.is_broadcast() {
+                        return Err(
+                            self.err(pos, ConfigErrorKind::BadAddress(snippet("255.255.255.255")))
+                        );
+                    }
+                    c.next_server = Some(a).filter(|a| !a.is_unspecified());
                 }
                 "server-hostname" => c.server_hostname = self.string_field(Some(63))?,
                 "boot-file-name" => c.boot_file_name = self.string_field(Some(128))?,
@@ -1146,6 +1178,25 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     self.inheritable(&k, &mut declared, &mut keys)?;
                 }
                 _ => self.unknown(&k, None, "client-classes")?,
+            }
+        }
+        // kea-config.md §2.7: built-in classes may be declared only without test and
+        // only-if-required; DROP must not be only-if-required.
+        if let Some(name_pos) = name_pos {
+            let name = self.st.text.get(c.name);
+            let builtin = [b"ALL".as_slice(), b"KNOWN", b"UNKNOWN", b"BOOTP"].contains(&name);
+            if builtin && (test_pos.is_some() || c.only_if_required) {
+                let pos = test_pos.or(required_pos).unwrap_or(name_pos);
+                return Err(self.err(pos, ConfigErrorKind::BadClass { reason: "a built-in class (ALL, KNOWN, UNKNOWN, BOOTP) cannot have test or only-if-required" }));
+            }
+            if name == b"DROP" && c.only_if_required {
+                let pos = required_pos.unwrap_or(name_pos);
+                return Err(self.err(
+                    pos,
+                    ConfigErrorKind::BadClass {
+                        reason: "the DROP class cannot be only-if-required",
+                    },
+                ));
             }
         }
         let Some(name_pos) = name_pos else {
@@ -1183,7 +1234,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(())
     }
 
-    fn option_def_list(&mut self) -> R<IndexRange> {
+    /// `in_class`: class option-defs may define only option 43 and the private codes 224–254
+    /// in `dhcp4` (kea-config.md §2.7).
+    fn option_def_list(&mut self, in_class: bool) -> R<IndexRange> {
         let mut list = self.r.open_list()?;
         let start = self.st.option_defs.len_u32();
         while self.r.next_item(&mut list)? {
@@ -1222,6 +1275,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 return Err(self.err(it.pos, ConfigErrorKind::MissingKey { key: missing }));
             };
             let code = u8::try_from(code).unwrap_or(0);
+            if in_class && space == OptionSpace::Dhcp4 && code != 43 && !(224..=254).contains(&code)
+            {
+                let reason =
+                    snippet("a class may define only option 43 and codes 224-254 in dhcp4");
+                return Err(self.err(code_pos, ConfigErrorKind::BadOptionDef { reason }));
+            }
             let record_text = record_types.map_or("", |t| t.text);
             let kind = OptionKind::from_def(ty.text, record_text, array).map_err(|e| {
                 let pos = record_types
@@ -1919,6 +1978,16 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 let t = self.r.string()?;
                 let mut buf = [0u8; 256];
                 let n = self.at(t.pos, values::identifier(t.text, &mut buf))?;
+                // Kea's limits: a hardware address has at most 20 bytes, other
+                // identifiers at most 128.
+                let max = if kind == IdentifierType::HwAddress {
+                    20
+                } else {
+                    128
+                };
+                if n > max {
+                    return Err(self.err(t.pos, ConfigErrorKind::TooLong { max }));
+                }
                 let bytes = buf.get(..n).unwrap_or(&[]);
                 res.identifier = {
                     let r = self.st.text.store(bytes);
