@@ -1526,6 +1526,13 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         };
         let encoded = match result {
             Ok(e) => e,
+            Err((true, _)) if self.st.text.tail().is_none() => {
+                // Counting, and the payload outgrew the scratch buffer: reserve an upper
+                // bound (16 bytes per input byte covers the densest type, IPv6 from "::").
+                let bound = text.len().saturating_mul(16).saturating_add(16);
+                let res = self.st.text.commit(bound);
+                return self.at(dpos, res);
+            }
             Err((true, _)) => {
                 return Err(self.err(dpos, ConfigErrorKind::StorageFull(StorageKind::Text)))
             }
