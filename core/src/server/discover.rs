@@ -2,11 +2,12 @@
 //! stored; offers are not reserved [checked]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
+use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// Chooses an address and writes the OFFER. No subnet → no reply (§10 "No subnet for a
     /// DISCOVER: silence"); nothing available → no reply (`v4-allocation-fail`).
     pub(crate) fn discover(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {

@@ -167,9 +167,9 @@ impl Ctx<'_, '_> {
 
 /// The DHCPv4 server engine. Cheap to construct (it only holds borrows), so the daemon may
 /// build one per batch of packets and use the lease table in between.
-pub struct Engine<'a> {
+pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) config: Config<'a>,
-    pub(crate) leases: &'a mut dyn LeaseStore,
+    pub(crate) leases: &'a mut S,
     /// Iterative allocator state: the last address handed out per subnet (index into
     /// `config.subnets`), `0.0.0.0` for none. Keep it across engines (the daemon owns it).
     pub(crate) cursors: &'a mut [Ipv4Addr],
@@ -205,15 +205,11 @@ fn server_owned(code: u8) -> bool {
     )
 }
 
-impl<'a> Engine<'a> {
+impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// An engine over `config`, the lease table `leases`, and `cursors` (one entry per
     /// subnet, `config.subnets.len()`, initially `0.0.0.0`; shorter slices work, the
     /// allocator then always starts at the first pool address).
-    pub fn new(
-        config: &Config<'a>,
-        leases: &'a mut dyn LeaseStore,
-        cursors: &'a mut [Ipv4Addr],
-    ) -> Self {
+    pub fn new(config: &Config<'a>, leases: &'a mut S, cursors: &'a mut [Ipv4Addr]) -> Self {
         Engine {
             config: *config,
             leases,
@@ -222,13 +218,18 @@ impl<'a> Engine<'a> {
     }
 
     /// The lease table.
-    pub fn leases(&self) -> &dyn LeaseStore {
-        &*self.leases
+    pub fn leases(&self) -> &S {
+        self.leases
     }
 
     /// The lease table, mutable (control commands, reclamation).
-    pub fn leases_mut(&mut self) -> &mut dyn LeaseStore {
-        &mut *self.leases
+    pub fn leases_mut(&mut self) -> &mut S {
+        self.leases
+    }
+
+    /// The iterative allocator's cursors (the last address handed out per subnet).
+    pub fn cursors(&self) -> &[Ipv4Addr] {
+        self.cursors
     }
 
     /// Handles one query received at `now`: decides, stores and reports lease changes to

@@ -2,11 +2,12 @@
 
 use core::net::Ipv4Addr;
 
+use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Reply DHCPACK with yiaddr 0, options per PRL/always-send/basic set, fixed fields;
     /// no 51, no 1 (subnet mask) unless configured as option-data [checked]; no lease is
     /// touched. No subnet → ACK with only 53/54 (unicast case) [checked]."

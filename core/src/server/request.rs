@@ -9,6 +9,7 @@ use crate::assign::address::{
     RequestCheck,
 };
 use crate::assign::address::{NakReason, SilenceReason};
+use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
@@ -85,7 +86,7 @@ pub fn init_reboot(
     }
 }
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// DHCPREQUEST → DHCPACK / DHCPNAK / silence (§4 REQUEST table, §10).
     pub(crate) fn request(
         &mut self,

@@ -18,10 +18,8 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "wren-lease-file-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let p =
+            std::env::temp_dir().join(format!("wren-lease-file-{}-{tag}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -299,7 +297,10 @@ fn load_order_for_all_file_set_combinations() {
                 let own = format!("198.18.1.{}", bit + 1);
                 dir.write(
                     suffix,
-                    &file_of(&[row(a, 1, *valid, 2_000_000_000), row(&own, 2, 60, 1_900_000_000)]),
+                    &file_of(&[
+                        row(a, 1, *valid, 2_000_000_000),
+                        row(&own, 2, 60, 1_900_000_000),
+                    ]),
                 );
             }
         }
