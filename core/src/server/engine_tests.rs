@@ -45,6 +45,7 @@ struct Seen {
     subnet_id: u32,
     hostname: String,
     state: LeaseState,
+    user_context: String,
 }
 
 #[derive(Default)]
@@ -61,6 +62,7 @@ impl LeaseSink for Sink {
             subnet_id: r.subnet_id,
             hostname: r.hostname.into(),
             state: r.state,
+            user_context: r.user_context.into(),
         });
     }
 }
@@ -786,4 +788,31 @@ fn option_precedence_pool_subnet_network_class_global() {
     assert_eq!(get(72), b"network");
     assert_eq!(get(73), b"class");
     assert_eq!(get(74), b"global");
+}
+
+#[test]
+fn store_extended_info_keeps_option_82_in_the_user_context() {
+    let mut f = kea_fixture_config();
+    f.subnets[0].params.store_extended_info = true;
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let mut opts = std::vec![53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, 120];
+    opts.extend_from_slice(RAI);
+    let p = packet([0; 4], [198, 18, 0, 2], &opts);
+    let q = Query {
+        source_port: 67,
+        ..unicast_query(&p, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let r = run(&mut rig, &[(q, T0)], &mut sink);
+    assert!(matches!(
+        r[0].0,
+        Outcome::Reply {
+            kind: MessageType::Ack,
+            ..
+        }
+    ));
+    assert_eq!(
+        sink.0[0].user_context,
+        "{ \"ISC\": { \"relay-agent-info\": \"0x0102703702027231\" } }"
+    );
 }
