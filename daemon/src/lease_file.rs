@@ -935,7 +935,9 @@ where
     let leases = leases.into_iter();
     let (lower, _) = leases.size_hint();
     // Rows are formatted once into `rows`; `order` sorts their spans by address.
-    let mut rows: Vec<u8> = Vec::with_capacity(lower.saturating_mul(96));
+    let mut rows: Vec<u8> = Vec::with_capacity(lower.saturating_mul(96) + HEADER.len() + 1);
+    rows.extend_from_slice(HEADER.as_bytes());
+    rows.push(b'\n');
     let mut order: Vec<(u32, usize, usize)> = Vec::with_capacity(lower);
     let mut sorted = true;
     let mut last = 0u32;
@@ -951,14 +953,10 @@ where
     }
     let count = order.len();
     if sorted {
-        let mut out = Vec::with_capacity(HEADER.len() + 1 + rows.len());
-        out.extend_from_slice(HEADER.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(&rows);
-        return (out, count);
+        return (rows, count);
     }
     order.sort_unstable_by_key(|&(key, _, _)| key);
-    let mut out = Vec::with_capacity(HEADER.len() + 1 + rows.len());
+    let mut out = Vec::with_capacity(rows.len());
     out.extend_from_slice(HEADER.as_bytes());
     out.push(b'\n');
     for (_, start, end) in order {
@@ -972,24 +970,48 @@ where
 /// Appends `lease` as one Kea 2.2 CSV row with its `\n`. Only `,` and `&` are escaped in the
 /// text columns (as `&#x2c` / `&#x26`), hex is lowercase with `:`, `expire` = cltt + lifetime.
 pub fn write_row(lease: &LeaseRecord<'_>, out: &mut Vec<u8>) {
-    // `write!` into a Vec cannot fail.
-    let _ = write!(out, "{},", lease.address);
+    let [a, b, c, d] = lease.address.octets();
+    for (i, octet) in [a, b, c, d].into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        write_decimal(u64::from(octet), out);
+    }
+    out.push(b',');
     write_hex(lease.hwaddr, out);
     out.push(b',');
     write_hex(lease.client_id, out);
-    let _ = write!(
-        out,
-        ",{},{},{},{},{},",
-        lease.valid_lifetime,
-        lease.expire().0,
-        lease.subnet_id,
-        u8::from(lease.fqdn_fwd),
-        u8::from(lease.fqdn_rev)
-    );
+    out.push(b',');
+    write_decimal(u64::from(lease.valid_lifetime), out);
+    out.push(b',');
+    write_decimal(lease.expire().0, out);
+    out.push(b',');
+    write_decimal(u64::from(lease.subnet_id), out);
+    out.extend_from_slice(if lease.fqdn_fwd { b",1" } else { b",0" });
+    out.extend_from_slice(if lease.fqdn_rev { b",1," } else { b",0," });
     write_escaped(lease.hostname, out);
-    let _ = write!(out, ",{},", lease.state.code());
+    out.push(b',');
+    write_decimal(u64::from(lease.state.code()), out);
+    out.push(b',');
     write_escaped(lease.user_context, out);
     out.push(b'\n');
+}
+
+/// Appends `n` in decimal (the `fmt` machinery costs more than the rest of a row).
+fn write_decimal(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or(&[]));
 }
 
 fn write_hex(bytes: &[u8], out: &mut Vec<u8>) {
@@ -1011,7 +1033,12 @@ fn hex_digit(nibble: u8) -> u8 {
 }
 
 fn write_escaped(text: &str, out: &mut Vec<u8>) {
-    for &b in text.as_bytes() {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b',' || b == b'&') {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
         match b {
             b',' => out.extend_from_slice(b"&#x2c"),
             b'&' => out.extend_from_slice(b"&#x26"),

@@ -258,7 +258,7 @@ struct SyslogSink {
     socket_path: Option<PathBuf>,
     socket: Option<UnixDatagram>,
     last_attempt: Option<Instant>,
-    /// Lines lost to send errors (reported after a reconnection).
+    /// Lines lost to send errors or a full socket.
     dropped: u64,
 }
 
@@ -306,9 +306,10 @@ impl SyslogSink {
                 Err(_) => {}
             }
         }
-        let due = self
-            .last_attempt
-            .map_or(true, |t| now.duration_since(t) >= SYSLOG_RECONNECT_INTERVAL);
+        let due = match self.last_attempt {
+            None => true,
+            Some(t) => now.duration_since(t) >= SYSLOG_RECONNECT_INTERVAL,
+        };
         if due && self.connect(now) {
             if let Some(sock) = &self.socket {
                 if sock.send(datagram).is_ok() {
@@ -409,8 +410,9 @@ impl Loggers {
             .is_some_and(|e| level <= e.filter)
     }
 
-    /// Formats and writes one record at `now`.
-    pub fn log_at(&mut self, record: &Record<'_>, now: SystemTime) {
+    /// Formats and writes one record: `now` stamps the line, `mono` paces syslog
+    /// reconnection.
+    pub fn log_at(&mut self, record: &Record<'_>, now: SystemTime, mono: Instant) {
         let Some(index) = self.entry_index(record.target()) else {
             return;
         };
@@ -485,7 +487,7 @@ impl Loggers {
                         pid,
                         record.args()
                     );
-                    s.send(l.as_bytes(), Instant::now());
+                    s.send(l.as_bytes(), mono);
                 }
             }
         }
@@ -663,7 +665,7 @@ impl Log for WrenLogger {
     fn log(&self, record: &Record<'_>) {
         if let Ok(mut g) = self.loggers.lock() {
             if let Some(l) = g.as_mut() {
-                l.log_at(record, SystemTime::now());
+                l.log_at(record, SystemTime::now(), Instant::now());
             }
         }
     }

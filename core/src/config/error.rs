@@ -240,6 +240,15 @@ pub enum ConfigErrorKind {
         /// The maximum.
         max: u32,
     },
+    /// `min-valid-lifetime` and `max-valid-lifetime` without `valid-lifetime` in one map.
+    BoundsWithoutValidLifetime,
+    /// `renew-timer` above `rebind-timer`.
+    RenewAfterRebind {
+        /// T1.
+        renew: u32,
+        /// T2.
+        rebind: u32,
+    },
     /// A `t1-percent`/`t2-percent` outside (0, 1).
     PercentOutOfRange,
     /// `t1-percent` not below `t2-percent`.
@@ -392,6 +401,13 @@ impl fmt::Display for ConfigErrorKind {
             K::MinAboveMax { min, max } => write!(
                 f,
                 "min-valid-lifetime ({min}) is more than max-valid-lifetime ({max})"
+            ),
+            K::BoundsWithoutValidLifetime => f.write_str(
+                "have min-valid-lifetime and max-valid-lifetime but no valid-lifetime (default)",
+            ),
+            K::RenewAfterRebind { renew, rebind } => write!(
+                f,
+                "renew-timer ({renew}) is greater than rebind-timer ({rebind})"
             ),
             K::PercentOutOfRange => f.write_str("percentage must be greater than 0 and less than 1"),
             K::T1NotBelowT2 => f.write_str("t1-percent must be less than t2-percent"),

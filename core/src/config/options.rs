@@ -5,6 +5,7 @@
 //! minimal private table (the options the seed and common configs use) so the loader
 //! compiles and loads real configs; it is replaced by calls into `option_data::encode`.
 
+use super::model::OptionSpace;
 use super::values;
 
 /// The value layout of an option, as far as this shim knows.
@@ -86,14 +87,33 @@ const DHCP4: &[Def] = &[
     d(125, "vivso-suboptions", Ty::Uint32, false),
 ];
 
+/// DOCSIS3 (CableLabs) sub-options of option 125, space `vendor-4491` (kea-options.md §2).
+const VENDOR_4491: &[Def] = &[
+    d(1, "oro", Ty::Uint8, true),
+    d(2, "tftp-servers", Ty::Ipv4, true),
+];
+
+fn table(space: OptionSpace) -> &'static [Def] {
+    match space {
+        OptionSpace::Dhcp4 => DHCP4,
+        OptionSpace::Vendor(4491) => VENDOR_4491,
+        _ => &[],
+    }
+}
+
+/// The standard definition named `name` in `space`.
+pub(crate) fn by_name_in(space: OptionSpace, name: &str) -> Option<Def> {
+    table(space).iter().copied().find(|d| d.name == name)
+}
+
+/// The standard definition of `code` in `space`.
+pub(crate) fn by_code_in(space: OptionSpace, code: u8) -> Option<Def> {
+    table(space).iter().copied().find(|d| d.code == code)
+}
+
 /// The standard definition of `code` in space `dhcp4`.
 pub(crate) fn by_code(code: u8) -> Option<Def> {
     DHCP4.iter().copied().find(|d| d.code == code)
-}
-
-/// The standard definition named `name` in space `dhcp4`.
-pub(crate) fn by_name(name: &str) -> Option<Def> {
-    DHCP4.iter().copied().find(|d| d.name == name)
 }
 
 /// A byte sink over a fixed buffer.
@@ -178,10 +198,15 @@ fn encode_token(ty: Ty, token: &str, out: &mut Out<'_>) -> Result<(), &'static s
             _ => return Err("not a boolean"),
         }),
         Ty::Binary => {
-            if token.contains(':') || token.contains(' ') {
+            // Kea's hex decoder skips white space; colons are rejected in CSV mode.
+            if token.contains(':') {
                 return Err("binary data in CSV format must be contiguous hex");
             }
-            values::binary(token, |b| out.push(b)).ok_or("invalid hex")?;
+            let mut digits = heapless::String::<512>::new();
+            for c in token.chars().filter(|c| !c.is_whitespace()) {
+                digits.push(c).map_err(|_| "value too long")?;
+            }
+            values::binary(&digits, |b| out.push(b)).ok_or("invalid hex")?;
         }
     }
     Ok(())
@@ -235,7 +260,7 @@ mod tests {
 
     fn enc(name: &str, data: &str) -> std::vec::Vec<u8> {
         let mut buf = [0u8; 256];
-        let n = encode(by_name(name), true, data, &mut buf).unwrap();
+        let n = encode(by_name_in(OptionSpace::Dhcp4, name), true, data, &mut buf).unwrap();
         buf[..n].to_vec()
     }
 

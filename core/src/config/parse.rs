@@ -99,6 +99,8 @@ struct LevelKeys {
     min: Option<(Position, u32)>,
     max: Option<(Position, u32)>,
     t1: Option<Position>,
+    t2: Option<Position>,
+    renew: Option<Position>,
     reservation_mode: Option<(Position, &'static str)>,
     reservation_flag: Option<(Position, &'static str)>,
 }
@@ -183,6 +185,10 @@ pub(crate) struct Parser<'t, 's, 'w> {
     top_subnets: Option<IndexRange>,
     networks_first: bool,
     option_defs_done: bool,
+    /// `authoritative` and `calculate-tee-times` of the `Dhcp4` map, found by pre-scan
+    /// (levels are checked against them before the global map ends).
+    global_authoritative: Option<bool>,
+    global_calculate_tee_times: Option<bool>,
 }
 
 type R<T> = Result<T, ConfigError>;
@@ -211,6 +217,8 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             top_subnets: None,
             networks_first: false,
             option_defs_done: false,
+            global_authoritative: None,
+            global_calculate_tee_times: None,
         }
     }
 
@@ -422,19 +430,22 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 d.max_valid_lifetime = Some(v);
                 k.max = Some((pos, v));
             }
-            "renew-timer" => d.renew_timer = Some(self.r.uint32()?.0),
+            "renew-timer" => {
+                let (v, pos) = self.r.uint32()?;
+                d.renew_timer = Some(v);
+                k.renew = Some(pos);
+            }
             "rebind-timer" => d.rebind_timer = Some(self.r.uint32()?.0),
             "calculate-tee-times" => d.calculate_tee_times = Some(self.r.boolean()?),
             "t1-percent" | "t2-percent" => {
+                // Range checked when the level ends (only with calculate-tee-times).
                 let (v, pos) = self.r.float()?;
-                if !(v > 0.0 && v < 1.0) {
-                    return Err(self.err(pos, ConfigErrorKind::PercentOutOfRange));
-                }
                 if key.text == "t1-percent" {
                     d.t1_percent = Some(v as f32);
                     k.t1 = Some(pos);
                 } else {
                     d.t2_percent = Some(v as f32);
+                    k.t2 = Some(pos);
                 }
             }
             "authoritative" => d.authoritative = Some(self.r.boolean()?),
@@ -503,42 +514,66 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             };
             return Err(self.err(later, ConfigErrorKind::ReservationModeConflict { flag }));
         }
-        if let Some(valid) = d.valid_lifetime {
-            if let Some((pos, min)) = k.min {
-                if min > valid {
-                    return Err(self.r.error_at_key(
-                        pos,
-                        "min-valid-lifetime",
-                        ConfigErrorKind::MinAboveValid { min, valid },
-                    ));
+        // Kea's lifetime triplet (BaseNetworkParser::parseLifetime): a level that sets any
+        // of valid/min/max gets all three; min or max alone sets the other two; min and max
+        // without valid is an error.
+        let key = |name: &'static str, pos: Position, kind| self.r.error_at_key(pos, name, kind);
+        match (d.valid_lifetime, k.min, k.max) {
+            (None, None, None) => {}
+            (Some(valid), min, max) => {
+                if let Some((pos, min)) = min {
+                    if min > valid {
+                        let kind = ConfigErrorKind::MinAboveValid { min, valid };
+                        return Err(key("min-valid-lifetime", pos, kind));
+                    }
+                }
+                if let Some((pos, max)) = max {
+                    if max < valid {
+                        let kind = ConfigErrorKind::MaxBelowValid { max, valid };
+                        return Err(key("max-valid-lifetime", pos, kind));
+                    }
+                }
+                d.min_valid_lifetime = Some(min.map_or(valid, |m| m.1));
+                d.max_valid_lifetime = Some(max.map_or(valid, |m| m.1));
+            }
+            (None, Some((pos, _)), Some(_)) => {
+                let kind = ConfigErrorKind::BoundsWithoutValidLifetime;
+                return Err(key("min-valid-lifetime", pos, kind));
+            }
+            (None, Some((_, v)), None) | (None, None, Some((_, v))) => {
+                d.valid_lifetime = Some(v);
+                d.min_valid_lifetime = Some(v);
+                d.max_valid_lifetime = Some(v);
+            }
+        }
+        // BaseNetworkParser::parseCommon: renew-timer above rebind-timer is an error.
+        if let (Some(renew), Some(rebind), Some(pos)) = (d.renew_timer, d.rebind_timer, k.renew) {
+            if renew > rebind {
+                let kind = ConfigErrorKind::RenewAfterRebind { renew, rebind };
+                return Err(key("renew-timer", pos, kind));
+            }
+        }
+        // BaseNetworkParser::parseTeePercents: the percentages are checked only when
+        // calculate-tee-times is on (declared at this level, else globally).
+        let calculate = d
+            .calculate_tee_times
+            .or(self.global_calculate_tee_times)
+            .unwrap_or(false);
+        if calculate {
+            for (value, pos, name) in [
+                (d.t2_percent, k.t2, "t2-percent"),
+                (d.t1_percent, k.t1, "t1-percent"),
+            ] {
+                if let (Some(v), Some(pos)) = (value, pos) {
+                    if !(v > 0.0 && v < 1.0) {
+                        return Err(key(name, pos, ConfigErrorKind::PercentOutOfRange));
+                    }
                 }
             }
-            if let Some((pos, max)) = k.max {
-                if max < valid {
-                    return Err(self.r.error_at_key(
-                        pos,
-                        "max-valid-lifetime",
-                        ConfigErrorKind::MaxBelowValid { max, valid },
-                    ));
+            if let (Some(t1), Some(t2), Some(pos)) = (d.t1_percent, d.t2_percent, k.t1) {
+                if t1 >= t2 {
+                    return Err(key("t1-percent", pos, ConfigErrorKind::T1NotBelowT2));
                 }
-            }
-            d.min_valid_lifetime = d.min_valid_lifetime.or(Some(valid));
-            d.max_valid_lifetime = d.max_valid_lifetime.or(Some(valid));
-        }
-        if let (Some((pos, min)), Some((_, max))) = (k.min, k.max) {
-            if min > max {
-                return Err(self.r.error_at_key(
-                    pos,
-                    "min-valid-lifetime",
-                    ConfigErrorKind::MinAboveMax { min, max },
-                ));
-            }
-        }
-        if let (Some(t1), Some(t2), Some(pos)) = (d.t1_percent, d.t2_percent, k.t1) {
-            if t1 >= t2 {
-                return Err(self
-                    .r
-                    .error_at_key(pos, "t1-percent", ConfigErrorKind::T1NotBelowT2));
             }
         }
         Ok(())
@@ -592,7 +627,22 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         it: &mut MapIter<'t>,
         first: Option<Token<'t>>,
     ) -> R<()> {
-        let [unique, defs] = prescan(map_start, ["ip-reservations-unique", "option-def"]);
+        let [unique, defs, authoritative, calculate] = prescan(
+            map_start,
+            [
+                "ip-reservations-unique",
+                "option-def",
+                "authoritative",
+                "calculate-tee-times",
+            ],
+        );
+        let flag = |t: Option<(Lexer<'t>, Token<'t>)>| match t.map(|(_, t)| t.kind) {
+            Some(TokenKind::True) => Some(true),
+            Some(TokenKind::False) => Some(false),
+            _ => None,
+        };
+        self.global_authoritative = flag(authoritative);
+        self.global_calculate_tee_times = flag(calculate);
         if let Some((_, t)) = unique {
             if t.kind == TokenKind::False {
                 self.globals.ip_reservations_unique = false;
@@ -763,21 +813,23 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
 
     fn expired_leases(&mut self) -> R<()> {
         let mut it = self.r.open_map()?;
+        let mut ctx = Context::default();
         while let Some(k) = self.r.next_key(&mut it)? {
-            let e = &mut self.globals.expired_leases;
-            let field = match k.text {
-                "reclaim-timer-wait-time" => &mut e.reclaim_timer_wait_time,
-                "flush-reclaimed-timer-wait-time" => &mut e.flush_reclaimed_timer_wait_time,
-                "hold-reclaimed-time" => &mut e.hold_reclaimed_time,
-                "max-reclaim-leases" => &mut e.max_reclaim_leases,
-                "max-reclaim-time" => &mut e.max_reclaim_time,
-                "unwarned-reclaim-cycles" => &mut e.unwarned_reclaim_cycles,
-                _ => {
-                    self.unknown(&k, None, "expired-leases-processing")?;
-                    continue;
-                }
-            };
-            let _ = field;
+            if self.context_key(&k, &mut ctx)? {
+                continue;
+            }
+            const KEYS: [&str; 6] = [
+                "reclaim-timer-wait-time",
+                "flush-reclaimed-timer-wait-time",
+                "hold-reclaimed-time",
+                "max-reclaim-leases",
+                "max-reclaim-time",
+                "unwarned-reclaim-cycles",
+            ];
+            if !KEYS.contains(&k.text) {
+                self.unknown(&k, None, "expired-leases-processing")?;
+                continue;
+            }
             let v = self.r.uint32()?.0;
             let e = &mut self.globals.expired_leases;
             match k.text {
@@ -832,8 +884,6 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             if self.context_key(&k, &mut ctx)? {
                 continue;
             }
-            let i = &mut self.globals.interfaces;
-            let _ = i;
             match k.text {
                 "interfaces" => self.globals.interfaces.interfaces = self.name_list()?,
                 "dhcp-socket-type" => {
@@ -977,7 +1027,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     "debuglevel" => {
                         logger.debuglevel = u8::try_from(self.r.integer(0, 99)?.0).unwrap_or(0)
                     }
-                    "output_options" | "output-options" => {
+                    "output_options" => {
                         let mut outs = self.r.open_list()?;
                         let s = self.st.names.len_u32();
                         while self.r.next_item(&mut outs)? {
@@ -1197,6 +1247,15 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(r)
     }
 
+    fn same_space(&self, a: OptionSpace, b: OptionSpace) -> bool {
+        match (a, b) {
+            (OptionSpace::Custom(x), OptionSpace::Custom(y)) => {
+                self.st.text.get(x) == self.st.text.get(y)
+            }
+            _ => a == b,
+        }
+    }
+
     fn find_custom_def(
         &self,
         space: OptionSpace,
@@ -1204,7 +1263,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         code: Option<u8>,
     ) -> Option<CustomOptionDef> {
         self.st.option_defs.filled().iter().copied().find(|d| {
-            d.space == space
+            self.same_space(d.space, space)
                 && name.is_none_or(|n| self.st.text.get(d.name) == n.as_bytes())
                 && code.is_none_or(|c| d.code == c)
         })
@@ -1233,29 +1292,15 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 "csv-format" => csv_format = self.r.boolean()?,
                 "data" => data = Some(self.r.string()?),
                 "always-send" => always_send = self.r.boolean()?,
-                "never-send" => {
-                    self.r.boolean()?;
-                }
                 _ => self.unknown(&k, None, "option-data")?,
             }
         }
         // Definition and code.
-        let std_def = |n: Option<&str>, c: Option<u8>| -> Option<options::Def> {
-            match (n, c) {
-                (Some(n), _) => options::by_name(n),
-                (None, Some(c)) => options::by_code(c),
-                _ => None,
-            }
-        };
         let mut def = None;
         let code = match (name, code) {
             (None, None) => return Err(self.err(it.pos, ConfigErrorKind::OptionWithoutNameOrCode)),
             (Some(n), c) => {
-                let std = if space == OptionSpace::Dhcp4 {
-                    std_def(Some(n.text), None)
-                } else {
-                    None
-                };
+                let std = options::by_name_in(space, n.text);
                 match (std, c) {
                     (Some(d), Some((c, _))) if d.code != c => {
                         return Err(self.err(
@@ -1286,9 +1331,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 }
             }
             (None, Some((c, _))) => {
-                if space == OptionSpace::Dhcp4 {
-                    def = std_def(None, Some(c));
-                }
+                def = options::by_code_in(space, c);
                 c
             }
         };
@@ -1299,7 +1342,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             always_send,
             payload,
         };
-        let _ = self.finish_context(ctx, it.pos)?;
+        // Validated and merged like every level's, but the model keeps no user-context
+        // for option values.
+        self.finish_context(ctx, it.pos)?;
         let res = self.st.options.push(v);
         self.at(it.pos, res)?;
         // Reserve room for combining sub-options into 43/125 (see combine_encapsulated).
@@ -1343,9 +1388,8 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             };
             match options::encode(def, csv, text, out) {
                 Ok(n) => n,
-                Err(reason) if def.is_none() => {
+                Err(_) if def.is_none() => {
                     // Not hex: keep the text itself (custom CSV-format option).
-                    let _ = reason;
                     let bytes = text.as_bytes();
                     match out.get_mut(..bytes.len()) {
                         Some(dst) => {
@@ -1495,7 +1539,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             // kea-config.md §2.4: members may not name another interface or differ in
             // authoritative.
             let net_iface = self.st.text.get(net.interface);
-            let global_auth = self.globals.declared.authoritative;
+            let global_auth = self.global_authoritative;
             for m in members.as_range() {
                 let Some(s) = self.st.subnets.get(m) else {
                     continue;
@@ -1601,9 +1645,8 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             }
             match k.text {
                 "id" => {
-                    let (v, pos) = self.r.integer(0, 4_294_967_294)?;
-                    let _ = v;
-                    id_pos = pos;
+                    // The value was taken by the pre-scan; this checks type and range.
+                    id_pos = self.r.integer(0, 4_294_967_294)?.1;
                 }
                 "subnet" => {
                     let t = self.r.string()?;
