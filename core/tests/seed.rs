@@ -74,7 +74,6 @@ fn dora(mac: [u8; 6], extra: &[u8]) -> Exchange {
     let mut discover = vec![53, 1, 1, 55, 5, 1, 3, 6, 12, 15];
     discover.extend_from_slice(extra);
     let discover = packet(mac, &discover);
-    let query = |payload: &[u8]| -> Vec<u8> { payload.to_vec() };
     let q = |payload| Query {
         payload,
         interface: Interface {
@@ -100,7 +99,7 @@ fn dora(mac: [u8; 6], extra: &[u8]) -> Exchange {
     else {
         panic!("no offer: {o:?}")
     };
-    let offer = query(&buf[..len]);
+    let offer = buf[..len].to_vec();
     let offered = summary.address.unwrap();
     let mut request = vec![53, 1, 3, 54, 4, 198, 18, 0, 2, 50, 4];
     request.extend_from_slice(&offered.octets());

@@ -833,44 +833,6 @@ mod tests {
         );
     }
 
-    /// The lease table with occupancy hints (what `LeaseStore for LeaseTable` can offer
-    /// through [`LeaseStore::next_unheld`]).
-    struct Hinted<'a>(crate::lease::LeaseTable<'a>);
-
-    impl LeaseStore for Hinted<'_> {
-        fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
-            self.0.by_address(address)
-        }
-        fn by_client(
-            &self,
-            subnet_id: u32,
-            client: &ClientIdentity<'_>,
-        ) -> Option<LeaseRecord<'_>> {
-            self.0.by_client(subnet_id, client)
-        }
-        fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), crate::assign::StoreError> {
-            self.0.put(record)
-        }
-        fn remove(&mut self, address: Ipv4Addr) -> bool {
-            LeaseStore::remove(&mut self.0, address)
-        }
-        fn next_unheld(
-            &self,
-            pool_index: usize,
-            pool: &Pool,
-            after: Option<Ipv4Addr>,
-        ) -> crate::assign::store::FreeSearch {
-            use crate::assign::store::FreeSearch;
-            let occupancy = self.0.occupancy();
-            if occupancy.pool_range(pool_index) != Some((pool.first, pool.last)) {
-                return FreeSearch::Unsupported;
-            }
-            occupancy
-                .next_free(pool_index, after)
-                .map_or(FreeSearch::Exhausted, FreeSearch::Found)
-        }
-    }
-
     /// The occupancy hints of the real lease table give exactly the addresses of the plain
     /// scan, through pool wrap-around, releases and a reservation inside a pool.
     #[test]
@@ -919,7 +881,6 @@ mod tests {
         })
         .unwrap();
         table.set_pools(c.pools).unwrap();
-        let mut table = Hinted(table);
         // The hints are really in use (not the fallback scan).
         assert_eq!(
             table.next_unheld(1, &c.pools[1], None),

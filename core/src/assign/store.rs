@@ -7,7 +7,7 @@ use core::net::Ipv4Addr;
 
 use crate::assign::ClientIdentity;
 use crate::config::Pool;
-use crate::lease::{LeaseRecord, LeaseState};
+use crate::lease::{LeaseRecord, LeaseState, LeaseTable, TableError};
 use crate::time::Timestamp;
 
 /// Why a lease could not be stored.
@@ -68,6 +68,54 @@ pub fn is_free<S: LeaseStore + ?Sized>(store: &S, address: Ipv4Addr, now: Timest
     match store.by_address(address) {
         None => true,
         Some(lease) => lease.is_removal() || lease.is_expired(now),
+    }
+}
+
+/// The daemon's lease table: O(1) lookups through its address, client-id and hardware
+/// address indexes, and its pool occupancy bitmaps as allocation hints.
+impl LeaseStore for LeaseTable<'_> {
+    fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
+        self.get(address)
+    }
+
+    /// Client-id first, then hardware address among the subnet's leases the client owns;
+    /// declined leases (no identity left) never match.
+    fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
+        let usable =
+            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
+        if !client.client_id.is_empty() {
+            if let Some((_, l)) = self.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
+                return Some(l);
+            }
+        }
+        self.by_hwaddr(client.hwaddr)
+            .find(|(_, l)| usable(l) && client.owns(l))
+            .map(|(_, l)| l)
+    }
+
+    fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
+        self.upsert(record).map(|_| ()).map_err(|e| match e {
+            TableError::HwAddrTooLong | TableError::ClientIdTooLong | TableError::TextTooLong => {
+                StoreError::FieldTooLong
+            }
+            TableError::Full | TableError::TextFull | TableError::Occupancy(_) => StoreError::Full,
+        })
+    }
+
+    fn remove(&mut self, address: Ipv4Addr) -> bool {
+        LeaseTable::remove(self, address)
+    }
+
+    /// The table's pool occupancy bitmaps (installed with [`LeaseTable::set_pools`]); a pool
+    /// the bitmaps do not know as the config has it is `Unsupported`.
+    fn next_unheld(&self, pool_index: usize, pool: &Pool, after: Option<Ipv4Addr>) -> FreeSearch {
+        let occupancy = self.occupancy();
+        if occupancy.pool_range(pool_index) != Some((pool.first, pool.last)) {
+            return FreeSearch::Unsupported;
+        }
+        occupancy
+            .next_free(pool_index, after)
+            .map_or(FreeSearch::Exhausted, FreeSearch::Found)
     }
 }
 
@@ -319,7 +367,6 @@ mod tests {
     fn lease_table_implements_the_store() {
         use crate::lease::occupancy::OccupancyStorage;
         use crate::lease::table::{LeaseSlot, LeaseStorage};
-        use crate::lease::LeaseTable;
         let sizes = LeaseStorage::sizes_for(8);
         let mut leases = std::vec![LeaseSlot::default(); sizes.leases];
         let mut a = std::vec![0u32; sizes.index_slots];
@@ -337,7 +384,6 @@ mod tests {
             occupancy: OccupancyStorage::empty(),
         })
         .unwrap();
-        // The table's own implementation (core/src/lease/table.rs).
         let store: &mut dyn LeaseStore = &mut table;
         store.put(&rec(1, &[9], &[1, 7])).unwrap();
         store.put(&rec(2, &[9], &[])).unwrap();
