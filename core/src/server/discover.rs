@@ -1,5 +1,5 @@
 //! DHCPDISCOVER → DHCPOFFER (RFC 2131 §4.3.1; dhcpv4-server-behaviour.md §4). "Nothing is
-//! stored; offers are not reserved [checked]."
+//! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
 use crate::assign::LeaseStore;

@@ -29,7 +29,7 @@ pub enum RequestState {
     /// distinguish it from renewing).
     Rebinding,
     /// "neither 50 nor ciaddr": RFC 2131 says NAK; Kea allocates an address and ACKs
-    /// [checked].
+    /// \[checked\].
     NoAddress,
 }
 
@@ -70,8 +70,8 @@ pub enum InitRebootVerdict {
 
 /// Kea's INIT-REBOOT rule (§4 table, §10 rows 1–3): "look up the client's lease (client-id,
 /// then chaddr) in the selected subnet/shared network. Not found and `authoritative` false →
-/// silence [checked]; not found and authoritative → NAK [checked]; found with a different
-/// address → NAK [checked]; found and equal → continue as a renewal". An address foreign
+/// silence \[checked\]; not found and authoritative → NAK \[checked\]; found with a different
+/// address → NAK \[checked\]; found and equal → continue as a renewal". An address foreign
 /// to the network is a client without a lease here: silence, or NAK when authoritative.
 pub fn init_reboot(
     client_lease: Option<Ipv4Addr>,
