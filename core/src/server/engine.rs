@@ -53,6 +53,9 @@ pub enum DropReason {
     Silence(SilenceReason),
     /// DECLINE without option 50 (an RFC violation Kea drops).
     DeclineWithoutAddress,
+    /// The packet is in class `DROP` (kea-expressions.md §5 steps 5 and 10; here through a
+    /// host reservation's `client-classes`).
+    DropClass,
     /// The lease could not be stored.
     LeaseStoreFailed(StoreError),
     /// The reply does not fit the caller's buffer.

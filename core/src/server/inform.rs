@@ -2,9 +2,10 @@
 
 use core::net::Ipv4Addr;
 
+use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
-use crate::server::engine::{Ctx, Engine, Event, Outcome, ReplyPlan};
+use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
@@ -17,6 +18,10 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             classes: ctx.classes.with_host(reservation),
             ..*ctx
         };
+        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
+        if ctx.classes.is_member(b"DROP") {
+            return Outcome::Drop(DropReason::DropClass);
+        }
         let plan = ReplyPlan {
             kind: ReplyKind::InformAck,
             yiaddr: Ipv4Addr::UNSPECIFIED,

@@ -9,6 +9,7 @@ use crate::assign::address::{
     RequestCheck,
 };
 use crate::assign::address::{NakReason, SilenceReason};
+use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::destination::ReplyKind;
@@ -103,6 +104,10 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             classes: ctx.classes.with_host(reservation),
             ..*ctx
         };
+        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
+        if ctx.classes.is_member(b"DROP") {
+            return Outcome::Drop(DropReason::DropClass);
+        }
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
             host_ids: ctx.host_ids,
