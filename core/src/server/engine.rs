@@ -36,7 +36,7 @@ pub enum DropReason {
     UnknownMessageType(u8),
     /// Option 54 names a server that is not us (§1 "Server identifier").
     NotForUs,
-    /// A DISCOVER carrying option 54 [checked].
+    /// A DISCOVER carrying option 54 \[checked\].
     DiscoverWithServerId,
     /// Empty chaddr and no (or an empty) client-id.
     NoClientIdentity,
@@ -53,6 +53,9 @@ pub enum DropReason {
     Silence(SilenceReason),
     /// DECLINE without option 50 (an RFC violation Kea drops).
     DeclineWithoutAddress,
+    /// The packet is in class `DROP` (kea-expressions.md §5 steps 5 and 10; here through a
+    /// host reservation's `client-classes`).
+    DropClass,
     /// The lease could not be stored.
     LeaseStoreFailed(StoreError),
     /// The reply does not fit the caller's buffer.
@@ -553,7 +556,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             }
         }
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 [checked].
+            // RFC 3011 §3: the server echoes option 118 \[checked\].
             if let Some(sel) = q.option(118) {
                 set.set(118, sel, RANK_REQUIRED);
             }
