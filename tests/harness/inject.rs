@@ -88,8 +88,7 @@ pub fn udp_frame(
     ip.extend_from_slice(&src.octets());
     ip.extend_from_slice(&dst.octets());
     let c = checksum(&ip);
-    ip[10] = (c >> 8) as u8;
-    ip[11] = c as u8;
+    ip.splice(10..12, c.to_be_bytes());
     f.extend_from_slice(&ip);
     let ulen = (8 + payload.len()) as u16;
     f.extend_from_slice(&sport.to_be_bytes());
