@@ -88,7 +88,7 @@ fn garbage_payloads() -> Vec<Vec<u8>> {
     r.extend_from_slice(&[53, 1, 1, 82, 10, 1, 4, 0, 0]);
     v.push(r);
     // deterministic random garbage, some with a valid cookie
-    let mut rng = Lcg(0x5eed_0f_77e7);
+    let mut rng = Lcg(0x005e_ed0f_77e7);
     for i in 0..200 {
         let len = usize::from(rng.next_u8()) * 3;
         let mut p = rng.bytes(len);
