@@ -5,7 +5,7 @@
 //!
 //! Inheritable parameters are resolved at load time into each subnet's [`SubnetParams`]
 //! (subnet, else shared network, else global, else Kea's default: kea-config.md §3), so the
-//! packet path reads one struct. The raw per-level values are kept in the `declared_*`
+//! packet path reads one struct. The raw per-level values are kept in the `declared`
 //! fields for `config-get`.
 
 use core::net::Ipv4Addr;
@@ -154,6 +154,132 @@ pub struct SubnetParams {
     pub store_extended_info: bool,
 }
 
+/// The inheritable parameters as one level (global, shared network or subnet) declares
+/// them: `None` where the level is silent. Kept for `config-get` and for resolving
+/// [`SubnetParams`] (kea-config.md §3). `min`/`max` already default to the same level's
+/// `valid-lifetime` (Kea's triplet parser does this per level).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DeclaredParams {
+    /// `valid-lifetime`.
+    pub valid_lifetime: Option<u32>,
+    /// `min-valid-lifetime` (or this level's `valid-lifetime`).
+    pub min_valid_lifetime: Option<u32>,
+    /// `max-valid-lifetime` (or this level's `valid-lifetime`).
+    pub max_valid_lifetime: Option<u32>,
+    /// `renew-timer`.
+    pub renew_timer: Option<u32>,
+    /// `rebind-timer`.
+    pub rebind_timer: Option<u32>,
+    /// `calculate-tee-times`.
+    pub calculate_tee_times: Option<bool>,
+    /// `t1-percent`.
+    pub t1_percent: Option<f32>,
+    /// `t2-percent`.
+    pub t2_percent: Option<f32>,
+    /// `authoritative`.
+    pub authoritative: Option<bool>,
+    /// `match-client-id`.
+    pub match_client_id: Option<bool>,
+    /// `next-server` (`0.0.0.0` kept: it overrides an inherited value with "none").
+    pub next_server: Option<Ipv4Addr>,
+    /// `server-hostname`.
+    pub server_hostname: Option<TextRef>,
+    /// `boot-file-name`.
+    pub boot_file_name: Option<TextRef>,
+    /// `reservations-global` (or from `reservation-mode`).
+    pub reservations_global: Option<bool>,
+    /// `reservations-in-subnet` (or from `reservation-mode`).
+    pub reservations_in_subnet: Option<bool>,
+    /// `reservations-out-of-pool` (or from `reservation-mode`).
+    pub reservations_out_of_pool: Option<bool>,
+    /// `store-extended-info`.
+    pub store_extended_info: Option<bool>,
+}
+
+impl DeclaredParams {
+    /// Nothing declared.
+    pub const NONE: DeclaredParams = DeclaredParams {
+        valid_lifetime: None,
+        min_valid_lifetime: None,
+        max_valid_lifetime: None,
+        renew_timer: None,
+        rebind_timer: None,
+        calculate_tee_times: None,
+        t1_percent: None,
+        t2_percent: None,
+        authoritative: None,
+        match_client_id: None,
+        next_server: None,
+        server_hostname: None,
+        boot_file_name: None,
+        reservations_global: None,
+        reservations_in_subnet: None,
+        reservations_out_of_pool: None,
+        store_extended_info: None,
+    };
+}
+
+impl SubnetParams {
+    /// Kea 2.2's built-in defaults (kea-config.md §2).
+    pub const KEA_DEFAULT: SubnetParams = SubnetParams {
+        lifetimes: Lifetimes::KEA_DEFAULT,
+        renew_timer: None,
+        rebind_timer: None,
+        calculate_tee_times: false,
+        t1_percent: 0.5,
+        t2_percent: 0.875,
+        authoritative: false,
+        match_client_id: true,
+        next_server: None,
+        server_hostname: TextRef::EMPTY,
+        boot_file_name: TextRef::EMPTY,
+        reservations_global: false,
+        reservations_in_subnet: true,
+        reservations_out_of_pool: false,
+        store_extended_info: false,
+    };
+
+    /// Resolves the parameters of a level from its declared values, most specific first
+    /// (`levels` = subnet, shared network, global), falling back to Kea's defaults
+    /// (kea-config.md §3).
+    pub fn resolve(levels: &[&DeclaredParams]) -> SubnetParams {
+        fn first<T: Copy>(
+            levels: &[&DeclaredParams],
+            f: impl Fn(&DeclaredParams) -> Option<T>,
+        ) -> Option<T> {
+            levels.iter().find_map(|l| f(l))
+        }
+        let d = SubnetParams::KEA_DEFAULT;
+        let valid = first(levels, |l| l.valid_lifetime).unwrap_or(d.lifetimes.valid);
+        SubnetParams {
+            lifetimes: Lifetimes {
+                valid,
+                min: first(levels, |l| l.min_valid_lifetime).unwrap_or(valid),
+                max: first(levels, |l| l.max_valid_lifetime).unwrap_or(valid),
+            },
+            renew_timer: first(levels, |l| l.renew_timer),
+            rebind_timer: first(levels, |l| l.rebind_timer),
+            calculate_tee_times: first(levels, |l| l.calculate_tee_times)
+                .unwrap_or(d.calculate_tee_times),
+            t1_percent: first(levels, |l| l.t1_percent).unwrap_or(d.t1_percent),
+            t2_percent: first(levels, |l| l.t2_percent).unwrap_or(d.t2_percent),
+            authoritative: first(levels, |l| l.authoritative).unwrap_or(d.authoritative),
+            match_client_id: first(levels, |l| l.match_client_id).unwrap_or(d.match_client_id),
+            next_server: first(levels, |l| l.next_server).filter(|a| !a.is_unspecified()),
+            server_hostname: first(levels, |l| l.server_hostname).unwrap_or(TextRef::EMPTY),
+            boot_file_name: first(levels, |l| l.boot_file_name).unwrap_or(TextRef::EMPTY),
+            reservations_global: first(levels, |l| l.reservations_global)
+                .unwrap_or(d.reservations_global),
+            reservations_in_subnet: first(levels, |l| l.reservations_in_subnet)
+                .unwrap_or(d.reservations_in_subnet),
+            reservations_out_of_pool: first(levels, |l| l.reservations_out_of_pool)
+                .unwrap_or(d.reservations_out_of_pool),
+            store_extended_info: first(levels, |l| l.store_extended_info)
+                .unwrap_or(d.store_extended_info),
+        }
+    }
+}
+
 /// One `subnet4` entry.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Subnet {
@@ -179,6 +305,8 @@ pub struct Subnet {
     pub require_client_classes: IndexRange,
     /// Effective parameters.
     pub params: SubnetParams,
+    /// What the subnet itself declared (for `config-get`).
+    pub declared: DeclaredParams,
     /// `user-context` (with `comment` merged), compact JSON in the text arena; empty if none.
     pub user_context: TextRef,
 }
@@ -194,6 +322,14 @@ pub struct SharedNetwork {
     pub options: IndexRange,
     /// `require-client-classes`, class names in [`Config::names`].
     pub require_client_classes: IndexRange,
+    /// `interface`; empty when unset (members inherit it).
+    pub interface: TextRef,
+    /// `relay.ip-addresses`, in [`Config::addresses`] (members inherit them).
+    pub relay_addresses: IndexRange,
+    /// `client-class`; empty when unset (members inherit it).
+    pub client_class: TextRef,
+    /// What the network declared of the inheritable parameters.
+    pub declared: DeclaredParams,
     /// `user-context`, compact JSON; empty if none.
     pub user_context: TextRef,
 }
@@ -481,6 +617,8 @@ pub struct Globals {
     /// Global values of the inheritable parameters (used for the INFORM of clients with no
     /// subnet and as the base of every subnet's [`SubnetParams`]).
     pub params: SubnetParams,
+    /// What the `Dhcp4` map declared of them.
+    pub declared: DeclaredParams,
     /// `echo-client-id` (default true).
     pub echo_client_id: bool,
     /// `decline-probation-period`, s (default 86400).
@@ -604,4 +742,132 @@ pub struct ConfigStorage<'a> {
     pub reservation_id_slots: &'a mut [u32],
     /// Slots of the reservation-by-address index (power of two, ≥ 2 × reservations).
     pub reservation_addr_slots: &'a mut [u32],
+}
+
+// ---- Empty values, to fill storage before parsing (`vec![Subnet::EMPTY; n]`) ----
+
+impl Ipv4Prefix {
+    /// `0.0.0.0/0`.
+    pub const EMPTY: Ipv4Prefix = Ipv4Prefix {
+        address: Ipv4Addr::UNSPECIFIED,
+        len: 0,
+    };
+}
+
+impl Subnet {
+    /// A placeholder subnet (id 0, `0.0.0.0/0`, Kea defaults).
+    pub const EMPTY: Subnet = Subnet {
+        id: 0,
+        prefix: Ipv4Prefix::EMPTY,
+        shared_network: None,
+        pools: IndexRange::EMPTY,
+        reservations: IndexRange::EMPTY,
+        options: IndexRange::EMPTY,
+        interface: TextRef::EMPTY,
+        relay_addresses: IndexRange::EMPTY,
+        client_class: TextRef::EMPTY,
+        require_client_classes: IndexRange::EMPTY,
+        params: SubnetParams::KEA_DEFAULT,
+        declared: DeclaredParams::NONE,
+        user_context: TextRef::EMPTY,
+    };
+}
+
+impl SharedNetwork {
+    /// A placeholder network.
+    pub const EMPTY: SharedNetwork = SharedNetwork {
+        name: TextRef::EMPTY,
+        subnets: IndexRange::EMPTY,
+        options: IndexRange::EMPTY,
+        require_client_classes: IndexRange::EMPTY,
+        interface: TextRef::EMPTY,
+        relay_addresses: IndexRange::EMPTY,
+        client_class: TextRef::EMPTY,
+        declared: DeclaredParams::NONE,
+        user_context: TextRef::EMPTY,
+    };
+}
+
+impl Pool {
+    /// A placeholder pool (`0.0.0.0 - 0.0.0.0`).
+    pub const EMPTY: Pool = Pool {
+        first: Ipv4Addr::UNSPECIFIED,
+        last: Ipv4Addr::UNSPECIFIED,
+        options: IndexRange::EMPTY,
+        client_class: TextRef::EMPTY,
+        require_client_classes: IndexRange::EMPTY,
+        user_context: TextRef::EMPTY,
+    };
+}
+
+impl Reservation {
+    /// A placeholder reservation.
+    pub const EMPTY: Reservation = Reservation {
+        subnet_id: 0,
+        identifier_type: IdentifierType::HwAddress,
+        identifier: TextRef::EMPTY,
+        address: None,
+        hostname: TextRef::EMPTY,
+        next_server: None,
+        server_hostname: TextRef::EMPTY,
+        boot_file_name: TextRef::EMPTY,
+        options: IndexRange::EMPTY,
+        client_classes: IndexRange::EMPTY,
+        user_context: TextRef::EMPTY,
+    };
+}
+
+impl OptionValue {
+    /// A placeholder option (code 0).
+    pub const EMPTY: OptionValue = OptionValue {
+        code: 0,
+        space: OptionSpace::Dhcp4,
+        always_send: false,
+        payload: TextRef::EMPTY,
+    };
+}
+
+impl CustomOptionDef {
+    /// A placeholder definition.
+    pub const EMPTY: CustomOptionDef = CustomOptionDef {
+        name: TextRef::EMPTY,
+        code: 0,
+        space: OptionSpace::Dhcp4,
+        kind: crate::option_def::OptionKind::scalar(crate::option_def::OptionType::Binary, false),
+        encapsulate: TextRef::EMPTY,
+    };
+}
+
+impl ClientClass {
+    /// A placeholder class.
+    pub const EMPTY: ClientClass = ClientClass {
+        name: TextRef::EMPTY,
+        test: TextRef::EMPTY,
+        only_if_required: false,
+        options: IndexRange::EMPTY,
+        option_defs: IndexRange::EMPTY,
+        next_server: None,
+        server_hostname: TextRef::EMPTY,
+        boot_file_name: TextRef::EMPTY,
+        lifetimes: None,
+        user_context: TextRef::EMPTY,
+    };
+}
+
+impl Logger {
+    /// A placeholder logger.
+    pub const EMPTY: Logger = Logger {
+        name: TextRef::EMPTY,
+        severity: Severity::Info,
+        debuglevel: 0,
+        outputs: IndexRange::EMPTY,
+    };
+}
+
+impl HookLibrary {
+    /// A placeholder hook library.
+    pub const EMPTY: HookLibrary = HookLibrary {
+        library: TextRef::EMPTY,
+        parameters: TextRef::EMPTY,
+    };
 }

@@ -9,11 +9,32 @@
 //! the reply into `reply_buf`. The caller sends the reply to [`Destination`] only after the
 //! lease changes of its batch are durable.
 //!
-//! PLACEHOLDER: the Engine itself is being written; the types below are the contract.
+//! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
+//! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
+//! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
+//! (T1/T2), [`packet`] (reading the query, writing the header), [`classes`] (class
+//! membership the engine can decide without expressions).
 
 use core::net::Ipv4Addr;
 
 use crate::lease::LeaseRecord;
+
+pub mod classes;
+pub mod decline;
+pub mod destination;
+pub mod discover;
+pub mod engine;
+pub mod inform;
+pub mod lifetime;
+pub mod packet;
+pub mod release;
+pub mod reply;
+pub mod request;
+
+#[cfg(test)]
+mod engine_tests;
+
+pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
 #[derive(Clone, Copy, Debug)]
@@ -77,4 +98,22 @@ pub struct Destination {
 pub trait LeaseSink {
     /// A lease was created, renewed, changed or (with `valid_lifetime == 0`) removed.
     fn lease_changed(&mut self, record: &LeaseRecord<'_>);
+}
+
+/// DHCP message types (RFC 2132 §9.6, option 53): the wire codec's enum.
+pub use crate::wire::MessageType;
+
+/// Kea's name of a message type (`DHCPDISCOVER`, …) for log lines.
+pub const fn message_name(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Discover => "DHCPDISCOVER",
+        MessageType::Offer => "DHCPOFFER",
+        MessageType::Request => "DHCPREQUEST",
+        MessageType::Decline => "DHCPDECLINE",
+        MessageType::Ack => "DHCPACK",
+        MessageType::Nak => "DHCPNAK",
+        MessageType::Release => "DHCPRELEASE",
+        MessageType::Inform => "DHCPINFORM",
+        MessageType::Unknown(_) => "UNKNOWN",
+    }
 }

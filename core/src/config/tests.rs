@@ -1,0 +1,627 @@
+//! Loader tests: real config texts in, model values out.
+
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+
+/// Owned storage sized from a [`Capacity`], as the daemon allocates it.
+pub(crate) struct Buffers {
+    subnets: Vec<Subnet>,
+    shared_networks: Vec<SharedNetwork>,
+    pools: Vec<Pool>,
+    reservations: Vec<Reservation>,
+    options: Vec<OptionValue>,
+    option_defs: Vec<CustomOptionDef>,
+    classes: Vec<ClientClass>,
+    loggers: Vec<Logger>,
+    hooks: Vec<HookLibrary>,
+    addresses: Vec<Ipv4Addr>,
+    names: Vec<TextRef>,
+    text: Vec<u8>,
+    id_slots: Vec<u32>,
+    addr_slots: Vec<u32>,
+}
+
+impl Buffers {
+    pub(crate) fn new(c: &Capacity) -> Self {
+        Buffers {
+            subnets: vec![Subnet::EMPTY; c.subnets],
+            shared_networks: vec![SharedNetwork::EMPTY; c.shared_networks],
+            pools: vec![Pool::EMPTY; c.pools],
+            reservations: vec![Reservation::EMPTY; c.reservations],
+            options: vec![OptionValue::EMPTY; c.options],
+            option_defs: vec![CustomOptionDef::EMPTY; c.option_defs],
+            classes: vec![ClientClass::EMPTY; c.classes],
+            loggers: vec![Logger::EMPTY; c.loggers],
+            hooks: vec![HookLibrary::EMPTY; c.hooks],
+            addresses: vec![Ipv4Addr::UNSPECIFIED; c.addresses],
+            names: vec![TextRef::EMPTY; c.names],
+            text: vec![0; c.text],
+            id_slots: vec![0; c.reservation_id_slots],
+            addr_slots: vec![0; c.reservation_addr_slots],
+        }
+    }
+
+    pub(crate) fn storage(&mut self) -> ConfigStorage<'_> {
+        ConfigStorage {
+            subnets: &mut self.subnets,
+            shared_networks: &mut self.shared_networks,
+            pools: &mut self.pools,
+            reservations: &mut self.reservations,
+            options: &mut self.options,
+            option_defs: &mut self.option_defs,
+            classes: &mut self.classes,
+            loggers: &mut self.loggers,
+            hooks: &mut self.hooks,
+            addresses: &mut self.addresses,
+            names: &mut self.names,
+            text: &mut self.text,
+            reservation_id_slots: &mut self.id_slots,
+            reservation_addr_slots: &mut self.addr_slots,
+        }
+    }
+}
+
+/// Measures and parses `text`; returns the buffers (the config borrows them) or the error.
+fn load(text: &str) -> Result<(Buffers, Vec<String>), ConfigError> {
+    let cap = measure(text)?;
+    let mut bufs = Buffers::new(&cap);
+    let mut warnings = Vec::new();
+    parse(text, bufs.storage(), &mut |w| warnings.push(w.to_string()))?;
+    Ok((bufs, warnings))
+}
+
+fn error(text: &str) -> ConfigError {
+    match load(text) {
+        Ok(_) => panic!("expected an error for {text}"),
+        Err(e) => e,
+    }
+}
+
+fn with_config<R>(text: &str, f: impl FnOnce(&Config<'_>, &[String]) -> R) -> R {
+    let cap = measure(text).unwrap_or_else(|e| panic!("measure: {e}"));
+    let mut bufs = Buffers::new(&cap);
+    let mut warnings = Vec::new();
+    let cfg = parse(text, bufs.storage(), &mut |w| warnings.push(w.to_string()))
+        .unwrap_or_else(|e| panic!("parse: {e}"));
+    f(&cfg, &warnings)
+}
+
+const MINIMAL: &str = r#"{
+  "Dhcp4": {
+    "valid-lifetime": 4000,
+    "renew-timer": 1000,
+    "subnet4": [
+      {
+        "subnet": "198.18.0.0/24",
+        "pools": [ { "pool": "198.18.0.10 - 198.18.0.99" }, { "pool": "198.18.0.128/26" } ],
+        "reservations": [
+          { "hw-address": "1a:1b:1c:1d:1e:1f", "ip-address": "198.18.0.202", "hostname": "a" },
+          { "client-id": "01:11:22:33:44:55:66", "ip-address": "198.18.0.203" }
+        ]
+      },
+      { "subnet": "198.18.1.0/24", "id": 7, "valid-lifetime": 600 }
+    ]
+  }
+}"#;
+
+#[test]
+fn minimal_config_loads_into_the_model() {
+    with_config(MINIMAL, |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(cfg.subnets.len(), 2);
+        let s = &cfg.subnets[0];
+        assert_eq!(s.id, 1, "auto id");
+        assert_eq!(s.prefix.network(), Ipv4Addr::new(198, 18, 0, 0));
+        let pools = cfg.pools_of(s);
+        assert_eq!(pools.len(), 2);
+        assert_eq!(pools[1].first, Ipv4Addr::new(198, 18, 0, 128));
+        assert_eq!(pools[1].last, Ipv4Addr::new(198, 18, 0, 191));
+        assert_eq!(
+            s.params.lifetimes,
+            Lifetimes {
+                valid: 4000,
+                min: 4000,
+                max: 4000
+            }
+        );
+        assert_eq!(s.params.renew_timer, Some(1000));
+        let r = cfg
+            .find_reservation(
+                1,
+                IdentifierType::HwAddress,
+                &[0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f],
+            )
+            .unwrap();
+        assert_eq!(r.address, Some(Ipv4Addr::new(198, 18, 0, 202)));
+        assert_eq!(cfg.str(r.hostname), "a");
+        let r = cfg
+            .reservation_for_address(1, Ipv4Addr::new(198, 18, 0, 203))
+            .unwrap();
+        assert_eq!(
+            cfg.bytes(r.identifier),
+            &[1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
+        );
+        assert!(cfg
+            .reservation_for_address(7, Ipv4Addr::new(198, 18, 0, 203))
+            .is_none());
+        let s7 = cfg.subnet_by_id(7).unwrap();
+        assert_eq!(s7.params.lifetimes.valid, 600);
+        assert_eq!(s7.params.renew_timer, Some(1000));
+    });
+}
+
+#[test]
+fn seed_subnet4_add_pool_typo_is_a_clear_error() {
+    // The subnet of the blog post's `subnet4-add` command, pool typo included.
+    let text = r#"{
+  "Dhcp4": {
+    "subnet4": [
+      {
+        "id": 2,
+        "subnet": "192.168.100.0/24",
+        "pools": [
+          {
+            "pool": "192.168.100.20 - 192.168.100.250.254"
+          }
+        ],
+        "option-data": [
+          {
+            "name": "routers",
+            "data": "192.168.100.1",
+            "always-send": false
+          }
+        ]
+      }
+    ]
+  }
+}"#;
+    let e = error(text);
+    assert_eq!(
+        e.to_string(),
+        "line 9 col 21: Dhcp4.subnet4[0].pools[0].pool: invalid pool \"192.168.100.20 - 192.168.100.250.254\": \"192.168.100.250.254\" is not an IPv4 address"
+    );
+}
+
+fn wrapped(body: &str) -> String {
+    std::format!("{{\n\"Dhcp4\": {{\n{body}\n}}\n}}\n")
+}
+
+fn err_at(body: &str) -> (u32, u32, String, ConfigErrorKind) {
+    let e = error(&wrapped(body));
+    (e.line, e.column, e.path.to_string(), e.kind)
+}
+
+#[test]
+fn unknown_key_is_an_error_with_kea_wording() {
+    let (line, col, path, kind) =
+        err_at(r#""subnet4": [ { "subnet": "198.18.0.0/24", "pool": [] } ]"#);
+    assert_eq!((line, col, path.as_str()), (3, 43, "Dhcp4.subnet4[0].pool"));
+    assert_eq!(
+        kind.to_string(),
+        "got unexpected keyword \"pool\" in subnet4 map"
+    );
+}
+
+#[test]
+fn duplicate_key_names_the_previous_position() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 10,\n  \"valid-lifetime\": 20");
+    assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4.valid-lifetime"));
+    assert_eq!(
+        kind,
+        ConfigErrorKind::DuplicateKey {
+            key: error::snippet("valid-lifetime"),
+            previous: Position { line: 3, column: 1 }
+        }
+    );
+}
+
+#[test]
+fn integer_given_as_string_is_a_type_error() {
+    let (line, col, path, kind) = err_at(r#""valid-lifetime": "4000""#);
+    assert_eq!((line, col, path.as_str()), (3, 19, "Dhcp4.valid-lifetime"));
+    assert_eq!(kind.to_string(), "expected an integer, found a string");
+}
+
+#[test]
+fn t1_percent_must_be_a_float_literal() {
+    let (line, col, path, kind) = err_at(r#""t1-percent": 1"#);
+    assert_eq!((line, col, path.as_str()), (3, 15, "Dhcp4.t1-percent"));
+    assert!(matches!(
+        kind,
+        ConfigErrorKind::WrongType {
+            found: "an integer",
+            ..
+        }
+    ));
+    // .4 is a float literal to Kea.
+    with_config(
+        &wrapped(r#""t1-percent": .4, "t2-percent": 0.8"#),
+        |cfg, _| {
+            assert_eq!(cfg.globals.params.t1_percent, 0.4);
+            assert_eq!(cfg.globals.params.t2_percent, 0.8);
+        },
+    );
+    // Kea checks the percentages only when calculate-tee-times is on (at the level or
+    // globally).
+    let (.., kind) = err_at(r#""calculate-tee-times": true, "t1-percent": 0.9, "t2-percent": 0.8"#);
+    assert_eq!(kind, ConfigErrorKind::T1NotBelowT2);
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24", "t2-percent": 1.5 } ], "calculate-tee-times": true"#;
+    let (.., path, kind) = err_at(body);
+    assert_eq!(kind, ConfigErrorKind::PercentOutOfRange);
+    assert_eq!(path, "Dhcp4.subnet4[0].t2-percent");
+    with_config(
+        &wrapped(r#""t1-percent": 0.9, "t2-percent": 0.8"#),
+        |cfg, _| {
+            assert_eq!(cfg.globals.params.t1_percent, 0.9);
+        },
+    );
+}
+
+#[test]
+fn reservation_mode_conflicts_with_reservation_flags_in_one_map() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24",
+  "reservation-mode": "all",
+  "reservations-in-subnet": true } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!((line, col), (5, 3));
+    assert_eq!(path, "Dhcp4.subnet4[0]");
+    assert_eq!(
+        kind,
+        ConfigErrorKind::ReservationModeConflict {
+            flag: "reservations-in-subnet"
+        }
+    );
+    // Different scopes are fine: the subnet's flag wins over the global mode.
+    let ok = wrapped(
+        r#""reservation-mode": "global", "subnet4": [ { "subnet": "198.18.0.0/24", "reservations-out-of-pool": true } ]"#,
+    );
+    with_config(&ok, |cfg, warnings| {
+        let p = cfg.subnets[0].params;
+        assert!(p.reservations_global && !p.reservations_in_subnet && p.reservations_out_of_pool);
+        assert!(warnings.iter().any(|w| w.contains("deprecated")));
+    });
+}
+
+#[test]
+fn min_lifetime_above_valid_is_an_error() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 100,\n\"min-valid-lifetime\": 200");
+    assert_eq!(
+        (line, col, path.as_str()),
+        (4, 23, "Dhcp4.min-valid-lifetime")
+    );
+    assert_eq!(
+        kind,
+        ConfigErrorKind::MinAboveValid {
+            min: 200,
+            valid: 100
+        }
+    );
+    let (.., kind) = err_at("\"valid-lifetime\": 100,\n\"max-valid-lifetime\": 50");
+    assert_eq!(
+        kind,
+        ConfigErrorKind::MaxBelowValid {
+            max: 50,
+            valid: 100
+        }
+    );
+    let (.., kind) = err_at(r#""min-valid-lifetime": 100, "max-valid-lifetime": 500"#);
+    assert_eq!(kind, ConfigErrorKind::BoundsWithoutValidLifetime);
+    let (.., kind) = err_at(r#""renew-timer": 100, "rebind-timer": 50"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::RenewAfterRebind {
+            renew: 100,
+            rebind: 50
+        }
+    );
+}
+
+#[test]
+fn lifetime_triplets_complete_per_level_and_inherit_whole() {
+    // Kea's triplet: a level with only valid gets min = max = valid; min or max alone
+    // sets all three; a silent level inherits the whole triplet.
+    let body = r#""valid-lifetime": 1000, "min-valid-lifetime": 500, "max-valid-lifetime": 2000,
+"subnet4": [ { "subnet": "198.18.0.0/24", "valid-lifetime": 1500 },
+             { "subnet": "198.18.1.0/24", "max-valid-lifetime": 900 },
+             { "subnet": "198.18.2.0/24" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let l = |i: usize| cfg.subnets[i].params.lifetimes;
+        assert_eq!(
+            l(0),
+            Lifetimes {
+                valid: 1500,
+                min: 1500,
+                max: 1500
+            }
+        );
+        assert_eq!(
+            l(1),
+            Lifetimes {
+                valid: 900,
+                min: 900,
+                max: 900
+            }
+        );
+        assert_eq!(
+            l(2),
+            Lifetimes {
+                valid: 1000,
+                min: 500,
+                max: 2000
+            }
+        );
+        assert_eq!(cfg.subnets[0].declared.min_valid_lifetime, Some(1500));
+        assert_eq!(cfg.subnets[2].declared.valid_lifetime, None);
+    });
+}
+
+#[test]
+fn pool_outside_the_subnet_is_an_error_even_before_the_subnet_key() {
+    let body = r#""subnet4": [ {
+  "pools": [ { "pool": "198.18.1.1 - 198.18.1.9" } ],
+  "subnet": "198.18.0.0/24" } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (4, 24, "Dhcp4.subnet4[0].pools[0].pool")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "invalid pool \"198.18.1.1 - 198.18.1.9\": pool is not inside subnet 198.18.0.0/24"
+    );
+}
+
+#[test]
+fn overlapping_pools_of_one_subnet_are_an_error() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24",
+  "pools": [ { "pool": "198.18.0.10 - 198.18.0.20" },
+             { "pool": "198.18.0.16/28" } ] } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (5, 24, "Dhcp4.subnet4[0].pools[1].pool")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "invalid pool \"198.18.0.16/28\": overlaps pool 198.18.0.10 - 198.18.0.20 of the same subnet"
+    );
+    // Across subnets pools may overlap (Kea allows it).
+    with_config(
+        &wrapped(
+            r#""subnet4": [ { "subnet": "198.18.0.0/24", "pools": [ { "pool": "198.18.0.0/24" } ] },
+               { "subnet": "198.18.0.0/23", "pools": [ { "pool": "198.18.0.0/24" } ] } ]"#,
+        ),
+        |cfg, _| assert_eq!(cfg.pools.len(), 2),
+    );
+}
+
+#[test]
+fn includes_must_be_resolved_by_the_caller() {
+    let e = error("{ \"Dhcp4\": {\n  <?include \"subnets.json\"?> } }");
+    assert_eq!((e.line, e.column), (2, 3));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnresolvedInclude(error::snippet("subnets.json"))
+    );
+    let e = error("{ \"Dhcp4\": {\n  <?include subnets.json ?> } }");
+    assert_eq!(e.kind, ConfigErrorKind::BadInclude);
+}
+
+#[test]
+fn top_level_must_be_dhcp4_only() {
+    let e = error("{ \"Dhcp4\": { }, \"Logging\": { } }");
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnexpectedTopLevel(error::snippet("Logging"))
+    );
+    let e = error("{ \"Dhcp6\": { } }");
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnexpectedTopLevel(error::snippet("Dhcp6"))
+    );
+    // A bare Dhcp4 map loads; its paths still start with Dhcp4.
+    with_config("{ \"valid-lifetime\": 60 }", |cfg, _| {
+        assert_eq!(cfg.globals.params.lifetimes.valid, 60);
+    });
+    let e = error("{ \"valid-lifetime\": 60, \"bogus\": 1 }");
+    assert_eq!(e.path.as_str(), "Dhcp4.bogus");
+}
+
+#[test]
+fn unsupported_kea_keys_warn_with_their_path() {
+    let body = r#""ddns-send-updates": true,
+"multi-threading": { "enable-multi-threading": false },
+"subnet4": [ { "subnet": "198.18.0.0/24", "4o6-subnet": "2001:db8::/64" } ],"#;
+    with_config(&wrapped(body), |_, warnings| {
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "line 3 col 1: Dhcp4.ddns-send-updates: \"ddns-send-updates\" is not supported"
+        ));
+        assert!(warnings[1].contains("Dhcp4.multi-threading"));
+        assert!(warnings[2].contains("Dhcp4.subnet4[0].4o6-subnet"));
+        assert!(warnings[3].contains("Extraneous comma"));
+    });
+}
+
+#[test]
+fn sql_lease_database_is_rejected_clearly() {
+    let (line, col, path, kind) = err_at(r#""lease-database": { "type": "mysql", "name": "kea" }"#);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (3, 29, "Dhcp4.lease-database.type")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "database type \"mysql\" is not supported: wren supports only \"memfile\""
+    );
+}
+
+#[test]
+fn reservation_identifiers_and_addresses_are_checked() {
+    let sub = |res: &str| {
+        wrapped(&std::format!(
+            r#""subnet4": [ {{ "subnet": "198.18.0.0/24", "reservations": [ {res} ] }} ]"#
+        ))
+    };
+    let e = error(&sub(
+        r#"{ "hw-address": "01:02:03:04:05:06", "client-id": "01:02" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::SeveralIdentifiers {
+            first: "hw-address",
+            second: "client-id"
+        }
+    );
+    let e = error(&sub(r#"{ "ip-address": "198.18.0.5" }"#));
+    assert_eq!(e.kind, ConfigErrorKind::NoIdentifier);
+    let e = error(&sub(
+        r#"{ "hw-address": "01:02:03:04:05:06", "ip-address": "198.18.1.5" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::ReservationOutsideSubnet {
+            address: Ipv4Addr::new(198, 18, 1, 5)
+        }
+    );
+    let e = error(&sub(
+        r#"{ "hw-address": "010203040506" }, { "hw-address": "01 02 03 04 05 06" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::DuplicateIdentifier {
+            kind: "hw-address",
+            first: 0
+        }
+    );
+    assert_eq!(
+        e.path.as_str(),
+        "Dhcp4.subnet4[0].reservations[1].hw-address"
+    );
+    let two = r#"{ "hw-address": "01:02:03:04:05:06", "ip-address": "198.18.0.5" },
+                 { "circuit-id": "'port7'", "ip-address": "198.18.0.5" }"#;
+    let e = error(&sub(two));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::DuplicateReservedAddress {
+            address: Ipv4Addr::new(198, 18, 0, 5)
+        }
+    );
+    // ip-reservations-unique false (even after subnet4 in the file) allows it.
+    let text = wrapped(&std::format!(
+        r#""subnet4": [ {{ "subnet": "198.18.0.0/24", "reservations": [ {two} ] }} ], "ip-reservations-unique": false"#
+    ));
+    with_config(&text, |cfg, _| {
+        let r = cfg
+            .find_reservation(1, IdentifierType::CircuitId, b"port7")
+            .unwrap();
+        assert_eq!(r.address, Some(Ipv4Addr::new(198, 18, 0, 5)));
+    });
+}
+
+#[test]
+fn shared_networks_come_after_top_level_subnets_and_inherit() {
+    let body = r#""valid-lifetime": 1000,
+"shared-networks": [ { "name": "net", "interface": "eth1", "valid-lifetime": 2000,
+   "relay": { "ip-address": "198.18.9.1" },
+   "subnet4": [ { "subnet": "198.18.1.0/24" }, { "subnet": "198.18.2.0/24", "valid-lifetime": 3000 } ] } ],
+"subnet4": [ { "subnet": "198.18.0.0/24" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let order: Vec<_> = cfg
+            .subnets
+            .iter()
+            .map(|s| (s.id, s.prefix.address.octets()[2]))
+            .collect();
+        // Auto ids in file order; storage order: top-level first, then members.
+        assert_eq!(order, [(3, 0), (1, 1), (2, 2)]);
+        let net = &cfg.shared_networks[0];
+        assert_eq!(cfg.str(net.name), "net");
+        assert_eq!(net.subnets, IndexRange { start: 1, len: 2 });
+        let m1 = cfg.subnet_by_id(1).unwrap();
+        assert_eq!(m1.params.lifetimes.valid, 2000);
+        assert_eq!(cfg.str(m1.interface), "eth1");
+        assert_eq!(
+            cfg.address_list(m1.relay_addresses),
+            [Ipv4Addr::new(198, 18, 9, 1)]
+        );
+        assert!(core::ptr::eq(cfg.network_of(m1).unwrap(), net));
+        assert_eq!(cfg.subnet_by_id(2).unwrap().params.lifetimes.valid, 3000);
+        let top = cfg.subnet_by_id(3).unwrap();
+        assert_eq!(top.params.lifetimes.valid, 1000);
+        assert!(top.interface.is_empty());
+    });
+}
+
+#[test]
+fn comment_is_merged_into_user_context() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24", "comment": "lab",
+  "user-context": { "floor": 3, "tags": [ "a", "b" ] } } ],
+"user-context": { "x": null }"#;
+    with_config(&wrapped(body), |cfg, _| {
+        assert_eq!(
+            cfg.str(cfg.subnets[0].user_context),
+            r#"{"comment":"lab","floor":3,"tags":["a","b"]}"#
+        );
+        assert_eq!(cfg.str(cfg.globals.user_context), r#"{"x":null}"#);
+    });
+}
+
+#[test]
+fn vendor_options_are_combined_into_43_and_125() {
+    let body = r#""option-def": [ { "name": "vlan", "code": 1, "type": "uint16", "space": "vendor-encapsulated-options-space" } ],
+"option-data": [
+  { "name": "vendor-encapsulated-options" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "0064" },
+  { "name": "vivso-suboptions", "data": "4491" },
+  { "name": "tftp-servers", "space": "vendor-4491", "data": "198.18.10.5" }
+]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        let o43 = opts
+            .iter()
+            .find(|o| o.code == 43 && o.space == OptionSpace::Dhcp4)
+            .unwrap();
+        assert_eq!(cfg.payload(o43), [1, 2, 0x00, 0x64]);
+        let o125 = opts.iter().find(|o| o.code == 125).unwrap();
+        // kea-options.md §3.3: 0000118b 06 02 04 c6120a05
+        assert_eq!(
+            cfg.payload(o125),
+            [0x00, 0x00, 0x11, 0x8b, 0x06, 0x02, 0x04, 0xc6, 0x12, 0x0a, 0x05]
+        );
+    });
+}
+
+#[test]
+fn option_name_and_code_must_agree() {
+    let (.., kind) =
+        err_at(r#""option-data": [ { "name": "routers", "code": 6, "data": "198.18.0.1" } ]"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::OptionNameCodeMismatch {
+            name: error::snippet("routers"),
+            code: 6
+        }
+    );
+}
+
+#[test]
+fn measured_storage_is_exactly_enough_and_less_fails_cleanly() {
+    let cap = measure(MINIMAL).unwrap();
+    assert_eq!((cap.subnets, cap.pools, cap.reservations), (2, 2, 2));
+    let mut small = cap;
+    small.text -= 1;
+    let mut bufs = Buffers::new(&small);
+    let e = parse(MINIMAL, bufs.storage(), &mut |_| {}).unwrap_err();
+    assert_eq!(e.kind, ConfigErrorKind::StorageFull(StorageKind::Text));
+    let mut small = cap;
+    small.reservations = 1;
+    let mut bufs = Buffers::new(&small);
+    let e = parse(MINIMAL, bufs.storage(), &mut |_| {}).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::StorageFull(StorageKind::Reservations)
+    );
+}

@@ -1,0 +1,808 @@
+//! The engine: one call per received packet ([`Engine::handle`]).
+//!
+//! Acceptance (dhcpv4-server-behaviour.md §1), subnet selection (§2), dispatch to the
+//! per-message handlers ([`super::discover`], [`super::request`], [`super::decline`],
+//! [`super::release`], [`super::inform`]) and the assembly of replies (§3, §5, §7) live
+//! here. The engine allocates nothing: the query is indexed on the stack, the reply is
+//! written into the caller's buffer, leases live in the caller's [`LeaseStore`].
+
+use core::net::Ipv4Addr;
+
+use crate::assign::address::{Allocation, NakReason, SilenceReason};
+use crate::assign::reservation::{self, HostIdentifiers};
+use crate::assign::subnet_select::{self, SelectionInput};
+use crate::assign::{ClientIdentity, LeaseStore, StoreError};
+use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
+use crate::lease::LeaseRecord;
+use crate::server::classes::PacketClasses;
+use crate::server::destination::{self, DestinationInput, ReplyKind};
+use crate::server::lifetime::tee_times;
+use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
+use crate::server::reply::{
+    self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
+};
+use crate::server::{Destination, LeaseSink, MessageType, Query};
+use crate::time::Timestamp;
+
+/// Why a query got no reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Not a readable BOOTP request (`pkt4-parse-failed`).
+    ParseFailed(ParseError),
+    /// No magic cookie or no option 53: BOOTP (RFC 951), which Kea 2.2 drops without its
+    /// BOOTP hook.
+    BootpNotSupported,
+    /// Message types other than DISCOVER, REQUEST, DECLINE, RELEASE, INFORM.
+    UnknownMessageType(u8),
+    /// Option 54 names a server that is not us (§1 "Server identifier").
+    NotForUs,
+    /// A DISCOVER carrying option 54 [checked].
+    DiscoverWithServerId,
+    /// Empty chaddr and no (or an empty) client-id.
+    NoClientIdentity,
+    /// A client-id shorter than 2 bytes ("makes the packet unprocessable").
+    BadClientId,
+    /// A direct broadcast from an interface no subnet matches, or a direct INFORM with
+    /// ciaddr 0 and source 0.0.0.0.
+    DirectBroadcastNoSubnet,
+    /// No subnet for a DISCOVER.
+    NoSubnet,
+    /// No address available (`v4-allocation-fail`).
+    AllocationFailed,
+    /// A REQUEST answered with silence (§10).
+    Silence(SilenceReason),
+    /// DECLINE without option 50 (an RFC violation Kea drops).
+    DeclineWithoutAddress,
+    /// The lease could not be stored.
+    LeaseStoreFailed(StoreError),
+    /// The reply does not fit the caller's buffer.
+    ReplyBufferTooSmall,
+}
+
+/// What happened, for Kea-style log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// DISCOVER answered (`DHCP4_LEASE_ADVERT`).
+    Offered,
+    /// New lease (`DHCP4_LEASE_ALLOC`).
+    Allocated,
+    /// Existing lease extended (`DHCP4_LEASE_ALLOC` as well in Kea).
+    Renewed,
+    /// REQUEST refused (`DHCP4_PACKET_NAK_0001`…).
+    Nak(NakReason),
+    /// Lease released (`DHCP4_RELEASE`).
+    Released,
+    /// RELEASE for an unknown lease or another client's (`DHCP4_RELEASE_FAIL_*`).
+    ReleaseIgnored,
+    /// Address declined (`DHCP4_DECLINE_LEASE`).
+    Declined,
+    /// DECLINE for an unknown lease or another client's (`DHCP4_DECLINE_LEASE_NOT_FOUND` /
+    /// `…_MISMATCH`).
+    DeclineIgnored,
+    /// INFORM answered.
+    Informed,
+}
+
+/// The decision in a few fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The query's type.
+    pub query: MessageType,
+    /// What happened.
+    pub event: Event,
+    /// The address concerned (offered, leased, released, declined), if any.
+    pub address: Option<Ipv4Addr>,
+    /// The Kea subnet id concerned, if any.
+    pub subnet_id: Option<u32>,
+    /// Lease lifetime granted (0 when none).
+    pub lifetime: u32,
+    /// The query's xid.
+    pub xid: u32,
+    /// chaddr (first `hwaddr_len` bytes).
+    pub hwaddr: [u8; 16],
+    /// Length of `hwaddr`.
+    pub hwaddr_len: u8,
+}
+
+/// The engine's answer to one query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Send `reply[..len]` to `destination` (after the lease changes are durable).
+    Reply {
+        /// Bytes of the reply (UDP payload).
+        len: usize,
+        /// Where it goes.
+        destination: Destination,
+        /// OFFER, ACK or NAK.
+        kind: MessageType,
+        /// The decision.
+        summary: Summary,
+    },
+    /// Handled; no reply by design (RELEASE, DECLINE).
+    Done(Summary),
+    /// No reply, and why.
+    Drop(DropReason),
+}
+
+/// The per-packet facts the handlers share.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'q, 'c> {
+    pub q: &'q ParsedQuery<'q>,
+    pub query: &'q Query<'q>,
+    pub now: Timestamp,
+    pub kind: MessageType,
+    /// The whole option-61 payload, empty if absent.
+    pub client_id: &'q [u8],
+    pub host_ids: HostIdentifiers<'q>,
+    pub classes: PacketClasses<'c>,
+    pub selected: Option<usize>,
+    pub received_broadcast: bool,
+}
+
+impl Ctx<'_, '_> {
+    pub(crate) fn summary(
+        &self,
+        event: Event,
+        address: Option<Ipv4Addr>,
+        subnet_id: Option<u32>,
+        lifetime: u32,
+    ) -> Summary {
+        let mut hwaddr = [0u8; 16];
+        let ch = self.q.chaddr();
+        if let Some(dst) = hwaddr.get_mut(..ch.len()) {
+            dst.copy_from_slice(ch);
+        }
+        Summary {
+            query: self.kind,
+            event,
+            address,
+            subnet_id,
+            lifetime,
+            xid: u32::from_be_bytes(self.q.xid()),
+            hwaddr,
+            hwaddr_len: u8::try_from(ch.len()).unwrap_or(0),
+        }
+    }
+}
+
+/// The DHCPv4 server engine. Cheap to construct (it only holds borrows), so the daemon may
+/// build one per batch of packets and use the lease table in between.
+pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
+    pub(crate) config: Config<'a>,
+    pub(crate) leases: &'a mut S,
+    /// Iterative allocator state: the last address handed out per subnet (index into
+    /// `config.subnets`), `0.0.0.0` for none. Keep it across engines (the daemon owns it).
+    pub(crate) cursors: &'a mut [Ipv4Addr],
+}
+
+/// What a reply is built from.
+pub(crate) struct ReplyPlan<'r> {
+    pub kind: ReplyKind,
+    pub yiaddr: Ipv4Addr,
+    /// ciaddr to put in the reply header.
+    pub ciaddr: Ipv4Addr,
+    /// The allocation behind an OFFER/ACK.
+    pub allocation: Option<&'r Allocation>,
+    /// The subnet whose options and fields apply (lease subnet, or the selected one).
+    pub subnet: Option<usize>,
+    /// The client's reservation, for options, fields and hostname.
+    pub reservation: Option<usize>,
+    /// Granted lifetime (OFFER/ACK).
+    pub lifetime: Option<u32>,
+    /// Hostname for option 12 (already chosen and sanitised), empty for none.
+    pub hostname: &'r [u8],
+    /// Only 53 and 54 (an INFORM without a subnet).
+    pub bare: bool,
+}
+
+const BASIC_OPTIONS: [u8; 3] = [3, 6, 15];
+
+/// Codes the server writes itself; configured values for them are not used.
+fn server_owned(code: u8) -> bool {
+    matches!(
+        code,
+        0 | 50 | 51 | 52 | 53 | 54 | 55 | 57 | 58 | 59 | 61 | 82 | 118 | 255
+    )
+}
+
+impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
+    /// An engine over `config`, the lease table `leases`, and `cursors` (one entry per
+    /// subnet, `config.subnets.len()`, initially `0.0.0.0`; shorter slices work, the
+    /// allocator then always starts at the first pool address).
+    pub fn new(config: &Config<'a>, leases: &'a mut S, cursors: &'a mut [Ipv4Addr]) -> Self {
+        Engine {
+            config: *config,
+            leases,
+            cursors,
+        }
+    }
+
+    /// The lease table.
+    pub fn leases(&self) -> &S {
+        self.leases
+    }
+
+    /// The lease table, mutable (control commands, reclamation).
+    pub fn leases_mut(&mut self) -> &mut S {
+        self.leases
+    }
+
+    /// The iterative allocator's cursors (the last address handed out per subnet).
+    pub fn cursors(&self) -> &[Ipv4Addr] {
+        self.cursors
+    }
+
+    /// Handles one query received at `now`: decides, stores and reports lease changes to
+    /// `sink` in order, and writes any reply into `reply` (a buffer of at least 548 bytes,
+    /// more for clients announcing a larger option 57).
+    pub fn handle(
+        &mut self,
+        query: &Query<'_>,
+        now: Timestamp,
+        reply: &mut [u8],
+        sink: &mut dyn LeaseSink,
+    ) -> Outcome {
+        let q = match ParsedQuery::parse(query.payload) {
+            Ok(q) => q,
+            Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
+        };
+        // §1: "No cookie / no option 53: BOOTP (RFC 951) or broken client — dropped unless
+        // the BOOTP hook is loaded".
+        let Some(code) = q.message_type().filter(|_| q.has_cookie) else {
+            return Outcome::Drop(DropReason::BootpNotSupported);
+        };
+        let kind = MessageType::from(code);
+        // §1: "accept DISCOVER(1), REQUEST(3), DECLINE(4), RELEASE(7), INFORM(8); others
+        // … dropped".
+        if !matches!(
+            kind,
+            MessageType::Discover
+                | MessageType::Request
+                | MessageType::Decline
+                | MessageType::Release
+                | MessageType::Inform
+        ) {
+            return Outcome::Drop(DropReason::UnknownMessageType(code));
+        }
+        // §1 Identity: "drop if chaddr is empty (hlen 0) and there is no client-id or it is
+        // empty; a client-id shorter than 2 bytes makes the packet unprocessable".
+        let client_id = q.option(61).unwrap_or(&[]);
+        if q.option(61).is_some() && client_id.len() < 2 {
+            return Outcome::Drop(if q.chaddr().is_empty() && client_id.is_empty() {
+                DropReason::NoClientIdentity
+            } else {
+                DropReason::BadClientId
+            });
+        }
+        if q.chaddr().is_empty() && client_id.is_empty() {
+            return Outcome::Drop(DropReason::NoClientIdentity);
+        }
+        // §1 Server identifier: "if option 54 is present it must be one of ours … Applies
+        // to every message type"; "DISCOVER with option 54 → drop".
+        if let Some(sid) = q.option(54) {
+            if kind == MessageType::Discover {
+                return Outcome::Drop(DropReason::DiscoverWithServerId);
+            }
+            if !self.is_our_server_id(&q, query, sid) {
+                return Outcome::Drop(DropReason::NotForUs);
+            }
+        }
+        let vendor_class = reply::trim_nuls(q.option(60).unwrap_or(&[]));
+        let config = self.config;
+        let config_ref: &Config<'_> = &config;
+        let classes = PacketClasses::new(config_ref, vendor_class);
+        let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
+        let giaddr = q.giaddr();
+        let relayed = !giaddr.is_unspecified();
+        // RFC 3527 link-selection must be exactly 4 bytes; RFC 3011 likewise.
+        let link_selection = q
+            .relay_sub_option(5)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(Ipv4Addr::from);
+        let input = SelectionInput {
+            link_selection,
+            subnet_selection: q.option_addr(118),
+            giaddr,
+            ciaddr: q.ciaddr(),
+            source_ip: query.source_ip,
+            received_broadcast,
+            interface_name: query.interface.name,
+            interface_address: query.interface.addresses.first().copied(),
+        };
+        let selected = subnet_select::select_subnet(config_ref, &input, &classes);
+        // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
+        // accepted only if a subnet can be selected for the receiving interface; a direct
+        // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
+        if !relayed
+            && received_broadcast
+            && selected.is_none()
+            && link_selection.is_none()
+            && input.subnet_selection.is_none()
+        {
+            return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
+        }
+        if !relayed
+            && kind == MessageType::Inform
+            && q.ciaddr().is_unspecified()
+            && query.source_ip.is_unspecified()
+        {
+            return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
+        }
+        let host_ids = HostIdentifiers {
+            hwaddr: q.chaddr(),
+            client_id,
+            circuit_id: q.relay_sub_option(1).unwrap_or(&[]),
+        };
+        let ctx = Ctx {
+            q: &q,
+            query,
+            now,
+            kind,
+            client_id,
+            host_ids,
+            classes,
+            selected,
+            received_broadcast,
+        };
+        match kind {
+            MessageType::Discover => self.discover(&ctx, reply),
+            MessageType::Request => self.request(&ctx, reply, sink),
+            MessageType::Decline => self.decline(&ctx, sink),
+            MessageType::Release => self.release(&ctx, sink),
+            _ => self.inform(&ctx, reply),
+        }
+    }
+
+    /// §1: "an address a server socket is bound to, a `dhcp-server-identifier` configured on
+    /// any subnet/shared network/class the packet is in/global, or equal to RAI sub-option
+    /// 11 (server-id-override, RFC 5107)". wren knows the receiving interface's addresses
+    /// and accepts a configured identifier from any level.
+    fn is_our_server_id(&self, q: &ParsedQuery<'_>, query: &Query<'_>, sid: &[u8]) -> bool {
+        let Ok(bytes) = <[u8; 4]>::try_from(sid) else {
+            return false;
+        };
+        let sid = Ipv4Addr::from(bytes);
+        if query.interface.addresses.contains(&sid) {
+            return true;
+        }
+        if q.relay_sub_option(11) == Some(&bytes[..]) {
+            return true;
+        }
+        self.config.options.iter().any(|o| {
+            o.code == 54
+                && o.space == OptionSpace::Dhcp4
+                && self.config.bytes(o.payload) == &bytes[..]
+        })
+    }
+
+    /// The identity for lease matching in subnet `subnet` (its `match-client-id`).
+    pub(crate) fn identity<'q>(
+        &self,
+        ctx: &Ctx<'q, '_>,
+        subnet: Option<usize>,
+    ) -> ClientIdentity<'q> {
+        let match_client_id = subnet
+            .and_then(|s| self.config.subnets.get(s))
+            .map_or(self.config.globals.params.match_client_id, |s| {
+                s.params.match_client_id
+            });
+        ClientIdentity::for_matching(ctx.client_id, ctx.q.chaddr(), match_client_id)
+    }
+
+    /// The client's reservation in the selected subnet.
+    pub(crate) fn reservation_in(&self, ctx: &Ctx<'_, '_>, subnet: Option<usize>) -> Option<usize> {
+        let s = self.config.subnets.get(subnet?)?;
+        reservation::find_for_client(&self.config, s, &ctx.host_ids)
+    }
+
+    /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
+    /// subnet/shared-network/global `valid-lifetime`; client's 51 clamped to [min, max]".
+    pub(crate) fn lifetime(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        classes: &PacketClasses<'_>,
+        subnet: usize,
+    ) -> u32 {
+        let from_class = classes
+            .configured()
+            .find_map(|c| self.config.classes.get(c).and_then(|c| c.lifetimes));
+        let lifetimes =
+            from_class.or_else(|| self.config.subnets.get(subnet).map(|s| s.params.lifetimes));
+        lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
+    }
+
+    /// The hostname for the lease and option 12: "reserved hostname wins; otherwise the
+    /// client's name sanitised (`hostname-char-set`) and lower-cased". Written into `buf`.
+    pub(crate) fn hostname<'b>(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        reservation: Option<usize>,
+        buf: &'b mut [u8; 255],
+    ) -> &'b [u8] {
+        let reserved = reservation
+            .and_then(|r| self.config.reservations.get(r))
+            .map_or(&[][..], |r| self.config.bytes(r.hostname));
+        let n = if !reserved.is_empty() {
+            let n = reserved.len().min(buf.len());
+            if let (Some(d), Some(s)) = (buf.get_mut(..n), reserved.get(..n)) {
+                d.copy_from_slice(s);
+            }
+            n
+        } else {
+            let sent = reply::trim_nuls(ctx.q.option(12).unwrap_or(&[]));
+            reply::sanitize_hostname(sent, buf)
+        };
+        buf.get(..n).unwrap_or(&[])
+    }
+
+    /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
+    /// `dhcp-server-identifier` found in the normal option list (pool → subnet → shared
+    /// network → class → global …), else the IPv4 address the query was received on (the
+    /// socket's bound address if the query was broadcast). NAKs always use the receiving
+    /// address."
+    pub(crate) fn server_id(&self, ctx: &Ctx<'_, '_>, plan: &ReplyPlan<'_>) -> Ipv4Addr {
+        if plan.kind != ReplyKind::Nak {
+            let configured = self
+                .option_sources(ctx, plan)
+                .find_map(|range| self.find_option(range, 54))
+                .and_then(|o| <[u8; 4]>::try_from(self.config.bytes(o.payload)).ok());
+            if let Some(a) = configured {
+                return Ipv4Addr::from(a);
+            }
+        }
+        receiving_address(ctx.query)
+    }
+
+    fn find_option(&self, range: IndexRange, code: u8) -> Option<&'a OptionValue> {
+        self.config
+            .options
+            .get(range.as_range())?
+            .iter()
+            .find(|o| o.code == code && o.space == OptionSpace::Dhcp4)
+    }
+
+    /// The option-data lists in precedence order (kea-expressions.md §6.1): reservation →
+    /// pool containing yiaddr → subnet → shared network → classes (packet order) → global.
+    fn option_sources<'s>(
+        &'s self,
+        ctx: &'s Ctx<'_, '_>,
+        plan: &'s ReplyPlan<'_>,
+    ) -> impl Iterator<Item = IndexRange> + 's {
+        let config = &self.config;
+        let subnet = plan.subnet.and_then(|s| config.subnets.get(s));
+        let reservation = plan
+            .reservation
+            .and_then(|r| config.reservations.get(r))
+            .map(|r| r.options);
+        let pool = subnet
+            .filter(|_| !plan.yiaddr.is_unspecified())
+            .and_then(|s| crate::assign::address::pool_of(config, s, plan.yiaddr))
+            .and_then(|p| config.pools.get(p))
+            .map(|p| p.options);
+        let network = subnet
+            .and_then(|s| s.shared_network)
+            .and_then(|n| config.shared_networks.get(n as usize))
+            .map(|n| n.options);
+        reservation
+            .into_iter()
+            .chain(pool)
+            .chain(subnet.map(|s| s.options))
+            .chain(network)
+            .chain(
+                ctx.classes
+                    .configured()
+                    .filter_map(move |c| config.classes.get(c).map(|c| c.options)),
+            )
+            .chain(core::iter::once(config.globals.options))
+    }
+
+    /// Builds the reply described by `plan` into `out`; returns its length and destination.
+    pub(crate) fn build_reply(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        plan: &ReplyPlan<'_>,
+        out: &mut [u8],
+    ) -> Result<(usize, Destination), DropReason> {
+        let q = ctx.q;
+        let query = ctx.query;
+        let server_id = self.server_id(ctx, plan);
+        let (dest, adjust) = destination::decide(&DestinationInput {
+            kind: plan.kind,
+            ciaddr: q.ciaddr(),
+            giaddr: q.giaddr(),
+            yiaddr: plan.yiaddr,
+            broadcast_flag: q.broadcast_flag(),
+            relay_port_requested: q.relay_sub_option(19).is_some(),
+            source_ip: query.source_ip,
+            source_port: query.source_port,
+            source_mac: query.source_mac,
+            chaddr_mac: q.chaddr_mac(),
+            transport: query.transport,
+            server_ip: receiving_address(query),
+        });
+        let msg_type = [match plan.kind {
+            ReplyKind::Offer => u8::from(MessageType::Offer),
+            ReplyKind::Nak => u8::from(MessageType::Nak),
+            _ => u8::from(MessageType::Ack),
+        }];
+        let sid = server_id.octets();
+        let lifetime = plan.lifetime.unwrap_or(0).to_be_bytes();
+        let lease_subnet = plan
+            .allocation
+            .and_then(|a| self.config.subnets.get(a.subnet));
+        let mask = lease_subnet.map_or([0; 4], |s| s.prefix.netmask().octets());
+        let (t1, t2) = match (lease_subnet, plan.lifetime) {
+            (Some(s), Some(l)) => tee_times(&s.params, l),
+            _ => (None, None),
+        };
+        let t1 = t1.map(u32::to_be_bytes);
+        let t2 = t2.map(u32::to_be_bytes);
+
+        let mut set = OptionSet::new();
+        set.set(53, &msg_type, RANK_REQUIRED);
+        set.set(54, &sid, RANK_REQUIRED);
+        // RFC 6842 / Kea `echo-client-id`: "61 any reply (incl. NAK) if the query had it".
+        if self.config.globals.echo_client_id && !ctx.client_id.is_empty() {
+            set.set(61, ctx.client_id, RANK_REQUIRED);
+        }
+        // RFC 3046 §2.2: "the DHCP server … MUST copy the Relay Agent Information option into
+        // the DHCP reply"; Kea: non-empty only, not for an INFORM answered directly.
+        if let Some(rai) = q.option(82).filter(|r| !r.is_empty()) {
+            if !adjust.reply_directly {
+                set.set(82, rai, RANK_REQUIRED);
+            }
+        }
+        if !plan.bare && plan.kind != ReplyKind::Nak {
+            // RFC 3011 §3: the server echoes option 118 [checked].
+            if let Some(sel) = q.option(118) {
+                set.set(118, sel, RANK_REQUIRED);
+            }
+            if !plan.yiaddr.is_unspecified() {
+                // RFC 2131 Table 3: OFFER/ACK "MUST" carry 51; Kea adds the mask (1).
+                set.set(51, &lifetime, RANK_REQUIRED);
+                set.set(1, &mask, RANK_REQUIRED);
+                if let Some(t) = t1.as_ref() {
+                    set.set(58, t, RANK_REQUIRED);
+                }
+                if let Some(t) = t2.as_ref() {
+                    set.set(59, t, RANK_REQUIRED);
+                }
+            }
+            let prl = q.option(55).unwrap_or(&[]);
+            // Option 12: "client sent 12 (or requested 12 and has a reserved hostname)".
+            if !plan.hostname.is_empty() && (q.option(12).is_some() || prl.contains(&12)) {
+                set.set(12, plan.hostname, RANK_REQUIRED);
+            }
+            self.add_configured_options(ctx, plan, prl, &mut set);
+        }
+
+        // Header (§3).
+        let relay_direct = adjust.reply_directly;
+        let hops = if relay_direct { 0 } else { q.hops() };
+        let giaddr = if relay_direct {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            q.giaddr()
+        };
+        let mut flags = q.flags();
+        if adjust.set_broadcast_flag {
+            flags |= BROADCAST_FLAG;
+        }
+        let (siaddr, sname, file) = if plan.kind == ReplyKind::Nak || plan.bare {
+            (Ipv4Addr::UNSPECIFIED, &[][..], &[][..])
+        } else {
+            self.boot_fields(ctx, plan)
+        };
+        let ciaddr = if plan.kind == ReplyKind::Nak || plan.kind == ReplyKind::Offer {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            plan.ciaddr
+        };
+        packet::write_header(
+            out,
+            q,
+            hops,
+            flags,
+            ciaddr,
+            plan.yiaddr,
+            siaddr,
+            giaddr,
+            sname,
+            file,
+        )
+        .ok_or(DropReason::ReplyBufferTooSmall)?;
+        let limit = reply::max_message_size(q.option_u16(57)).min(out.len());
+        let budget = limit.saturating_sub(packet::field::OPTIONS);
+        if !set.shrink_to(budget) {
+            return Err(DropReason::ReplyBufferTooSmall);
+        }
+        let opts = out
+            .get_mut(packet::field::OPTIONS..)
+            .ok_or(DropReason::ReplyBufferTooSmall)?;
+        let n = set.emit(opts).ok_or(DropReason::ReplyBufferTooSmall)?;
+        Ok((packet::field::OPTIONS + n, dest))
+    }
+
+    /// kea-options.md §4.2: requested codes (PRL order) plus `always-send` codes, each from
+    /// the first source that defines it, then the basic set {3, 6, 15} if configured.
+    fn add_configured_options<'o>(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        plan: &ReplyPlan<'_>,
+        prl: &[u8],
+        set: &mut OptionSet<'o>,
+    ) where
+        'a: 'o,
+    {
+        let first_value = |code: u8| -> Option<&'a [u8]> {
+            self.option_sources(ctx, plan)
+                .find_map(|r| self.find_option(r, code))
+                .map(|o| self.config.bytes(o.payload))
+        };
+        for (i, &code) in prl.iter().enumerate() {
+            if server_owned(code) || set.contains(code) {
+                continue;
+            }
+            if let Some(v) = first_value(code) {
+                let rank = RANK_PRL.saturating_add(u16::try_from(i).unwrap_or(u16::MAX - RANK_PRL));
+                set.offer(code, v, rank.min(RANK_ALWAYS_SEND - 1));
+            }
+        }
+        for range in self.option_sources(ctx, plan) {
+            let Some(list) = self.config.options.get(range.as_range()) else {
+                continue;
+            };
+            for o in list
+                .iter()
+                .filter(|o| o.always_send && o.space == OptionSpace::Dhcp4)
+            {
+                if server_owned(o.code) || set.contains(o.code) {
+                    continue;
+                }
+                if let Some(v) = first_value(o.code) {
+                    set.offer(o.code, v, RANK_ALWAYS_SEND);
+                }
+            }
+        }
+        for code in BASIC_OPTIONS {
+            if !set.contains(code) {
+                if let Some(v) = first_value(code) {
+                    set.offer(code, v, RANK_BASIC);
+                }
+            }
+        }
+    }
+
+    /// siaddr / sname / file (kea-expressions.md §6.2): "Start with the subnet's value …
+    /// the first class with a non-zero/non-empty value for that field overrides the subnet
+    /// value. The host reservation's non-empty value overrides both."
+    fn boot_fields(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        plan: &ReplyPlan<'_>,
+    ) -> (Ipv4Addr, &'a [u8], &'a [u8]) {
+        let config = &self.config;
+        let params = plan
+            .subnet
+            .and_then(|s| config.subnets.get(s))
+            .map_or(config.globals.params, |s| s.params);
+        let mut siaddr = params.next_server;
+        let mut sname = config.bytes(params.server_hostname);
+        let mut file = config.bytes(params.boot_file_name);
+        let mut class_siaddr = None;
+        let mut class_sname: Option<&'a [u8]> = None;
+        let mut class_file: Option<&'a [u8]> = None;
+        for c in ctx
+            .classes
+            .configured()
+            .filter_map(|c| config.classes.get(c))
+        {
+            if class_siaddr.is_none() {
+                class_siaddr = c.next_server.filter(|a| !a.is_unspecified());
+            }
+            if class_sname.is_none() && !c.server_hostname.is_empty() {
+                class_sname = Some(config.bytes(c.server_hostname));
+            }
+            if class_file.is_none() && !c.boot_file_name.is_empty() {
+                class_file = Some(config.bytes(c.boot_file_name));
+            }
+        }
+        siaddr = class_siaddr.or(siaddr);
+        sname = class_sname.unwrap_or(sname);
+        file = class_file.unwrap_or(file);
+        if let Some(r) = plan.reservation.and_then(|r| config.reservations.get(r)) {
+            if let Some(a) = r.next_server.filter(|a| !a.is_unspecified()) {
+                siaddr = Some(a);
+            }
+            if !r.server_hostname.is_empty() {
+                sname = config.bytes(r.server_hostname);
+            }
+            if !r.boot_file_name.is_empty() {
+                file = config.bytes(r.boot_file_name);
+            }
+        }
+        (siaddr.unwrap_or(Ipv4Addr::UNSPECIFIED), sname, file)
+    }
+
+    /// Stores `record` and reports it; the store comes first so a full table never reports
+    /// a lease it does not hold.
+    pub(crate) fn commit(
+        &mut self,
+        record: &LeaseRecord<'_>,
+        sink: &mut dyn LeaseSink,
+    ) -> Result<(), DropReason> {
+        if record.is_removal() {
+            self.leases.remove(record.address);
+        } else {
+            self.leases
+                .put(record)
+                .map_err(DropReason::LeaseStoreFailed)?;
+        }
+        sink.lease_changed(record);
+        Ok(())
+    }
+
+    /// Removes the lease of `address`, reporting it as Kea's removal row ("the lease with
+    /// `valid_lifetime = 0` (so `expire` = last cltt)").
+    pub(crate) fn remove_lease(&mut self, address: Ipv4Addr, sink: &mut dyn LeaseSink) -> bool {
+        match self.leases.by_address(address) {
+            Some(old) => {
+                sink.lease_changed(&LeaseRecord {
+                    valid_lifetime: 0,
+                    ..old
+                });
+            }
+            None => return false,
+        }
+        self.leases.remove(address)
+    }
+
+    /// Answers with a NAK (§3: only 53, 54, 61, 82; §7 destination).
+    pub(crate) fn nak(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        reason: NakReason,
+        subnet: Option<usize>,
+        reply: &mut [u8],
+    ) -> Outcome {
+        let plan = ReplyPlan {
+            kind: ReplyKind::Nak,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            ciaddr: Ipv4Addr::UNSPECIFIED,
+            allocation: None,
+            subnet,
+            reservation: None,
+            lifetime: None,
+            hostname: &[],
+            bare: false,
+        };
+        let subnet_id = subnet
+            .and_then(|s| self.config.subnets.get(s))
+            .map(|s| s.id);
+        match self.build_reply(ctx, &plan, reply) {
+            Ok((len, destination)) => Outcome::Reply {
+                len,
+                destination,
+                kind: MessageType::Nak,
+                summary: ctx.summary(Event::Nak(reason), None, subnet_id, 0),
+            },
+            Err(e) => Outcome::Drop(e),
+        }
+    }
+}
+
+/// The address the query was received on: its destination when that is one of the
+/// interface's addresses, else the interface's first address ("the socket's bound address
+/// if the query was broadcast").
+pub(crate) fn receiving_address(query: &Query<'_>) -> Ipv4Addr {
+    if query.interface.addresses.contains(&query.destination_ip) {
+        return query.destination_ip;
+    }
+    query.interface.addresses.first().copied().unwrap_or(
+        if query.destination_ip == Ipv4Addr::BROADCAST {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            query.destination_ip
+        },
+    )
+}

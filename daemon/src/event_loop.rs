@@ -1,0 +1,613 @@
+//! The one thread's loop (STYLE.md §3, OpenBSD dhcpd's `dispatch`): mio `Poll` over the
+//! signal pipe, the UDP socket and one raw device per interface; named tokens; every ready
+//! source drained until `WouldBlock` (mio is edge-triggered); all buffers allocated before
+//! the first poll; the poll timeout is the nearest timer.
+//!
+//! One wakeup is one batch: every drained packet goes through the engine, the engine's
+//! lease changes are appended to the lease file, the batch's replies wait in the reply
+//! ring, then one `sync_batch` (write + fdatasync = group commit) and only then the replies
+//! leave ([`crate::packet_path`]). A ring that fills mid-batch is committed early.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use wren_core::config::SocketType;
+use wren_core::time::Timestamp;
+
+use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
+use crate::link::relay_udp::RelayUdp;
+use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
+use crate::packet_path::{
+    Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
+};
+use crate::signals::{Pending, Signals};
+
+/// The signal self-pipe.
+const SIGNALS: Token = Token(0);
+/// The UDP socket on the server port.
+const UDP: Token = Token(1);
+/// Raw device of link slot `n` is `Token(FIRST_LINK + n)`.
+const FIRST_LINK: usize = 16;
+
+/// Events handled per poll.
+const EVENT_CAPACITY: usize = 64;
+/// Re-detect period when `service-sockets-retry-wait-time` is 0.
+const DEFAULT_REDETECT: Duration = Duration::from_secs(5);
+
+/// What the loop needs from the configuration and the command line (owned: it outlives a
+/// reload's config storage).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `-p`.
+    pub server_port: u16,
+    /// `-P`.
+    pub client_port: u16,
+    /// `dhcp-socket-type`.
+    pub socket_type: SocketType,
+    /// `interfaces-config.interfaces`, as written.
+    pub interfaces: Vec<String>,
+    /// `re-detect`: retry missing interfaces on a timer.
+    pub re_detect: bool,
+    /// Re-detect period (`service-sockets-retry-wait-time`, or 5 s).
+    pub retry_wait: Duration,
+    /// `expired-leases-processing.reclaim-timer-wait-time`; `None` disables.
+    pub reclaim_every: Option<Duration>,
+    /// `lease-database.lfc-interval`; `None` disables.
+    pub compact_every: Option<Duration>,
+}
+
+impl Settings {
+    /// Reads the loop's settings from a loaded configuration.
+    pub fn from_config(
+        config: &wren_core::config::Config<'_>,
+        server_port: u16,
+        client_port: u16,
+    ) -> Settings {
+        let globals = &config.globals;
+        let names = config
+            .names
+            .get(globals.interfaces.interfaces.as_range())
+            .unwrap_or(&[]);
+        let seconds = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
+        Settings {
+            server_port,
+            client_port,
+            socket_type: globals.interfaces.socket_type,
+            interfaces: names.iter().map(|n| config.str(*n).to_owned()).collect(),
+            re_detect: globals.interfaces.re_detect,
+            retry_wait: match globals.interfaces.retry_wait_ms {
+                0 => DEFAULT_REDETECT,
+                ms => Duration::from_millis(u64::from(ms)),
+            },
+            reclaim_every: seconds(globals.expired_leases.reclaim_timer_wait_time),
+            compact_every: seconds(globals.lease_database.lfc_interval),
+        }
+    }
+}
+
+/// Why [`EventLoop::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM/SIGINT: the last batch is synced and sent; exit 0.
+    Terminate,
+    /// SIGHUP: the caller loads the configuration again and calls
+    /// [`EventLoop::reconfigure`] and [`EventLoop::run`].
+    Reload,
+}
+
+/// A served interface and its raw device.
+#[derive(Debug)]
+struct Link {
+    served: ServedInterface,
+    raw: Option<RawLink>,
+}
+
+impl Link {
+    fn view(&self, slot: usize) -> LinkView<'_> {
+        LinkView {
+            slot,
+            ifindex: self.served.ifindex,
+            name: &self.served.name,
+            mac: self.served.mac,
+            addresses: &self.served.addresses,
+            has_raw: self.raw.is_some(),
+        }
+    }
+}
+
+/// The sockets, seen as the reply path's [`Transmit`].
+struct Sockets<'a> {
+    links: &'a [Option<Link>],
+    udp: Option<&'a RelayUdp>,
+}
+
+impl Transmit for Sockets<'_> {
+    fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()> {
+        match self
+            .links
+            .get(link)
+            .and_then(|l| l.as_ref())
+            .and_then(|l| l.raw.as_ref())
+        {
+            Some(raw) => raw.send(frame),
+            None => Err(io::Error::new(io::ErrorKind::NotConnected, "link closed")),
+        }
+    }
+
+    fn send_datagram(
+        &mut self,
+        payload: &[u8],
+        to: SocketAddrV4,
+        source: Ipv4Addr,
+        ifindex: u32,
+    ) -> io::Result<()> {
+        match self.udp {
+            Some(udp) => udp.send(payload, to, source, ifindex),
+            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no UDP socket")),
+        }
+    }
+}
+
+/// Counters since start (logged at exit, later exported as Kea statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets handed to the engine.
+    pub received: u64,
+    /// Packets skipped before the engine (bad frame, not for us, other path).
+    pub skipped: u64,
+    /// Replies sent.
+    pub sent: u64,
+    /// Replies dropped (send errors, failed syncs).
+    pub dropped: u64,
+}
+
+/// The loop and everything it owns.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    signals: Signals,
+    udp: Option<RelayUdp>,
+    links: Vec<Option<Link>>,
+    missing: Vec<String>,
+    settings: Settings,
+    buffer: Vec<u8>,
+    path: PacketPath,
+    next_reclaim: Option<Instant>,
+    next_compact: Option<Instant>,
+    next_redetect: Option<Instant>,
+    counters: Counters,
+}
+
+fn wall_clock() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+impl EventLoop {
+    /// Opens the UDP socket and the interfaces' raw devices, and registers everything.
+    /// Missing interfaces are logged and retried by re-detect, never fatal; failing to bind
+    /// the UDP socket is fatal (another DHCP server runs).
+    pub fn new(settings: Settings, signals: Signals) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        poll.registry().register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let udp = RelayUdp::open(settings.server_port).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot bind UDP port {}: {e}", settings.server_port),
+            )
+        })?;
+        poll.registry()
+            .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
+        let path = PacketPath::new(
+            DEFAULT_RING_CAPACITY,
+            settings.server_port,
+            settings.client_port,
+        );
+        let mut event_loop = EventLoop {
+            poll,
+            events: Events::with_capacity(EVENT_CAPACITY),
+            signals,
+            udp: Some(udp),
+            links: Vec::new(),
+            missing: Vec::new(),
+            settings,
+            buffer: vec![0; RECEIVE_BUFFER_SIZE],
+            path,
+            next_reclaim: None,
+            next_compact: None,
+            next_redetect: None,
+            counters: Counters::default(),
+        };
+        event_loop.open_links()?;
+        event_loop.schedule_all(Instant::now());
+        Ok(event_loop)
+    }
+
+    /// Applies new settings after a reload: reopens the interfaces and restarts the timers.
+    /// The ports never change (they come from the command line).
+    pub fn reconfigure(&mut self, settings: Settings) -> io::Result<()> {
+        for slot in 0..self.links.len() {
+            self.close_link(slot);
+        }
+        self.links.clear();
+        self.missing.clear();
+        self.settings = Settings {
+            server_port: self.settings.server_port,
+            client_port: self.settings.client_port,
+            ..settings
+        };
+        self.open_links()?;
+        self.schedule_all(Instant::now());
+        Ok(())
+    }
+
+    /// Counters since start.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Names of the served interfaces.
+    pub fn served(&self) -> impl Iterator<Item = &ServedInterface> {
+        self.links.iter().flatten().map(|l| &l.served)
+    }
+
+    fn schedule_all(&mut self, now: Instant) {
+        self.next_reclaim = self.settings.reclaim_every.map(|d| now + d);
+        self.next_compact = self.settings.compact_every.map(|d| now + d);
+        self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
+            .then(|| now + self.settings.retry_wait);
+    }
+
+    /// Matches the configured interfaces against the host and opens what is missing.
+    fn open_links(&mut self) -> io::Result<()> {
+        let specs: Vec<InterfaceSpec<'_>> = self
+            .settings
+            .interfaces
+            .iter()
+            .filter_map(|s| match InterfaceSpec::parse(s) {
+                Ok(spec) => Some(spec),
+                Err(e) => {
+                    log::error!("DHCPSRV_CFGMGR_ADD_IFACE {e}");
+                    None
+                }
+            })
+            .collect();
+        let host = interfaces::scan()?;
+        let selection = interfaces::select(&specs, &host);
+        let mut still_missing = selection.missing;
+        for served in selection.served {
+            if let Some(existing) = self
+                .links
+                .iter_mut()
+                .flatten()
+                .find(|l| l.served.ifindex == served.ifindex)
+            {
+                // Addresses may have changed since the device was opened.
+                existing.served.addresses = served.addresses;
+                continue;
+            }
+            let wants_raw = self.settings.socket_type == SocketType::Raw && !served.loopback;
+            let raw = if wants_raw {
+                match RawLink::open(
+                    &served,
+                    self.settings.server_port,
+                    self.settings.client_port,
+                ) {
+                    Ok(raw) => Some(raw),
+                    Err(e) => {
+                        log::warn!(
+                            "DHCPSRV_OPEN_SOCKET_FAIL failed to open socket on interface {}: {e}",
+                            served.name
+                        );
+                        still_missing.push(served.name.clone());
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let slot = match self.links.iter().position(Option::is_none) {
+                Some(free) => free,
+                None => {
+                    self.links.push(None);
+                    self.links.len() - 1
+                }
+            };
+            if let Some(raw) = &raw {
+                self.poll.registry().register(
+                    &mut SourceFd(&raw.as_raw_fd()),
+                    Token(FIRST_LINK + slot),
+                    Interest::READABLE,
+                )?;
+            }
+            log::info!(
+                "DHCP4_OPEN_SOCKET listening on {} (index {}, {:?}, {})",
+                served.name,
+                served.ifindex,
+                served.addresses,
+                if raw.is_some() { "raw" } else { "udp" }
+            );
+            if let Some(entry) = self.links.get_mut(slot) {
+                *entry = Some(Link { served, raw });
+            }
+        }
+        still_missing.sort();
+        still_missing.dedup();
+        for name in &still_missing {
+            if !self.missing.contains(name) {
+                log::warn!(
+                    "DHCPSRV_NO_SOCKETS_OPEN interface {name} is not present or not up{}",
+                    if self.settings.re_detect {
+                        "; will retry"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        self.missing = still_missing;
+        Ok(())
+    }
+
+    fn close_link(&mut self, slot: usize) {
+        let Some(entry) = self.links.get_mut(slot) else {
+            return;
+        };
+        if let Some(link) = entry.take() {
+            if let Some(raw) = &link.raw {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&raw.as_raw_fd()));
+            }
+            if !self.missing.contains(&link.served.name) {
+                self.missing.push(link.served.name);
+            }
+        }
+    }
+
+    fn nearest_deadline(&self) -> Option<Instant> {
+        [self.next_reclaim, self.next_compact, self.next_redetect]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Serves until a signal asks to stop or reload.
+    pub fn run<E, J>(&mut self, engine: &mut E, journal: &mut J) -> io::Result<Exit>
+    where
+        E: Engine,
+        J: Journal,
+    {
+        loop {
+            let timeout = self
+                .nearest_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = wall_clock();
+            let mut pending = Pending::default();
+            let mut dead_links: [Option<usize>; 4] = [None; 4];
+            for event in self.events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        let p = self.signals.drain();
+                        pending.reload |= p.reload;
+                        pending.terminate |= p.terminate;
+                    }
+                    UDP => drain_udp(
+                        &mut self.path,
+                        engine,
+                        journal,
+                        &self.links,
+                        self.udp.as_ref(),
+                        &mut self.buffer,
+                        now,
+                        &mut self.counters,
+                    ),
+                    Token(t) if t >= FIRST_LINK => {
+                        let slot = t - FIRST_LINK;
+                        if let Err(e) = drain_link(
+                            &mut self.path,
+                            engine,
+                            journal,
+                            &self.links,
+                            self.udp.as_ref(),
+                            slot,
+                            &mut self.buffer,
+                            now,
+                            &mut self.counters,
+                        ) {
+                            log::warn!(
+                                "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
+                            );
+                            if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
+                                *free = Some(slot);
+                            }
+                        }
+                    }
+                    other => log::debug!("event for unknown token {other:?}"),
+                }
+            }
+
+            let instant = Instant::now();
+            if self.next_reclaim.is_some_and(|d| d <= instant) {
+                let reclaimed = self.path.reclaim(engine, journal, now);
+                if reclaimed > 0 {
+                    log::debug!(
+                        "ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE reclaimed {reclaimed} leases"
+                    );
+                }
+                self.next_reclaim = self.settings.reclaim_every.map(|d| instant + d);
+            }
+
+            self.commit(journal);
+
+            if self.next_compact.is_some_and(|d| d <= instant) {
+                let mut result = Ok(());
+                engine.with_leases(&mut |leases| result = journal.compact(leases));
+                if let Err(e) = result {
+                    log::error!("DHCPSRV_MEMFILE_LFC_FAIL lease file cleanup failed: {e}");
+                }
+                self.next_compact = self.settings.compact_every.map(|d| instant + d);
+            }
+
+            let mut reopen = false;
+            for slot in dead_links.into_iter().flatten() {
+                self.close_link(slot);
+                reopen = true;
+            }
+            if self.next_redetect.is_some_and(|d| d <= instant) || reopen {
+                if let Err(e) = self.open_links() {
+                    log::warn!("interface re-detection failed: {e}");
+                }
+                self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
+                    .then(|| instant + self.settings.retry_wait);
+            }
+
+            if pending.terminate {
+                return Ok(Exit::Terminate);
+            }
+            if pending.reload {
+                return Ok(Exit::Reload);
+            }
+        }
+    }
+
+    fn commit<J: Journal>(&mut self, journal: &mut J) {
+        let mut tx = Sockets {
+            links: &self.links,
+            udp: self.udp.as_ref(),
+        };
+        let report = self.path.commit(journal, &mut tx);
+        self.counters.sent += report.sent as u64;
+        self.counters.dropped += (report.send_errors + report.dropped_unsynced) as u64;
+    }
+}
+
+/// Hands one result of the packet path to the counters; commits early when the ring is
+/// full and retries the packet once.
+fn account(result: Result<(), Skip>, counters: &mut Counters) {
+    match result {
+        Ok(()) | Err(Skip::NoReply) => counters.received += 1,
+        Err(Skip::RingFull) => counters.dropped += 1,
+        Err(skip) => {
+            counters.skipped += 1;
+            log::debug!("DHCP4_PACKET_DROP skipped: {skip:?}");
+        }
+    }
+}
+
+fn commit_early<J: Journal>(
+    path: &mut PacketPath,
+    journal: &mut J,
+    links: &[Option<Link>],
+    udp: Option<&RelayUdp>,
+    counters: &mut Counters,
+) {
+    let mut tx = Sockets { links, udp };
+    let report = path.commit(journal, &mut tx);
+    counters.sent += report.sent as u64;
+    counters.dropped += (report.send_errors + report.dropped_unsynced) as u64;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drain_link<E: Engine, J: Journal>(
+    path: &mut PacketPath,
+    engine: &mut E,
+    journal: &mut J,
+    links: &[Option<Link>],
+    udp: Option<&RelayUdp>,
+    slot: usize,
+    buffer: &mut [u8],
+    now: Timestamp,
+    counters: &mut Counters,
+) -> io::Result<()> {
+    let Some(link) = links.get(slot).and_then(|l| l.as_ref()) else {
+        return Ok(());
+    };
+    let Some(raw) = &link.raw else {
+        return Ok(());
+    };
+    let view = link.view(slot);
+    loop {
+        let outcome = raw.read(buffer, |frame| {
+            let mut result = path.on_frame(engine, journal, &view, frame, now);
+            if result == Err(Skip::RingFull) {
+                commit_early(path, journal, links, udp, counters);
+                result = path.on_frame(engine, journal, &view, frame, now);
+            }
+            account(result, counters);
+        })?;
+        if outcome == ReadOutcome::Drained {
+            return Ok(());
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drain_udp<E: Engine, J: Journal>(
+    path: &mut PacketPath,
+    engine: &mut E,
+    journal: &mut J,
+    links: &[Option<Link>],
+    udp: Option<&RelayUdp>,
+    buffer: &mut [u8],
+    now: Timestamp,
+    counters: &mut Counters,
+) {
+    let Some(socket) = udp else {
+        return;
+    };
+    loop {
+        let datagram = match socket.recv(buffer) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
+                return;
+            }
+        };
+        let Some(payload) = buffer.get(..datagram.len) else {
+            counters.skipped += 1;
+            continue;
+        };
+        // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
+        let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
+            l.as_ref()
+                .filter(|l| l.served.ifindex == datagram.ifindex)
+                .map(|l| (slot, l))
+        }) else {
+            counters.skipped += 1;
+            continue;
+        };
+        let view = link.view(slot);
+        let received = UdpPayload {
+            payload,
+            source: datagram.source,
+            destination: datagram.destination,
+        };
+        let mut result = path.on_datagram(engine, journal, &view, &received, now);
+        if result == Err(Skip::RingFull) {
+            commit_early(path, journal, links, udp, counters);
+            result = path.on_datagram(engine, journal, &view, &received, now);
+        }
+        account(result, counters);
+    }
+}

@@ -1,0 +1,121 @@
+//! Link-layer and UDP I/O: the daemon's only contact with the network. Bytes in, bytes
+//! out; what they mean is the core's business.
+//!
+//! * [`packet_socket`] (Linux) and [`bpf`] (FreeBSD): whole Ethernet frames per interface,
+//!   for direct clients that have no address yet;
+//! * [`relay_udp`]: the UDP socket on the server port, for relays and unicast renewals;
+//! * [`interfaces`]: which host interfaces the config asks for;
+//! * [`filter`] and [`bpf_records`]: the platform-neutral parts (BPF programs, the BPF
+//!   read-buffer walk), unit-tested on every host.
+
+pub mod bpf_records;
+pub mod filter;
+pub mod interfaces;
+pub mod relay_udp;
+
+#[cfg(target_os = "freebsd")]
+pub mod bpf;
+#[cfg(target_os = "linux")]
+pub mod packet_socket;
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+use interfaces::ServedInterface;
+
+/// Frames a raw device reads at most per `read(2)`: the BPF buffer (freebsd.md §1.1 step 3);
+/// on Linux one frame per read, up to a jumbo MTU.
+pub const RECEIVE_BUFFER_SIZE: usize = 64 * 1024;
+
+/// The raw link-layer device of one interface: a packet socket on Linux, BPF on FreeBSD.
+#[derive(Debug)]
+pub struct RawLink {
+    #[cfg(target_os = "linux")]
+    device: packet_socket::PacketSocket,
+    #[cfg(target_os = "freebsd")]
+    device: bpf::BpfDevice,
+}
+
+/// What one read produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Frames were handed to the callback (maybe none); read again.
+    More,
+    /// Nothing left (EAGAIN): the edge-triggered event is fully drained.
+    Drained,
+}
+
+impl RawLink {
+    /// Opens the device for `interface`.
+    pub fn open(
+        interface: &ServedInterface,
+        server_port: u16,
+        client_port: u16,
+    ) -> io::Result<RawLink> {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = client_port; // Linux has no write filter.
+            Ok(RawLink {
+                device: packet_socket::PacketSocket::open(interface.ifindex, server_port)?,
+            })
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            Ok(RawLink {
+                device: bpf::BpfDevice::open(
+                    &interface.name,
+                    interface.ifindex,
+                    server_port,
+                    client_port,
+                    bpf::DEFAULT_BUFFER_SIZE.min(RECEIVE_BUFFER_SIZE),
+                )?,
+            })
+        }
+    }
+
+    /// Reads once into `buffer` and calls `each` for every whole frame received.
+    pub fn read(&self, buffer: &mut [u8], mut each: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
+        #[cfg(target_os = "linux")]
+        {
+            match self.device.recv(buffer) {
+                Ok(packet_socket::Received::Frame(n)) => {
+                    if let Some(frame) = buffer.get(..n) {
+                        each(frame);
+                    }
+                    Ok(ReadOutcome::More)
+                }
+                Ok(packet_socket::Received::Skipped) => Ok(ReadOutcome::More),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::More),
+                Err(e) => Err(e),
+            }
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            match self.device.read_batch(buffer) {
+                Ok(n) => {
+                    for record in bpf_records::Records::new(buffer.get(..n).unwrap_or(&[])) {
+                        if let bpf_records::Record::Frame(frame) = record {
+                            each(frame);
+                        }
+                    }
+                    Ok(ReadOutcome::More)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::More),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// Sends one whole Ethernet frame.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        self.device.send(frame)
+    }
+}
+
+impl AsRawFd for RawLink {
+    fn as_raw_fd(&self) -> RawFd {
+        self.device.as_raw_fd()
+    }
+}

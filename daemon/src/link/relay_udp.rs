@@ -1,0 +1,313 @@
+//! The UDP socket on 0.0.0.0:<server port>: relayed traffic and unicast renewals, and,
+//! with `dhcp-socket-type: udp`, everything. Without it the kernel would also answer
+//! relayed unicast with ICMP port-unreachable (freebsd.md §1.7).
+//!
+//! Each datagram comes with the interface it arrived on and the destination address of
+//! its IP header (Linux `IP_PKTINFO`; FreeBSD `IP_RECVIF` + `IP_RECVDSTADDR`, freebsd.md
+//! §7), so the event loop can tell broadcasts from unicasts and hand the engine the right
+//! interface. Replies leave with an explicit source address (Linux `IP_PKTINFO`, which also
+//! pins the outgoing interface for 255.255.255.255; FreeBSD `IP_SENDSRCADDR`).
+
+use std::io;
+use std::mem;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+
+/// One received datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Payload length in the caller's buffer.
+    pub len: usize,
+    /// Sender address and port.
+    pub source: SocketAddrV4,
+    /// The IP header's destination (255.255.255.255 for a broadcast), unspecified when the
+    /// kernel did not say.
+    pub destination: Ipv4Addr,
+    /// Receiving interface index, 0 when the kernel did not say.
+    pub ifindex: u32,
+}
+
+/// The UDP endpoint.
+#[derive(Debug)]
+pub struct RelayUdp {
+    fd: OwnedFd,
+}
+
+/// Ancillary data buffer, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct ControlBuffer([u8; 128]);
+
+fn check(ret: isize) -> io::Result<usize> {
+    usize::try_from(ret).map_err(|_| io::Error::last_os_error())
+}
+
+impl RelayUdp {
+    /// Binds 0.0.0.0:`port` with SO_REUSEADDR, SO_BROADCAST and the receive-metadata options.
+    pub fn open(port: u16) -> io::Result<RelayUdp> {
+        let fd = socket::socket(
+            AddressFamily::Inet,
+            SockType::Datagram,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+        socket::setsockopt(&fd, sockopt::Broadcast, &true)?;
+        #[cfg(target_os = "linux")]
+        socket::setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
+        #[cfg(target_os = "freebsd")]
+        {
+            socket::setsockopt(&fd, sockopt::Ipv4RecvIf, &true)?;
+            socket::setsockopt(&fd, sockopt::Ipv4RecvDstAddr, &true)?;
+        }
+        socket::bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
+        )?;
+        Ok(RelayUdp { fd })
+    }
+
+    /// Receives one datagram into `buffer`. `WouldBlock` when drained. A datagram larger
+    /// than the buffer is reported with `len` > `buffer.len()` (the caller drops it).
+    pub fn recv(&self, buffer: &mut [u8]) -> io::Result<Datagram> {
+        let mut control = ControlBuffer([0; 128]);
+        // SAFETY: sockaddr_in and msghdr are plain data; all-zero is valid.
+        let mut from: libc::sockaddr_in = unsafe { mem::zeroed() };
+        let mut iov = libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
+        };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len() as _;
+        // SAFETY: every pointer in `msg` refers to a live local of the stated size.
+        let n = check(unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) })?;
+        let mut datagram = Datagram {
+            len: n,
+            source: SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr)),
+                u16::from_be(from.sin_port),
+            ),
+            destination: Ipv4Addr::UNSPECIFIED,
+            ifindex: 0,
+        };
+        // SAFETY: the CMSG macros walk the control buffer the kernel filled, bounded by
+        // msg_controllen; each payload read is of the type the (level, type) pair names.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                let header = &*cmsg;
+                let data = libc::CMSG_DATA(cmsg);
+                if header.cmsg_level == libc::IPPROTO_IP {
+                    read_control(header.cmsg_type, data, &mut datagram);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok(datagram)
+    }
+
+    /// Sends `payload` to `to`, from `source` (an address of the interface, or unspecified
+    /// to let the kernel choose), out of `ifindex` where the platform allows (Linux; 0 lets
+    /// routing decide).
+    pub fn send(
+        &self,
+        payload: &[u8],
+        to: SocketAddrV4,
+        source: Ipv4Addr,
+        ifindex: u32,
+    ) -> io::Result<()> {
+        let mut control = ControlBuffer([0; 128]);
+        // SAFETY: plain data; all-zero is valid.
+        let mut dest: libc::sockaddr_in = unsafe { mem::zeroed() };
+        dest.sin_family = libc::AF_INET as libc::sa_family_t;
+        dest.sin_port = to.port().to_be();
+        dest.sin_addr.s_addr = u32::from(*to.ip()).to_be();
+        #[cfg(target_os = "freebsd")]
+        {
+            dest.sin_len = mem::size_of::<libc::sockaddr_in>() as u8;
+        }
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
+        };
+        // SAFETY: plain data; all-zero is valid.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_name = (&mut dest as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let wants_control = !source.is_unspecified() || ifindex != 0;
+        if wants_control {
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            // SAFETY: computes a size, no memory access.
+            msg.msg_controllen = unsafe { libc::CMSG_SPACE(source_control_len()) } as _;
+            // SAFETY: the control buffer holds CMSG_SPACE(len) bytes (checked by the
+            // const assertion below), so the first header and its payload fit.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                write_source_control(cmsg, source, ifindex);
+            }
+        }
+        // SAFETY: every pointer in `msg` refers to a live local of the stated size.
+        let n = check(unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, 0) })?;
+        if n == payload.len() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short datagram write",
+            ))
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+const fn source_control_len() -> u32 {
+    mem::size_of::<libc::in_pktinfo>() as u32
+}
+
+#[cfg(target_os = "freebsd")]
+const fn source_control_len() -> u32 {
+    mem::size_of::<libc::in_addr>() as u32
+}
+
+const _: () = assert!(source_control_len() as usize + 32 <= 128);
+
+/// Linux: `IP_PKTINFO` carries both the interface and the header destination.
+///
+/// # Safety
+/// `data` points at the payload of a control message of type `kind` at level IPPROTO_IP.
+#[cfg(target_os = "linux")]
+unsafe fn read_control(kind: libc::c_int, data: *const u8, datagram: &mut Datagram) {
+    if kind == libc::IP_PKTINFO {
+        // SAFETY: an IP_PKTINFO payload is a struct in_pktinfo; it may be unaligned.
+        let info: libc::in_pktinfo = unsafe { std::ptr::read_unaligned(data.cast()) };
+        datagram.ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0);
+        datagram.destination = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+    }
+}
+
+/// FreeBSD: `IP_RECVDSTADDR` gives an `in_addr`, `IP_RECVIF` a `sockaddr_dl`.
+///
+/// # Safety
+/// `data` points at the payload of a control message of type `kind` at level IPPROTO_IP.
+#[cfg(target_os = "freebsd")]
+unsafe fn read_control(kind: libc::c_int, data: *const u8, datagram: &mut Datagram) {
+    if kind == libc::IP_RECVDSTADDR {
+        // SAFETY: the payload is a struct in_addr; it may be unaligned.
+        let addr: libc::in_addr = unsafe { std::ptr::read_unaligned(data.cast()) };
+        datagram.destination = Ipv4Addr::from(u32::from_be(addr.s_addr));
+    } else if kind == libc::IP_RECVIF {
+        // SAFETY: the payload is a struct sockaddr_dl; it may be unaligned.
+        let link: libc::sockaddr_dl = unsafe { std::ptr::read_unaligned(data.cast()) };
+        datagram.ifindex = u32::from(link.sdl_index);
+    }
+}
+
+/// # Safety
+/// `cmsg` points at a control header with room for `source_control_len()` payload bytes.
+#[cfg(target_os = "linux")]
+unsafe fn write_source_control(cmsg: *mut libc::cmsghdr, source: Ipv4Addr, ifindex: u32) {
+    // SAFETY: per the function contract.
+    unsafe {
+        (*cmsg).cmsg_level = libc::IPPROTO_IP;
+        (*cmsg).cmsg_type = libc::IP_PKTINFO;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(source_control_len()) as _;
+        let info = libc::in_pktinfo {
+            ipi_ifindex: libc::c_int::try_from(ifindex).unwrap_or(0),
+            ipi_spec_dst: libc::in_addr {
+                s_addr: u32::from(source).to_be(),
+            },
+            ipi_addr: libc::in_addr { s_addr: 0 },
+        };
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+    }
+}
+
+/// # Safety
+/// `cmsg` points at a control header with room for `source_control_len()` payload bytes.
+#[cfg(target_os = "freebsd")]
+unsafe fn write_source_control(cmsg: *mut libc::cmsghdr, source: Ipv4Addr, _ifindex: u32) {
+    // SAFETY: per the function contract.
+    unsafe {
+        (*cmsg).cmsg_level = libc::IPPROTO_IP;
+        (*cmsg).cmsg_type = libc::IP_SENDSRCADDR;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(source_control_len()) as _;
+        let addr = libc::in_addr {
+            s_addr: u32::from(source).to_be(),
+        };
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), addr);
+    }
+}
+
+impl AsRawFd for RelayUdp {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for RelayUdp {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    #[test]
+    fn receives_with_metadata_and_replies_from_a_chosen_source() {
+        // An unprivileged port on loopback only.
+        let server = RelayUdp::open(0).unwrap();
+        let local: SocketAddrV4 = match socket::getsockname::<SockaddrIn>(server.as_raw_fd()) {
+            Ok(a) => SocketAddrV4::new(Ipv4Addr::LOCALHOST, a.port()),
+            Err(e) => panic!("{e}"),
+        };
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"hello relay", local).unwrap();
+        let mut buffer = [0u8; 1500];
+        let datagram = loop {
+            match server.recv(&mut buffer) {
+                Ok(d) => break d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(&buffer[..datagram.len], b"hello relay");
+        assert_eq!(datagram.destination, Ipv4Addr::LOCALHOST);
+        let lo = nix::net::if_::if_nametoindex("lo").unwrap();
+        assert_eq!(datagram.ifindex, lo);
+        let client_addr = match client.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        };
+        assert_eq!(datagram.source, client_addr);
+
+        server
+            .send(b"reply", client_addr, Ipv4Addr::LOCALHOST, lo)
+            .unwrap();
+        let mut reply = [0u8; 64];
+        let (n, from) = client.recv_from(&mut reply).unwrap();
+        assert_eq!(&reply[..n], b"reply");
+        assert_eq!(from, std::net::SocketAddr::V4(local));
+    }
+
+    #[test]
+    fn empty_queue_would_block() {
+        let server = RelayUdp::open(0).unwrap();
+        let mut buffer = [0u8; 64];
+        assert_eq!(
+            server.recv(&mut buffer).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+}

@@ -1,0 +1,706 @@
+//! A packet's way through the daemon, without sockets: received bytes → [`Query`] → the
+//! engine → a queued reply; then, per batch, lease file sync → replies out.
+//!
+//! Separated from the sockets so the whole per-packet path (frame parsing, the engine,
+//! lease journal formatting, reply framing) is driven by tests, including the allocation
+//! counter in `tests/no_alloc.rs`. Every buffer is allocated in [`PacketPath::new`].
+//!
+//! The durability rule (the core promise; OpenBSD dhcpd's `commit_leases` habit,
+//! STYLE.md §5.5): replies wait in the [`ReplyRing`] until [`PacketPath::commit`] has seen
+//! the batch's lease changes reach the disk (`Journal::sync_batch`). If the sync fails, the
+//! batch's replies are dropped: a client that gets no ACK retries, a client that got an ACK
+//! for a lease we then forget after a crash would collide with the next owner.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use wren_core::lease::LeaseRecord;
+use wren_core::server::{Destination, Interface, LeaseSink, Query, Transport};
+use wren_core::time::Timestamp;
+use wren_core::wire::frame::{self, FrameSpec};
+
+/// The largest DHCP reply: an Ethernet MTU of 1500 minus the IPv4 and UDP headers.
+pub const MAX_REPLY: usize = 1500 - 20 - 8;
+/// Replies one batch can hold before it is committed early.
+pub const DEFAULT_RING_CAPACITY: usize = 128;
+/// The Ethernet broadcast address.
+pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+
+/// What the daemon needs from the DHCP engine (implemented for
+/// `wren_core::server::Engine` in [`crate::engine_glue`], by fakes in tests).
+pub trait Engine {
+    /// Decides one query: writes the reply into `reply` and returns its length and where it
+    /// goes, or `None` for silence. Lease changes go to `sink` as they are made.
+    fn handle<S: LeaseSink>(
+        &mut self,
+        query: &Query<'_>,
+        now: Timestamp,
+        reply: &mut [u8],
+        sink: &mut S,
+    ) -> Option<(usize, Destination)>;
+
+    /// Reclaims expired leases (Kea's `expired-leases-processing`), reporting each change to
+    /// `sink`. Returns how many leases were reclaimed.
+    fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize;
+
+    /// Calls `f` once with every lease the engine's table holds (for lease file
+    /// compaction, which rewrites the file from the table).
+    fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>));
+}
+
+/// What the daemon needs from the lease file: append records to a buffer as the engine
+/// reports them, write and `fdatasync` them once per batch (group commit).
+pub trait Journal: LeaseSink {
+    /// Writes the appended records and syncs them. Nothing appended: nothing to do.
+    fn sync_batch(&mut self) -> io::Result<()>;
+
+    /// Rewrites the lease file from `leases`, every lease the table holds
+    /// (`lfc-interval`). The default keeps no file, so has nothing to do.
+    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
+        let _ = leases;
+        Ok(())
+    }
+}
+
+/// Where a reply leaves: implemented by the event loop's sockets, by recorders in tests.
+pub trait Transmit {
+    /// Sends a whole Ethernet frame on link `link` (raw path).
+    fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()>;
+    /// Sends a UDP payload through the kernel from `source` (unspecified: kernel's choice)
+    /// out of interface `ifindex` (0: routing decides).
+    fn send_datagram(
+        &mut self,
+        payload: &[u8],
+        to: SocketAddrV4,
+        source: Ipv4Addr,
+        ifindex: u32,
+    ) -> io::Result<()>;
+}
+
+/// A served interface as the packet path sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkView<'a> {
+    /// The event loop's link slot (passed back to [`Transmit::send_frame`]).
+    pub slot: usize,
+    /// Kernel interface index.
+    pub ifindex: u32,
+    /// Name.
+    pub name: &'a str,
+    /// Ethernet address.
+    pub mac: [u8; 6],
+    /// IPv4 addresses the engine may use.
+    pub addresses: &'a [Ipv4Addr],
+    /// Whether a raw (packet socket / BPF) device is open on it.
+    pub has_raw: bool,
+}
+
+impl<'a> LinkView<'a> {
+    fn interface(&self) -> Interface<'a> {
+        Interface {
+            name: self.name,
+            addresses: self.addresses,
+            mac: self.mac,
+        }
+    }
+}
+
+/// A UDP payload as the UDP socket delivered it.
+#[derive(Clone, Copy, Debug)]
+pub struct UdpPayload<'a> {
+    /// The DHCP message.
+    pub payload: &'a [u8],
+    /// Sender.
+    pub source: SocketAddrV4,
+    /// The IP header's destination (255.255.255.255 for a broadcast).
+    pub destination: Ipv4Addr,
+}
+
+/// Why a received packet was not handed to the engine (counted, logged at debug level).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// The frame did not parse as Ethernet/IPv4/UDP.
+    BadFrame(frame::FrameError),
+    /// A frame for another host (a promiscuous tap elsewhere on the interface).
+    NotForUs,
+    /// Not to the server port (the kernel filter should have dropped it).
+    WrongPort(u16),
+    /// A UDP datagram the raw path already delivered (raw mode on that interface).
+    RawPathOwnsIt,
+    /// The engine chose silence.
+    NoReply,
+    /// The reply ring is full: the caller must commit, then retry.
+    RingFull,
+}
+
+/// One queued reply.
+#[derive(Clone, Copy, Debug)]
+struct QueuedReply {
+    len: usize,
+    destination: Destination,
+    link_slot: usize,
+    ifindex: u32,
+    link_mac: [u8; 6],
+    raw_link: bool,
+}
+
+/// Fixed-capacity queue of replies waiting for their batch's sync.
+#[derive(Debug)]
+pub struct ReplyRing {
+    payloads: Vec<u8>,
+    entries: Vec<QueuedReply>,
+    capacity: usize,
+}
+
+impl ReplyRing {
+    /// Allocates room for `capacity` replies of [`MAX_REPLY`] bytes.
+    pub fn new(capacity: usize) -> ReplyRing {
+        ReplyRing {
+            payloads: vec![0; capacity.saturating_mul(MAX_REPLY)],
+            entries: Vec::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// Queued replies.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether another reply fits.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.capacity
+    }
+
+    fn slot_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        let start = index.checked_mul(MAX_REPLY)?;
+        self.payloads.get_mut(start..start.checked_add(MAX_REPLY)?)
+    }
+
+    fn slot(&self, index: usize) -> Option<&[u8]> {
+        let start = index.checked_mul(MAX_REPLY)?;
+        self.payloads.get(start..start.checked_add(MAX_REPLY)?)
+    }
+}
+
+/// Counters of one commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Replies sent.
+    pub sent: usize,
+    /// Replies whose send failed.
+    pub send_errors: usize,
+    /// Replies dropped because the lease file sync failed.
+    pub dropped_unsynced: usize,
+}
+
+/// Ports and buffers of the packet path.
+#[derive(Debug)]
+pub struct PacketPath {
+    ring: ReplyRing,
+    frame: Vec<u8>,
+    server_port: u16,
+    client_port: u16,
+}
+
+impl PacketPath {
+    /// Allocates the reply ring and the frame scratch buffer.
+    pub fn new(ring_capacity: usize, server_port: u16, client_port: u16) -> PacketPath {
+        PacketPath {
+            ring: ReplyRing::new(ring_capacity),
+            frame: vec![0; MAX_REPLY + frame::OVERHEAD],
+            server_port,
+            client_port,
+        }
+    }
+
+    /// The queue of the current batch.
+    pub fn ring(&self) -> &ReplyRing {
+        &self.ring
+    }
+
+    /// The server port (`-p`).
+    pub fn server_port(&self) -> u16 {
+        self.server_port
+    }
+
+    /// A whole Ethernet frame received on `link`.
+    pub fn on_frame<E: Engine, J: Journal>(
+        &mut self,
+        engine: &mut E,
+        journal: &mut J,
+        link: &LinkView<'_>,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<(), Skip> {
+        let datagram = frame::parse_udp_frame(bytes).map_err(Skip::BadFrame)?;
+        if datagram.dst_mac != link.mac && datagram.dst_mac != BROADCAST_MAC {
+            return Err(Skip::NotForUs);
+        }
+        if datagram.dst_port != self.server_port {
+            return Err(Skip::WrongPort(datagram.dst_port));
+        }
+        let query = Query {
+            payload: datagram.payload,
+            interface: link.interface(),
+            source_ip: datagram.src_ip,
+            source_port: datagram.src_port,
+            destination_ip: datagram.dst_ip,
+            source_mac: datagram.src_mac,
+            transport: Transport::Raw,
+        };
+        self.decide(engine, journal, link, &query, now)
+    }
+
+    /// A UDP payload received on the UDP socket, arriving on `link`.
+    pub fn on_datagram<E: Engine, J: Journal>(
+        &mut self,
+        engine: &mut E,
+        journal: &mut J,
+        link: &LinkView<'_>,
+        datagram: &UdpPayload<'_>,
+        now: Timestamp,
+    ) -> Result<(), Skip> {
+        // freebsd.md §1.7: "Receive each packet on exactly one path." A packet socket / BPF
+        // on the interface sees every IPv4 UDP datagram to the server port, unicast included.
+        if link.has_raw {
+            return Err(Skip::RawPathOwnsIt);
+        }
+        let query = Query {
+            payload: datagram.payload,
+            interface: link.interface(),
+            source_ip: *datagram.source.ip(),
+            source_port: datagram.source.port(),
+            destination_ip: datagram.destination,
+            source_mac: [0; 6],
+            transport: Transport::Udp,
+        };
+        self.decide(engine, journal, link, &query, now)
+    }
+
+    fn decide<E: Engine, J: Journal>(
+        &mut self,
+        engine: &mut E,
+        journal: &mut J,
+        link: &LinkView<'_>,
+        query: &Query<'_>,
+        now: Timestamp,
+    ) -> Result<(), Skip> {
+        if self.ring.is_full() {
+            return Err(Skip::RingFull);
+        }
+        let index = self.ring.entries.len();
+        let Some(slot) = self.ring.slot_mut(index) else {
+            return Err(Skip::RingFull);
+        };
+        let Some((len, destination)) = engine.handle(query, now, slot, journal) else {
+            return Err(Skip::NoReply);
+        };
+        self.ring.entries.push(QueuedReply {
+            len: len.min(MAX_REPLY),
+            destination,
+            link_slot: link.slot,
+            ifindex: link.ifindex,
+            link_mac: link.mac,
+            raw_link: link.has_raw,
+        });
+        Ok(())
+    }
+
+    /// Runs the engine's lease reclamation; its changes join the current batch.
+    pub fn reclaim<E: Engine, J: Journal>(
+        &mut self,
+        engine: &mut E,
+        journal: &mut J,
+        now: Timestamp,
+    ) -> usize {
+        engine.reclaim_expired(now, journal)
+    }
+
+    /// Ends the batch: syncs the lease file, then (only if that succeeded) sends every
+    /// queued reply. The ring is empty afterwards either way.
+    pub fn commit<J: Journal, T: Transmit>(&mut self, journal: &mut J, tx: &mut T) -> CommitReport {
+        let mut report = CommitReport::default();
+        if let Err(e) = journal.sync_batch() {
+            report.dropped_unsynced = self.ring.entries.len();
+            log::error!(
+                "DHCPSRV_MEMFILE_SYNC_FAILED lease file sync failed, dropping {} replies: {e}",
+                report.dropped_unsynced
+            );
+            self.ring.entries.clear();
+            return report;
+        }
+        for index in 0..self.ring.entries.len() {
+            let Some(reply) = self.ring.entries.get(index).copied() else {
+                break;
+            };
+            let Some(payload) = self.ring.slot(index).and_then(|s| s.get(..reply.len)) else {
+                continue;
+            };
+            let result = send_one(
+                &mut self.frame,
+                self.server_port,
+                self.client_port,
+                &reply,
+                payload,
+                tx,
+            );
+            match result {
+                Ok(()) => report.sent += 1,
+                Err(e) => {
+                    report.send_errors += 1;
+                    log::warn!(
+                        "DHCP4_PACKET_SEND_FAIL failed to send reply to {}:{}: {e}",
+                        reply.destination.ip,
+                        reply.destination.port
+                    );
+                }
+            }
+        }
+        self.ring.entries.clear();
+        report
+    }
+}
+
+/// Kea's `-P`: replies to clients go to the client port; replies to relays keep the port
+/// the engine chose (67, or the relay's own port under RFC 8357).
+fn destination_port(engine_port: u16, client_port: u16) -> u16 {
+    if engine_port == crate::cli::DEFAULT_CLIENT_PORT {
+        client_port
+    } else {
+        engine_port
+    }
+}
+
+fn send_one<T: Transmit>(
+    frame_buffer: &mut [u8],
+    server_port: u16,
+    client_port: u16,
+    reply: &QueuedReply,
+    payload: &[u8],
+    tx: &mut T,
+) -> io::Result<()> {
+    let d = reply.destination;
+    let port = destination_port(d.port, client_port);
+    if d.raw_frame && reply.raw_link {
+        let spec = FrameSpec {
+            src_mac: reply.link_mac,
+            dst_mac: d.mac,
+            src_ip: d.source_ip,
+            dst_ip: d.ip,
+            src_port: server_port,
+            dst_port: port,
+        };
+        let len = frame::build_udp_frame(&spec, payload, frame_buffer)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let bytes = frame_buffer
+            .get(..len)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        tx.send_frame(reply.link_slot, bytes)
+    } else {
+        tx.send_datagram(
+            payload,
+            SocketAddrV4::new(d.ip, port),
+            d.source_ip,
+            reply.ifindex,
+        )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Answers every query with its own payload reversed, to 255.255.255.255 as a frame;
+    /// reports one lease per query.
+    pub(crate) struct EchoEngine {
+        pub(crate) silent: bool,
+    }
+
+    impl Engine for EchoEngine {
+        fn handle<S: LeaseSink>(
+            &mut self,
+            query: &Query<'_>,
+            now: Timestamp,
+            reply: &mut [u8],
+            sink: &mut S,
+        ) -> Option<(usize, Destination)> {
+            if self.silent {
+                return None;
+            }
+            sink.lease_changed(&LeaseRecord {
+                address: Ipv4Addr::new(198, 18, 0, 10),
+                hwaddr: &query.source_mac,
+                client_id: &[],
+                valid_lifetime: 3600,
+                cltt: now,
+                subnet_id: 1,
+                fqdn_fwd: false,
+                fqdn_rev: false,
+                hostname: "",
+                state: Default::default(),
+                user_context: "",
+            });
+            let n = query.payload.len().min(reply.len());
+            for (out, byte) in reply.iter_mut().zip(query.payload.iter().rev()) {
+                *out = *byte;
+            }
+            Some((
+                n,
+                Destination {
+                    ip: Ipv4Addr::BROADCAST,
+                    port: 68,
+                    mac: BROADCAST_MAC,
+                    source_ip: query.interface.addresses.first().copied()?,
+                    raw_frame: query.transport == Transport::Raw,
+                },
+            ))
+        }
+
+        fn reclaim_expired<S: LeaseSink>(&mut self, _now: Timestamp, _sink: &mut S) -> usize {
+            0
+        }
+
+        fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
+            f(&mut std::iter::empty());
+        }
+    }
+
+    #[derive(Default)]
+    pub(crate) struct MemoryJournal {
+        pub(crate) pending: usize,
+        pub(crate) synced: usize,
+        pub(crate) fail: bool,
+        pub(crate) log: Vec<&'static str>,
+    }
+
+    impl LeaseSink for MemoryJournal {
+        fn lease_changed(&mut self, _record: &LeaseRecord<'_>) {
+            self.pending += 1;
+        }
+    }
+
+    impl Journal for MemoryJournal {
+        fn sync_batch(&mut self) -> io::Result<()> {
+            self.log.push("sync");
+            if self.fail {
+                return Err(io::Error::other("disk full"));
+            }
+            self.synced += self.pending;
+            self.pending = 0;
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    pub(crate) struct Recorder {
+        pub(crate) frames: Vec<(usize, Vec<u8>)>,
+        pub(crate) datagrams: Vec<(Vec<u8>, SocketAddrV4, Ipv4Addr, u32)>,
+    }
+
+    impl Transmit for Recorder {
+        fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()> {
+            self.frames.push((link, frame.to_vec()));
+            Ok(())
+        }
+        fn send_datagram(
+            &mut self,
+            payload: &[u8],
+            to: SocketAddrV4,
+            source: Ipv4Addr,
+            ifindex: u32,
+        ) -> io::Result<()> {
+            self.datagrams.push((payload.to_vec(), to, source, ifindex));
+            Ok(())
+        }
+    }
+
+    const ADDRS: [Ipv4Addr; 1] = [Ipv4Addr::new(198, 18, 0, 1)];
+
+    pub(crate) fn link(has_raw: bool) -> LinkView<'static> {
+        LinkView {
+            slot: 3,
+            ifindex: 7,
+            name: "veth0",
+            mac: [2, 0, 0, 0, 0, 1],
+            addresses: &ADDRS,
+            has_raw,
+        }
+    }
+
+    pub(crate) fn client_frame(payload: &[u8], dst_port: u16) -> Vec<u8> {
+        let spec = FrameSpec {
+            src_mac: [2, 0, 0, 0, 0, 0x42],
+            dst_mac: BROADCAST_MAC,
+            src_ip: Ipv4Addr::UNSPECIFIED,
+            dst_ip: Ipv4Addr::BROADCAST,
+            src_port: 68,
+            dst_port,
+        };
+        let mut out = vec![0; payload.len() + frame::OVERHEAD];
+        let n = frame::build_udp_frame(&spec, payload, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn reply_waits_for_the_sync_then_leaves_as_a_frame() {
+        let mut path = PacketPath::new(4, 67, 68);
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        let mut tx = Recorder::default();
+        let frame_in = client_frame(&[1, 2, 3, 4], 67);
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &frame_in,
+            Timestamp(1000),
+        )
+        .unwrap();
+        assert_eq!(path.ring().len(), 1);
+        assert_eq!(journal.pending, 1);
+        assert!(tx.frames.is_empty(), "nothing leaves before commit");
+        let report = path.commit(&mut journal, &mut tx);
+        assert_eq!(report.sent, 1);
+        assert_eq!(journal.synced, 1);
+        assert!(path.ring().is_empty());
+        let (slot, bytes) = &tx.frames[0];
+        assert_eq!(*slot, 3);
+        let parsed = frame::parse_udp_frame(bytes).unwrap();
+        assert_eq!(parsed.payload, &[4, 3, 2, 1]);
+        assert_eq!(parsed.src_mac, [2, 0, 0, 0, 0, 1]);
+        assert_eq!(parsed.dst_mac, BROADCAST_MAC);
+        assert_eq!(parsed.src_ip, ADDRS[0]);
+        assert_eq!((parsed.src_port, parsed.dst_port), (67, 68));
+    }
+
+    #[test]
+    fn failed_sync_drops_the_batch() {
+        let mut path = PacketPath::new(4, 67, 68);
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal {
+            fail: true,
+            ..Default::default()
+        };
+        let mut tx = Recorder::default();
+        let frame_in = client_frame(&[9; 10], 67);
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &frame_in,
+            Timestamp(1),
+        )
+        .unwrap();
+        let report = path.commit(&mut journal, &mut tx);
+        assert_eq!(report.dropped_unsynced, 1);
+        assert_eq!(report.sent, 0);
+        assert!(tx.frames.is_empty() && tx.datagrams.is_empty());
+        assert!(path.ring().is_empty());
+    }
+
+    #[test]
+    fn test_ports_are_honoured() {
+        let mut path = PacketPath::new(4, 1067, 1068);
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        let mut tx = Recorder::default();
+        assert_eq!(
+            path.on_frame(
+                &mut engine,
+                &mut journal,
+                &link(true),
+                &client_frame(&[1], 67),
+                Timestamp(1)
+            ),
+            Err(Skip::WrongPort(67))
+        );
+        path.on_frame(
+            &mut engine,
+            &mut journal,
+            &link(true),
+            &client_frame(&[1], 1067),
+            Timestamp(1),
+        )
+        .unwrap();
+        path.commit(&mut journal, &mut tx);
+        let parsed = frame::parse_udp_frame(&tx.frames[0].1).unwrap();
+        assert_eq!((parsed.src_port, parsed.dst_port), (1067, 1068));
+    }
+
+    fn udp(payload: &[u8], source: SocketAddrV4) -> UdpPayload<'_> {
+        UdpPayload {
+            payload,
+            source,
+            destination: ADDRS[0],
+        }
+    }
+
+    #[test]
+    fn udp_path_defers_to_raw_and_replies_by_datagram() {
+        let mut path = PacketPath::new(4, 67, 68);
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        let mut tx = Recorder::default();
+        let from = SocketAddrV4::new(Ipv4Addr::new(198, 18, 5, 1), 67);
+        assert_eq!(
+            path.on_datagram(
+                &mut engine,
+                &mut journal,
+                &link(true),
+                &udp(&[1, 2], from),
+                Timestamp(1)
+            ),
+            Err(Skip::RawPathOwnsIt)
+        );
+        path.on_datagram(
+            &mut engine,
+            &mut journal,
+            &link(false),
+            &udp(&[1, 2], from),
+            Timestamp(1),
+        )
+        .unwrap();
+        path.commit(&mut journal, &mut tx);
+        assert!(tx.frames.is_empty());
+        let (payload, to, source, ifindex) = &tx.datagrams[0];
+        assert_eq!(payload, &vec![2, 1]);
+        assert_eq!(*to, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+        assert_eq!((*source, *ifindex), (ADDRS[0], 7));
+    }
+
+    #[test]
+    fn skips() {
+        let mut path = PacketPath::new(1, 67, 68);
+        let mut engine = EchoEngine { silent: true };
+        let mut journal = MemoryJournal::default();
+        let l = link(true);
+        let f = client_frame(&[1], 67);
+        assert_eq!(
+            path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1)),
+            Err(Skip::NoReply)
+        );
+        assert!(matches!(
+            path.on_frame(&mut engine, &mut journal, &l, &f[..20], Timestamp(1)),
+            Err(Skip::BadFrame(_))
+        ));
+        let mut other = f.clone();
+        other[..6].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
+        assert_eq!(
+            path.on_frame(&mut engine, &mut journal, &l, &other, Timestamp(1)),
+            Err(Skip::NotForUs)
+        );
+        engine.silent = false;
+        path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1))
+            .unwrap();
+        assert_eq!(
+            path.on_frame(&mut engine, &mut journal, &l, &f, Timestamp(1)),
+            Err(Skip::RingFull)
+        );
+    }
+}
