@@ -42,6 +42,7 @@ use core::net::Ipv4Addr;
 
 use super::occupancy::{OccupancyError, OccupancyStorage, PoolOccupancy};
 use super::record::{LeaseRecord, LeaseState};
+#[cfg(test)]
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, Pool};
 use crate::index::{hash_parts, Candidates, HashIndex};
@@ -1270,45 +1271,6 @@ impl<'a> LeaseTable<'a> {
             done += 1;
         }
         done
-    }
-}
-
-/// The engine's contract ([`crate::assign::LeaseStore`]), answered with the table's
-/// indexes instead of scans.
-impl LeaseStore for LeaseTable<'_> {
-    fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
-        self.get(address)
-    }
-
-    /// Client-id first, then hardware address among the subnet's leases the client owns;
-    /// declined leases (no identity left) never match, as in `ArrayLeaseStore`.
-    fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
-        let usable =
-            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
-        if !client.client_id.is_empty() {
-            if let Some((_, l)) = self.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
-                return Some(l);
-            }
-        }
-        self.by_hwaddr(client.hwaddr)
-            .find(|(_, l)| usable(l) && client.owns(l))
-            .map(|(_, l)| l)
-    }
-
-    fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
-        match self.upsert(record) {
-            Ok(_) => Ok(()),
-            Err(TableError::Full | TableError::TextFull | TableError::Occupancy(_)) => {
-                Err(StoreError::Full)
-            }
-            Err(
-                TableError::HwAddrTooLong | TableError::ClientIdTooLong | TableError::TextTooLong,
-            ) => Err(StoreError::FieldTooLong),
-        }
-    }
-
-    fn remove(&mut self, address: Ipv4Addr) -> bool {
-        LeaseTable::remove(self, address)
     }
 }
 
