@@ -42,7 +42,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 step "e2e: cargo test -p wren-tests (server: ${WREN_SERVER:-wrend}, ${WREN_E2E_THREADS:-2} at a time)"
-timeout 60m cargo test -p wren-tests -- --test-threads "${WREN_E2E_THREADS:-2}"
+timeout 60m cargo test -p wren-tests --no-fail-fast -- --test-threads "${WREN_E2E_THREADS:-2}"
 
 echo
 echo "All checks passed in $(( $(date +%s) - start )) s."
