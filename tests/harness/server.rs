@@ -120,6 +120,28 @@ pub const BASIC_CONFIG: &str = r#"{
 }
 "#;
 
+/// For relayed load (perfdhcp as relay agent at 198.18.0.2): subnet 198.18.0.0/22 (id 7) with
+/// ~1,000 pool addresses (198.18.1.0-198.18.3.250) so the load never exhausts the pool,
+/// valid-lifetime 3600 s, logging at WARN.
+pub const RELAY_CONFIG: &str = r#"{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "@IFACE@" ], "dhcp-socket-type": "raw" },
+    "control-socket": { "socket-type": "unix", "socket-name": "@DIR@/ctrl.sock" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "@DIR@/leases4.csv", "lfc-interval": 0 },
+    "valid-lifetime": 3600,
+    "subnet4": [
+      {
+        "id": 7,
+        "subnet": "198.18.0.0/22",
+        "pools": [ { "pool": "198.18.1.0 - 198.18.3.250" } ],
+        "option-data": [ { "name": "routers", "data": "198.18.0.1" } ]
+      }
+    ],
+    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN" } ]
+  }
+}
+"#;
+
 /// A running server (one process at a time; [`Server::restart`] starts a new one with the same
 /// config, lease file and directory). Stopped by PID on drop.
 pub struct Server {

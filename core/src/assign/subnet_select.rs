@@ -176,7 +176,7 @@ pub(crate) mod tests {
 
     #[test]
     fn link_selection_beats_118_beats_giaddr_and_has_no_fallback() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.giaddr = Ipv4Addr::new(198, 18, 1, 5);
@@ -190,7 +190,7 @@ pub(crate) mod tests {
 
     #[test]
     fn relay_addresses_beat_the_giaddr_prefix() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         // 198.18.9.1 is listed as a relay of subnet 3 (index 2), in no prefix.
@@ -204,7 +204,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ciaddr_and_source_only_when_not_broadcast() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.ciaddr = Ipv4Addr::new(198, 18, 2, 50);
@@ -219,7 +219,7 @@ pub(crate) mod tests {
 
     #[test]
     fn interface_name_beats_interface_address() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.interface_name = "ue1";
@@ -231,7 +231,7 @@ pub(crate) mod tests {
 
     #[test]
     fn client_class_restricts_selection() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.received_broadcast = false;

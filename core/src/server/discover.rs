@@ -1,12 +1,14 @@
 //! DHCPDISCOVER → DHCPOFFER (RFC 2131 §4.3.1; dhcpv4-server-behaviour.md §4). "Nothing is
-//! stored; offers are not reserved [checked]."
+//! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
+use crate::assign::subnet_select::Membership;
+use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// Chooses an address and writes the OFFER. No subnet → no reply (§10 "No subnet for a
     /// DISCOVER: silence"); nothing available → no reply (`v4-allocation-fail`).
     pub(crate) fn discover(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {
@@ -18,6 +20,10 @@ impl Engine<'_> {
             classes: ctx.classes.with_host(reservation),
             ..*ctx
         };
+        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
+        if ctx.classes.is_member(b"DROP") {
+            return Outcome::Drop(DropReason::DropClass);
+        }
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
             host_ids: ctx.host_ids,

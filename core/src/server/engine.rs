@@ -36,7 +36,7 @@ pub enum DropReason {
     UnknownMessageType(u8),
     /// Option 54 names a server that is not us (§1 "Server identifier").
     NotForUs,
-    /// A DISCOVER carrying option 54 [checked].
+    /// A DISCOVER carrying option 54 \[checked\].
     DiscoverWithServerId,
     /// Empty chaddr and no (or an empty) client-id.
     NoClientIdentity,
@@ -53,6 +53,9 @@ pub enum DropReason {
     Silence(SilenceReason),
     /// DECLINE without option 50 (an RFC violation Kea drops).
     DeclineWithoutAddress,
+    /// The packet is in class `DROP` (kea-expressions.md §5 steps 5 and 10; here through a
+    /// host reservation's `client-classes`).
+    DropClass,
     /// The lease could not be stored.
     LeaseStoreFailed(StoreError),
     /// The reply does not fit the caller's buffer.
@@ -167,9 +170,9 @@ impl Ctx<'_, '_> {
 
 /// The DHCPv4 server engine. Cheap to construct (it only holds borrows), so the daemon may
 /// build one per batch of packets and use the lease table in between.
-pub struct Engine<'a> {
+pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) config: Config<'a>,
-    pub(crate) leases: &'a mut dyn LeaseStore,
+    pub(crate) leases: &'a mut S,
     /// Iterative allocator state: the last address handed out per subnet (index into
     /// `config.subnets`), `0.0.0.0` for none. Keep it across engines (the daemon owns it).
     pub(crate) cursors: &'a mut [Ipv4Addr],
@@ -205,15 +208,11 @@ fn server_owned(code: u8) -> bool {
     )
 }
 
-impl<'a> Engine<'a> {
+impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// An engine over `config`, the lease table `leases`, and `cursors` (one entry per
     /// subnet, `config.subnets.len()`, initially `0.0.0.0`; shorter slices work, the
     /// allocator then always starts at the first pool address).
-    pub fn new(
-        config: &Config<'a>,
-        leases: &'a mut dyn LeaseStore,
-        cursors: &'a mut [Ipv4Addr],
-    ) -> Self {
+    pub fn new(config: &Config<'a>, leases: &'a mut S, cursors: &'a mut [Ipv4Addr]) -> Self {
         Engine {
             config: *config,
             leases,
@@ -222,13 +221,18 @@ impl<'a> Engine<'a> {
     }
 
     /// The lease table.
-    pub fn leases(&self) -> &dyn LeaseStore {
-        &*self.leases
+    pub fn leases(&self) -> &S {
+        self.leases
     }
 
     /// The lease table, mutable (control commands, reclamation).
-    pub fn leases_mut(&mut self) -> &mut dyn LeaseStore {
-        &mut *self.leases
+    pub fn leases_mut(&mut self) -> &mut S {
+        self.leases
+    }
+
+    /// The iterative allocator's cursors (the last address handed out per subnet).
+    pub fn cursors(&self) -> &[Ipv4Addr] {
+        self.cursors
     }
 
     /// Handles one query received at `now`: decides, stores and reports lease changes to
@@ -552,7 +556,7 @@ impl<'a> Engine<'a> {
             }
         }
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 [checked].
+            // RFC 3011 §3: the server echoes option 118 \[checked\].
             if let Some(sel) = q.option(118) {
                 set.set(118, sel, RANK_REQUIRED);
             }
