@@ -238,6 +238,8 @@ pub(crate) struct Parser<'t, 's, 'w> {
     /// (levels are checked against them before the global map ends).
     global_authoritative: Option<bool>,
     global_calculate_tee_times: Option<bool>,
+    /// `option-def` of the client class being parsed (empty outside classes).
+    class_defs: IndexRange,
 }
 
 type R<T> = Result<T, ConfigError>;
@@ -268,6 +270,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             option_defs_done: false,
             global_authoritative: None,
             global_calculate_tee_times: None,
+            class_defs: IndexRange::EMPTY,
         }
     }
 
@@ -1131,6 +1134,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let res = self.option_def_list(true);
             self.r.restore(back);
             c.option_defs = res?;
+            self.class_defs = c.option_defs;
         }
         let mut name_pos = None;
         let mut declared = DeclaredParams::NONE;
@@ -1161,6 +1165,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                         self.r.skip()?;
                     } else {
                         c.option_defs = self.option_def_list(true)?;
+                        self.class_defs = c.option_defs;
                     }
                 }
                 "next-server" => {
@@ -1229,6 +1234,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 ));
             }
         }
+        self.class_defs = IndexRange::EMPTY;
         let res = self.st.classes.push(c);
         self.at(it.pos, res)?;
         Ok(())
@@ -1363,19 +1369,18 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         }
     }
 
-    /// The most recent custom definition matching space and name and/or code (Kea
-    /// resolves class definitions before global ones; the last one defined wins here).
+    /// The custom definition matching space and name and/or code that is in scope: the
+    /// current class's `option-def` first (inside a class), then the global ones.
     fn find_custom_def(
         &self,
         space: OptionSpace,
         name: Option<&str>,
         code: Option<u8>,
     ) -> Option<CustomOptionDef> {
-        self.st
-            .option_defs
-            .filled()
-            .iter()
-            .rev()
+        let defs = self.st.option_defs.filled();
+        let scope = |r: IndexRange| defs.get(r.as_range()).unwrap_or(&[]).iter();
+        scope(self.class_defs)
+            .chain(scope(self.globals.option_defs))
             .copied()
             .find(|d| {
                 self.same_space(d.space, space)
