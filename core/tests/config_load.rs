@@ -145,7 +145,8 @@ fn check_seed(cfg: &Config<'_>, warnings: &[String], net: [u8; 3]) {
 
     // HA hook, parameters as compact JSON.
     assert_eq!(cfg.hooks.len(), 1);
-    let ha = &cfg.hooks[0];
+    let ha = cfg.hook_library("libdhcp_ha.so").unwrap();
+    assert!(cfg.hook_library("libdhcp_lease_cmds.so").is_none());
     assert_eq!(
         cfg.str(ha.library),
         "/usr/local/lib/kea/hooks/libdhcp_ha.so"

@@ -1,16 +1,28 @@
 //! The Kea 2.2 `Dhcp4` grammar (kea-config.md §2) onto the model.
 //!
 //! One forward pass over the text, writing into [`Store`]; [`crate::config::measure`] runs
-//! the same pass in counting mode. Two look-aheads keep it single-pass without losing
-//! error positions: each `subnet4` map is pre-scanned for its `subnet` and `id` (Kea
-//! configs often list `pools` and `reservations` before `subnet`, and pool/reservation
-//! checks need the prefix), and the `Dhcp4` map for `ip-reservations-unique` and
-//! `option-def` (custom definitions must be known before any `option-data` uses them, as
-//! Kea parses `option-def` first).
+//! the same pass in counting mode. Look-aheads (a key scan of one map, no storage) keep it
+//! single-pass without losing error positions:
+//! * each `subnet4` map is pre-scanned for its `subnet` and `id`: Kea configs (the seed
+//!   among them) often list `pools` and `reservations` before `subnet`, and pool and
+//!   reservation checks need the prefix, reservation indexes the id;
+//! * the `Dhcp4` map for `ip-reservations-unique`, `authoritative`, `calculate-tee-times`
+//!   (checks of inner levels depend on them) and `option-def`, which is parsed first, as
+//!   Kea does, so `option-data` anywhere can use the definitions; a client class's own
+//!   `option-def` likewise comes before its `option-data`.
 //!
-//! Subnet order (decided here, documented on [`super::Config::subnets`]): top-level
-//! `subnet4` first in file order, then each shared network's members, network by network.
-//! Auto ids (`id` absent or 0) are 1, 2, 3… in file order, as kea-config.md §2.3 says.
+//! Decisions:
+//! * Subnet order (documented on [`super::Config::subnets`]): top-level `subnet4` first in
+//!   file order, then each shared network's members, network by network; members are
+//!   stored consecutively.
+//! * Auto ids (`id` absent or 0) are 1, 2, 3… in file order over all subnets without an
+//!   id (kea-config.md §2.3); an explicit id equal to an auto one is a duplicate.
+//! * Inheritable parameters are resolved when the whole text is read (the global map may
+//!   follow `subnet4`); lifetimes follow Kea's triplet rule per level.
+//! * Checks that compare a new item with stored ones (duplicate subnet ids/prefixes, class
+//!   and network names, pool overlap, reservation identifiers/addresses) run in `parse`
+//!   only: `measure` stores nothing. Duplicate subnet ids/prefixes are found by a scan of
+//!   the earlier subnets (quadratic: 2 million comparisons for 2,000 subnets).
 
 use core::net::Ipv4Addr;
 
