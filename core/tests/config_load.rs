@@ -321,7 +321,7 @@ fn kea_2_2_example_configs_load_or_name_the_unsupported_feature() {
                 .unwrap();
             }
             Err(e) => {
-                let unsupported = matches!(e.kind, ConfigErrorKind::UnsupportedDatabase(_));
+                let unsupported = e.kind.is_unsupported_feature();
                 writeln!(summary, "{name}: rejected: {e}").unwrap();
                 if !unsupported {
                     failures.push(format!("{name}: {e}"));

@@ -54,6 +54,8 @@ pub struct Settings {
     pub re_detect: bool,
     /// Re-detect period (`service-sockets-retry-wait-time`, or 5 s).
     pub retry_wait: Duration,
+    /// `service-sockets-require-all`: refuse to start unless every interface opened.
+    pub require_all: bool,
     /// `expired-leases-processing.reclaim-timer-wait-time`; `None` disables.
     pub reclaim_every: Option<Duration>,
     /// `lease-database.lfc-interval`; `None` disables.
@@ -79,6 +81,7 @@ impl Settings {
             socket_type: globals.interfaces.socket_type,
             interfaces: names.iter().map(|n| config.str(*n).to_owned()).collect(),
             re_detect: globals.interfaces.re_detect,
+            require_all: globals.interfaces.require_all,
             retry_wait: match globals.interfaces.retry_wait_ms {
                 0 => DEFAULT_REDETECT,
                 ms => Duration::from_millis(u64::from(ms)),
@@ -231,6 +234,7 @@ impl EventLoop {
             counters: Counters::default(),
         };
         event_loop.open_links()?;
+        event_loop.check_require_all()?;
         event_loop.schedule_all(Instant::now());
         Ok(event_loop)
     }
@@ -249,7 +253,22 @@ impl EventLoop {
             ..settings
         };
         self.open_links()?;
+        self.check_require_all()?;
         self.schedule_all(Instant::now());
+        Ok(())
+    }
+
+    /// Kea's `service-sockets-require-all`: a missing interface is fatal instead of retried.
+    fn check_require_all(&self) -> io::Result<()> {
+        if self.settings.require_all && !self.missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "service-sockets-require-all: cannot open sockets on {}",
+                    self.missing.join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -358,7 +377,21 @@ impl EventLoop {
             }
         }
         self.missing = still_missing;
+        self.update_udp_filter();
         Ok(())
+    }
+
+    /// With every served interface on the raw path, each datagram the UDP socket receives
+    /// is a duplicate it would read only to drop (freebsd.md §1.7: ISC reads and discards
+    /// its fallback socket). On Linux a drop-all socket filter keeps them in the kernel;
+    /// the socket stays bound so the kernel sends no ICMP port-unreachable.
+    fn update_udp_filter(&self) {
+        let any_udp_link = self.links.iter().flatten().any(|l| l.raw.is_none());
+        if let Some(udp) = &self.udp {
+            if let Err(e) = udp.set_drop_all(!any_udp_link) {
+                log::debug!("UDP socket filter not changed: {e}");
+            }
+        }
     }
 
     fn close_link(&mut self, slot: usize) {
@@ -506,6 +539,8 @@ fn account(result: Result<(), Skip>, counters: &mut Counters) {
     match result {
         Ok(()) | Err(Skip::NoReply) => counters.received += 1,
         Err(Skip::RingFull) => counters.dropped += 1,
+        // The normal fate of every datagram the raw path also delivered: not worth a line.
+        Err(Skip::RawPathOwnsIt) => counters.skipped += 1,
         Err(skip) => {
             counters.skipped += 1;
             log::debug!("DHCP4_PACKET_DROP skipped: {skip:?}");
@@ -609,5 +644,57 @@ fn drain_udp<E: Engine, J: Journal>(
             result = path.on_datagram(engine, journal, &view, &received, now);
         }
         account(result, counters);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_load;
+    use std::path::Path;
+
+    fn settings_for(text: &str) -> Settings {
+        let path = Path::new("settings-test.json");
+        let mut storage = config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        Settings::from_config(&config, 1067, 1068)
+    }
+
+    #[test]
+    fn settings_from_kea_defaults() {
+        let s = settings_for(
+            r#"{ "Dhcp4": { "interfaces-config": { "interfaces": [ "eth0", "eth1/198.18.0.1" ] } } }"#,
+        );
+        assert_eq!((s.server_port, s.client_port), (1067, 1068));
+        assert_eq!(s.socket_type, SocketType::Raw);
+        assert_eq!(
+            s.interfaces,
+            vec!["eth0".to_owned(), "eth1/198.18.0.1".to_owned()]
+        );
+        assert!(s.re_detect);
+        assert!(!s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(5000));
+        assert_eq!(s.reclaim_every, Some(Duration::from_secs(10)));
+        assert_eq!(s.compact_every, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn settings_from_explicit_values() {
+        let s = settings_for(
+            r#"{ "Dhcp4": {
+                "interfaces-config": { "interfaces": [ "*" ], "dhcp-socket-type": "udp",
+                                       "re-detect": false, "service-sockets-require-all": true,
+                                       "service-sockets-retry-wait-time": 250 },
+                "lease-database": { "type": "memfile", "lfc-interval": 0 },
+                "expired-leases-processing": { "reclaim-timer-wait-time": 0 } } }"#,
+        );
+        assert_eq!(s.socket_type, SocketType::Udp);
+        assert_eq!(s.interfaces, vec!["*".to_owned()]);
+        assert!(!s.re_detect);
+        assert!(s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(250));
+        assert_eq!(s.reclaim_every, None, "0 disables reclamation");
+        assert_eq!(s.compact_every, None, "0 disables lease file cleanup");
     }
 }

@@ -21,7 +21,6 @@
 pub mod error;
 pub mod json;
 pub mod model;
-mod options;
 mod parse;
 mod reader;
 pub mod storage;
