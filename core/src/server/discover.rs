@@ -2,7 +2,6 @@
 //! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
-use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
@@ -15,15 +14,6 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let Some(selected) = ctx.selected else {
             return Outcome::Drop(DropReason::NoSubnet);
         };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
-        };
-        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
-        if ctx.classes.is_member(b"DROP") {
-            return Outcome::Drop(DropReason::DropClass);
-        }
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
             host_ids: ctx.host_ids,

@@ -934,3 +934,111 @@ fn reservation_in_class_drop_is_dropped() {
     let r = run(&mut rig, &[(broadcast_query(&d), T0)], &mut sink);
     assert_eq!(r[0].0, Outcome::Drop(DropReason::DropClass));
 }
+
+/// A stand-in for the expression evaluator: class `pxe` matches option 60 `PXEClient…`,
+/// class `known-pxe` is `member('pxe') and member('KNOWN')` (pass 2).
+struct FakeTests;
+
+impl crate::server::classes::ClassTests for FakeTests {
+    fn test(
+        &self,
+        index: usize,
+        query: &Query<'_>,
+        member: &dyn crate::assign::subnet_select::Membership,
+    ) -> bool {
+        let q = crate::server::packet::ParsedQuery::parse(query.payload).unwrap();
+        match index {
+            0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
+            1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
+            _ => false,
+        }
+    }
+
+    fn depends_on_known(&self, index: usize) -> bool {
+        index == 1
+    }
+}
+
+#[test]
+fn class_tests_feed_options_boot_fields_and_pass_two() {
+    let mut f = kea_fixture_config();
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"substring(option[60].hex,0,9) == 'PXEClient'");
+    f.classes[pxe].boot_file_name = f.text(b"undionly.kpxe");
+    f.option(Level::Class(pxe), 66, b"198.18.0.9", false);
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"member('pxe') and member('KNOWN')");
+    f.classes[known].server_hostname = f.text(b"tftp-known");
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let pxe_discover = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 55, 1, 66, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } = engine.handle(
+        &broadcast_query(&pxe_discover),
+        Timestamp(T0),
+        &mut buf,
+        &mut sink,
+    ) else {
+        panic!()
+    };
+    let reply = &buf[..len];
+    assert!(options(reply).contains(&(66, b"198.18.0.9".to_vec())));
+    assert_eq!(&reply[108..121], b"undionly.kpxe");
+    // Not KNOWN (no reservation): pass 2 leaves `known-pxe` out.
+    assert_eq!(reply[44], 0);
+    // A plain client is in neither class.
+    let plain = packet([0; 4], [0; 4], &[53, 1, 1, 55, 1, 66]);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&plain), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(!codes(&buf[..len]).contains(&66));
+    assert_eq!(buf[108], 0);
+}
+
+#[test]
+fn class_tests_pass_two_sees_known() {
+    let mut f = kea_fixture_config();
+    f.reservation(Some(0), IdentifierType::HwAddress, &CLIENT_MAC, None, "");
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"x");
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"y");
+    f.classes[known].server_hostname = f.text(b"tftp-known");
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let p = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert_eq!(&buf[44..54], b"tftp-known");
+    assert!(len > 240);
+}

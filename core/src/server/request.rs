@@ -9,7 +9,6 @@ use crate::assign::address::{
     RequestCheck,
 };
 use crate::assign::address::{NakReason, SilenceReason};
-use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::destination::ReplyKind;
@@ -99,15 +98,6 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let Some(selected) = ctx.selected else {
             return self.nak(ctx, NakReason::NoSubnet, None, reply);
         };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
-        };
-        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
-        if ctx.classes.is_member(b"DROP") {
-            return Outcome::Drop(DropReason::DropClass);
-        }
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
             host_ids: ctx.host_ids,
