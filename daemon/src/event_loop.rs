@@ -20,6 +20,7 @@ use wren_core::time::Timestamp;
 
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
+use crate::link::route_events::RouteEvents;
 use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
 use crate::packet_path::{
     Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
@@ -30,11 +31,16 @@ use crate::signals::{Pending, Signals};
 const SIGNALS: Token = Token(0);
 /// The UDP socket on the server port.
 const UDP: Token = Token(1);
+/// The routing socket (interface arrivals, departures, address changes).
+const ROUTE: Token = Token(2);
 /// Raw device of link slot `n` is `Token(FIRST_LINK + n)`.
 const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
+/// Delay between a routing message and the re-scan, so a burst of messages (an interface
+/// coming up announces itself, its link state and each address) costs one scan.
+const ROUTE_SETTLE: Duration = Duration::from_millis(100);
 /// Re-detect period when `service-sockets-retry-wait-time` is 0.
 const DEFAULT_REDETECT: Duration = Duration::from_secs(5);
 
@@ -174,6 +180,7 @@ pub struct EventLoop {
     events: Events,
     signals: Signals,
     udp: Option<RelayUdp>,
+    route: Option<RouteEvents>,
     links: Vec<Option<Link>>,
     missing: Vec<String>,
     settings: Settings,
@@ -213,6 +220,22 @@ impl EventLoop {
         })?;
         poll.registry()
             .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
+        let route = match RouteEvents::open() {
+            Ok(route) => {
+                poll.registry().register(
+                    &mut SourceFd(&route.as_raw_fd()),
+                    ROUTE,
+                    Interest::READABLE,
+                )?;
+                Some(route)
+            }
+            Err(e) => {
+                log::warn!(
+                    "no routing socket ({e}): interface changes are seen by the retry timer only"
+                );
+                None
+            }
+        };
         let path = PacketPath::new(
             DEFAULT_RING_CAPACITY,
             settings.server_port,
@@ -223,6 +246,7 @@ impl EventLoop {
             events: Events::with_capacity(EVENT_CAPACITY),
             signals,
             udp: Some(udp),
+            route,
             links: Vec::new(),
             missing: Vec::new(),
             settings,
@@ -287,6 +311,30 @@ impl EventLoop {
         self.next_compact = self.settings.compact_every.map(|d| now + d);
         self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
             .then(|| now + self.settings.retry_wait);
+    }
+
+    /// Re-scans the host: closes links whose interface is gone or down (a BPF descriptor
+    /// on a detached interface may never report an error), then opens what is missing.
+    fn redetect(&mut self) -> io::Result<()> {
+        let host = interfaces::scan()?;
+        for slot in 0..self.links.len() {
+            let gone = match self.links.get(slot).and_then(|l| l.as_ref()) {
+                Some(link) => !host.iter().any(|h| {
+                    h.ifindex == link.served.ifindex && h.name == link.served.name && h.up
+                }),
+                None => false,
+            };
+            if gone {
+                if let Some(link) = self.links.get(slot).and_then(|l| l.as_ref()) {
+                    log::warn!(
+                        "DHCP4_INTERFACE_GONE interface {} went away or down; closing its socket",
+                        link.served.name
+                    );
+                }
+                self.close_link(slot);
+            }
+        }
+        self.open_links()
     }
 
     /// Matches the configured interfaces against the host and opens what is missing.
@@ -443,6 +491,14 @@ impl EventLoop {
                         pending.reload |= p.reload;
                         pending.terminate |= p.terminate;
                     }
+                    ROUTE => {
+                        let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
+                        if changed && self.settings.re_detect {
+                            let soon = Instant::now() + ROUTE_SETTLE;
+                            self.next_redetect =
+                                Some(self.next_redetect.map_or(soon, |d| d.min(soon)));
+                        }
+                    }
                     UDP => drain_udp(
                         &mut self.path,
                         engine,
@@ -506,7 +562,7 @@ impl EventLoop {
                 reopen = true;
             }
             if self.next_redetect.is_some_and(|d| d <= instant) || reopen {
-                if let Err(e) = self.open_links() {
+                if let Err(e) = self.redetect() {
                     log::warn!("interface re-detection failed: {e}");
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())

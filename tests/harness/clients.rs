@@ -409,9 +409,25 @@ impl Client {
             }
         }
         if let Some(p) = self.proc.as_mut() {
-            if p.wait(Duration::from_secs(10)).is_none() {
+            // `dhclient -r` stops the old instance through the pid file, which it occasionally
+            // misses (the RELEASE itself was sent by `-r`): stop it by our own PID then.
+            let mut exited = p.wait(Duration::from_secs(3)).is_some();
+            if !exited && self.kind == ClientKind::Dhclient {
+                p.signal(libc::SIGTERM);
+            }
+            if !exited {
+                exited = p.wait(Duration::from_secs(10)).is_some();
+            }
+            if !exited {
+                let pid = p.pid().unwrap_or(0);
+                let status = crate::read_text(Path::new(&format!("/proc/{pid}/status")));
+                let state = status
+                    .lines()
+                    .find(|l| l.starts_with("State"))
+                    .unwrap_or("gone");
+                let cmdline = crate::read_text(Path::new(&format!("/proc/{pid}/cmdline")));
                 panic!(
-                    "{} did not exit after release: {}",
+                    "{} (pid {pid}, {state}, {cmdline:?}) did not exit after release: {}",
                     self.name,
                     self.describe()
                 );
