@@ -15,6 +15,7 @@ use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
+use crate::server::client_name::{self, ClientName, NameBuffers};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
@@ -197,8 +198,8 @@ pub(crate) struct ReplyPlan<'r> {
     pub reservation: Option<usize>,
     /// Granted lifetime (OFFER/ACK).
     pub lifetime: Option<u32>,
-    /// Hostname for option 12 (already chosen and sanitised), empty for none.
-    pub hostname: &'r [u8],
+    /// The client-name option (12 or 81) for an address-bearing reply.
+    pub name_option: Option<(u8, &'r [u8])>,
     /// Only 53 and 54 (an INFORM without a subnet).
     pub bare: bool,
 }
@@ -475,30 +476,18 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
     }
 
-    /// The hostname for the lease and option 12: "reserved hostname wins; otherwise the
-    /// client's name sanitised (`hostname-char-set`) and lower-cased". Written into `buf`.
-    pub(crate) fn hostname<'b>(
+    /// The client's name for the reply (12 or 81) and the lease (see
+    /// [`crate::server::client_name`]).
+    pub(crate) fn client_name<'b>(
         &self,
         ctx: &Ctx<'_, '_>,
         reservation: Option<usize>,
-        buf: &'b mut [u8; 255],
-    ) -> &'b [u8] {
+        buf: &'b mut NameBuffers,
+    ) -> ClientName<'b> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        let n = if !reserved.is_empty() {
-            // Kea: "Convert it to lower case" (reserved names too).
-            let n = reserved.len().min(buf.len());
-            if let (Some(d), Some(s)) = (buf.get_mut(..n), reserved.get(..n)) {
-                d.copy_from_slice(s);
-                d.make_ascii_lowercase();
-            }
-            n
-        } else {
-            let sent = reply::trim_nuls(ctx.q.option(12).unwrap_or(&[]));
-            reply::sanitize_hostname(sent, buf)
-        };
-        buf.get(..n).unwrap_or(&[])
+        client_name::decide(ctx.q, reserved, buf)
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -640,17 +629,9 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 }
             }
             let prl = q.option(55).unwrap_or(&[]);
-            // Option 12 (Kea 2.2 `processHostnameOption`): "Hostname reservations take
-            // precedence … If we have a reserved hostname we should use it and send it
-            // back", whether or not the client sent or requested 12; otherwise the
-            // client's own name, sanitised, only when it sent one. (The spec's "requested
-            // 12" condition is narrower than Kea's code; wren follows the code.)
-            let reserved_name = plan
-                .reservation
-                .and_then(|r| self.config.reservations.get(r))
-                .is_some_and(|r| !r.hostname.is_empty());
-            if !plan.hostname.is_empty() && (reserved_name || q.option(12).is_some()) {
-                set.set(12, plan.hostname, RANK_REQUIRED);
+            // Option 12 or 81 (Kea 2.2 `processClientName`; see client_name.rs).
+            if let Some((code, payload)) = plan.name_option {
+                set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
         }
@@ -852,7 +833,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             subnet,
             reservation: None,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: false,
         };
         let subnet_id = subnet

@@ -11,6 +11,7 @@ use crate::assign::address::{
 use crate::assign::address::{NakReason, SilenceReason};
 use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::{LeaseSink, MessageType};
@@ -159,8 +160,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         sink: &mut dyn LeaseSink,
     ) -> Outcome {
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Ack,
             yiaddr: alloc.address,
@@ -169,7 +170,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let (len, destination) = match self.build_reply(ctx, &plan, reply) {
@@ -206,7 +207,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet_id,
             fqdn_fwd: false,
             fqdn_rev: false,
-            hostname: core::str::from_utf8(hostname).unwrap_or(""),
+            hostname: name.lease_hostname,
             state: LeaseState::Default,
             user_context,
         };
