@@ -182,6 +182,9 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) class_tests: Option<&'a dyn ClassTests>,
     /// Per-packet class test results, [`class_words`] words.
     pub(crate) class_bits: &'a mut [u64],
+    /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
+    /// option 54), beyond the receiving interface's own.
+    pub(crate) server_addresses: &'a [Ipv4Addr],
 }
 
 /// What a reply is built from.
@@ -225,7 +228,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             cursors,
             class_tests: None,
             class_bits: &mut [],
+            server_addresses: &[],
         }
+    }
+
+    /// Every address the server listens on (all served interfaces). A REQUEST, RELEASE,
+    /// DECLINE or INFORM naming one of them in option 54 is ours even when it arrived on
+    /// another interface (Kea: "an address a server socket is bound to").
+    pub fn with_server_addresses(mut self, addresses: &'a [Ipv4Addr]) -> Self {
+        self.server_addresses = addresses;
+        self
     }
 
     /// Adds the evaluation of class `test` expressions; `bits` needs
@@ -433,7 +445,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             return false;
         };
         let sid = Ipv4Addr::from(bytes);
-        if query.interface.addresses.contains(&sid) {
+        if query.interface.addresses.contains(&sid) || self.server_addresses.contains(&sid) {
             return true;
         }
         if q.relay_sub_option(11) == Some(&bytes[..]) {

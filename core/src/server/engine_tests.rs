@@ -1164,3 +1164,39 @@ fn fqdn_and_reserved_hostname_session_matches_kea() {
         ]
     );
 }
+
+#[test]
+fn server_id_of_another_served_interface_is_ours() {
+    let mut f = kea_fixture_config();
+    f.option(Level::Global, 54, &[198, 18, 99, 1], false);
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let all = [Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 50, 1)];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_server_addresses(&all);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let ask = |sid: [u8; 4]| {
+        packet(
+            [0; 4],
+            [0; 4],
+            &[
+                53, 1, 3, 54, 4, sid[0], sid[1], sid[2], sid[3], 50, 4, 198, 18, 0, 100,
+            ],
+        )
+    };
+    for (sid, ours) in [
+        ([198, 18, 50, 1], true),
+        ([198, 18, 99, 1], true),
+        ([198, 18, 77, 1], false),
+    ] {
+        let p = ask(sid);
+        let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+        assert_eq!(
+            o != Outcome::Drop(DropReason::NotForUs),
+            ours,
+            "{sid:?}: {o:?}"
+        );
+    }
+}
