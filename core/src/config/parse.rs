@@ -832,6 +832,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     fn host_reservation_identifiers(&mut self) -> R<()> {
         let mut it = self.r.open_list()?;
         let mut ids = DEFAULT_IDENTIFIERS;
+        let mut positions = [Position::default(); 5];
         let mut n = 0usize;
         while self.r.next_item(&mut it)? {
             let (i, pos) = self.keyword(
@@ -842,17 +843,14 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 .get(i)
                 .copied()
                 .unwrap_or(IdentifierType::HwAddress);
-            if ids.get(..n).is_some_and(|s| s.contains(&t)) {
-                return Err(self.err(
-                    pos,
-                    ConfigErrorKind::DuplicateKey {
-                        key: snippet(t.keyword()),
-                        previous: it.pos,
-                    },
-                ));
+            if let Some(j) = ids.get(..n).and_then(|s| s.iter().position(|x| *x == t)) {
+                let previous = positions.get(j).copied().unwrap_or_default();
+                let key = snippet(t.keyword());
+                return Err(self.err(pos, ConfigErrorKind::DuplicateKey { key, previous }));
             }
-            if let Some(slot) = ids.get_mut(n) {
+            if let (Some(slot), Some(p)) = (ids.get_mut(n), positions.get_mut(n)) {
                 *slot = t;
+                *p = pos;
             }
             n += 1;
             if t == IdentifierType::FlexId {
