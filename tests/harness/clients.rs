@@ -43,6 +43,15 @@ pub struct ClientOptions {
     pub hostname: Option<String>,
     /// Raw option-61 payload as hex (no separators), e.g. "08006907dce8". udhcpc and dhclient.
     pub client_id_hex: Option<String>,
+    /// dhclient only: the lease database to start from (`@IFACE@` is replaced), e.g. a lease
+    /// on a foreign network to provoke an INIT-REBOOT NAK.
+    pub dhclient_leases: Option<String>,
+    /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
+    /// (`reboot` statement; dhclient's default is 10).
+    pub dhclient_reboot_secs: Option<u32>,
+    /// dhcpcd only: send a DHCPINFORM for this configured address ("a.b.c.d/len", `-s`) and
+    /// exit after the answer (`-1`).
+    pub dhcpcd_inform: Option<String>,
 }
 
 /// One hook-script invocation.
@@ -187,6 +196,10 @@ impl Client {
                 crate::require_program(DHCLIENT, "isc-dhcp-client");
                 std::fs::write(c.file("dhclient.conf"), c.dhclient_conf())
                     .unwrap_or_else(|e| panic!("{e}"));
+                if let Some(leases) = &opts.dhclient_leases {
+                    std::fs::write(c.file("dhclient.leases"), leases.replace("@IFACE@", iface))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
                 let mut cmd = ns.command(DHCLIENT);
                 cmd.args(c.dhclient_args()).arg("-d").arg(iface);
                 cmd
@@ -225,6 +238,10 @@ impl Client {
                 if let Some(h) = &opts.hostname {
                     cmd.arg("-h").arg(h);
                 }
+                if let Some(cidr) = &opts.dhcpcd_inform {
+                    crate::netns::parse_cidr(cidr);
+                    cmd.arg("-1").arg("-s").arg(cidr);
+                }
                 cmd.arg(iface);
                 cmd
             }
@@ -249,6 +266,9 @@ impl Client {
         );
         if let Some(h) = &self.opts.hostname {
             s.push_str(&format!("send host-name \"{h}\";\n"));
+        }
+        if let Some(secs) = self.opts.dhclient_reboot_secs {
+            s.push_str(&format!("reboot {secs};\n"));
         }
         if let Some(id) = &self.opts.client_id_hex {
             let pairs: Vec<String> = id
@@ -389,9 +409,25 @@ impl Client {
             }
         }
         if let Some(p) = self.proc.as_mut() {
-            if p.wait(Duration::from_secs(10)).is_none() {
+            // `dhclient -r` stops the old instance through the pid file, which it occasionally
+            // misses (the RELEASE itself was sent by `-r`): stop it by our own PID then.
+            let mut exited = p.wait(Duration::from_secs(3)).is_some();
+            if !exited && self.kind == ClientKind::Dhclient {
+                p.signal(libc::SIGTERM);
+            }
+            if !exited {
+                exited = p.wait(Duration::from_secs(10)).is_some();
+            }
+            if !exited {
+                let pid = p.pid().unwrap_or(0);
+                let status = crate::read_text(Path::new(&format!("/proc/{pid}/status")));
+                let state = status
+                    .lines()
+                    .find(|l| l.starts_with("State"))
+                    .unwrap_or("gone");
+                let cmdline = crate::read_text(Path::new(&format!("/proc/{pid}/cmdline")));
                 panic!(
-                    "{} did not exit after release: {}",
+                    "{} (pid {pid}, {state}, {cmdline:?}) did not exit after release: {}",
                     self.name,
                     self.describe()
                 );
