@@ -873,13 +873,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(())
     }
 
+    /// Kea 2.2's grammar has no `user-context`/`comment` here (nor in `hooks-libraries`).
     fn expired_leases(&mut self) -> R<()> {
         let mut it = self.r.open_map()?;
-        let mut ctx = Context::default();
         while let Some(k) = self.r.next_key(&mut it)? {
-            if self.context_key(&k, &mut ctx)? {
-                continue;
-            }
             const KEYS: [&str; 6] = [
                 "reclaim-timer-wait-time",
                 "flush-reclaimed-timer-wait-time",
@@ -1007,13 +1004,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let start = self.st.hooks.len_u32();
         while self.r.next_item(&mut list)? {
             let mut it = self.r.open_map()?;
-            let mut ctx = Context::default();
             let mut library = None;
             let mut parameters = TextRef::EMPTY;
             while let Some(k) = self.r.next_key(&mut it)? {
-                if self.context_key(&k, &mut ctx)? {
-                    continue;
-                }
                 match k.text {
                     "library" => library = Some(self.string_field(None)?),
                     "parameters" => {
