@@ -1,18 +1,17 @@
 //! Where the daemon's traits meet the core and the lease file: the lease table in storage
-//! the daemon allocates, the table as the engine's [`LeaseStore`], the lease file as the
+//! the daemon allocates, the lease file as the
 //! packet path's [`Journal`] and the loader's [`RowSink`], and the core engine as the packet
 //! path's [`Engine`], with Kea's log line per decision.
 
 use std::io;
 use std::net::Ipv4Addr;
 
-use wren_core::assign::{ClientIdentity, LeaseStore, StoreError};
+use wren_core::assign::LeaseStore;
 use wren_core::config::Config;
 use wren_core::lease::csv::{self, HeaderShape, SchemaConversion};
 use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
-    LeaseRecord, LeaseSlot, LeaseState, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
-    TableError,
+    LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
 };
 use wren_core::server::{
     self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
@@ -92,52 +91,6 @@ impl OwnedLeaseStorage {
             .set_pools(config.pools)
             .map_err(|e| io::Error::other(format!("lease table pools: {e:?}")))?;
         Ok(table)
-    }
-}
-
-/// The lease table as the engine's [`LeaseStore`].
-pub struct TableStore<'t, 's>(pub &'t mut LeaseTable<'s>);
-
-fn store_error(e: TableError) -> StoreError {
-    match e {
-        TableError::Full | TableError::TextFull | TableError::Occupancy(_) => StoreError::Full,
-        TableError::HwAddrTooLong | TableError::ClientIdTooLong | TableError::TextTooLong => {
-            StoreError::FieldTooLong
-        }
-    }
-}
-
-impl LeaseStore for TableStore<'_, '_> {
-    fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
-        self.0.get(address)
-    }
-
-    /// Kea's allocation engine order: by client-id first, then by hardware address among
-    /// the leases the client [`ClientIdentity::owns`]; declined leases have no owner.
-    fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
-        let usable =
-            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
-        if !client.client_id.is_empty() {
-            if let Some((_, lease)) = self
-                .0
-                .by_client_id(client.client_id)
-                .find(|(_, l)| usable(l))
-            {
-                return Some(lease);
-            }
-        }
-        self.0
-            .by_hwaddr(client.hwaddr)
-            .find(|(_, l)| usable(l) && client.owns(l))
-            .map(|(_, l)| l)
-    }
-
-    fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
-        self.0.upsert(record).map(drop).map_err(store_error)
-    }
-
-    fn remove(&mut self, address: Ipv4Addr) -> bool {
-        self.0.remove(address)
     }
 }
 
@@ -288,8 +241,9 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
-        let mut store = TableStore(self.table);
-        let mut engine = server::Engine::new(&self.config, &mut store, &mut self.cursors);
+        // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
+        let store: &mut dyn LeaseStore = &mut *self.table;
+        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
         match engine.handle(query, now, reply, sink) {
             Outcome::Reply {
                 len,

@@ -20,6 +20,7 @@ use wren_core::time::Timestamp;
 
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
+use crate::link::route_events::RouteEvents;
 use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
 use crate::packet_path::{
     Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
@@ -30,11 +31,16 @@ use crate::signals::{Pending, Signals};
 const SIGNALS: Token = Token(0);
 /// The UDP socket on the server port.
 const UDP: Token = Token(1);
+/// The routing socket (interface arrivals, departures, address changes).
+const ROUTE: Token = Token(2);
 /// Raw device of link slot `n` is `Token(FIRST_LINK + n)`.
 const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
+/// Delay between a routing message and the re-scan, so a burst of messages (an interface
+/// coming up announces itself, its link state and each address) costs one scan.
+const ROUTE_SETTLE: Duration = Duration::from_millis(100);
 /// Re-detect period when `service-sockets-retry-wait-time` is 0.
 const DEFAULT_REDETECT: Duration = Duration::from_secs(5);
 
@@ -54,6 +60,8 @@ pub struct Settings {
     pub re_detect: bool,
     /// Re-detect period (`service-sockets-retry-wait-time`, or 5 s).
     pub retry_wait: Duration,
+    /// `service-sockets-require-all`: refuse to start unless every interface opened.
+    pub require_all: bool,
     /// `expired-leases-processing.reclaim-timer-wait-time`; `None` disables.
     pub reclaim_every: Option<Duration>,
     /// `lease-database.lfc-interval`; `None` disables.
@@ -79,6 +87,7 @@ impl Settings {
             socket_type: globals.interfaces.socket_type,
             interfaces: names.iter().map(|n| config.str(*n).to_owned()).collect(),
             re_detect: globals.interfaces.re_detect,
+            require_all: globals.interfaces.require_all,
             retry_wait: match globals.interfaces.retry_wait_ms {
                 0 => DEFAULT_REDETECT,
                 ms => Duration::from_millis(u64::from(ms)),
@@ -171,6 +180,7 @@ pub struct EventLoop {
     events: Events,
     signals: Signals,
     udp: Option<RelayUdp>,
+    route: Option<RouteEvents>,
     links: Vec<Option<Link>>,
     missing: Vec<String>,
     settings: Settings,
@@ -210,6 +220,22 @@ impl EventLoop {
         })?;
         poll.registry()
             .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
+        let route = match RouteEvents::open() {
+            Ok(route) => {
+                poll.registry().register(
+                    &mut SourceFd(&route.as_raw_fd()),
+                    ROUTE,
+                    Interest::READABLE,
+                )?;
+                Some(route)
+            }
+            Err(e) => {
+                log::warn!(
+                    "no routing socket ({e}): interface changes are seen by the retry timer only"
+                );
+                None
+            }
+        };
         let path = PacketPath::new(
             DEFAULT_RING_CAPACITY,
             settings.server_port,
@@ -220,6 +246,7 @@ impl EventLoop {
             events: Events::with_capacity(EVENT_CAPACITY),
             signals,
             udp: Some(udp),
+            route,
             links: Vec::new(),
             missing: Vec::new(),
             settings,
@@ -231,6 +258,7 @@ impl EventLoop {
             counters: Counters::default(),
         };
         event_loop.open_links()?;
+        event_loop.check_require_all()?;
         event_loop.schedule_all(Instant::now());
         Ok(event_loop)
     }
@@ -249,7 +277,22 @@ impl EventLoop {
             ..settings
         };
         self.open_links()?;
+        self.check_require_all()?;
         self.schedule_all(Instant::now());
+        Ok(())
+    }
+
+    /// Kea's `service-sockets-require-all`: a missing interface is fatal instead of retried.
+    fn check_require_all(&self) -> io::Result<()> {
+        if self.settings.require_all && !self.missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "service-sockets-require-all: cannot open sockets on {}",
+                    self.missing.join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -268,6 +311,30 @@ impl EventLoop {
         self.next_compact = self.settings.compact_every.map(|d| now + d);
         self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
             .then(|| now + self.settings.retry_wait);
+    }
+
+    /// Re-scans the host: closes links whose interface is gone or down (a BPF descriptor
+    /// on a detached interface may never report an error), then opens what is missing.
+    fn redetect(&mut self) -> io::Result<()> {
+        let host = interfaces::scan()?;
+        for slot in 0..self.links.len() {
+            let gone = match self.links.get(slot).and_then(|l| l.as_ref()) {
+                Some(link) => !host.iter().any(|h| {
+                    h.ifindex == link.served.ifindex && h.name == link.served.name && h.up
+                }),
+                None => false,
+            };
+            if gone {
+                if let Some(link) = self.links.get(slot).and_then(|l| l.as_ref()) {
+                    log::warn!(
+                        "DHCP4_INTERFACE_GONE interface {} went away or down; closing its socket",
+                        link.served.name
+                    );
+                }
+                self.close_link(slot);
+            }
+        }
+        self.open_links()
     }
 
     /// Matches the configured interfaces against the host and opens what is missing.
@@ -358,7 +425,21 @@ impl EventLoop {
             }
         }
         self.missing = still_missing;
+        self.update_udp_filter();
         Ok(())
+    }
+
+    /// With every served interface on the raw path, each datagram the UDP socket receives
+    /// is a duplicate it would read only to drop (freebsd.md §1.7: ISC reads and discards
+    /// its fallback socket). On Linux a drop-all socket filter keeps them in the kernel;
+    /// the socket stays bound so the kernel sends no ICMP port-unreachable.
+    fn update_udp_filter(&self) {
+        let any_udp_link = self.links.iter().flatten().any(|l| l.raw.is_none());
+        if let Some(udp) = &self.udp {
+            if let Err(e) = udp.set_drop_all(!any_udp_link) {
+                log::debug!("UDP socket filter not changed: {e}");
+            }
+        }
     }
 
     fn close_link(&mut self, slot: usize) {
@@ -409,6 +490,14 @@ impl EventLoop {
                         let p = self.signals.drain();
                         pending.reload |= p.reload;
                         pending.terminate |= p.terminate;
+                    }
+                    ROUTE => {
+                        let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
+                        if changed && self.settings.re_detect {
+                            let soon = Instant::now() + ROUTE_SETTLE;
+                            self.next_redetect =
+                                Some(self.next_redetect.map_or(soon, |d| d.min(soon)));
+                        }
                     }
                     UDP => drain_udp(
                         &mut self.path,
@@ -473,7 +562,7 @@ impl EventLoop {
                 reopen = true;
             }
             if self.next_redetect.is_some_and(|d| d <= instant) || reopen {
-                if let Err(e) = self.open_links() {
+                if let Err(e) = self.redetect() {
                     log::warn!("interface re-detection failed: {e}");
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
@@ -506,6 +595,8 @@ fn account(result: Result<(), Skip>, counters: &mut Counters) {
     match result {
         Ok(()) | Err(Skip::NoReply) => counters.received += 1,
         Err(Skip::RingFull) => counters.dropped += 1,
+        // The normal fate of every datagram the raw path also delivered: not worth a line.
+        Err(Skip::RawPathOwnsIt) => counters.skipped += 1,
         Err(skip) => {
             counters.skipped += 1;
             log::debug!("DHCP4_PACKET_DROP skipped: {skip:?}");
@@ -609,5 +700,57 @@ fn drain_udp<E: Engine, J: Journal>(
             result = path.on_datagram(engine, journal, &view, &received, now);
         }
         account(result, counters);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_load;
+    use std::path::Path;
+
+    fn settings_for(text: &str) -> Settings {
+        let path = Path::new("settings-test.json");
+        let mut storage = config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        Settings::from_config(&config, 1067, 1068)
+    }
+
+    #[test]
+    fn settings_from_kea_defaults() {
+        let s = settings_for(
+            r#"{ "Dhcp4": { "interfaces-config": { "interfaces": [ "eth0", "eth1/198.18.0.1" ] } } }"#,
+        );
+        assert_eq!((s.server_port, s.client_port), (1067, 1068));
+        assert_eq!(s.socket_type, SocketType::Raw);
+        assert_eq!(
+            s.interfaces,
+            vec!["eth0".to_owned(), "eth1/198.18.0.1".to_owned()]
+        );
+        assert!(s.re_detect);
+        assert!(!s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(5000));
+        assert_eq!(s.reclaim_every, Some(Duration::from_secs(10)));
+        assert_eq!(s.compact_every, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn settings_from_explicit_values() {
+        let s = settings_for(
+            r#"{ "Dhcp4": {
+                "interfaces-config": { "interfaces": [ "*" ], "dhcp-socket-type": "udp",
+                                       "re-detect": false, "service-sockets-require-all": true,
+                                       "service-sockets-retry-wait-time": 250 },
+                "lease-database": { "type": "memfile", "lfc-interval": 0 },
+                "expired-leases-processing": { "reclaim-timer-wait-time": 0 } } }"#,
+        );
+        assert_eq!(s.socket_type, SocketType::Udp);
+        assert_eq!(s.interfaces, vec!["*".to_owned()]);
+        assert!(!s.re_detect);
+        assert!(s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(250));
+        assert_eq!(s.reclaim_every, None, "0 disables reclamation");
+        assert_eq!(s.compact_every, None, "0 disables lease file cleanup");
     }
 }

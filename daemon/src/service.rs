@@ -161,6 +161,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     let mut table: Option<LeaseTable<'static>> = None;
     let mut journal: Option<FileJournal> = None;
     let mut event_loop: Option<EventLoop> = None;
+    let mut started = false;
 
     loop {
         // One configuration's lifetime: its storage lives in this iteration.
@@ -207,7 +208,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             )));
         };
         logging::config_complete(&summary(&config, event_loop));
-        logging::started(cli::version());
+        if !started {
+            logging::started(cli::version());
+            started = true;
+        }
 
         let mut engine = CoreEngine::new(config, table);
         let next_text = loop {

@@ -72,21 +72,25 @@ pub fn is_free<S: LeaseStore + ?Sized>(store: &S, address: Ipv4Addr, now: Timest
 }
 
 /// The daemon's lease table: O(1) lookups through its address, client-id and hardware
-/// address indexes.
+/// address indexes, and its pool occupancy bitmaps as allocation hints.
 impl LeaseStore for LeaseTable<'_> {
     fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
         self.get(address)
     }
 
+    /// Client-id first, then hardware address among the subnet's leases the client owns;
+    /// declined leases (no identity left) never match.
     fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
+        let usable =
+            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
         if !client.client_id.is_empty() {
-            if let Some((_, l)) = self.find_by_client_id(client.client_id, subnet_id) {
+            if let Some((_, l)) = self.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
                 return Some(l);
             }
         }
         self.by_hwaddr(client.hwaddr)
+            .find(|(_, l)| usable(l) && client.owns(l))
             .map(|(_, l)| l)
-            .find(|l| l.subnet_id == subnet_id && l.state != LeaseState::Declined && client.owns(l))
     }
 
     fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
@@ -109,10 +113,9 @@ impl LeaseStore for LeaseTable<'_> {
         if occupancy.pool_range(pool_index) != Some((pool.first, pool.last)) {
             return FreeSearch::Unsupported;
         }
-        match occupancy.next_free(pool_index, after) {
-            Some(a) => FreeSearch::Found(a),
-            None => FreeSearch::Exhausted,
-        }
+        occupancy
+            .next_free(pool_index, after)
+            .map_or(FreeSearch::Exhausted, FreeSearch::Found)
     }
 }
 

@@ -625,3 +625,85 @@ fn measured_storage_is_exactly_enough_and_less_fails_cleanly() {
         ConfigErrorKind::StorageFull(StorageKind::Reservations)
     );
 }
+
+#[test]
+fn class_option_defs_are_known_before_class_option_data() {
+    // option-data first in the map: Kea parses option-def first all the same.
+    let body = r#""client-classes": [ { "name": "voip",
+  "option-data": [ { "name": "vlan", "data": "100" } ],
+  "option-def": [ { "name": "vlan", "code": 240, "type": "uint16" } ] } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let class = cfg.class_by_name("voip").unwrap();
+        let opts = cfg.options_of(class.options);
+        assert_eq!((opts[0].code, cfg.payload(&opts[0])), (240, &[0, 100][..]));
+        assert_eq!(class.option_defs.len, 1);
+    });
+    let (line, col, path, kind) = err_at(
+        r#""client-classes": [ { "name": "x", "option-def": [ { "name": "y", "code": 200, "type": "uint8" } ] } ]"#,
+    );
+    assert_eq!((line, col), (3, 75));
+    assert_eq!(path, "Dhcp4.client-classes[0].option-def[0]");
+    assert!(matches!(kind, ConfigErrorKind::BadOptionDef { .. }));
+}
+
+#[test]
+fn built_in_classes_cannot_have_tests() {
+    let (.., kind) =
+        err_at(r#""client-classes": [ { "name": "KNOWN", "test": "member('ALL')" } ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadClass { .. }));
+    let (.., kind) =
+        err_at(r#""client-classes": [ { "name": "DROP", "only-if-required": true } ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadClass { .. }));
+    let (.., kind) = err_at(r#""client-classes": [ { "name": "a" }, { "name": "a" } ]"#);
+    assert_eq!(kind, ConfigErrorKind::DuplicateClass(error::snippet("a")));
+    with_config(
+        &wrapped(
+            r#""client-classes": [ { "name": "DROP", "test": "pkt4.mac == 0x020000000001" } ]"#,
+        ),
+        |cfg, _| {
+            assert_eq!(cfg.str(cfg.classes[0].test), "pkt4.mac == 0x020000000001");
+        },
+    );
+}
+
+#[test]
+fn hardware_addresses_are_at_most_20_bytes() {
+    let long = "01:".repeat(20) + "01";
+    let body = std::format!(r#""reservations": [ {{ "hw-address": "{long}" }} ]"#);
+    let (.., kind) = err_at(&body);
+    assert_eq!(kind, ConfigErrorKind::TooLong { max: 20 });
+    let body = r#""reservations": [ { "flex-id": "'s0mEVaLue'", "hostname": "flex" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert!(cfg
+            .find_reservation(0, IdentifierType::FlexId, b"s0mEVaLue")
+            .is_some());
+        assert!(
+            warnings.iter().any(|w| w.contains("flex-id")),
+            "{warnings:?}"
+        );
+    });
+}
+
+#[test]
+fn a_class_definition_of_43_names_the_space_it_carries() {
+    // Kea 2.2's vendor-specific.json, reduced.
+    let body = r#""option-def": [ { "code": 2, "name": "vlanid", "space": "339", "type": "uint32" },
+                 { "code": 3, "name": "dls", "space": "339", "type": "string" } ],
+"client-classes": [ { "name": "VENDOR_CLASS_339",
+    "option-def": [ { "code": 43, "encapsulate": "339", "name": "vendor-encapsulated-options", "type": "empty" } ],
+    "option-data": [ { "name": "vendor-encapsulated-options" },
+                     { "always-send": true, "data": "123", "name": "vlanid", "space": "339" },
+                     { "always-send": true, "data": "sdlp://198.18.0.11:18443", "name": "dls", "space": "339" } ] } ],
+"option-data": [ { "name": "vendor-encapsulated-options" }, { "code": 2, "space": "339", "data": "7" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let class = cfg.class_by_name("VENDOR_CLASS_339").unwrap();
+        let o43 = &cfg.options_of(class.options)[0];
+        let mut expected = vec![2, 4, 0, 0, 0, 123, 3, 24];
+        expected.extend_from_slice(b"sdlp://198.18.0.11:18443");
+        assert_eq!(cfg.payload(o43), &expected[..]);
+        // Globally, 43 has no custom definition: it carries the standard
+        // vendor-encapsulated-options-space, so the "339" option stays out.
+        let g43 = &cfg.options_of(cfg.globals.options)[0];
+        assert_eq!(cfg.payload(g43), &[] as &[u8]);
+    });
+}

@@ -10,7 +10,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Requires option 50 (else dropped as RFC violation). Lease for that address must
     /// exist and belong to the client (else warning, ignored). Lease becomes *declined*:
     /// hwaddr/client-id/hostname cleared, state 1, lifetime = `decline-probation-period`
-    /// (86400 s), cltt = now [checked] … ciaddr is not checked." No reply.
+    /// (86400 s), cltt = now \[checked\] … ciaddr is not checked." No reply.
     pub(crate) fn decline(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
         let Some(address) = ctx.q.option_addr(50) else {
             return Outcome::Drop(DropReason::DeclineWithoutAddress);

@@ -99,7 +99,7 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
     } else if !i.ciaddr.is_unspecified() {
         // "If the 'giaddr' field is zero and the 'ciaddr' field is nonzero, then the server
         // unicasts DHCPOFFER and DHCPACK messages to the address in 'ciaddr'." Kea does the
-        // same for a NAK to a renewing client [checked].
+        // same for a NAK to a renewing client \[checked\].
         (i.ciaddr, CLIENT_PORT)
     } else if i.kind == ReplyKind::Nak {
         // "In all cases, when 'giaddr' is zero, the server broadcasts any DHCPNAK messages

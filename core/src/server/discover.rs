@@ -1,5 +1,5 @@
 //! DHCPDISCOVER → DHCPOFFER (RFC 2131 §4.3.1; dhcpv4-server-behaviour.md §4). "Nothing is
-//! stored; offers are not reserved [checked]."
+//! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
 use crate::assign::LeaseStore;
@@ -13,11 +13,6 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     pub(crate) fn discover(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {
         let Some(selected) = ctx.selected else {
             return Outcome::Drop(DropReason::NoSubnet);
-        };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
         };
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),

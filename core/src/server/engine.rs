@@ -10,11 +10,11 @@ use core::net::Ipv4Addr;
 
 use crate::assign::address::{Allocation, NakReason, SilenceReason};
 use crate::assign::reservation::{self, HostIdentifiers};
-use crate::assign::subnet_select::{self, SelectionInput};
+use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
-use crate::server::classes::PacketClasses;
+use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
@@ -36,7 +36,7 @@ pub enum DropReason {
     UnknownMessageType(u8),
     /// Option 54 names a server that is not us (§1 "Server identifier").
     NotForUs,
-    /// A DISCOVER carrying option 54 [checked].
+    /// A DISCOVER carrying option 54 \[checked\].
     DiscoverWithServerId,
     /// Empty chaddr and no (or an empty) client-id.
     NoClientIdentity,
@@ -53,6 +53,8 @@ pub enum DropReason {
     Silence(SilenceReason),
     /// DECLINE without option 50 (an RFC violation Kea drops).
     DeclineWithoutAddress,
+    /// The packet is in class `DROP` (kea-expressions.md §5 steps 5 and 10).
+    DropClass,
     /// The lease could not be stored.
     LeaseStoreFailed(StoreError),
     /// The reply does not fit the caller's buffer.
@@ -136,6 +138,8 @@ pub(crate) struct Ctx<'q, 'c> {
     pub host_ids: HostIdentifiers<'q>,
     pub classes: PacketClasses<'c>,
     pub selected: Option<usize>,
+    /// The client's host reservation in the selected subnet (DISCOVER, REQUEST, INFORM).
+    pub reservation: Option<usize>,
     pub received_broadcast: bool,
 }
 
@@ -173,6 +177,10 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     /// Iterative allocator state: the last address handed out per subnet (index into
     /// `config.subnets`), `0.0.0.0` for none. Keep it across engines (the daemon owns it).
     pub(crate) cursors: &'a mut [Ipv4Addr],
+    /// Class test evaluation, when configured ([`Engine::with_class_tests`]).
+    pub(crate) class_tests: Option<&'a dyn ClassTests>,
+    /// Per-packet class test results, [`class_words`] words.
+    pub(crate) class_bits: &'a mut [u64],
 }
 
 /// What a reply is built from.
@@ -214,7 +222,19 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             config: *config,
             leases,
             cursors,
+            class_tests: None,
+            class_bits: &mut [],
         }
+    }
+
+    /// Adds the evaluation of class `test` expressions; `bits` needs
+    /// [`class_words`]`(config.classes.len())` words (scratch, rewritten per packet).
+    /// Without it, the packet is only in the classes the engine decides itself
+    /// ([`crate::server::classes`]).
+    pub fn with_class_tests(mut self, tests: &'a dyn ClassTests, bits: &'a mut [u64]) -> Self {
+        self.class_tests = Some(tests);
+        self.class_bits = bits;
+        self
     }
 
     /// The lease table.
@@ -241,6 +261,21 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         now: Timestamp,
         reply: &mut [u8],
         sink: &mut dyn LeaseSink,
+    ) -> Outcome {
+        // The class bits are lent to this packet's context and given back afterwards.
+        let bits = core::mem::take(&mut self.class_bits);
+        let outcome = self.handle_with(query, now, reply, sink, bits);
+        self.class_bits = bits;
+        outcome
+    }
+
+    fn handle_with(
+        &mut self,
+        query: &Query<'_>,
+        now: Timestamp,
+        reply: &mut [u8],
+        sink: &mut dyn LeaseSink,
+        bits: &mut [u64],
     ) -> Outcome {
         let q = match ParsedQuery::parse(query.payload) {
             Ok(q) => q,
@@ -290,7 +325,20 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let vendor_class = reply::trim_nuls(q.option(60).unwrap_or(&[]));
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let tests = self.class_tests;
+        let words = class_words(config.classes.len());
+        let bits = match bits.get_mut(..words) {
+            Some(b) => {
+                b.fill(0);
+                b
+            }
+            None => &mut [],
+        };
+        if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
+            // §5 step 3: pass 1, before subnet selection.
+            run_class_pass(config_ref, tests, query, &classes, bits);
+        }
         let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
         let giaddr = q.giaddr();
         let relayed = !giaddr.is_unspecified();
@@ -333,6 +381,27 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             client_id,
             circuit_id: q.relay_sub_option(1).unwrap_or(&[]),
         };
+        // §5 step 8: host lookup in the selected subnet (the messages that use it), then
+        // pass 2 for classes that depend on KNOWN/UNKNOWN, then "DROP check again".
+        let reservation = match kind {
+            MessageType::Discover | MessageType::Request | MessageType::Inform => selected
+                .and_then(|s| config.subnets.get(s))
+                .and_then(|s| reservation::find_for_client(config_ref, s, &host_ids)),
+            _ => None,
+        };
+        if matches!(
+            kind,
+            MessageType::Discover | MessageType::Request | MessageType::Inform
+        ) {
+            classes = classes.with_host(reservation);
+            if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
+                run_class_pass(config_ref, tests, query, &classes, bits);
+            }
+        }
+        let classes = classes.with_tested(bits);
+        if classes.is_member(b"DROP") {
+            return Outcome::Drop(DropReason::DropClass);
+        }
         let ctx = Ctx {
             q: &q,
             query,
@@ -342,6 +411,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             host_ids,
             classes,
             selected,
+            reservation,
             received_broadcast,
         };
         match kind {
@@ -387,12 +457,6 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 s.params.match_client_id
             });
         ClientIdentity::for_matching(ctx.client_id, ctx.q.chaddr(), match_client_id)
-    }
-
-    /// The client's reservation in the selected subnet.
-    pub(crate) fn reservation_in(&self, ctx: &Ctx<'_, '_>, subnet: Option<usize>) -> Option<usize> {
-        let s = self.config.subnets.get(subnet?)?;
-        reservation::find_for_client(&self.config, s, &ctx.host_ids)
     }
 
     /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
@@ -553,7 +617,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             }
         }
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 [checked].
+            // RFC 3011 §3: the server echoes option 118 \[checked\].
             if let Some(sel) = q.option(118) {
                 set.set(118, sel, RANK_REQUIRED);
             }

@@ -7,7 +7,7 @@ use crate::server::LeaseSink;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Lease looked up by **ciaddr**; must exist and belong to the client (else ignored).
-    /// Lease deleted (CSV line with lifetime 0) [checked] … (RFC 2131 allows keeping the
+    /// Lease deleted (CSV line with lifetime 0) \[checked\] … (RFC 2131 allows keeping the
     /// binding for affinity; Kea deletes it.)" No reply.
     pub(crate) fn release(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
         let address = ctx.q.ciaddr();

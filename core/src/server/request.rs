@@ -29,7 +29,7 @@ pub enum RequestState {
     /// distinguish it from renewing).
     Rebinding,
     /// "neither 50 nor ciaddr": RFC 2131 says NAK; Kea allocates an address and ACKs
-    /// [checked].
+    /// \[checked\].
     NoAddress,
 }
 
@@ -70,8 +70,8 @@ pub enum InitRebootVerdict {
 
 /// Kea's INIT-REBOOT rule (§4 table, §10 rows 1–3): "look up the client's lease (client-id,
 /// then chaddr) in the selected subnet/shared network. Not found and `authoritative` false →
-/// silence [checked]; not found and authoritative → NAK [checked]; found with a different
-/// address → NAK [checked]; found and equal → continue as a renewal". An address foreign
+/// silence \[checked\]; not found and authoritative → NAK \[checked\]; found with a different
+/// address → NAK \[checked\]; found and equal → continue as a renewal". An address foreign
 /// to the network is a client without a lease here: silence, or NAK when authoritative.
 pub fn init_reboot(
     client_lease: Option<Ipv4Addr>,
@@ -97,11 +97,6 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         // §2.4: "REQUEST → NAK (to giaddr for relayed, to ciaddr for unicast renewals)".
         let Some(selected) = ctx.selected else {
             return self.nak(ctx, NakReason::NoSubnet, None, reply);
-        };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
         };
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
@@ -188,6 +183,20 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             self.remove_lease(previous, sink);
         }
         let identity = self.identity(ctx, Some(alloc.subnet));
+        let mut context_buf = [0u8; EXTENDED_INFO_MAX];
+        let store_extended = self
+            .config
+            .subnets
+            .get(alloc.subnet)
+            .is_some_and(|s| s.params.store_extended_info);
+        let user_context = if store_extended {
+            ctx.q
+                .option(82)
+                .and_then(|rai| extended_info(rai, &mut context_buf))
+                .unwrap_or("")
+        } else {
+            ""
+        };
         let record = LeaseRecord {
             address: alloc.address,
             hwaddr: ctx.q.chaddr(),
@@ -199,7 +208,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             fqdn_rev: false,
             hostname: core::str::from_utf8(hostname).unwrap_or(""),
             state: LeaseState::Default,
-            user_context: "",
+            user_context,
         };
         if let Err(e) = self.commit(&record, sink) {
             return Outcome::Drop(e);
@@ -216,6 +225,40 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             summary: ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime),
         }
     }
+}
+
+/// Room for the extended-info user context: the JSON frame plus "0x" and two hex digits per
+/// byte of a 255-byte option 82.
+const EXTENDED_INFO_MAX: usize = 48 + 2 + 2 * 255;
+
+/// The lease user context `store-extended-info` keeps (dhcpv4-server-behaviour.md §8):
+/// `{"ISC": {"relay-agent-info": "0x<hex of 82 payload>"}}`, in Kea's compact JSON form
+/// (`{ "k": "v" }`, kea-memfile.md column 11) with Kea's upper-case hex. `None` for an
+/// empty option 82.
+pub fn extended_info<'b>(rai: &[u8], buf: &'b mut [u8; EXTENDED_INFO_MAX]) -> Option<&'b str> {
+    const HEAD: &[u8] = b"{ \"ISC\": { \"relay-agent-info\": \"0x";
+    const TAIL: &[u8] = b"\" } }";
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if rai.is_empty() {
+        return None;
+    }
+    let mut n = 0;
+    let mut put = |b: u8, n: &mut usize| -> Option<()> {
+        *buf.get_mut(*n)? = b;
+        *n += 1;
+        Some(())
+    };
+    for &b in HEAD {
+        put(b, &mut n)?;
+    }
+    for &b in rai {
+        put(*HEX.get(usize::from(b >> 4))?, &mut n)?;
+        put(*HEX.get(usize::from(b & 0xf))?, &mut n)?;
+    }
+    for &b in TAIL {
+        put(b, &mut n)?;
+    }
+    core::str::from_utf8(buf.get(..n)?).ok()
 }
 
 #[cfg(test)]
@@ -256,6 +299,17 @@ mod tests {
             classify(false, Some(b), a, false),
             (RequestState::Selecting, Some(b))
         );
+    }
+
+    #[test]
+    fn extended_info_is_kea_compact_json_with_upper_hex() {
+        let mut buf = [0u8; EXTENDED_INFO_MAX];
+        assert_eq!(
+            extended_info(&[1, 2, 0xab, 0xcd], &mut buf),
+            Some("{ \"ISC\": { \"relay-agent-info\": \"0x0102ABCD\" } }")
+        );
+        assert_eq!(extended_info(&[], &mut buf), None);
+        assert!(extended_info(&[0xff; 255], &mut buf).is_some());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Once;
 
 use super::*;
 
@@ -13,33 +12,16 @@ thread_local! {
     static CAPTURED: RefCell<Vec<(Level, String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Records what each test thread logs, so parallel tests see only their own messages.
-struct Capture;
-
-impl Log for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        CAPTURED.with(|c| {
-            c.borrow_mut().push((
-                record.level(),
-                record.target().to_string(),
-                record.args().to_string(),
-            ))
-        });
-    }
-    fn flush(&self) {}
+/// Called by `emit`: records the calling thread's messages, whatever logger the process
+/// has, so parallel tests see only their own.
+pub(super) fn capture(level: Level, target: &str, message: &fmt::Arguments<'_>) {
+    CAPTURED.with(|c| {
+        c.borrow_mut()
+            .push((level, target.to_string(), message.to_string()))
+    });
 }
 
-static CAPTURE: Capture = Capture;
-
 fn captured(f: impl FnOnce()) -> Vec<(Level, String, String)> {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(LevelFilter::Trace);
-    });
     CAPTURED.with(|c| c.borrow_mut().clear());
     f();
     CAPTURED.with(|c| c.borrow_mut().drain(..).collect())
@@ -673,4 +655,73 @@ fn syslog_missing_at_start_connects_later() {
         t0 + SYSLOG_RECONNECT_INTERVAL,
     );
     assert!(receive(&server).unwrap().ends_with("later"));
+}
+
+// ----- from a Kea configuration -----
+
+fn with_config(text: &str, f: impl FnOnce(&Config<'_>)) {
+    let path = Path::new("test.json");
+    let mut storage = crate::config_load::allocate(path, text).unwrap();
+    let mut warnings = Vec::new();
+    let config = crate::config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+    f(&config);
+}
+
+#[test]
+fn loggers_come_from_the_config() {
+    let text = r#"{ "Dhcp4": {
+        "loggers": [
+            { "name": "kea-dhcp4", "severity": "WARN",
+              "output_options": [ { "output": "syslog:local7" }, { "output": "/var/log/kea.log" } ] },
+            { "name": "kea-dhcp4.leases", "severity": "DEBUG", "debuglevel": 45,
+              "output_options": [ { "output": "stderr" } ] }
+        ]
+    } }"#;
+    with_config(text, |config| {
+        let (specs, unknown) = specs_from_config(config);
+        assert!(unknown.is_empty());
+        assert_eq!(
+            specs,
+            vec![
+                LoggerSpec {
+                    name: ROOT.into(),
+                    severity: Severity::Warn,
+                    debuglevel: 0,
+                    outputs: vec![
+                        OutputSpec::Syslog {
+                            facility: Facility::LOG_LOCAL7 as u8,
+                            socket: None
+                        },
+                        OutputSpec::File(PathBuf::from("/var/log/kea.log")),
+                    ],
+                },
+                LoggerSpec {
+                    name: TARGET_LEASES.into(),
+                    severity: Severity::Debug,
+                    debuglevel: 45,
+                    outputs: vec![OutputSpec::Stderr],
+                },
+            ]
+        );
+        assert_eq!(specs[1].level_filter(), LevelFilter::Debug);
+    });
+}
+
+#[test]
+fn only_child_loggers_keep_the_default_root() {
+    let text = r#"{ "Dhcp4": { "loggers": [
+        { "name": "kea-dhcp4.bad-packets", "severity": "ERROR",
+          "output_options": [ { "output": "syslog:nonsense" } ] } ] } }"#;
+    with_config(text, |config| {
+        let (specs, unknown) = specs_from_config(config);
+        assert_eq!(unknown, vec!["nonsense".to_string()]);
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[1], LoggerSpec::default_root());
+    });
+    with_config(r#"{ "Dhcp4": { } }"#, |config| {
+        assert_eq!(
+            specs_from_config(config).0,
+            vec![LoggerSpec::default_root()]
+        );
+    });
 }

@@ -22,8 +22,7 @@
 //!   `"::1"` becomes four addresses) is [`OptionDataError::BadIpv4`];
 //! * an IPv4 address for an `ipv6-address` value is [`OptionDataError::BadIpv6`] (Kea
 //!   fails later or misaligns the record);
-//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`];
-//! * an IPv6 scope (`fe80::1%eth0`) is refused (Kea accepts it).
+//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`].
 //!
 //! Kea also sends arrays of `ipv6-address` in DHCPv4 with a 2-byte length field (a Kea
 //! bug); wren encodes the value and leaves framing to the reply writer.
@@ -154,6 +153,67 @@ pub enum OptionDataError<'a> {
     },
     /// The caller's output buffer is full.
     OutputTooSmall,
+}
+
+impl<'a> OptionDataError<'a> {
+    /// A fixed description of the problem, without the offending value: for error types
+    /// that cannot borrow `data` (use [`OptionDataError::token`] for the value).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OptionDataError::NoValue => "no option value specified",
+            OptionDataError::TooFewRecordFields { .. } => {
+                "fewer values than the option's record has fields"
+            }
+            OptionDataError::NotAnInteger { .. } => "value is not an integer",
+            OptionDataError::IntegerOutOfRange { .. } => "integer out of range for its type",
+            OptionDataError::BadBoolean { .. } => "value is not true, false, 1 or 0",
+            OptionDataError::BadIpv4 { .. } => "value is not an IPv4 address",
+            OptionDataError::BadIpv6 { .. } => "value is not an IPv6 address",
+            OptionDataError::BadIpv6Prefix { .. } => "value is not an IPv6 prefix (address/length)",
+            OptionDataError::BadPsid { .. } => "value is not a PSID (psid/length)",
+            OptionDataError::EmptyString => "string value is empty",
+            OptionDataError::BadFqdn { .. } => "value is not a domain name",
+            OptionDataError::FqdnLabelTooLong { .. } => "domain name label longer than 63 bytes",
+            OptionDataError::FqdnTooLong { .. } => "domain name longer than 255 bytes",
+            OptionDataError::NotHex { .. } => "not a valid string of hexadecimal digits",
+            OptionDataError::OddHexLength { .. } => "odd number of hexadecimal digits",
+            OptionDataError::EmptyHexGroup { .. } => "two consecutive separators in hex data",
+            OptionDataError::HexGroupTooLong { .. } => "hex group longer than two digits",
+            OptionDataError::TupleTooLong { .. } => "tuple longer than 255 bytes",
+            OptionDataError::ValueForEmptyType { .. } => "option of type empty takes no value",
+            OptionDataError::CsvWithoutDefinition => {
+                "option has no definition: csv-format must be false"
+            }
+            OptionDataError::Truncated { .. } => "option data too short for its definition",
+            OptionDataError::BadArrayLength { .. } => "option data length does not fit the array",
+            OptionDataError::BadWireValue { .. } => "option data does not match its definition",
+            OptionDataError::SubOptionTooLong { .. } => "sub-options do not fit in 255 bytes",
+            OptionDataError::OutputTooSmall => "option payload buffer is full",
+        }
+    }
+
+    /// The offending value as written in `data`, when the error is about one value.
+    pub fn token(&self) -> Option<&'a str> {
+        match *self {
+            OptionDataError::NotAnInteger { token }
+            | OptionDataError::IntegerOutOfRange { token, .. }
+            | OptionDataError::BadBoolean { token }
+            | OptionDataError::BadIpv4 { token }
+            | OptionDataError::BadIpv6 { token }
+            | OptionDataError::BadIpv6Prefix { token }
+            | OptionDataError::BadPsid { token }
+            | OptionDataError::BadFqdn { token }
+            | OptionDataError::FqdnLabelTooLong { token }
+            | OptionDataError::FqdnTooLong { token }
+            | OptionDataError::NotHex { token }
+            | OptionDataError::OddHexLength { token }
+            | OptionDataError::EmptyHexGroup { token }
+            | OptionDataError::HexGroupTooLong { token }
+            | OptionDataError::TupleTooLong { token }
+            | OptionDataError::ValueForEmptyType { token } => Some(token),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for OptionDataError<'_> {
@@ -662,8 +722,12 @@ pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
 
 /// An IPv6 address in RFC 4291 §2.2 text form, as `inet_pton(AF_INET6)` reads it: eight
 /// 1–4 digit hex groups, at most one `::` standing for one or more zero groups, and an
-/// optional dotted quad as the last 32 bits.
+/// optional dotted quad as the last 32 bits. A zone suffix (`fe80::1%eth0`, RFC 4007 §11)
+/// is accepted and dropped, as Kea's asio parser does (checked: kea-dhcp4 2.2 accepts it).
 pub fn parse_ipv6(text: &str) -> Option<[u8; 16]> {
+    let text = text
+        .split_once('%')
+        .map_or(text, |(address, _zone)| address);
     // Groups before and after the `::`, if any.
     let (head, tail) = match text.find("::") {
         Some(at) => {
@@ -1160,6 +1224,10 @@ pub fn empty_option_payload_len(encapsulates: bool, payload: &[u8]) -> usize {
 /// Writes sub-options as code/length/payload TLVs (the payload of 43 carrying
 /// `vendor-encapsulated-options-space`, or of 125 after its enterprise header). A payload
 /// over 255 bytes cannot be one sub-option.
+///
+/// Kea 2.2 emits sub-options in ascending code order whatever their order in the config
+/// (observed: sub-options 2 then 1 configured, 43 sent as `01 01 01 02 03 "two"`); the
+/// caller passes them in that order.
 pub fn encode_suboptions<'a, 'p>(
     suboptions: impl IntoIterator<Item = (u8, &'p [u8])>,
     out: &mut [u8],
@@ -1563,7 +1631,6 @@ mod tests {
             "1:2:3:4:5:6:7:198.18.0.1",
             "::198.18.0",
             "1.2.3.4",
-            "fe80::1%eth0",
         ] {
             assert!(parse_ipv6(bad).is_none(), "{bad}");
         }
@@ -1572,6 +1639,14 @@ mod tests {
             Err(OptionDataError::BadIpv6 { token: "1::2::3" })
         );
         assert!(parse_ipv6("1:2:3:4:5:6::7").is_some());
+        // A zone is dropped, as Kea does.
+        assert_eq!(parse_ipv6("fe80::1%eth0"), parse_ipv6("fe80::1"));
+        assert_eq!(parse_ipv6("fe80::1%"), parse_ipv6("fe80::1"));
+        assert!(parse_ipv6("fe80::g%eth0").is_none());
+        assert_eq!(
+            csv(one(T::Ipv6Prefix), "fe80::1%eth0/64").unwrap(),
+            "40fe80000000000000"
+        );
         assert!(parse_ipv6("::2:3:4:5:6:7:8").is_some());
     }
 
@@ -2083,6 +2158,13 @@ mod tests {
             Err(OptionDataError::OutputTooSmall)
         );
         assert_eq!(encode_vivso(9, [], &mut [0u8; 5]), Ok(5));
+        // Captured from kea-dhcp4 2.2.0: vendor-9 sub-options 3 (uint16 3) and 5 ("five").
+        let nine: [(u8, &[u8]); 2] = [(3, &[0, 3]), (5, b"five")];
+        let len = encode_vivso(9, nine, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "000000090a03020003050466697665");
+        let pxe: [(u8, &[u8]); 2] = [(1, &[1]), (2, b"two")];
+        let len = encode_suboptions(pxe, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "010101020374776f");
         assert_eq!(
             encode_vivso(9, [], &mut [0u8; 4]),
             Err(OptionDataError::OutputTooSmall)
@@ -2306,6 +2388,60 @@ mod tests {
         assert_eq!(raw("").unwrap(), "");
     }
 
+    /// Deterministic noise over every standard layout and some custom ones, both input
+    /// forms and small output buffers: nothing may panic, and a success never claims more
+    /// bytes than the buffer holds.
+    #[test]
+    fn noise_never_panics() {
+        const ALPHABET: &[u8] = b"0123456789abcdefxX:., \t\\-+/'@\\%g\0\xc3\xa9";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut kinds: Vec<OptionKind> = crate::option_def::DHCP4_DEFS
+            .iter()
+            .map(|d| d.kind)
+            .collect();
+        for t in [
+            "tuple",
+            "ipv6-prefix",
+            "psid",
+            "ipv6-address",
+            "int8",
+            "int16",
+        ] {
+            kinds.push(OptionKind::from_def(t, "", false).unwrap());
+            kinds.push(OptionKind::from_def(t, "", true).unwrap());
+        }
+        kinds.push(OptionKind::from_def("record", "fqdn, tuple, ipv6-prefix, psid", true).unwrap());
+        let mut text = std::string::String::new();
+        for round in 0..4000 {
+            text.clear();
+            let len = (next() % 40) as usize;
+            let mut bytes = Vec::new();
+            for _ in 0..len {
+                bytes.push(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+            }
+            text.push_str(&std::string::String::from_utf8_lossy(&bytes));
+            let kind = kinds[round % kinds.len()];
+            for out_len in [0usize, 3, 17, 300] {
+                let mut out = std::vec![0u8; out_len];
+                for csv_format in [true, false] {
+                    if let Ok(n) = encode(Some(&kind), csv_format, &text, &mut out) {
+                        assert!(n <= out_len, "{text:?}");
+                    }
+                }
+                if let Ok(n) = encode(None, false, &text, &mut out) {
+                    assert!(n <= out_len);
+                }
+                let _ = check_wire(&kind, &bytes);
+            }
+        }
+    }
+
     #[test]
     fn errors_display() {
         assert_eq!(
@@ -2328,5 +2464,18 @@ mod tests {
             OptionDataError::OutputTooSmall.to_string(),
             "option payload buffer is full"
         );
+        let e = OptionDataError::BadIpv4 { token: "x" };
+        assert_eq!(
+            (e.reason(), e.token()),
+            ("value is not an IPv4 address", Some("x"))
+        );
+        assert_eq!(OptionDataError::NoValue.token(), None);
+        assert_eq!(
+            OptionDataError::NoValue.reason(),
+            "no option value specified"
+        );
     }
 }
+
+#[cfg(test)]
+mod kea_vectors;
