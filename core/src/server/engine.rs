@@ -863,18 +863,17 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     }
 }
 
-/// The address the query was received on: its destination when that is one of the
-/// interface's addresses, else the interface's first address ("the socket's bound address
-/// if the query was broadcast").
+/// The address the query was received on (Kea `appendServerID`: the query's local
+/// address, or "the socket's bound address if the query was broadcast"): its IP destination
+/// unless that is 255.255.255.255 (or unknown), else the interface's first address.
 pub(crate) fn receiving_address(query: &Query<'_>) -> Ipv4Addr {
-    if query.interface.addresses.contains(&query.destination_ip) {
+    if query.destination_ip != Ipv4Addr::BROADCAST && !query.destination_ip.is_unspecified() {
         return query.destination_ip;
     }
-    query.interface.addresses.first().copied().unwrap_or(
-        if query.destination_ip == Ipv4Addr::BROADCAST {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            query.destination_ip
-        },
-    )
+    query
+        .interface
+        .addresses
+        .first()
+        .copied()
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
