@@ -374,12 +374,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
-        if !relayed
-            && received_broadcast
-            && selected.is_none()
-            && link_selection.is_none()
-            && input.subnet_selection.is_none()
-        {
+        // Kea `acceptDirectRequest` runs the whole selection (118 and link-selection
+        // included): a direct broadcast whose selection finds nothing is dropped, whatever
+        // its type.
+        if !relayed && received_broadcast && selected.is_none() {
             return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
         }
         if !relayed

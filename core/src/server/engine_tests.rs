@@ -1200,3 +1200,22 @@ fn server_id_of_another_served_interface_is_ours() {
         );
     }
 }
+
+#[test]
+fn direct_broadcast_with_unknown_118_is_dropped_even_for_a_request() {
+    let mut rig = Rig::new(kea_fixture_config());
+    let mut sink = Sink::default();
+    let d = packet([0; 4], [0; 4], &[53, 1, 1, 118, 4, 198, 19, 9, 0]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 50, 4, 198, 19, 9, 5, 118, 4, 198, 19, 9, 0],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    assert_eq!(r[0].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+    assert_eq!(r[1].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+}
