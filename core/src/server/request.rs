@@ -35,7 +35,9 @@ pub enum RequestState {
 }
 
 /// Recognises the state as Kea does: the requested address (50) is the hint when present,
-/// else ciaddr; INIT-REBOOT is "no server id, a requested address, ciaddr 0".
+/// else ciaddr. INIT-REBOOT is "no server id, a requested address"; Kea 2.2's `assignLease`
+/// (`!fake_allocation && !opt_serverid && opt_requested_address`) does not look at ciaddr,
+/// so neither does wren (the spec's table adds "ciaddr 0", which the code does not check).
 pub fn classify(
     server_id_present: bool,
     requested: Option<Ipv4Addr>,
@@ -43,9 +45,7 @@ pub fn classify(
     received_broadcast: bool,
 ) -> (RequestState, Option<Ipv4Addr>) {
     match requested {
-        Some(a) if ciaddr.is_unspecified() && !server_id_present => {
-            (RequestState::InitReboot, Some(a))
-        }
+        Some(a) if !server_id_present => (RequestState::InitReboot, Some(a)),
         Some(a) => (RequestState::Selecting, Some(a)),
         None if !ciaddr.is_unspecified() => {
             if received_broadcast {
@@ -294,11 +294,15 @@ mod tests {
             classify(false, None, z, true),
             (RequestState::NoAddress, None)
         );
-        // 50 wins over ciaddr as the hint.
+        // 50 wins over ciaddr as the hint; without 54 it is INIT-REBOOT whatever ciaddr says.
         let b = ip("198.18.1.6");
         assert_eq!(
-            classify(false, Some(b), a, false),
+            classify(true, Some(b), a, false),
             (RequestState::Selecting, Some(b))
+        );
+        assert_eq!(
+            classify(false, Some(b), a, false),
+            (RequestState::InitReboot, Some(b))
         );
     }
 
