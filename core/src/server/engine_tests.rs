@@ -1219,3 +1219,42 @@ fn direct_broadcast_with_unknown_118_is_dropped_even_for_a_request() {
     assert_eq!(r[0].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
     assert_eq!(r[1].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
 }
+
+#[test]
+fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let broken = packet([0; 4], [0; 4], &[53, 1, 3]);
+    let mut stranger = broken.clone();
+    stranger[33] = 0x99;
+    let r = run(
+        &mut rig,
+        &[
+            (broadcast_query(&broken), T0),
+            (broadcast_query(&stranger), T0),
+        ],
+        &mut sink,
+    );
+    let Outcome::Reply { kind, summary, .. } = r[0].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 10)))
+    );
+    let Outcome::Reply { kind, summary, .. } = r[1].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
+    );
+}

@@ -130,17 +130,30 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             }
             (_, Some(want)) => check_requested(&self.config, &*self.leases, &actx, selected, want),
             // "(broken) neither 50 nor ciaddr: Kea allocates an address anyway and ACKs".
-            (_, None) => match choose_for_discover(
-                &self.config,
-                &*self.leases,
-                &actx,
-                selected,
-                None,
-                self.cursors,
-            ) {
-                Some(a) => RequestCheck::Ack(a),
-                None => return Outcome::Drop(DropReason::AllocationFailed),
-            },
+            // Kea's `requestLease4` first takes the client's reserved address as the
+            // request ("else if (hasAddressReservation(ctx))"), then picks like a DISCOVER.
+            (_, None) => {
+                let reserved = ctx
+                    .reservation
+                    .and_then(|r| self.config.reservations.get(r))
+                    .and_then(|r| r.address);
+                match reserved {
+                    Some(want) => {
+                        check_requested(&self.config, &*self.leases, &actx, selected, want)
+                    }
+                    None => match choose_for_discover(
+                        &self.config,
+                        &*self.leases,
+                        &actx,
+                        selected,
+                        None,
+                        self.cursors,
+                    ) {
+                        Some(a) => RequestCheck::Ack(a),
+                        None => return Outcome::Drop(DropReason::AllocationFailed),
+                    },
+                }
+            }
         };
         match check {
             RequestCheck::Nak(reason) => self.nak(ctx, reason, Some(selected), reply),
