@@ -108,11 +108,20 @@ fn session(kind: ServerKind, flow: &Flow) -> BTreeMap<&'static str, String> {
             Some(DHCPACK) => "ACK",
             _ => "OTHER",
         };
+        // Accepted divergence (documented in core/src/server/destination.rs): for an IP
+        // broadcast wren uses the Ethernet broadcast address (RFC 2131 §4.1, RFC 1122 §3.3.6)
+        // where Kea uses the query's source MAC. Clients accept either; any other MAC differs.
+        let mac = if p.dst_ip.is_broadcast() && (p.dst_mac == [0xff; 6] || p.dst_mac == d.chaddr())
+        {
+            "client-or-broadcast (IP broadcast)".to_string()
+        } else {
+            mac_string(&p.dst_mac)
+        };
         let view = format!(
             "to {}:{} mac {}\n  {}",
             p.dst_ip,
             p.dst_port,
-            mac_string(&p.dst_mac),
+            mac,
             d.server_view()
         );
         replies.entry(what).or_insert(view);
