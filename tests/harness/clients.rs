@@ -49,6 +49,9 @@ pub struct ClientOptions {
     /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
     /// (`reboot` statement; dhclient's default is 10).
     pub dhclient_reboot_secs: Option<u32>,
+    /// dhcpcd only: probe the offered address with ARP before using it (RFC 5227), declining
+    /// it when another host answers. Off by default (`-A`) to keep tests fast.
+    pub dhcpcd_arp_probe: bool,
     /// dhcpcd only: send a DHCPINFORM for this configured address ("a.b.c.d/len", `-s`) and
     /// exit after the answer (`-1`).
     pub dhcpcd_inform: Option<String>,
@@ -222,19 +225,11 @@ impl Client {
             ClientKind::Dhcpcd => {
                 crate::require_program(DHCPCD, "dhcpcd-base");
                 let mut cmd = ns.command(DHCPCD);
-                cmd.args([
-                    "-4",
-                    "-B",
-                    "-A",
-                    "-L",
-                    "-K",
-                    "-f",
-                    "/dev/null",
-                    "-t",
-                    "30",
-                    "-c",
-                ])
-                .arg(&hook);
+                cmd.args(["-4", "-B", "-L", "-K", "-f", "/dev/null", "-t", "30"]);
+                if !opts.dhcpcd_arp_probe {
+                    cmd.arg("-A");
+                }
+                cmd.arg("-c").arg(&hook);
                 if let Some(h) = &opts.hostname {
                     cmd.arg("-h").arg(h);
                 }
