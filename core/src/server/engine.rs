@@ -487,9 +487,11 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
         let n = if !reserved.is_empty() {
+            // Kea: "Convert it to lower case" (reserved names too).
             let n = reserved.len().min(buf.len());
             if let (Some(d), Some(s)) = (buf.get_mut(..n), reserved.get(..n)) {
                 d.copy_from_slice(s);
+                d.make_ascii_lowercase();
             }
             n
         } else {
@@ -616,11 +618,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 set.set(82, rai, RANK_REQUIRED);
             }
         }
+        // RFC 3011 §3: "Servers configured to support this option MUST return an identical
+        // copy of the option to any client that sends it" \[checked\]. Kea copies 61, 82 and
+        // 118 into every response when the exchange starts (`copyDefaultOptions`), so a NAK
+        // or a subnet-less INFORM ACK carries them too.
+        if let Some(sel) = q.option(118) {
+            set.set(118, sel, RANK_REQUIRED);
+        }
+        // Kea: "Adding any other options makes sense only when we got the lease" (or for an
+        // INFORM with a subnet).
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 \[checked\].
-            if let Some(sel) = q.option(118) {
-                set.set(118, sel, RANK_REQUIRED);
-            }
             if !plan.yiaddr.is_unspecified() {
                 // RFC 2131 Table 3: OFFER/ACK "MUST" carry 51; Kea adds the mask (1).
                 set.set(51, &lifetime, RANK_REQUIRED);
@@ -633,8 +640,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 }
             }
             let prl = q.option(55).unwrap_or(&[]);
-            // Option 12: "client sent 12 (or requested 12 and has a reserved hostname)".
-            if !plan.hostname.is_empty() && (q.option(12).is_some() || prl.contains(&12)) {
+            // Option 12 (Kea 2.2 `processHostnameOption`): "Hostname reservations take
+            // precedence … If we have a reserved hostname we should use it and send it
+            // back", whether or not the client sent or requested 12; otherwise the
+            // client's own name, sanitised, only when it sent one. (The spec's "requested
+            // 12" condition is narrower than Kea's code; wren follows the code.)
+            let reserved_name = plan
+                .reservation
+                .and_then(|r| self.config.reservations.get(r))
+                .is_some_and(|r| !r.hostname.is_empty());
+            if !plan.hostname.is_empty() && (reserved_name || q.option(12).is_some()) {
                 set.set(12, plan.hostname, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);

@@ -1042,3 +1042,33 @@ fn class_tests_pass_two_sees_known() {
     assert_eq!(&buf[44..54], b"tftp-known");
     assert!(len > 240);
 }
+
+#[test]
+fn reserved_hostname_is_sent_lowercased_even_unrequested() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "Printer-1",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    // No option 12, no PRL.
+    let d = packet([0; 4], [0; 4], &[53, 1, 1]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, 10],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    for (_, reply) in &r {
+        assert!(options(reply).contains(&(12, b"printer-1".to_vec())));
+    }
+    assert_eq!(sink.0[0].hostname, "printer-1");
+}

@@ -61,6 +61,7 @@ pub mod request;
 #[cfg(test)]
 mod engine_tests;
 
+pub use classes::{class_words, ClassTests};
 pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
