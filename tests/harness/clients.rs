@@ -49,6 +49,8 @@ pub struct ClientOptions {
     /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
     /// (`reboot` statement; dhclient's default is 10).
     pub dhclient_reboot_secs: Option<u32>,
+    /// udhcpc only: extra options to send, as udhcpc's `-x` takes them (e.g. "0x5d:0007").
+    pub udhcpc_send: Vec<String>,
     /// dhcpcd only: probe the offered address with ARP before using it (RFC 5227), declining
     /// it when another host answers. Off by default (`-A`) to keep tests fast.
     pub dhcpcd_arp_probe: bool,
@@ -219,6 +221,9 @@ impl Client {
                 }
                 if let Some(id) = &opts.client_id_hex {
                     cmd.arg("-x").arg(format!("0x3d:{id}"));
+                }
+                for x in &opts.udhcpc_send {
+                    cmd.arg("-x").arg(x);
                 }
                 cmd
             }

@@ -346,3 +346,44 @@ fn lease_file_rows_match_kea() {
         assert_eq!(actual.last(), kea.last(), "{}: release row", client.name());
     }
 }
+
+/// The seed's client classes (PXE): option 93 (client-system) 0x0000 selects "Legacy PXE",
+/// 0x0007 "EFI x86_64", whose boot-file-name goes in the BOOTP `file` field; option 77
+/// starting with "iPXE" selects "iPXE" (empty boot file). Replies must match Kea's.
+#[test]
+fn seed_pxe_classes_match_kea() {
+    require_root();
+    let cases = [
+        ("0x5d:0000", Some("/ipxe/undionly.kpxe")),
+        ("0x5d:0007", Some("/ipxe/netboot.xyz.efi")),
+        ("0x5d:0009", None),
+        ("0x4d:69505845", None),
+    ];
+    for (i, (send, boot_file)) in cases.iter().enumerate() {
+        let mac = format!("02:57:52:00:0c:{i:02x}");
+        let flow = Flow {
+            config: SEED_198,
+            mac: &mac,
+            client: ClientKind::Udhcpc,
+            opts: ClientOptions {
+                udhcpc_send: vec![send.to_string()],
+                ..Default::default()
+            },
+            renew: false,
+            inform: false,
+            linger_secs: 0,
+        };
+        let kea = compare(&flow, &["OFFER", "ACK"]);
+        let ack = &kea["ACK"];
+        match boot_file {
+            Some(f) => assert!(
+                ack.contains(&format!("file={f:?}")),
+                "{send}: Kea's ACK lacks {f}: {ack}"
+            ),
+            None => assert!(
+                ack.contains("file=\"\""),
+                "{send}: Kea's ACK has a boot file: {ack}"
+            ),
+        }
+    }
+}
