@@ -11,6 +11,11 @@
 //! Bounded: at most `--clients` conversations, started at `--rate` per second, none started
 //! after `--duration` seconds, and the program ends `--timeout-ms` after the last start.
 //! Prints one line; `--json` adds a JSON object, `--leases` writes `MAC ADDRESS` per ACK.
+//!
+//! `--probe`: instead, send one DISCOVER (new MAC, new xid) every 5 ms for at most
+//! `--duration` seconds and stop at the first OFFER, printing its wall-clock time
+//! (`probe: first answer unix_us N after K discovers`): start it, then the server, to measure
+//! a server's start-up time to its first answer. Exit 1 when nothing answered.
 //! Network safety: it sends only on the interface given (the tests' veth in a namespace).
 
 mod dhcp;
@@ -24,7 +29,7 @@ use std::time::{Duration, Instant};
 use wren_core::wire::message::MessageType;
 
 const USAGE: &str = "usage: wren-loadgen --iface IF [--clients N] [--rate R] [--duration S] \
-[--timeout-ms MS] [--seed N] [--json FILE|-] [--leases FILE]";
+[--timeout-ms MS] [--seed N] [--json FILE|-] [--leases FILE] [--probe]";
 
 /// Command-line settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +42,7 @@ struct Args {
     seed: u8,
     json: Option<String>,
     leases: Option<String>,
+    probe: bool,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -49,6 +55,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         seed: (std::process::id() % 251) as u8,
         json: None,
         leases: None,
+        probe: false,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -66,6 +73,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--seed" => a.seed = num(flag, &value()?)?,
             "--json" => a.json = Some(value()?),
             "--leases" => a.leases = Some(value()?),
+            "--probe" => a.probe = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -397,6 +405,42 @@ fn run(args: &Args) -> Result<Report, String> {
     Ok(report)
 }
 
+/// `--probe`: DISCOVERs every 5 ms until the first OFFER (see the module doc).
+fn probe(args: &Args) -> Result<Option<(u128, u32)>, String> {
+    let sock = rawsock::RawSocket::open(&args.iface).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs_f64(args.duration);
+    let xid_base = u32::from(args.seed) << 24 | 0x00ee_0000;
+    let mut frame_buf = [0u8; 1600];
+    let mut rx_buf = [0u8; 2048];
+    let mut sent: u32 = 0;
+    while Instant::now() < deadline && sent < 1 << 16 {
+        let mac = mac_of(args.seed, 0x00ee_0000 | sent);
+        let payload = dhcp::discover(xid_base.wrapping_add(sent), mac);
+        if let Some(f) = dhcp::frame(mac, &payload, &mut frame_buf).and_then(|n| frame_buf.get(..n))
+        {
+            sock.send(f).map_err(|e| format!("send: {e}"))?;
+        }
+        sent += 1;
+        let step_end = Instant::now() + Duration::from_millis(5);
+        while let Some(left) = step_end.checked_duration_since(Instant::now()) {
+            sock.wait_readable(left).map_err(|e| format!("poll: {e}"))?;
+            while let Some(frame) = sock.recv(&mut rx_buf).map_err(|e| format!("recv: {e}"))? {
+                if let Some(r) = dhcp::parse_reply(frame) {
+                    if r.kind == MessageType::Offer && r.xid.wrapping_sub(xid_base) < sent {
+                        let unix_us = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_micros())
+                            .unwrap_or(0);
+                        return Ok(Some((unix_us, sent)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse_args(&argv) {
@@ -406,6 +450,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.probe {
+        return match probe(&args) {
+            Ok(Some((unix_us, sent))) => {
+                println!("probe: first answer unix_us {unix_us} after {sent} discovers");
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                println!("probe: no answer within {} s", args.duration);
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("wren-loadgen: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&args) {
         Ok(report) => {
             println!("{}", report.line());
@@ -450,6 +510,8 @@ mod tests {
         assert_eq!(a.duration, 3.0);
         assert_eq!(a.timeout_ms, 500);
         assert_eq!(a.seed, 7);
+        assert!(!a.probe);
+        assert!(parse_args(&argv("--iface x --probe")).unwrap().probe);
         assert!(parse_args(&argv("--clients 5")).is_err(), "iface required");
         assert!(parse_args(&argv("--iface x --rate 0")).is_err());
         assert!(parse_args(&argv("--iface x --duration 4000")).is_err());
