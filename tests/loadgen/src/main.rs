@@ -14,7 +14,7 @@
 //!
 //! `--probe`: instead, send one DISCOVER (new MAC, new xid) every 5 ms for at most
 //! `--duration` seconds and stop at the first OFFER, printing its wall-clock time
-//! (`probe: first answer unix_us N after K discovers`): start it, then the server, to measure
+//! (`probe: first answer unix_us N after K discovers offers ADDRESS`): start it, then the server, to measure
 //! a server's start-up time to its first answer. Exit 1 when nothing answered.
 //! Network safety: it sends only on the interface given (the tests' veth in a namespace).
 
@@ -406,7 +406,7 @@ fn run(args: &Args) -> Result<Report, String> {
 }
 
 /// `--probe`: DISCOVERs every 5 ms until the first OFFER (see the module doc).
-fn probe(args: &Args) -> Result<Option<(u128, u32)>, String> {
+fn probe(args: &Args) -> Result<Option<(u128, u32, Ipv4Addr)>, String> {
     let sock = rawsock::RawSocket::open(&args.iface).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(args.duration);
@@ -432,7 +432,7 @@ fn probe(args: &Args) -> Result<Option<(u128, u32)>, String> {
                             .duration_since(std::time::UNIX_EPOCH)
                             .map(|d| d.as_micros())
                             .unwrap_or(0);
-                        return Ok(Some((unix_us, sent)));
+                        return Ok(Some((unix_us, sent, r.yiaddr)));
                     }
                 }
             }
@@ -452,8 +452,10 @@ fn main() -> ExitCode {
     };
     if args.probe {
         return match probe(&args) {
-            Ok(Some((unix_us, sent))) => {
-                println!("probe: first answer unix_us {unix_us} after {sent} discovers");
+            Ok(Some((unix_us, sent, address))) => {
+                println!(
+                    "probe: first answer unix_us {unix_us} after {sent} discovers offers {address}"
+                );
                 ExitCode::SUCCESS
             }
             Ok(None) => {
