@@ -18,7 +18,7 @@ use std::time::Duration;
 use wren_tests::clients::{Client, ClientKind, ClientOptions};
 use wren_tests::netns::{NetPair, Netns};
 use wren_tests::process::{self, Background};
-use wren_tests::server::{listening_on_67, render, ServerKind, BASIC_CONFIG};
+use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG};
 use wren_tests::{require_root, wait_for, TestDir};
 
 const NOBODY: u32 = 65534;
@@ -126,7 +126,7 @@ fn foreground_server_drops_to_nobody_and_keeps_serving() {
         "no privilege drop logged:\n{}",
         show_log()
     );
-    assert!(listening_on_67(&net.server), "not bound:\n{}", show_log());
+    assert!(listening_on(&net.server, 67), "not bound:\n{}", show_log());
     assert_unprivileged(pid, &show_log);
 
     // The journal was opened (and created) as root, before the drop.
@@ -224,7 +224,7 @@ fn daemonised_start_waits_for_ready_and_reports_failures() {
         bad.combined()
     );
     assert!(
-        !listening_on_67(&net.server),
+        !listening_on(&net.server, 67),
         "a server remained after a failed start"
     );
 
@@ -238,7 +238,7 @@ fn daemonised_start_waits_for_ready_and_reports_failures() {
         .unwrap();
     let daemon = DaemonGuard { pid };
     assert!(daemon.alive());
-    assert!(listening_on_67(&net.server), "returned before binding");
+    assert!(listening_on(&net.server, 67), "returned before binding");
     // Its own session, no longer the start command's child.
     assert_eq!(status_field(pid, "NSsid"), pid.to_string());
     assert_unprivileged(pid, &|| started.combined());
