@@ -60,6 +60,11 @@
 //! * **Interface hot-plug.** `getifaddrs` is `ECAPMODE`; the PF_ROUTE socket
 //!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures.
 //!
+//! `scripts/freebsd/capsicum-audit.sh` (Linux, root) runs the server under strace and lists
+//! every call after the drop that capability mode would refuse; today: the renewal reply's
+//! `sendmsg` with an address, the reload's config `open`, interface scan and raw-socket
+//! reopen, and the Kea PID file's `unlink` at exit.
+//!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
 
