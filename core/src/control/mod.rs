@@ -26,6 +26,8 @@ pub mod json_out;
 mod lease_cmds;
 mod render;
 mod subnet_cmds;
+#[cfg(test)]
+mod tests;
 
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
