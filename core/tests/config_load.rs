@@ -145,7 +145,8 @@ fn check_seed(cfg: &Config<'_>, warnings: &[String], net: [u8; 3]) {
 
     // HA hook, parameters as compact JSON.
     assert_eq!(cfg.hooks.len(), 1);
-    let ha = &cfg.hooks[0];
+    let ha = cfg.hook_library("libdhcp_ha.so").unwrap();
+    assert!(cfg.hook_library("libdhcp_lease_cmds.so").is_none());
     assert_eq!(
         cfg.str(ha.library),
         "/usr/local/lib/kea/hooks/libdhcp_ha.so"
@@ -400,4 +401,71 @@ fn two_thousand_subnets_and_fifty_thousand_reservations_load() {
     assert!(cfg
         .reservation_for_address(1000, Ipv4Addr::from(0xc612_0000u32 + (999 << 6) + 3))
         .is_some());
+}
+
+/// Mutated seed configs never panic, and whenever `measure` accepts a text, `parse` into
+/// the measured storage never runs out of room.
+#[test]
+fn mutated_configs_never_panic_and_measure_is_always_enough() {
+    mutate(&fixture("seed-kea-dhcp4.conf"));
+    mutate(RICH);
+}
+
+/// Shared networks, carriers with sub-options, class option-defs, global reservations.
+const RICH: &str = r#"{ "Dhcp4": {
+  "option-def": [ { "name": "vlan", "code": 1, "type": "uint16", "space": "vendor-encapsulated-options-space" } ],
+  "option-data": [ { "name": "vendor-encapsulated-options" },
+    { "name": "vlan", "space": "vendor-encapsulated-options-space", "data": "100" },
+    { "name": "vivso-suboptions", "data": "4491" },
+    { "name": "tftp-servers", "space": "vendor-4491", "data": "198.18.10.5, 198.18.10.6" } ],
+  "client-classes": [ { "name": "c", "test": "member('ALL')", "option-def": [ { "name": "p", "code": 240, "type": "record", "record-types": "uint8, ipv4-address, string" } ],
+    "option-data": [ { "name": "p", "data": "7, 198.18.10.9, hello" } ], "valid-lifetime": 60 } ],
+  "reservations": [ { "client-id": "01:02:03", "ip-address": "198.18.5.5", "comment": "global" } ],
+  "shared-networks": [ { "name": "n", "relay": { "ip-addresses": [ "198.18.9.1" ] },
+    "subnet4": [ { "subnet": "198.18.1.0/24", "pools": [ { "pool": "198.18.1.10-198.18.1.20" } ],
+                   "reservations": [ { "hw-address": "02:00:00:00:00:01", "ip-address": "198.18.1.5" } ] } ] } ],
+  "subnet4": [ { "id": 9, "subnet": "198.18.0.0/24", "user-context": { "a": [ 1, { "b": null } ] },
+                 "option-data": [ { "code": 3, "data": "198.18.0.1" } ] } ]
+} }"#;
+
+fn mutate(seed: &str) {
+    load(seed, |_, _| ()).unwrap_or_else(|e| panic!("the unmutated text must load: {e}"));
+    let bytes = seed.as_bytes();
+    let alphabet: &[u8] = b"{}[]:,\"\\ 0123456789.-/#*abcdefxyz\n";
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut measured = 0;
+    for _ in 0..1500 {
+        let mut text = bytes.to_vec();
+        for _ in 0..1 + next() % 3 {
+            let at = (next() as usize) % text.len();
+            match next() % 3 {
+                0 => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                _ => text[at] = alphabet[(next() as usize) % alphabet.len()],
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        let Ok(cap) = config::measure(&text) else {
+            continue;
+        };
+        measured += 1;
+        let mut bufs = Buffers::new(&cap);
+        if let Err(e) = config::parse(&text, bufs.storage(), &mut |_| {}) {
+            assert!(
+                !matches!(e.kind, ConfigErrorKind::StorageFull(_)),
+                "measured storage too small: {e}\n{text}"
+            );
+        }
+    }
+    assert!(measured > 100, "only {measured} mutants measured");
 }

@@ -20,6 +20,7 @@ use wren_core::time::Timestamp;
 
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
+use crate::link::route_events::RouteEvents;
 use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
 use crate::packet_path::{
     Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
@@ -30,11 +31,20 @@ use crate::signals::{Pending, Signals};
 const SIGNALS: Token = Token(0);
 /// The UDP socket on the server port.
 const UDP: Token = Token(1);
+/// The routing socket (interface arrivals, departures, address changes).
+const ROUTE: Token = Token(2);
 /// Raw device of link slot `n` is `Token(FIRST_LINK + n)`.
 const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
+/// Reads from one source per wakeup before the others get their turn (and signals are
+/// looked at): a DISCOVER storm on one interface cannot starve the rest or a SIGTERM. A
+/// source that still has data is polled again at once (timeout 0) until it drains.
+const READ_BUDGET: usize = 256;
+/// Delay between a routing message and the re-scan, so a burst of messages (an interface
+/// coming up announces itself, its link state and each address) costs one scan.
+const ROUTE_SETTLE: Duration = Duration::from_millis(100);
 /// Re-detect period when `service-sockets-retry-wait-time` is 0.
 const DEFAULT_REDETECT: Duration = Duration::from_secs(5);
 
@@ -172,8 +182,13 @@ pub struct Counters {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
+    /// Tokens to serve this wakeup: the ready events plus last wakeup's backlog.
+    ready: Vec<Token>,
+    /// Sources that hit [`READ_BUDGET`] and still have data.
+    backlog: Vec<Token>,
     signals: Signals,
     udp: Option<RelayUdp>,
+    route: Option<RouteEvents>,
     links: Vec<Option<Link>>,
     missing: Vec<String>,
     settings: Settings,
@@ -213,6 +228,22 @@ impl EventLoop {
         })?;
         poll.registry()
             .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
+        let route = match RouteEvents::open() {
+            Ok(route) => {
+                poll.registry().register(
+                    &mut SourceFd(&route.as_raw_fd()),
+                    ROUTE,
+                    Interest::READABLE,
+                )?;
+                Some(route)
+            }
+            Err(e) => {
+                log::warn!(
+                    "no routing socket ({e}): interface changes are seen by the retry timer only"
+                );
+                None
+            }
+        };
         let path = PacketPath::new(
             DEFAULT_RING_CAPACITY,
             settings.server_port,
@@ -221,8 +252,11 @@ impl EventLoop {
         let mut event_loop = EventLoop {
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),
+            ready: Vec::with_capacity(2 * EVENT_CAPACITY),
+            backlog: Vec::with_capacity(EVENT_CAPACITY),
             signals,
             udp: Some(udp),
+            route,
             links: Vec::new(),
             missing: Vec::new(),
             settings,
@@ -287,6 +321,30 @@ impl EventLoop {
         self.next_compact = self.settings.compact_every.map(|d| now + d);
         self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
             .then(|| now + self.settings.retry_wait);
+    }
+
+    /// Re-scans the host: closes links whose interface is gone or down (a BPF descriptor
+    /// on a detached interface may never report an error), then opens what is missing.
+    fn redetect(&mut self) -> io::Result<()> {
+        let host = interfaces::scan()?;
+        for slot in 0..self.links.len() {
+            let gone = match self.links.get(slot).and_then(|l| l.as_ref()) {
+                Some(link) => !host.iter().any(|h| {
+                    h.ifindex == link.served.ifindex && h.name == link.served.name && h.up
+                }),
+                None => false,
+            };
+            if gone {
+                if let Some(link) = self.links.get(slot).and_then(|l| l.as_ref()) {
+                    log::warn!(
+                        "DHCP4_INTERFACE_GONE interface {} went away or down; closing its socket",
+                        link.served.name
+                    );
+                }
+                self.close_link(slot);
+            }
+        }
+        self.open_links()
     }
 
     /// Matches the configured interfaces against the host and opens what is missing.
@@ -425,9 +483,12 @@ impl EventLoop {
         J: Journal,
     {
         loop {
-            let timeout = self
-                .nearest_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if self.backlog.is_empty() {
+                self.nearest_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -436,12 +497,36 @@ impl EventLoop {
             let now = wall_clock();
             let mut pending = Pending::default();
             let mut dead_links: [Option<usize>; 4] = [None; 4];
+            self.ready.clear();
             for event in self.events.iter() {
-                match event.token() {
+                if self.ready.len() < self.ready.capacity() {
+                    self.ready.push(event.token());
+                }
+            }
+            for token in self.backlog.drain(..) {
+                if !self.ready.contains(&token) && self.ready.len() < self.ready.capacity() {
+                    self.ready.push(token);
+                }
+            }
+            for index in 0..self.ready.len() {
+                let Some(token) = self.ready.get(index).copied() else {
+                    break;
+                };
+                let drain = match token {
                     SIGNALS => {
                         let p = self.signals.drain();
                         pending.reload |= p.reload;
                         pending.terminate |= p.terminate;
+                        Drain::Done
+                    }
+                    ROUTE => {
+                        let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
+                        if changed && self.settings.re_detect {
+                            let soon = Instant::now() + ROUTE_SETTLE;
+                            self.next_redetect =
+                                Some(self.next_redetect.map_or(soon, |d| d.min(soon)));
+                        }
+                        Drain::Done
                     }
                     UDP => drain_udp(
                         &mut self.path,
@@ -455,7 +540,7 @@ impl EventLoop {
                     ),
                     Token(t) if t >= FIRST_LINK => {
                         let slot = t - FIRST_LINK;
-                        if let Err(e) = drain_link(
+                        match drain_link(
                             &mut self.path,
                             engine,
                             journal,
@@ -466,15 +551,25 @@ impl EventLoop {
                             now,
                             &mut self.counters,
                         ) {
-                            log::warn!(
-                                "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
-                            );
-                            if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
-                                *free = Some(slot);
+                            Ok(drain) => drain,
+                            Err(e) => {
+                                log::warn!(
+                                    "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
+                                );
+                                if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
+                                    *free = Some(slot);
+                                }
+                                Drain::Done
                             }
                         }
                     }
-                    other => log::debug!("event for unknown token {other:?}"),
+                    other => {
+                        log::debug!("event for unknown token {other:?}");
+                        Drain::Done
+                    }
+                };
+                if drain == Drain::Budget && self.backlog.len() < self.backlog.capacity() {
+                    self.backlog.push(token);
                 }
             }
 
@@ -506,7 +601,7 @@ impl EventLoop {
                 reopen = true;
             }
             if self.next_redetect.is_some_and(|d| d <= instant) || reopen {
-                if let Err(e) = self.open_links() {
+                if let Err(e) = self.redetect() {
                     log::warn!("interface re-detection failed: {e}");
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
@@ -531,6 +626,15 @@ impl EventLoop {
         self.counters.sent += report.sent as u64;
         self.counters.dropped += (report.send_errors + report.dropped_unsynced) as u64;
     }
+}
+
+/// Whether a source was read until `WouldBlock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    /// Drained: mio will report new data.
+    Done,
+    /// Stopped at [`READ_BUDGET`]: data may remain, serve it next wakeup.
+    Budget,
 }
 
 /// Hands one result of the packet path to the counters; commits early when the ring is
@@ -572,15 +676,15 @@ fn drain_link<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) -> io::Result<()> {
+) -> io::Result<Drain> {
     let Some(link) = links.get(slot).and_then(|l| l.as_ref()) else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let Some(raw) = &link.raw else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let view = link.view(slot);
-    loop {
+    for _ in 0..READ_BUDGET {
         let outcome = raw.read(buffer, |frame| {
             let mut result = path.on_frame(engine, journal, &view, frame, now);
             if result == Err(Skip::RingFull) {
@@ -590,9 +694,10 @@ fn drain_link<E: Engine, J: Journal>(
             account(result, counters);
         })?;
         if outcome == ReadOutcome::Drained {
-            return Ok(());
+            return Ok(Drain::Done);
         }
     }
+    Ok(Drain::Budget)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -605,18 +710,18 @@ fn drain_udp<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) {
+) -> Drain {
     let Some(socket) = udp else {
-        return;
+        return Drain::Done;
     };
-    loop {
+    for _ in 0..READ_BUDGET {
         let datagram = match socket.recv(buffer) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Done,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
-                return;
+                return Drain::Done;
             }
         };
         let Some(payload) = buffer.get(..datagram.len) else {
@@ -645,6 +750,7 @@ fn drain_udp<E: Engine, J: Journal>(
         }
         account(result, counters);
     }
+    Drain::Budget
 }
 
 #[cfg(test)]

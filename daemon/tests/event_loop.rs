@@ -3,6 +3,9 @@
 //! SIGHUP ends `run` with `Exit::Reload`, SIGTERM with `Exit::Terminate`, after the batch
 //! is committed. Its own test binary: it installs process-wide signal handlers.
 
+// Test code: a failed unwrap or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,7 @@ use wren_core::lease::{LeaseRecord, LeaseState};
 use wren_core::server::{Destination, LeaseSink, Query, Transport};
 use wren_core::time::Timestamp;
 use wrend::event_loop::{EventLoop, Exit, Settings};
+use wrend::link::interfaces::LOOPBACK;
 use wrend::packet_path::{Engine, Journal};
 use wrend::signals::Signals;
 
@@ -30,7 +34,7 @@ impl Engine for Echo {
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
         assert_eq!(query.transport, Transport::Udp);
-        assert_eq!(query.interface.name, "lo");
+        assert_eq!(query.interface.name, LOOPBACK);
         sink.lease_changed(&LeaseRecord {
             address: Ipv4Addr::new(198, 18, 0, 10),
             hwaddr: &[2, 0, 0, 0, 0, 1],
@@ -117,7 +121,7 @@ fn serves_reloads_and_terminates() {
         server_port: port,
         client_port: 68,
         socket_type: SocketType::Udp,
-        interfaces: vec!["lo".to_owned()],
+        interfaces: vec![LOOPBACK.to_owned()],
         re_detect: false,
         retry_wait: Duration::from_secs(5),
         require_all: true,

@@ -7,6 +7,9 @@
 //! through [`PacketPath`] and asserts the count does not move after the first exchanges.
 //! One test per binary: the counter is process-wide.
 
+// Test code: a failed unwrap or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};

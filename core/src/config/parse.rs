@@ -1,16 +1,28 @@
 //! The Kea 2.2 `Dhcp4` grammar (kea-config.md §2) onto the model.
 //!
 //! One forward pass over the text, writing into [`Store`]; [`crate::config::measure`] runs
-//! the same pass in counting mode. Two look-aheads keep it single-pass without losing
-//! error positions: each `subnet4` map is pre-scanned for its `subnet` and `id` (Kea
-//! configs often list `pools` and `reservations` before `subnet`, and pool/reservation
-//! checks need the prefix), and the `Dhcp4` map for `ip-reservations-unique` and
-//! `option-def` (custom definitions must be known before any `option-data` uses them, as
-//! Kea parses `option-def` first).
+//! the same pass in counting mode. Look-aheads (a key scan of one map, no storage) keep it
+//! single-pass without losing error positions:
+//! * each `subnet4` map is pre-scanned for its `subnet` and `id`: Kea configs (the seed
+//!   among them) often list `pools` and `reservations` before `subnet`, and pool and
+//!   reservation checks need the prefix, reservation indexes the id;
+//! * the `Dhcp4` map for `ip-reservations-unique`, `authoritative`, `calculate-tee-times`
+//!   (checks of inner levels depend on them) and `option-def`, which is parsed first, as
+//!   Kea does, so `option-data` anywhere can use the definitions; a client class's own
+//!   `option-def` likewise comes before its `option-data`.
 //!
-//! Subnet order (decided here, documented on [`super::Config::subnets`]): top-level
-//! `subnet4` first in file order, then each shared network's members, network by network.
-//! Auto ids (`id` absent or 0) are 1, 2, 3… in file order, as kea-config.md §2.3 says.
+//! Decisions:
+//! * Subnet order (documented on [`super::Config::subnets`]): top-level `subnet4` first in
+//!   file order, then each shared network's members, network by network; members are
+//!   stored consecutively.
+//! * Auto ids (`id` absent or 0) are 1, 2, 3… in file order over all subnets without an
+//!   id (kea-config.md §2.3); an explicit id equal to an auto one is a duplicate.
+//! * Inheritable parameters are resolved when the whole text is read (the global map may
+//!   follow `subnet4`); lifetimes follow Kea's triplet rule per level.
+//! * Checks that compare a new item with stored ones (duplicate subnet ids/prefixes, class
+//!   and network names, pool overlap, reservation identifiers/addresses) run in `parse`
+//!   only: `measure` stores nothing. Duplicate subnet ids/prefixes are found by a scan of
+//!   the earlier subnets (quadratic: 2 million comparisons for 2,000 subnets).
 
 use core::net::Ipv4Addr;
 
@@ -238,6 +250,8 @@ pub(crate) struct Parser<'t, 's, 'w> {
     /// (levels are checked against them before the global map ends).
     global_authoritative: Option<bool>,
     global_calculate_tee_times: Option<bool>,
+    /// `option-def` of the client class being parsed (empty outside classes).
+    class_defs: IndexRange,
 }
 
 type R<T> = Result<T, ConfigError>;
@@ -268,6 +282,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             option_defs_done: false,
             global_authoritative: None,
             global_calculate_tee_times: None,
+            class_defs: IndexRange::EMPTY,
         }
     }
 
@@ -817,6 +832,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     fn host_reservation_identifiers(&mut self) -> R<()> {
         let mut it = self.r.open_list()?;
         let mut ids = DEFAULT_IDENTIFIERS;
+        let mut positions = [Position::default(); 5];
         let mut n = 0usize;
         while self.r.next_item(&mut it)? {
             let (i, pos) = self.keyword(
@@ -827,17 +843,14 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 .get(i)
                 .copied()
                 .unwrap_or(IdentifierType::HwAddress);
-            if ids.get(..n).is_some_and(|s| s.contains(&t)) {
-                return Err(self.err(
-                    pos,
-                    ConfigErrorKind::DuplicateKey {
-                        key: snippet(t.keyword()),
-                        previous: it.pos,
-                    },
-                ));
+            if let Some(j) = ids.get(..n).and_then(|s| s.iter().position(|x| *x == t)) {
+                let previous = positions.get(j).copied().unwrap_or_default();
+                let key = snippet(t.keyword());
+                return Err(self.err(pos, ConfigErrorKind::DuplicateKey { key, previous }));
             }
-            if let Some(slot) = ids.get_mut(n) {
+            if let (Some(slot), Some(p)) = (ids.get_mut(n), positions.get_mut(n)) {
                 *slot = t;
+                *p = pos;
             }
             n += 1;
             if t == IdentifierType::FlexId {
@@ -860,13 +873,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(())
     }
 
+    /// Kea 2.2's grammar has no `user-context`/`comment` here (nor in `hooks-libraries`).
     fn expired_leases(&mut self) -> R<()> {
         let mut it = self.r.open_map()?;
-        let mut ctx = Context::default();
         while let Some(k) = self.r.next_key(&mut it)? {
-            if self.context_key(&k, &mut ctx)? {
-                continue;
-            }
             const KEYS: [&str; 6] = [
                 "reclaim-timer-wait-time",
                 "flush-reclaimed-timer-wait-time",
@@ -994,13 +1004,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let start = self.st.hooks.len_u32();
         while self.r.next_item(&mut list)? {
             let mut it = self.r.open_map()?;
-            let mut ctx = Context::default();
             let mut library = None;
             let mut parameters = TextRef::EMPTY;
             while let Some(k) = self.r.next_key(&mut it)? {
-                if self.context_key(&k, &mut ctx)? {
-                    continue;
-                }
                 match k.text {
                     "library" => library = Some(self.string_field(None)?),
                     "parameters" => {
@@ -1131,6 +1137,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let res = self.option_def_list(true);
             self.r.restore(back);
             c.option_defs = res?;
+            self.class_defs = c.option_defs;
         }
         let mut name_pos = None;
         let mut declared = DeclaredParams::NONE;
@@ -1161,6 +1168,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                         self.r.skip()?;
                     } else {
                         c.option_defs = self.option_def_list(true)?;
+                        self.class_defs = c.option_defs;
                     }
                 }
                 "next-server" => {
@@ -1229,6 +1237,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 ));
             }
         }
+        self.class_defs = IndexRange::EMPTY;
         let res = self.st.classes.push(c);
         self.at(it.pos, res)?;
         Ok(())
@@ -1363,19 +1372,18 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         }
     }
 
-    /// The most recent custom definition matching space and name and/or code (Kea
-    /// resolves class definitions before global ones; the last one defined wins here).
+    /// The custom definition matching space and name and/or code that is in scope: the
+    /// current class's `option-def` first (inside a class), then the global ones.
     fn find_custom_def(
         &self,
         space: OptionSpace,
         name: Option<&str>,
         code: Option<u8>,
     ) -> Option<CustomOptionDef> {
-        self.st
-            .option_defs
-            .filled()
-            .iter()
-            .rev()
+        let defs = self.st.option_defs.filled();
+        let scope = |r: IndexRange| defs.get(r.as_range()).unwrap_or(&[]).iter();
+        scope(self.class_defs)
+            .chain(scope(self.globals.option_defs))
             .copied()
             .find(|d| {
                 self.same_space(d.space, space)

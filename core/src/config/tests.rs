@@ -683,3 +683,51 @@ fn hardware_addresses_are_at_most_20_bytes() {
         );
     });
 }
+
+#[test]
+fn a_class_definition_of_43_names_the_space_it_carries() {
+    // Kea 2.2's vendor-specific.json, reduced.
+    let body = r#""option-def": [ { "code": 2, "name": "vlanid", "space": "339", "type": "uint32" },
+                 { "code": 3, "name": "dls", "space": "339", "type": "string" } ],
+"client-classes": [ { "name": "VENDOR_CLASS_339",
+    "option-def": [ { "code": 43, "encapsulate": "339", "name": "vendor-encapsulated-options", "type": "empty" } ],
+    "option-data": [ { "name": "vendor-encapsulated-options" },
+                     { "always-send": true, "data": "123", "name": "vlanid", "space": "339" },
+                     { "always-send": true, "data": "sdlp://198.18.0.11:18443", "name": "dls", "space": "339" } ] } ],
+"option-data": [ { "name": "vendor-encapsulated-options" }, { "code": 2, "space": "339", "data": "7" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let class = cfg.class_by_name("VENDOR_CLASS_339").unwrap();
+        let o43 = &cfg.options_of(class.options)[0];
+        let mut expected = vec![2, 4, 0, 0, 0, 123, 3, 24];
+        expected.extend_from_slice(b"sdlp://198.18.0.11:18443");
+        assert_eq!(cfg.payload(o43), &expected[..]);
+        // Globally, 43 has no custom definition: it carries the standard
+        // vendor-encapsulated-options-space, so the "339" option stays out.
+        let g43 = &cfg.options_of(cfg.globals.options)[0];
+        assert_eq!(cfg.payload(g43), &[] as &[u8]);
+    });
+}
+
+#[test]
+fn host_reservation_identifiers_keep_their_order() {
+    let body = r#""host-reservation-identifiers": [ "client-id", "hw-address" ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        assert_eq!(
+            cfg.identifier_order(),
+            [IdentifierType::ClientId, IdentifierType::HwAddress]
+        );
+    });
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "duid", "duid" ]"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::DuplicateKey {
+            key: error::snippet("duid"),
+            previous: Position {
+                line: 3,
+                column: 35
+            }
+        }
+    );
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "mac" ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadKeyword { .. }));
+}

@@ -1224,6 +1224,10 @@ pub fn empty_option_payload_len(encapsulates: bool, payload: &[u8]) -> usize {
 /// Writes sub-options as code/length/payload TLVs (the payload of 43 carrying
 /// `vendor-encapsulated-options-space`, or of 125 after its enterprise header). A payload
 /// over 255 bytes cannot be one sub-option.
+///
+/// Kea 2.2 emits sub-options in ascending code order whatever their order in the config
+/// (observed: sub-options 2 then 1 configured, 43 sent as `01 01 01 02 03 "two"`); the
+/// caller passes them in that order.
 pub fn encode_suboptions<'a, 'p>(
     suboptions: impl IntoIterator<Item = (u8, &'p [u8])>,
     out: &mut [u8],
@@ -2154,6 +2158,13 @@ mod tests {
             Err(OptionDataError::OutputTooSmall)
         );
         assert_eq!(encode_vivso(9, [], &mut [0u8; 5]), Ok(5));
+        // Captured from kea-dhcp4 2.2.0: vendor-9 sub-options 3 (uint16 3) and 5 ("five").
+        let nine: [(u8, &[u8]); 2] = [(3, &[0, 3]), (5, b"five")];
+        let len = encode_vivso(9, nine, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "000000090a03020003050466697665");
+        let pxe: [(u8, &[u8]); 2] = [(1, &[1]), (2, b"two")];
+        let len = encode_suboptions(pxe, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "010101020374776f");
         assert_eq!(
             encode_vivso(9, [], &mut [0u8; 4]),
             Err(OptionDataError::OutputTooSmall)

@@ -2,8 +2,8 @@
 //! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
-use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
@@ -15,15 +15,6 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let Some(selected) = ctx.selected else {
             return Outcome::Drop(DropReason::NoSubnet);
         };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
-        };
-        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
-        if ctx.classes.is_member(b"DROP") {
-            return Outcome::Drop(DropReason::DropClass);
-        }
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
             host_ids: ctx.host_ids,
@@ -42,8 +33,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             return Outcome::Drop(DropReason::AllocationFailed);
         };
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Offer,
             yiaddr: alloc.address,
@@ -52,7 +43,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let subnet_id = self.config.subnets.get(alloc.subnet).map(|s| s.id);

@@ -2,10 +2,9 @@
 
 use core::net::Ipv4Addr;
 
-use crate::assign::subnet_select::Membership;
 use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
-use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
+use crate::server::engine::{Ctx, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
@@ -13,15 +12,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// no 51, no 1 (subnet mask) unless configured as option-data \[checked\]; no lease is
     /// touched. No subnet → ACK with only 53/54 (unicast case) \[checked\]."
     pub(crate) fn inform(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {
-        let reservation = self.reservation_in(ctx, ctx.selected);
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
-        };
-        // "DROP check again" after the host lookup (kea-expressions.md §5 step 10).
-        if ctx.classes.is_member(b"DROP") {
-            return Outcome::Drop(DropReason::DropClass);
-        }
+        let reservation = ctx.reservation;
         let plan = ReplyPlan {
             kind: ReplyKind::InformAck,
             yiaddr: Ipv4Addr::UNSPECIFIED,
@@ -30,7 +21,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: ctx.selected,
             reservation,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: ctx.selected.is_none(),
         };
         let subnet_id = ctx

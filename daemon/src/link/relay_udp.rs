@@ -338,7 +338,7 @@ mod tests {
         };
         assert_eq!(&buffer[..datagram.len], b"hello relay");
         assert_eq!(datagram.destination, Ipv4Addr::LOCALHOST);
-        let lo = nix::net::if_::if_nametoindex("lo").unwrap();
+        let lo = nix::net::if_::if_nametoindex(crate::link::interfaces::LOOPBACK).unwrap();
         assert_eq!(datagram.ifindex, lo);
         let client_addr = match client.local_addr().unwrap() {
             std::net::SocketAddr::V4(a) => a,
