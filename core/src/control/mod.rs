@@ -14,6 +14,31 @@
 //!    (a [`Cursor`] continues where the previous chunk stopped; see [`json_out`]).
 //!
 //! Answers are JSON objects (the UNIX-socket shape); the HTTP front end wraps them in `[ … ]`.
+//!
+//! # Daemon usage
+//! ```text
+//! let reply = match control::parse_request_bytes(&body) {
+//!     Err(e) => Reply::from_request_error(&e),
+//!     Ok(req) => match control::execute(&req, &mut Env { config, config_text, leases, stats, now }, &mut sink) {
+//!         Decision::Reply(r) => r,
+//!         Decision::Action(a) => carry_out(a),     // config/subnet/host edits, shutdown, …
+//!     },
+//! };
+//! sink.sync()?;                                    // lease rows durable before the answer
+//! let order = if reply.needs_lease_order() { leases.ids_by_address(&mut scratch) } else { &[] };
+//! let view = View { config, config_text, leases, stats, info, lease_order: order };
+//! let mut cursor = Cursor::default();
+//! loop {
+//!     let chunk = control::render(&reply, &view, cursor, &mut buf);   // any buf size ≥ 1
+//!     socket.write_all(&buf[..chunk.len])?;
+//!     if chunk.done { break }
+//!     cursor = chunk.next;
+//! }
+//! ```
+//! `carry_out` for the config-changing actions: edit the running text with [`edit`] into a
+//! new buffer, run `config::measure` + `config::parse` on it, and on success swap it in
+//! (lease table pools, `Stats::configure`) and answer [`Reply::SubnetChanged`] /
+//! [`texts`]; on a parse error answer `Reply::Status { result: 1, text: <the error> }`.
 
 // Errors and refusals carry their text inline (no `alloc`): a few hundred bytes by value.
 // Commands are not a hot path, so the size of the `Err` variants does not matter.
@@ -32,7 +57,7 @@ mod tests;
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
-pub use command::{parse_request, Command, Request, RequestError, COMMANDS};
+pub use command::{parse_request, parse_request_bytes, Command, Request, RequestError, COMMANDS};
 pub use json_in::{JsonStr, Node, Value};
 pub use json_out::{BufferFull, Chunk, Cursor, JsonOut};
 pub use lease_cmds::LeaseFilter;
@@ -257,6 +282,25 @@ impl Reply<'_> {
     pub fn from_request_error(e: &RequestError<'_>) -> Reply<'static> {
         Reply::Status {
             result: e.result(),
+            text: text(format_args!("{e}")),
+        }
+    }
+
+    /// `dhcp-disable`'s answer.
+    pub fn dhcp_disabled(max_period: Option<u32>) -> Reply<'static> {
+        Reply::Status {
+            result: RESULT_SUCCESS,
+            text: match max_period {
+                Some(s) => text(format_args!("DHCPv4 service disabled for {s} seconds")),
+                None => text(format_args!("DHCPv4 service disabled")),
+            },
+        }
+    }
+
+    /// Result 1 with an error's text (a config parser error, an I/O error, …).
+    pub fn error(e: &dyn core::fmt::Display) -> Reply<'static> {
+        Reply::Status {
+            result: RESULT_ERROR,
             text: text(format_args!("{e}")),
         }
     }

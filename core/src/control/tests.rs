@@ -596,6 +596,18 @@ fn lease4_update_del_wipe() {
         );
         assert!(w.leases.is_empty());
         assert_eq!((assigned(w, 1), assigned(w, 2)), (0, 0));
+        // A reconfiguration recounts assigned addresses from the table and keeps the
+        // cumulative counters of subnets that stay.
+        add(w, "198.18.0.60", "02:00:00:00:00:60", "");
+        let cumulative = StatName::Subnet {
+            id: 1,
+            stat: crate::stats::SubnetStat::CumulativeAssignedAddresses,
+        };
+        let before = w.stats.get(cumulative).unwrap().value;
+        assert_eq!(before, 4); // .30, .31, .40 (force-create), .60
+        w.stats.configure(w.config, &w.leases, NOW).unwrap();
+        assert_eq!(w.stats.get(cumulative).unwrap().value, before);
+        assert_eq!(assigned(w, 1), 1);
     });
 }
 
@@ -703,6 +715,17 @@ fn reservation_read_commands() {
             all.ends_with(r#"] }, "result": 0, "text": "2 IPv4 host(s) found." }"#),
             "{all}"
         );
+        let reply = Reply::Hosts {
+            subnet_id: None,
+            from: 0,
+            count: 3,
+            page_next: Some(3),
+        };
+        let whole = w.render(&reply, 1 << 16);
+        assert_eq!(whole.matches("\"ip-address\"").count(), 3);
+        for chunk in [1, 3, 50] {
+            assert_eq!(w.render(&reply, chunk), whole, "chunk {chunk}");
+        }
         let global = w.call(r#"{"command": "reservation-get-all", "arguments": {"subnet-id": 0}}"#);
         assert!(global.contains(r#""hostname": "global-host""#), "{global}");
         // Pages over every source host: 2 per page, `next.from` continues.
