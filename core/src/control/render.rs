@@ -334,6 +334,75 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.field_u64("result", 0)?;
             w.end_object()
         }
+        Reply::ServerTag => {
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.field_str("server-tag", config.str(config.globals.server_tag))?;
+            w.end_object()?;
+            w.field_u64("result", 0)?;
+            w.end_object()
+        }
+        Reply::StatLease4 {
+            first,
+            last,
+            at,
+            rows,
+            text,
+        } => {
+            use crate::stats::SubnetStat as S;
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.key("result-set")?;
+            w.begin_object()?;
+            w.key("columns")?;
+            w.begin_array()?;
+            for c in [
+                "subnet-id",
+                "total-addresses",
+                "cumulative-assigned-addresses",
+                "assigned-addresses",
+                "declined-addresses",
+            ] {
+                w.string(c)?;
+            }
+            w.end_array()?;
+            w.key("rows")?;
+            w.begin_array()?;
+            for s in view.stats.subnets() {
+                if !(*first..=*last).contains(&s.id) {
+                    continue;
+                }
+                w.begin_array()?;
+                w.u64(u64::from(s.id))?;
+                for stat in [
+                    S::TotalAddresses,
+                    S::CumulativeAssignedAddresses,
+                    S::AssignedAddresses,
+                    S::DeclinedAddresses,
+                ] {
+                    let v = view
+                        .stats
+                        .get(StatName::Subnet { id: s.id, stat })
+                        .map_or(0, |x| x.value);
+                    w.i64(v)?;
+                }
+                w.end_array()?;
+            }
+            w.end_array()?;
+            let mut ts: heapless::String<40> = heapless::String::new();
+            let _ = format_timestamp(*at, view.info.utc_offset, &mut ts);
+            w.field_str("timestamp", &ts)?;
+            w.end_object()?;
+            w.end_object()?;
+            let result = if *rows > 0 {
+                RESULT_SUCCESS
+            } else {
+                RESULT_EMPTY
+            };
+            result_text(w, result, format_args!("{text}"))
+        }
         Reply::Statistics => {
             w.begin_object()?;
             let start = match w.resume_item() {

@@ -655,6 +655,30 @@ fn statistics_commands() {
         assert!(!all.contains("\"pkt4-received\""));
         assert!(all.contains(r#""subnet[2].v4-reservation-conflicts": [ [ 0, "#));
         assert!(all.ends_with(r#" ] ] }, "result": 0 }"#));
+        add(w, "198.18.2.10", "02:00:00:00:00:31", "");
+        assert_eq!(
+            w.call(r#"{"command": "stat-lease4-get"}"#),
+            r#"{ "arguments": { "result-set": { "columns": [ "subnet-id", "total-addresses", "cumulative-assigned-addresses", "assigned-addresses", "declined-addresses" ], "rows": [ [ 1, 0, 0, 0, 0 ], [ 2, 0, 1, 1, 0 ] ], "timestamp": "2026-11-28 09:16:18.000000" } }, "result": 0, "text": "stat-lease4-get[all subnets]: 2 rows found" }"#
+        );
+        let one = w.call(r#"{"command": "stat-lease4-get", "arguments": {"subnet-id": 2}}"#);
+        assert!(one.contains(r#""rows": [ [ 2, 0, 1, 1, 0 ] ]"#), "{one}");
+        assert!(
+            one.ends_with(r#""text": "stat-lease4-get[subnet-id=2]: 1 rows found" }"#),
+            "{one}"
+        );
+        let range = w.call(r#"{"command": "stat-lease4-get", "arguments": {"subnet-range": {"first-subnet-id": 2, "last-subnet-id": 9}}}"#);
+        assert!(
+            range.ends_with(r#""text": "stat-lease4-get[subnets 2 through 9]: 1 rows found" }"#),
+            "{range}"
+        );
+        assert_eq!(
+            w.call(r#"{"command": "stat-lease4-get", "arguments": {"subnet-id": 9}}"#),
+            r#"{ "result": 3, "text": "subnet-id: 9 does not exist" }"#
+        );
+        assert_eq!(
+            w.call(r#"{"command": "server-tag-get"}"#),
+            r#"{ "arguments": { "server-tag": "" }, "result": 0 }"#
+        );
         let reply = Reply::Statistics;
         for chunk in [1, 7, 100] {
             assert_eq!(w.render(&reply, chunk), all, "chunk {chunk}");
