@@ -680,6 +680,7 @@ fn statistics_commands() {
             r#"{ "arguments": { "server-tag": "" }, "result": 0 }"#
         );
         let reply = Reply::Statistics;
+        let all = w.call(r#"{"command": "statistic-get-all"}"#);
         for chunk in [1, 7, 100] {
             assert_eq!(w.render(&reply, chunk), all, "chunk {chunk}");
         }
