@@ -122,7 +122,7 @@ pub enum RequestError<'t> {
 
 impl RequestError<'_> {
     /// Kea's result code: 2 for an unknown command, else 1.
-    pub const fn result(&self) -> u8 {
+    pub const fn result(&self) -> u16 {
         match self {
             RequestError::Unsupported(_) => super::RESULT_UNSUPPORTED,
             _ => super::RESULT_ERROR,

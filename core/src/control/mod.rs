@@ -70,13 +70,17 @@ use crate::stats::{StatName, Stats};
 use crate::time::Timestamp;
 
 /// Result 0: success.
-pub const RESULT_SUCCESS: u8 = 0;
+pub const RESULT_SUCCESS: u16 = 0;
 /// Result 1: error.
-pub const RESULT_ERROR: u8 = 1;
+pub const RESULT_ERROR: u16 = 1;
 /// Result 2: command not supported.
-pub const RESULT_UNSUPPORTED: u8 = 2;
+pub const RESULT_UNSUPPORTED: u16 = 2;
 /// Result 3: the query worked but found nothing.
-pub const RESULT_EMPTY: u8 = 3;
+pub const RESULT_EMPTY: u16 = 3;
+/// HTTP front end only (an object, not an array): `{ "result": 400, "text": "Bad Request" }`.
+pub const RESULT_BAD_REQUEST: u16 = 400;
+/// HTTP front end only: `{ "result": 401, "text": "Unauthorized" }` with `WWW-Authenticate`.
+pub const RESULT_UNAUTHORIZED: u16 = 401;
 
 /// Longest `text` of a status answer (longer texts are cut).
 pub const TEXT_CAPACITY: usize = 400;
@@ -188,7 +192,7 @@ pub enum Reply<'r> {
     /// `{ "result": r, "text": "…" }`.
     Status {
         /// Result code.
-        result: u8,
+        result: u16,
         /// Text.
         text: Text,
     },
@@ -286,7 +290,7 @@ pub enum Reply<'r> {
 
 impl Reply<'_> {
     /// A status answer.
-    pub fn status(result: u8, text: &str) -> Reply<'static> {
+    pub fn status(result: u16, text: &str) -> Reply<'static> {
         Reply::Status {
             result,
             text: self::text(format_args!("{text}")),
@@ -453,7 +457,7 @@ impl<'r> From<Reply<'r>> for Decision<'r> {
 /// A failed argument check: the status answer to send.
 pub(crate) type Refusal = Reply<'static>;
 
-pub(crate) fn refuse(result: u8, args: core::fmt::Arguments<'_>) -> Refusal {
+pub(crate) fn refuse(result: u16, args: core::fmt::Arguments<'_>) -> Refusal {
     Reply::Status {
         result,
         text: text(args),

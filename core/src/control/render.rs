@@ -20,7 +20,7 @@ pub fn render(reply: &Reply<'_>, view: &View<'_, '_, '_>, cursor: Cursor, out: &
     w.finish()
 }
 
-fn result_text(w: &mut JsonOut<'_>, result: u8, text: core::fmt::Arguments<'_>) -> WriteResult {
+fn result_text(w: &mut JsonOut<'_>, result: u16, text: core::fmt::Arguments<'_>) -> WriteResult {
     w.field_u64("result", u64::from(result))?;
     w.key("text")?;
     w.string_fmt(text)?;

@@ -949,6 +949,10 @@ fn config_actions_and_pretty_file() {
             w.call(r#"{"command": "config-reload"}"#),
             "ACTION ConfigReload"
         );
+        assert_eq!(
+            w.render(&Reply::status(RESULT_BAD_REQUEST, "Bad Request"), 64),
+            r#"{ "result": 400, "text": "Bad Request" }"#
+        );
         let written = Reply::ConfigWritten {
             filename: text(format_args!("/etc/kea/kea-dhcp4.conf")),
             size: 1234,
