@@ -227,23 +227,26 @@ fn find(a: &Node<'_>, env: &Env<'_, '_, '_>) -> Result<Option<Ipv4Addr>, Refusal
     }
     let kind = match a.get("identifier-type") {
         Some(Value::Str(s)) => s,
-        _ => return Err(refuse(
-            RESULT_ERROR,
-            format_args!(
+        _ => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!(
                 "No 'ip-address' provided and 'identifier-type' is either missing or not a string."
             ),
-        )),
+            ))
+        }
     };
-    let identifier =
-        match a.get("identifier") {
-            Some(Value::Str(s)) => s,
-            _ => return Err(refuse(
+    let identifier = match a.get("identifier") {
+        Some(Value::Str(s)) => s,
+        _ => {
+            return Err(refuse(
                 RESULT_ERROR,
                 format_args!(
                     "No 'ip-address' provided and 'identifier' is either missing or not a string."
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let subnet_id = match a.get("subnet-id") {
         Some(Value::Int(v)) if (0..=i64::from(u32::MAX)).contains(&v) => v as u32,
         _ => {
@@ -346,12 +349,14 @@ pub(crate) fn get_page<'r>(
         Some(Value::Str(s)) if s.eq_str("start") => None,
         Some(Value::Str(s)) => match s.plain().and_then(crate::config::values::ipv4) {
             Some(a) => Some(a),
-            None => return Err(refuse(
-                RESULT_ERROR,
-                format_args!(
+            None => {
+                return Err(refuse(
+                    RESULT_ERROR,
+                    format_args!(
                     "'from' parameter value is neither 'start' keyword nor a valid IPv4 address"
                 ),
-            )),
+                ))
+            }
         },
         Some(_) => {
             return Err(refuse(

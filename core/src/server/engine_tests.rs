@@ -1258,3 +1258,31 @@ fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
         (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
     );
 }
+
+#[test]
+fn empty_hostname_char_set_keeps_client_names() {
+    let mut f = kea_fixture_config();
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let set = crate::server::hostname_chars::CharSet::parse("").unwrap();
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_hostname_chars(set, b"");
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12, 14];
+    opts.extend_from_slice(b"wren,parity&co");
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(
+        matches!(
+            o,
+            Outcome::Reply {
+                kind: MessageType::Ack,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert_eq!(sink.0[0].hostname, "wren,parity&co");
+}

@@ -52,6 +52,7 @@ pub mod decline;
 pub mod destination;
 pub mod discover;
 pub mod engine;
+pub mod hostname_chars;
 pub mod inform;
 pub mod lifetime;
 pub mod packet;
