@@ -580,6 +580,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         plan: &ReplyPlan<'_>,
         out: &mut [u8],
     ) -> Result<(usize, Destination), DropReason> {
+        // §5 step 13: required classes join only replies that carry an address and INFORM
+        // ACKs (Kea `requiredClassify` after the allocation), before options are chosen.
+        let with_required;
+        let ctx = match (
+            self.class_tests,
+            plan.subnet.and_then(|s| self.config.subnets.get(s)),
+        ) {
+            (Some(tests), Some(subnet))
+                if !plan.bare
+                    && (plan.kind == ReplyKind::InformAck || !plan.yiaddr.is_unspecified()) =>
+            {
+                let config = &self.config;
+                let network = subnet
+                    .shared_network
+                    .and_then(|n| config.shared_networks.get(n as usize))
+                    .map_or(IndexRange::EMPTY, |n| n.require_client_classes);
+                let pool = crate::assign::address::pool_of(config, subnet, plan.yiaddr)
+                    .filter(|_| !plan.yiaddr.is_unspecified())
+                    .and_then(|p| config.pools.get(p))
+                    .map_or(IndexRange::EMPTY, |p| p.require_client_classes);
+                with_required = Ctx {
+                    classes: ctx.classes.with_required(
+                        [network, subnet.require_client_classes, pool],
+                        tests,
+                        ctx.query,
+                    ),
+                    ..*ctx
+                };
+                &with_required
+            }
+            _ => ctx,
+        };
         let q = ctx.q;
         let query = ctx.query;
         let server_id = self.server_id(ctx, plan);
