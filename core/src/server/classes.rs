@@ -142,8 +142,9 @@ impl<'c> PacketClasses<'c> {
         else {
             return false;
         };
-        if !config.classes.get(index).is_some_and(|c| !c.test.is_empty()) {
-            return false;
+        match config.classes.get(index) {
+            Some(c) if !c.test.is_empty() => {}
+            _ => return false,
         }
         // The test sees the classes decided before the required ones (no recursion into
         // other required classes).
