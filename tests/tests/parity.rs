@@ -400,7 +400,6 @@ fn relay_session(kind: ServerKind) -> BTreeMap<String, String> {
         server_cidr: "198.18.0.1/22".into(),
         client_cidr: Some("198.18.0.2/22".into()),
         client_mac: Some(CLIENT_MAC.into()),
-        ..Default::default()
     });
     // A second relay address on a network the server has no subnet for, routed back, and the
     // INFORM client's address (so the direct answer is deliverable).
