@@ -132,6 +132,16 @@ fn session(kind: ServerKind, flow: &Flow) -> BTreeMap<&'static str, String> {
 /// Runs `flow` against Kea and the server under test and compares every reply kind either sent.
 /// Returns Kea's replies.
 fn compare(flow: &Flow, must_have: &[&str]) -> BTreeMap<&'static str, String> {
+    let (expected, diffs) = compare_collect(flow, must_have);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    expected
+}
+
+/// Like [`compare`], returning the differences instead of failing on the first.
+fn compare_collect(
+    flow: &Flow,
+    must_have: &[&str],
+) -> (BTreeMap<&'static str, String>, Vec<String>) {
     require_root();
     let expected = session(ServerKind::Kea, flow);
     let actual = session(ServerKind::from_env(), flow);
@@ -142,15 +152,18 @@ fn compare(flow: &Flow, must_have: &[&str]) -> BTreeMap<&'static str, String> {
         );
     }
     let kinds: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).collect();
+    let mut diffs = Vec::new();
     for what in kinds {
-        assert_eq!(
-            actual.get(what),
-            expected.get(what),
-            "{} {what} differs from Kea's (left: server under test, right: Kea)",
-            flow.client.name()
-        );
+        if actual.get(what) != expected.get(what) {
+            diffs.push(format!(
+                "{} {what} differs from Kea's:\n  server under test: {:?}\n  Kea:               {:?}",
+                flow.client.name(),
+                actual.get(what),
+                expected.get(what)
+            ));
+        }
     }
-    expected
+    (expected, diffs)
 }
 
 fn basic_flow(client: ClientKind) -> Flow<'static> {
@@ -359,6 +372,7 @@ fn seed_pxe_classes_match_kea() {
         ("0x5d:0009", None),
         ("0x4d:69505845", None),
     ];
+    let mut all_diffs = Vec::new();
     for (i, (send, boot_file)) in cases.iter().enumerate() {
         let mac = format!("02:57:52:00:0c:{i:02x}");
         let flow = Flow {
@@ -373,7 +387,8 @@ fn seed_pxe_classes_match_kea() {
             inform: false,
             linger_secs: 0,
         };
-        let kea = compare(&flow, &["OFFER", "ACK"]);
+        let (kea, diffs) = compare_collect(&flow, &["OFFER", "ACK"]);
+        all_diffs.extend(diffs.into_iter().map(|d| format!("[{send}] {d}")));
         let ack = &kea["ACK"];
         match boot_file {
             Some(f) => assert!(
@@ -386,6 +401,7 @@ fn seed_pxe_classes_match_kea() {
             ),
         }
     }
+    assert!(all_diffs.is_empty(), "{}", all_diffs.join("\n"));
 }
 
 /// Relay-agent traffic built by hand (from 198.18.0.2:67, as a relay sends it), compared with
