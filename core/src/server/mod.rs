@@ -47,6 +47,7 @@ use core::net::Ipv4Addr;
 use crate::lease::LeaseRecord;
 
 pub mod classes;
+pub mod client_name;
 pub mod decline;
 pub mod destination;
 pub mod discover;
