@@ -72,6 +72,12 @@ impl<'a> HashIndex<'a> {
         self.len == 0
     }
 
+    /// Removes every id.
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+        self.len = 0;
+    }
+
     /// Adds `id` under `hash`. Duplicates are the caller's business (several leases may
     /// share a hardware address in different subnets).
     pub fn insert(&mut self, hash: u64, id: u32) -> Result<(), IndexError> {

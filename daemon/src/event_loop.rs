@@ -20,6 +20,7 @@ use wren_core::time::Timestamp;
 
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
+use crate::link::route_events::RouteEvents;
 use crate::link::{RawLink, ReadOutcome, RECEIVE_BUFFER_SIZE};
 use crate::packet_path::{
     Engine, Journal, LinkView, PacketPath, Skip, Transmit, UdpPayload, DEFAULT_RING_CAPACITY,
@@ -30,11 +31,20 @@ use crate::signals::{Pending, Signals};
 const SIGNALS: Token = Token(0);
 /// The UDP socket on the server port.
 const UDP: Token = Token(1);
+/// The routing socket (interface arrivals, departures, address changes).
+const ROUTE: Token = Token(2);
 /// Raw device of link slot `n` is `Token(FIRST_LINK + n)`.
 const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
+/// Reads from one source per wakeup before the others get their turn (and signals are
+/// looked at): a DISCOVER storm on one interface cannot starve the rest or a SIGTERM. A
+/// source that still has data is polled again at once (timeout 0) until it drains.
+const READ_BUDGET: usize = 256;
+/// Delay between a routing message and the re-scan, so a burst of messages (an interface
+/// coming up announces itself, its link state and each address) costs one scan.
+const ROUTE_SETTLE: Duration = Duration::from_millis(100);
 /// Re-detect period when `service-sockets-retry-wait-time` is 0.
 const DEFAULT_REDETECT: Duration = Duration::from_secs(5);
 
@@ -54,6 +64,8 @@ pub struct Settings {
     pub re_detect: bool,
     /// Re-detect period (`service-sockets-retry-wait-time`, or 5 s).
     pub retry_wait: Duration,
+    /// `service-sockets-require-all`: refuse to start unless every interface opened.
+    pub require_all: bool,
     /// `expired-leases-processing.reclaim-timer-wait-time`; `None` disables.
     pub reclaim_every: Option<Duration>,
     /// `lease-database.lfc-interval`; `None` disables.
@@ -79,6 +91,7 @@ impl Settings {
             socket_type: globals.interfaces.socket_type,
             interfaces: names.iter().map(|n| config.str(*n).to_owned()).collect(),
             re_detect: globals.interfaces.re_detect,
+            require_all: globals.interfaces.require_all,
             retry_wait: match globals.interfaces.retry_wait_ms {
                 0 => DEFAULT_REDETECT,
                 ms => Duration::from_millis(u64::from(ms)),
@@ -169,8 +182,13 @@ pub struct Counters {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
+    /// Tokens to serve this wakeup: the ready events plus last wakeup's backlog.
+    ready: Vec<Token>,
+    /// Sources that hit [`READ_BUDGET`] and still have data.
+    backlog: Vec<Token>,
     signals: Signals,
     udp: Option<RelayUdp>,
+    route: Option<RouteEvents>,
     links: Vec<Option<Link>>,
     missing: Vec<String>,
     settings: Settings,
@@ -210,6 +228,22 @@ impl EventLoop {
         })?;
         poll.registry()
             .register(&mut SourceFd(&udp.as_raw_fd()), UDP, Interest::READABLE)?;
+        let route = match RouteEvents::open() {
+            Ok(route) => {
+                poll.registry().register(
+                    &mut SourceFd(&route.as_raw_fd()),
+                    ROUTE,
+                    Interest::READABLE,
+                )?;
+                Some(route)
+            }
+            Err(e) => {
+                log::warn!(
+                    "no routing socket ({e}): interface changes are seen by the retry timer only"
+                );
+                None
+            }
+        };
         let path = PacketPath::new(
             DEFAULT_RING_CAPACITY,
             settings.server_port,
@@ -218,8 +252,11 @@ impl EventLoop {
         let mut event_loop = EventLoop {
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),
+            ready: Vec::with_capacity(2 * EVENT_CAPACITY),
+            backlog: Vec::with_capacity(EVENT_CAPACITY),
             signals,
             udp: Some(udp),
+            route,
             links: Vec::new(),
             missing: Vec::new(),
             settings,
@@ -231,6 +268,7 @@ impl EventLoop {
             counters: Counters::default(),
         };
         event_loop.open_links()?;
+        event_loop.check_require_all()?;
         event_loop.schedule_all(Instant::now());
         Ok(event_loop)
     }
@@ -249,7 +287,22 @@ impl EventLoop {
             ..settings
         };
         self.open_links()?;
+        self.check_require_all()?;
         self.schedule_all(Instant::now());
+        Ok(())
+    }
+
+    /// Kea's `service-sockets-require-all`: a missing interface is fatal instead of retried.
+    fn check_require_all(&self) -> io::Result<()> {
+        if self.settings.require_all && !self.missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "service-sockets-require-all: cannot open sockets on {}",
+                    self.missing.join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -268,6 +321,30 @@ impl EventLoop {
         self.next_compact = self.settings.compact_every.map(|d| now + d);
         self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
             .then(|| now + self.settings.retry_wait);
+    }
+
+    /// Re-scans the host: closes links whose interface is gone or down (a BPF descriptor
+    /// on a detached interface may never report an error), then opens what is missing.
+    fn redetect(&mut self) -> io::Result<()> {
+        let host = interfaces::scan()?;
+        for slot in 0..self.links.len() {
+            let gone = match self.links.get(slot).and_then(|l| l.as_ref()) {
+                Some(link) => !host.iter().any(|h| {
+                    h.ifindex == link.served.ifindex && h.name == link.served.name && h.up
+                }),
+                None => false,
+            };
+            if gone {
+                if let Some(link) = self.links.get(slot).and_then(|l| l.as_ref()) {
+                    log::warn!(
+                        "DHCP4_INTERFACE_GONE interface {} went away or down; closing its socket",
+                        link.served.name
+                    );
+                }
+                self.close_link(slot);
+            }
+        }
+        self.open_links()
     }
 
     /// Matches the configured interfaces against the host and opens what is missing.
@@ -358,7 +435,21 @@ impl EventLoop {
             }
         }
         self.missing = still_missing;
+        self.update_udp_filter();
         Ok(())
+    }
+
+    /// With every served interface on the raw path, each datagram the UDP socket receives
+    /// is a duplicate it would read only to drop (freebsd.md §1.7: ISC reads and discards
+    /// its fallback socket). On Linux a drop-all socket filter keeps them in the kernel;
+    /// the socket stays bound so the kernel sends no ICMP port-unreachable.
+    fn update_udp_filter(&self) {
+        let any_udp_link = self.links.iter().flatten().any(|l| l.raw.is_none());
+        if let Some(udp) = &self.udp {
+            if let Err(e) = udp.set_drop_all(!any_udp_link) {
+                log::debug!("UDP socket filter not changed: {e}");
+            }
+        }
     }
 
     fn close_link(&mut self, slot: usize) {
@@ -392,9 +483,12 @@ impl EventLoop {
         J: Journal,
     {
         loop {
-            let timeout = self
-                .nearest_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if self.backlog.is_empty() {
+                self.nearest_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -403,12 +497,36 @@ impl EventLoop {
             let now = wall_clock();
             let mut pending = Pending::default();
             let mut dead_links: [Option<usize>; 4] = [None; 4];
+            self.ready.clear();
             for event in self.events.iter() {
-                match event.token() {
+                if self.ready.len() < self.ready.capacity() {
+                    self.ready.push(event.token());
+                }
+            }
+            for token in self.backlog.drain(..) {
+                if !self.ready.contains(&token) && self.ready.len() < self.ready.capacity() {
+                    self.ready.push(token);
+                }
+            }
+            for index in 0..self.ready.len() {
+                let Some(token) = self.ready.get(index).copied() else {
+                    break;
+                };
+                let drain = match token {
                     SIGNALS => {
                         let p = self.signals.drain();
                         pending.reload |= p.reload;
                         pending.terminate |= p.terminate;
+                        Drain::Done
+                    }
+                    ROUTE => {
+                        let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
+                        if changed && self.settings.re_detect {
+                            let soon = Instant::now() + ROUTE_SETTLE;
+                            self.next_redetect =
+                                Some(self.next_redetect.map_or(soon, |d| d.min(soon)));
+                        }
+                        Drain::Done
                     }
                     UDP => drain_udp(
                         &mut self.path,
@@ -422,7 +540,7 @@ impl EventLoop {
                     ),
                     Token(t) if t >= FIRST_LINK => {
                         let slot = t - FIRST_LINK;
-                        if let Err(e) = drain_link(
+                        match drain_link(
                             &mut self.path,
                             engine,
                             journal,
@@ -433,15 +551,25 @@ impl EventLoop {
                             now,
                             &mut self.counters,
                         ) {
-                            log::warn!(
-                                "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
-                            );
-                            if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
-                                *free = Some(slot);
+                            Ok(drain) => drain,
+                            Err(e) => {
+                                log::warn!(
+                                    "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
+                                );
+                                if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
+                                    *free = Some(slot);
+                                }
+                                Drain::Done
                             }
                         }
                     }
-                    other => log::debug!("event for unknown token {other:?}"),
+                    other => {
+                        log::debug!("event for unknown token {other:?}");
+                        Drain::Done
+                    }
+                };
+                if drain == Drain::Budget && self.backlog.len() < self.backlog.capacity() {
+                    self.backlog.push(token);
                 }
             }
 
@@ -473,7 +601,7 @@ impl EventLoop {
                 reopen = true;
             }
             if self.next_redetect.is_some_and(|d| d <= instant) || reopen {
-                if let Err(e) = self.open_links() {
+                if let Err(e) = self.redetect() {
                     log::warn!("interface re-detection failed: {e}");
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
@@ -500,12 +628,23 @@ impl EventLoop {
     }
 }
 
+/// Whether a source was read until `WouldBlock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    /// Drained: mio will report new data.
+    Done,
+    /// Stopped at [`READ_BUDGET`]: data may remain, serve it next wakeup.
+    Budget,
+}
+
 /// Hands one result of the packet path to the counters; commits early when the ring is
 /// full and retries the packet once.
 fn account(result: Result<(), Skip>, counters: &mut Counters) {
     match result {
         Ok(()) | Err(Skip::NoReply) => counters.received += 1,
         Err(Skip::RingFull) => counters.dropped += 1,
+        // The normal fate of every datagram the raw path also delivered: not worth a line.
+        Err(Skip::RawPathOwnsIt) => counters.skipped += 1,
         Err(skip) => {
             counters.skipped += 1;
             log::debug!("DHCP4_PACKET_DROP skipped: {skip:?}");
@@ -537,15 +676,15 @@ fn drain_link<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) -> io::Result<()> {
+) -> io::Result<Drain> {
     let Some(link) = links.get(slot).and_then(|l| l.as_ref()) else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let Some(raw) = &link.raw else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let view = link.view(slot);
-    loop {
+    for _ in 0..READ_BUDGET {
         let outcome = raw.read(buffer, |frame| {
             let mut result = path.on_frame(engine, journal, &view, frame, now);
             if result == Err(Skip::RingFull) {
@@ -555,9 +694,10 @@ fn drain_link<E: Engine, J: Journal>(
             account(result, counters);
         })?;
         if outcome == ReadOutcome::Drained {
-            return Ok(());
+            return Ok(Drain::Done);
         }
     }
+    Ok(Drain::Budget)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -570,18 +710,18 @@ fn drain_udp<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) {
+) -> Drain {
     let Some(socket) = udp else {
-        return;
+        return Drain::Done;
     };
-    loop {
+    for _ in 0..READ_BUDGET {
         let datagram = match socket.recv(buffer) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Done,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
-                return;
+                return Drain::Done;
             }
         };
         let Some(payload) = buffer.get(..datagram.len) else {
@@ -609,5 +749,58 @@ fn drain_udp<E: Engine, J: Journal>(
             result = path.on_datagram(engine, journal, &view, &received, now);
         }
         account(result, counters);
+    }
+    Drain::Budget
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_load;
+    use std::path::Path;
+
+    fn settings_for(text: &str) -> Settings {
+        let path = Path::new("settings-test.json");
+        let mut storage = config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        Settings::from_config(&config, 1067, 1068)
+    }
+
+    #[test]
+    fn settings_from_kea_defaults() {
+        let s = settings_for(
+            r#"{ "Dhcp4": { "interfaces-config": { "interfaces": [ "eth0", "eth1/198.18.0.1" ] } } }"#,
+        );
+        assert_eq!((s.server_port, s.client_port), (1067, 1068));
+        assert_eq!(s.socket_type, SocketType::Raw);
+        assert_eq!(
+            s.interfaces,
+            vec!["eth0".to_owned(), "eth1/198.18.0.1".to_owned()]
+        );
+        assert!(s.re_detect);
+        assert!(!s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(5000));
+        assert_eq!(s.reclaim_every, Some(Duration::from_secs(10)));
+        assert_eq!(s.compact_every, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn settings_from_explicit_values() {
+        let s = settings_for(
+            r#"{ "Dhcp4": {
+                "interfaces-config": { "interfaces": [ "*" ], "dhcp-socket-type": "udp",
+                                       "re-detect": false, "service-sockets-require-all": true,
+                                       "service-sockets-retry-wait-time": 250 },
+                "lease-database": { "type": "memfile", "lfc-interval": 0 },
+                "expired-leases-processing": { "reclaim-timer-wait-time": 0 } } }"#,
+        );
+        assert_eq!(s.socket_type, SocketType::Udp);
+        assert_eq!(s.interfaces, vec!["*".to_owned()]);
+        assert!(!s.re_detect);
+        assert!(s.require_all);
+        assert_eq!(s.retry_wait, Duration::from_millis(250));
+        assert_eq!(s.reclaim_every, None, "0 disables reclamation");
+        assert_eq!(s.compact_every, None, "0 disables lease file cleanup");
     }
 }

@@ -42,8 +42,8 @@
 //! 2. write every lease of the table, sorted by address like kea-lfc, expired and declined ones
 //!    included, to `<name>.output`; `fsync` it;
 //! 3. rename `<name>.output` → `<name>.completed`; `fsync` the directory;
-//! 4. write a header-only `<name>.new`; `fsync` it; rename it over `<name>`; `fsync` the
-//!    directory; reopen the journal;
+//! 4. write a header-only `<name>.new`; `fsync` it; open it for appending; rename it over
+//!    `<name>` (the open descriptor follows it); `fsync` the directory;
 //! 5. unlink `<name>.2`; unlink `<name>.1`; rename `<name>.completed` → `<name>.2`; `fsync`
 //!    the directory.
 //!
@@ -62,6 +62,10 @@
 //! Unlike Kea's rotation (rename `<name>` → `.1`, then create the new `<name>`), the journal is
 //! never missing or header-less on disk: the fresh journal arrives by rename.
 //!
+//! Files compaction creates take the mode, owner and group the journal had at start (best
+//! effort: giving a file away needs root), so a Kea running as its own user can take the set
+//! back.
+//!
 //! # Capsicum
 //! Everything after opening goes through a directory descriptor (`openat`, `renameat`,
 //! `unlinkat`, `fsync` of the directory), so the file set keeps working after `cap_enter` with
@@ -71,8 +75,8 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -80,12 +84,18 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
-use wren_core::lease::LeaseRecord;
+use wren_core::config::LeaseChecks;
+use wren_core::lease::csv::{self, HeaderError, SchemaConversion, WriteError};
+use wren_core::lease::loader::{LoadError, LoadEvent, Loader, SubnetLookup};
+use wren_core::lease::{LeaseRecord, LeaseTable, TableError};
+use wren_core::server::LeaseSink;
+
+use crate::packet_path::Journal;
 
 use crate::logging;
 
 /// The header Kea 2.2 writes (schema 2.1, 11 columns; kea-memfile.md §1).
-pub const HEADER: &str = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context";
+pub use wren_core::lease::csv::HEADER;
 
 /// Kea's default lease file on Linux (Debian's `localstatedir`).
 pub const DEFAULT_PATH_LINUX: &str = "/var/lib/kea/kea-leases4.csv";
@@ -130,8 +140,15 @@ pub trait RowSink {
     /// to start on a header column it does not know.
     fn header(&mut self, line: &[u8]) -> Result<HeaderFit, Self::Error>;
 
-    /// One data row (without `\n`), in file order. `Err` counts the row as bad and skips it.
+    /// One data row (without `\n`), in file order. `Err` counts the row as bad and skips it,
+    /// unless [`RowSink::is_fatal`] says loading must stop.
     fn row(&mut self, line: &[u8]) -> Result<(), Self::Error>;
+
+    /// Whether a row error stops loading (e.g. the table is full: leases would be lost).
+    fn is_fatal(&self, error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 
     /// Number of leases held after loading, for the report.
     fn lease_count(&self) -> usize;
@@ -146,6 +163,20 @@ pub struct OpenOptions<'a> {
     pub persist: bool,
     /// `max-row-errors`: abort when one file has more bad rows than this; 0 = unlimited.
     pub max_row_errors: u32,
+}
+
+impl<'a> OpenOptions<'a> {
+    /// The options of a configuration's `lease-database` (an empty `name` means the
+    /// platform default).
+    pub fn from_config(config: &wren_core::config::Config<'a>) -> OpenOptions<'a> {
+        let db = &config.globals.lease_database;
+        let name = config.str(db.name);
+        OpenOptions {
+            path: (!name.is_empty()).then(|| Path::new(name)),
+            persist: db.persist,
+            max_row_errors: db.max_row_errors,
+        }
+    }
 }
 
 /// One rejected row.
@@ -238,6 +269,16 @@ pub enum Error {
         /// The configured `max-row-errors`.
         limit: u32,
     },
+    /// The loader could not keep a valid row (the lease table is full): starting would lose
+    /// leases.
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Data row number.
+        row: u64,
+        /// The loader's reason.
+        reason: String,
+    },
     /// The lease file path has no file name part (e.g. `/` or `..`).
     BadPath(PathBuf),
     /// A file of another Kea schema was loaded and [`LeaseFile::compact`] has not rewritten
@@ -262,6 +303,11 @@ impl fmt::Display for Error {
             Error::TooManyRowErrors { path, limit } => write!(
                 f,
                 "exceeded maximum number of failures {limit} to read a lease from the lease file {}",
+                path.display()
+            ),
+            Error::Load { path, row, reason } => write!(
+                f,
+                "cannot load row {row} of lease file {}: {reason}",
                 path.display()
             ),
             Error::BadPath(p) => write!(f, "lease file name {} has no file name", p.display()),
@@ -344,15 +390,21 @@ pub struct LeaseFile {
     journal: Option<File>,
     /// Bytes of the journal known to end with a complete row.
     journal_len: u64,
-    /// A failed write may have left a partial row that could not be cut off: start the next
-    /// batch with `\n` so it stays one bad row instead of corrupting the next one.
+    /// A failed write may have left a partial row that could not be cut off: before the next
+    /// batch, cut it (or, if that still fails, end it with `\n` so it stays one bad row
+    /// instead of swallowing the next one).
     journal_needs_newline: bool,
-    /// Rows formatted since the last sync.
+    /// Rows formatted since the last sync: `batch[..batch_len]` (the vector's length is its
+    /// usable size, so formatting never zero-fills or reallocates per row).
     batch: Vec<u8>,
+    batch_len: usize,
     /// Rows in `batch`.
     batch_rows: usize,
     /// A file of another schema was loaded; appends wait for a compaction.
     conversion_pending: bool,
+    /// Mode, owner and group of the journal found at start: the files compaction creates
+    /// get them too, so a Kea running as its own user can take the set back.
+    ownership: Option<Ownership>,
     /// Test hook: stop compaction after this step (a simulated crash).
     #[cfg(test)]
     crash_after: Option<Step>,
@@ -404,8 +456,10 @@ impl LeaseFile {
             journal_len: 0,
             journal_needs_newline: false,
             batch: Vec::new(),
+            batch_len: 0,
             batch_rows: 0,
             conversion_pending: false,
+            ownership: None,
             #[cfg(test)]
             crash_after: None,
         };
@@ -428,7 +482,7 @@ impl LeaseFile {
         )
         .map_err(|e| nix_err("open directory", &dir_path, e))?;
         file.dir = Some(dir);
-        file.batch = Vec::with_capacity(BATCH_BUFFER_BYTES);
+        file.batch = vec![0; BATCH_BUFFER_BYTES];
 
         file.check_cleanup_not_running()?;
 
@@ -464,6 +518,12 @@ impl LeaseFile {
         self.dir.is_some()
     }
 
+    /// Whether a file of another Kea schema was loaded and [`LeaseFile::compact`] must run
+    /// before anything is appended (also [`LoadReport::needs_compaction`]).
+    pub fn conversion_pending(&self) -> bool {
+        self.conversion_pending
+    }
+
     /// Rows appended since the last [`LeaseFile::sync_batch`].
     pub fn pending_rows(&self) -> usize {
         self.batch_rows
@@ -476,13 +536,13 @@ impl LeaseFile {
         if self.dir.is_none() {
             return;
         }
-        write_row(lease, &mut self.batch);
+        push_row(&mut self.batch, &mut self.batch_len, lease);
         self.batch_rows += 1;
     }
 
     /// Drops the rows appended since the last sync (the caller gave up on the batch).
     pub fn discard_batch(&mut self) {
-        self.batch.clear();
+        self.batch_len = 0;
         self.batch_rows = 0;
     }
 
@@ -493,7 +553,7 @@ impl LeaseFile {
     /// On `Err` the batch is dropped (its replies must not be sent: the client retries), and a
     /// partial write is cut off the journal, so later rows are not glued to a broken one.
     pub fn sync_batch(&mut self) -> Result<(), Error> {
-        if self.batch.is_empty() || self.dir.is_none() {
+        if self.batch_len == 0 || self.dir.is_none() {
             self.discard_batch();
             return Ok(());
         }
@@ -513,22 +573,29 @@ impl LeaseFile {
             .as_mut()
             .ok_or_else(|| io_err("write", &path, io::Error::from(io::ErrorKind::NotFound)))?;
         if self.journal_needs_newline {
-            // Isolate the partial row a failed write left behind.
-            journal
-                .write_all(b"\n")
-                .map_err(|e| io_err("write", &path, e))?;
-            self.journal_len += 1;
+            match cut_tail(journal, self.journal_len) {
+                Tail::Clean => {}
+                Tail::Partial(len) => {
+                    // A partial row we could not cut off: end it, so it stays one bad row
+                    // instead of swallowing the next one (an empty line would be a bad row
+                    // too, so this is done only when bytes are really there).
+                    journal
+                        .write_all(b"\n")
+                        .map_err(|e| io_err("write", &path, e))?;
+                    self.journal_len = len + 1;
+                }
+            }
             self.journal_needs_newline = false;
         }
-        if let Err(e) = journal.write_all(&self.batch) {
-            // Cut the partial batch off; if that fails too, the next batch starts with `\n`.
-            let len = i64::try_from(self.journal_len).unwrap_or(i64::MAX);
-            if nix::unistd::ftruncate(&*journal, len).is_err() {
+        let batch = self.batch.get(..self.batch_len).unwrap_or(&[]);
+        if let Err(e) = journal.write_all(batch) {
+            // Cut the partial batch off; if that fails too, the next batch repairs the tail.
+            if let Tail::Partial(_) = cut_tail(journal, self.journal_len) {
                 self.journal_needs_newline = true;
             }
             return Err(io_err("write", &path, e));
         }
-        self.journal_len += self.batch.len() as u64;
+        self.journal_len += batch.len() as u64;
         journal
             .sync_data()
             .map_err(|e| io_err("fdatasync", &path, e))
@@ -583,12 +650,15 @@ impl LeaseFile {
         if self.crashed_after(Step::NewJournalWritten) {
             return Ok(zero);
         }
+        // Opened before the rename, so the descriptor follows the file: after the rename no
+        // row can go to the replaced (unlinked) journal.
+        let fresh = self.open_member(Member::NewJournal, OFlag::O_WRONLY | OFlag::O_APPEND)?;
         self.rename(Member::NewJournal, Member::Journal)?;
-        self.sync_dir()?;
-        self.journal = Some(self.open_member(Member::Journal, OFlag::O_WRONLY | OFlag::O_APPEND)?);
+        self.journal = Some(fresh);
         self.journal_len = header.len() as u64;
         self.journal_needs_newline = false;
         self.conversion_pending = false;
+        self.sync_dir()?;
         if self.crashed_after(Step::JournalReplaced) {
             return Ok(zero);
         }
@@ -603,6 +673,9 @@ impl LeaseFile {
         }
         self.rename(Member::Completed, Member::Previous)?;
         self.sync_dir()?;
+        if self.crashed_after(Step::PreviousRenamed) {
+            return Ok(zero);
+        }
         let report = CompactionReport {
             leases: count,
             bytes: snapshot.len() as u64,
@@ -683,6 +756,11 @@ impl LeaseFile {
         logging::memfile_file_load(&path);
         let mut scan = ScanResult::default();
         if let Some(f) = self.open_existing(Member::Journal)? {
+            self.ownership = f.metadata().ok().map(|m| Ownership {
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+            });
             scan = scan_rows(f, &path, sink, max_row_errors, report)?;
         }
         let mut journal = self.open_member(
@@ -787,6 +865,16 @@ impl LeaseFile {
     fn write_member(&self, member: Member, bytes: &[u8]) -> Result<(), Error> {
         let path = self.member_path(member);
         let mut f = self.open_member(member, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC)?;
+        if let Some(o) = self.ownership {
+            // Best effort: only root may give a file away (and Capsicum needs CAP_FCHOWN /
+            // CAP_FCHMOD on the directory); the content matters more than the owner.
+            let _ = nix::unistd::fchown(
+                &f,
+                Some(nix::unistd::Uid::from_raw(o.uid)),
+                Some(nix::unistd::Gid::from_raw(o.gid)),
+            );
+            let _ = nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(o.mode as _));
+        }
         f.write_all(bytes).map_err(|e| io_err("write", &path, e))?;
         f.sync_all().map_err(|e| io_err("fsync", &path, e))
     }
@@ -823,6 +911,36 @@ impl LeaseFile {
                 e,
             )
         })
+    }
+}
+
+/// Mode and owner of a lease file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ownership {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// The journal's end after a failed write.
+enum Tail {
+    /// It ends where the last complete row ended.
+    Clean,
+    /// It has this many bytes, the last ones a partial row that could not be cut off.
+    Partial(u64),
+}
+
+/// Truncates the journal back to `len` bytes (the end of its last complete row).
+fn cut_tail(journal: &File, len: u64) -> Tail {
+    let target = i64::try_from(len).unwrap_or(i64::MAX);
+    if nix::unistd::ftruncate(journal, target).is_ok() {
+        return Tail::Clean;
+    }
+    match journal.metadata() {
+        Ok(m) if m.len() == len => Tail::Clean,
+        Ok(m) => Tail::Partial(m.len()),
+        // Unknown: assume the worst.
+        Err(_) => Tail::Partial(len),
     }
 }
 
@@ -904,6 +1022,13 @@ fn scan_rows<S: RowSink>(
             });
         }
         if let Err(e) = outcome {
+            if sink.is_fatal(&e) {
+                return Err(Error::Load {
+                    path: path.to_path_buf(),
+                    row: result.rows,
+                    reason: e.to_string(),
+                });
+            }
             result.errors += 1;
             let reason = e.to_string();
             logging::memfile_row_error(result.rows, &reason);
@@ -934,31 +1059,30 @@ where
 {
     let leases = leases.into_iter();
     let (lower, _) = leases.size_hint();
-    // Rows are formatted once into `rows`; `order` sorts their spans by address.
-    let mut rows: Vec<u8> = Vec::with_capacity(lower.saturating_mul(96));
+    // Rows are formatted once into `rows`; `order` sorts their spans by address when the
+    // table did not hand them over in order.
+    let mut rows: Vec<u8> = vec![0; lower.saturating_mul(96) + HEADER.len() + 1];
+    let mut len = 0;
+    push_bytes(&mut rows, &mut len, HEADER.as_bytes());
+    push_bytes(&mut rows, &mut len, b"\n");
     let mut order: Vec<(u32, usize, usize)> = Vec::with_capacity(lower);
     let mut sorted = true;
-    let mut last = 0u32;
     for lease in leases {
-        let start = rows.len();
-        write_row(&lease, &mut rows);
+        let start = len;
+        push_row(&mut rows, &mut len, &lease);
         let key = lease.address.to_bits();
-        if !order.is_empty() && key < last {
+        if order.last().is_some_and(|&(last, _, _)| key < last) {
             sorted = false;
         }
-        last = key;
-        order.push((key, start, rows.len()));
+        order.push((key, start, len));
     }
     let count = order.len();
+    rows.truncate(len);
     if sorted {
-        let mut out = Vec::with_capacity(HEADER.len() + 1 + rows.len());
-        out.extend_from_slice(HEADER.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(&rows);
-        return (out, count);
+        return (rows, count);
     }
     order.sort_unstable_by_key(|&(key, _, _)| key);
-    let mut out = Vec::with_capacity(HEADER.len() + 1 + rows.len());
+    let mut out = Vec::with_capacity(rows.len());
     out.extend_from_slice(HEADER.as_bytes());
     out.push(b'\n');
     for (_, start, end) in order {
@@ -967,63 +1091,198 @@ where
     (out, count)
 }
 
-// ----- row formatting (Kea 2.2 CSV, kea-memfile.md §1) -----
-
-/// Appends `lease` as one Kea 2.2 CSV row with its `\n`. Only `,` and `&` are escaped in the
-/// text columns (as `&#x2c` / `&#x26`), hex is lowercase with `:`, `expire` = cltt + lifetime.
-pub fn write_row(lease: &LeaseRecord<'_>, out: &mut Vec<u8>) {
-    // `write!` into a Vec cannot fail.
-    let _ = write!(out, "{},", lease.address);
-    write_hex(lease.hwaddr, out);
-    out.push(b',');
-    write_hex(lease.client_id, out);
-    let _ = write!(
-        out,
-        ",{},{},{},{},{},",
-        lease.valid_lifetime,
-        lease.expire().0,
-        lease.subnet_id,
-        u8::from(lease.fqdn_fwd),
-        u8::from(lease.fqdn_rev)
-    );
-    write_escaped(lease.hostname, out);
-    let _ = write!(out, ",{},", lease.state.code());
-    write_escaped(lease.user_context, out);
-    out.push(b'\n');
-}
-
-fn write_hex(bytes: &[u8], out: &mut Vec<u8>) {
-    for (i, &b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(b':');
-        }
-        out.push(hex_digit(b >> 4));
-        out.push(hex_digit(b & 0x0f));
-    }
-}
-
-/// Lowercase hex digit of a nibble (Kea writes lowercase).
-fn hex_digit(nibble: u8) -> u8 {
-    b"0123456789abcdef"
-        .get(usize::from(nibble))
-        .copied()
-        .unwrap_or(b'0')
-}
-
-fn write_escaped(text: &str, out: &mut Vec<u8>) {
-    for &b in text.as_bytes() {
-        match b {
-            b',' => out.extend_from_slice(b"&#x2c"),
-            b'&' => out.extend_from_slice(b"&#x26"),
-            _ => out.push(b),
+/// Formats `lease` (core CSV codec) at `buf[*len..]`, growing `buf` when it is too short
+/// (rare: the buffer keeps its largest size).
+fn push_row(buf: &mut Vec<u8>, len: &mut usize, lease: &LeaseRecord<'_>) {
+    loop {
+        let spare = buf.get_mut(*len..).unwrap_or_default();
+        match csv::write_row(lease, spare) {
+            Ok(n) => {
+                *len += n;
+                return;
+            }
+            Err(WriteError::BufferTooSmall { needed }) => {
+                let grown = buf.len().saturating_mul(2).max(*len + needed).max(4096);
+                buf.resize(grown, 0);
+            }
         }
     }
 }
 
-/// The address column of a row (for callers that index rows without parsing them).
-pub fn row_address(row: &[u8]) -> Option<Ipv4Addr> {
-    let end = row.iter().position(|&b| b == b',').unwrap_or(row.len());
-    std::str::from_utf8(row.get(..end)?).ok()?.parse().ok()
+fn push_bytes(buf: &mut Vec<u8>, len: &mut usize, bytes: &[u8]) {
+    let end = *len + bytes.len();
+    if buf.len() < end {
+        buf.resize(end.max(buf.len().saturating_mul(2)), 0);
+    }
+    if let Some(dst) = buf.get_mut(*len..end) {
+        dst.copy_from_slice(bytes);
+    }
+    *len = end;
+}
+
+// ----- the daemon's side -----
+
+impl LeaseSink for LeaseFile {
+    /// The engine's lease changes go to the current batch.
+    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
+        self.append(record);
+    }
+}
+
+impl Journal for LeaseFile {
+    fn sync_batch(&mut self) -> io::Result<()> {
+        LeaseFile::sync_batch(self).map_err(Error::into_io)
+    }
+
+    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
+        match LeaseFile::compact(self, leases) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                logging::memfile_lfc_fail(&e);
+                Err(e.into_io())
+            }
+        }
+    }
+}
+
+impl Error {
+    /// The error as an `io::Error` (the OS error when there is one), for the event loop.
+    pub fn into_io(self) -> io::Error {
+        match self {
+            Error::Io { op, path, source } => io::Error::new(
+                source.kind(),
+                format!("{op} of lease file {} failed: {source}", path.display()),
+            ),
+            other => io::Error::other(other.to_string()),
+        }
+    }
+}
+
+/// A [`RowSink`] that feeds the core [`Loader`] (Kea's journal rules and `lease-checks`) into
+/// the [`LeaseTable`], logging the sanity-check outcomes as Kea does.
+pub struct TableSink<'t, 'a, S: SubnetLookup> {
+    table: &'t mut LeaseTable<'a>,
+    subnets: &'t S,
+    checks: LeaseChecks,
+    loader: Loader,
+    scratch: Vec<u8>,
+}
+
+impl<'t, 'a, S: SubnetLookup> TableSink<'t, 'a, S> {
+    /// Loads into `table`; `subnets` and `checks` (`sanity-checks.lease-checks`) decide what
+    /// happens to leases whose subnet id does not fit.
+    pub fn new(table: &'t mut LeaseTable<'a>, subnets: &'t S, checks: LeaseChecks) -> Self {
+        TableSink {
+            table,
+            subnets,
+            checks,
+            loader: Loader::new(0, checks),
+            scratch: vec![0; csv::scratch_len(1024)],
+        }
+    }
+}
+
+/// Why the core loader rejected a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableSinkError {
+    /// Not a Kea v4 lease file header.
+    Header(HeaderError),
+    /// A row Kea would discard.
+    Row(csv::RowError),
+    /// A valid row the table cannot hold (fatal).
+    Table(TableError),
+}
+
+impl fmt::Display for TableSinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableSinkError::Header(HeaderError::TooFewColumns { found }) => {
+                write!(f, "the header has {found} columns, at least 9 are needed")
+            }
+            TableSinkError::Header(HeaderError::ColumnName { column, expected }) => {
+                write!(f, "column {column} of the header is not '{expected}'")
+            }
+            TableSinkError::Row(csv::RowError::ColumnCount { found, expected }) => write!(
+                f,
+                "the row has {found} columns but the header has {expected}"
+            ),
+            TableSinkError::Row(e) => write!(f, "{e:?}"),
+            TableSinkError::Table(e) => write!(f, "the lease table cannot hold the lease: {e:?}"),
+        }
+    }
+}
+
+impl<S: SubnetLookup> RowSink for TableSink<'_, '_, S> {
+    type Error = TableSinkError;
+
+    fn header(&mut self, line: &[u8]) -> Result<HeaderFit, TableSinkError> {
+        // One loader per file: row numbers and error counts are per file, as Kea.
+        self.loader = Loader::new(0, self.checks);
+        match self
+            .loader
+            .feed_line(line, &mut self.scratch, self.table, self.subnets, |_| {})
+        {
+            Ok(()) => {}
+            Err(LoadError::Header(e)) => return Err(TableSinkError::Header(e)),
+            Err(LoadError::Table { error, .. }) => return Err(TableSinkError::Table(error)),
+            Err(LoadError::TooManyRowErrors { .. }) => {}
+        }
+        Ok(match self.loader.shape().map(|s| s.conversion()) {
+            Some(SchemaConversion::Current) | None => HeaderFit::Current,
+            Some(_) => HeaderFit::NeedsConversion,
+        })
+    }
+
+    fn row(&mut self, line: &[u8]) -> Result<(), TableSinkError> {
+        let need = csv::scratch_len(line.len());
+        if self.scratch.len() < need {
+            self.scratch.resize(need, 0);
+        }
+        let mut rejected = None;
+        let subnets = self.subnets;
+        let result =
+            self.loader.feed_line(
+                line,
+                &mut self.scratch,
+                self.table,
+                subnets,
+                |event| match event {
+                    LoadEvent::RowDiscarded(bad) => rejected = Some(bad.error),
+                    LoadEvent::SanityWarning {
+                        address, subnet_id, ..
+                    } => {
+                        logging::lease_sanity_fail(address, subnet_id, subnets.containing(address))
+                    }
+                    LoadEvent::SanityFixed {
+                        address, from, to, ..
+                    } => logging::lease_sanity_fixed(address, from, to),
+                    LoadEvent::SanityDropped {
+                        address, subnet_id, ..
+                    } => logging::lease_sanity_discard(
+                        address,
+                        subnet_id,
+                        subnets.containing(address),
+                    ),
+                    LoadEvent::SchemaConversion(_) => {}
+                },
+            );
+        match result {
+            Err(LoadError::Table { error, .. }) => Err(TableSinkError::Table(error)),
+            Err(LoadError::Header(e)) => Err(TableSinkError::Header(e)),
+            Err(LoadError::TooManyRowErrors { .. }) | Ok(()) => match rejected {
+                Some(e) => Err(TableSinkError::Row(e)),
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn is_fatal(&self, error: &TableSinkError) -> bool {
+        matches!(error, TableSinkError::Table(_))
+    }
+
+    fn lease_count(&self) -> usize {
+        self.table.len()
+    }
 }
 
 #[cfg(test)]

@@ -209,7 +209,8 @@ pub fn specs_from_config(config: &Config<'_>) -> (Vec<LoggerSpec>, Vec<String>) 
             outputs,
         });
     }
-    if specs.is_empty() {
+    if !specs.iter().any(|s| s.name == ROOT) {
+        // Kea's root logger keeps its default when only children are configured.
         specs.push(LoggerSpec::default_root());
     }
     (specs, unknown)
@@ -251,6 +252,22 @@ impl std::error::Error for LogError {}
 // Outputs
 // ===================================================================================
 
+/// How a syslog socket is connected: a `connect(2)` of a new datagram socket unless the
+/// daemon installs another way with [`set_syslog_connector`].
+type SyslogConnector = Box<dyn Fn(&Path) -> io::Result<UnixDatagram> + Send + Sync>;
+
+static SYSLOG_CONNECTOR: std::sync::OnceLock<SyslogConnector> = std::sync::OnceLock::new();
+
+/// Installs how syslog sockets are (re)connected, once per process. Under Capsicum
+/// `connect(2)` fails after `cap_enter` (freebsd.md §2), so a sandboxed daemon passes a
+/// function that asks its unsandboxed broker for a connected socket (SCM_RIGHTS). Returns
+/// false if one was already installed.
+pub fn set_syslog_connector(
+    connector: impl Fn(&Path) -> io::Result<UnixDatagram> + Send + Sync + 'static,
+) -> bool {
+    SYSLOG_CONNECTOR.set(Box::new(connector)).is_ok()
+}
+
 /// A syslog connection that reconnects after syslogd restarts.
 struct SyslogSink {
     facility: u8,
@@ -258,7 +275,7 @@ struct SyslogSink {
     socket_path: Option<PathBuf>,
     socket: Option<UnixDatagram>,
     last_attempt: Option<Instant>,
-    /// Lines lost to send errors (reported after a reconnection).
+    /// Lines lost to send errors or a full socket.
     dropped: u64,
 }
 
@@ -283,12 +300,15 @@ impl SyslogSink {
             None => SYSLOG_SOCKETS.iter().map(Path::new).collect(),
         };
         for path in candidates {
-            let Ok(sock) = UnixDatagram::unbound() else {
-                return false;
+            let connected = match SYSLOG_CONNECTOR.get() {
+                Some(connector) => connector(path),
+                None => UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s)),
             };
-            if sock.connect(path).is_ok() && sock.set_nonblocking(true).is_ok() {
-                self.socket = Some(sock);
-                return true;
+            if let Ok(sock) = connected {
+                if sock.set_nonblocking(true).is_ok() {
+                    self.socket = Some(sock);
+                    return true;
+                }
             }
         }
         false
@@ -306,9 +326,10 @@ impl SyslogSink {
                 Err(_) => {}
             }
         }
-        let due = self
-            .last_attempt
-            .map_or(true, |t| now.duration_since(t) >= SYSLOG_RECONNECT_INTERVAL);
+        let due = match self.last_attempt {
+            None => true,
+            Some(t) => now.duration_since(t) >= SYSLOG_RECONNECT_INTERVAL,
+        };
         if due && self.connect(now) {
             if let Some(sock) = &self.socket {
                 if sock.send(datagram).is_ok() {
@@ -409,8 +430,9 @@ impl Loggers {
             .is_some_and(|e| level <= e.filter)
     }
 
-    /// Formats and writes one record at `now`.
-    pub fn log_at(&mut self, record: &Record<'_>, now: SystemTime) {
+    /// Formats and writes one record: `now` stamps the line, `mono` paces syslog
+    /// reconnection.
+    pub fn log_at(&mut self, record: &Record<'_>, now: SystemTime, mono: Instant) {
         let Some(index) = self.entry_index(record.target()) else {
             return;
         };
@@ -485,7 +507,7 @@ impl Loggers {
                         pid,
                         record.args()
                     );
-                    s.send(l.as_bytes(), Instant::now());
+                    s.send(l.as_bytes(), mono);
                 }
             }
         }
@@ -663,7 +685,7 @@ impl Log for WrenLogger {
     fn log(&self, record: &Record<'_>) {
         if let Ok(mut g) = self.loggers.lock() {
             if let Some(l) = g.as_mut() {
-                l.log_at(record, SystemTime::now());
+                l.log_at(record, SystemTime::now(), Instant::now());
             }
         }
     }
@@ -697,10 +719,13 @@ pub fn configure(config: &Config<'_>, debug: bool) -> Result<(), LogError> {
     }
     install(&specs)?;
     for name in unknown {
-        log::warn!(
-            target: TARGET_DHCP4,
-            "WREN_LOG_SYSLOG_FACILITY unknown syslog facility '{}', using daemon",
-            Sanitized(&name)
+        emit(
+            Level::Warn,
+            TARGET_DHCP4,
+            format_args!(
+                "WREN_LOG_SYSLOG_FACILITY unknown syslog facility '{}', using daemon",
+                Sanitized(&name)
+            ),
         );
     }
     Ok(())
@@ -722,6 +747,13 @@ pub fn install(specs: &[LoggerSpec]) -> Result<(), LogError> {
 // ===================================================================================
 // Kea messages
 // ===================================================================================
+
+/// Sends one Kea message through `log` (and, in tests, to the calling thread's capture).
+fn emit(level: Level, target: &str, message: fmt::Arguments<'_>) {
+    #[cfg(test)]
+    tests::capture(level, target, &message);
+    log::log!(target: target, level, "{message}");
+}
 
 /// Text from the network or a file, with control characters shown as `\xNN` so a client
 /// cannot forge log lines.
@@ -806,70 +838,72 @@ impl fmt::Display for Lifetime {
 
 /// `DHCP4_LEASE_ALLOC` (INFO, leases): an ACK granted a lease.
 pub fn lease_alloc(client: &ClientLabel<'_>, address: Ipv4Addr, lifetime: u32) {
-    log::info!(
-        target: TARGET_LEASES,
-        "DHCP4_LEASE_ALLOC {client}: lease {address} has been allocated for {} seconds",
-        Lifetime(lifetime)
+    emit(
+        Level::Info,
+        TARGET_LEASES,
+        format_args!(
+            "DHCP4_LEASE_ALLOC {client}: lease {address} has been allocated for {} seconds",
+            Lifetime(lifetime)
+        ),
     );
 }
 
 /// `DHCP4_LEASE_ADVERT` (INFO, leases): an OFFER.
 pub fn lease_advert(client: &ClientLabel<'_>, address: Ipv4Addr) {
-    log::info!(
-        target: TARGET_LEASES,
-        "DHCP4_LEASE_ADVERT {client}: lease {address} will be advertised"
+    emit(
+        Level::Info,
+        TARGET_LEASES,
+        format_args!("DHCP4_LEASE_ADVERT {client}: lease {address} will be advertised"),
     );
 }
 
 /// `DHCP4_LEASE_REUSE` (INFO, leases): a renewal within the cache threshold.
 pub fn lease_reuse(client: &ClientLabel<'_>, address: Ipv4Addr, lifetime: u32) {
-    log::info!(
-        target: TARGET_LEASES,
-        "DHCP4_LEASE_REUSE {client}: lease {address} has been reused for {} seconds",
-        Lifetime(lifetime)
+    emit(
+        Level::Info,
+        TARGET_LEASES,
+        format_args!(
+            "DHCP4_LEASE_REUSE {client}: lease {address} has been reused for {} seconds",
+            Lifetime(lifetime)
+        ),
     );
 }
 
 /// `DHCP4_RELEASE` (INFO, leases).
 pub fn release(client: &ClientLabel<'_>, address: Ipv4Addr) {
-    log::info!(
-        target: TARGET_LEASES,
-        "DHCP4_RELEASE {client}: address {address} was released properly."
+    emit(
+        Level::Info,
+        TARGET_LEASES,
+        format_args!("DHCP4_RELEASE {client}: address {address} was released properly."),
     );
 }
 
 /// `DHCP4_DECLINE_LEASE` (INFO, leases): the address is held for `probation` seconds.
 pub fn decline_lease(client: &ClientLabel<'_>, address: Ipv4Addr, probation: u32) {
-    log::info!(
-        target: TARGET_LEASES,
-        "DHCP4_DECLINE_LEASE Received DHCPDECLINE for addr {address} from client {client}. The lease will be unavailable for {probation} seconds."
-    );
+    emit(Level::Info, TARGET_LEASES, format_args!("DHCP4_DECLINE_LEASE Received DHCPDECLINE for addr {address} from client {client}. The lease will be unavailable for {probation} seconds."));
 }
 
 /// `DHCP4_PACKET_NAK_0001` (ERROR, bad-packets): no subnet for a REQUEST. `src` is the
 /// query's source address, `msg_type` its name (`DHCPREQUEST`).
 pub fn nak_no_subnet(client: &ClientLabel<'_>, src: Ipv4Addr, msg_type: &str) {
-    log::error!(
-        target: TARGET_BAD_PACKETS,
-        "DHCP4_PACKET_NAK_0001 {client}: failed to select a subnet for incoming packet, src {src}, type {msg_type}"
-    );
+    emit(Level::Error, TARGET_BAD_PACKETS, format_args!("DHCP4_PACKET_NAK_0001 {client}: failed to select a subnet for incoming packet, src {src}, type {msg_type}"));
 }
 
 /// `DHCP4_PACKET_NAK_0002` (DEBUG 50, bad-packets): INIT-REBOOT asked for a wrong address.
 pub fn nak_init_reboot(client: &ClientLabel<'_>, requested: Ipv4Addr) {
-    log::trace!(
-        target: TARGET_BAD_PACKETS,
-        "DHCP4_PACKET_NAK_0002 {client}: invalid address {requested} requested by INIT-REBOOT"
+    emit(
+        Level::Trace,
+        TARGET_BAD_PACKETS,
+        format_args!(
+            "DHCP4_PACKET_NAK_0002 {client}: invalid address {requested} requested by INIT-REBOOT"
+        ),
     );
 }
 
 /// `DHCP4_PACKET_NAK_0004` (DEBUG 50, bad-packets): a REQUEST could not be granted.
 pub fn nak_grant_failed(client: &ClientLabel<'_>, ciaddr: Ipv4Addr, requested: Option<Ipv4Addr>) {
-    log::trace!(
-        target: TARGET_BAD_PACKETS,
-        "DHCP4_PACKET_NAK_0004 {client}: failed to grant a lease, client sent ciaddr {ciaddr}, requested-ip-address {}",
-        RequestedAddress(requested)
-    );
+    emit(Level::Trace, TARGET_BAD_PACKETS, format_args!("DHCP4_PACKET_NAK_0004 {client}: failed to grant a lease, client sent ciaddr {ciaddr}, requested-ip-address {}",
+        RequestedAddress(requested)));
 }
 
 /// `DHCP4_PACKET_NAK_0003` (DEBUG 50, bad-packets): a DISCOVER could not be offered.
@@ -878,124 +912,129 @@ pub fn nak_advertise_failed(
     ciaddr: Ipv4Addr,
     requested: Option<Ipv4Addr>,
 ) {
-    log::trace!(
-        target: TARGET_BAD_PACKETS,
-        "DHCP4_PACKET_NAK_0003 {client}: failed to advertise a lease, client sent ciaddr {ciaddr}, requested-ip-address {}",
-        RequestedAddress(requested)
-    );
+    emit(Level::Trace, TARGET_BAD_PACKETS, format_args!("DHCP4_PACKET_NAK_0003 {client}: failed to advertise a lease, client sent ciaddr {ciaddr}, requested-ip-address {}",
+        RequestedAddress(requested)));
 }
 
 /// `DHCP4_STARTING` (INFO, dhcp4).
 pub fn starting(version: &str, extended: &str) {
-    log::info!(
-        target: TARGET_DHCP4,
-        "DHCP4_STARTING Kea DHCPv4 server version {version} ({extended}) starting"
+    emit(
+        Level::Info,
+        TARGET_DHCP4,
+        format_args!("DHCP4_STARTING Kea DHCPv4 server version {version} ({extended}) starting"),
     );
 }
 
 /// `DHCP4_STARTED` (INFO, dhcp4).
 pub fn started(version: &str) {
-    log::info!(
-        target: TARGET_DHCP4,
-        "DHCP4_STARTED Kea DHCPv4 server version {version} started"
+    emit(
+        Level::Info,
+        TARGET_DHCP4,
+        format_args!("DHCP4_STARTED Kea DHCPv4 server version {version} started"),
     );
 }
 
 /// `DHCP4_SHUTDOWN_REQUEST` (INFO, dhcp4): SIGTERM/SIGINT or `shutdown`.
 pub fn shutdown_request() {
-    log::info!(target: TARGET_DHCP4, "DHCP4_SHUTDOWN_REQUEST shutdown of server requested");
+    emit(
+        Level::Info,
+        TARGET_DHCP4,
+        format_args!("DHCP4_SHUTDOWN_REQUEST shutdown of server requested"),
+    );
 }
 
 /// `DHCP4_SHUTDOWN` (INFO, dhcp4).
 pub fn shutdown() {
-    log::info!(target: TARGET_DHCP4, "DHCP4_SHUTDOWN server shutdown");
+    emit(
+        Level::Info,
+        TARGET_DHCP4,
+        format_args!("DHCP4_SHUTDOWN server shutdown"),
+    );
 }
 
 /// `DHCP4_CONFIG_COMPLETE` (INFO, dhcp4), e.g. `"10 subnets, 2 shared networks"`.
 pub fn config_complete(summary: &str) {
-    log::info!(
-        target: TARGET_DHCP4,
-        "DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration: {summary}"
+    emit(
+        Level::Info,
+        TARGET_DHCP4,
+        format_args!("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration: {summary}"),
     );
 }
 
 /// `DHCP4_CONFIG_LOAD_FAIL` (ERROR, dhcp4): any configuration error, at start or reload.
 pub fn config_load_fail(file: &Path, reason: &dyn fmt::Display) {
-    log::error!(
-        target: TARGET_DHCP4,
-        "DHCP4_CONFIG_LOAD_FAIL configuration error using file: {}, reason: {reason}",
-        file.display()
+    emit(
+        Level::Error,
+        TARGET_DHCP4,
+        format_args!(
+            "DHCP4_CONFIG_LOAD_FAIL configuration error using file: {}, reason: {reason}",
+            file.display()
+        ),
     );
 }
 
 /// `DHCP4_DYNAMIC_RECONFIGURATION` (INFO, dhcp4): SIGHUP or `config-reload`.
 pub fn dynamic_reconfiguration(file: &Path) {
-    log::info!(
-        target: TARGET_DHCP4,
-        "DHCP4_DYNAMIC_RECONFIGURATION initiate server reconfiguration using file: {}, after receiving SIGHUP signal or config-reload command",
-        file.display()
-    );
+    emit(Level::Info, TARGET_DHCP4, format_args!("DHCP4_DYNAMIC_RECONFIGURATION initiate server reconfiguration using file: {}, after receiving SIGHUP signal or config-reload command",
+        file.display()));
 }
 
 /// `DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS` (INFO, dhcp4).
 pub fn dynamic_reconfiguration_success(file: &Path) {
-    log::info!(
-        target: TARGET_DHCP4,
-        "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS dynamic server reconfiguration succeeded with file: {}",
-        file.display()
-    );
+    emit(Level::Info, TARGET_DHCP4, format_args!("DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS dynamic server reconfiguration succeeded with file: {}",
+        file.display()));
 }
 
 /// `DHCP4_DYNAMIC_RECONFIGURATION_FAIL` (ERROR, dhcp4).
 pub fn dynamic_reconfiguration_fail(file: &Path) {
-    log::error!(
-        target: TARGET_DHCP4,
-        "DHCP4_DYNAMIC_RECONFIGURATION_FAIL dynamic server reconfiguration failed with file: {}",
-        file.display()
-    );
+    emit(Level::Error, TARGET_DHCP4, format_args!("DHCP4_DYNAMIC_RECONFIGURATION_FAIL dynamic server reconfiguration failed with file: {}",
+        file.display()));
 }
 
 /// `WREN_LEASE_SYNC_FAIL` (ERROR, dhcpsrv): a journal batch could not be made durable; its
 /// `replies` were dropped.
 pub fn lease_sync_fail(error: &dyn fmt::Display, replies: usize) {
-    log::error!(
-        target: TARGET_DHCPSRV,
-        "WREN_LEASE_SYNC_FAIL writing leases failed, {replies} replies dropped: {error}"
+    emit(
+        Level::Error,
+        TARGET_DHCPSRV,
+        format_args!(
+            "WREN_LEASE_SYNC_FAIL writing leases failed, {replies} replies dropped: {error}"
+        ),
     );
 }
 
 /// `DHCPSRV_MEMFILE_DB` (INFO, dhcpsrv).
 pub fn memfile_db(path: &Path) {
-    log::info!(
-        target: TARGET_DHCPSRV,
-        "DHCPSRV_MEMFILE_DB opening memory file lease database: type=memfile universe=4 name={}",
-        path.display()
-    );
+    emit(Level::Info, TARGET_DHCPSRV, format_args!("DHCPSRV_MEMFILE_DB opening memory file lease database: type=memfile universe=4 name={}",
+        path.display()));
 }
 
 /// `DHCPSRV_MEMFILE_NO_STORAGE` (WARN, dhcpsrv): `persist` is false.
 pub fn memfile_no_storage() {
-    log::warn!(
-        target: TARGET_DHCPSRV,
-        "DHCPSRV_MEMFILE_NO_STORAGE running in non-persistent mode, leases will be lost after restart"
-    );
+    emit(Level::Warn, TARGET_DHCPSRV, format_args!("DHCPSRV_MEMFILE_NO_STORAGE running in non-persistent mode, leases will be lost after restart"));
 }
 
 /// `DHCPSRV_MEMFILE_LEASE_FILE_LOAD` (INFO, dhcpsrv).
 pub fn memfile_file_load(path: &Path) {
-    log::info!(
-        target: TARGET_DHCPSRV,
-        "DHCPSRV_MEMFILE_LEASE_FILE_LOAD loading leases from file {}",
-        path.display()
+    emit(
+        Level::Info,
+        TARGET_DHCPSRV,
+        format_args!(
+            "DHCPSRV_MEMFILE_LEASE_FILE_LOAD loading leases from file {}",
+            path.display()
+        ),
     );
 }
 
 /// `DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR` (ERROR, dhcpsrv): `row` is the data row number.
 pub fn memfile_row_error(row: u64, reason: &str) {
-    log::error!(
-        target: TARGET_DHCPSRV,
-        "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR discarding row {row}, error: {}",
-        Sanitized(reason)
+    emit(
+        Level::Error,
+        TARGET_DHCPSRV,
+        format_args!(
+            "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR discarding row {row}, error: {}",
+            Sanitized(reason)
+        ),
     );
 }
 
@@ -1007,36 +1046,84 @@ pub fn memfile_needs_conversion(path: &Path, header: &[u8]) {
     } else {
         ("DHCPSRV_MEMFILE_NEEDS_DOWNGRADING", "later")
     };
-    log::warn!(
-        target: TARGET_DHCPSRV,
-        "{id} version of lease file: {} schema is {relation} than version 2.1",
-        path.display()
+    emit(
+        Level::Warn,
+        TARGET_DHCPSRV,
+        format_args!(
+            "{id} version of lease file: {} schema is {relation} than version 2.1",
+            path.display()
+        ),
+    );
+}
+
+/// Kea's reason text of a failed lease sanity check.
+struct SanityReason(Option<u32>);
+
+impl fmt::Display for SanityReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "the lease should have subnet-id {id}"),
+            None => f.write_str("the lease IP address did not belong to a configured subnet"),
+        }
+    }
+}
+
+/// `DHCPSRV_LEASE_SANITY_FAIL` (WARN, dhcpsrv): a loaded lease's subnet id does not fit and
+/// `lease-checks` is `warn` (or `fix` found no subnet); `should` is the subnet containing the
+/// address, if any.
+pub fn lease_sanity_fail(address: Ipv4Addr, subnet_id: u32, should: Option<u32>) {
+    emit(Level::Warn, TARGET_DHCPSRV, format_args!("DHCPSRV_LEASE_SANITY_FAIL The lease {address} with subnet-id {subnet_id} failed subnet-id checks ({})."
+        , SanityReason(should)));
+}
+
+/// `DHCPSRV_LEASE_SANITY_FIXED` (INFO, dhcpsrv).
+pub fn lease_sanity_fixed(address: Ipv4Addr, from: u32, to: u32) {
+    emit(Level::Info, TARGET_DHCPSRV, format_args!("DHCPSRV_LEASE_SANITY_FIXED The lease {address} with subnet-id {from} failed subnet-id checks, but was corrected to subnet-id {to}."));
+}
+
+/// `DHCPSRV_LEASE_SANITY_FAIL_DISCARD` (INFO, dhcpsrv).
+pub fn lease_sanity_discard(address: Ipv4Addr, subnet_id: u32, should: Option<u32>) {
+    emit(Level::Info, TARGET_DHCPSRV, format_args!("DHCPSRV_LEASE_SANITY_FAIL_DISCARD The lease {address} with subnet-id {subnet_id} failed subnet-id checks ({}) and was dropped."
+        , SanityReason(should)));
+}
+
+/// `DHCPSRV_MEMFILE_LFC_SETUP` (INFO, dhcpsrv): compaction every `seconds` (not logged by
+/// Kea when `lfc-interval` is 0).
+pub fn memfile_lfc_setup(seconds: u32) {
+    emit(
+        Level::Info,
+        TARGET_DHCPSRV,
+        format_args!(
+            "DHCPSRV_MEMFILE_LFC_SETUP setting up the Lease File Cleanup interval to {seconds} sec"
+        ),
     );
 }
 
 /// `DHCPSRV_MEMFILE_LFC_START` (INFO, dhcpsrv).
 pub fn memfile_lfc_start() {
-    log::info!(target: TARGET_DHCPSRV, "DHCPSRV_MEMFILE_LFC_START starting Lease File Cleanup");
+    emit(
+        Level::Info,
+        TARGET_DHCPSRV,
+        format_args!("DHCPSRV_MEMFILE_LFC_START starting Lease File Cleanup"),
+    );
 }
 
 /// `WREN_MEMFILE_LFC_DONE` (INFO, dhcpsrv): compaction finished.
 pub fn memfile_lfc_done(report: &crate::lease_file::CompactionReport) {
-    log::info!(
-        target: TARGET_DHCPSRV,
-        "WREN_MEMFILE_LFC_DONE lease file cleanup wrote {} leases ({} bytes): {} ms formatting, {} ms writing",
+    emit(Level::Info, TARGET_DHCPSRV, format_args!("WREN_MEMFILE_LFC_DONE lease file cleanup wrote {} leases ({} bytes): {} ms formatting, {} ms writing",
         report.leases,
         report.bytes,
         report.format_time.as_millis(),
-        report.io_time.as_millis()
-    );
+        report.io_time.as_millis()));
 }
 
 /// `WREN_MEMFILE_LFC_FAIL` (ERROR, dhcpsrv): compaction failed; the file set is unchanged
 /// or still loadable (see `lease_file`), and the next tick retries.
 pub fn memfile_lfc_fail(error: &dyn fmt::Display) {
-    log::error!(
-        target: TARGET_DHCPSRV,
-        "WREN_MEMFILE_LFC_FAIL lease file cleanup failed: {error}"
+    emit(
+        Level::Error,
+        TARGET_DHCPSRV,
+        format_args!("WREN_MEMFILE_LFC_FAIL lease file cleanup failed: {error}"),
     );
 }
 

@@ -191,12 +191,77 @@ impl<'a> Dhcp<'a> {
     }
 }
 
+impl Dhcp<'_> {
+    /// Every option in order as (code, value), stopping at `end` or at a truncated option.
+    pub fn options(&self) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut i = 240usize;
+        while let Some(&c) = self.0.get(i) {
+            match c {
+                0 => i += 1,
+                255 => break,
+                _ => {
+                    let Some(len) = self.0.get(i + 1).map(|&l| usize::from(l)) else {
+                        break;
+                    };
+                    let Some(body) = self.0.get(i + 2..i + 2 + len) else {
+                        break;
+                    };
+                    out.push((c, body.to_vec()));
+                    i += 2 + len;
+                }
+            }
+        }
+        out
+    }
+
+    /// A text form of everything a server decides in a reply, for comparing wrend with Kea:
+    /// all fixed fields except xid and secs, the length, and every option in order with its value.
+    pub fn server_view(&self) -> String {
+        let byte = |at: usize| self.0.get(at).copied().unwrap_or(0);
+        let text = |r: std::ops::Range<usize>| {
+            let b = self.0.get(r).unwrap_or(&[]);
+            String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned()
+        };
+        let opts: Vec<String> = self
+            .options()
+            .iter()
+            .map(|(c, v)| {
+                format!(
+                    "{c}={}",
+                    v.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                )
+            })
+            .collect();
+        format!(
+            "op={} htype={} hlen={} hops={} flags={:02x}{:02x} ciaddr={} yiaddr={} siaddr={} giaddr={} \
+             chaddr={} sname={:?} file={:?} len={}\n  options: {}",
+            byte(0),
+            byte(1),
+            byte(2),
+            byte(3),
+            byte(10),
+            byte(11),
+            self.ciaddr(),
+            self.yiaddr(),
+            self.addr(20),
+            self.giaddr(),
+            mac_string(&self.chaddr()),
+            text(44..108),
+            text(108..236),
+            self.0.len(),
+            opts.join(" ")
+        )
+    }
+}
+
 pub const DHCPDISCOVER: u8 = 1;
 pub const DHCPOFFER: u8 = 2;
 pub const DHCPREQUEST: u8 = 3;
 pub const DHCPACK: u8 = 5;
 pub const DHCPNAK: u8 = 6;
 pub const DHCPRELEASE: u8 = 7;
+pub const DHCPINFORM: u8 = 8;
 
 /// A running tcpdump writing `<dir>/<name>.pcap` (DHCP ports only). Stop with [`Capture::stop`].
 pub struct Capture {
@@ -207,6 +272,17 @@ pub struct Capture {
 
 impl Capture {
     pub fn start(ns: &Netns, iface: &str, dir: &Path, name: &str) -> Capture {
+        Capture::start_filtered(ns, iface, dir, name, "udp port 67 or udp port 68")
+    }
+
+    /// Like [`Capture::start`] with another tcpdump filter (e.g. "udp" for moved ports).
+    pub fn start_filtered(
+        ns: &Netns,
+        iface: &str,
+        dir: &Path,
+        name: &str,
+        filter: &str,
+    ) -> Capture {
         crate::require_program(TCPDUMP, "tcpdump");
         let path = dir.join(format!("{name}.pcap"));
         let log = dir.join(format!("{name}.tcpdump.log"));
@@ -226,7 +302,7 @@ impl Capture {
             "-w",
         ])
         .arg(&path)
-        .arg("udp port 67 or udp port 68")
+        .arg(filter)
         .stdin(Stdio::null())
         .stdout(f)
         .stderr(e);

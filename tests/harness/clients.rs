@@ -43,6 +43,20 @@ pub struct ClientOptions {
     pub hostname: Option<String>,
     /// Raw option-61 payload as hex (no separators), e.g. "08006907dce8". udhcpc and dhclient.
     pub client_id_hex: Option<String>,
+    /// dhclient only: the lease database to start from (`@IFACE@` is replaced), e.g. a lease
+    /// on a foreign network to provoke an INIT-REBOOT NAK.
+    pub dhclient_leases: Option<String>,
+    /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
+    /// (`reboot` statement; dhclient's default is 10).
+    pub dhclient_reboot_secs: Option<u32>,
+    /// udhcpc only: extra options to send, as udhcpc's `-x` takes them (e.g. "0x5d:0007").
+    pub udhcpc_send: Vec<String>,
+    /// dhcpcd only: probe the offered address with ARP before using it (RFC 5227), declining
+    /// it when another host answers. Off by default (`-A`) to keep tests fast.
+    pub dhcpcd_arp_probe: bool,
+    /// dhcpcd only: send a DHCPINFORM for this configured address ("a.b.c.d/len", `-s`) and
+    /// exit after the answer (`-1`).
+    pub dhcpcd_inform: Option<String>,
 }
 
 /// One hook-script invocation.
@@ -187,6 +201,10 @@ impl Client {
                 crate::require_program(DHCLIENT, "isc-dhcp-client");
                 std::fs::write(c.file("dhclient.conf"), c.dhclient_conf())
                     .unwrap_or_else(|e| panic!("{e}"));
+                if let Some(leases) = &opts.dhclient_leases {
+                    std::fs::write(c.file("dhclient.leases"), leases.replace("@IFACE@", iface))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
                 let mut cmd = ns.command(DHCLIENT);
                 cmd.args(c.dhclient_args()).arg("-d").arg(iface);
                 cmd
@@ -204,26 +222,25 @@ impl Client {
                 if let Some(id) = &opts.client_id_hex {
                     cmd.arg("-x").arg(format!("0x3d:{id}"));
                 }
+                for x in &opts.udhcpc_send {
+                    cmd.arg("-x").arg(x);
+                }
                 cmd
             }
             ClientKind::Dhcpcd => {
                 crate::require_program(DHCPCD, "dhcpcd-base");
                 let mut cmd = ns.command(DHCPCD);
-                cmd.args([
-                    "-4",
-                    "-B",
-                    "-A",
-                    "-L",
-                    "-K",
-                    "-f",
-                    "/dev/null",
-                    "-t",
-                    "30",
-                    "-c",
-                ])
-                .arg(&hook);
+                cmd.args(["-4", "-B", "-L", "-K", "-f", "/dev/null", "-t", "30"]);
+                if !opts.dhcpcd_arp_probe {
+                    cmd.arg("-A");
+                }
+                cmd.arg("-c").arg(&hook);
                 if let Some(h) = &opts.hostname {
                     cmd.arg("-h").arg(h);
+                }
+                if let Some(cidr) = &opts.dhcpcd_inform {
+                    crate::netns::parse_cidr(cidr);
+                    cmd.arg("-1").arg("-s").arg(cidr);
                 }
                 cmd.arg(iface);
                 cmd
@@ -249,6 +266,9 @@ impl Client {
         );
         if let Some(h) = &self.opts.hostname {
             s.push_str(&format!("send host-name \"{h}\";\n"));
+        }
+        if let Some(secs) = self.opts.dhclient_reboot_secs {
+            s.push_str(&format!("reboot {secs};\n"));
         }
         if let Some(id) = &self.opts.client_id_hex {
             let pairs: Vec<String> = id
@@ -389,9 +409,25 @@ impl Client {
             }
         }
         if let Some(p) = self.proc.as_mut() {
-            if p.wait(Duration::from_secs(10)).is_none() {
+            // `dhclient -r` stops the old instance through the pid file, which it occasionally
+            // misses (the RELEASE itself was sent by `-r`): stop it by our own PID then.
+            let mut exited = p.wait(Duration::from_secs(3)).is_some();
+            if !exited && self.kind == ClientKind::Dhclient {
+                p.signal(libc::SIGTERM);
+            }
+            if !exited {
+                exited = p.wait(Duration::from_secs(10)).is_some();
+            }
+            if !exited {
+                let pid = p.pid().unwrap_or(0);
+                let status = crate::read_text(Path::new(&format!("/proc/{pid}/status")));
+                let state = status
+                    .lines()
+                    .find(|l| l.starts_with("State"))
+                    .unwrap_or("gone");
+                let cmdline = crate::read_text(Path::new(&format!("/proc/{pid}/cmdline")));
                 panic!(
-                    "{} did not exit after release: {}",
+                    "{} (pid {pid}, {state}, {cmdline:?}) did not exit after release: {}",
                     self.name,
                     self.describe()
                 );
@@ -444,6 +480,12 @@ pub struct PerfdhcpOptions {
     pub max_exchanges: u32,
     /// Stop after this many seconds (-p).
     pub period_secs: u32,
+    /// perfdhcp's own (relay) port, -L; 67 when `None`.
+    pub local_port: Option<u16>,
+    /// The server's port, -N; 67 when `None`.
+    pub remote_port: Option<u16>,
+    /// First simulated MAC (-b mac=...), for reproducible chaddrs.
+    pub base_mac: Option<String>,
 }
 
 impl Default for PerfdhcpOptions {
@@ -453,6 +495,9 @@ impl Default for PerfdhcpOptions {
             clients: 200,
             max_exchanges: 200,
             period_secs: 10,
+            local_port: None,
+            remote_port: None,
+            base_mac: None,
         }
     }
 }
@@ -561,8 +606,17 @@ impl Perfdhcp {
             .arg(format!("-R{}", opts.clients))
             .arg(format!("-n{}", opts.max_exchanges))
             .arg(format!("-p{}", opts.period_secs))
-            .args(["-W", "1000000", "-x", "le"])
-            .arg(server.to_string())
+            .args(["-W", "1000000", "-x", "le"]);
+        if let Some(p) = opts.local_port {
+            cmd.arg(format!("-L{p}"));
+        }
+        if let Some(p) = opts.remote_port {
+            cmd.arg(format!("-N{p}"));
+        }
+        if let Some(m) = &opts.base_mac {
+            cmd.arg("-b").arg(format!("mac={m}"));
+        }
+        cmd.arg(server.to_string())
             .stdin(Stdio::null())
             .stdout(f)
             .stderr(e);

@@ -1,3 +1,4 @@
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! Each real client gets a lease with the configured options, renews it by unicast, and releases
 //! it; the lease file shows each step (a row per step, the release with valid_lifetime 0).
 

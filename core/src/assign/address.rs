@@ -161,7 +161,11 @@ fn reserved_for_another(
     }
 }
 
-fn leased_to_another(store: &dyn LeaseStore, addr: Ipv4Addr, ctx: &ClientContext<'_>) -> bool {
+fn leased_to_another<S: LeaseStore + ?Sized>(
+    store: &S,
+    addr: Ipv4Addr,
+    ctx: &ClientContext<'_>,
+) -> bool {
     match store.by_address(addr) {
         Some(l) => !l.is_removal() && !l.is_expired(ctx.now) && !ctx.identity.owns(&l),
         None => false,
@@ -170,9 +174,9 @@ fn leased_to_another(store: &dyn LeaseStore, addr: Ipv4Addr, ctx: &ClientContext
 
 /// The client's current lease in the selected subnet or its shared network (by client-id,
 /// then chaddr): its address and the subnet index.
-pub fn current_lease(
+pub fn current_lease<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
 ) -> Option<(Ipv4Addr, usize)> {
@@ -210,9 +214,9 @@ fn subnet_for(
 ///    not reserved for another client."
 /// 4. "Otherwise the next free address from allowed pools of the subnet, then other subnets
 ///    of the shared network" (iterative allocator; declined addresses in probation skipped).
-pub fn choose_for_discover(
+pub fn choose_for_discover<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
     requested: Option<Ipv4Addr>,
@@ -299,9 +303,9 @@ pub fn choose_for_discover(
 /// first boot starts at the first pool address". `cursors[subnet_index]` holds the last
 /// address handed out in that subnet (UNSPECIFIED: none yet); a missing entry means the
 /// search always starts at the first pool address (still correct, slower).
-fn next_free(
+fn next_free<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     subnet: &Subnet,
     subnet_index: usize,
     ctx: &ClientContext<'_>,
@@ -314,6 +318,15 @@ fn next_free(
         .get(subnet_index)
         .copied()
         .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let usable = |addr: Ipv4Addr| {
+        is_free(store, addr, ctx.now) && !reserved_for_another(config, subnet, addr, own)
+    };
+    if let Some(addr) = next_free_by_occupancy(config, store, subnet, ctx, last, &usable) {
+        if let Some(c) = cursors.get_mut(subnet_index) {
+            *c = addr;
+        }
+        return Some(addr);
+    }
     // Position: (pool index, address) of the first candidate.
     let (mut p, mut addr) = match pools.iter().position(|pl| pl.contains(last)) {
         Some(i) => match pools.get(i) {
@@ -353,6 +366,86 @@ fn next_free(
     None
 }
 
+/// Which part of a pool a search phase accepts (see [`next_free_by_occupancy`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// After the cursor, in the cursor's pool.
+    Above,
+    /// Anywhere, in the other pools.
+    Any,
+    /// Up to the cursor, in the cursor's pool (the wrap-around).
+    UpTo,
+}
+
+/// Most candidates a search phase checks against the table before giving up on the hints
+/// (only reservations not marked in the occupancy make a hint fail).
+const HINT_TRIES: u32 = 256;
+
+/// The iterative order of [`next_free`] through the store's occupancy hints: the cursor's
+/// pool after the cursor, the following pools (wrapping), then the cursor's pool up to the
+/// cursor. `None` when the store has no hints or they ran out; the caller then scans.
+fn next_free_by_occupancy<S: LeaseStore + ?Sized>(
+    config: &Config<'_>,
+    store: &S,
+    subnet: &Subnet,
+    ctx: &ClientContext<'_>,
+    last: Ipv4Addr,
+    usable: &dyn Fn(Ipv4Addr) -> bool,
+) -> Option<Ipv4Addr> {
+    let base = subnet.pools.start as usize;
+    let list = pools(config, subnet);
+    let n = list.len();
+    let current = list.iter().position(|p| p.contains(last));
+    let start = current.unwrap_or(0);
+    let phases = (0..=n).filter_map(|k| {
+        let i = (start + k) % n.max(1);
+        match (k, current) {
+            (0, Some(_)) => Some((i, Phase::Above)),
+            (0, None) => Some((i, Phase::Any)),
+            (k, Some(_)) if k == n => Some((i, Phase::UpTo)),
+            (k, _) if k == n => None,
+            _ => Some((i, Phase::Any)),
+        }
+    });
+    for (i, phase) in phases {
+        let pool = list.get(i)?;
+        if !pool_allowed(config, pool, ctx.classes) {
+            continue;
+        }
+        let mut after = if phase == Phase::Above {
+            Some(last)
+        } else {
+            None
+        };
+        let mut tries = 0;
+        loop {
+            let a = match store.next_unheld(base + i, pool, after) {
+                crate::assign::store::FreeSearch::Unsupported => return None,
+                crate::assign::store::FreeSearch::Exhausted => break,
+                crate::assign::store::FreeSearch::Found(a) => a,
+            };
+            let in_phase = match phase {
+                Phase::Above => a > last,
+                Phase::UpTo => a <= last,
+                Phase::Any => true,
+            };
+            // A hint at or before the previous one means the search wrapped in the pool.
+            if !in_phase || (tries > 0 && after.is_some_and(|p| a <= p)) {
+                break;
+            }
+            if usable(a) {
+                return Some(a);
+            }
+            tries += 1;
+            if tries >= HINT_TRIES {
+                return None;
+            }
+            after = Some(a);
+        }
+    }
+    None
+}
+
 /// Checks the address a REQUEST asks for (option 50 or ciaddr) against §4, in order:
 /// * "reserved for another client → NAK;"
 /// * "leased (unexpired) to another client → NAK;"
@@ -363,9 +456,9 @@ fn next_free(
 ///   allowed for the client's classes → NAK;"
 /// * "otherwise: same address as the client's lease → renew …; different → allocate it and
 ///   delete the client's old lease".
-pub fn check_requested(
+pub fn check_requested<S: LeaseStore + ?Sized>(
     config: &Config<'_>,
-    store: &dyn LeaseStore,
+    store: &S,
     ctx: &ClientContext<'_>,
     selected: usize,
     want: Ipv4Addr,
@@ -485,7 +578,7 @@ mod tests {
 
     #[test]
     fn iterative_allocation_continues_and_wraps() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
@@ -511,7 +604,7 @@ mod tests {
 
     #[test]
     fn declined_in_probation_is_skipped_and_expired_is_reused() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
@@ -528,7 +621,7 @@ mod tests {
 
     #[test]
     fn full_pool_fails() {
-        let f = small();
+        let mut f = small();
         let c = f.config();
         let mut slots = vec![StoredLease::EMPTY; 8];
         let mut store = ArrayLeaseStore::new(&mut slots);
@@ -738,6 +831,117 @@ mod tests {
             choose_for_discover(&c, &store, &ctx(MAC_A), 0, None, &mut cursors),
             None
         );
+    }
+
+    /// The occupancy hints of the real lease table give exactly the addresses of the plain
+    /// scan, through pool wrap-around, releases and a reservation inside a pool.
+    #[test]
+    fn occupancy_hints_follow_the_iterative_order() {
+        use crate::lease::occupancy::{OccupancySizes, OccupancyStorage, PoolBits, SortedPool};
+        use crate::lease::table::{LeaseSlot, LeaseStorage};
+        use crate::lease::LeaseTable;
+        let mut f = Fixture::new();
+        let s = f.subnet(1, "198.18.1.0/24");
+        f.pool(s, "198.18.1.100", "198.18.1.104");
+        f.pool(s, "198.18.1.200", "198.18.1.202");
+        f.reservation(
+            Some(0),
+            IdentifierType::HwAddress,
+            &[7],
+            Some("198.18.1.102"),
+            "",
+        );
+        let c = f.config();
+        let sizes = LeaseStorage::sizes_for(16);
+        let occ = OccupancySizes::for_pools(c.pools);
+        let mut leases = vec![LeaseSlot::default(); sizes.leases];
+        let (mut a, mut b, mut d) = (
+            vec![0u32; sizes.index_slots],
+            vec![0u32; sizes.index_slots],
+            vec![0u32; sizes.index_slots],
+        );
+        let mut e = vec![0u32; sizes.expiry];
+        let mut t = vec![0u8; sizes.text_bytes];
+        let mut pb = vec![PoolBits::default(); occ.pools];
+        let mut sp = vec![SortedPool::default(); occ.pools];
+        let (mut held, mut reserved) = (vec![0u64; occ.words], vec![0u64; occ.words]);
+        let mut table = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut a,
+            by_client_id: &mut b,
+            by_hwaddr: &mut d,
+            expiry: &mut e,
+            text: &mut t,
+            occupancy: OccupancyStorage {
+                pools: &mut pb,
+                sorted: &mut sp,
+                held: &mut held,
+                reserved: &mut reserved,
+            },
+        })
+        .unwrap();
+        table.set_pools(c.pools).unwrap();
+        // The hints are really in use (not the fallback scan).
+        assert_eq!(
+            table.next_unheld(1, &c.pools[1], None),
+            crate::assign::store::FreeSearch::Found(ip("198.18.1.200"))
+        );
+        let mut slots = vec![StoredLease::EMPTY; 16];
+        let mut plain = ArrayLeaseStore::new(&mut slots);
+        let mut fast_cursor = [Ipv4Addr::UNSPECIFIED; 1];
+        let mut slow_cursor = [Ipv4Addr::UNSPECIFIED; 1];
+        let macs: [&'static [u8]; 12] = [
+            &[1],
+            &[2],
+            &[3],
+            &[4],
+            &[5],
+            &[6],
+            &[8],
+            &[9],
+            &[10],
+            &[11],
+            &[12],
+            &[13],
+        ];
+        let mut got = std::vec::Vec::new();
+        for (round, mac) in macs.iter().enumerate() {
+            // Release the lease of client round-3 every third round.
+            if round % 3 == 2 {
+                let victim = got[round - 2];
+                assert!(LeaseStore::remove(&mut table, victim));
+                assert!(plain.remove(victim));
+            }
+            let cx = ctx(mac);
+            let fast = choose_for_discover(&c, &table, &cx, 0, None, &mut fast_cursor);
+            let slow = choose_for_discover(&c, &plain, &cx, 0, None, &mut slow_cursor);
+            assert_eq!(
+                fast.map(|x| x.address),
+                slow.map(|x| x.address),
+                "round {round}"
+            );
+            let Some(x) = fast else { break };
+            assert_ne!(
+                x.address,
+                ip("198.18.1.102"),
+                "the reserved address is never handed out"
+            );
+            let mut l = lease("198.18.1.1", mac, 9000, LeaseState::Default);
+            l.address = x.address;
+            table.put(&l).unwrap();
+            plain.put(&l).unwrap();
+            got.push(x.address);
+        }
+        assert_eq!(
+            &got[..4],
+            &[
+                ip("198.18.1.100"),
+                ip("198.18.1.101"),
+                ip("198.18.1.103"),
+                ip("198.18.1.104")
+            ]
+        );
+        assert_eq!(got[4], ip("198.18.1.200"));
     }
 
     #[test]

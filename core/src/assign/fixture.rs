@@ -5,26 +5,10 @@ use core::net::Ipv4Addr;
 use std::vec::Vec;
 
 use crate::config::*;
-use crate::index::HashIndexView;
+use crate::index::HashIndex;
 
 /// Kea's defaults for the inheritable parameters (kea-config.md §2).
-pub(crate) const DEFAULT_PARAMS: SubnetParams = SubnetParams {
-    lifetimes: Lifetimes::KEA_DEFAULT,
-    renew_timer: None,
-    rebind_timer: None,
-    calculate_tee_times: false,
-    t1_percent: 0.5,
-    t2_percent: 0.875,
-    authoritative: false,
-    match_client_id: true,
-    next_server: None,
-    server_hostname: TextRef::EMPTY,
-    boot_file_name: TextRef::EMPTY,
-    reservations_global: false,
-    reservations_in_subnet: true,
-    reservations_out_of_pool: false,
-    store_extended_info: false,
-};
+pub(crate) const DEFAULT_PARAMS: SubnetParams = SubnetParams::KEA_DEFAULT;
 
 pub(crate) fn default_globals() -> Globals {
     Globals {
@@ -73,6 +57,17 @@ pub(crate) fn default_globals() -> Globals {
         loggers: IndexRange::EMPTY,
         hooks: IndexRange::EMPTY,
         user_context: TextRef::EMPTY,
+        declared: DeclaredParams::NONE,
+    }
+}
+
+trait TextRange {
+    fn as_range_in_text(&self) -> core::ops::Range<usize>;
+}
+
+impl TextRange for TextRef {
+    fn as_range_in_text(&self) -> core::ops::Range<usize> {
+        self.offset as usize..(self.offset + self.len) as usize
     }
 }
 
@@ -114,6 +109,8 @@ pub(crate) struct Fixture {
     pub addresses: Vec<Ipv4Addr>,
     pub names: Vec<TextRef>,
     pub text: Vec<u8>,
+    id_slots: Vec<u32>,
+    addr_slots: Vec<u32>,
 }
 
 impl Fixture {
@@ -129,6 +126,8 @@ impl Fixture {
             addresses: Vec::new(),
             names: Vec::new(),
             text: Vec::new(),
+            id_slots: Vec::new(),
+            addr_slots: Vec::new(),
         }
     }
 
@@ -150,16 +149,8 @@ impl Fixture {
                 address: ip(a),
                 len: l.parse().unwrap(),
             },
-            shared_network: None,
-            pools: IndexRange::EMPTY,
-            reservations: IndexRange::EMPTY,
-            options: IndexRange::EMPTY,
-            interface: TextRef::EMPTY,
-            relay_addresses: IndexRange::EMPTY,
-            client_class: TextRef::EMPTY,
-            require_client_classes: IndexRange::EMPTY,
             params: self.globals.params,
-            user_context: TextRef::EMPTY,
+            ..Subnet::EMPTY
         });
         self.subnets.len() - 1
     }
@@ -202,9 +193,7 @@ impl Fixture {
                 start: members.start as u32,
                 len: members.len() as u32,
             },
-            options: IndexRange::EMPTY,
-            require_client_classes: IndexRange::EMPTY,
-            user_context: TextRef::EMPTY,
+            ..SharedNetwork::EMPTY
         });
         for s in members {
             self.subnets[s].shared_network = Some(n as u32);
@@ -284,7 +273,29 @@ impl Fixture {
         extend(range, i);
     }
 
-    pub fn config(&self) -> Config<'_> {
+    /// The configuration, with the reservation indexes built as the parser builds them.
+    pub fn config(&mut self) -> Config<'_> {
+        let slots = (self.reservations.len() * 2 + 2).next_power_of_two();
+        self.id_slots = std::vec![0; slots];
+        self.addr_slots = std::vec![0; slots];
+        let mut by_id = HashIndex::new(&mut self.id_slots).unwrap();
+        let mut by_addr = HashIndex::new(&mut self.addr_slots).unwrap();
+        for (i, r) in self.reservations.iter().enumerate() {
+            let ident = &self.text[r.identifier.as_range_in_text()];
+            by_id
+                .insert(
+                    identifier_hash(r.subnet_id, r.identifier_type, ident),
+                    i as u32,
+                )
+                .unwrap();
+            if let Some(a) = r.address {
+                by_addr
+                    .insert(address_hash(r.subnet_id, a), i as u32)
+                    .unwrap();
+            }
+        }
+        let reservations_by_identifier = by_id.into_view();
+        let reservations_by_address = by_addr.into_view();
         Config {
             globals: self.globals,
             subnets: &self.subnets,
@@ -299,8 +310,8 @@ impl Fixture {
             addresses: &self.addresses,
             names: &self.names,
             text: &self.text,
-            reservations_by_identifier: HashIndexView::default(),
-            reservations_by_address: HashIndexView::default(),
+            reservations_by_identifier,
+            reservations_by_address,
         }
     }
 

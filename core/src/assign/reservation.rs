@@ -4,7 +4,7 @@
 
 use core::net::Ipv4Addr;
 
-use crate::config::{Config, IdentifierType, Reservation, Subnet};
+use crate::config::{address_hash, identifier_hash, Config, IdentifierType, Subnet};
 
 /// The identifiers a query offers for host lookup.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,28 +37,40 @@ impl<'a> HostIdentifiers<'a> {
     }
 }
 
-fn scope<'c>(config: &Config<'c>, subnet_id: u32) -> &'c [Reservation] {
-    let range = if subnet_id == 0 {
-        config.globals.reservations
-    } else {
-        match config.subnets.iter().find(|s| s.id == subnet_id) {
-            Some(s) => s.reservations,
-            None => return &[],
-        }
-    };
-    config.reservations.get(range.as_range()).unwrap_or(&[])
+/// The reservation of scope `subnet_id` (0 = global) with identifier `kind`/`bytes`, through
+/// the config's identifier index ([`crate::config::identifier_hash`]). Returns an index
+/// into `config.reservations`.
+fn by_identifier(
+    config: &Config<'_>,
+    subnet_id: u32,
+    kind: IdentifierType,
+    bytes: &[u8],
+) -> Option<usize> {
+    let reservations = config.reservations;
+    config
+        .reservations_by_identifier
+        .find(identifier_hash(subnet_id, kind, bytes), |c| {
+            reservations.get(c as usize).is_some_and(|r| {
+                r.subnet_id == subnet_id
+                    && r.identifier_type == kind
+                    && config.bytes(r.identifier) == bytes
+            })
+        })
+        .map(|id| id as usize)
 }
 
-fn offset_of(config: &Config<'_>, subnet_id: u32) -> usize {
-    if subnet_id == 0 {
-        config.globals.reservations.start as usize
-    } else {
-        config
-            .subnets
-            .iter()
-            .find(|s| s.id == subnet_id)
-            .map_or(0, |s| s.reservations.start as usize)
-    }
+/// The reservation of scope `subnet_id` (0 = global) for `address`, through the config's
+/// address index.
+fn by_address(config: &Config<'_>, subnet_id: u32, address: Ipv4Addr) -> Option<usize> {
+    let reservations = config.reservations;
+    config
+        .reservations_by_address
+        .find(address_hash(subnet_id, address), |c| {
+            reservations
+                .get(c as usize)
+                .is_some_and(|r| r.subnet_id == subnet_id && r.address == Some(address))
+        })
+        .map(|id| id as usize)
 }
 
 /// The reservation in scope `subnet_id` (0 = global) matching the query's identifiers, trying
@@ -69,26 +81,14 @@ pub fn find_in_scope(
     subnet_id: u32,
     ids: &HostIdentifiers<'_>,
 ) -> Option<usize> {
-    let order = config
-        .globals
-        .host_reservation_identifiers
-        .get(..usize::from(config.globals.identifier_count))
-        .unwrap_or(&[]);
-    let list = scope(config, subnet_id);
-    let base = offset_of(config, subnet_id);
-    for &kind in order {
+    config.identifier_order().iter().find_map(|&kind| {
         let wanted = ids.get(kind);
         if wanted.is_empty() {
-            continue;
+            None
+        } else {
+            by_identifier(config, subnet_id, kind, wanted)
         }
-        if let Some(pos) = list
-            .iter()
-            .position(|r| r.identifier_type == kind && config.bytes(r.identifier) == wanted)
-        {
-            return Some(base + pos);
-        }
-    }
-    None
+    })
 }
 
 /// The client's reservation for `subnet`, as Kea 2.2's `findReservation` looks: global
@@ -113,19 +113,13 @@ pub fn find_for_client(
 /// The reservation (visible from `subnet`) that reserves `address`, if any: "reserved
 /// addresses never handed to others".
 pub fn reserving(config: &Config<'_>, subnet: &Subnet, address: Ipv4Addr) -> Option<usize> {
-    let find = |subnet_id: u32| {
-        scope(config, subnet_id)
-            .iter()
-            .position(|r| r.address == Some(address))
-            .map(|p| offset_of(config, subnet_id) + p)
-    };
     if subnet.params.reservations_in_subnet {
-        if let Some(r) = find(subnet.id) {
+        if let Some(r) = by_address(config, subnet.id, address) {
             return Some(r);
         }
     }
     if subnet.params.reservations_global {
-        return find(0);
+        return by_address(config, 0, address);
     }
     None
 }

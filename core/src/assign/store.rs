@@ -6,7 +6,8 @@
 use core::net::Ipv4Addr;
 
 use crate::assign::ClientIdentity;
-use crate::lease::{LeaseRecord, LeaseState};
+use crate::config::Pool;
+use crate::lease::{LeaseRecord, LeaseState, LeaseTable, TableError};
 use crate::time::Timestamp;
 
 /// Why a lease could not be stored.
@@ -34,6 +35,28 @@ pub trait LeaseStore {
 
     /// Removes the lease of `address`; returns whether there was one.
     fn remove(&mut self, address: Ipv4Addr) -> bool;
+
+    /// A fast hint for the iterative allocator: the next address of `pool` (index
+    /// `pool_index` in `config.pools`) after `after` (wrapping within the pool) that the
+    /// store knows is neither leased nor reserved. The allocator still checks every hint
+    /// with [`LeaseStore::by_address`] and the reservations, and falls back to scanning
+    /// address by address when the hints run out (expired leases not yet reclaimed are
+    /// reusable but still marked). The default has no occupancy to offer.
+    fn next_unheld(&self, pool_index: usize, pool: &Pool, after: Option<Ipv4Addr>) -> FreeSearch {
+        let _ = (pool_index, pool, after);
+        FreeSearch::Unsupported
+    }
+}
+
+/// Answer of [`LeaseStore::next_unheld`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeSearch {
+    /// The store keeps no occupancy for this pool.
+    Unsupported,
+    /// This address is not marked.
+    Found(Ipv4Addr),
+    /// Every address of the pool is marked.
+    Exhausted,
 }
 
 /// Whether `address` may be handed to a new owner at `now` as far as the lease table is
@@ -45,6 +68,54 @@ pub fn is_free<S: LeaseStore + ?Sized>(store: &S, address: Ipv4Addr, now: Timest
     match store.by_address(address) {
         None => true,
         Some(lease) => lease.is_removal() || lease.is_expired(now),
+    }
+}
+
+/// The daemon's lease table: O(1) lookups through its address, client-id and hardware
+/// address indexes, and its pool occupancy bitmaps as allocation hints.
+impl LeaseStore for LeaseTable<'_> {
+    fn by_address(&self, address: Ipv4Addr) -> Option<LeaseRecord<'_>> {
+        self.get(address)
+    }
+
+    /// Client-id first, then hardware address among the subnet's leases the client owns;
+    /// declined leases (no identity left) never match.
+    fn by_client(&self, subnet_id: u32, client: &ClientIdentity<'_>) -> Option<LeaseRecord<'_>> {
+        let usable =
+            |l: &LeaseRecord<'_>| l.subnet_id == subnet_id && l.state != LeaseState::Declined;
+        if !client.client_id.is_empty() {
+            if let Some((_, l)) = self.by_client_id(client.client_id).find(|(_, l)| usable(l)) {
+                return Some(l);
+            }
+        }
+        self.by_hwaddr(client.hwaddr)
+            .find(|(_, l)| usable(l) && client.owns(l))
+            .map(|(_, l)| l)
+    }
+
+    fn put(&mut self, record: &LeaseRecord<'_>) -> Result<(), StoreError> {
+        self.upsert(record).map(|_| ()).map_err(|e| match e {
+            TableError::HwAddrTooLong | TableError::ClientIdTooLong | TableError::TextTooLong => {
+                StoreError::FieldTooLong
+            }
+            TableError::Full | TableError::TextFull | TableError::Occupancy(_) => StoreError::Full,
+        })
+    }
+
+    fn remove(&mut self, address: Ipv4Addr) -> bool {
+        LeaseTable::remove(self, address)
+    }
+
+    /// The table's pool occupancy bitmaps (installed with [`LeaseTable::set_pools`]); a pool
+    /// the bitmaps do not know as the config has it is `Unsupported`.
+    fn next_unheld(&self, pool_index: usize, pool: &Pool, after: Option<Ipv4Addr>) -> FreeSearch {
+        let occupancy = self.occupancy();
+        if occupancy.pool_range(pool_index) != Some((pool.first, pool.last)) {
+            return FreeSearch::Unsupported;
+        }
+        occupancy
+            .next_free(pool_index, after)
+            .map_or(FreeSearch::Exhausted, FreeSearch::Found)
     }
 }
 
@@ -290,6 +361,62 @@ mod tests {
             Ipv4Addr::new(198, 18, 0, 2)
         );
         assert!(s.by_client(2, &by_id).is_none());
+    }
+
+    #[test]
+    fn lease_table_implements_the_store() {
+        use crate::lease::occupancy::OccupancyStorage;
+        use crate::lease::table::{LeaseSlot, LeaseStorage};
+        let sizes = LeaseStorage::sizes_for(8);
+        let mut leases = std::vec![LeaseSlot::default(); sizes.leases];
+        let mut a = std::vec![0u32; sizes.index_slots];
+        let mut b = std::vec![0u32; sizes.index_slots];
+        let mut c = std::vec![0u32; sizes.index_slots];
+        let mut e = std::vec![0u32; sizes.expiry];
+        let mut t = std::vec![0u8; sizes.text_bytes];
+        let mut table = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut a,
+            by_client_id: &mut b,
+            by_hwaddr: &mut c,
+            expiry: &mut e,
+            text: &mut t,
+            occupancy: OccupancyStorage::empty(),
+        })
+        .unwrap();
+        let store: &mut dyn LeaseStore = &mut table;
+        store.put(&rec(1, &[9], &[1, 7])).unwrap();
+        store.put(&rec(2, &[9], &[])).unwrap();
+        let by_id = ClientIdentity {
+            client_id: &[1, 7],
+            hwaddr: &[8],
+        };
+        assert_eq!(
+            store.by_client(1, &by_id).unwrap().address,
+            Ipv4Addr::new(198, 18, 0, 1)
+        );
+        let other_id = ClientIdentity {
+            client_id: &[1, 6],
+            hwaddr: &[9],
+        };
+        assert_eq!(
+            store.by_client(1, &other_id).unwrap().address,
+            Ipv4Addr::new(198, 18, 0, 2)
+        );
+        assert_eq!(
+            store
+                .by_address(Ipv4Addr::new(198, 18, 0, 2))
+                .unwrap()
+                .hostname,
+            "h"
+        );
+        assert!(store.remove(Ipv4Addr::new(198, 18, 0, 2)));
+        assert!(store.by_client(1, &other_id).is_none());
+        let long = [0u8; 21];
+        assert_eq!(
+            store.put(&rec(3, &long, &[])),
+            Err(StoreError::FieldTooLong)
+        );
     }
 
     #[test]

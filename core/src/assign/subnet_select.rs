@@ -81,7 +81,12 @@ pub fn select_subnet(
     // §2.1: "If option 82 has sub-option 5 link-selection (RFC 3527, exactly 4 bytes) →
     // select by that address. Else if option 118 subnet-selection (RFC 3011) is present →
     // select by that address. … No match → no subnet (no fallback to giaddr or interface)."
-    if let Some(a) = input.link_selection.or(input.subnet_selection) {
+    // Kea's `initSelector`: a 0.0.0.0 selection address counts as absent.
+    let chosen = input
+        .link_selection
+        .filter(|a| !a.is_unspecified())
+        .or(input.subnet_selection.filter(|a| !a.is_unspecified()));
+    if let Some(a) = chosen {
         return subnet_containing(config, a, classes);
     }
     if !input.giaddr.is_unspecified() {
@@ -176,7 +181,7 @@ pub(crate) mod tests {
 
     #[test]
     fn link_selection_beats_118_beats_giaddr_and_has_no_fallback() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.giaddr = Ipv4Addr::new(198, 18, 1, 5);
@@ -186,11 +191,16 @@ pub(crate) mod tests {
         assert_eq!(select_subnet(&c, &i, &NoClasses), Some(2));
         i.link_selection = Some(Ipv4Addr::new(198, 19, 99, 9));
         assert_eq!(select_subnet(&c, &i, &NoClasses), None);
+        // 0.0.0.0 counts as absent: 118 decides again, then giaddr.
+        i.link_selection = Some(Ipv4Addr::UNSPECIFIED);
+        assert_eq!(select_subnet(&c, &i, &NoClasses), Some(1));
+        i.subnet_selection = Some(Ipv4Addr::UNSPECIFIED);
+        assert_eq!(select_subnet(&c, &i, &NoClasses), Some(0));
     }
 
     #[test]
     fn relay_addresses_beat_the_giaddr_prefix() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         // 198.18.9.1 is listed as a relay of subnet 3 (index 2), in no prefix.
@@ -204,7 +214,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ciaddr_and_source_only_when_not_broadcast() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.ciaddr = Ipv4Addr::new(198, 18, 2, 50);
@@ -219,7 +229,7 @@ pub(crate) mod tests {
 
     #[test]
     fn interface_name_beats_interface_address() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.interface_name = "ue1";
@@ -231,7 +241,7 @@ pub(crate) mod tests {
 
     #[test]
     fn client_class_restricts_selection() {
-        let f = Fixture::three_subnets();
+        let mut f = Fixture::three_subnets();
         let c = f.config();
         let mut i = input();
         i.received_broadcast = false;

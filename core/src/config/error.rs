@@ -240,6 +240,15 @@ pub enum ConfigErrorKind {
         /// The maximum.
         max: u32,
     },
+    /// `min-valid-lifetime` and `max-valid-lifetime` without `valid-lifetime` in one map.
+    BoundsWithoutValidLifetime,
+    /// `renew-timer` above `rebind-timer`.
+    RenewAfterRebind {
+        /// T1.
+        renew: u32,
+        /// T2.
+        rebind: u32,
+    },
     /// A `t1-percent`/`t2-percent` outside (0, 1).
     PercentOutOfRange,
     /// `t1-percent` not below `t2-percent`.
@@ -291,6 +300,11 @@ pub enum ConfigErrorKind {
         /// The key.
         key: &'static str,
     },
+    /// A client class Kea would reject.
+    BadClass {
+        /// Why.
+        reason: &'static str,
+    },
     /// Two client classes with one name.
     DuplicateClass(Snippet),
     /// An `option-data` entry with neither `name` nor `code`.
@@ -308,13 +322,19 @@ pub enum ConfigErrorKind {
     UnknownOptionSpace(Snippet),
     /// The option's `data` could not be converted to wire bytes.
     BadOptionData {
-        /// Why (from the option encoder).
-        reason: &'static str,
+        /// Why (from [`crate::option_data`]).
+        reason: Snippet,
     },
     /// An `option-def` Kea would reject.
     BadOptionDef {
+        /// Why (from [`crate::option_def`]).
+        reason: Snippet,
+    },
+    /// An `option-def` Kea accepts but wren cannot represent (more record fields than
+    /// [`crate::option_def::MAX_RECORD_FIELDS`]).
+    UnsupportedOptionDef {
         /// Why.
-        reason: &'static str,
+        reason: Snippet,
     },
     /// Caller-provided storage is too small for this text.
     StorageFull(StorageKind),
@@ -393,6 +413,13 @@ impl fmt::Display for ConfigErrorKind {
                 f,
                 "min-valid-lifetime ({min}) is more than max-valid-lifetime ({max})"
             ),
+            K::BoundsWithoutValidLifetime => f.write_str(
+                "have min-valid-lifetime and max-valid-lifetime but no valid-lifetime (default)",
+            ),
+            K::RenewAfterRebind { renew, rebind } => write!(
+                f,
+                "renew-timer ({renew}) is greater than rebind-timer ({rebind})"
+            ),
             K::PercentOutOfRange => f.write_str("percentage must be greater than 0 and less than 1"),
             K::T1NotBelowT2 => f.write_str("t1-percent must be less than t2-percent"),
             K::ReservationModeConflict { flag } => write!(
@@ -429,6 +456,7 @@ impl fmt::Display for ConfigErrorKind {
                 f,
                 "\"{key}\" of a shared-network member differs from the shared network's"
             ),
+            K::BadClass { reason } => write!(f, "invalid client class: {reason}"),
             K::DuplicateClass(n) => write!(f, "duplicate client class \"{n}\""),
             K::OptionWithoutNameOrCode => f.write_str("option-data needs \"name\" or \"code\""),
             K::OptionNameCodeMismatch { name, code } => write!(
@@ -439,6 +467,9 @@ impl fmt::Display for ConfigErrorKind {
             K::UnknownOptionSpace(s) => write!(f, "unknown option space \"{s}\""),
             K::BadOptionData { reason } => write!(f, "invalid option data: {reason}"),
             K::BadOptionDef { reason } => write!(f, "invalid option-def: {reason}"),
+            K::UnsupportedOptionDef { reason } => {
+                write!(f, "option-def not supported by wren: {reason}")
+            }
             K::StorageFull(kind) => write!(
                 f,
                 "configuration storage \"{}\" too small (size it with config::measure)",
@@ -459,6 +490,19 @@ pub struct ConfigError {
     pub path: ConfigPath,
     /// What is wrong.
     pub kind: ConfigErrorKind,
+}
+
+impl ConfigErrorKind {
+    /// Whether the configuration is valid for Kea 2.2 but uses something wren does not
+    /// implement (as opposed to a configuration Kea would reject too).
+    pub fn is_unsupported_feature(&self) -> bool {
+        matches!(
+            self,
+            ConfigErrorKind::UnsupportedDatabase(_)
+                | ConfigErrorKind::UnsupportedOptionDef { .. }
+                | ConfigErrorKind::UnresolvedInclude(_)
+        )
+    }
 }
 
 impl ConfigError {
@@ -519,6 +563,12 @@ pub enum ConfigWarningKind {
     DeprecatedReservationMode,
     /// `flex-id` needs Kea's premium flex_id hook; such reservations never match.
     FlexIdNeverMatches,
+    /// CSV values Kea silently ignores: every value after the first of a non-array option
+    /// (kea-options.md §3.1: `"a.test, b.test"` is sent as `a.test`).
+    IgnoredOptionValues {
+        /// How many.
+        count: u32,
+    },
     /// `lease-database.persist` is false: leases are kept in memory only.
     LeasesNotPersisted,
 }
@@ -537,6 +587,10 @@ impl fmt::Display for ConfigWarningKind {
             ),
             ConfigWarningKind::FlexIdNeverMatches => f.write_str(
                 "flex-id needs Kea's flex_id hook, which wren does not implement: flex-id reservations never match",
+            ),
+            ConfigWarningKind::IgnoredOptionValues { count } => write!(
+                f,
+                "{count} value(s) after the first are ignored: the option is not an array (as Kea)"
             ),
             ConfigWarningKind::LeasesNotPersisted => {
                 f.write_str("lease-database persist is false: leases are kept in memory only")

@@ -21,7 +21,6 @@
 pub mod error;
 pub mod json;
 pub mod model;
-mod options;
 mod parse;
 mod reader;
 pub mod storage;
@@ -212,6 +211,16 @@ impl<'a> Config<'a> {
         self.classes
             .iter()
             .find(|c| self.bytes(c.name) == name.as_bytes())
+    }
+
+    /// The hook library whose file name (last path component) is `file_name`, e.g.
+    /// `"libdhcp_ha.so"` (wren implements Kea's free hooks natively and recognises them by
+    /// file name).
+    pub fn hook_library(&self, file_name: &str) -> Option<&'a HookLibrary> {
+        self.hooks.iter().find(|h| {
+            let path = self.str(h.library);
+            path.rsplit('/').next() == Some(file_name)
+        })
     }
 
     /// The shared network a subnet belongs to.

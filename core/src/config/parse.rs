@@ -1,30 +1,91 @@
 //! The Kea 2.2 `Dhcp4` grammar (kea-config.md §2) onto the model.
 //!
 //! One forward pass over the text, writing into [`Store`]; [`crate::config::measure`] runs
-//! the same pass in counting mode. Two look-aheads keep it single-pass without losing
-//! error positions: each `subnet4` map is pre-scanned for its `subnet` and `id` (Kea
-//! configs often list `pools` and `reservations` before `subnet`, and pool/reservation
-//! checks need the prefix), and the `Dhcp4` map for `ip-reservations-unique` and
-//! `option-def` (custom definitions must be known before any `option-data` uses them, as
-//! Kea parses `option-def` first).
+//! the same pass in counting mode. Look-aheads (a key scan of one map, no storage) keep it
+//! single-pass without losing error positions:
+//! * each `subnet4` map is pre-scanned for its `subnet` and `id`: Kea configs (the seed
+//!   among them) often list `pools` and `reservations` before `subnet`, and pool and
+//!   reservation checks need the prefix, reservation indexes the id;
+//! * the `Dhcp4` map for `ip-reservations-unique`, `authoritative`, `calculate-tee-times`
+//!   (checks of inner levels depend on them) and `option-def`, which is parsed first, as
+//!   Kea does, so `option-data` anywhere can use the definitions; a client class's own
+//!   `option-def` likewise comes before its `option-data`.
 //!
-//! Subnet order (decided here, documented on [`super::Config::subnets`]): top-level
-//! `subnet4` first in file order, then each shared network's members, network by network.
-//! Auto ids (`id` absent or 0) are 1, 2, 3… in file order, as kea-config.md §2.3 says.
+//! Decisions:
+//! * Subnet order (documented on [`super::Config::subnets`]): top-level `subnet4` first in
+//!   file order, then each shared network's members, network by network; members are
+//!   stored consecutively.
+//! * Auto ids (`id` absent or 0) are 1, 2, 3… in file order over all subnets without an
+//!   id (kea-config.md §2.3); an explicit id equal to an auto one is a duplicate.
+//! * Inheritable parameters are resolved when the whole text is read (the global map may
+//!   follow `subnet4`); lifetimes follow Kea's triplet rule per level.
+//! * Checks that compare a new item with stored ones (duplicate subnet ids/prefixes, class
+//!   and network names, pool overlap, reservation identifiers/addresses) run in `parse`
+//!   only: `measure` stores nothing. Duplicate subnet ids/prefixes are found by a scan of
+//!   the earlier subnets (quadratic: 2 million comparisons for 2,000 subnets).
 
 use core::net::Ipv4Addr;
 
+use super::error::ConfigPath as ConfigPathBuf;
 use super::error::{
     snippet, ConfigError, ConfigErrorKind, ConfigWarningKind, PoolProblem, Position, StorageKind,
 };
 use super::json::{unescape, unescape_small, Lexer, Token, TokenKind};
 use super::model::*;
-use super::options;
 use super::reader::{prescan, MapIter, Reader};
 use super::storage::{Slots, TextArena};
 use super::unsupported::{self, Scope};
 use super::values;
 use crate::index::{hash_parts, HashIndex};
+use crate::option_data::{self, OptionDataError};
+use crate::option_def::{self, OptionDefError, OptionKind};
+
+/// What a carrier option encapsulates.
+#[derive(Clone, Copy)]
+enum Encapsulation {
+    /// Option 125 for this enterprise (space `vendor-<n>`).
+    Vivso(u32),
+    /// A named space: from a custom definition (text) or a standard one (static).
+    Named(TextRef, Option<&'static str>),
+}
+
+/// Whether `space` is the space named `name` (for `encapsulate`); custom space names are
+/// in `text`.
+fn space_is(space: OptionSpace, name: &[u8], text: &[u8]) -> bool {
+    match space {
+        OptionSpace::Dhcp4 => name == b"dhcp4",
+        OptionSpace::VendorEncapsulated => name == option_def::VENDOR_ENCAPSULATED_SPACE.as_bytes(),
+        OptionSpace::AgentOptions => name == option_def::AGENT_OPTIONS_SPACE.as_bytes(),
+        OptionSpace::Vendor(n) => {
+            name.strip_prefix(b"vendor-")
+                .and_then(|d| core::str::from_utf8(d).ok())
+                .and_then(|d| d.parse::<u32>().ok())
+                == Some(n)
+        }
+        OptionSpace::Custom(r) => {
+            let start = r.offset as usize;
+            text.get(start..start.saturating_add(r.len as usize)) == Some(name)
+        }
+    }
+}
+
+/// A `Display` value as a [`super::error::Snippet`] (cut when too long).
+fn display_snippet(value: &dyn core::fmt::Display) -> super::error::Snippet {
+    struct Cut(super::error::Snippet);
+    impl core::fmt::Write for Cut {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for ch in s.chars() {
+                if self.0.push(ch).is_err() {
+                    return Err(core::fmt::Error);
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut out = Cut(super::error::Snippet::new());
+    let _ = core::fmt::write(&mut out, format_args!("{value}"));
+    out.0
+}
 
 /// Hash key of a reservation in [`Config::reservations_by_identifier`].
 pub fn identifier_hash(subnet_id: u32, kind: IdentifierType, identifier: &[u8]) -> u64 {
@@ -99,6 +160,8 @@ struct LevelKeys {
     min: Option<(Position, u32)>,
     max: Option<(Position, u32)>,
     t1: Option<Position>,
+    t2: Option<Position>,
+    renew: Option<Position>,
     reservation_mode: Option<(Position, &'static str)>,
     reservation_flag: Option<(Position, &'static str)>,
 }
@@ -183,6 +246,12 @@ pub(crate) struct Parser<'t, 's, 'w> {
     top_subnets: Option<IndexRange>,
     networks_first: bool,
     option_defs_done: bool,
+    /// `authoritative` and `calculate-tee-times` of the `Dhcp4` map, found by pre-scan
+    /// (levels are checked against them before the global map ends).
+    global_authoritative: Option<bool>,
+    global_calculate_tee_times: Option<bool>,
+    /// `option-def` of the client class being parsed (empty outside classes).
+    class_defs: IndexRange,
 }
 
 type R<T> = Result<T, ConfigError>;
@@ -211,6 +280,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             top_subnets: None,
             networks_first: false,
             option_defs_done: false,
+            global_authoritative: None,
+            global_calculate_tee_times: None,
+            class_defs: IndexRange::EMPTY,
         }
     }
 
@@ -422,19 +494,22 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 d.max_valid_lifetime = Some(v);
                 k.max = Some((pos, v));
             }
-            "renew-timer" => d.renew_timer = Some(self.r.uint32()?.0),
+            "renew-timer" => {
+                let (v, pos) = self.r.uint32()?;
+                d.renew_timer = Some(v);
+                k.renew = Some(pos);
+            }
             "rebind-timer" => d.rebind_timer = Some(self.r.uint32()?.0),
             "calculate-tee-times" => d.calculate_tee_times = Some(self.r.boolean()?),
             "t1-percent" | "t2-percent" => {
+                // Range checked when the level ends (only with calculate-tee-times).
                 let (v, pos) = self.r.float()?;
-                if !(v > 0.0 && v < 1.0) {
-                    return Err(self.err(pos, ConfigErrorKind::PercentOutOfRange));
-                }
                 if key.text == "t1-percent" {
                     d.t1_percent = Some(v as f32);
                     k.t1 = Some(pos);
                 } else {
                     d.t2_percent = Some(v as f32);
+                    k.t2 = Some(pos);
                 }
             }
             "authoritative" => d.authoritative = Some(self.r.boolean()?),
@@ -503,42 +578,66 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             };
             return Err(self.err(later, ConfigErrorKind::ReservationModeConflict { flag }));
         }
-        if let Some(valid) = d.valid_lifetime {
-            if let Some((pos, min)) = k.min {
-                if min > valid {
-                    return Err(self.r.error_at_key(
-                        pos,
-                        "min-valid-lifetime",
-                        ConfigErrorKind::MinAboveValid { min, valid },
-                    ));
+        // Kea's lifetime triplet (BaseNetworkParser::parseLifetime): a level that sets any
+        // of valid/min/max gets all three; min or max alone sets the other two; min and max
+        // without valid is an error.
+        let key = |name: &'static str, pos: Position, kind| self.r.error_at_key(pos, name, kind);
+        match (d.valid_lifetime, k.min, k.max) {
+            (None, None, None) => {}
+            (Some(valid), min, max) => {
+                if let Some((pos, min)) = min {
+                    if min > valid {
+                        let kind = ConfigErrorKind::MinAboveValid { min, valid };
+                        return Err(key("min-valid-lifetime", pos, kind));
+                    }
+                }
+                if let Some((pos, max)) = max {
+                    if max < valid {
+                        let kind = ConfigErrorKind::MaxBelowValid { max, valid };
+                        return Err(key("max-valid-lifetime", pos, kind));
+                    }
+                }
+                d.min_valid_lifetime = Some(min.map_or(valid, |m| m.1));
+                d.max_valid_lifetime = Some(max.map_or(valid, |m| m.1));
+            }
+            (None, Some((pos, _)), Some(_)) => {
+                let kind = ConfigErrorKind::BoundsWithoutValidLifetime;
+                return Err(key("min-valid-lifetime", pos, kind));
+            }
+            (None, Some((_, v)), None) | (None, None, Some((_, v))) => {
+                d.valid_lifetime = Some(v);
+                d.min_valid_lifetime = Some(v);
+                d.max_valid_lifetime = Some(v);
+            }
+        }
+        // BaseNetworkParser::parseCommon: renew-timer above rebind-timer is an error.
+        if let (Some(renew), Some(rebind), Some(pos)) = (d.renew_timer, d.rebind_timer, k.renew) {
+            if renew > rebind {
+                let kind = ConfigErrorKind::RenewAfterRebind { renew, rebind };
+                return Err(key("renew-timer", pos, kind));
+            }
+        }
+        // BaseNetworkParser::parseTeePercents: the percentages are checked only when
+        // calculate-tee-times is on (declared at this level, else globally).
+        let calculate = d
+            .calculate_tee_times
+            .or(self.global_calculate_tee_times)
+            .unwrap_or(false);
+        if calculate {
+            for (value, pos, name) in [
+                (d.t2_percent, k.t2, "t2-percent"),
+                (d.t1_percent, k.t1, "t1-percent"),
+            ] {
+                if let (Some(v), Some(pos)) = (value, pos) {
+                    if !(v > 0.0 && v < 1.0) {
+                        return Err(key(name, pos, ConfigErrorKind::PercentOutOfRange));
+                    }
                 }
             }
-            if let Some((pos, max)) = k.max {
-                if max < valid {
-                    return Err(self.r.error_at_key(
-                        pos,
-                        "max-valid-lifetime",
-                        ConfigErrorKind::MaxBelowValid { max, valid },
-                    ));
+            if let (Some(t1), Some(t2), Some(pos)) = (d.t1_percent, d.t2_percent, k.t1) {
+                if t1 >= t2 {
+                    return Err(key("t1-percent", pos, ConfigErrorKind::T1NotBelowT2));
                 }
-            }
-            d.min_valid_lifetime = d.min_valid_lifetime.or(Some(valid));
-            d.max_valid_lifetime = d.max_valid_lifetime.or(Some(valid));
-        }
-        if let (Some((pos, min)), Some((_, max))) = (k.min, k.max) {
-            if min > max {
-                return Err(self.r.error_at_key(
-                    pos,
-                    "min-valid-lifetime",
-                    ConfigErrorKind::MinAboveMax { min, max },
-                ));
-            }
-        }
-        if let (Some(t1), Some(t2), Some(pos)) = (d.t1_percent, d.t2_percent, k.t1) {
-            if t1 >= t2 {
-                return Err(self
-                    .r
-                    .error_at_key(pos, "t1-percent", ConfigErrorKind::T1NotBelowT2));
             }
         }
         Ok(())
@@ -592,7 +691,22 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         it: &mut MapIter<'t>,
         first: Option<Token<'t>>,
     ) -> R<()> {
-        let [unique, defs] = prescan(map_start, ["ip-reservations-unique", "option-def"]);
+        let [unique, defs, authoritative, calculate] = prescan(
+            map_start,
+            [
+                "ip-reservations-unique",
+                "option-def",
+                "authoritative",
+                "calculate-tee-times",
+            ],
+        );
+        let flag = |t: Option<(Lexer<'t>, Token<'t>)>| match t.map(|(_, t)| t.kind) {
+            Some(TokenKind::True) => Some(true),
+            Some(TokenKind::False) => Some(false),
+            _ => None,
+        };
+        self.global_authoritative = flag(authoritative);
+        self.global_calculate_tee_times = flag(calculate);
         if let Some((_, t)) = unique {
             if t.kind == TokenKind::False {
                 self.globals.ip_reservations_unique = false;
@@ -601,7 +715,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         if let Some((lexer, _)) = defs {
             // Custom definitions first, as Kea does.
             let back = self.r.jump(lexer, "Dhcp4.option-def");
-            let res = self.option_def_list();
+            let res = self.option_def_list(false);
             self.r.restore(back);
             self.globals.option_defs = res?;
             self.option_defs_done = true;
@@ -662,7 +776,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 if self.option_defs_done {
                     self.r.skip()?;
                 } else {
-                    self.globals.option_defs = self.option_def_list()?;
+                    self.globals.option_defs = self.option_def_list(false)?;
                 }
             }
             "client-classes" => {
@@ -718,6 +832,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     fn host_reservation_identifiers(&mut self) -> R<()> {
         let mut it = self.r.open_list()?;
         let mut ids = DEFAULT_IDENTIFIERS;
+        let mut positions = [Position::default(); 5];
         let mut n = 0usize;
         while self.r.next_item(&mut it)? {
             let (i, pos) = self.keyword(
@@ -728,17 +843,14 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 .get(i)
                 .copied()
                 .unwrap_or(IdentifierType::HwAddress);
-            if ids.get(..n).is_some_and(|s| s.contains(&t)) {
-                return Err(self.err(
-                    pos,
-                    ConfigErrorKind::DuplicateKey {
-                        key: snippet(t.keyword()),
-                        previous: it.pos,
-                    },
-                ));
+            if let Some(j) = ids.get(..n).and_then(|s| s.iter().position(|x| *x == t)) {
+                let previous = positions.get(j).copied().unwrap_or_default();
+                let key = snippet(t.keyword());
+                return Err(self.err(pos, ConfigErrorKind::DuplicateKey { key, previous }));
             }
-            if let Some(slot) = ids.get_mut(n) {
+            if let (Some(slot), Some(p)) = (ids.get_mut(n), positions.get_mut(n)) {
                 *slot = t;
+                *p = pos;
             }
             n += 1;
             if t == IdentifierType::FlexId {
@@ -761,23 +873,22 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(())
     }
 
+    /// Kea 2.2's grammar has no `user-context`/`comment` here (nor in `hooks-libraries`).
     fn expired_leases(&mut self) -> R<()> {
         let mut it = self.r.open_map()?;
         while let Some(k) = self.r.next_key(&mut it)? {
-            let e = &mut self.globals.expired_leases;
-            let field = match k.text {
-                "reclaim-timer-wait-time" => &mut e.reclaim_timer_wait_time,
-                "flush-reclaimed-timer-wait-time" => &mut e.flush_reclaimed_timer_wait_time,
-                "hold-reclaimed-time" => &mut e.hold_reclaimed_time,
-                "max-reclaim-leases" => &mut e.max_reclaim_leases,
-                "max-reclaim-time" => &mut e.max_reclaim_time,
-                "unwarned-reclaim-cycles" => &mut e.unwarned_reclaim_cycles,
-                _ => {
-                    self.unknown(&k, None, "expired-leases-processing")?;
-                    continue;
-                }
-            };
-            let _ = field;
+            const KEYS: [&str; 6] = [
+                "reclaim-timer-wait-time",
+                "flush-reclaimed-timer-wait-time",
+                "hold-reclaimed-time",
+                "max-reclaim-leases",
+                "max-reclaim-time",
+                "unwarned-reclaim-cycles",
+            ];
+            if !KEYS.contains(&k.text) {
+                self.unknown(&k, None, "expired-leases-processing")?;
+                continue;
+            }
             let v = self.r.uint32()?.0;
             let e = &mut self.globals.expired_leases;
             match k.text {
@@ -832,8 +943,6 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             if self.context_key(&k, &mut ctx)? {
                 continue;
             }
-            let i = &mut self.globals.interfaces;
-            let _ = i;
             match k.text {
                 "interfaces" => self.globals.interfaces.interfaces = self.name_list()?,
                 "dhcp-socket-type" => {
@@ -895,13 +1004,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let start = self.st.hooks.len_u32();
         while self.r.next_item(&mut list)? {
             let mut it = self.r.open_map()?;
-            let mut ctx = Context::default();
             let mut library = None;
             let mut parameters = TextRef::EMPTY;
             while let Some(k) = self.r.next_key(&mut it)? {
-                if self.context_key(&k, &mut ctx)? {
-                    continue;
-                }
                 match k.text {
                     "library" => library = Some(self.string_field(None)?),
                     "parameters" => {
@@ -977,7 +1082,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     "debuglevel" => {
                         logger.debuglevel = u8::try_from(self.r.integer(0, 99)?.0).unwrap_or(0)
                     }
-                    "output_options" | "output-options" => {
+                    "output_options" => {
                         let mut outs = self.r.open_list()?;
                         let s = self.st.names.len_u32();
                         while self.r.next_item(&mut outs)? {
@@ -1019,12 +1124,26 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     // ---------------------------------------------------------------- classes and option-def
 
     fn client_class(&mut self) -> R<()> {
+        // Kea parses a class's option-def before its option-data.
+        let [defs] = prescan(self.r.checkpoint(), ["option-def"]);
         let mut it = self.r.open_map()?;
         let mut ctx = Context::default();
         let mut c = ClientClass::EMPTY;
+        if let Some((lexer, _)) = defs {
+            let mut path = ConfigPathBuf::new();
+            let _ =
+                core::fmt::Write::write_fmt(&mut path, format_args!("{}.option-def", self.r.path));
+            let back = self.r.jump(lexer, &path);
+            let res = self.option_def_list(true);
+            self.r.restore(back);
+            c.option_defs = res?;
+            self.class_defs = c.option_defs;
+        }
         let mut name_pos = None;
         let mut declared = DeclaredParams::NONE;
         let mut keys = LevelKeys::default();
+        let mut test_pos = None;
+        let mut required_pos = None;
         while let Some(k) = self.r.next_key(&mut it)? {
             if self.context_key(&k, &mut ctx)? {
                 continue;
@@ -1035,12 +1154,31 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     c.name = self.store_str(&t)?;
                     name_pos = Some(t.pos);
                 }
-                "test" => c.test = self.string_field(None)?,
-                "only-if-required" => c.only_if_required = self.r.boolean()?,
+                "test" => {
+                    test_pos = Some(k.pos);
+                    c.test = self.string_field(None)?;
+                }
+                "only-if-required" => {
+                    required_pos = Some(k.pos);
+                    c.only_if_required = self.r.boolean()?;
+                }
                 "option-data" => c.options = self.option_data_list()?,
-                "option-def" => c.option_defs = self.option_def_list()?,
+                "option-def" => {
+                    if defs.is_some() {
+                        self.r.skip()?;
+                    } else {
+                        c.option_defs = self.option_def_list(true)?;
+                        self.class_defs = c.option_defs;
+                    }
+                }
                 "next-server" => {
-                    c.next_server = Some(self.address()?.0).filter(|a| !a.is_unspecified())
+                    let (a, pos) = self.address()?;
+                    if a.is_broadcast() {
+                        return Err(
+                            self.err(pos, ConfigErrorKind::BadAddress(snippet("255.255.255.255")))
+                        );
+                    }
+                    c.next_server = Some(a).filter(|a| !a.is_unspecified());
                 }
                 "server-hostname" => c.server_hostname = self.string_field(Some(63))?,
                 "boot-file-name" => c.boot_file_name = self.string_field(Some(128))?,
@@ -1048,6 +1186,25 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     self.inheritable(&k, &mut declared, &mut keys)?;
                 }
                 _ => self.unknown(&k, None, "client-classes")?,
+            }
+        }
+        // kea-config.md §2.7: built-in classes may be declared only without test and
+        // only-if-required; DROP must not be only-if-required.
+        if let Some(name_pos) = name_pos {
+            let name = self.st.text.get(c.name);
+            let builtin = [b"ALL".as_slice(), b"KNOWN", b"UNKNOWN", b"BOOTP"].contains(&name);
+            if builtin && (test_pos.is_some() || c.only_if_required) {
+                let pos = test_pos.or(required_pos).unwrap_or(name_pos);
+                return Err(self.err(pos, ConfigErrorKind::BadClass { reason: "a built-in class (ALL, KNOWN, UNKNOWN, BOOTP) cannot have test or only-if-required" }));
+            }
+            if name == b"DROP" && c.only_if_required {
+                let pos = required_pos.unwrap_or(name_pos);
+                return Err(self.err(
+                    pos,
+                    ConfigErrorKind::BadClass {
+                        reason: "the DROP class cannot be only-if-required",
+                    },
+                ));
             }
         }
         let Some(name_pos) = name_pos else {
@@ -1080,60 +1237,43 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 ));
             }
         }
+        self.class_defs = IndexRange::EMPTY;
         let res = self.st.classes.push(c);
         self.at(it.pos, res)?;
         Ok(())
     }
 
-    fn option_def_list(&mut self) -> R<IndexRange> {
+    /// `in_class`: class option-defs may define only option 43 and the private codes 224–254
+    /// in `dhcp4` (kea-config.md §2.7).
+    fn option_def_list(&mut self, in_class: bool) -> R<IndexRange> {
         let mut list = self.r.open_list()?;
         let start = self.st.option_defs.len_u32();
         while self.r.next_item(&mut list)? {
             let mut it = self.r.open_map()?;
             let mut ctx = Context::default();
-            let mut name = None;
+            let mut name: Option<Token<'t>> = None;
             let mut code = None;
-            let mut ty = None;
+            let mut type_keyword: Option<Token<'t>> = None;
+            let mut record_types: Option<Token<'t>> = None;
+            let mut array = false;
             let mut space = OptionSpace::Dhcp4;
-            let mut encapsulate = TextRef::EMPTY;
+            let mut encapsulate: Option<Token<'t>> = None;
             while let Some(k) = self.r.next_key(&mut it)? {
                 if self.context_key(&k, &mut ctx)? {
                     continue;
                 }
                 match k.text {
-                    "name" => {
-                        let t = self.r.string()?;
-                        let valid = !t.text.is_empty()
-                            && t.text
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                            && !t.text.starts_with(['-', '_'])
-                            && !t.text.ends_with(['-', '_']);
-                        if !valid {
-                            return Err(self.err(t.pos, ConfigErrorKind::BadOptionDef { reason: "name must be letters, digits, '-' and '_' (not at either end)" }));
-                        }
-                        name = Some(self.store_str(&t)?);
-                    }
-                    "code" => code = Some(self.r.integer(1, 254)?),
-                    "type" => {
-                        let (i, _) = self.keyword(
-                            ["empty", "binary", "boolean", "int8", "int16", "int32", "uint8", "uint16", "uint32", "ipv4-address", "ipv6-address", "ipv6-prefix", "psid", "string", "fqdn", "tuple", "record"],
-                            "empty, binary, boolean, int8, int16, int32, uint8, uint16, uint32, ipv4-address, ipv6-address, ipv6-prefix, psid, string, fqdn, tuple, record",
-                        )?;
-                        ty = Some(i);
-                    }
-                    "record-types" => {
-                        self.r.string()?;
-                    }
+                    "name" => name = Some(self.r.string()?),
+                    "code" => code = Some(self.r.integer(0, 255)?),
+                    "type" => type_keyword = Some(self.r.string()?),
+                    "record-types" => record_types = Some(self.r.string()?),
                     "space" => space = self.option_space()?,
-                    "array" => {
-                        self.r.boolean()?;
-                    }
-                    "encapsulate" => encapsulate = self.string_field(None)?,
+                    "array" => array = self.r.boolean()?,
+                    "encapsulate" => encapsulate = Some(self.r.string()?),
                     _ => self.unknown(&k, None, "option-def")?,
                 }
             }
-            let (Some(name), Some((code, _)), Some(_ty)) = (name, code, ty) else {
+            let (Some(name), Some((code, code_pos)), Some(ty)) = (name, code, type_keyword) else {
                 let missing = if name.is_none() {
                     "name"
                 } else if code.is_none() {
@@ -1144,19 +1284,55 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 return Err(self.err(it.pos, ConfigErrorKind::MissingKey { key: missing }));
             };
             let code = u8::try_from(code).unwrap_or(0);
-            if space == OptionSpace::Dhcp4 && options::by_code(code).is_some() && code != 43 {
-                return Err(self.err(
-                    it.pos,
-                    ConfigErrorKind::BadOptionDef {
-                        reason: "redefining a standard option is not allowed",
-                    },
-                ));
+            if in_class && space == OptionSpace::Dhcp4 && code != 43 && !(224..=254).contains(&code)
+            {
+                let reason =
+                    snippet("a class may define only option 43 and codes 224-254 in dhcp4");
+                return Err(self.err(code_pos, ConfigErrorKind::BadOptionDef { reason }));
             }
+            let record_text = record_types.map_or("", |t| t.text);
+            let kind = OptionKind::from_def(ty.text, record_text, array).map_err(|e| {
+                let pos = record_types
+                    .filter(|_| e != OptionDefError::UnknownType)
+                    .map_or(ty.pos, |t| t.pos);
+                let reason = display_snippet(&e);
+                let kind = if matches!(e, OptionDefError::TooManyRecordFields { .. }) {
+                    // A limit of wren's fixed-size record layout, not a Kea rule.
+                    ConfigErrorKind::UnsupportedOptionDef { reason }
+                } else {
+                    ConfigErrorKind::BadOptionDef { reason }
+                };
+                self.err(pos, kind)
+            })?;
+            let encapsulate_text = encapsulate.map_or("", |t| t.text);
+            option_def::check_custom_def(&space, name.text, code, encapsulate_text).map_err(
+                |e| {
+                    let pos = match e {
+                        OptionDefError::InvalidName => name.pos,
+                        OptionDefError::InvalidEncapsulatedSpace => {
+                            encapsulate.map_or(it.pos, |t| t.pos)
+                        }
+                        _ => code_pos,
+                    };
+                    self.err(
+                        pos,
+                        ConfigErrorKind::BadOptionDef {
+                            reason: display_snippet(&e),
+                        },
+                    )
+                },
+            )?;
+            let name_ref = self.store_str(&name)?;
+            let encapsulate = match encapsulate {
+                Some(t) => self.store_str(&t)?,
+                None => TextRef::EMPTY,
+            };
+            self.finish_context(ctx, it.pos)?;
             let res = self.st.option_defs.push(CustomOptionDef {
-                name,
+                name: name_ref,
                 code,
                 space,
-                kind: crate::option_def::OptionKind::scalar(crate::option_def::OptionType::Binary, false),
+                kind,
                 encapsulate,
             });
             self.at(it.pos, res)?;
@@ -1168,16 +1344,52 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let t = self.r.string()?;
         Ok(match t.text {
             "dhcp4" => OptionSpace::Dhcp4,
-            "vendor-encapsulated-options-space" => OptionSpace::VendorEncapsulated,
-            "dhcp-agent-options-space" => OptionSpace::AgentOptions,
+            option_def::VENDOR_ENCAPSULATED_SPACE => OptionSpace::VendorEncapsulated,
+            option_def::AGENT_OPTIONS_SPACE => OptionSpace::AgentOptions,
             s => match s
                 .strip_prefix("vendor-")
                 .and_then(|n| n.parse::<u32>().ok())
             {
                 Some(n) => OptionSpace::Vendor(n),
-                None => OptionSpace::Custom(self.store_str(&t)?),
+                None => {
+                    if !option_def::is_valid_name(s) {
+                        return Err(
+                            self.err(t.pos, ConfigErrorKind::UnknownOptionSpace(snippet(s)))
+                        );
+                    }
+                    OptionSpace::Custom(self.store_str(&t)?)
+                }
             },
         })
+    }
+
+    fn same_space(&self, a: OptionSpace, b: OptionSpace) -> bool {
+        match (a, b) {
+            (OptionSpace::Custom(x), OptionSpace::Custom(y)) => {
+                self.st.text.get(x) == self.st.text.get(y)
+            }
+            _ => a == b,
+        }
+    }
+
+    /// The custom definition matching space and name and/or code that is in scope: the
+    /// current class's `option-def` first (inside a class), then the global ones.
+    fn find_custom_def(
+        &self,
+        space: OptionSpace,
+        name: Option<&str>,
+        code: Option<u8>,
+    ) -> Option<CustomOptionDef> {
+        let defs = self.st.option_defs.filled();
+        let scope = |r: IndexRange| defs.get(r.as_range()).unwrap_or(&[]).iter();
+        scope(self.class_defs)
+            .chain(scope(self.globals.option_defs))
+            .copied()
+            .find(|d| {
+                self.same_space(d.space, space)
+                    && name.is_none_or(|n| self.st.text.get(d.name) == n.as_bytes())
+                    && code.is_none_or(|c| d.code == c)
+            })
     }
 
     // ---------------------------------------------------------------- option-data
@@ -1192,19 +1404,6 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let r = range(start, end);
         self.combine_encapsulated(r, list.pos)?;
         Ok(r)
-    }
-
-    fn find_custom_def(
-        &self,
-        space: OptionSpace,
-        name: Option<&str>,
-        code: Option<u8>,
-    ) -> Option<CustomOptionDef> {
-        self.st.option_defs.filled().iter().copied().find(|d| {
-            d.space == space
-                && name.is_none_or(|n| self.st.text.get(d.name) == n.as_bytes())
-                && code.is_none_or(|c| d.code == c)
-        })
     }
 
     fn option_data(&mut self) -> R<()> {
@@ -1223,91 +1422,86 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             match k.text {
                 "name" => name = Some(self.r.string()?),
                 "code" => {
-                    let (c, pos) = self.r.integer(1, 254)?;
+                    // kea-config.md §2.8: 1..254 in dhcp4 (0 and 255 are PAD and END).
+                    let (c, pos) = self.r.integer(0, 255)?;
                     code = Some((u8::try_from(c).unwrap_or(0), pos));
                 }
                 "space" => space = self.option_space()?,
                 "csv-format" => csv_format = self.r.boolean()?,
                 "data" => data = Some(self.r.string()?),
                 "always-send" => always_send = self.r.boolean()?,
-                "never-send" => {
-                    self.r.boolean()?;
-                }
                 _ => self.unknown(&k, None, "option-data")?,
             }
         }
-        // Definition and code.
-        let std_def = |n: Option<&str>, c: Option<u8>| -> Option<options::Def> {
-            match (n, c) {
-                (Some(n), _) => options::by_name(n),
-                (None, Some(c)) => options::by_code(c),
-                _ => None,
-            }
-        };
-        let mut def = None;
-        let code = match (name, code) {
+        if let (OptionSpace::Dhcp4, Some((c @ (0 | 255), pos))) = (space, code) {
+            let _ = c;
+            return Err(self.err(pos, ConfigErrorKind::OutOfRange { min: 1, max: 254 }));
+        }
+        // The definition: standard (of the space), else custom (option-def), else none.
+        let custom = |p: &Self| p.find_custom_def(space, name.map(|n| n.text), code.map(|c| c.0));
+        let (code, kind, resolved) = match (name, code) {
             (None, None) => return Err(self.err(it.pos, ConfigErrorKind::OptionWithoutNameOrCode)),
-            (Some(n), c) => {
-                let std = if space == OptionSpace::Dhcp4 {
-                    std_def(Some(n.text), None)
-                } else {
-                    None
-                };
-                match (std, c) {
-                    (Some(d), Some((c, _))) if d.code != c => {
-                        return Err(self.err(
-                            n.pos,
-                            ConfigErrorKind::OptionNameCodeMismatch {
-                                name: snippet(n.text),
-                                code: c,
-                            },
-                        ))
+            (Some(n), c) => match option_def::by_name_in(&space, n.text) {
+                Some(d) => {
+                    if let Some((c, _)) = c.filter(|(c, _)| *c != d.code) {
+                        let kind = ConfigErrorKind::OptionNameCodeMismatch {
+                            name: snippet(n.text),
+                            code: c,
+                        };
+                        return Err(self.err(n.pos, kind));
                     }
-                    (Some(d), _) => {
-                        def = Some(d);
-                        d.code
-                    }
-                    (None, c) => match self.find_custom_def(space, Some(n.text), c.map(|x| x.0)) {
-                        Some(cd) => cd.code,
-                        None => match c {
-                            // A custom definition of another level can still be sent by
-                            // code. (Counting mode stores no definitions to look up.)
-                            Some((c, _)) => c,
-                            None if self.counting => 0,
-                            None => {
-                                return Err(self
-                                    .err(n.pos, ConfigErrorKind::UnknownOption(snippet(n.text))))
-                            }
-                        },
+                    (d.code, Some(d.kind), true)
+                }
+                None => match custom(self) {
+                    Some(d) => (d.code, Some(d.kind), true),
+                    None => match c {
+                        // Kea: a code-only option without definition is opaque bytes.
+                        Some((c, _)) if self.counting => (c, None, false),
+                        Some((c, _)) => (c, None, true),
+                        None if self.counting => (0, None, false),
+                        None => {
+                            return Err(
+                                self.err(n.pos, ConfigErrorKind::UnknownOption(snippet(n.text)))
+                            )
+                        }
                     },
-                }
-            }
-            (None, Some((c, _))) => {
-                if space == OptionSpace::Dhcp4 {
-                    def = std_def(None, Some(c));
-                }
-                c
-            }
+                },
+            },
+            (None, Some((c, _))) => match option_def::by_code_in(&space, c) {
+                Some(d) => (c, Some(d.kind), true),
+                None => match custom(self) {
+                    Some(d) => (c, Some(d.kind), true),
+                    None => (c, None, !self.counting),
+                },
+            },
         };
-        let payload = self.encode_payload(def, csv_format, data, it.pos)?;
+        let payload = if resolved {
+            self.encode_payload(kind, csv_format, data, it.pos)?
+        } else {
+            // Counting mode cannot see custom definitions (nothing is stored): reserve an
+            // upper bound (the densest encoding is an IPv6 address, 16 bytes from "::").
+            let bound = data
+                .map_or(0, |d| d.text.len())
+                .saturating_mul(8)
+                .saturating_add(16);
+            let res = self.st.text.commit(bound);
+            self.at(it.pos, res)?
+        };
+        // Validated and merged like every level's, but the model keeps no user-context
+        // for option values.
+        self.finish_context(ctx, it.pos)?;
         let v = OptionValue {
             code,
             space,
             always_send,
             payload,
         };
-        let _ = self.finish_context(ctx, it.pos)?;
         let res = self.st.options.push(v);
         self.at(it.pos, res)?;
-        // Reserve room for combining sub-options into 43/125 (see combine_encapsulated).
         if self.counting {
-            let extra = match (space, code) {
-                (OptionSpace::Dhcp4, 43) | (OptionSpace::Dhcp4, 125) => payload.len as usize + 8,
-                (OptionSpace::VendorEncapsulated, _) | (OptionSpace::Vendor(_), _) => {
-                    payload.len as usize + 2
-                }
-                _ => 0,
-            };
+            // Room for combining this option with sub-options (combine_encapsulated): a
+            // carrier's payload is copied once more, a sub-option's gets a 2-byte header.
+            let extra = payload.len as usize + 8;
             let res = self.st.text.commit(extra);
             self.at(it.pos, res)?;
         }
@@ -1316,7 +1510,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
 
     fn encode_payload(
         &mut self,
-        def: Option<options::Def>,
+        kind: Option<OptionKind>,
         csv_format: bool,
         data: Option<Token<'t>>,
         pos: Position,
@@ -1329,44 +1523,67 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let Some(text) = unescape_small(raw, &mut unescaped) else {
             return Err(self.err(dpos, ConfigErrorKind::TooLong { max: 2048 }));
         };
-        // A custom or unknown option with CSV data: until the option table is merged the
-        // bytes of a non-hex value are sent as text.
-        let csv = csv_format && def.is_some();
         let mut scratch = [0u8; 4096];
-        let n = {
+        let result = {
             let out: &mut [u8] = match self.st.text.tail() {
                 Some(t) => t,
                 None => &mut scratch,
             };
-            match options::encode(def, csv, text, out) {
-                Ok(n) => n,
-                Err(reason) if def.is_none() => {
-                    // Not hex: keep the text itself (custom CSV-format option).
-                    let _ = reason;
-                    let bytes = text.as_bytes();
-                    match out.get_mut(..bytes.len()) {
-                        Some(dst) => {
-                            dst.copy_from_slice(bytes);
-                            bytes.len()
-                        }
-                        None => {
-                            return Err(
-                                self.err(dpos, ConfigErrorKind::StorageFull(StorageKind::Text))
-                            )
-                        }
-                    }
-                }
-                Err(reason) => {
-                    return Err(self.err(dpos, ConfigErrorKind::BadOptionData { reason }))
-                }
+            option_data::encode_detailed(kind.as_ref(), csv_format, text, out)
+                .map_err(|e| (e == OptionDataError::OutputTooSmall, display_snippet(&e)))
+        };
+        let encoded = match result {
+            Ok(e) => e,
+            Err((true, _)) if self.st.text.tail().is_none() => {
+                // Counting, and the payload outgrew the scratch buffer: reserve an upper
+                // bound (16 bytes per input byte covers the densest type, IPv6 from "::").
+                let bound = text.len().saturating_mul(16).saturating_add(16);
+                let res = self.st.text.commit(bound);
+                return self.at(dpos, res);
+            }
+            Err((true, _)) => {
+                return Err(self.err(dpos, ConfigErrorKind::StorageFull(StorageKind::Text)))
+            }
+            Err((false, reason)) => {
+                return Err(self.err(dpos, ConfigErrorKind::BadOptionData { reason }))
             }
         };
-        let res = self.st.text.commit(n);
+        if encoded.ignored_values > 0 {
+            self.r.warn(
+                dpos,
+                ConfigWarningKind::IgnoredOptionValues {
+                    count: u32::try_from(encoded.ignored_values).unwrap_or(u32::MAX),
+                },
+            );
+        }
+        let res = self.st.text.commit(encoded.len);
         self.at(dpos, res)
     }
 
-    /// Option 43 with `vendor-encapsulated-options-space` sub-options at the same level,
-    /// and 125 with `vendor-<N>` sub-options, get the sub-options appended to their payload
+    /// The encapsulated space of an option of this level, if its definition has one
+    /// (kea-options.md §2: 43 carries `vendor-encapsulated-options-space` unless a custom
+    /// definition names another space; 125 carries `vendor-<enterprise>`).
+    fn encapsulated_space_of(&self, opt: &OptionValue) -> Option<Encapsulation> {
+        if opt.space != OptionSpace::Dhcp4 {
+            return None;
+        }
+        if opt.code == option_def::VIVSO_SUBOPTIONS {
+            return match self.st.text.get(opt.payload) {
+                [a, b, c, d] => Some(Encapsulation::Vivso(u32::from_be_bytes([*a, *b, *c, *d]))),
+                _ => None,
+            };
+        }
+        if let Some(d) = self.find_custom_def(OptionSpace::Dhcp4, None, Some(opt.code)) {
+            return (!d.encapsulate.is_empty())
+                .then_some(Encapsulation::Named(d.encapsulate, None));
+        }
+        option_def::by_code(opt.code)
+            .filter(|d| !d.encapsulate.is_empty())
+            .map(|d| Encapsulation::Named(TextRef::EMPTY, Some(d.encapsulate)))
+    }
+
+    /// Carriers of sub-options (43, 125, custom `encapsulate` definitions) get the
+    /// sub-options of their space *at the same level* appended to their payload
     /// (kea-options.md §2, §3.3: encapsulation is per configuration scope).
     fn combine_encapsulated(&mut self, r: IndexRange, pos: Position) -> R<()> {
         if self.counting {
@@ -1376,55 +1593,62 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let Some(opt) = self.st.options.get(i).copied() else {
                 continue;
             };
-            let sub_space = match (opt.space, opt.code) {
-                (OptionSpace::Dhcp4, 43) => OptionSpace::VendorEncapsulated,
-                (OptionSpace::Dhcp4, 125) => {
-                    let own = self.st.text.get(opt.payload);
-                    match own {
-                        [a, b, c, d] => OptionSpace::Vendor(u32::from_be_bytes([*a, *b, *c, *d])),
-                        _ => continue,
-                    }
-                }
-                _ => continue,
+            let Some(enc) = self.encapsulated_space_of(&opt) else {
+                continue;
             };
-            let has_subs = r
+            let options = self.st.options.filled();
+            let Some((written, tail)) = self.st.text.split_for_append() else {
+                continue;
+            };
+            let get = |r: TextRef| {
+                let start = r.offset as usize;
+                written
+                    .get(start..start.saturating_add(r.len as usize))
+                    .unwrap_or(&[])
+            };
+            let in_space = |o: &OptionValue| match enc {
+                Encapsulation::Vivso(n) => o.space == OptionSpace::Vendor(n),
+                Encapsulation::Named(name, None) => space_is(o.space, get(name), written),
+                Encapsulation::Named(_, Some(name)) => space_is(o.space, name.as_bytes(), written),
+            };
+            let subs = r
                 .as_range()
-                .any(|j| self.st.options.get(j).is_some_and(|o| o.space == sub_space));
-            if !has_subs {
+                .filter(|&j| options.get(j).is_some_and(in_space));
+            if subs.clone().next().is_none() {
                 continue;
             }
-            let start = self.st.text.len();
-            let mut res = self.copy_within_text(opt.payload);
-            let len_at = self.st.text.len();
-            if opt.code == 125 {
-                res = res.and_then(|_| self.st.text.push(&[0]));
-            }
-            for j in r.as_range() {
-                let Some(sub) = self.st.options.get(j).copied() else {
-                    continue;
-                };
-                if sub.space != sub_space {
-                    continue;
+            let sub_iter = subs
+                .filter_map(|j| options.get(j))
+                .map(|o| (o.code, get(o.payload)));
+            let result = match enc {
+                Encapsulation::Vivso(n) => option_data::encode_vivso(n, sub_iter, tail),
+                Encapsulation::Named(..) => {
+                    // The carrier's own bytes (if any) first, then the sub-options.
+                    let own = get(opt.payload);
+                    match tail.get_mut(..own.len()) {
+                        Some(dst) => {
+                            dst.copy_from_slice(own);
+                            let rest = tail.get_mut(own.len()..).unwrap_or(&mut []);
+                            option_data::encode_suboptions(sub_iter, rest).map(|n| n + own.len())
+                        }
+                        None => Err(OptionDataError::OutputTooSmall),
+                    }
                 }
-                let len = u8::try_from(sub.payload.len).unwrap_or(u8::MAX);
-                res = res.and_then(|_| self.st.text.push(&[sub.code, len]));
-                res = res.and_then(|_| {
-                    self.copy_within_text(TextRef {
-                        offset: sub.payload.offset,
-                        len: u32::from(len),
-                    })
-                });
-            }
-            self.at(pos, res)?;
-            let payload = self.st.text.since(start);
-            if opt.code == 125 {
-                // data-len of the enterprise's sub-option block.
-                let block = self.st.text.len().saturating_sub(len_at + 1);
-                let b = u8::try_from(block).unwrap_or(u8::MAX);
-                if let Some(t) = self.st.text.tail_at(len_at) {
-                    *t = b;
+            };
+            let n = match result {
+                Ok(n) => n,
+                Err(OptionDataError::OutputTooSmall) => {
+                    return Err(self.err(pos, ConfigErrorKind::StorageFull(StorageKind::Text)))
                 }
-            }
+                Err(e) => {
+                    let reason = display_snippet(&e);
+                    return Err(self.err(pos, ConfigErrorKind::BadOptionData { reason }));
+                }
+            };
+            let payload = {
+                let res = self.st.text.commit(n);
+                self.at(pos, res)?
+            };
             if let Some(o) = self.st.options.get_mut(i) {
                 o.payload = payload;
             }
@@ -1492,7 +1716,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             // kea-config.md §2.4: members may not name another interface or differ in
             // authoritative.
             let net_iface = self.st.text.get(net.interface);
-            let global_auth = self.globals.declared.authoritative;
+            let global_auth = self.global_authoritative;
             for m in members.as_range() {
                 let Some(s) = self.st.subnets.get(m) else {
                     continue;
@@ -1598,9 +1822,8 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             }
             match k.text {
                 "id" => {
-                    let (v, pos) = self.r.integer(0, 4_294_967_294)?;
-                    let _ = v;
-                    id_pos = pos;
+                    // The value was taken by the pre-scan; this checks type and range.
+                    id_pos = self.r.integer(0, 4_294_967_294)?.1;
                 }
                 "subnet" => {
                     let t = self.r.string()?;
@@ -1770,6 +1993,16 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 let t = self.r.string()?;
                 let mut buf = [0u8; 256];
                 let n = self.at(t.pos, values::identifier(t.text, &mut buf))?;
+                // Kea's limits: a hardware address has at most 20 bytes, other
+                // identifiers at most 128.
+                let max = if kind == IdentifierType::HwAddress {
+                    20
+                } else {
+                    128
+                };
+                if n > max {
+                    return Err(self.err(t.pos, ConfigErrorKind::TooLong { max }));
+                }
                 let bytes = buf.get(..n).unwrap_or(&[]);
                 res.identifier = {
                     let r = self.st.text.store(bytes);

@@ -210,13 +210,15 @@ impl<'s> TextArena<'s> {
         Ok(self.since(start))
     }
 
-    /// The already-written byte at `offset` (to patch a length; `None` when counting).
-    pub(crate) fn tail_at(&mut self, offset: usize) -> Option<&mut u8> {
-        if self.counting || offset >= self.len {
-            None
-        } else {
-            self.buf.get_mut(offset)
+    /// The written bytes and the unused tail, to append bytes computed from earlier ones
+    /// (`None` when counting).
+    pub(crate) fn split_for_append(&mut self) -> Option<(&[u8], &mut [u8])> {
+        if self.counting {
+            return None;
         }
+        let len = self.len.min(self.buf.len());
+        let (written, tail) = self.buf.split_at_mut(len);
+        Some((written, tail))
     }
 
     pub(crate) fn freeze(self) -> &'s [u8] {

@@ -184,3 +184,550 @@ fn seed_subnet4_add_pool_typo_is_a_clear_error() {
         "line 9 col 21: Dhcp4.subnet4[0].pools[0].pool: invalid pool \"192.168.100.20 - 192.168.100.250.254\": \"192.168.100.250.254\" is not an IPv4 address"
     );
 }
+
+fn wrapped(body: &str) -> String {
+    std::format!("{{\n\"Dhcp4\": {{\n{body}\n}}\n}}\n")
+}
+
+fn err_at(body: &str) -> (u32, u32, String, ConfigErrorKind) {
+    let e = error(&wrapped(body));
+    (e.line, e.column, e.path.to_string(), e.kind)
+}
+
+#[test]
+fn unknown_key_is_an_error_with_kea_wording() {
+    let (line, col, path, kind) =
+        err_at(r#""subnet4": [ { "subnet": "198.18.0.0/24", "pool": [] } ]"#);
+    assert_eq!((line, col, path.as_str()), (3, 43, "Dhcp4.subnet4[0].pool"));
+    assert_eq!(
+        kind.to_string(),
+        "got unexpected keyword \"pool\" in subnet4 map"
+    );
+}
+
+#[test]
+fn duplicate_key_names_the_previous_position() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 10,\n  \"valid-lifetime\": 20");
+    assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4.valid-lifetime"));
+    assert_eq!(
+        kind,
+        ConfigErrorKind::DuplicateKey {
+            key: error::snippet("valid-lifetime"),
+            previous: Position { line: 3, column: 1 }
+        }
+    );
+}
+
+#[test]
+fn integer_given_as_string_is_a_type_error() {
+    let (line, col, path, kind) = err_at(r#""valid-lifetime": "4000""#);
+    assert_eq!((line, col, path.as_str()), (3, 19, "Dhcp4.valid-lifetime"));
+    assert_eq!(kind.to_string(), "expected an integer, found a string");
+}
+
+#[test]
+fn t1_percent_must_be_a_float_literal() {
+    let (line, col, path, kind) = err_at(r#""t1-percent": 1"#);
+    assert_eq!((line, col, path.as_str()), (3, 15, "Dhcp4.t1-percent"));
+    assert!(matches!(
+        kind,
+        ConfigErrorKind::WrongType {
+            found: "an integer",
+            ..
+        }
+    ));
+    // .4 is a float literal to Kea.
+    with_config(
+        &wrapped(r#""t1-percent": .4, "t2-percent": 0.8"#),
+        |cfg, _| {
+            assert_eq!(cfg.globals.params.t1_percent, 0.4);
+            assert_eq!(cfg.globals.params.t2_percent, 0.8);
+        },
+    );
+    // Kea checks the percentages only when calculate-tee-times is on (at the level or
+    // globally).
+    let (.., kind) = err_at(r#""calculate-tee-times": true, "t1-percent": 0.9, "t2-percent": 0.8"#);
+    assert_eq!(kind, ConfigErrorKind::T1NotBelowT2);
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24", "t2-percent": 1.5 } ], "calculate-tee-times": true"#;
+    let (.., path, kind) = err_at(body);
+    assert_eq!(kind, ConfigErrorKind::PercentOutOfRange);
+    assert_eq!(path, "Dhcp4.subnet4[0].t2-percent");
+    with_config(
+        &wrapped(r#""t1-percent": 0.9, "t2-percent": 0.8"#),
+        |cfg, _| {
+            assert_eq!(cfg.globals.params.t1_percent, 0.9);
+        },
+    );
+}
+
+#[test]
+fn reservation_mode_conflicts_with_reservation_flags_in_one_map() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24",
+  "reservation-mode": "all",
+  "reservations-in-subnet": true } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!((line, col), (5, 3));
+    assert_eq!(path, "Dhcp4.subnet4[0]");
+    assert_eq!(
+        kind,
+        ConfigErrorKind::ReservationModeConflict {
+            flag: "reservations-in-subnet"
+        }
+    );
+    // Different scopes are fine: the subnet's flag wins over the global mode.
+    let ok = wrapped(
+        r#""reservation-mode": "global", "subnet4": [ { "subnet": "198.18.0.0/24", "reservations-out-of-pool": true } ]"#,
+    );
+    with_config(&ok, |cfg, warnings| {
+        let p = cfg.subnets[0].params;
+        assert!(p.reservations_global && !p.reservations_in_subnet && p.reservations_out_of_pool);
+        assert!(warnings.iter().any(|w| w.contains("deprecated")));
+    });
+}
+
+#[test]
+fn min_lifetime_above_valid_is_an_error() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 100,\n\"min-valid-lifetime\": 200");
+    assert_eq!(
+        (line, col, path.as_str()),
+        (4, 23, "Dhcp4.min-valid-lifetime")
+    );
+    assert_eq!(
+        kind,
+        ConfigErrorKind::MinAboveValid {
+            min: 200,
+            valid: 100
+        }
+    );
+    let (.., kind) = err_at("\"valid-lifetime\": 100,\n\"max-valid-lifetime\": 50");
+    assert_eq!(
+        kind,
+        ConfigErrorKind::MaxBelowValid {
+            max: 50,
+            valid: 100
+        }
+    );
+    let (.., kind) = err_at(r#""min-valid-lifetime": 100, "max-valid-lifetime": 500"#);
+    assert_eq!(kind, ConfigErrorKind::BoundsWithoutValidLifetime);
+    let (.., kind) = err_at(r#""renew-timer": 100, "rebind-timer": 50"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::RenewAfterRebind {
+            renew: 100,
+            rebind: 50
+        }
+    );
+}
+
+#[test]
+fn lifetime_triplets_complete_per_level_and_inherit_whole() {
+    // Kea's triplet: a level with only valid gets min = max = valid; min or max alone
+    // sets all three; a silent level inherits the whole triplet.
+    let body = r#""valid-lifetime": 1000, "min-valid-lifetime": 500, "max-valid-lifetime": 2000,
+"subnet4": [ { "subnet": "198.18.0.0/24", "valid-lifetime": 1500 },
+             { "subnet": "198.18.1.0/24", "max-valid-lifetime": 900 },
+             { "subnet": "198.18.2.0/24" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let l = |i: usize| cfg.subnets[i].params.lifetimes;
+        assert_eq!(
+            l(0),
+            Lifetimes {
+                valid: 1500,
+                min: 1500,
+                max: 1500
+            }
+        );
+        assert_eq!(
+            l(1),
+            Lifetimes {
+                valid: 900,
+                min: 900,
+                max: 900
+            }
+        );
+        assert_eq!(
+            l(2),
+            Lifetimes {
+                valid: 1000,
+                min: 500,
+                max: 2000
+            }
+        );
+        assert_eq!(cfg.subnets[0].declared.min_valid_lifetime, Some(1500));
+        assert_eq!(cfg.subnets[2].declared.valid_lifetime, None);
+    });
+}
+
+#[test]
+fn pool_outside_the_subnet_is_an_error_even_before_the_subnet_key() {
+    let body = r#""subnet4": [ {
+  "pools": [ { "pool": "198.18.1.1 - 198.18.1.9" } ],
+  "subnet": "198.18.0.0/24" } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (4, 24, "Dhcp4.subnet4[0].pools[0].pool")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "invalid pool \"198.18.1.1 - 198.18.1.9\": pool is not inside subnet 198.18.0.0/24"
+    );
+}
+
+#[test]
+fn overlapping_pools_of_one_subnet_are_an_error() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24",
+  "pools": [ { "pool": "198.18.0.10 - 198.18.0.20" },
+             { "pool": "198.18.0.16/28" } ] } ]"#;
+    let (line, col, path, kind) = err_at(body);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (5, 24, "Dhcp4.subnet4[0].pools[1].pool")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "invalid pool \"198.18.0.16/28\": overlaps pool 198.18.0.10 - 198.18.0.20 of the same subnet"
+    );
+    // Across subnets pools may overlap (Kea allows it).
+    with_config(
+        &wrapped(
+            r#""subnet4": [ { "subnet": "198.18.0.0/24", "pools": [ { "pool": "198.18.0.0/24" } ] },
+               { "subnet": "198.18.0.0/23", "pools": [ { "pool": "198.18.0.0/24" } ] } ]"#,
+        ),
+        |cfg, _| assert_eq!(cfg.pools.len(), 2),
+    );
+}
+
+#[test]
+fn includes_must_be_resolved_by_the_caller() {
+    let e = error("{ \"Dhcp4\": {\n  <?include \"subnets.json\"?> } }");
+    assert_eq!((e.line, e.column), (2, 3));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnresolvedInclude(error::snippet("subnets.json"))
+    );
+    let e = error("{ \"Dhcp4\": {\n  <?include subnets.json ?> } }");
+    assert_eq!(e.kind, ConfigErrorKind::BadInclude);
+}
+
+#[test]
+fn top_level_must_be_dhcp4_only() {
+    let e = error("{ \"Dhcp4\": { }, \"Logging\": { } }");
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnexpectedTopLevel(error::snippet("Logging"))
+    );
+    let e = error("{ \"Dhcp6\": { } }");
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnexpectedTopLevel(error::snippet("Dhcp6"))
+    );
+    // A bare Dhcp4 map loads; its paths still start with Dhcp4.
+    with_config("{ \"valid-lifetime\": 60 }", |cfg, _| {
+        assert_eq!(cfg.globals.params.lifetimes.valid, 60);
+    });
+    let e = error("{ \"valid-lifetime\": 60, \"bogus\": 1 }");
+    assert_eq!(e.path.as_str(), "Dhcp4.bogus");
+}
+
+#[test]
+fn unsupported_kea_keys_warn_with_their_path() {
+    let body = r#""ddns-send-updates": true,
+"multi-threading": { "enable-multi-threading": false },
+"subnet4": [ { "subnet": "198.18.0.0/24", "4o6-subnet": "2001:db8::/64" } ],"#;
+    with_config(&wrapped(body), |_, warnings| {
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "line 3 col 1: Dhcp4.ddns-send-updates: \"ddns-send-updates\" is not supported"
+        ));
+        assert!(warnings[1].contains("Dhcp4.multi-threading"));
+        assert!(warnings[2].contains("Dhcp4.subnet4[0].4o6-subnet"));
+        assert!(warnings[3].contains("Extraneous comma"));
+    });
+}
+
+#[test]
+fn sql_lease_database_is_rejected_clearly() {
+    let (line, col, path, kind) = err_at(r#""lease-database": { "type": "mysql", "name": "kea" }"#);
+    assert_eq!(
+        (line, col, path.as_str()),
+        (3, 29, "Dhcp4.lease-database.type")
+    );
+    assert_eq!(
+        kind.to_string(),
+        "database type \"mysql\" is not supported: wren supports only \"memfile\""
+    );
+}
+
+#[test]
+fn reservation_identifiers_and_addresses_are_checked() {
+    let sub = |res: &str| {
+        wrapped(&std::format!(
+            r#""subnet4": [ {{ "subnet": "198.18.0.0/24", "reservations": [ {res} ] }} ]"#
+        ))
+    };
+    let e = error(&sub(
+        r#"{ "hw-address": "01:02:03:04:05:06", "client-id": "01:02" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::SeveralIdentifiers {
+            first: "hw-address",
+            second: "client-id"
+        }
+    );
+    let e = error(&sub(r#"{ "ip-address": "198.18.0.5" }"#));
+    assert_eq!(e.kind, ConfigErrorKind::NoIdentifier);
+    let e = error(&sub(
+        r#"{ "hw-address": "01:02:03:04:05:06", "ip-address": "198.18.1.5" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::ReservationOutsideSubnet {
+            address: Ipv4Addr::new(198, 18, 1, 5)
+        }
+    );
+    let e = error(&sub(
+        r#"{ "hw-address": "010203040506" }, { "hw-address": "01 02 03 04 05 06" }"#,
+    ));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::DuplicateIdentifier {
+            kind: "hw-address",
+            first: 0
+        }
+    );
+    assert_eq!(
+        e.path.as_str(),
+        "Dhcp4.subnet4[0].reservations[1].hw-address"
+    );
+    let two = r#"{ "hw-address": "01:02:03:04:05:06", "ip-address": "198.18.0.5" },
+                 { "circuit-id": "'port7'", "ip-address": "198.18.0.5" }"#;
+    let e = error(&sub(two));
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::DuplicateReservedAddress {
+            address: Ipv4Addr::new(198, 18, 0, 5)
+        }
+    );
+    // ip-reservations-unique false (even after subnet4 in the file) allows it.
+    let text = wrapped(&std::format!(
+        r#""subnet4": [ {{ "subnet": "198.18.0.0/24", "reservations": [ {two} ] }} ], "ip-reservations-unique": false"#
+    ));
+    with_config(&text, |cfg, _| {
+        let r = cfg
+            .find_reservation(1, IdentifierType::CircuitId, b"port7")
+            .unwrap();
+        assert_eq!(r.address, Some(Ipv4Addr::new(198, 18, 0, 5)));
+    });
+}
+
+#[test]
+fn shared_networks_come_after_top_level_subnets_and_inherit() {
+    let body = r#""valid-lifetime": 1000,
+"shared-networks": [ { "name": "net", "interface": "eth1", "valid-lifetime": 2000,
+   "relay": { "ip-address": "198.18.9.1" },
+   "subnet4": [ { "subnet": "198.18.1.0/24" }, { "subnet": "198.18.2.0/24", "valid-lifetime": 3000 } ] } ],
+"subnet4": [ { "subnet": "198.18.0.0/24" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let order: Vec<_> = cfg
+            .subnets
+            .iter()
+            .map(|s| (s.id, s.prefix.address.octets()[2]))
+            .collect();
+        // Auto ids in file order; storage order: top-level first, then members.
+        assert_eq!(order, [(3, 0), (1, 1), (2, 2)]);
+        let net = &cfg.shared_networks[0];
+        assert_eq!(cfg.str(net.name), "net");
+        assert_eq!(net.subnets, IndexRange { start: 1, len: 2 });
+        let m1 = cfg.subnet_by_id(1).unwrap();
+        assert_eq!(m1.params.lifetimes.valid, 2000);
+        assert_eq!(cfg.str(m1.interface), "eth1");
+        assert_eq!(
+            cfg.address_list(m1.relay_addresses),
+            [Ipv4Addr::new(198, 18, 9, 1)]
+        );
+        assert!(core::ptr::eq(cfg.network_of(m1).unwrap(), net));
+        assert_eq!(cfg.subnet_by_id(2).unwrap().params.lifetimes.valid, 3000);
+        let top = cfg.subnet_by_id(3).unwrap();
+        assert_eq!(top.params.lifetimes.valid, 1000);
+        assert!(top.interface.is_empty());
+    });
+}
+
+#[test]
+fn comment_is_merged_into_user_context() {
+    let body = r#""subnet4": [ { "subnet": "198.18.0.0/24", "comment": "lab",
+  "user-context": { "floor": 3, "tags": [ "a", "b" ] } } ],
+"user-context": { "x": null }"#;
+    with_config(&wrapped(body), |cfg, _| {
+        assert_eq!(
+            cfg.str(cfg.subnets[0].user_context),
+            r#"{"comment":"lab","floor":3,"tags":["a","b"]}"#
+        );
+        assert_eq!(cfg.str(cfg.globals.user_context), r#"{"x":null}"#);
+    });
+}
+
+#[test]
+fn vendor_options_are_combined_into_43_and_125() {
+    let body = r#""option-def": [ { "name": "vlan", "code": 1, "type": "uint16", "space": "vendor-encapsulated-options-space" } ],
+"option-data": [
+  { "name": "vendor-encapsulated-options" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "0064" },
+  { "name": "vivso-suboptions", "data": "4491" },
+  { "name": "tftp-servers", "space": "vendor-4491", "data": "198.18.10.5" }
+]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        let o43 = opts
+            .iter()
+            .find(|o| o.code == 43 && o.space == OptionSpace::Dhcp4)
+            .unwrap();
+        assert_eq!(cfg.payload(o43), [1, 2, 0x00, 0x64]);
+        let o125 = opts.iter().find(|o| o.code == 125).unwrap();
+        // kea-options.md §3.3: 0000118b 06 02 04 c6120a05
+        assert_eq!(
+            cfg.payload(o125),
+            [0x00, 0x00, 0x11, 0x8b, 0x06, 0x02, 0x04, 0xc6, 0x12, 0x0a, 0x05]
+        );
+    });
+}
+
+#[test]
+fn option_name_and_code_must_agree() {
+    let (.., kind) =
+        err_at(r#""option-data": [ { "name": "routers", "code": 6, "data": "198.18.0.1" } ]"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::OptionNameCodeMismatch {
+            name: error::snippet("routers"),
+            code: 6
+        }
+    );
+}
+
+#[test]
+fn measured_storage_is_exactly_enough_and_less_fails_cleanly() {
+    let cap = measure(MINIMAL).unwrap();
+    assert_eq!((cap.subnets, cap.pools, cap.reservations), (2, 2, 2));
+    let mut small = cap;
+    small.text -= 1;
+    let mut bufs = Buffers::new(&small);
+    let e = parse(MINIMAL, bufs.storage(), &mut |_| {}).unwrap_err();
+    assert_eq!(e.kind, ConfigErrorKind::StorageFull(StorageKind::Text));
+    let mut small = cap;
+    small.reservations = 1;
+    let mut bufs = Buffers::new(&small);
+    let e = parse(MINIMAL, bufs.storage(), &mut |_| {}).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::StorageFull(StorageKind::Reservations)
+    );
+}
+
+#[test]
+fn class_option_defs_are_known_before_class_option_data() {
+    // option-data first in the map: Kea parses option-def first all the same.
+    let body = r#""client-classes": [ { "name": "voip",
+  "option-data": [ { "name": "vlan", "data": "100" } ],
+  "option-def": [ { "name": "vlan", "code": 240, "type": "uint16" } ] } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let class = cfg.class_by_name("voip").unwrap();
+        let opts = cfg.options_of(class.options);
+        assert_eq!((opts[0].code, cfg.payload(&opts[0])), (240, &[0, 100][..]));
+        assert_eq!(class.option_defs.len, 1);
+    });
+    let (line, col, path, kind) = err_at(
+        r#""client-classes": [ { "name": "x", "option-def": [ { "name": "y", "code": 200, "type": "uint8" } ] } ]"#,
+    );
+    assert_eq!((line, col), (3, 75));
+    assert_eq!(path, "Dhcp4.client-classes[0].option-def[0]");
+    assert!(matches!(kind, ConfigErrorKind::BadOptionDef { .. }));
+}
+
+#[test]
+fn built_in_classes_cannot_have_tests() {
+    let (.., kind) =
+        err_at(r#""client-classes": [ { "name": "KNOWN", "test": "member('ALL')" } ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadClass { .. }));
+    let (.., kind) =
+        err_at(r#""client-classes": [ { "name": "DROP", "only-if-required": true } ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadClass { .. }));
+    let (.., kind) = err_at(r#""client-classes": [ { "name": "a" }, { "name": "a" } ]"#);
+    assert_eq!(kind, ConfigErrorKind::DuplicateClass(error::snippet("a")));
+    with_config(
+        &wrapped(
+            r#""client-classes": [ { "name": "DROP", "test": "pkt4.mac == 0x020000000001" } ]"#,
+        ),
+        |cfg, _| {
+            assert_eq!(cfg.str(cfg.classes[0].test), "pkt4.mac == 0x020000000001");
+        },
+    );
+}
+
+#[test]
+fn hardware_addresses_are_at_most_20_bytes() {
+    let long = "01:".repeat(20) + "01";
+    let body = std::format!(r#""reservations": [ {{ "hw-address": "{long}" }} ]"#);
+    let (.., kind) = err_at(&body);
+    assert_eq!(kind, ConfigErrorKind::TooLong { max: 20 });
+    let body = r#""reservations": [ { "flex-id": "'s0mEVaLue'", "hostname": "flex" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert!(cfg
+            .find_reservation(0, IdentifierType::FlexId, b"s0mEVaLue")
+            .is_some());
+        assert!(
+            warnings.iter().any(|w| w.contains("flex-id")),
+            "{warnings:?}"
+        );
+    });
+}
+
+#[test]
+fn a_class_definition_of_43_names_the_space_it_carries() {
+    // Kea 2.2's vendor-specific.json, reduced.
+    let body = r#""option-def": [ { "code": 2, "name": "vlanid", "space": "339", "type": "uint32" },
+                 { "code": 3, "name": "dls", "space": "339", "type": "string" } ],
+"client-classes": [ { "name": "VENDOR_CLASS_339",
+    "option-def": [ { "code": 43, "encapsulate": "339", "name": "vendor-encapsulated-options", "type": "empty" } ],
+    "option-data": [ { "name": "vendor-encapsulated-options" },
+                     { "always-send": true, "data": "123", "name": "vlanid", "space": "339" },
+                     { "always-send": true, "data": "sdlp://198.18.0.11:18443", "name": "dls", "space": "339" } ] } ],
+"option-data": [ { "name": "vendor-encapsulated-options" }, { "code": 2, "space": "339", "data": "7" } ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let class = cfg.class_by_name("VENDOR_CLASS_339").unwrap();
+        let o43 = &cfg.options_of(class.options)[0];
+        let mut expected = vec![2, 4, 0, 0, 0, 123, 3, 24];
+        expected.extend_from_slice(b"sdlp://198.18.0.11:18443");
+        assert_eq!(cfg.payload(o43), &expected[..]);
+        // Globally, 43 has no custom definition: it carries the standard
+        // vendor-encapsulated-options-space, so the "339" option stays out.
+        let g43 = &cfg.options_of(cfg.globals.options)[0];
+        assert_eq!(cfg.payload(g43), &[] as &[u8]);
+    });
+}
+
+#[test]
+fn host_reservation_identifiers_keep_their_order() {
+    let body = r#""host-reservation-identifiers": [ "client-id", "hw-address" ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        assert_eq!(
+            cfg.identifier_order(),
+            [IdentifierType::ClientId, IdentifierType::HwAddress]
+        );
+    });
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "duid", "duid" ]"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::DuplicateKey {
+            key: error::snippet("duid"),
+            previous: Position {
+                line: 3,
+                column: 35
+            }
+        }
+    );
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "mac" ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadKeyword { .. }));
+}

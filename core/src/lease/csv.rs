@@ -801,4 +801,312 @@ mod tests {
         assert_eq!(r.state, LeaseState::Declined);
         assert!(parse(EXAMPLES[4]).unwrap().is_removal());
     }
+
+    fn row(hw: &str, cid: &str, rest: &str) -> std::string::String {
+        std::format!("198.18.0.5,{hw},{cid},{rest}")
+    }
+
+    const REST: &str = "3600,2000003600,1,0,0,h,0,";
+
+    #[test]
+    fn every_row_error() {
+        let cases: &[(std::string::String, RowError)] = &[
+            (
+                "198.18.0.5,02:00:00:00:00:01,,3600,2000003600,1,0,0,h,0".into(),
+                RowError::ColumnCount {
+                    found: 10,
+                    expected: 11,
+                },
+            ),
+            (
+                "198.18.0.5,02:00:00:00:00:01,,3600,2000003600,1,0,0,h,0,,".into(),
+                RowError::ColumnCount {
+                    found: 12,
+                    expected: 11,
+                },
+            ),
+            (
+                "".into(),
+                RowError::ColumnCount {
+                    found: 1,
+                    expected: 11,
+                },
+            ),
+            (
+                "2001:db8::1,02:00:00:00:00:01,,3600,2000003600,1,0,0,h,0,".into(),
+                RowError::Address,
+            ),
+            (
+                "198.18.0.05,02:00:00:00:00:01,,3600,2000003600,1,0,0,h,0,".into(),
+                RowError::Address,
+            ),
+            (row("020000000001", "", REST), RowError::HwAddrSyntax),
+            (row("02::00", "", REST), RowError::HwAddrSyntax),
+            (row("02:0g", "", REST), RowError::HwAddrSyntax),
+            (row("02:001", "", REST), RowError::HwAddrSyntax),
+            (
+                row(&["aa"; 21].join(":"), "", REST),
+                RowError::HwAddrTooLong,
+            ),
+            (row("02:00", "01:zz", REST), RowError::ClientIdSyntax),
+            (row("02:00", "01::02", REST), RowError::ClientIdSyntax),
+            (
+                row("02:00", "01", REST),
+                RowError::ClientIdLength { len: 1 },
+            ),
+            (
+                row("02:00", &"ab".repeat(129), REST),
+                RowError::ClientIdLength { len: 129 },
+            ),
+            (
+                row("02:00", &["ab"; 129].join(":"), REST),
+                RowError::ClientIdLength { len: 129 },
+            ),
+            (row("", "", REST), RowError::NoIdentifier),
+            (
+                row("02:00", "", "-1,2000003600,1,0,0,h,0,"),
+                RowError::ValidLifetime,
+            ),
+            (
+                row("02:00", "", "4294967296,2000003600,1,0,0,h,0,"),
+                RowError::ValidLifetime,
+            ),
+            (
+                row("02:00", "", ",2000003600,1,0,0,h,0,"),
+                RowError::ValidLifetime,
+            ),
+            (row("02:00", "", "3600,2e9,1,0,0,h,0,"), RowError::Expire),
+            (
+                row("02:00", "", "3600,18446744073709551616,1,0,0,h,0,"),
+                RowError::Expire,
+            ),
+            (
+                row("02:00", "", "3600,3599,1,0,0,h,0,"),
+                RowError::ExpireBeforeLifetime,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,x,0,0,h,0,"),
+                RowError::SubnetId,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,true,0,h,0,"),
+                RowError::FqdnFwd,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,2,h,0,"),
+                RowError::FqdnRev,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,&#xff,0,"),
+                RowError::HostnameNotUtf8,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,3,"),
+                RowError::State,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,,"),
+                RowError::State,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,0,&#xc3"),
+                RowError::UserContextNotUtf8,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,0,[1]"),
+                RowError::UserContextNotMap,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,0,{ \"k\" }"),
+                RowError::UserContextNotMap,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,0,{} {}"),
+                RowError::UserContextNotMap,
+            ),
+            (
+                row("02:00", "", "3600,2000003600,1,0,0,h,0,\"s\""),
+                RowError::UserContextNotMap,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse(line).err(), Some(*want), "{line}");
+        }
+        let line = EXAMPLES[0].as_bytes();
+        let mut small = [0u8; 40];
+        assert_eq!(
+            parse_row(line, &mut small).err(),
+            Some(RowError::ScratchTooSmall)
+        );
+    }
+
+    #[test]
+    fn accepted_identifier_forms() {
+        // hwaddr: single-digit groups, upper case, one group, 20 bytes.
+        let r = parse(&row("2:0:A:b:C:d", "", REST)).unwrap();
+        assert_eq!(r.hwaddr, &[2, 0, 0xa, 0xb, 0xc, 0xd]);
+        assert_eq!(parse(&row("ab", "", REST)).unwrap().hwaddr, &[0xab]);
+        assert_eq!(
+            parse(&row(&["aa"; 20].join(":"), "", REST))
+                .unwrap()
+                .hwaddr
+                .len(),
+            20
+        );
+        // client_id: colon, space, contiguous (odd gets a leading 0), 0x prefix, 128 bytes.
+        assert_eq!(
+            parse(&row("", "1:2:3", REST)).unwrap().client_id,
+            &[1, 2, 3]
+        );
+        assert_eq!(
+            parse(&row("", "01 02 ff", REST)).unwrap().client_id,
+            &[1, 2, 0xff]
+        );
+        assert_eq!(
+            parse(&row("", "0102FF", REST)).unwrap().client_id,
+            &[1, 2, 0xff]
+        );
+        assert_eq!(
+            parse(&row("", "10203", REST)).unwrap().client_id,
+            &[1, 2, 3]
+        );
+        assert_eq!(parse(&row("", "0x0102", REST)).unwrap().client_id, &[1, 2]);
+        assert_eq!(
+            parse(&row("", &"ab".repeat(128), REST))
+                .unwrap()
+                .client_id
+                .len(),
+            128
+        );
+        // Declined leases may have neither.
+        let r = parse(&row("", "", "3600,2000003600,1,0,0,,1,")).unwrap();
+        assert_eq!(r.state, LeaseState::Declined);
+        // JSON maps of every shape.
+        for ctx in [
+            "{}",
+            " { \"a\": [1, -2.5e3, true, false, null, {\"b\": \"\\u00e9\\n\"}] } ",
+            "{\"x\":{\"y\":{\"z\":[]}}}",
+        ] {
+            let line = row(
+                "02:00",
+                "",
+                &std::format!("3600,2000003600,1,0,0,h,0,{}", ctx.replace(',', "&#x2c")),
+            );
+            assert_eq!(parse(&line).unwrap().user_context, ctx);
+        }
+    }
+
+    #[test]
+    fn escaping_and_unescaping() {
+        // Only `,` and `&` are escaped on write.
+        let mut r = parse(EXAMPLES[0]).unwrap();
+        r.hostname = "a,b&c;d&#x41";
+        r.user_context = "{ \"k\": \"1,2 & 3\" }";
+        let line = write(&r);
+        assert!(line.contains(",a&#x2cb&#x26c;d&#x26#x41,"), "{line}");
+        assert!(
+            line.ends_with(",{ \"k\": \"1&#x2c2 &#x26 3\" }\n"),
+            "{line}"
+        );
+        let back = parse(&line).unwrap();
+        assert_eq!(back.hostname, "a,b&c;d&#x41");
+        assert_eq!(back.user_context, r.user_context);
+        // Either case decodes; `&#x` without two hex digits stays literal.
+        let line = row(
+            "02:00",
+            "",
+            "3600,2000003600,1,0,0,A&#X2C&#x2Cb&#x4&#xg1&#x,0,",
+        );
+        assert_eq!(parse(&line).unwrap().hostname, "A&#X2C,b&#x4&#xg1&#x");
+        let line = row("02:00", "", "3600,2000003600,1,0,0,&#x41&#x2c,0,");
+        assert_eq!(parse(&line).unwrap().hostname, "A,");
+    }
+
+    #[test]
+    fn header_shapes() {
+        assert_eq!(parse_header(HEADER.as_bytes()), Ok(HeaderShape::CURRENT));
+        assert_eq!(
+            parse_header(std::format!("{HEADER}\n").as_bytes()),
+            Ok(HeaderShape::CURRENT)
+        );
+        assert_eq!(HeaderShape::CURRENT.conversion(), SchemaConversion::Current);
+        let nine =
+            "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname";
+        let shape = parse_header(nine.as_bytes()).unwrap();
+        assert_eq!(
+            (shape.columns(), shape.conversion()),
+            (9, SchemaConversion::Upgrade)
+        );
+        let ten = std::format!("{nine},state");
+        assert_eq!(parse_header(ten.as_bytes()).unwrap().columns(), 10);
+        let twelve = std::format!("{HEADER},pool_id");
+        let shape = parse_header(twelve.as_bytes()).unwrap();
+        assert_eq!(
+            (shape.columns(), shape.conversion()),
+            (12, SchemaConversion::Downgrade)
+        );
+        let eight = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev";
+        assert_eq!(
+            parse_header(eight.as_bytes()),
+            Err(HeaderError::TooFewColumns { found: 8 })
+        );
+        assert_eq!(
+            parse_header(b"address,hwaddr,duid"),
+            Err(HeaderError::ColumnName {
+                column: 3,
+                expected: "client_id"
+            })
+        );
+        assert_eq!(
+            parse_header(std::format!("{HEADER}\r\n").as_bytes()),
+            Err(HeaderError::ColumnName {
+                column: 11,
+                expected: "user_context"
+            })
+        );
+        // Rows follow the header's column count.
+        let mut scratch = [0u8; 512];
+        let r = parse_row_with(
+            shape,
+            b"198.18.0.5,02:00,,3600,2000003600,1,0,0,h,2,,9\n",
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!(r.state, LeaseState::ExpiredReclaimed);
+        let nine = parse_header(nine.as_bytes()).unwrap();
+        let r = parse_row_with(
+            nine,
+            b"198.18.0.5,02:00,,3600,2000003600,1,0,0,h",
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!((r.state, r.user_context), (LeaseState::Default, ""));
+    }
+
+    #[test]
+    fn write_reports_needed_length() {
+        let r = parse(EXAMPLES[1]).unwrap();
+        let n = row_len(&r);
+        assert_eq!(n, EXAMPLES[1].len());
+        let mut out = vec![0u8; n - 1];
+        assert_eq!(
+            write_row(&r, &mut out),
+            Err(WriteError::BufferTooSmall { needed: n })
+        );
+        let mut out = vec![0u8; n];
+        assert_eq!(write_row(&r, &mut out), Ok(n));
+        // Extremes: u32/u64 maxima, 0.0.0.0.
+        let mut r = r;
+        r.address = Ipv4Addr::UNSPECIFIED;
+        r.valid_lifetime = u32::MAX;
+        r.cltt = Timestamp(u64::MAX - u64::from(u32::MAX));
+        r.subnet_id = u32::MAX;
+        let line = write(&r);
+        assert!(line.starts_with("0.0.0.0,"));
+        assert!(
+            line.contains(",4294967295,18446744073709551615,4294967295,"),
+            "{line}"
+        );
+        assert_eq!(parse(&line).unwrap(), r);
+    }
 }

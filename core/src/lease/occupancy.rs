@@ -282,6 +282,20 @@ impl<'a> PoolOccupancy<'a> {
         free
     }
 
+    /// Whether `addr` is marked reserved in some pool.
+    pub fn is_reserved(&self, addr: Ipv4Addr) -> bool {
+        let mut reserved = false;
+        self.for_each_bit(addr, |_, bit| {
+            let word = usize::try_from(bit / 64)
+                .ok()
+                .and_then(|i| self.reserved.get(i))
+                .copied()
+                .unwrap_or(0);
+            reserved |= word & (1u64 << (bit % 64)) != 0;
+        });
+        reserved
+    }
+
     /// Whether `addr` holds a lease in some pool (state default or declined).
     pub fn is_held(&self, addr: Ipv4Addr) -> bool {
         let mut held = false;

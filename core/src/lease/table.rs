@@ -42,7 +42,9 @@ use core::net::Ipv4Addr;
 
 use super::occupancy::{OccupancyError, OccupancyStorage, PoolOccupancy};
 use super::record::{LeaseRecord, LeaseState};
-use crate::config::Pool;
+#[cfg(test)]
+use crate::assign::{ClientIdentity, LeaseStore, StoreError};
+use crate::config::{Config, Pool};
 use crate::index::{hash_parts, Candidates, HashIndex};
 use crate::time::Timestamp;
 
@@ -296,7 +298,9 @@ impl<'a> TextArena<'a> {
             return &[];
         };
         let start = offset as usize + TEXT_HEADER;
-        self.bytes.get(start..start + len).unwrap_or(&[])
+        self.bytes
+            .get(start..start.saturating_add(len))
+            .unwrap_or(&[])
     }
 
     fn size_of_block(&self, offset: u32) -> usize {
@@ -532,6 +536,11 @@ impl Heap<'_> {
     }
 
     fn remove_at(&mut self, i: usize) {
+        // Every in-use slot sits in exactly one heap; the guard only keeps a broken
+        // invariant from turning into a panic.
+        if i >= *self.len {
+            return;
+        }
         let last = *self.len - 1;
         *self.len = last;
         if i != last {
@@ -665,6 +674,37 @@ impl<'a> LeaseTable<'a> {
         })
     }
 
+    /// Removes every lease (before reloading the lease files on reconfiguration, or for
+    /// `lease4-wipe` of everything). Pools stay installed; reservation marks stay. O(capacity).
+    pub fn clear(&mut self) {
+        let addresses = self
+            .slots
+            .iter()
+            .filter(|s| s.holds_address())
+            .map(|s| s.address);
+        for a in addresses {
+            self.occupancy.set_held(Ipv4Addr::from_bits(a), false);
+        }
+        let capacity = self.slots.len();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            *slot = LeaseSlot::default();
+            slot.link = if i + 1 < capacity {
+                (i + 1) as u32
+            } else {
+                NONE
+            };
+        }
+        self.by_address.clear();
+        self.by_client_id.clear();
+        self.by_hwaddr.clear();
+        self.pending_len = 0;
+        self.reclaimed_len = 0;
+        self.text.used = 0;
+        self.text.garbage = 0;
+        self.free_head = if capacity > 0 { 0 } else { NONE };
+        self.len = 0;
+    }
+
     /// Number of leases stored.
     pub fn len(&self) -> usize {
         self.len
@@ -708,6 +748,71 @@ impl<'a> LeaseTable<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Installs the config's pools ([`Self::set_pools`]) and marks every reserved address
+    /// (`reservations[].ip-address`, subnet and global) as excluded from dynamic allocation.
+    pub fn set_config(&mut self, config: &Config<'_>) -> Result<(), TableError> {
+        self.set_pools(config.pools)?;
+        for r in config.reservations {
+            if let Some(a) = r.address {
+                self.occupancy.mark_reserved(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `ids` with the ids of the stored leases sorted by ascending address (Kea's LFC
+    /// output order, and `lease4-get-all`'s) and returns the filled part; `ids` needs
+    /// [`Self::len`] entries (fewer are filled, unsorted remainder dropped, if shorter).
+    pub fn ids_by_address<'i>(&self, ids: &'i mut [u32]) -> &'i [u32] {
+        let mut n = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if !slot.in_use() {
+                continue;
+            }
+            let Some(dst) = ids.get_mut(n) else {
+                break;
+            };
+            *dst = i as u32;
+            n += 1;
+        }
+        let filled = ids.get_mut(..n).unwrap_or(&mut []);
+        let slots = &*self.slots;
+        filled.sort_unstable_by_key(|&id| slots.get(id as usize).map_or(u32::MAX, |s| s.address));
+        filled
+    }
+
+    /// The next address of pool `pool_index` (config order) to offer, in Kea 2.2's
+    /// iterative order after `after` (see [`PoolOccupancy::next_free`]), skipping reserved
+    /// addresses. Normally a bitmap search for an address without a lease (or with a
+    /// reclaimed one, state 2: reuse its record). When every address holds a lease, Kea's
+    /// allocator would still reuse an *expired* lease that the reclamation timer has not
+    /// reached yet (e.g. just after a restart), so the pool is then walked in the same
+    /// order for the first lease expired at `now` (declined ones included: their lifetime
+    /// is the probation period). That walk is O(pool) but only happens when the pool is
+    /// otherwise exhausted.
+    pub fn next_allocatable(
+        &self,
+        pool_index: usize,
+        after: Option<Ipv4Addr>,
+        now: Timestamp,
+    ) -> Option<Ipv4Addr> {
+        if let Some(a) = self.occupancy.next_free(pool_index, after) {
+            return Some(a);
+        }
+        let (first, last) = self.occupancy.pool_range(pool_index)?;
+        let (first, last) = (first.to_bits(), last.to_bits());
+        let start = match after {
+            Some(a) if first <= a.to_bits() && a.to_bits() < last => a.to_bits() + 1,
+            _ => first,
+        };
+        (start..=last)
+            .chain(first..start)
+            .map(Ipv4Addr::from_bits)
+            .find(|&a| {
+                !self.occupancy.is_reserved(a) && self.get(a).is_some_and(|l| l.is_expired(now))
+            })
     }
 
     /// The id of the lease for `addr`.
@@ -1085,7 +1190,8 @@ impl<'a> LeaseTable<'a> {
     ///
     /// `sink` sees each change as the lease-file row Kea appends (kea-memfile.md §2): the
     /// state-2 lease, or the lease with `valid_lifetime` 0 for a removal. Returns the number
-    /// of leases reclaimed.
+    /// of leases reclaimed. `max` is Kea's `max-reclaim-leases`, where 0 means "no limit":
+    /// pass `usize::MAX` for that.
     pub fn reclaim_expired(
         &mut self,
         now: Timestamp,
@@ -1235,6 +1341,8 @@ pub(crate) mod testutil {
 mod tests {
     use super::testutil::Owned;
     use super::*;
+    use std::vec;
+    use std::vec::Vec;
 
     fn addr(i: u32) -> Ipv4Addr {
         Ipv4Addr::from_bits(0xc612_0000 + i) // 198.18.0.0 + i
@@ -1280,5 +1388,588 @@ mod tests {
         assert!(t.get(addr(1)).is_none());
         assert!(t.find_by_hwaddr(&hw2, 1).is_none());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn slot_size_is_documented_figure() {
+        assert_eq!(core::mem::size_of::<LeaseSlot>(), 88);
+        let sizes = LeaseStorage::sizes_for(65_536);
+        assert_eq!(sizes.index_slots, 131_072);
+        // 88 (slot) + 4 (expiry) + 3 × 2 × 4 (index slots) = 116 bytes per lease.
+        let per_lease =
+            (sizes.leases * 88 + sizes.expiry * 4 + 3 * sizes.index_slots * 4) / sizes.leases;
+        assert_eq!(per_lease, 116);
+        assert!(per_lease <= 128);
+        assert_eq!(LeaseStorage::sizes_for(100_000).index_slots, 262_144);
+        assert_eq!(LeaseStorage::sizes_for(0).index_slots, 2);
+    }
+
+    #[test]
+    fn storage_is_validated() {
+        let mut owned = Owned::new(8, 64, &[]);
+        let mut leases = [LeaseSlot::default(); 8];
+        let mut small = [0u32; 8];
+        let mut ok1 = [0u32; 16];
+        let mut ok2 = [0u32; 16];
+        let mut expiry = [0u32; 8];
+        let mut text = [0u8; 16];
+        let r = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut small,
+            by_client_id: &mut ok1,
+            by_hwaddr: &mut ok2,
+            expiry: &mut expiry,
+            text: &mut text,
+            occupancy: OccupancyStorage::empty(),
+        });
+        assert_eq!(r.err(), Some(StorageError::IndexSlots));
+        let mut a = [0u32; 16];
+        let mut b = [0u32; 16];
+        let mut c = [0u32; 16];
+        let mut short_expiry = [0u32; 7];
+        let r = LeaseTable::new(LeaseStorage {
+            leases: &mut leases,
+            by_address: &mut a,
+            by_client_id: &mut b,
+            by_hwaddr: &mut c,
+            expiry: &mut short_expiry,
+            text: &mut text,
+            occupancy: OccupancyStorage::empty(),
+        });
+        assert_eq!(r.err(), Some(StorageError::ExpiryTooSmall));
+        assert_eq!(owned.table().capacity(), 8);
+    }
+
+    #[test]
+    fn errors_leave_the_table_unchanged() {
+        let mut owned = Owned::new(2, 40, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 1];
+        assert_eq!(
+            t.upsert(&lease(1, &[0; 21], &[], "")),
+            Err(TableError::HwAddrTooLong)
+        );
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[7; 256], "")),
+            Err(TableError::ClientIdTooLong)
+        );
+        let huge = "h".repeat(TEXT_MAX + 1);
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[], &huge)),
+            Err(TableError::TextTooLong)
+        );
+        // 40 bytes of text: a 30-byte hostname (36 with header) fits, a second does not.
+        let h30 = "x".repeat(30);
+        t.upsert(&lease(1, &hw, &[], &h30)).unwrap();
+        assert_eq!(
+            t.upsert(&lease(2, &hw, &[], &h30)),
+            Err(TableError::TextFull)
+        );
+        assert_eq!(t.len(), 1);
+        assert!(t.get(addr(2)).is_none());
+        // Replacing the lease that holds the text may reuse its room.
+        let h33 = "y".repeat(33);
+        t.upsert(&lease(1, &hw, &[], &h33)).unwrap();
+        assert_eq!(t.get(addr(1)).unwrap().hostname, h33);
+        assert_eq!(
+            t.upsert(&lease(1, &hw, &[], &"z".repeat(35))),
+            Err(TableError::TextFull)
+        );
+        assert_eq!(t.get(addr(1)).unwrap().hostname, h33);
+        t.upsert(&lease(2, &hw, &[], "")).unwrap();
+        assert_eq!(t.upsert(&lease(3, &hw, &[], "")), Err(TableError::Full));
+        assert_eq!(t.by_hwaddr(&hw).count(), 2);
+    }
+
+    #[test]
+    fn long_client_ids_live_out_of_line_and_survive_compaction() {
+        let mut owned = Owned::new(4, 200, &[]);
+        let mut t = owned.table();
+        let long: Vec<u8> = (0..100u8).collect();
+        let short = [1u8, 2, 3];
+        t.upsert(&lease(1, &[], &short, "aaaaaaaaaa")).unwrap();
+        t.upsert(&lease(2, &[], &long, "bbbbbbbbbb")).unwrap();
+        // Free lease 1's hostname (garbage at the front), then need room: compaction.
+        t.upsert(&lease(1, &[], &short, "")).unwrap();
+        t.upsert(&lease(3, &[], &short[..2], &"c".repeat(40)))
+            .unwrap();
+        let r = t.get(addr(2)).unwrap();
+        assert_eq!(r.client_id, &long[..]);
+        assert_eq!(r.hostname, "bbbbbbbbbb");
+        assert_eq!(t.find_by_client_id(&long, 1).unwrap().1.address, addr(2));
+        assert_eq!(t.get(addr(3)).unwrap().hostname, "c".repeat(40));
+        assert!(t.remove(addr(2)));
+        assert!(t.find_by_client_id(&long, 1).is_none());
+        // Exactly 32 bytes stays inline.
+        let cid32 = [9u8; 32];
+        t.upsert(&lease(4, &[], &cid32, "")).unwrap();
+        assert_eq!(t.get(addr(4)).unwrap().client_id, &cid32);
+    }
+
+    #[test]
+    fn same_identifier_in_several_subnets() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 9];
+        let cid = [1, 2, 0, 0, 0, 0, 9];
+        for (i, subnet) in [(1, 1), (2, 2), (3, 3)] {
+            let mut r = lease(i, &hw, &cid, "");
+            r.subnet_id = subnet;
+            t.upsert(&r).unwrap();
+        }
+        assert_eq!(t.by_hwaddr(&hw).count(), 3);
+        assert_eq!(t.by_client_id(&cid).count(), 3);
+        assert_eq!(t.find_by_client_id(&cid, 2).unwrap().1.address, addr(2));
+        assert_eq!(t.find_by_hwaddr(&hw, 3).unwrap().1.address, addr(3));
+        assert_eq!(t.by_client_id(&[]).count(), 0);
+        t.remove(addr(2));
+        assert!(t.find_by_client_id(&cid, 2).is_none());
+        assert_eq!(t.by_hwaddr(&hw).count(), 2);
+    }
+
+    fn expiring<'a>(i: u32, expire: u64, state: LeaseState, host: &'a str) -> LeaseRecord<'a> {
+        LeaseRecord {
+            cltt: Timestamp(expire - 100),
+            valid_lifetime: 100,
+            state,
+            fqdn_fwd: true,
+            fqdn_rev: true,
+            ..lease(i, &[2, 0, 0, 0, 0, 7], &[], host)
+        }
+    }
+
+    #[test]
+    fn reclamation_in_expiry_order_then_flush() {
+        let pool = [(addr(0), addr(15))];
+        let mut owned = Owned::new(16, 1024, &pool);
+        let mut t = owned.table();
+        t.set_pools(&[Pool {
+            first: addr(0),
+            last: addr(15),
+            options: Default::default(),
+            client_class: Default::default(),
+            require_client_classes: Default::default(),
+            user_context: Default::default(),
+        }])
+        .unwrap();
+        for (i, expire) in [(1, 5000u64), (2, 1000), (3, 3000), (4, 2000), (5, 9000)] {
+            t.upsert(&expiring(i, expire, LeaseState::Default, "host"))
+                .unwrap();
+        }
+        t.upsert(&expiring(6, 1500, LeaseState::Declined, ""))
+            .unwrap();
+        assert_eq!(t.next_expiration(), Some(Timestamp(1000)));
+        assert!(t.occupancy().is_held(addr(2)));
+        // Expired means now > expire: at now = 1000 nothing is due.
+        assert_eq!(t.reclaim_expired(Timestamp(1000), 10, 3600, |_| {}), 0);
+        let mut seen = Vec::new();
+        let n = t.reclaim_expired(Timestamp(4000), 2, 3600, |r| {
+            seen.push((
+                r.address,
+                r.state,
+                r.valid_lifetime,
+                r.hostname.len(),
+                r.fqdn_fwd,
+            ))
+        });
+        assert_eq!(n, 2);
+        assert_eq!(
+            seen,
+            vec![
+                (addr(2), LeaseState::ExpiredReclaimed, 100, 0, false),
+                // The declined lease is removed: a lifetime-0 row.
+                (addr(6), LeaseState::Declined, 0, 0, true),
+            ]
+        );
+        assert!(t.get(addr(6)).is_none());
+        let r = t.get(addr(2)).unwrap();
+        assert_eq!(
+            (r.state, r.hostname, r.fqdn_fwd, r.fqdn_rev),
+            (LeaseState::ExpiredReclaimed, "", false, false)
+        );
+        assert!(!t.occupancy().is_held(addr(2)));
+        assert_eq!(t.occupancy().next_free(0, Some(addr(1))), Some(addr(2)));
+        // hold 0 removes.
+        seen.clear();
+        t.reclaim_expired(Timestamp(4000), 10, 0, |r| {
+            seen.push((r.address, r.state, r.valid_lifetime, 0, false))
+        });
+        assert_eq!(
+            seen,
+            vec![
+                (addr(4), LeaseState::Default, 0, 0, false),
+                (addr(3), LeaseState::Default, 0, 0, false),
+            ]
+        );
+        assert_eq!(t.next_expiration(), Some(Timestamp(5000)));
+        // Flush: removed once expire + hold < now.
+        assert_eq!(t.flush_reclaimed(Timestamp(4600), 10, 3600, |_| {}), 0);
+        let mut flushed = Vec::new();
+        assert_eq!(
+            t.flush_reclaimed(Timestamp(4601), 10, 3600, |r| flushed
+                .push((r.address, r.valid_lifetime))),
+            1
+        );
+        assert_eq!(flushed, vec![(addr(2), 0)]);
+        assert!(t.get(addr(2)).is_none());
+        // A reclaimed lease renewed goes back to the pending heap.
+        t.reclaim_expired(Timestamp(6000), 10, 3600, |_| {});
+        assert_eq!(t.get(addr(1)).unwrap().state, LeaseState::ExpiredReclaimed);
+        t.upsert(&expiring(1, 20_000, LeaseState::Default, "back"))
+            .unwrap();
+        assert!(t.occupancy().is_held(addr(1)));
+        assert_eq!(t.next_expiration(), Some(Timestamp(9000)));
+        assert_eq!(t.flush_reclaimed(Timestamp(1_000_000), 10, 0, |_| {}), 0);
+        assert_eq!(t.reclaim_expired(Timestamp(1_000_000), 10, 0, |_| {}), 2);
+        assert!(t.is_empty());
+        assert_eq!(t.occupancy().used(0), 0);
+    }
+
+    #[test]
+    fn hundred_thousand_lease_churn() {
+        const N: u32 = 100_000;
+        let mut owned = Owned::new(N as usize, 64 * 1024, &[]);
+        let mut t = owned.table();
+        let mac = |i: u32| {
+            let b = i.to_be_bytes();
+            [2, 0, b[0], b[1], b[2], b[3]]
+        };
+        for i in 0..N {
+            let hw = mac(i);
+            t.upsert(&lease(i, &hw, &[], "")).unwrap();
+        }
+        assert_eq!(t.len(), N as usize);
+        assert_eq!(t.upsert(&lease(N, &mac(N), &[], "")), Err(TableError::Full));
+        for i in (0..N).step_by(2) {
+            assert!(t.remove(addr(i)));
+        }
+        assert_eq!(t.len(), (N / 2) as usize);
+        for i in (0..N).step_by(2) {
+            let hw = mac(i + N);
+            t.upsert(&lease(i + N, &hw, &[], "")).unwrap();
+        }
+        assert_eq!(t.len(), N as usize);
+        for i in 0..N {
+            let (old, new) = (addr(i), addr(i + N));
+            if i % 2 == 0 {
+                assert!(t.get(old).is_none());
+                assert_eq!(t.get(new).unwrap().hwaddr, &mac(i + N));
+                assert_eq!(t.find_by_hwaddr(&mac(i + N), 1).unwrap().1.address, new);
+                assert!(t.find_by_hwaddr(&mac(i), 1).is_none());
+            } else {
+                assert_eq!(t.get(old).unwrap().hwaddr, &mac(i));
+            }
+        }
+        assert_eq!(t.iter().count(), N as usize);
+    }
+
+    /// xorshift64*: deterministic pseudo-random numbers for the model test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Model {
+        hw: Vec<u8>,
+        cid: Vec<u8>,
+        host: std::string::String,
+        ctx: std::string::String,
+        subnet: u32,
+        state: LeaseState,
+        expire: u64,
+    }
+
+    #[test]
+    fn random_operations_match_a_hash_map_model() {
+        use std::collections::HashMap;
+        const ADDRS: u64 = 400;
+        let pool = [(addr(0), addr(ADDRS as u32 - 1))];
+        let mut owned = Owned::new(120, 6000, &pool);
+        let mut t = owned.table();
+        t.set_pools(&[Pool {
+            first: addr(0),
+            last: addr(ADDRS as u32 - 1),
+            options: Default::default(),
+            client_class: Default::default(),
+            require_client_classes: Default::default(),
+            user_context: Default::default(),
+        }])
+        .unwrap();
+        let mut model: HashMap<u32, Model> = HashMap::new();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let hws: Vec<Vec<u8>> = (0..30u8)
+            .map(|i| vec![2, 0, 0, 0, 0, i])
+            .chain([vec![]])
+            .collect();
+        let cids: Vec<Vec<u8>> = (0..30u8)
+            .map(|i| {
+                let len = if i % 3 == 0 { 40 + usize::from(i) } else { 7 };
+                (0..len).map(|j| i ^ (j as u8)).collect()
+            })
+            .chain([vec![]])
+            .collect();
+        let (mut full, mut text_full) = (0, 0);
+        for step in 0..20_000u32 {
+            let a = rng.below(ADDRS) as u32;
+            let now = 10_000 + u64::from(step);
+            match rng.below(10) {
+                0..=5 => {
+                    let hw = &hws[rng.below(hws.len() as u64) as usize];
+                    let mut cid = &cids[rng.below(cids.len() as u64) as usize];
+                    if hw.is_empty() && cid.is_empty() {
+                        cid = &cids[1];
+                    }
+                    let host: std::string::String =
+                        "h".repeat(rng.below(3) as usize * rng.below(30) as usize);
+                    let ctx = if rng.below(4) == 0 {
+                        "{ \"k\": 1 }"
+                    } else {
+                        ""
+                    };
+                    let state = match rng.below(6) {
+                        0 => LeaseState::Declined,
+                        1 => LeaseState::ExpiredReclaimed,
+                        _ => LeaseState::Default,
+                    };
+                    let m = Model {
+                        hw: hw.clone(),
+                        cid: cid.clone(),
+                        host,
+                        ctx: ctx.into(),
+                        subnet: 1 + rng.below(3) as u32,
+                        state,
+                        expire: now + rng.below(500),
+                    };
+                    let r = LeaseRecord {
+                        address: addr(a),
+                        hwaddr: &m.hw,
+                        client_id: &m.cid,
+                        valid_lifetime: 100,
+                        cltt: Timestamp(m.expire - 100),
+                        subnet_id: m.subnet,
+                        fqdn_fwd: false,
+                        fqdn_rev: false,
+                        hostname: &m.host,
+                        state: m.state,
+                        user_context: &m.ctx,
+                    };
+                    match t.upsert(&r) {
+                        Ok(_) => {
+                            model.insert(a, m);
+                        }
+                        Err(TableError::Full) => full += 1,
+                        Err(TableError::TextFull) => text_full += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                6..=8 => {
+                    assert_eq!(t.remove(addr(a)), model.remove(&a).is_some());
+                }
+                _ => {
+                    let hold = if rng.below(2) == 0 { 0 } else { 50 };
+                    t.reclaim_expired(Timestamp(now), 5, hold, |r| {
+                        let m = model
+                            .get_mut(&(r.address.to_bits() - addr(0).to_bits()))
+                            .unwrap();
+                        assert!(now > m.expire);
+                        if r.valid_lifetime == 0 {
+                            assert!(hold == 0 || m.state == LeaseState::Declined);
+                        } else {
+                            assert_eq!(r.state, LeaseState::ExpiredReclaimed);
+                        }
+                    });
+                    t.flush_reclaimed(Timestamp(now), 5, hold, |r| {
+                        assert_eq!(r.valid_lifetime, 0);
+                    });
+                    // Re-sync the model from the table for the addresses that changed.
+                    model.retain(|&k, m| match t.get(addr(k)) {
+                        None => false,
+                        Some(r) => {
+                            if r.state == LeaseState::ExpiredReclaimed && m.state != r.state {
+                                m.state = r.state;
+                                m.host.clear();
+                            }
+                            true
+                        }
+                    });
+                }
+            }
+            if step % 97 == 0 || step > 19_900 {
+                check(&t, &model, &hws, &cids);
+            }
+        }
+        assert!(
+            full > 0 && text_full > 0,
+            "full {full} text_full {text_full}"
+        );
+    }
+
+    fn check(
+        t: &LeaseTable<'_>,
+        model: &std::collections::HashMap<u32, Model>,
+        hws: &[Vec<u8>],
+        cids: &[Vec<u8>],
+    ) {
+        use std::collections::BTreeSet;
+        assert_eq!(t.len(), model.len());
+        assert_eq!(t.iter().count(), model.len());
+        for a in 0..400u32 {
+            let got = t.get(addr(a));
+            let want = model.get(&a);
+            assert_eq!(got.is_some(), want.is_some(), "addr {a}");
+            let held = want.is_some_and(|m| m.state != LeaseState::ExpiredReclaimed);
+            assert_eq!(t.occupancy().is_held(addr(a)), held, "occupancy {a}");
+            if let (Some(r), Some(m)) = (got, want) {
+                assert_eq!(r.hwaddr, &m.hw[..]);
+                assert_eq!(r.client_id, &m.cid[..]);
+                assert_eq!(r.hostname, m.host);
+                assert_eq!(r.user_context, m.ctx);
+                assert_eq!(r.subnet_id, m.subnet);
+                assert_eq!(r.state, m.state);
+                assert_eq!(r.expire(), Timestamp(m.expire));
+            }
+        }
+        for hw in hws {
+            let got: BTreeSet<u32> = t.by_hwaddr(hw).map(|(_, r)| r.address.to_bits()).collect();
+            let want: BTreeSet<u32> = model
+                .iter()
+                .filter(|(_, m)| !hw.is_empty() && &m.hw == hw)
+                .map(|(k, _)| addr(*k).to_bits())
+                .collect();
+            assert_eq!(got, want);
+        }
+        for cid in cids {
+            let got: BTreeSet<u32> = t
+                .by_client_id(cid)
+                .map(|(_, r)| r.address.to_bits())
+                .collect();
+            let want: BTreeSet<u32> = model
+                .iter()
+                .filter(|(_, m)| !cid.is_empty() && &m.cid == cid)
+                .map(|(k, _)| addr(*k).to_bits())
+                .collect();
+            assert_eq!(got, want);
+        }
+        // The pending heap yields the earliest expiry among states 0/1.
+        let earliest = model
+            .values()
+            .filter(|m| m.state != LeaseState::ExpiredReclaimed)
+            .map(|m| m.expire)
+            .min();
+        assert_eq!(t.next_expiration().map(|e| e.0), earliest);
+    }
+
+    #[test]
+    fn lease_store_contract() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 5];
+        let cid = [1, 2, 0, 0, 0, 0, 5];
+        let store: &mut dyn LeaseStore = &mut t;
+        store.put(&lease(1, &hw, &cid, "a")).unwrap();
+        let mut other = lease(2, &hw, &[], "b");
+        other.subnet_id = 2;
+        store.put(&other).unwrap();
+        let mut declined = lease(3, &[], &[], "");
+        declined.state = LeaseState::Declined;
+        store.put(&declined).unwrap();
+        let me = ClientIdentity {
+            client_id: &cid,
+            hwaddr: &hw,
+        };
+        assert_eq!(store.by_client(1, &me).unwrap().address, addr(1));
+        // Subnet 2's lease has no client-id: found by hardware address.
+        assert_eq!(store.by_client(2, &me).unwrap().address, addr(2));
+        // A different client-id does not own the subnet-1 lease even with the same chaddr.
+        let stranger = ClientIdentity {
+            client_id: &[1, 9, 9],
+            hwaddr: &hw,
+        };
+        assert!(store.by_client(1, &stranger).is_none());
+        assert_eq!(
+            store.put(&lease(4, &[0; 21], &[], "")),
+            Err(StoreError::FieldTooLong)
+        );
+        assert!(store.remove(addr(1)));
+        assert!(store.by_address(addr(1)).is_none());
+        assert_eq!(
+            store.by_address(addr(3)).unwrap().state,
+            LeaseState::Declined
+        );
+    }
+
+    #[test]
+    fn ids_by_address_sorts() {
+        let mut owned = Owned::new(8, 1024, &[]);
+        let mut t = owned.table();
+        for i in [5, 1, 7, 3] {
+            t.upsert(&lease(i, &[2, 0, 0, 0, 0, 1], &[], "")).unwrap();
+        }
+        t.remove(addr(7));
+        let mut ids = [0u32; 8];
+        let sorted: Vec<Ipv4Addr> = t
+            .ids_by_address(&mut ids)
+            .iter()
+            .map(|&id| t.record(LeaseId(id)).unwrap().address)
+            .collect();
+        assert_eq!(sorted, vec![addr(1), addr(3), addr(5)]);
+    }
+
+    #[test]
+    fn clear_empties_everything() {
+        let pool = [(addr(0), addr(7))];
+        let mut owned = Owned::new(4, 256, &pool);
+        let mut t = owned.table();
+        t.occupancy.set_pools(pool).unwrap();
+        let hw = [2, 0, 0, 0, 0, 1];
+        for i in 0..4 {
+            t.upsert(&lease(i, &hw, &[], "name")).unwrap();
+        }
+        assert_eq!(t.occupancy().used(0), 4);
+        t.clear();
+        assert!(t.is_empty());
+        assert_eq!(t.occupancy().used(0), 0);
+        assert_eq!(t.by_hwaddr(&hw).count(), 0);
+        assert_eq!(t.next_expiration(), None);
+        for i in 4..8 {
+            t.upsert(&lease(i, &hw, &[], "name")).unwrap();
+        }
+        assert_eq!(t.by_hwaddr(&hw).count(), 4);
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn next_allocatable_falls_back_to_expired_leases_in_iterative_order() {
+        let pool = [(addr(0), addr(3))];
+        let mut owned = Owned::new(8, 256, &pool);
+        let mut t = owned.table();
+        t.occupancy.set_pools(pool).unwrap();
+        let now = Timestamp(1_000_000 + 3600 + 1); // `lease()` leases expired by then
+        let hw = [2, 0, 0, 0, 0, 1];
+        t.upsert(&lease(0, &hw, &[], "")).unwrap();
+        assert_eq!(t.next_allocatable(0, Some(addr(0)), now), Some(addr(1)));
+        for i in 1..4 {
+            let mut r = lease(i, &hw, &[], "");
+            r.cltt = Timestamp(now.0); // unexpired
+            t.upsert(&r).unwrap();
+        }
+        // Full bitmap: only the expired lease at .0 is reusable, whatever the start.
+        assert_eq!(t.next_allocatable(0, Some(addr(1)), now), Some(addr(0)));
+        assert_eq!(t.next_allocatable(0, None, now), Some(addr(0)));
+        t.occupancy_mut().mark_reserved(addr(0));
+        assert!(t.occupancy().is_reserved(addr(0)));
+        assert_eq!(t.next_allocatable(0, None, now), None);
+        // Once reclaimed into state 2, the bitmap finds it directly.
+        t.reclaim_expired(now, 10, 3600, |_| {});
+        assert!(!t.occupancy().is_held(addr(0)));
     }
 }

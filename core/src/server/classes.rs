@@ -1,10 +1,65 @@
 //! Class membership the engine decides by itself (kea-expressions.md §5): `ALL`,
 //! `VENDOR_CLASS_<option 60>`, `KNOWN`/`UNKNOWN` after the host lookup, and the classes a
-//! host reservation lists (`client-classes`). Classes defined by `test` expressions need
-//! the expression evaluator and are not members here.
+//! host reservation lists (`client-classes`), plus the classes whose `test` expression a
+//! [`ClassTests`] implementation (the classification module) found true.
 
 use crate::assign::subnet_select::Membership;
 use crate::config::{Config, IndexRange};
+use crate::server::Query;
+
+/// Evaluates the `test` expressions of configured classes (kea-expressions.md §4); the
+/// classification module implements it and the daemon hands it to
+/// [`crate::server::Engine::with_class_tests`].
+pub trait ClassTests {
+    /// Whether the test of `config.classes[index]` is true for `query`. `member` answers
+    /// `member('name')` (and `KNOWN`/`UNKNOWN` in pass 2) from the classes decided so far:
+    /// "Later classes see earlier matches".
+    fn test(&self, index: usize, query: &Query<'_>, member: &dyn Membership) -> bool;
+
+    /// Whether the test depends (directly or through other classes) on `KNOWN`/`UNKNOWN`:
+    /// such classes are evaluated in pass 2, after the host lookup (§5 steps 3 and 9).
+    fn depends_on_known(&self, index: usize) -> bool;
+}
+
+/// Number of `u64` words of class bits [`crate::server::Engine::with_class_tests`] needs for
+/// `classes` configured classes.
+pub const fn class_words(classes: usize) -> usize {
+    classes.div_ceil(64)
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// Runs one pass of class tests (kea-expressions.md §5): pass 1 (`known` is `None`) tests
+/// every class that has a `test`, is not `only-if-required` and does not depend on
+/// KNOWN/UNKNOWN, in configuration order; pass 2 (`known` set) tests the ones that do.
+/// Matches are recorded in `bits` (bit `i` = `config.classes[i]`).
+pub fn run_class_pass(
+    config: &Config<'_>,
+    tests: &dyn ClassTests,
+    query: &Query<'_>,
+    base: &PacketClasses<'_>,
+    bits: &mut [u64],
+) {
+    let pass_two = base.known.is_some();
+    for (i, class) in config.classes.iter().enumerate() {
+        if class.test.is_empty() || class.only_if_required || tests.depends_on_known(i) != pass_two
+        {
+            continue;
+        }
+        let view = PacketClasses {
+            tested: bits,
+            ..*base
+        };
+        let matched = tests.test(i, query, &view);
+        if matched {
+            if let Some(w) = bits.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+}
 
 /// The classes of the packet being served.
 #[derive(Clone, Copy)]
@@ -17,6 +72,8 @@ pub struct PacketClasses<'c> {
     known: Option<bool>,
     /// The matched reservation's `client-classes`, names in `config.names`.
     reservation_classes: IndexRange,
+    /// Classes whose test matched (bit `i` = `config.classes[i]`).
+    tested: &'c [u64],
 }
 
 impl<'c> PacketClasses<'c> {
@@ -27,7 +84,13 @@ impl<'c> PacketClasses<'c> {
             vendor_class,
             known: None,
             reservation_classes: IndexRange::EMPTY,
+            tested: &[],
         }
+    }
+
+    /// The same classes plus the test results in `tested`.
+    pub fn with_tested(self, tested: &'c [u64]) -> Self {
+        PacketClasses { tested, ..self }
     }
 
     /// Classes after the host lookup found `reservation` (an index into
@@ -57,6 +120,18 @@ impl Membership for PacketClasses<'_> {
     fn is_member(&self, name: &[u8]) -> bool {
         if name == b"ALL" {
             return true;
+        }
+        if !self.tested.is_empty() {
+            let config = self.config;
+            if let Some(i) = config
+                .classes
+                .iter()
+                .position(|c| config.bytes(c.name) == name)
+            {
+                if bit(self.tested, i) {
+                    return true;
+                }
+            }
         }
         if name == b"KNOWN" {
             return self.known == Some(true);

@@ -1,15 +1,16 @@
 //! DHCPDECLINE (RFC 2131 §4.3.3; dhcpv4-server-behaviour.md §9): the client found the
 //! address in use.
 
+use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome};
 use crate::server::LeaseSink;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Requires option 50 (else dropped as RFC violation). Lease for that address must
     /// exist and belong to the client (else warning, ignored). Lease becomes *declined*:
     /// hwaddr/client-id/hostname cleared, state 1, lifetime = `decline-probation-period`
-    /// (86400 s), cltt = now [checked] … ciaddr is not checked." No reply.
+    /// (86400 s), cltt = now \[checked\] … ciaddr is not checked." No reply.
     pub(crate) fn decline(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
         let Some(address) = ctx.q.option_addr(50) else {
             return Outcome::Drop(DropReason::DeclineWithoutAddress);

@@ -1,22 +1,19 @@
 //! DHCPDISCOVER → DHCPOFFER (RFC 2131 §4.3.1; dhcpv4-server-behaviour.md §4). "Nothing is
-//! stored; offers are not reserved [checked]."
+//! stored; offers are not reserved \[checked\]."
 
 use crate::assign::address::{choose_for_discover, ClientContext};
+use crate::assign::LeaseStore;
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// Chooses an address and writes the OFFER. No subnet → no reply (§10 "No subnet for a
     /// DISCOVER: silence"); nothing available → no reply (`v4-allocation-fail`).
     pub(crate) fn discover(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {
         let Some(selected) = ctx.selected else {
             return Outcome::Drop(DropReason::NoSubnet);
-        };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
         };
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
@@ -36,8 +33,8 @@ impl Engine<'_> {
             return Outcome::Drop(DropReason::AllocationFailed);
         };
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Offer,
             yiaddr: alloc.address,
@@ -46,7 +43,7 @@ impl Engine<'_> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let subnet_id = self.config.subnets.get(alloc.subnet).map(|s| s.id);

@@ -10,11 +10,12 @@ use core::net::Ipv4Addr;
 
 use crate::assign::address::{Allocation, NakReason, SilenceReason};
 use crate::assign::reservation::{self, HostIdentifiers};
-use crate::assign::subnet_select::{self, SelectionInput};
+use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
-use crate::server::classes::PacketClasses;
+use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
+use crate::server::client_name::{self, ClientName, NameBuffers};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
@@ -36,7 +37,7 @@ pub enum DropReason {
     UnknownMessageType(u8),
     /// Option 54 names a server that is not us (§1 "Server identifier").
     NotForUs,
-    /// A DISCOVER carrying option 54 [checked].
+    /// A DISCOVER carrying option 54 \[checked\].
     DiscoverWithServerId,
     /// Empty chaddr and no (or an empty) client-id.
     NoClientIdentity,
@@ -53,6 +54,8 @@ pub enum DropReason {
     Silence(SilenceReason),
     /// DECLINE without option 50 (an RFC violation Kea drops).
     DeclineWithoutAddress,
+    /// The packet is in class `DROP` (kea-expressions.md §5 steps 5 and 10).
+    DropClass,
     /// The lease could not be stored.
     LeaseStoreFailed(StoreError),
     /// The reply does not fit the caller's buffer.
@@ -136,6 +139,8 @@ pub(crate) struct Ctx<'q, 'c> {
     pub host_ids: HostIdentifiers<'q>,
     pub classes: PacketClasses<'c>,
     pub selected: Option<usize>,
+    /// The client's host reservation in the selected subnet (DISCOVER, REQUEST, INFORM).
+    pub reservation: Option<usize>,
     pub received_broadcast: bool,
 }
 
@@ -167,12 +172,19 @@ impl Ctx<'_, '_> {
 
 /// The DHCPv4 server engine. Cheap to construct (it only holds borrows), so the daemon may
 /// build one per batch of packets and use the lease table in between.
-pub struct Engine<'a> {
+pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) config: Config<'a>,
-    pub(crate) leases: &'a mut dyn LeaseStore,
+    pub(crate) leases: &'a mut S,
     /// Iterative allocator state: the last address handed out per subnet (index into
     /// `config.subnets`), `0.0.0.0` for none. Keep it across engines (the daemon owns it).
     pub(crate) cursors: &'a mut [Ipv4Addr],
+    /// Class test evaluation, when configured ([`Engine::with_class_tests`]).
+    pub(crate) class_tests: Option<&'a dyn ClassTests>,
+    /// Per-packet class test results, [`class_words`] words.
+    pub(crate) class_bits: &'a mut [u64],
+    /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
+    /// option 54), beyond the receiving interface's own.
+    pub(crate) server_addresses: &'a [Ipv4Addr],
 }
 
 /// What a reply is built from.
@@ -189,8 +201,8 @@ pub(crate) struct ReplyPlan<'r> {
     pub reservation: Option<usize>,
     /// Granted lifetime (OFFER/ACK).
     pub lifetime: Option<u32>,
-    /// Hostname for option 12 (already chosen and sanitised), empty for none.
-    pub hostname: &'r [u8],
+    /// The client-name option (12 or 81) for an address-bearing reply.
+    pub name_option: Option<(u8, &'r [u8])>,
     /// Only 53 and 54 (an INFORM without a subnet).
     pub bare: bool,
 }
@@ -205,30 +217,52 @@ fn server_owned(code: u8) -> bool {
     )
 }
 
-impl<'a> Engine<'a> {
+impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// An engine over `config`, the lease table `leases`, and `cursors` (one entry per
     /// subnet, `config.subnets.len()`, initially `0.0.0.0`; shorter slices work, the
     /// allocator then always starts at the first pool address).
-    pub fn new(
-        config: &Config<'a>,
-        leases: &'a mut dyn LeaseStore,
-        cursors: &'a mut [Ipv4Addr],
-    ) -> Self {
+    pub fn new(config: &Config<'a>, leases: &'a mut S, cursors: &'a mut [Ipv4Addr]) -> Self {
         Engine {
             config: *config,
             leases,
             cursors,
+            class_tests: None,
+            class_bits: &mut [],
+            server_addresses: &[],
         }
     }
 
+    /// Every address the server listens on (all served interfaces). A REQUEST, RELEASE,
+    /// DECLINE or INFORM naming one of them in option 54 is ours even when it arrived on
+    /// another interface (Kea: "an address a server socket is bound to").
+    pub fn with_server_addresses(mut self, addresses: &'a [Ipv4Addr]) -> Self {
+        self.server_addresses = addresses;
+        self
+    }
+
+    /// Adds the evaluation of class `test` expressions; `bits` needs
+    /// [`class_words`]`(config.classes.len())` words (scratch, rewritten per packet).
+    /// Without it, the packet is only in the classes the engine decides itself
+    /// ([`crate::server::classes`]).
+    pub fn with_class_tests(mut self, tests: &'a dyn ClassTests, bits: &'a mut [u64]) -> Self {
+        self.class_tests = Some(tests);
+        self.class_bits = bits;
+        self
+    }
+
     /// The lease table.
-    pub fn leases(&self) -> &dyn LeaseStore {
-        &*self.leases
+    pub fn leases(&self) -> &S {
+        self.leases
     }
 
     /// The lease table, mutable (control commands, reclamation).
-    pub fn leases_mut(&mut self) -> &mut dyn LeaseStore {
-        &mut *self.leases
+    pub fn leases_mut(&mut self) -> &mut S {
+        self.leases
+    }
+
+    /// The iterative allocator's cursors (the last address handed out per subnet).
+    pub fn cursors(&self) -> &[Ipv4Addr] {
+        self.cursors
     }
 
     /// Handles one query received at `now`: decides, stores and reports lease changes to
@@ -240,6 +274,21 @@ impl<'a> Engine<'a> {
         now: Timestamp,
         reply: &mut [u8],
         sink: &mut dyn LeaseSink,
+    ) -> Outcome {
+        // The class bits are lent to this packet's context and given back afterwards.
+        let bits = core::mem::take(&mut self.class_bits);
+        let outcome = self.handle_with(query, now, reply, sink, bits);
+        self.class_bits = bits;
+        outcome
+    }
+
+    fn handle_with(
+        &mut self,
+        query: &Query<'_>,
+        now: Timestamp,
+        reply: &mut [u8],
+        sink: &mut dyn LeaseSink,
+        bits: &mut [u64],
     ) -> Outcome {
         let q = match ParsedQuery::parse(query.payload) {
             Ok(q) => q,
@@ -289,7 +338,20 @@ impl<'a> Engine<'a> {
         let vendor_class = reply::trim_nuls(q.option(60).unwrap_or(&[]));
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let tests = self.class_tests;
+        let words = class_words(config.classes.len());
+        let bits = match bits.get_mut(..words) {
+            Some(b) => {
+                b.fill(0);
+                b
+            }
+            None => &mut [],
+        };
+        if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
+            // §5 step 3: pass 1, before subnet selection.
+            run_class_pass(config_ref, tests, query, &classes, bits);
+        }
         let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
         let giaddr = q.giaddr();
         let relayed = !giaddr.is_unspecified();
@@ -312,12 +374,10 @@ impl<'a> Engine<'a> {
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
-        if !relayed
-            && received_broadcast
-            && selected.is_none()
-            && link_selection.is_none()
-            && input.subnet_selection.is_none()
-        {
+        // Kea `acceptDirectRequest` runs the whole selection (118 and link-selection
+        // included): a direct broadcast whose selection finds nothing is dropped, whatever
+        // its type.
+        if !relayed && received_broadcast && selected.is_none() {
             return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
         }
         if !relayed
@@ -332,6 +392,27 @@ impl<'a> Engine<'a> {
             client_id,
             circuit_id: q.relay_sub_option(1).unwrap_or(&[]),
         };
+        // §5 step 8: host lookup in the selected subnet (the messages that use it), then
+        // pass 2 for classes that depend on KNOWN/UNKNOWN, then "DROP check again".
+        let reservation = match kind {
+            MessageType::Discover | MessageType::Request | MessageType::Inform => selected
+                .and_then(|s| config.subnets.get(s))
+                .and_then(|s| reservation::find_for_client(config_ref, s, &host_ids)),
+            _ => None,
+        };
+        if matches!(
+            kind,
+            MessageType::Discover | MessageType::Request | MessageType::Inform
+        ) {
+            classes = classes.with_host(reservation);
+            if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
+                run_class_pass(config_ref, tests, query, &classes, bits);
+            }
+        }
+        let classes = classes.with_tested(bits);
+        if classes.is_member(b"DROP") {
+            return Outcome::Drop(DropReason::DropClass);
+        }
         let ctx = Ctx {
             q: &q,
             query,
@@ -341,6 +422,7 @@ impl<'a> Engine<'a> {
             host_ids,
             classes,
             selected,
+            reservation,
             received_broadcast,
         };
         match kind {
@@ -361,7 +443,7 @@ impl<'a> Engine<'a> {
             return false;
         };
         let sid = Ipv4Addr::from(bytes);
-        if query.interface.addresses.contains(&sid) {
+        if query.interface.addresses.contains(&sid) || self.server_addresses.contains(&sid) {
             return true;
         }
         if q.relay_sub_option(11) == Some(&bytes[..]) {
@@ -388,12 +470,6 @@ impl<'a> Engine<'a> {
         ClientIdentity::for_matching(ctx.client_id, ctx.q.chaddr(), match_client_id)
     }
 
-    /// The client's reservation in the selected subnet.
-    pub(crate) fn reservation_in(&self, ctx: &Ctx<'_, '_>, subnet: Option<usize>) -> Option<usize> {
-        let s = self.config.subnets.get(subnet?)?;
-        reservation::find_for_client(&self.config, s, &ctx.host_ids)
-    }
-
     /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
     /// subnet/shared-network/global `valid-lifetime`; client's 51 clamped to [min, max]".
     pub(crate) fn lifetime(
@@ -410,28 +486,18 @@ impl<'a> Engine<'a> {
         lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
     }
 
-    /// The hostname for the lease and option 12: "reserved hostname wins; otherwise the
-    /// client's name sanitised (`hostname-char-set`) and lower-cased". Written into `buf`.
-    pub(crate) fn hostname<'b>(
+    /// The client's name for the reply (12 or 81) and the lease (see
+    /// [`crate::server::client_name`]).
+    pub(crate) fn client_name<'b>(
         &self,
         ctx: &Ctx<'_, '_>,
         reservation: Option<usize>,
-        buf: &'b mut [u8; 255],
-    ) -> &'b [u8] {
+        buf: &'b mut NameBuffers,
+    ) -> ClientName<'b> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        let n = if !reserved.is_empty() {
-            let n = reserved.len().min(buf.len());
-            if let (Some(d), Some(s)) = (buf.get_mut(..n), reserved.get(..n)) {
-                d.copy_from_slice(s);
-            }
-            n
-        } else {
-            let sent = reply::trim_nuls(ctx.q.option(12).unwrap_or(&[]));
-            reply::sanitize_hostname(sent, buf)
-        };
-        buf.get(..n).unwrap_or(&[])
+        client_name::decide(ctx.q, reserved, buf)
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -551,11 +617,16 @@ impl<'a> Engine<'a> {
                 set.set(82, rai, RANK_REQUIRED);
             }
         }
+        // RFC 3011 §3: "Servers configured to support this option MUST return an identical
+        // copy of the option to any client that sends it" \[checked\]. Kea copies 61, 82 and
+        // 118 into every response when the exchange starts (`copyDefaultOptions`), so a NAK
+        // or a subnet-less INFORM ACK carries them too.
+        if let Some(sel) = q.option(118) {
+            set.set(118, sel, RANK_REQUIRED);
+        }
+        // Kea: "Adding any other options makes sense only when we got the lease" (or for an
+        // INFORM with a subnet).
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 [checked].
-            if let Some(sel) = q.option(118) {
-                set.set(118, sel, RANK_REQUIRED);
-            }
             if !plan.yiaddr.is_unspecified() {
                 // RFC 2131 Table 3: OFFER/ACK "MUST" carry 51; Kea adds the mask (1).
                 set.set(51, &lifetime, RANK_REQUIRED);
@@ -568,9 +639,9 @@ impl<'a> Engine<'a> {
                 }
             }
             let prl = q.option(55).unwrap_or(&[]);
-            // Option 12: "client sent 12 (or requested 12 and has a reserved hostname)".
-            if !plan.hostname.is_empty() && (q.option(12).is_some() || prl.contains(&12)) {
-                set.set(12, plan.hostname, RANK_REQUIRED);
+            // Option 12 or 81 (Kea 2.2 `processClientName`; see client_name.rs).
+            if let Some((code, payload)) = plan.name_option {
+                set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
         }
@@ -772,7 +843,7 @@ impl<'a> Engine<'a> {
             subnet,
             reservation: None,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: false,
         };
         let subnet_id = subnet
@@ -790,18 +861,17 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// The address the query was received on: its destination when that is one of the
-/// interface's addresses, else the interface's first address ("the socket's bound address
-/// if the query was broadcast").
+/// The address the query was received on (Kea `appendServerID`: the query's local
+/// address, or "the socket's bound address if the query was broadcast"): its IP destination
+/// unless that is 255.255.255.255 (or unknown), else the interface's first address.
 pub(crate) fn receiving_address(query: &Query<'_>) -> Ipv4Addr {
-    if query.interface.addresses.contains(&query.destination_ip) {
+    if query.destination_ip != Ipv4Addr::BROADCAST && !query.destination_ip.is_unspecified() {
         return query.destination_ip;
     }
-    query.interface.addresses.first().copied().unwrap_or(
-        if query.destination_ip == Ipv4Addr::BROADCAST {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            query.destination_ip
-        },
-    )
+    query
+        .interface
+        .addresses
+        .first()
+        .copied()
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }

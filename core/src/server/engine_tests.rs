@@ -45,6 +45,7 @@ struct Seen {
     subnet_id: u32,
     hostname: String,
     state: LeaseState,
+    user_context: String,
 }
 
 #[derive(Default)]
@@ -61,6 +62,7 @@ impl LeaseSink for Sink {
             subnet_id: r.subnet_id,
             hostname: r.hostname.into(),
             state: r.state,
+            user_context: r.user_context.into(),
         });
     }
 }
@@ -786,4 +788,473 @@ fn option_precedence_pool_subnet_network_class_global() {
     assert_eq!(get(72), b"network");
     assert_eq!(get(73), b"class");
     assert_eq!(get(74), b"global");
+}
+
+#[test]
+fn store_extended_info_keeps_option_82_in_the_user_context() {
+    let mut f = kea_fixture_config();
+    f.subnets[0].params.store_extended_info = true;
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let mut opts = std::vec![53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, 120];
+    opts.extend_from_slice(RAI);
+    let p = packet([0; 4], [198, 18, 0, 2], &opts);
+    let q = Query {
+        source_port: 67,
+        ..unicast_query(&p, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let r = run(&mut rig, &[(q, T0)], &mut sink);
+    assert!(matches!(
+        r[0].0,
+        Outcome::Reply {
+            kind: MessageType::Ack,
+            ..
+        }
+    ));
+    assert_eq!(
+        sink.0[0].user_context,
+        "{ \"ISC\": { \"relay-agent-info\": \"0x0102703702027231\" } }"
+    );
+}
+
+/// Fuzz-style robustness: mutated real packets (bit flips, truncation, random option
+/// bytes) through a whole engine. Nothing may panic, replies stay within the buffer and
+/// the size limit, and every reply starts with a BOOTREPLY header and ends with END.
+#[test]
+fn mutated_packets_never_panic() {
+    let seeds = [
+        fixture!("dhclient-discover"),
+        fixture!("dhclient-request"),
+        fixture!("dhclient-renew-request"),
+        fixture!("dhclient-release"),
+        fixture!("udhcpc-request"),
+        fixture!("dhcpcd-inform"),
+        fixture!("perfdhcp-discover"),
+        packet(
+            [0; 4],
+            [198, 18, 0, 2],
+            &[
+                53, 1, 3, 82, 12, 1, 3, b'p', b'1', b'7', 5, 4, 198, 18, 0, 0, 19, 0,
+            ],
+        ),
+    ];
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "host",
+    );
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 64];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut replies = 0;
+    for round in 0..20_000u64 {
+        let mut p = seeds[(next() % seeds.len() as u64) as usize].clone();
+        match next() % 4 {
+            0 => {
+                for _ in 0..1 + next() % 8 {
+                    let i = (next() as usize) % p.len();
+                    p[i] ^= 1 << (next() % 8);
+                }
+            }
+            1 => {
+                let keep = 200 + (next() as usize) % (p.len() - 199);
+                p.truncate(keep);
+            }
+            2 => {
+                let start = 240 + (next() as usize) % (p.len() - 240);
+                for b in p.iter_mut().skip(start).take(1 + (next() as usize) % 40) {
+                    *b = next() as u8;
+                }
+            }
+            _ => {
+                // Random option 55/57 values to exercise the size limit.
+                let end = p
+                    .iter()
+                    .skip(240)
+                    .position(|&b| b == 255)
+                    .map_or(p.len(), |e| e + 240);
+                p.truncate(end);
+                p.extend_from_slice(&[57, 2, (next() % 3) as u8, next() as u8, 55, 8]);
+                for _ in 0..8 {
+                    p.push(next() as u8);
+                }
+                p.push(255);
+            }
+        }
+        let unicast = next() % 2 == 0;
+        let q = if unicast {
+            unicast_query(&p, Ipv4Addr::new(198, 18, 0, (next() % 256) as u8))
+        } else {
+            broadcast_query(&p)
+        };
+        let mut buf = [0u8; 700];
+        let small = next() % 16 == 0;
+        let out: &mut [u8] = if small { &mut buf[..260] } else { &mut buf };
+        let o = engine.handle(&q, Timestamp(T0 + round), out, &mut sink);
+        if let Outcome::Reply { len, .. } = o {
+            replies += 1;
+            let limit = crate::server::packet::ParsedQuery::parse(&p)
+                .map(|pq| crate::server::reply::max_message_size(pq.option_u16(57)))
+                .unwrap();
+            assert!(len <= out.len() && len <= limit, "{len} > {limit}");
+            assert_eq!(out[0], 2);
+            assert_eq!(out[len - 1], 255);
+            assert_eq!(&out[236..240], &[99, 130, 83, 99]);
+        }
+    }
+    assert!(
+        replies > 1000,
+        "the mutations still let many packets through: {replies}"
+    );
+}
+
+#[test]
+fn reservation_in_class_drop_is_dropped() {
+    let mut f = kea_fixture_config();
+    let r = f.reservation(Some(0), IdentifierType::HwAddress, &CLIENT_MAC, None, "");
+    let drop = f.text(b"DROP");
+    f.names.push(drop);
+    f.reservations[r].client_classes = crate::config::IndexRange { start: 0, len: 1 };
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let d = fixture!("dhclient-discover");
+    let r = run(&mut rig, &[(broadcast_query(&d), T0)], &mut sink);
+    assert_eq!(r[0].0, Outcome::Drop(DropReason::DropClass));
+}
+
+/// A stand-in for the expression evaluator: class `pxe` matches option 60 `PXEClient…`,
+/// class `known-pxe` is `member('pxe') and member('KNOWN')` (pass 2).
+struct FakeTests;
+
+impl crate::server::classes::ClassTests for FakeTests {
+    fn test(
+        &self,
+        index: usize,
+        query: &Query<'_>,
+        member: &dyn crate::assign::subnet_select::Membership,
+    ) -> bool {
+        let q = crate::server::packet::ParsedQuery::parse(query.payload).unwrap();
+        match index {
+            0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
+            1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
+            _ => false,
+        }
+    }
+
+    fn depends_on_known(&self, index: usize) -> bool {
+        index == 1
+    }
+}
+
+#[test]
+fn class_tests_feed_options_boot_fields_and_pass_two() {
+    let mut f = kea_fixture_config();
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"substring(option[60].hex,0,9) == 'PXEClient'");
+    f.classes[pxe].boot_file_name = f.text(b"undionly.kpxe");
+    f.option(Level::Class(pxe), 66, b"198.18.0.9", false);
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"member('pxe') and member('KNOWN')");
+    f.classes[known].server_hostname = f.text(b"tftp-known");
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let pxe_discover = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 55, 1, 66, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } = engine.handle(
+        &broadcast_query(&pxe_discover),
+        Timestamp(T0),
+        &mut buf,
+        &mut sink,
+    ) else {
+        panic!()
+    };
+    let reply = &buf[..len];
+    assert!(options(reply).contains(&(66, b"198.18.0.9".to_vec())));
+    assert_eq!(&reply[108..121], b"undionly.kpxe");
+    // Not KNOWN (no reservation): pass 2 leaves `known-pxe` out.
+    assert_eq!(reply[44], 0);
+    // A plain client is in neither class.
+    let plain = packet([0; 4], [0; 4], &[53, 1, 1, 55, 1, 66]);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&plain), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(!codes(&buf[..len]).contains(&66));
+    assert_eq!(buf[108], 0);
+}
+
+#[test]
+fn class_tests_pass_two_sees_known() {
+    let mut f = kea_fixture_config();
+    f.reservation(Some(0), IdentifierType::HwAddress, &CLIENT_MAC, None, "");
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"x");
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"y");
+    f.classes[known].server_hostname = f.text(b"tftp-known");
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let p = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert_eq!(&buf[44..54], b"tftp-known");
+    assert!(len > 240);
+}
+
+#[test]
+fn reserved_hostname_is_sent_lowercased_even_unrequested() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "Printer-1",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    // No option 12, no PRL.
+    let d = packet([0; 4], [0; 4], &[53, 1, 1]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, 10],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    for (_, reply) in &r {
+        assert!(options(reply).contains(&(12, b"printer-1".to_vec())));
+    }
+    assert_eq!(sink.0[0].hostname, "printer-1");
+}
+
+/// The Kea 2.2 session in testdata/kea-fqdn-session.txt replayed through the engine: every
+/// reply byte-identical (FQDN with E=1/S=1 and lower-casing, ASCII FQDN, reserved hostname
+/// sent although the client sent no 12).
+#[test]
+fn fqdn_and_reserved_hostname_session_matches_kea() {
+    let mut f = Fixture::new();
+    let mut p = DEFAULT_PARAMS;
+    p.lifetimes = crate::config::Lifetimes {
+        valid: 600,
+        min: 600,
+        max: 600,
+    };
+    f.globals.params = p;
+    let s = f.subnet(1, "198.18.20.0/24");
+    f.pool(s, "198.18.20.100", "198.18.20.199");
+    f.reservation(
+        Some(s),
+        IdentifierType::HwAddress,
+        &[2, 0x57, 0x52, 0, 0x20, 3],
+        Some("198.18.20.30"),
+        "Printer-1",
+    );
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let server = [Ipv4Addr::new(198, 18, 20, 1)];
+    let lines: Vec<(u16, Ipv4Addr, Ipv4Addr, Vec<u8>)> =
+        include_str!("testdata/kea-fqdn-session.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let v: Vec<&str> = l.split(' ').collect();
+                (
+                    v[0].parse().unwrap(),
+                    v[1].parse().unwrap(),
+                    v[2].parse().unwrap(),
+                    hex(v[3]),
+                )
+            })
+            .collect();
+    let mut pending: Option<Vec<u8>> = None;
+    let mut compared = 0;
+    for (sport, src, dst, payload) in &lines {
+        if *sport == 68 {
+            assert!(
+                pending.is_none(),
+                "Kea answered every query that expects an answer"
+            );
+            let q = Query {
+                payload,
+                interface: Interface {
+                    name: "sfq-s",
+                    addresses: &server,
+                    mac: SERVER_MAC,
+                },
+                source_ip: *src,
+                source_port: 68,
+                destination_ip: *dst,
+                source_mac: [2, 0x57, 0x52, 0, 0x20, payload[33]],
+                transport: Transport::Raw,
+            };
+            let mut buf = [0u8; 700];
+            match engine.handle(&q, Timestamp(T0), &mut buf, &mut sink) {
+                Outcome::Reply { len, .. } => pending = Some(buf[..len].to_vec()),
+                Outcome::Done(_) => {}
+                o => panic!("{o:?}"),
+            }
+        } else {
+            let ours = pending.take().expect("wren answered too");
+            // Kea pads nothing; secs/xid are copied; compare everything.
+            assert_eq!(ours, *payload, "reply {compared}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 6);
+    let names: Vec<&str> = sink.0.iter().map(|s| s.hostname.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "wren-fqdn.",
+            "wren-fqdn.",
+            "box.example.",
+            "box.example.",
+            "printer-1",
+            "printer-1"
+        ]
+    );
+}
+
+#[test]
+fn server_id_of_another_served_interface_is_ours() {
+    let mut f = kea_fixture_config();
+    f.option(Level::Global, 54, &[198, 18, 99, 1], false);
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let all = [Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 50, 1)];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_server_addresses(&all);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let ask = |sid: [u8; 4]| {
+        packet(
+            [0; 4],
+            [0; 4],
+            &[
+                53, 1, 3, 54, 4, sid[0], sid[1], sid[2], sid[3], 50, 4, 198, 18, 0, 100,
+            ],
+        )
+    };
+    for (sid, ours) in [
+        ([198, 18, 50, 1], true),
+        ([198, 18, 99, 1], true),
+        ([198, 18, 77, 1], false),
+    ] {
+        let p = ask(sid);
+        let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+        assert_eq!(
+            o != Outcome::Drop(DropReason::NotForUs),
+            ours,
+            "{sid:?}: {o:?}"
+        );
+    }
+}
+
+#[test]
+fn direct_broadcast_with_unknown_118_is_dropped_even_for_a_request() {
+    let mut rig = Rig::new(kea_fixture_config());
+    let mut sink = Sink::default();
+    let d = packet([0; 4], [0; 4], &[53, 1, 1, 118, 4, 198, 19, 9, 0]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 50, 4, 198, 19, 9, 5, 118, 4, 198, 19, 9, 0],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    assert_eq!(r[0].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+    assert_eq!(r[1].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+}
+
+#[test]
+fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let broken = packet([0; 4], [0; 4], &[53, 1, 3]);
+    let mut stranger = broken.clone();
+    stranger[33] = 0x99;
+    let r = run(
+        &mut rig,
+        &[
+            (broadcast_query(&broken), T0),
+            (broadcast_query(&stranger), T0),
+        ],
+        &mut sink,
+    );
+    let Outcome::Reply { kind, summary, .. } = r[0].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 10)))
+    );
+    let Outcome::Reply { kind, summary, .. } = r[1].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
+    );
 }

@@ -2,20 +2,17 @@
 
 use core::net::Ipv4Addr;
 
+use crate::assign::LeaseStore;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Reply DHCPACK with yiaddr 0, options per PRL/always-send/basic set, fixed fields;
-    /// no 51, no 1 (subnet mask) unless configured as option-data [checked]; no lease is
-    /// touched. No subnet → ACK with only 53/54 (unicast case) [checked]."
+    /// no 51, no 1 (subnet mask) unless configured as option-data \[checked\]; no lease is
+    /// touched. No subnet → ACK with only 53/54 (unicast case) \[checked\]."
     pub(crate) fn inform(&mut self, ctx: &Ctx<'_, '_>, reply: &mut [u8]) -> Outcome {
-        let reservation = self.reservation_in(ctx, ctx.selected);
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
-        };
+        let reservation = ctx.reservation;
         let plan = ReplyPlan {
             kind: ReplyKind::InformAck,
             yiaddr: Ipv4Addr::UNSPECIFIED,
@@ -24,7 +21,7 @@ impl Engine<'_> {
             subnet: ctx.selected,
             reservation,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: ctx.selected.is_none(),
         };
         let subnet_id = ctx

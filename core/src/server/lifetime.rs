@@ -9,7 +9,7 @@ use crate::config::SubnetParams;
 ///   round(t2-percent × lifetime); sent only if 0 < T2 < lifetime".
 /// * T1: "`renew-timer` if configured; else if `calculate-tee-times`: round(t1-percent ×
 ///   lifetime); sent only if 0 < T1 < (T2 if T2 was sent, else lifetime)".
-/// * "neither configured and calculate-tee-times false → no 58/59 at all" [checked]:
+/// * "neither configured and calculate-tee-times false → no 58/59 at all" \[checked\]:
 ///   clients then use RFC 2131's 0.5 / 0.875 defaults.
 pub fn tee_times(params: &SubnetParams, lifetime: u32) -> (Option<u32>, Option<u32>) {
     let calc = |percent: f32| -> Option<u32> {

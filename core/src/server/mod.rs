@@ -9,6 +9,33 @@
 //! the reply into `reply_buf`. The caller sends the reply to [`Destination`] only after the
 //! lease changes of its batch are durable.
 //!
+//! # Using the engine
+//!
+//! ```text
+//! // once per configuration:
+//! let mut cursors = vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()]; // iterative allocator
+//! table.set_pools(config.pools)?;            // occupancy hints for the allocator
+//! // per packet (or per batch; construction only stores borrows):
+//! let mut engine = Engine::new(&config, &mut table, &mut cursors);
+//! match engine.handle(&query, now, &mut reply_buf, &mut journal) {
+//!     Outcome::Reply { len, destination, kind, summary } => queue(&reply_buf[..len], destination),
+//!     Outcome::Done(summary) => log(summary),     // RELEASE, DECLINE: no reply by design
+//!     Outcome::Drop(reason) => debug(reason),     // silence, and why
+//! }
+//! ```
+//! * `table` is anything implementing [`crate::assign::LeaseStore`]: the daemon's
+//!   [`crate::lease::LeaseTable`] (indexes + occupancy hints) or, for tests,
+//!   [`crate::assign::store::ArrayLeaseStore`]. [`Engine::leases_mut`] gives it back.
+//! * `cursors` (one `Ipv4Addr` per subnet, `0.0.0.0` initially) is the only state the engine
+//!   keeps between packets; keep it across engines (reset it on reconfiguration).
+//! * `reply_buf`: at least 548 bytes (RFC 2131's 576-byte datagram); replies are kept within
+//!   max(576, option 57) − 28 and within the buffer.
+//! * Nothing is allocated; the stack use per call is about 12 KiB (the query's option index
+//!   and the reply's option table).
+//! * `sink` receives, in order: a removal (`valid_lifetime` 0) of the client's old lease
+//!   when it moves, then the new/renewed lease (REQUEST); the release removal (RELEASE); the
+//!   declined record (DECLINE). DISCOVER and INFORM store nothing.
+//!
 //! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
 //! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
 //! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
@@ -20,6 +47,7 @@ use core::net::Ipv4Addr;
 use crate::lease::LeaseRecord;
 
 pub mod classes;
+pub mod client_name;
 pub mod decline;
 pub mod destination;
 pub mod discover;
@@ -34,6 +62,7 @@ pub mod request;
 #[cfg(test)]
 mod engine_tests;
 
+pub use classes::{class_words, ClassTests};
 pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.

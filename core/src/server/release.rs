@@ -1,12 +1,13 @@
 //! DHCPRELEASE (RFC 2131 §4.3.4; dhcpv4-server-behaviour.md §9).
 
+use crate::assign::LeaseStore;
 use crate::lease::LeaseState;
 use crate::server::engine::{Ctx, Engine, Event, Outcome};
 use crate::server::LeaseSink;
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// "Lease looked up by **ciaddr**; must exist and belong to the client (else ignored).
-    /// Lease deleted (CSV line with lifetime 0) [checked] … (RFC 2131 allows keeping the
+    /// Lease deleted (CSV line with lifetime 0) \[checked\] … (RFC 2131 allows keeping the
     /// binding for affinity; Kea deletes it.)" No reply.
     pub(crate) fn release(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
         let address = ctx.q.ciaddr();

@@ -9,7 +9,9 @@ use crate::assign::address::{
     RequestCheck,
 };
 use crate::assign::address::{NakReason, SilenceReason};
+use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::{LeaseSink, MessageType};
@@ -28,12 +30,14 @@ pub enum RequestState {
     /// distinguish it from renewing).
     Rebinding,
     /// "neither 50 nor ciaddr": RFC 2131 says NAK; Kea allocates an address and ACKs
-    /// [checked].
+    /// \[checked\].
     NoAddress,
 }
 
 /// Recognises the state as Kea does: the requested address (50) is the hint when present,
-/// else ciaddr; INIT-REBOOT is "no server id, a requested address, ciaddr 0".
+/// else ciaddr. INIT-REBOOT is "no server id, a requested address"; Kea 2.2's `assignLease`
+/// (`!fake_allocation && !opt_serverid && opt_requested_address`) does not look at ciaddr,
+/// so neither does wren (the spec's table adds "ciaddr 0", which the code does not check).
 pub fn classify(
     server_id_present: bool,
     requested: Option<Ipv4Addr>,
@@ -41,9 +45,7 @@ pub fn classify(
     received_broadcast: bool,
 ) -> (RequestState, Option<Ipv4Addr>) {
     match requested {
-        Some(a) if ciaddr.is_unspecified() && !server_id_present => {
-            (RequestState::InitReboot, Some(a))
-        }
+        Some(a) if !server_id_present => (RequestState::InitReboot, Some(a)),
         Some(a) => (RequestState::Selecting, Some(a)),
         None if !ciaddr.is_unspecified() => {
             if received_broadcast {
@@ -69,8 +71,8 @@ pub enum InitRebootVerdict {
 
 /// Kea's INIT-REBOOT rule (§4 table, §10 rows 1–3): "look up the client's lease (client-id,
 /// then chaddr) in the selected subnet/shared network. Not found and `authoritative` false →
-/// silence [checked]; not found and authoritative → NAK [checked]; found with a different
-/// address → NAK [checked]; found and equal → continue as a renewal". An address foreign
+/// silence \[checked\]; not found and authoritative → NAK \[checked\]; found with a different
+/// address → NAK \[checked\]; found and equal → continue as a renewal". An address foreign
 /// to the network is a client without a lease here: silence, or NAK when authoritative.
 pub fn init_reboot(
     client_lease: Option<Ipv4Addr>,
@@ -85,7 +87,7 @@ pub fn init_reboot(
     }
 }
 
-impl Engine<'_> {
+impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// DHCPREQUEST → DHCPACK / DHCPNAK / silence (§4 REQUEST table, §10).
     pub(crate) fn request(
         &mut self,
@@ -96,11 +98,6 @@ impl Engine<'_> {
         // §2.4: "REQUEST → NAK (to giaddr for relayed, to ciaddr for unicast renewals)".
         let Some(selected) = ctx.selected else {
             return self.nak(ctx, NakReason::NoSubnet, None, reply);
-        };
-        let reservation = self.reservation_in(ctx, Some(selected));
-        let ctx = &Ctx {
-            classes: ctx.classes.with_host(reservation),
-            ..*ctx
         };
         let actx = ClientContext {
             identity: self.identity(ctx, Some(selected)),
@@ -133,17 +130,30 @@ impl Engine<'_> {
             }
             (_, Some(want)) => check_requested(&self.config, &*self.leases, &actx, selected, want),
             // "(broken) neither 50 nor ciaddr: Kea allocates an address anyway and ACKs".
-            (_, None) => match choose_for_discover(
-                &self.config,
-                &*self.leases,
-                &actx,
-                selected,
-                None,
-                self.cursors,
-            ) {
-                Some(a) => RequestCheck::Ack(a),
-                None => return Outcome::Drop(DropReason::AllocationFailed),
-            },
+            // Kea's `requestLease4` first takes the client's reserved address as the
+            // request ("else if (hasAddressReservation(ctx))"), then picks like a DISCOVER.
+            (_, None) => {
+                let reserved = ctx
+                    .reservation
+                    .and_then(|r| self.config.reservations.get(r))
+                    .and_then(|r| r.address);
+                match reserved {
+                    Some(want) => {
+                        check_requested(&self.config, &*self.leases, &actx, selected, want)
+                    }
+                    None => match choose_for_discover(
+                        &self.config,
+                        &*self.leases,
+                        &actx,
+                        selected,
+                        None,
+                        self.cursors,
+                    ) {
+                        Some(a) => RequestCheck::Ack(a),
+                        None => return Outcome::Drop(DropReason::AllocationFailed),
+                    },
+                }
+            }
         };
         match check {
             RequestCheck::Nak(reason) => self.nak(ctx, reason, Some(selected), reply),
@@ -163,8 +173,8 @@ impl Engine<'_> {
         sink: &mut dyn LeaseSink,
     ) -> Outcome {
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Ack,
             yiaddr: alloc.address,
@@ -173,7 +183,7 @@ impl Engine<'_> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let (len, destination) = match self.build_reply(ctx, &plan, reply) {
@@ -187,6 +197,20 @@ impl Engine<'_> {
             self.remove_lease(previous, sink);
         }
         let identity = self.identity(ctx, Some(alloc.subnet));
+        let mut context_buf = [0u8; EXTENDED_INFO_MAX];
+        let store_extended = self
+            .config
+            .subnets
+            .get(alloc.subnet)
+            .is_some_and(|s| s.params.store_extended_info);
+        let user_context = if store_extended {
+            ctx.q
+                .option(82)
+                .and_then(|rai| extended_info(rai, &mut context_buf))
+                .unwrap_or("")
+        } else {
+            ""
+        };
         let record = LeaseRecord {
             address: alloc.address,
             hwaddr: ctx.q.chaddr(),
@@ -196,9 +220,9 @@ impl Engine<'_> {
             subnet_id,
             fqdn_fwd: false,
             fqdn_rev: false,
-            hostname: core::str::from_utf8(hostname).unwrap_or(""),
+            hostname: name.lease_hostname,
             state: LeaseState::Default,
-            user_context: "",
+            user_context,
         };
         if let Err(e) = self.commit(&record, sink) {
             return Outcome::Drop(e);
@@ -215,6 +239,40 @@ impl Engine<'_> {
             summary: ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime),
         }
     }
+}
+
+/// Room for the extended-info user context: the JSON frame plus "0x" and two hex digits per
+/// byte of a 255-byte option 82.
+const EXTENDED_INFO_MAX: usize = 48 + 2 + 2 * 255;
+
+/// The lease user context `store-extended-info` keeps (dhcpv4-server-behaviour.md §8):
+/// `{"ISC": {"relay-agent-info": "0x<hex of 82 payload>"}}`, in Kea's compact JSON form
+/// (`{ "k": "v" }`, kea-memfile.md column 11) with Kea's upper-case hex. `None` for an
+/// empty option 82.
+pub fn extended_info<'b>(rai: &[u8], buf: &'b mut [u8; EXTENDED_INFO_MAX]) -> Option<&'b str> {
+    const HEAD: &[u8] = b"{ \"ISC\": { \"relay-agent-info\": \"0x";
+    const TAIL: &[u8] = b"\" } }";
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if rai.is_empty() {
+        return None;
+    }
+    let mut n = 0;
+    let mut put = |b: u8, n: &mut usize| -> Option<()> {
+        *buf.get_mut(*n)? = b;
+        *n += 1;
+        Some(())
+    };
+    for &b in HEAD {
+        put(b, &mut n)?;
+    }
+    for &b in rai {
+        put(*HEX.get(usize::from(b >> 4))?, &mut n)?;
+        put(*HEX.get(usize::from(b & 0xf))?, &mut n)?;
+    }
+    for &b in TAIL {
+        put(b, &mut n)?;
+    }
+    core::str::from_utf8(buf.get(..n)?).ok()
 }
 
 #[cfg(test)]
@@ -249,12 +307,27 @@ mod tests {
             classify(false, None, z, true),
             (RequestState::NoAddress, None)
         );
-        // 50 wins over ciaddr as the hint.
+        // 50 wins over ciaddr as the hint; without 54 it is INIT-REBOOT whatever ciaddr says.
         let b = ip("198.18.1.6");
         assert_eq!(
-            classify(false, Some(b), a, false),
+            classify(true, Some(b), a, false),
             (RequestState::Selecting, Some(b))
         );
+        assert_eq!(
+            classify(false, Some(b), a, false),
+            (RequestState::InitReboot, Some(b))
+        );
+    }
+
+    #[test]
+    fn extended_info_is_kea_compact_json_with_upper_hex() {
+        let mut buf = [0u8; EXTENDED_INFO_MAX];
+        assert_eq!(
+            extended_info(&[1, 2, 0xab, 0xcd], &mut buf),
+            Some("{ \"ISC\": { \"relay-agent-info\": \"0x0102ABCD\" } }")
+        );
+        assert_eq!(extended_info(&[], &mut buf), None);
+        assert!(extended_info(&[0xff; 255], &mut buf).is_some());
     }
 
     #[test]

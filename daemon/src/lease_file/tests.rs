@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wren_core::lease::LeaseState;
+use wren_core::lease::loader::NoSubnets;
+use wren_core::lease::table::LeaseSlot;
+use wren_core::lease::{LeaseState, LeaseStorage, OccupancyStorage};
 use wren_core::time::Timestamp;
 
 use super::*;
@@ -18,10 +21,8 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "wren-lease-file-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let p =
+            std::env::temp_dir().join(format!("wren-lease-file-{}-{tag}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -201,6 +202,18 @@ impl OwnedLease {
     }
 }
 
+/// The address column of a row.
+fn row_address(row: &[u8]) -> Option<Ipv4Addr> {
+    let end = row.iter().position(|&b| b == b',').unwrap_or(row.len());
+    std::str::from_utf8(&row[..end]).ok()?.parse().ok()
+}
+
+fn write_row(record: &LeaseRecord<'_>, out: &mut Vec<u8>) {
+    let mut len = out.len();
+    push_row(out, &mut len, record);
+    out.truncate(len);
+}
+
 fn owned(sink: &MemSink) -> Vec<OwnedLease> {
     sink.leases.values().map(|l| OwnedLease::parse(l)).collect()
 }
@@ -299,7 +312,10 @@ fn load_order_for_all_file_set_combinations() {
                 let own = format!("198.18.1.{}", bit + 1);
                 dir.write(
                     suffix,
-                    &file_of(&[row(a, 1, *valid, 2_000_000_000), row(&own, 2, 60, 1_900_000_000)]),
+                    &file_of(&[
+                        row(a, 1, *valid, 2_000_000_000),
+                        row(&own, 2, 60, 1_900_000_000),
+                    ]),
                 );
             }
         }
@@ -634,6 +650,43 @@ fn discarded_batch_is_not_written() {
     assert_eq!(dir.read(""), format!("{HEADER}\n"));
 }
 
+#[test]
+fn failed_write_drops_the_batch_and_leaves_no_stray_line() {
+    let dir = TempDir::new("writefail");
+    let (mut f, _r, _s) = open(&dir);
+    let first = row("198.18.0.1", 1, 100, 1_800_000_000);
+    let second = row("198.18.0.2", 2, 100, 1_800_000_000);
+    // A read-only descriptor in place of the journal: write(2) fails (EBADF), and so does
+    // the truncation, but nothing reached the file.
+    let writable = f.journal.take();
+    f.journal = Some(File::open(dir.lease_path()).unwrap());
+    f.append(&OwnedLease::parse(&first).record());
+    match f.sync_batch() {
+        Err(Error::Io { op: "write", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.pending_rows(), 0);
+    assert!(!f.journal_needs_newline);
+    f.journal = writable;
+    f.append(&OwnedLease::parse(&second).record());
+    f.sync_batch().unwrap();
+    assert_eq!(dir.read(""), file_of(std::slice::from_ref(&second)));
+
+    // A partial row that could not be cut off is ended before the next batch.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.lease_path())
+        .unwrap()
+        .write_all(b"198.18.0.3,02:0")
+        .unwrap();
+    f.journal_needs_newline = true;
+    let third = row("198.18.0.4", 4, 100, 1_800_000_000);
+    f.append(&OwnedLease::parse(&third).record());
+    f.sync_batch().unwrap();
+    // ftruncate works on the writable journal, so the partial row is cut instead.
+    assert_eq!(dir.read(""), file_of(&[second.clone(), third.clone()]));
+}
+
 // ----- compaction -----
 
 /// A file set with history in every member Kea may leave: `.2`, `.1` and the journal, plus a
@@ -698,6 +751,24 @@ fn compaction_leaves_snapshot_and_fresh_journal() {
     expected.push(r);
     expected.sort_by_key(|l| row_address(l.as_bytes()).unwrap());
     assert_eq!(lines(&sink2), expected);
+}
+
+#[test]
+fn compaction_keeps_the_mode_of_the_existing_journal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    dir.write("", &file_of(&[row("198.18.0.1", 1, 100, 1_800_000_000)]));
+    fs::set_permissions(dir.lease_path(), fs::Permissions::from_mode(0o604)).unwrap();
+    let (mut f, _r, sink) = open(&dir);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    for suffix in ["", ".2"] {
+        let mode = fs::metadata(dir.member(suffix))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o604, "{suffix}");
+    }
 }
 
 /// A crash after every step of compaction leaves a set that loads to the same leases, and
@@ -791,4 +862,288 @@ fn compaction_of_100k_leases_is_timed() {
     let (_f, report, sink) = open(&dir);
     assert_eq!(report.leases, 100_000);
     assert_eq!(sink.leases.len(), 100_000);
+}
+
+// ----- with the core loader and lease table -----
+
+/// Storage for a real lease table.
+struct Store {
+    leases: Vec<LeaseSlot>,
+    by_address: Vec<u32>,
+    by_client_id: Vec<u32>,
+    by_hwaddr: Vec<u32>,
+    expiry: Vec<u32>,
+    text: Vec<u8>,
+}
+
+impl Store {
+    fn new(capacity: usize) -> Store {
+        let sizes = LeaseStorage::sizes_for(capacity);
+        Store {
+            leases: vec![LeaseSlot::default(); sizes.leases],
+            by_address: vec![0; sizes.index_slots],
+            by_client_id: vec![0; sizes.index_slots],
+            by_hwaddr: vec![0; sizes.index_slots],
+            expiry: vec![0; sizes.expiry],
+            text: vec![0; sizes.text_bytes],
+        }
+    }
+
+    fn table(&mut self) -> LeaseTable<'_> {
+        LeaseTable::new(LeaseStorage {
+            leases: &mut self.leases,
+            by_address: &mut self.by_address,
+            by_client_id: &mut self.by_client_id,
+            by_hwaddr: &mut self.by_hwaddr,
+            expiry: &mut self.expiry,
+            text: &mut self.text,
+            occupancy: OccupancyStorage::empty(),
+        })
+        .unwrap()
+    }
+}
+
+fn open_table(dir: &TempDir, table: &mut LeaseTable<'_>) -> Result<(LeaseFile, LoadReport), Error> {
+    let path = dir.lease_path();
+    let mut sink = TableSink::new(table, &NoSubnets, LeaseChecks::None);
+    LeaseFile::open(
+        &OpenOptions {
+            path: Some(&path),
+            persist: true,
+            max_row_errors: 0,
+        },
+        &mut sink,
+    )
+}
+
+/// Kea's own files (kea-memfile.md §1 examples and the seed's file) load into the real table
+/// through the core codec, and written back from the table they are byte-identical to the
+/// canonical rows, sorted by address.
+#[test]
+fn kea_files_round_trip_through_the_core_table() {
+    let examples = format!(
+        "{HEADER}\n\
+198.18.10.130,02:00:00:00:00:11,01:02:00:00:00:00:11,4000,1795861696,1,0,0,,0,\n\
+198.18.0.150,1a:1b:1c:1d:1e:1f,01:1a:1b:1c:1d:1e:1f,1000,1795858110,1,0,0,host-a.example.,0,{{ \"k\": \"v&#x2c with comma\" }}\n\
+198.18.1.10,3a:3b:3c:3d:3e:3f,,3600,1900000000,2,1,1,x&#x2cy,1,\n\
+198.18.10.50,,,86400,1795943814,1,0,0,,1,\n"
+    );
+    for content in [examples.as_str(), SEED_FILE] {
+        let dir = TempDir::new("core");
+        dir.write("", content);
+        let mut store = Store::new(64);
+        let mut table = store.table();
+        let (mut f, report) = open_table(&dir, &mut table).unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let mut expected: Vec<&str> = content.lines().skip(1).collect();
+        expected.dedup();
+        expected.sort_by_key(|l| row_address(l.as_bytes()).unwrap());
+        assert_eq!(report.leases, expected.len());
+        assert_eq!(table.len(), expected.len());
+        f.compact(table.iter().map(|(_, r)| r)).unwrap();
+        assert_eq!(
+            dir.read(".2"),
+            format!("{HEADER}\n{}\n", expected.join("\n"))
+        );
+    }
+}
+
+#[test]
+fn core_loader_errors_are_reported_with_row_numbers() {
+    let dir = TempDir::new("coreerr");
+    dir.write(
+        "",
+        &format!(
+            "{HEADER}\n{}\n198.18.0.2,02:00:00:00:00:02,,3600,1800000000,1,true,0,,0,\n198.18.0.3,,,3600,1800000000,1,0,0,,0,\n{}\n198.18.0.5,02:00",
+            row("198.18.0.1", 1, 3600, 1_800_000_000),
+            row("198.18.0.4", 4, 3600, 1_800_000_000),
+        ),
+    );
+    let mut store = Store::new(16);
+    let mut table = store.table();
+    let (mut f, report) = open_table(&dir, &mut table).unwrap();
+    let rows: Vec<u64> = report.errors.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![2, 3, 5]);
+    assert_eq!(report.errors[0].reason, "FqdnFwd");
+    assert_eq!(report.errors[1].reason, "NoIdentifier");
+    assert_eq!(
+        report.errors[2].reason,
+        "the row has 2 columns but the header has 11"
+    );
+    assert!(report.truncated_tail_removed);
+    assert_eq!(table.len(), 2);
+    // The engine's changes reach the file through the daemon's traits.
+    let new = OwnedLease::parse(&row("198.18.0.6", 6, 3600, 1_800_000_000));
+    LeaseSink::lease_changed(&mut f, &new.record());
+    Journal::sync_batch(&mut f).unwrap();
+    drop(f);
+    let mut store = Store::new(16);
+    let mut table = store.table();
+    let (_f, report) = open_table(&dir, &mut table).unwrap();
+    assert_eq!(report.errors.len(), 2);
+    assert_eq!(table.len(), 3);
+}
+
+#[test]
+fn full_table_stops_loading() {
+    let dir = TempDir::new("full");
+    let rows: Vec<String> = (1..=5)
+        .map(|i| row(&format!("198.18.0.{i}"), i, 3600, 1_800_000_000))
+        .collect();
+    dir.write("", &file_of(&rows));
+    let mut store = Store::new(3);
+    let mut table = store.table();
+    match open_table(&dir, &mut table) {
+        Err(Error::Load { row: 4, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn journal_trait_compacts_from_the_table() {
+    let dir = TempDir::new("journal");
+    let rows: Vec<String> = (1..=5)
+        .rev()
+        .map(|i| row(&format!("198.18.0.{i}"), i, 3600, 1_800_000_000))
+        .collect();
+    dir.write("", &file_of(&rows));
+    let mut store = Store::new(8);
+    let mut table = store.table();
+    let (mut f, _) = open_table(&dir, &mut table).unwrap();
+    Journal::compact(&mut f, &mut table.iter().map(|(_, r)| r)).unwrap();
+    let mut sorted = rows.clone();
+    sorted.reverse();
+    assert_eq!(dir.read(".2"), file_of(&sorted));
+    assert_eq!(dir.read(""), format!("{HEADER}\n"));
+}
+
+// ----- against Kea 2.2's own tools (skipped when they are not installed) -----
+
+const KEA_LFC: &str = "/usr/sbin/kea-lfc";
+
+/// Runs kea-lfc on the set as kea-dhcp4 would after its rotation (`<name>` → `.1`).
+fn run_kea_lfc(dir: &TempDir) {
+    fs::rename(dir.lease_path(), dir.member(".1")).unwrap();
+    dir.write("", &format!("{HEADER}\n"));
+    let status = std::process::Command::new(KEA_LFC)
+        .arg("-4")
+        .arg("-x")
+        .arg(dir.member(".2"))
+        .arg("-i")
+        .arg(dir.member(".1"))
+        .arg("-o")
+        .arg(dir.member(".output"))
+        .arg("-f")
+        .arg(dir.member(".completed"))
+        .arg("-p")
+        .arg(dir.member(".pid"))
+        .arg("-c")
+        .arg("ignored-path")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A user switches back to Kea: kea-lfc takes wren's snapshot and journal and produces the
+/// same lease set, and its snapshot is byte-identical to the one wren writes.
+#[test]
+fn kea_lfc_compacts_wren_files_to_the_same_bytes() {
+    if !Path::new(KEA_LFC).exists() {
+        eprintln!("kea-lfc not installed: skipped");
+        return;
+    }
+    let dir = TempDir::new("kealfc");
+    let (mut f, mut sink) = history(&dir);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    // More changes after wren's compaction: a new lease, a renewal, a release, a decline,
+    // text that needs escaping.
+    for r in [
+        row("198.18.0.20", 20, 600, 1_800_000_600),
+        row("198.18.0.3", 3, 900, 1_800_000_900),
+        row("198.18.0.6", 6, 0, 1_800_000_600),
+        "198.18.0.30,,,86400,1800086400,1,0,0,,1,".to_string(),
+        "198.18.0.31,02:00:00:00:00:31,,3600,1800003600,1,1,1,a&#x2cb&#x26c,0,{ \"k\": \"v&#x2c w\" }".to_string(),
+    ] {
+        f.append(&OwnedLease::parse(&r).record());
+        sink.row(r.as_bytes()).unwrap();
+    }
+    f.sync_batch().unwrap();
+    drop(f);
+    let expected = lines(&sink);
+
+    run_kea_lfc(&dir);
+    assert!(!dir.exists(".1") && !dir.exists(".completed") && !dir.exists(".pid"));
+    let kea_snapshot = dir.read(".2");
+    assert_eq!(kea_snapshot, file_of(&expected));
+
+    // wren loads Kea's result and writes the very same bytes.
+    let (mut f, report, sink) = open(&dir);
+    assert!(report.errors.is_empty());
+    assert_eq!(lines(&sink), expected);
+    let leases = owned(&sink);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    assert_eq!(dir.read(".2"), kea_snapshot);
+}
+
+/// wren stopped by a crash right after writing `.completed`: kea-lfc finishes the rotation
+/// (kea-memfile.md §4) and nothing is lost.
+#[test]
+fn kea_lfc_finishes_a_rotation_wren_left() {
+    if !Path::new(KEA_LFC).exists() {
+        eprintln!("kea-lfc not installed: skipped");
+        return;
+    }
+    let dir = TempDir::new("kealfc2");
+    let (mut f, sink) = history(&dir);
+    let expected = lines(&sink);
+    let leases = owned(&sink);
+    f.crash_after = Some(Step::CompletedRenamed);
+    f.compact(leases.iter().map(OwnedLease::record)).unwrap();
+    drop(f);
+    // kea-dhcp4's tick sees `.completed`, does not rotate, and runs kea-lfc.
+    let status = std::process::Command::new(KEA_LFC)
+        .args(["-4", "-c", "ignored-path"])
+        .arg("-x")
+        .arg(dir.member(".2"))
+        .arg("-i")
+        .arg(dir.member(".1"))
+        .arg("-o")
+        .arg(dir.member(".output"))
+        .arg("-f")
+        .arg(dir.member(".completed"))
+        .arg("-p")
+        .arg(dir.member(".pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!dir.exists(".completed") && !dir.exists(".1"));
+    let (_f, _r, sink) = open(&dir);
+    assert_eq!(lines(&sink), expected);
+}
+
+#[test]
+fn options_come_from_the_config() {
+    let path = Path::new("test.json");
+    for (text, expected_path, persist, max) in [
+        (
+            r#"{ "Dhcp4": { "lease-database": { "type": "memfile", "name": "/tmp/x.csv", "persist": false, "max-row-errors": 5 } } }"#,
+            Some(Path::new("/tmp/x.csv")),
+            false,
+            5,
+        ),
+        (r#"{ "Dhcp4": { } }"#, None, true, 0),
+    ] {
+        let mut storage = crate::config_load::allocate(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let config = crate::config_load::parse(path, text, &mut storage, &mut warnings).unwrap();
+        let o = OpenOptions::from_config(&config);
+        assert_eq!(o.path, expected_path);
+        assert_eq!(o.persist, persist);
+        assert_eq!(o.max_row_errors, max);
+    }
 }

@@ -9,6 +9,13 @@ use std::net::Ipv4Addr;
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::InterfaceFlags;
 
+/// The loopback interface's name (for tests and examples).
+pub const LOOPBACK: &str = if cfg!(target_os = "linux") {
+    "lo"
+} else {
+    "lo0"
+};
+
 /// One host interface as the kernel reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostInterface {

@@ -5,6 +5,8 @@
 //!   for direct clients that have no address yet;
 //! * [`relay_udp`]: the UDP socket on the server port, for relays and unicast renewals;
 //! * [`interfaces`]: which host interfaces the config asks for;
+//! * [`route_events`]: the routing socket that says when to look again (hot-plug);
+//! * [`RawLink`]: the platform's raw device behind one type for the event loop;
 //! * [`filter`] and [`bpf_records`]: the platform-neutral parts (BPF programs, the BPF
 //!   read-buffer walk), unit-tested on every host.
 
@@ -12,6 +14,7 @@ pub mod bpf_records;
 pub mod filter;
 pub mod interfaces;
 pub mod relay_udp;
+pub mod route_events;
 
 #[cfg(target_os = "freebsd")]
 pub mod bpf;

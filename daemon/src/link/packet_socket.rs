@@ -19,6 +19,28 @@ use super::filter::{self, Instruction};
 const PACKET_OTHERHOST: u8 = 3;
 const PACKET_OUTGOING: u8 = 4;
 
+/// Ancillary data buffer, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct AuxBuffer([u8; 64]);
+
+/// Sets the UDP checksum of an Ethernet/IPv4/UDP frame to 0 ("not computed", RFC 768).
+/// Frames too short or not IPv4/UDP are left alone (the parser rejects them anyway).
+pub fn clear_udp_checksum(frame: &mut [u8]) {
+    const ETHERNET: usize = 14;
+    let is_ipv4_udp =
+        frame.get(12..14) == Some(&[0x08, 0x00]) && frame.get(ETHERNET + 9) == Some(&17);
+    if !is_ipv4_udp {
+        return;
+    }
+    let Some(ihl) = frame.get(ETHERNET).map(|b| usize::from(b & 0x0f) * 4) else {
+        return;
+    };
+    let at = ETHERNET + ihl + 6;
+    if let Some(checksum) = frame.get_mut(at..at + 2) {
+        checksum.copy_from_slice(&[0, 0]);
+    }
+}
+
 /// A packet socket bound to one interface.
 #[derive(Debug)]
 pub struct PacketSocket {
@@ -106,6 +128,8 @@ impl PacketSocket {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         attach_filter(raw, &filter::read_program(server_port))?;
+        // Checksum-offload status of each frame (see `recv`).
+        set_int_option(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20. Older kernels: our frames carry PACKET_OUTGOING and are skipped in
         // `recv` instead.
         if let Err(e) = set_int_option(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) {
@@ -134,28 +158,58 @@ impl PacketSocket {
     }
 
     /// Receives one frame into `buffer`. `WouldBlock` when drained.
+    ///
+    /// A frame sent by a local process (another namespace over a veth, a VM's tap) may
+    /// arrive with its UDP checksum not yet computed (checksum offload: the kernel marks it
+    /// `TP_STATUS_CSUMNOTREADY` in the `PACKET_AUXDATA` control message, and the field holds
+    /// only the pseudo-header sum). Such a frame's UDP checksum is set to 0, RFC 768's "no
+    /// checksum", so the frame parser does not reject a valid unicast renewal.
     pub fn recv(&self, buffer: &mut [u8]) -> io::Result<Received> {
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        // SAFETY: sockaddr_ll and msghdr are plain data; all-zero is a valid value.
         let mut from: libc::sockaddr_ll = unsafe { mem::zeroed() };
-        let mut from_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: `buffer` is writable for its length; `from`/`from_len` describe a valid
-        // sockaddr_ll. MSG_TRUNC makes the kernel return the real frame length.
-        let n = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                libc::MSG_TRUNC,
-                (&mut from as *mut libc::sockaddr_ll).cast(),
-                &mut from_len,
-            )
+        let mut control = AuxBuffer([0; 64]);
+        let mut iov = libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
         };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+        msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len();
+        // SAFETY: every pointer in `msg` refers to a live local of the stated size. MSG_TRUNC
+        // makes the kernel return the real frame length.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
         let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
         if n > buffer.len()
             || from.sll_pkttype == PACKET_OTHERHOST
             || from.sll_pkttype == PACKET_OUTGOING
         {
             return Ok(Received::Skipped);
+        }
+        let mut status = 0u32;
+        // SAFETY: the CMSG macros walk the control buffer the kernel filled, bounded by
+        // msg_controllen; a SOL_PACKET/PACKET_AUXDATA payload is a tpacket_auxdata.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                let header = &*cmsg;
+                if header.cmsg_level == libc::SOL_PACKET && header.cmsg_type == libc::PACKET_AUXDATA
+                {
+                    let aux: libc::tpacket_auxdata =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    status = aux.tp_status;
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        if status & libc::TP_STATUS_CSUMNOTREADY != 0 {
+            if let Some(frame) = buffer.get_mut(..n) {
+                clear_udp_checksum(frame);
+            }
         }
         Ok(Received::Frame(n))
     }
@@ -190,6 +244,30 @@ impl AsFd for PacketSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clears_only_the_udp_checksum() {
+        let mut frame = crate::link::filter::tests::discover_frame(67, 0, 5);
+        frame[40] = 0xab;
+        frame[41] = 0xcd;
+        let before = frame.clone();
+        clear_udp_checksum(&mut frame);
+        assert_eq!(&frame[40..42], &[0, 0]);
+        assert_eq!(frame[..40], before[..40]);
+        assert_eq!(frame[42..], before[42..]);
+        // With IP options the field moves.
+        let mut long = crate::link::filter::tests::discover_frame(67, 0, 6);
+        long[44] = 0xff;
+        clear_udp_checksum(&mut long);
+        assert_eq!(long[44], 0);
+        // Not UDP: untouched.
+        let mut tcp = before.clone();
+        tcp[23] = 6;
+        let tcp_before = tcp.clone();
+        clear_udp_checksum(&mut tcp);
+        assert_eq!(tcp, tcp_before);
+        clear_udp_checksum(&mut [0u8; 10]);
+    }
 
     /// Needs CAP_NET_RAW; skipped (with a note) when not privileged.
     #[test]

@@ -68,6 +68,60 @@ impl RelayUdp {
         Ok(RelayUdp { fd })
     }
 
+    /// Linux: attaches (`true`) or detaches (`false`) a one-instruction socket filter that
+    /// drops every datagram before it is queued. Other platforms: nothing to do, the event
+    /// loop drops the duplicates after reading them.
+    pub fn set_drop_all(&self, drop_all: bool) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            let fd = self.fd.as_raw_fd();
+            if drop_all {
+                let mut program = [libc::sock_filter {
+                    code: super::filter::op::RET_K,
+                    jt: 0,
+                    jf: 0,
+                    k: 0,
+                }];
+                let fprog = libc::sock_fprog {
+                    len: 1,
+                    filter: program.as_mut_ptr(),
+                };
+                // SAFETY: `fprog` points at `program`, both live across the call.
+                let ret = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_ATTACH_FILTER,
+                        (&fprog as *const libc::sock_fprog).cast(),
+                        mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+                    )
+                };
+                if ret < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else {
+                let zero: libc::c_int = 0;
+                // SAFETY: SO_DETACH_FILTER ignores its argument; `zero` is valid anyway.
+                let ret = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_DETACH_FILTER,
+                        (&zero as *const libc::c_int).cast(),
+                        mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                // ENOENT: no filter was attached.
+                if ret < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = drop_all;
+        Ok(())
+    }
+
     /// Receives one datagram into `buffer`. `WouldBlock` when drained. A datagram larger
     /// than the buffer is reported with `len` > `buffer.len()` (the caller drops it).
     pub fn recv(&self, buffer: &mut [u8]) -> io::Result<Datagram> {
@@ -284,7 +338,7 @@ mod tests {
         };
         assert_eq!(&buffer[..datagram.len], b"hello relay");
         assert_eq!(datagram.destination, Ipv4Addr::LOCALHOST);
-        let lo = nix::net::if_::if_nametoindex("lo").unwrap();
+        let lo = nix::net::if_::if_nametoindex(crate::link::interfaces::LOOPBACK).unwrap();
         assert_eq!(datagram.ifindex, lo);
         let client_addr = match client.local_addr().unwrap() {
             std::net::SocketAddr::V4(a) => a,
@@ -299,6 +353,30 @@ mod tests {
         let (n, from) = client.recv_from(&mut reply).unwrap();
         assert_eq!(&reply[..n], b"reply");
         assert_eq!(from, std::net::SocketAddr::V4(local));
+    }
+
+    #[test]
+    fn drop_all_filter_keeps_datagrams_out_and_comes_off() {
+        let server = RelayUdp::open(0).unwrap();
+        let port = socket::getsockname::<SockaddrIn>(server.as_raw_fd())
+            .unwrap()
+            .port();
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut buffer = [0u8; 64];
+        server.set_drop_all(true).unwrap();
+        client.send_to(b"dropped", to).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            server.recv(&mut buffer).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        server.set_drop_all(false).unwrap();
+        server.set_drop_all(false).unwrap(); // detaching twice is fine
+        client.send_to(b"kept", to).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let d = server.recv(&mut buffer).unwrap();
+        assert_eq!(&buffer[..d.len], b"kept");
     }
 
     #[test]

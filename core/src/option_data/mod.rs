@@ -9,7 +9,23 @@
 //!   builds the option from them ([`check_wire`]).
 //!
 //! [`encode`] picks the form. Sub-option carriers (43, 125) are assembled by
-//! [`encode_suboptions`] and [`encode_vivso`].
+//! [`encode_suboptions`] and [`encode_vivso`]; raw bytes given to an `empty` option are
+//! cut to what Kea keeps by [`empty_option_payload_len`].
+//!
+//! `data` is the JSON string value after JSON unescaping: the JSON text `"a\\,b"` arrives
+//! here as `a\,b`, which CSV reads as the single value `a,b`.
+//!
+//! The rules here were checked against kea-dhcp4 2.2.0 (`-t` for errors, and option
+//! bytes captured from its DHCPOFFERs in a private namespace on 198.18.0.0/24); the tests
+//! carry those vectors. Where Kea 2.2 accepts nonsense, wren refuses it instead:
+//! * an IPv6 address for an `ipv4-address` value (Kea writes its 16 bytes, so routers
+//!   `"::1"` becomes four addresses) is [`OptionDataError::BadIpv4`];
+//! * an IPv4 address for an `ipv6-address` value is [`OptionDataError::BadIpv6`] (Kea
+//!   fails later or misaligns the record);
+//! * an `ipv6-prefix` length over 128 in CSV is [`OptionDataError::BadIpv6Prefix`].
+//!
+//! Kea also sends arrays of `ipv6-address` in DHCPv4 with a 2-byte length field (a Kea
+//! bug); wren encodes the value and leaves framing to the reply writer.
 
 use core::fmt;
 
@@ -137,6 +153,67 @@ pub enum OptionDataError<'a> {
     },
     /// The caller's output buffer is full.
     OutputTooSmall,
+}
+
+impl<'a> OptionDataError<'a> {
+    /// A fixed description of the problem, without the offending value: for error types
+    /// that cannot borrow `data` (use [`OptionDataError::token`] for the value).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OptionDataError::NoValue => "no option value specified",
+            OptionDataError::TooFewRecordFields { .. } => {
+                "fewer values than the option's record has fields"
+            }
+            OptionDataError::NotAnInteger { .. } => "value is not an integer",
+            OptionDataError::IntegerOutOfRange { .. } => "integer out of range for its type",
+            OptionDataError::BadBoolean { .. } => "value is not true, false, 1 or 0",
+            OptionDataError::BadIpv4 { .. } => "value is not an IPv4 address",
+            OptionDataError::BadIpv6 { .. } => "value is not an IPv6 address",
+            OptionDataError::BadIpv6Prefix { .. } => "value is not an IPv6 prefix (address/length)",
+            OptionDataError::BadPsid { .. } => "value is not a PSID (psid/length)",
+            OptionDataError::EmptyString => "string value is empty",
+            OptionDataError::BadFqdn { .. } => "value is not a domain name",
+            OptionDataError::FqdnLabelTooLong { .. } => "domain name label longer than 63 bytes",
+            OptionDataError::FqdnTooLong { .. } => "domain name longer than 255 bytes",
+            OptionDataError::NotHex { .. } => "not a valid string of hexadecimal digits",
+            OptionDataError::OddHexLength { .. } => "odd number of hexadecimal digits",
+            OptionDataError::EmptyHexGroup { .. } => "two consecutive separators in hex data",
+            OptionDataError::HexGroupTooLong { .. } => "hex group longer than two digits",
+            OptionDataError::TupleTooLong { .. } => "tuple longer than 255 bytes",
+            OptionDataError::ValueForEmptyType { .. } => "option of type empty takes no value",
+            OptionDataError::CsvWithoutDefinition => {
+                "option has no definition: csv-format must be false"
+            }
+            OptionDataError::Truncated { .. } => "option data too short for its definition",
+            OptionDataError::BadArrayLength { .. } => "option data length does not fit the array",
+            OptionDataError::BadWireValue { .. } => "option data does not match its definition",
+            OptionDataError::SubOptionTooLong { .. } => "sub-options do not fit in 255 bytes",
+            OptionDataError::OutputTooSmall => "option payload buffer is full",
+        }
+    }
+
+    /// The offending value as written in `data`, when the error is about one value.
+    pub fn token(&self) -> Option<&'a str> {
+        match *self {
+            OptionDataError::NotAnInteger { token }
+            | OptionDataError::IntegerOutOfRange { token, .. }
+            | OptionDataError::BadBoolean { token }
+            | OptionDataError::BadIpv4 { token }
+            | OptionDataError::BadIpv6 { token }
+            | OptionDataError::BadIpv6Prefix { token }
+            | OptionDataError::BadPsid { token }
+            | OptionDataError::BadFqdn { token }
+            | OptionDataError::FqdnLabelTooLong { token }
+            | OptionDataError::FqdnTooLong { token }
+            | OptionDataError::NotHex { token }
+            | OptionDataError::OddHexLength { token }
+            | OptionDataError::EmptyHexGroup { token }
+            | OptionDataError::HexGroupTooLong { token }
+            | OptionDataError::TupleTooLong { token }
+            | OptionDataError::ValueForEmptyType { token } => Some(token),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for OptionDataError<'_> {
@@ -645,8 +722,12 @@ pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
 
 /// An IPv6 address in RFC 4291 §2.2 text form, as `inet_pton(AF_INET6)` reads it: eight
 /// 1–4 digit hex groups, at most one `::` standing for one or more zero groups, and an
-/// optional dotted quad as the last 32 bits.
+/// optional dotted quad as the last 32 bits. A zone suffix (`fe80::1%eth0`, RFC 4007 §11)
+/// is accepted and dropped, as Kea's asio parser does (checked: kea-dhcp4 2.2 accepts it).
 pub fn parse_ipv6(text: &str) -> Option<[u8; 16]> {
+    let text = text
+        .split_once('%')
+        .map_or(text, |(address, _zone)| address);
     // Groups before and after the `::`, if any.
     let (head, tail) = match text.find("::") {
         Some(at) => {
@@ -948,7 +1029,10 @@ fn write_separated_hex<'a>(
 ///   also need one element (Kea's `OptionIntArray`), address lists may be empty
 ///   (`OptionAddrLst4`).
 /// * `fqdn`, `tuple`, `ipv6-prefix`: one well-formed value (extra bytes are dropped, as
-///   Kea's `OptionCustom` does), or for arrays a non-empty sequence filling the bytes.
+///   Kea's `OptionCustom` does); arrays need at least one byte, and stop (dropping the
+///   rest) at an `fqdn` element read as longer than what is left, as Kea does, while a
+///   cut `tuple` or `ipv6-prefix` is an error. Domain names are sized as Kea reads them
+///   (`kea_fqdn_len`): a trailing root name in a list is left out.
 /// * records: every field present (a trailing `string`/`binary` field may be empty).
 /// * `empty` and `binary`: any bytes (for `empty`, they are sub-options of the encapsulated
 ///   space, which the caller checks).
@@ -1002,7 +1086,18 @@ pub fn check_wire<'a>(kind: &OptionKind, bytes: &[u8]) -> Result<usize, OptionDa
             let mut at = 0usize;
             while at < bytes.len() {
                 let rest = bytes.get(at..).unwrap_or(&[]);
-                at += wire_value_len(value_type, rest, Position::ArrayElement)?;
+                // Kea's `OptionCustom` stops at a domain name it reads as longer than what
+                // is left and drops the rest (a trailing root name disappears); a cut
+                // prefix or tuple is an error ("unable to read a prefix ... from a
+                // truncated buffer").
+                let size = match value_type {
+                    OptionType::Fqdn => kea_fqdn_len(rest)?,
+                    _ => wire_value_len(value_type, rest, Position::ArrayElement)?,
+                };
+                if rest.len() < size {
+                    break;
+                }
+                at += size;
             }
             Ok(at)
         }
@@ -1022,19 +1117,18 @@ enum Position {
     RecordField,
 }
 
-/// The length of the one value of `value_type` at the start of `bytes`.
+/// The length of the one value of `value_type` at the start of `bytes`, as Kea's
+/// `OptionCustom` splits a payload into values.
 ///
 /// Kea 2.2 accepts out-of-range content in raw bytes (a PSID length byte over 16, a prefix
-/// length over 128, a boolean byte of 2): only sizes are checked here too. A root domain
-/// name (`00`) is "option buffer truncated" as a single `fqdn` value or a record field, but
-/// a valid element of an `fqdn` array.
+/// length over 128, a boolean byte of 2): only sizes are checked here too. Domain names
+/// take the length Kea reads for them ([`kea_fqdn_len`]).
 fn wire_value_len<'a>(
     value_type: OptionType,
     bytes: &[u8],
     position: Position,
 ) -> Result<usize, OptionDataError<'a>> {
     let truncated = OptionDataError::Truncated { value_type };
-    let bad = OptionDataError::BadWireValue { value_type };
     if let Some(size) = value_type.fixed_len() {
         return bytes.get(..size).map(<[u8]>::len).ok_or(truncated);
     }
@@ -1052,31 +1146,88 @@ fn wire_value_len<'a>(
             bytes.get(..len).map(<[u8]>::len).ok_or(truncated)
         }
         OptionType::Fqdn => {
-            let mut at = 0usize;
-            loop {
-                let label = usize::from(*bytes.get(at).ok_or(truncated)?);
-                if label > 63 {
-                    return Err(bad);
-                }
-                at += 1 + label;
-                if at > 255 {
-                    return Err(bad);
-                }
-                if label == 0 {
-                    if at == 1 && position != Position::ArrayElement {
-                        return Err(truncated);
-                    }
-                    return Ok(at);
-                }
-            }
+            let size = kea_fqdn_len(bytes)?;
+            bytes.get(..size).map(<[u8]>::len).ok_or(truncated)
         }
         _ => Err(truncated),
     }
 }
 
+/// How many bytes Kea 2.2 takes for the domain name at the start of `bytes`.
+///
+/// Kea's `OptionCustom` does not use the wire length: it reads the name, prints it with
+/// `Name::toText` and takes "1 byte more than the text" (`option_custom.cc`). That equals
+/// the wire length for ordinary names, but the root name takes 2 bytes, and every byte the
+/// text form escapes adds 1 (`\.` style: `"().;\\@$`) or 3 (`\DDD`: space, control and
+/// non-ASCII bytes; `labelsequence.cc` `toText`). So a single root name or a name with a
+/// space is "option buffer truncated", and a trailing root in a list is left out.
+///
+/// Errors if `bytes` does not start with a whole uncompressed name (Kea: "incomplete
+/// wire-format name", "unknown label character").
+fn kea_fqdn_len<'a>(bytes: &[u8]) -> Result<usize, OptionDataError<'a>> {
+    let value_type = OptionType::Fqdn;
+    let mut at = 0usize;
+    let mut text_len = 0usize;
+    loop {
+        let label = usize::from(
+            *bytes
+                .get(at)
+                .ok_or(OptionDataError::Truncated { value_type })?,
+        );
+        if label > 63 {
+            return Err(OptionDataError::BadWireValue { value_type });
+        }
+        let content = bytes
+            .get(at + 1..at + 1 + label)
+            .ok_or(OptionDataError::Truncated { value_type })?;
+        at += 1 + label;
+        if at > 255 {
+            return Err(OptionDataError::BadWireValue { value_type });
+        }
+        if label == 0 {
+            // Text ends with the final dot; the root alone is ".".
+            let text_len = text_len.max(1);
+            return Ok(text_len + 1);
+        }
+        for b in content {
+            text_len += match b {
+                b'"' | b'(' | b')' | b'.' | b';' | b'\\' | b'@' | b'$' => 2,
+                0x21..=0x7e => 1,
+                _ => 4,
+            };
+        }
+        text_len += 1; // the dot after the label
+    }
+}
+
+/// How much of a raw (`csv-format: false`) payload Kea 2.2 keeps for an option of type
+/// `empty`: without an encapsulated space, nothing (Kea's `factoryEmpty` drops the data);
+/// with one, the leading whole code/length/value sub-options (Kea parses them with
+/// `unpackOptions4`, which stops at a cut one, and sends them again). Observed on the wire:
+/// `empty` 222 with `0102aabb` is sent empty; with `encapsulate` it is sent as `0102aabb`;
+/// 43 with `0105aabb` carries no sub-option (and Kea then leaves 43 out).
+pub fn empty_option_payload_len(encapsulates: bool, payload: &[u8]) -> usize {
+    if !encapsulates {
+        return 0;
+    }
+    let mut at = 0usize;
+    while let (Some(_code), Some(len)) = (payload.get(at), payload.get(at + 1)) {
+        let end = at + 2 + usize::from(*len);
+        if end > payload.len() {
+            break;
+        }
+        at = end;
+    }
+    at
+}
+
 /// Writes sub-options as code/length/payload TLVs (the payload of 43 carrying
 /// `vendor-encapsulated-options-space`, or of 125 after its enterprise header). A payload
 /// over 255 bytes cannot be one sub-option.
+///
+/// Kea 2.2 emits sub-options in ascending code order whatever their order in the config
+/// (observed: sub-options 2 then 1 configured, 43 sent as `01 01 01 02 03 "two"`); the
+/// caller passes them in that order.
 pub fn encode_suboptions<'a, 'p>(
     suboptions: impl IntoIterator<Item = (u8, &'p [u8])>,
     out: &mut [u8],
@@ -1480,7 +1631,6 @@ mod tests {
             "1:2:3:4:5:6:7:198.18.0.1",
             "::198.18.0",
             "1.2.3.4",
-            "fe80::1%eth0",
         ] {
             assert!(parse_ipv6(bad).is_none(), "{bad}");
         }
@@ -1489,6 +1639,14 @@ mod tests {
             Err(OptionDataError::BadIpv6 { token: "1::2::3" })
         );
         assert!(parse_ipv6("1:2:3:4:5:6::7").is_some());
+        // A zone is dropped, as Kea does.
+        assert_eq!(parse_ipv6("fe80::1%eth0"), parse_ipv6("fe80::1"));
+        assert_eq!(parse_ipv6("fe80::1%"), parse_ipv6("fe80::1"));
+        assert!(parse_ipv6("fe80::g%eth0").is_none());
+        assert_eq!(
+            csv(one(T::Ipv6Prefix), "fe80::1%eth0/64").unwrap(),
+            "40fe80000000000000"
+        );
         assert!(parse_ipv6("::2:3:4:5:6:7:8").is_some());
     }
 
@@ -1556,8 +1714,85 @@ mod tests {
                 value_type: T::Fqdn
             })
         );
-        assert_eq!(named("domain-search", ".").unwrap(), "00");
-        assert_eq!(named("domain-search", "a, .").unwrap(), "01610000");
+        // Root names in a list: dropped at the end, an error before another name
+        // (kea-dhcp4 2.2.0 on the wire: 119 "a.test, ." is 0161047465737400; 141 "." is
+        // an empty option; "a.test, ., b.test" fails its config check).
+        assert_eq!(named("domain-search", ".").unwrap(), "");
+        assert_eq!(
+            named("domain-search", "a.test, .").unwrap(),
+            "0161047465737400"
+        );
+        assert_eq!(named("sip-ua-cs-domains", ".").unwrap(), "");
+        // Names whose text form needs escapes (a space, an escaped dot) are read back by Kea
+        // as longer than they are: "option buffer truncated" alone, left out at a list's end.
+        assert_eq!(
+            named("v4-lost", "a b.test"),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("v4-lost", "a\\.b.test"),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("domain-search", "x.test, a b.test").unwrap(),
+            "0178047465737400"
+        );
+        assert_eq!(kea_fqdn_len(&[1, b' ', 0]), Ok(6));
+        assert_eq!(kea_fqdn_len(&[1, b'@', 0]), Ok(4));
+        assert_eq!(kea_fqdn_len(&[1, b'a', 0]), Ok(3));
+        assert_eq!(kea_fqdn_len(&[0]), Ok(2));
+        // kea-dhcp4 2.2 -t: "unknown label character: 121" (the `@` name eats a byte of
+        // the next), "incomplete wire-format name", "unable to read a prefix having
+        // length of 255 from a truncated buffer".
+        assert_eq!(
+            named("sip-ua-cs-domains", "a@b.test, y.test"),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
+        let mut out = [0u8; 16];
+        let bcms = by_name("bcms-controller-names").unwrap().kind;
+        assert_eq!(
+            encode(Some(&bcms), false, "0161000162", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        let lost = by_name("v4-lost").unwrap().kind;
+        assert_eq!(
+            encode(Some(&lost), false, "0120000000", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            encode(Some(&many(T::Ipv6Prefix)), false, "08200820ff", &mut out),
+            Err(OptionDataError::Truncated {
+                value_type: T::Ipv6Prefix
+            })
+        );
+        assert_eq!(
+            kea_fqdn_len(&[0xc0, 0x0c]),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("domain-search", "a.test, ., b.test"),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
+        assert_eq!(
+            named("domain-search", ". , a.test"),
+            Err(OptionDataError::BadWireValue {
+                value_type: T::Fqdn
+            })
+        );
         assert_eq!(
             named("domain-search", ""),
             Err(OptionDataError::BadArrayLength {
@@ -1568,8 +1803,12 @@ mod tests {
             csv(kind, "A.Test").unwrap(),
             "01410454657374 00".replace(' ', "")
         );
+        // The escaped dot is written into the label (then Kea's read-back rejects it, below).
+        let mut buf = [0u8; 16];
+        let mut writer = Writer::new(&mut buf);
+        write_fqdn(Token { raw: "a\\.b.test" }, &mut writer).unwrap();
         assert_eq!(
-            csv(kind, "a\\.b.test").unwrap(),
+            hex(writer.written()),
             "03612e620474657374 00".replace(' ', "")
         );
         assert_eq!(
@@ -1799,7 +2038,7 @@ mod tests {
                 value_type: T::Fqdn
             })
         );
-        assert_eq!(encode(Some(&search), false, "00", &mut out), Ok(1));
+        assert_eq!(encode(Some(&search), false, "00", &mut out), Ok(0));
         assert_eq!(
             encode(Some(&many(T::Tuple)), false, "", &mut out),
             Err(OptionDataError::BadArrayLength {
@@ -1880,6 +2119,16 @@ mod tests {
     }
 
     #[test]
+    fn empty_option_payloads() {
+        assert_eq!(empty_option_payload_len(false, &[1, 2, 0xaa, 0xbb]), 0);
+        assert_eq!(empty_option_payload_len(true, &[1, 2, 0xaa, 0xbb]), 4);
+        assert_eq!(empty_option_payload_len(true, &[1, 5, 0xaa, 0xbb]), 0);
+        assert_eq!(empty_option_payload_len(true, &[1, 0, 2, 1, 9, 3]), 5);
+        assert_eq!(empty_option_payload_len(true, &[]), 0);
+        assert_eq!(empty_option_payload_len(true, &[7]), 0);
+    }
+
+    #[test]
     fn suboption_carriers() {
         let mut out = [0u8; 64];
         let subs: [(u8, &[u8]); 2] = [(1, &[0xaa]), (2, b"tftp")];
@@ -1909,6 +2158,13 @@ mod tests {
             Err(OptionDataError::OutputTooSmall)
         );
         assert_eq!(encode_vivso(9, [], &mut [0u8; 5]), Ok(5));
+        // Captured from kea-dhcp4 2.2.0: vendor-9 sub-options 3 (uint16 3) and 5 ("five").
+        let nine: [(u8, &[u8]); 2] = [(3, &[0, 3]), (5, b"five")];
+        let len = encode_vivso(9, nine, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "000000090a03020003050466697665");
+        let pxe: [(u8, &[u8]); 2] = [(1, &[1]), (2, b"two")];
+        let len = encode_suboptions(pxe, &mut out).unwrap();
+        assert_eq!(hex(&out[..len]), "010101020374776f");
         assert_eq!(
             encode_vivso(9, [], &mut [0u8; 4]),
             Err(OptionDataError::OutputTooSmall)
@@ -1951,6 +2207,241 @@ mod tests {
         }
     }
 
+    /// Payloads sent by kea-dhcp4 2.2.0 (Debian 2.2.0-6) in a DHCPOFFER, captured in a
+    /// private namespace pair on 198.18.0.0/24 with `always-send` set on each entry.
+    #[test]
+    fn kea_2_2_wire_vectors() {
+        let def =
+            |t: &str, records: &str, array: bool| OptionKind::from_def(t, records, array).unwrap();
+        let std_kind = |name: &str| by_name(name).unwrap().kind;
+        let cases: [(OptionKind, bool, &str, &str); 49] = [
+            (
+                std_kind("routers"),
+                true,
+                "198.18.0.1, 198.18.0.2",
+                "c6120001c6120002",
+            ),
+            (std_kind("time-offset"), true, "-0x10", "fffffff0"),
+            (std_kind("boot-size"), true, "1e3", "01e3"),
+            (std_kind("merit-dump"), true, "a\\,b", "612c62"),
+            (std_kind("root-path"), true, "ab\0\0", "6162"),
+            (std_kind("ip-forwarding"), true, "TRUE", "01"),
+            (std_kind("user-class"), true, "0 a0b", "0a0b"),
+            (
+                std_kind("domain-search"),
+                true,
+                "a.test, .",
+                "0161047465737400",
+            ),
+            (
+                std_kind("domain-search"),
+                true,
+                "a.test, b.test",
+                "01610474657374000162047465737400",
+            ),
+            (std_kind("sip-ua-cs-domains"), true, ".", ""),
+            (std_kind("slp-service-scope"), true, "1, ", "01"),
+            (std_kind("uuid-guid"), true, "0, ", "00"),
+            (
+                std_kind("v4-lost"),
+                true,
+                "Lost.Example.test.",
+                "044c6f7374074578616d706c65047465737400",
+            ),
+            (
+                std_kind("rdnss-selection"),
+                true,
+                "1, 198.18.0.1, 198.18.0.2, a.test, b",
+                "01c6120001c61200020161047465737400016200",
+            ),
+            (std_kind("v4-portparams"), true, "2, 5/4", "02045000"),
+            (
+                std_kind("option-6rd"),
+                true,
+                "0, 32, 2001:db8::1, 198.18.0.1",
+                "002020010db8000000000000000000000001c6120001",
+            ),
+            (std_kind("client-system"), true, "0, 7, 0x9", "000000070009"),
+            (
+                std_kind("domain-name"),
+                true,
+                "home.michaelc.dev, other",
+                "686f6d652e6d69636861656c632e646576",
+            ),
+            (std_kind("name-servers"), true, "", ""),
+            (def("tuple", "", false), true, "hello", "0568656c6c6f"),
+            (
+                def("ipv6-prefix", "", false),
+                true,
+                "2001:db8:ffff::/36",
+                "2420010db8f0",
+            ),
+            (def("tuple", "", true), true, "a, bc", "0161026263"),
+            (def("int8", "", false), true, "-0x80", "80"),
+            (
+                def("record", "uint8, ipv4-address, string", false),
+                true,
+                "7, 198.18.10.9, hello",
+                "07c6120a0968656c6c6f",
+            ),
+            (
+                def("ipv6-prefix", "", false),
+                true,
+                "2001:db8::1/128",
+                "8020010db8000000000000000000000001",
+            ),
+            (def("boolean", "", true), true, "1, false, +1", "010001"),
+            (
+                std_kind("path-mtu-aging-timeout"),
+                false,
+                "00000e100102",
+                "00000e10",
+            ),
+            (std_kind("nwip-domain-name"), false, "61620000", "6162"),
+            (
+                std_kind("bcms-controller-names"),
+                false,
+                "0161000000",
+                "0161000000",
+            ),
+            (def("tuple", "", false), false, "016162", "0161"),
+            (std_kind("v4-lost"), false, "01610001", "016100"),
+            (std_kind("default-ip-ttl"), false, "0102", "01"),
+            (
+                std_kind("vendor-encapsulated-options"),
+                false,
+                "0102aabb",
+                "0102aabb",
+            ),
+            (std_kind("user-class"), false, "01:2:a", "01020a"),
+            (std_kind("user-class"), false, "0x123", "0123"),
+            (
+                std_kind("user-class"),
+                false,
+                " ' padded ' ",
+                "706164646564",
+            ),
+            (std_kind("user-class"), false, "", ""),
+            (
+                std_kind("domain-search"),
+                true,
+                "x.test, a b.test",
+                "0178047465737400",
+            ),
+            (def("ipv6-prefix", "", false), false, "0820ff", "0820"),
+            (def("ipv6-prefix", "", true), false, "08200820", "08200820"),
+            (
+                def("record", "uint8, tuple", false),
+                true,
+                "1, ab",
+                "01026162",
+            ),
+            (
+                def("record", "tuple, uint8", false),
+                true,
+                "ab, 1",
+                "02616201",
+            ),
+            (
+                def("record", "uint8, ipv6-prefix", false),
+                true,
+                "1, 2001:db8::/32",
+                "012020010db8",
+            ),
+            (
+                def("record", "uint8, psid", true),
+                true,
+                "1, 1/4, 2/4",
+                "01041000042000",
+            ),
+            (
+                def("record", "uint8, tuple", true),
+                true,
+                "1, a, b",
+                "0101610162",
+            ),
+            (def("psid", "", true), true, "1/4, 2/4", "041000042000"),
+            (
+                def("ipv6-prefix", "", true),
+                true,
+                "2001:db8::/32, ::/0",
+                "2020010db800",
+            ),
+            (
+                def("uint32", "", true),
+                true,
+                "1, 0xffffffff",
+                "00000001ffffffff",
+            ),
+            (def("int16", "", false), true, "-2", "fffe"),
+        ];
+        for (kind, csv_format, data, wire) in cases {
+            let mut out = [0u8; 64];
+            let len = encode(Some(&kind), csv_format, data, &mut out)
+                .unwrap_or_else(|e| panic!("{data}: {e}"));
+            assert_eq!(hex(&out[..len]), wire, "{data}");
+        }
+        // Options without definition (codes 200-203 in the capture).
+        assert_eq!(raw("01:2:a").unwrap(), "01020a");
+        assert_eq!(raw("0x123").unwrap(), "0123");
+        assert_eq!(raw(" ' padded ' ").unwrap(), "706164646564");
+        assert_eq!(raw("").unwrap(), "");
+    }
+
+    /// Deterministic noise over every standard layout and some custom ones, both input
+    /// forms and small output buffers: nothing may panic, and a success never claims more
+    /// bytes than the buffer holds.
+    #[test]
+    fn noise_never_panics() {
+        const ALPHABET: &[u8] = b"0123456789abcdefxX:., \t\\-+/'@\\%g\0\xc3\xa9";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut kinds: Vec<OptionKind> = crate::option_def::DHCP4_DEFS
+            .iter()
+            .map(|d| d.kind)
+            .collect();
+        for t in [
+            "tuple",
+            "ipv6-prefix",
+            "psid",
+            "ipv6-address",
+            "int8",
+            "int16",
+        ] {
+            kinds.push(OptionKind::from_def(t, "", false).unwrap());
+            kinds.push(OptionKind::from_def(t, "", true).unwrap());
+        }
+        kinds.push(OptionKind::from_def("record", "fqdn, tuple, ipv6-prefix, psid", true).unwrap());
+        let mut text = std::string::String::new();
+        for round in 0..4000 {
+            text.clear();
+            let len = (next() % 40) as usize;
+            let mut bytes = Vec::new();
+            for _ in 0..len {
+                bytes.push(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+            }
+            text.push_str(&std::string::String::from_utf8_lossy(&bytes));
+            let kind = kinds[round % kinds.len()];
+            for out_len in [0usize, 3, 17, 300] {
+                let mut out = std::vec![0u8; out_len];
+                for csv_format in [true, false] {
+                    if let Ok(n) = encode(Some(&kind), csv_format, &text, &mut out) {
+                        assert!(n <= out_len, "{text:?}");
+                    }
+                }
+                if let Ok(n) = encode(None, false, &text, &mut out) {
+                    assert!(n <= out_len);
+                }
+                let _ = check_wire(&kind, &bytes);
+            }
+        }
+    }
+
     #[test]
     fn errors_display() {
         assert_eq!(
@@ -1973,5 +2464,18 @@ mod tests {
             OptionDataError::OutputTooSmall.to_string(),
             "option payload buffer is full"
         );
+        let e = OptionDataError::BadIpv4 { token: "x" };
+        assert_eq!(
+            (e.reason(), e.token()),
+            ("value is not an IPv4 address", Some("x"))
+        );
+        assert_eq!(OptionDataError::NoValue.token(), None);
+        assert_eq!(
+            OptionDataError::NoValue.reason(),
+            "no option value specified"
+        );
     }
 }
+
+#[cfg(test)]
+mod kea_vectors;

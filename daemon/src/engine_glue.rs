@@ -1,0 +1,315 @@
+//! Where the daemon's traits meet the core and the lease file: the lease table in storage
+//! the daemon allocates, the lease file as the
+//! packet path's [`Journal`] and the loader's [`RowSink`], and the core engine as the packet
+//! path's [`Engine`], with Kea's log line per decision.
+
+use std::io;
+use std::net::Ipv4Addr;
+
+use wren_core::assign::LeaseStore;
+use wren_core::config::Config;
+use wren_core::lease::csv::{self, HeaderShape, SchemaConversion};
+use wren_core::lease::occupancy::{PoolBits, SortedPool};
+use wren_core::lease::{
+    LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
+};
+use wren_core::server::{
+    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
+};
+use wren_core::time::Timestamp;
+
+use crate::lease_file::{self, HeaderFit, LeaseFile, RowSink};
+use crate::logging::{self, ClientLabel};
+use crate::packet_path::{Engine, Journal};
+
+/// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
+/// and leases of subnets a reload removed.
+const LEASE_HEADROOM: usize = 1024;
+
+/// The lease table capacity a configuration needs: every pool address plus headroom.
+pub fn lease_capacity(config: &Config<'_>) -> usize {
+    let pool_addresses: u64 = config.pools.iter().map(|p| p.size()).sum();
+    usize::try_from(pool_addresses)
+        .unwrap_or(usize::MAX)
+        .saturating_add(config.reservations.len())
+        .saturating_add(LEASE_HEADROOM)
+        .min(wren_core::lease::table::CAPACITY_MAX)
+}
+
+/// The lease table's storage, one `Vec` per slice.
+#[derive(Debug)]
+pub struct OwnedLeaseStorage {
+    leases: Vec<LeaseSlot>,
+    by_address: Vec<u32>,
+    by_client_id: Vec<u32>,
+    by_hwaddr: Vec<u32>,
+    expiry: Vec<u32>,
+    text: Vec<u8>,
+    pools: Vec<PoolBits>,
+    sorted: Vec<SortedPool>,
+    held: Vec<u64>,
+    reserved: Vec<u64>,
+}
+
+impl OwnedLeaseStorage {
+    /// Storage for `capacity` leases over the pools of `config`.
+    pub fn for_config(config: &Config<'_>) -> OwnedLeaseStorage {
+        let sizes = LeaseStorage::sizes_for(lease_capacity(config));
+        let occupancy = OccupancySizes::for_pools(config.pools);
+        OwnedLeaseStorage {
+            leases: vec![LeaseSlot::default(); sizes.leases],
+            by_address: vec![0; sizes.index_slots],
+            by_client_id: vec![0; sizes.index_slots],
+            by_hwaddr: vec![0; sizes.index_slots],
+            expiry: vec![0; sizes.expiry],
+            text: vec![0; sizes.text_bytes],
+            pools: vec![PoolBits::default(); occupancy.pools],
+            sorted: vec![SortedPool::default(); occupancy.pools],
+            held: vec![0; occupancy.words],
+            reserved: vec![0; occupancy.words],
+        }
+    }
+
+    /// Builds an empty table over the storage, with `config`'s pools installed.
+    pub fn table<'s>(&'s mut self, config: &Config<'_>) -> io::Result<LeaseTable<'s>> {
+        let mut table = LeaseTable::new(LeaseStorage {
+            leases: &mut self.leases,
+            by_address: &mut self.by_address,
+            by_client_id: &mut self.by_client_id,
+            by_hwaddr: &mut self.by_hwaddr,
+            expiry: &mut self.expiry,
+            text: &mut self.text,
+            occupancy: OccupancyStorage {
+                pools: &mut self.pools,
+                sorted: &mut self.sorted,
+                held: &mut self.held,
+                reserved: &mut self.reserved,
+            },
+        })
+        .map_err(|e| io::Error::other(format!("lease table storage: {e:?}")))?;
+        table
+            .set_pools(config.pools)
+            .map_err(|e| io::Error::other(format!("lease table pools: {e:?}")))?;
+        Ok(table)
+    }
+}
+
+/// Loads lease file rows into the table: Kea's CSV codec, last line wins.
+pub struct TableLoader<'t, 's> {
+    table: &'t mut LeaseTable<'s>,
+    shape: HeaderShape,
+    scratch: Vec<u8>,
+}
+
+impl<'t, 's> TableLoader<'t, 's> {
+    /// A loader into `table`.
+    pub fn new(table: &'t mut LeaseTable<'s>) -> Self {
+        TableLoader {
+            table,
+            shape: HeaderShape::CURRENT,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl RowSink for TableLoader<'_, '_> {
+    type Error = String;
+
+    fn header(&mut self, line: &[u8]) -> Result<HeaderFit, String> {
+        let shape = csv::parse_header(line).map_err(|e| format!("{e:?}"))?;
+        self.shape = shape;
+        Ok(match shape.conversion() {
+            SchemaConversion::Current => HeaderFit::Current,
+            SchemaConversion::Upgrade | SchemaConversion::Downgrade => HeaderFit::NeedsConversion,
+        })
+    }
+
+    fn row(&mut self, line: &[u8]) -> Result<(), String> {
+        let needed = csv::scratch_len(line.len());
+        if self.scratch.len() < needed {
+            self.scratch.resize(needed, 0);
+        }
+        let record = csv::parse_row_with(self.shape, line, &mut self.scratch)
+            .map_err(|e| format!("{e:?}"))?;
+        self.table
+            .apply(&record)
+            .map(drop)
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    fn lease_count(&self) -> usize {
+        self.table.len()
+    }
+}
+
+/// The lease file as the packet path's [`Journal`].
+pub struct FileJournal(pub LeaseFile);
+
+impl LeaseSink for FileJournal {
+    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
+        self.0.append(record);
+    }
+}
+
+impl Journal for FileJournal {
+    fn sync_batch(&mut self) -> io::Result<()> {
+        self.0
+            .sync_batch()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
+        self.0
+            .compact(leases)
+            .map(drop)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// `expired-leases-processing` as the engine glue needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Reclamation {
+    /// `max-reclaim-leases` (0 = no limit).
+    pub max_leases: usize,
+    /// `hold-reclaimed-time`, s.
+    pub hold_reclaimed_time: u32,
+}
+
+impl Reclamation {
+    /// From a configuration.
+    pub fn from_config(config: &Config<'_>) -> Reclamation {
+        let e = &config.globals.expired_leases;
+        Reclamation {
+            max_leases: match e.max_reclaim_leases {
+                0 => usize::MAX,
+                n => n as usize,
+            },
+            hold_reclaimed_time: e.hold_reclaimed_time,
+        }
+    }
+}
+
+/// The core engine over a configuration and the lease table.
+pub struct CoreEngine<'c, 't, 's> {
+    config: Config<'c>,
+    table: &'t mut LeaseTable<'s>,
+    cursors: Vec<Ipv4Addr>,
+    reclamation: Reclamation,
+}
+
+impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
+    /// An engine over `config` and `table` (allocates the allocator's per-subnet cursors).
+    pub fn new(config: Config<'c>, table: &'t mut LeaseTable<'s>) -> Self {
+        CoreEngine {
+            cursors: vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()],
+            reclamation: Reclamation::from_config(&config),
+            config,
+            table,
+        }
+    }
+}
+
+fn log_summary(summary: &Summary) {
+    let hwaddr = summary
+        .hwaddr
+        .get(..usize::from(summary.hwaddr_len))
+        .unwrap_or(&[]);
+    let client = ClientLabel {
+        htype: 1,
+        hwaddr,
+        client_id: &[],
+        xid: summary.xid,
+        hostname: "",
+    };
+    let address = summary.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    match summary.event {
+        Event::Offered => logging::lease_advert(&client, address),
+        Event::Allocated | Event::Renewed => {
+            logging::lease_alloc(&client, address, summary.lifetime)
+        }
+        Event::Released => logging::release(&client, address),
+        Event::Declined => logging::decline_lease(&client, address, summary.lifetime),
+        other => log::debug!("{client}: {:?} {other:?} {address}", summary.query),
+    }
+}
+
+impl Engine for CoreEngine<'_, '_, '_> {
+    fn handle<S: LeaseSink>(
+        &mut self,
+        query: &Query<'_>,
+        now: Timestamp,
+        reply: &mut [u8],
+        sink: &mut S,
+    ) -> Option<(usize, Destination)> {
+        // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
+        let store: &mut dyn LeaseStore = &mut *self.table;
+        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
+        match engine.handle(query, now, reply, sink) {
+            Outcome::Reply {
+                len,
+                destination,
+                kind,
+                summary,
+            } => {
+                if kind == MessageType::Nak {
+                    log::info!(
+                        "DHCP4_PACKET_NAK xid=0x{:x}: NAK for {:?}",
+                        summary.xid,
+                        summary.address
+                    );
+                } else {
+                    log_summary(&summary);
+                }
+                Some((len, destination))
+            }
+            Outcome::Done(summary) => {
+                log_summary(&summary);
+                None
+            }
+            Outcome::Drop(reason) => {
+                log::debug!("DHCP4_PACKET_DROP_0001 dropped: {reason:?}");
+                None
+            }
+        }
+    }
+
+    fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize {
+        let r = self.reclamation;
+        let reclaimed =
+            self.table
+                .reclaim_expired(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    sink.lease_changed(record)
+                });
+        let flushed =
+            self.table
+                .flush_reclaimed(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    sink.lease_changed(record)
+                });
+        reclaimed + flushed
+    }
+
+    fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
+        f(&mut self.table.iter().map(|(_, record)| record));
+    }
+}
+
+/// Opens the lease file named by `config` and loads it into `table`.
+pub fn open_lease_file(
+    config: &Config<'_>,
+    table: &mut LeaseTable<'_>,
+) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
+    let db = &config.globals.lease_database;
+    let name = config.str(db.name);
+    let path = (!name.is_empty()).then(|| std::path::Path::new(name));
+    let options = lease_file::OpenOptions {
+        path,
+        persist: db.persist,
+        max_row_errors: db.max_row_errors,
+    };
+    let mut loader = TableLoader::new(table);
+    let (mut file, report) = LeaseFile::open(&options, &mut loader)?;
+    if report.needs_compaction {
+        file.compact(table.iter().map(|(_, r)| r))?;
+    }
+    Ok((file, report))
+}
