@@ -23,11 +23,13 @@
 
 pub mod assign;
 pub mod config;
+pub mod control;
 pub mod index;
 pub mod lease;
 pub mod option_data;
 pub mod option_def;
 pub mod server;
+pub mod stats;
 pub mod time;
 pub mod wire;
 

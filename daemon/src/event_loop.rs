@@ -38,6 +38,10 @@ const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
+/// Reads from one source per wakeup before the others get their turn (and signals are
+/// looked at): a DISCOVER storm on one interface cannot starve the rest or a SIGTERM. A
+/// source that still has data is polled again at once (timeout 0) until it drains.
+const READ_BUDGET: usize = 256;
 /// Delay between a routing message and the re-scan, so a burst of messages (an interface
 /// coming up announces itself, its link state and each address) costs one scan.
 const ROUTE_SETTLE: Duration = Duration::from_millis(100);
@@ -178,6 +182,10 @@ pub struct Counters {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
+    /// Tokens to serve this wakeup: the ready events plus last wakeup's backlog.
+    ready: Vec<Token>,
+    /// Sources that hit [`READ_BUDGET`] and still have data.
+    backlog: Vec<Token>,
     signals: Signals,
     udp: Option<RelayUdp>,
     route: Option<RouteEvents>,
@@ -244,6 +252,8 @@ impl EventLoop {
         let mut event_loop = EventLoop {
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),
+            ready: Vec::with_capacity(2 * EVENT_CAPACITY),
+            backlog: Vec::with_capacity(EVENT_CAPACITY),
             signals,
             udp: Some(udp),
             route,
@@ -473,9 +483,12 @@ impl EventLoop {
         J: Journal,
     {
         loop {
-            let timeout = self
-                .nearest_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if self.backlog.is_empty() {
+                self.nearest_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -484,12 +497,27 @@ impl EventLoop {
             let now = wall_clock();
             let mut pending = Pending::default();
             let mut dead_links: [Option<usize>; 4] = [None; 4];
+            self.ready.clear();
             for event in self.events.iter() {
-                match event.token() {
+                if self.ready.len() < self.ready.capacity() {
+                    self.ready.push(event.token());
+                }
+            }
+            for token in self.backlog.drain(..) {
+                if !self.ready.contains(&token) && self.ready.len() < self.ready.capacity() {
+                    self.ready.push(token);
+                }
+            }
+            for index in 0..self.ready.len() {
+                let Some(token) = self.ready.get(index).copied() else {
+                    break;
+                };
+                let drain = match token {
                     SIGNALS => {
                         let p = self.signals.drain();
                         pending.reload |= p.reload;
                         pending.terminate |= p.terminate;
+                        Drain::Done
                     }
                     ROUTE => {
                         let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
@@ -498,6 +526,7 @@ impl EventLoop {
                             self.next_redetect =
                                 Some(self.next_redetect.map_or(soon, |d| d.min(soon)));
                         }
+                        Drain::Done
                     }
                     UDP => drain_udp(
                         &mut self.path,
@@ -511,7 +540,7 @@ impl EventLoop {
                     ),
                     Token(t) if t >= FIRST_LINK => {
                         let slot = t - FIRST_LINK;
-                        if let Err(e) = drain_link(
+                        match drain_link(
                             &mut self.path,
                             engine,
                             journal,
@@ -522,15 +551,25 @@ impl EventLoop {
                             now,
                             &mut self.counters,
                         ) {
-                            log::warn!(
-                                "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
-                            );
-                            if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
-                                *free = Some(slot);
+                            Ok(drain) => drain,
+                            Err(e) => {
+                                log::warn!(
+                                    "DHCP4_PACKET_RECEIVE_FAIL link slot {slot}: {e}; closing it"
+                                );
+                                if let Some(free) = dead_links.iter_mut().find(|d| d.is_none()) {
+                                    *free = Some(slot);
+                                }
+                                Drain::Done
                             }
                         }
                     }
-                    other => log::debug!("event for unknown token {other:?}"),
+                    other => {
+                        log::debug!("event for unknown token {other:?}");
+                        Drain::Done
+                    }
+                };
+                if drain == Drain::Budget && self.backlog.len() < self.backlog.capacity() {
+                    self.backlog.push(token);
                 }
             }
 
@@ -589,6 +628,15 @@ impl EventLoop {
     }
 }
 
+/// Whether a source was read until `WouldBlock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    /// Drained: mio will report new data.
+    Done,
+    /// Stopped at [`READ_BUDGET`]: data may remain, serve it next wakeup.
+    Budget,
+}
+
 /// Hands one result of the packet path to the counters; commits early when the ring is
 /// full and retries the packet once.
 fn account(result: Result<(), Skip>, counters: &mut Counters) {
@@ -628,15 +676,15 @@ fn drain_link<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) -> io::Result<()> {
+) -> io::Result<Drain> {
     let Some(link) = links.get(slot).and_then(|l| l.as_ref()) else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let Some(raw) = &link.raw else {
-        return Ok(());
+        return Ok(Drain::Done);
     };
     let view = link.view(slot);
-    loop {
+    for _ in 0..READ_BUDGET {
         let outcome = raw.read(buffer, |frame| {
             let mut result = path.on_frame(engine, journal, &view, frame, now);
             if result == Err(Skip::RingFull) {
@@ -646,9 +694,10 @@ fn drain_link<E: Engine, J: Journal>(
             account(result, counters);
         })?;
         if outcome == ReadOutcome::Drained {
-            return Ok(());
+            return Ok(Drain::Done);
         }
     }
+    Ok(Drain::Budget)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -661,18 +710,18 @@ fn drain_udp<E: Engine, J: Journal>(
     buffer: &mut [u8],
     now: Timestamp,
     counters: &mut Counters,
-) {
+) -> Drain {
     let Some(socket) = udp else {
-        return;
+        return Drain::Done;
     };
-    loop {
+    for _ in 0..READ_BUDGET {
         let datagram = match socket.recv(buffer) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Done,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
-                return;
+                return Drain::Done;
             }
         };
         let Some(payload) = buffer.get(..datagram.len) else {
@@ -701,6 +750,7 @@ fn drain_udp<E: Engine, J: Journal>(
         }
         account(result, counters);
     }
+    Drain::Budget
 }
 
 #[cfg(test)]

@@ -49,6 +49,11 @@ pub struct ClientOptions {
     /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
     /// (`reboot` statement; dhclient's default is 10).
     pub dhclient_reboot_secs: Option<u32>,
+    /// udhcpc only: extra options to send, as udhcpc's `-x` takes them (e.g. "0x5d:0007").
+    pub udhcpc_send: Vec<String>,
+    /// dhcpcd only: probe the offered address with ARP before using it (RFC 5227), declining
+    /// it when another host answers. Off by default (`-A`) to keep tests fast.
+    pub dhcpcd_arp_probe: bool,
     /// dhcpcd only: send a DHCPINFORM for this configured address ("a.b.c.d/len", `-s`) and
     /// exit after the answer (`-1`).
     pub dhcpcd_inform: Option<String>,
@@ -217,24 +222,19 @@ impl Client {
                 if let Some(id) = &opts.client_id_hex {
                     cmd.arg("-x").arg(format!("0x3d:{id}"));
                 }
+                for x in &opts.udhcpc_send {
+                    cmd.arg("-x").arg(x);
+                }
                 cmd
             }
             ClientKind::Dhcpcd => {
                 crate::require_program(DHCPCD, "dhcpcd-base");
                 let mut cmd = ns.command(DHCPCD);
-                cmd.args([
-                    "-4",
-                    "-B",
-                    "-A",
-                    "-L",
-                    "-K",
-                    "-f",
-                    "/dev/null",
-                    "-t",
-                    "30",
-                    "-c",
-                ])
-                .arg(&hook);
+                cmd.args(["-4", "-B", "-L", "-K", "-f", "/dev/null", "-t", "30"]);
+                if !opts.dhcpcd_arp_probe {
+                    cmd.arg("-A");
+                }
+                cmd.arg("-c").arg(&hook);
                 if let Some(h) = &opts.hostname {
                     cmd.arg("-h").arg(h);
                 }
@@ -480,6 +480,12 @@ pub struct PerfdhcpOptions {
     pub max_exchanges: u32,
     /// Stop after this many seconds (-p).
     pub period_secs: u32,
+    /// perfdhcp's own (relay) port, -L; 67 when `None`.
+    pub local_port: Option<u16>,
+    /// The server's port, -N; 67 when `None`.
+    pub remote_port: Option<u16>,
+    /// First simulated MAC (-b mac=...), for reproducible chaddrs.
+    pub base_mac: Option<String>,
 }
 
 impl Default for PerfdhcpOptions {
@@ -489,6 +495,9 @@ impl Default for PerfdhcpOptions {
             clients: 200,
             max_exchanges: 200,
             period_secs: 10,
+            local_port: None,
+            remote_port: None,
+            base_mac: None,
         }
     }
 }
@@ -597,8 +606,17 @@ impl Perfdhcp {
             .arg(format!("-R{}", opts.clients))
             .arg(format!("-n{}", opts.max_exchanges))
             .arg(format!("-p{}", opts.period_secs))
-            .args(["-W", "1000000", "-x", "le"])
-            .arg(server.to_string())
+            .args(["-W", "1000000", "-x", "le"]);
+        if let Some(p) = opts.local_port {
+            cmd.arg(format!("-L{p}"));
+        }
+        if let Some(p) = opts.remote_port {
+            cmd.arg(format!("-N{p}"));
+        }
+        if let Some(m) = &opts.base_mac {
+            cmd.arg("-b").arg(format!("mac={m}"));
+        }
+        cmd.arg(server.to_string())
             .stdin(Stdio::null())
             .stdout(f)
             .stderr(e);

@@ -81,7 +81,12 @@ pub fn select_subnet(
     // §2.1: "If option 82 has sub-option 5 link-selection (RFC 3527, exactly 4 bytes) →
     // select by that address. Else if option 118 subnet-selection (RFC 3011) is present →
     // select by that address. … No match → no subnet (no fallback to giaddr or interface)."
-    if let Some(a) = input.link_selection.or(input.subnet_selection) {
+    // Kea's `initSelector`: a 0.0.0.0 selection address counts as absent.
+    let chosen = input
+        .link_selection
+        .filter(|a| !a.is_unspecified())
+        .or(input.subnet_selection.filter(|a| !a.is_unspecified()));
+    if let Some(a) = chosen {
         return subnet_containing(config, a, classes);
     }
     if !input.giaddr.is_unspecified() {
@@ -186,6 +191,11 @@ pub(crate) mod tests {
         assert_eq!(select_subnet(&c, &i, &NoClasses), Some(2));
         i.link_selection = Some(Ipv4Addr::new(198, 19, 99, 9));
         assert_eq!(select_subnet(&c, &i, &NoClasses), None);
+        // 0.0.0.0 counts as absent: 118 decides again, then giaddr.
+        i.link_selection = Some(Ipv4Addr::UNSPECIFIED);
+        assert_eq!(select_subnet(&c, &i, &NoClasses), Some(1));
+        i.subnet_selection = Some(Ipv4Addr::UNSPECIFIED);
+        assert_eq!(select_subnet(&c, &i, &NoClasses), Some(0));
     }
 
     #[test]

@@ -832,6 +832,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     fn host_reservation_identifiers(&mut self) -> R<()> {
         let mut it = self.r.open_list()?;
         let mut ids = DEFAULT_IDENTIFIERS;
+        let mut positions = [Position::default(); 5];
         let mut n = 0usize;
         while self.r.next_item(&mut it)? {
             let (i, pos) = self.keyword(
@@ -842,17 +843,14 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 .get(i)
                 .copied()
                 .unwrap_or(IdentifierType::HwAddress);
-            if ids.get(..n).is_some_and(|s| s.contains(&t)) {
-                return Err(self.err(
-                    pos,
-                    ConfigErrorKind::DuplicateKey {
-                        key: snippet(t.keyword()),
-                        previous: it.pos,
-                    },
-                ));
+            if let Some(j) = ids.get(..n).and_then(|s| s.iter().position(|x| *x == t)) {
+                let previous = positions.get(j).copied().unwrap_or_default();
+                let key = snippet(t.keyword());
+                return Err(self.err(pos, ConfigErrorKind::DuplicateKey { key, previous }));
             }
-            if let Some(slot) = ids.get_mut(n) {
+            if let (Some(slot), Some(p)) = (ids.get_mut(n), positions.get_mut(n)) {
                 *slot = t;
+                *p = pos;
             }
             n += 1;
             if t == IdentifierType::FlexId {
@@ -875,13 +873,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         Ok(())
     }
 
+    /// Kea 2.2's grammar has no `user-context`/`comment` here (nor in `hooks-libraries`).
     fn expired_leases(&mut self) -> R<()> {
         let mut it = self.r.open_map()?;
-        let mut ctx = Context::default();
         while let Some(k) = self.r.next_key(&mut it)? {
-            if self.context_key(&k, &mut ctx)? {
-                continue;
-            }
             const KEYS: [&str; 6] = [
                 "reclaim-timer-wait-time",
                 "flush-reclaimed-timer-wait-time",
@@ -1009,13 +1004,9 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let start = self.st.hooks.len_u32();
         while self.r.next_item(&mut list)? {
             let mut it = self.r.open_map()?;
-            let mut ctx = Context::default();
             let mut library = None;
             let mut parameters = TextRef::EMPTY;
             while let Some(k) = self.r.next_key(&mut it)? {
-                if self.context_key(&k, &mut ctx)? {
-                    continue;
-                }
                 match k.text {
                     "library" => library = Some(self.string_field(None)?),
                     "parameters" => {

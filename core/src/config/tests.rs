@@ -707,3 +707,27 @@ fn a_class_definition_of_43_names_the_space_it_carries() {
         assert_eq!(cfg.payload(g43), &[] as &[u8]);
     });
 }
+
+#[test]
+fn host_reservation_identifiers_keep_their_order() {
+    let body = r#""host-reservation-identifiers": [ "client-id", "hw-address" ]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        assert_eq!(
+            cfg.identifier_order(),
+            [IdentifierType::ClientId, IdentifierType::HwAddress]
+        );
+    });
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "duid", "duid" ]"#);
+    assert_eq!(
+        kind,
+        ConfigErrorKind::DuplicateKey {
+            key: error::snippet("duid"),
+            previous: Position {
+                line: 3,
+                column: 35
+            }
+        }
+    );
+    let (.., kind) = err_at(r#""host-reservation-identifiers": [ "mac" ]"#);
+    assert!(matches!(kind, ConfigErrorKind::BadKeyword { .. }));
+}

@@ -47,6 +47,7 @@ use core::net::Ipv4Addr;
 use crate::lease::LeaseRecord;
 
 pub mod classes;
+pub mod client_name;
 pub mod decline;
 pub mod destination;
 pub mod discover;
@@ -61,6 +62,7 @@ pub mod request;
 #[cfg(test)]
 mod engine_tests;
 
+pub use classes::{class_words, ClassTests};
 pub use engine::{DropReason, Engine, Event, Outcome, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
