@@ -237,10 +237,10 @@ if [ -z "${SKIP_STARTUP:-}" ]; then
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
-      printf 'start\t%s\tempty\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
       cp "$WORK/leases-100k.csv" "$LEASES"
       startup_ms "$server"
-      printf 'start\t%s\t100k\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
       echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
     done
   done
@@ -269,8 +269,10 @@ done
   echo "clk_tck	$CLK_TCK"
 } >"$WORK/env.tsv"
 cp "$DATA" "$OUT/results.tsv"
+cp "$WORK/env.tsv" "$OUT/results.env.tsv"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-"$PY" "$ROOT/tests/bench/report.py" "$DATA" "$WORK/env.tsv" "$OUT/results.md" "$OUT/results.png"
+# (report.py can be rerun on results.tsv + results.env.tsv alone)
+"$PY" "$ROOT/tests/bench/report.py" "$OUT/results.tsv" "$OUT/results.env.tsv" "$OUT/results.md" "$OUT/results.png"
 echo
 cat "$OUT/results.md"
