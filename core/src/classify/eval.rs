@@ -85,7 +85,10 @@ impl fmt::Display for EvalError {
             EvalError::NotBoolean => f.write_str("operand is not 'true' or 'false'"),
             EvalError::ResultNotBoolean => f.write_str("expression did not produce a boolean"),
             EvalError::BadAddressLength(n) => {
-                write!(f, "addrtotext: {n} bytes is neither an IPv4 nor an IPv6 address")
+                write!(
+                    f,
+                    "addrtotext: {n} bytes is neither an IPv4 nor an IPv6 address"
+                )
             }
             EvalError::BadIntegerLength { expected, got } => {
                 write!(f, "integer to text: expected {expected} bytes, got {got}")
@@ -151,7 +154,10 @@ struct Writer<'w> {
 
 impl Writer<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), EvalError> {
-        let end = self.len.checked_add(bytes.len()).ok_or(EvalError::ScratchFull)?;
+        let end = self
+            .len
+            .checked_add(bytes.len())
+            .ok_or(EvalError::ScratchFull)?;
         self.buf
             .get_mut(self.len..end)
             .ok_or(EvalError::ScratchFull)?
@@ -218,11 +224,8 @@ impl<'a> Machine<'a, '_> {
             *slot = self.pop()?;
         }
         let (live, free) = self.scratch.split_at_mut(top.min(self.scratch.len()));
-        let bytes: [&[u8]; N] = core::array::from_fn(|i| {
-            operands
-                .get(i)
-                .map_or(&[][..], |v| resolve(*v, live))
-        });
+        let bytes: [&[u8]; N] =
+            core::array::from_fn(|i| operands.get(i).map_or(&[][..], |v| resolve(*v, live)));
         let mut writer = Writer { buf: free, len: 0 };
         build(&bytes, &mut writer)?;
         let len = writer.len;
@@ -270,9 +273,9 @@ pub fn evaluate<'a>(
                 let payload = message.option(code);
                 match read {
                     OptionRead::Hex => m.push(Value::Bytes(payload.unwrap_or(&[])))?,
-                    OptionRead::Text => m.push(Value::Bytes(
-                        message.string_option(code).unwrap_or(&[]),
-                    ))?,
+                    OptionRead::Text => {
+                        m.push(Value::Bytes(message.string_option(code).unwrap_or(&[])))?
+                    }
                     OptionRead::Exists => m.push(Value::Bool(payload.is_some()))?,
                     OptionRead::Rendered => match payload {
                         None => m.push(Value::Bytes(&[]))?,
@@ -351,9 +354,9 @@ pub fn evaluate<'a>(
                     Err(EvalError::BadAddressLength(value.len()))
                 }
             })?,
-            Op::IntToText { width, signed } => m.compute::<1>(|[value], w| {
-                int_to_text(w, value, width, signed)
-            })?,
+            Op::IntToText { width, signed } => {
+                m.compute::<1>(|[value], w| int_to_text(w, value, width, signed))?
+            }
             Op::Equal => {
                 let b = m.pop()?;
                 let a = m.pop()?;
@@ -429,7 +432,11 @@ fn read_found(found: Option<&[u8]>, read: OptionRead) -> Value<'_> {
     }
 }
 
-fn pkt4<'a>(m: &mut Machine<'a, '_>, message: &Message<'a>, field: Pkt4Field) -> Result<(), EvalError> {
+fn pkt4<'a>(
+    m: &mut Machine<'a, '_>,
+    message: &Message<'a>,
+    field: Pkt4Field,
+) -> Result<(), EvalError> {
     let header = message.header();
     let int = |v: u32| v.to_be_bytes();
     let bytes: [u8; 4] = match field {
@@ -499,7 +506,11 @@ fn substring_range(
     len: Option<i64>,
 ) -> Result<Option<(usize, usize)>, EvalError> {
     // Kea converts both numbers with lexical_cast<int>.
-    let int = |v: i64| i32::try_from(v).map(i64::from).map_err(|_| EvalError::NumberOutOfRange);
+    let int = |v: i64| {
+        i32::try_from(v)
+            .map(i64::from)
+            .map_err(|_| EvalError::NumberOutOfRange)
+    };
     let mut start = int(start)?;
     let len = len.map(int).transpose()?;
     if total == 0 {
@@ -529,7 +540,11 @@ fn substring_range(
 
 /// kea-expressions.md §4 `split`: field `field` (1-based) of `value` cut at any byte of
 /// `delims`; `None` is the empty string.
-fn split_range(value: &[u8], delims: &[u8], field: i64) -> Result<Option<(usize, usize)>, EvalError> {
+fn split_range(
+    value: &[u8],
+    delims: &[u8],
+    field: i64,
+) -> Result<Option<(usize, usize)>, EvalError> {
     let field = i32::try_from(field).map_err(|_| EvalError::NumberOutOfRange)?;
     if value.is_empty() {
         return Ok(None);

@@ -290,16 +290,32 @@ mod tests {
         use TokenKind::*;
         assert_eq!(
             kinds("option[93].hex == 0x0007"),
-            [Word, LeftBracket, Integer(93), RightBracket, Dot, Word, Equal, Hex, End]
+            [
+                Word,
+                LeftBracket,
+                Integer(93),
+                RightBracket,
+                Dot,
+                Word,
+                Equal,
+                Hex,
+                End
+            ]
         );
-        assert_eq!(kinds("-5 10.0.0.1"), [Integer(-5), Ipv4([10, 0, 0, 1]), End]);
+        assert_eq!(
+            kinds("-5 10.0.0.1"),
+            [Integer(-5), Ipv4([10, 0, 0, 1]), End]
+        );
         let mut v6 = [0u8; 16];
         v6[15] = 1;
         assert_eq!(kinds("::1"), [Ipv6(v6), End]);
         v6[0] = 0xfe;
         v6[1] = 0x80;
         assert_eq!(kinds("fe80::1"), [Ipv6(v6), End]);
-        assert_eq!(kinds("( ) , * + 'x'"), [LeftParen, RightParen, Comma, Star, Plus, String, End]);
+        assert_eq!(
+            kinds("( ) , * + 'x'"),
+            [LeftParen, RightParen, Comma, Star, Plus, String, End]
+        );
         assert_eq!(kinds("deadbeef"), [Word, End]);
         assert_eq!(kinds("vendor-class"), [Word, End]);
     }

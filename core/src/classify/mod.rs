@@ -102,9 +102,7 @@ impl fmt::Display for ParseErrorKind {
             }
             ParseErrorKind::TooComplex => f.write_str("expression needs too deep a value stack"),
             ParseErrorKind::OpStorageFull => f.write_str("expression storage full (ops)"),
-            ParseErrorKind::LiteralStorageFull => {
-                f.write_str("expression storage full (literals)")
-            }
+            ParseErrorKind::LiteralStorageFull => f.write_str("expression storage full (literals)"),
             ParseErrorKind::TrailingInput => f.write_str("unexpected text after the expression"),
         }
     }

@@ -177,10 +177,15 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         self.store.push_op(op, at)
     }
 
-    fn enter(&mut self) -> Result<(), ParseError> {
+    /// One more nesting level, opened by the token at byte `at`.
+    fn enter(&mut self, at: usize) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.error(ParseErrorKind::TooDeep));
+            return Err(ParseError {
+                kind: ParseErrorKind::TooDeep,
+                column: column_of(at),
+                token: (at, at.saturating_add(1)),
+            });
         }
         Ok(())
     }
@@ -237,7 +242,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
     fn not_expr(&mut self) -> Result<Type, ParseError> {
         if self.is_word("not") {
             let op_at = self.advance()?.at;
-            self.enter()?;
+            self.enter(op_at)?;
             let rhs_at = self.token.at;
             let ty = self.not_expr()?;
             self.leave();
@@ -326,7 +331,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             }
             TokenKind::LeftParen => {
                 self.advance()?;
-                self.enter()?;
+                self.enter(at)?;
                 let ty = self.or_expr()?;
                 self.expect(TokenKind::RightParen, "')'")?;
                 self.leave();
@@ -351,28 +356,34 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 let sub = self.bracketed_code()?;
                 self.expect(TokenKind::Dot, "'.'")?;
                 let read = self.representation(false)?;
-                self.emit(Op::SubOption { code: 82, sub, read }, at)?;
+                self.emit(
+                    Op::SubOption {
+                        code: 82,
+                        sub,
+                        read,
+                    },
+                    at,
+                )?;
                 read_type(read)
             }
             b"pkt4" => {
                 self.advance()?;
                 self.expect(TokenKind::Dot, "'.'")?;
-                let field = match self.text() {
-                    b"mac" => Pkt4Field::Mac,
-                    b"hlen" => Pkt4Field::Hlen,
-                    b"htype" => Pkt4Field::Htype,
-                    b"ciaddr" => Pkt4Field::Ciaddr,
-                    b"giaddr" => Pkt4Field::Giaddr,
-                    b"yiaddr" => Pkt4Field::Yiaddr,
-                    b"siaddr" => Pkt4Field::Siaddr,
-                    b"msgtype" => Pkt4Field::MsgType,
-                    b"transid" => Pkt4Field::TransId,
-                    _ => {
-                        return Err(self.error(ParseErrorKind::Expected(
+                let field =
+                    match self.text() {
+                        b"mac" => Pkt4Field::Mac,
+                        b"hlen" => Pkt4Field::Hlen,
+                        b"htype" => Pkt4Field::Htype,
+                        b"ciaddr" => Pkt4Field::Ciaddr,
+                        b"giaddr" => Pkt4Field::Giaddr,
+                        b"yiaddr" => Pkt4Field::Yiaddr,
+                        b"siaddr" => Pkt4Field::Siaddr,
+                        b"msgtype" => Pkt4Field::MsgType,
+                        b"transid" => Pkt4Field::TransId,
+                        _ => return Err(self.error(ParseErrorKind::Expected(
                             "mac, hlen, htype, ciaddr, giaddr, yiaddr, siaddr, msgtype or transid",
-                        )))
-                    }
-                };
+                        ))),
+                    };
                 self.advance()?;
                 self.emit(Op::Pkt4(field), at)?;
                 Type::Str
@@ -453,8 +464,8 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 self.advance()?;
                 self.call(|p| p.string_arg().map(|()| Op::AddrToText))?
             }
-            b"int8totext" | b"int16totext" | b"int32totext" | b"uint8totext"
-            | b"uint16totext" | b"uint32totext" => {
+            b"int8totext" | b"int16totext" | b"int32totext" | b"uint8totext" | b"uint16totext"
+            | b"uint32totext" => {
                 let signed = word.first() == Some(&b'i');
                 let width = if word.windows(2).any(|w| w == b"16") {
                     2
@@ -502,7 +513,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         args: impl FnOnce(&mut Self) -> Result<Op, ParseError>,
     ) -> Result<Type, ParseError> {
         let at = self.expect(TokenKind::LeftParen, "'('")?.at;
-        self.enter()?;
+        self.enter(at)?;
         let op = args(self)?;
         self.expect(TokenKind::RightParen, "')'")?;
         self.leave();
@@ -598,9 +609,12 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             self.emit(Op::SubOption { code, sub, read }, at)?;
             return Ok(read_type(read));
         }
-        let string_typed = self.resolver.custom_option_is_string(code).unwrap_or_else(|| {
-            option_def::by_code(code).is_some_and(|d| d.kind.value_type() == OptionType::String)
-        });
+        let string_typed = self
+            .resolver
+            .custom_option_is_string(code)
+            .unwrap_or_else(|| {
+                option_def::by_code(code).is_some_and(|d| d.kind.value_type() == OptionType::String)
+            });
         let read = self.representation(string_typed)?;
         self.emit(Op::Option { code, read }, at)?;
         Ok(read_type(read))
@@ -616,9 +630,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         self.advance()?;
         self.expect(TokenKind::RightParen, "')'")?;
         let source = self.source;
-        let name = source
-            .get(name_token.start..name_token.end)
-            .unwrap_or(&[]);
+        let name = source.get(name_token.start..name_token.end).unwrap_or(&[]);
         let op = match name {
             b"ALL" => Op::MemberBuiltin(Builtin::All),
             b"KNOWN" => Op::MemberBuiltin(Builtin::Known),
@@ -706,10 +718,9 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 let mut index = 0;
                 if self.token.kind == TokenKind::LeftBracket {
                     self.advance()?;
-                    index = u8::try_from(
-                        self.small_integer(255, ParseErrorKind::IntegerOutOfRange)?,
-                    )
-                    .unwrap_or(0);
+                    index =
+                        u8::try_from(self.small_integer(255, ParseErrorKind::IntegerOutOfRange)?)
+                            .unwrap_or(0);
                     self.expect(TokenKind::RightBracket, "']'")?;
                 }
                 self.emit(Op::VendorClassData { enterprise, index }, at)?;

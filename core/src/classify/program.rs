@@ -223,12 +223,7 @@ impl Op {
             | Op::VendorSubOption { .. }
             | Op::VendorClassData { .. } => (0, 1),
             Op::Substring { .. } | Op::AddrToText | Op::IntToText { .. } | Op::Not => (1, 1),
-            Op::Split { .. }
-            | Op::Concat
-            | Op::HexString
-            | Op::Equal
-            | Op::And
-            | Op::Or => (2, 1),
+            Op::Split { .. } | Op::Concat | Op::HexString | Op::Equal | Op::And | Op::Or => (2, 1),
             Op::IfElse => (3, 1),
         }
     }
@@ -348,7 +343,11 @@ impl<'s> ExprStore<'s> {
     }
 
     /// Store literal bytes; returns (start, len).
-    pub(crate) fn push_literal(&mut self, bytes: &[u8], at: usize) -> Result<(u32, u32), ParseError> {
+    pub(crate) fn push_literal(
+        &mut self,
+        bytes: &[u8],
+        at: usize,
+    ) -> Result<(u32, u32), ParseError> {
         self.push_literal_with(bytes.len(), at, |dst| dst.copy_from_slice(bytes))
     }
 
