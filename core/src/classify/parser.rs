@@ -177,10 +177,15 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         self.store.push_op(op, at)
     }
 
-    fn enter(&mut self) -> Result<(), ParseError> {
+    /// One more nesting level, opened by the token at byte `at`.
+    fn enter(&mut self, at: usize) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.error(ParseErrorKind::TooDeep));
+            return Err(ParseError {
+                kind: ParseErrorKind::TooDeep,
+                column: column_of(at),
+                token: (at, at.saturating_add(1)),
+            });
         }
         Ok(())
     }
@@ -237,7 +242,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
     fn not_expr(&mut self) -> Result<Type, ParseError> {
         if self.is_word("not") {
             let op_at = self.advance()?.at;
-            self.enter()?;
+            self.enter(op_at)?;
             let rhs_at = self.token.at;
             let ty = self.not_expr()?;
             self.leave();
@@ -326,7 +331,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             }
             TokenKind::LeftParen => {
                 self.advance()?;
-                self.enter()?;
+                self.enter(at)?;
                 let ty = self.or_expr()?;
                 self.expect(TokenKind::RightParen, "')'")?;
                 self.leave();
@@ -508,7 +513,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         args: impl FnOnce(&mut Self) -> Result<Op, ParseError>,
     ) -> Result<Type, ParseError> {
         let at = self.expect(TokenKind::LeftParen, "'('")?.at;
-        self.enter()?;
+        self.enter(at)?;
         let op = args(self)?;
         self.expect(TokenKind::RightParen, "')'")?;
         self.leave();
