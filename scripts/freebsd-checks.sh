@@ -62,7 +62,10 @@ crates() {
 		exit 1
 	fi
 	# Every crate cached locally must hash to its Cargo.lock checksum (what distinfo holds).
-	cache=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/ 2>/dev/null | head -n1 || true)
+	cache=
+	for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/; do
+		[ -d "$d" ] && cache=$d && break
+	done
 	checked=0
 	if [ -n "$cache" ]; then
 		awk '/^name = "/{n=$3} /^version = "/{v=$3} /^checksum = "/{c=$3; gsub(/"/,"",n); gsub(/"/,"",v); gsub(/"/,"",c); print n "-" v " " c}' Cargo.lock |
