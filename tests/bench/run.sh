@@ -19,6 +19,7 @@
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
 # SERVER_CPU=0 LOAD_CPU=1 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
+# BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -57,7 +58,7 @@ NS_S="wrenbench-s-$TAG"
 NS_C="wrenbench-c-$TAG"
 IF_S="wbs$TAG"
 IF_C="wbc$TAG"
-WORK=$(mktemp -d /tmp/wren-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/wren-bench.XXXXXX")
 DATA="$WORK/data.tsv"
 : >"$DATA"
 SERVER_PID=""
@@ -165,6 +166,9 @@ for server in $SERVERS; do
     out=$(run_perfdhcp "$rate" "$count" "$PERIOD" "00:0c:01:00:00:00")
     t1=$(cpu_ticks "$SERVER_PID")
     stop_server
+    # Rows written = ACKs the server sent (one lease row per ACK, written before it): with
+    # perfdhcp's count of ACKs received, this tells server-side from client-side loss.
+    rows=$( { [ -f "$LEASES" ] && awk -F, 'NR > 1 && $4 > 0' "$LEASES" | wc -l; } || echo 0)
     echo "$out" >"$WORK/perfdhcp-$server-$rate.txt"
     achieved=$(awk '/^Rate:/ {print $2; exit}' <<<"$out")
     do_sent=$(perf_field "$out" DISCOVER-OFFER "sent packets")
@@ -173,10 +177,10 @@ for server in $SERVERS; do
     do_max=$(perf_field "$out" DISCOVER-OFFER "max delay")
     ra_avg=$(perf_field "$out" REQUEST-ACK "avg delay")
     ra_max=$(perf_field "$out" REQUEST-ACK "max delay")
-    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
+    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
       "${do_sent:-0}" "${acks:-0}" "${do_avg:-0}" "${do_max:-0}" "${ra_avg:-0}" "${ra_max:-0}" \
-      "$(( t1 - t0 ))" >>"$DATA"
-    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?}, cpu $(( t1 - t0 )) ticks"
+      "$(( t1 - t0 ))" "$rows" >>"$DATA"
+    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( t1 - t0 )) ticks"
   done
 done
 
