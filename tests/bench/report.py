@@ -4,7 +4,7 @@
 usage: report.py DATA.tsv ENV.tsv RESULTS.md RESULTS.png
 
 Rows of DATA (tab-separated):
-  rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS]
+  rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS [RCVBUF_ERRORS [CLIENT_RCVBUF_ERRORS]]]
   mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
   start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
   size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
@@ -60,6 +60,9 @@ def rate_table(rows, env):
             "cpu_s": cpu_s,
             # lease rows the server wrote = ACKs it sent (absent in older data)
             "rows": int(num(r[10])) if len(r) > 10 else None,
+            # UDP receive-buffer overflows in the server's namespace during the load
+            "rcvbuf": int(num(r[11])) if len(r) > 11 else None,
+            "client_rcvbuf": int(num(r[12])) if len(r) > 12 else None,
         }
     return by
 
@@ -88,6 +91,8 @@ def md_throughput(by):
                 line += " – | – | – | – | – | – |"
                 continue
             sent = "?" if p["rows"] is None else str(p["rows"])
+            if p.get("rcvbuf") or p.get("client_rcvbuf"):
+                sent += f" (full socket buffers: server {p['rcvbuf'] or 0}, perfdhcp {p['client_rcvbuf'] or 0})"
             line += (
                 f" {p['achieved']:.0f} | {p['drops']:.2f} % ({p['discovers'] - p['acks']}/{p['discovers']}) | {sent} |"
                 f" {p['do_avg']:.2f} / {p['ra_avg']:.2f} | {p['do_max']:.1f} / {p['ra_max']:.1f} |"
