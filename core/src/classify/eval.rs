@@ -409,7 +409,8 @@ pub fn evaluate<'a>(
             }
             Op::VendorClassData { enterprise, index } => {
                 let data = vendor_block(message, VendorOption::VendorClass, enterprise)
-                    .and_then(|(_, data)| tuple(data, usize::from(index)))
+                    .and_then(|_| message.option(VendorOption::VendorClass.code()))
+                    .and_then(|payload| vendor_class_tuple(payload, usize::from(index)))
                     .unwrap_or(&[]);
                 m.push(Value::Bytes(data))?;
             }
@@ -574,7 +575,8 @@ fn split_range(
 
 /// The first enterprise block of option 124/125 (RFC 3925: enterprise-number (4),
 /// data-len (1), data), if its enterprise is `enterprise` (0 = any). Kea 2.2 reads only
-/// the first instance (`pkt->getOption(125)`).
+/// the first instance (`pkt->getOption(125)`), and for 124 only the first
+/// enterprise-id.
 fn vendor_block<'a>(
     message: &Message<'a>,
     option: VendorOption,
@@ -593,16 +595,20 @@ fn vendor_block<'a>(
     Some((id, data))
 }
 
-/// The `index`-th (len, bytes) tuple of option 124's vendor-class-data.
-fn tuple(data: &[u8], index: usize) -> Option<&[u8]> {
-    let mut rest = data;
+/// The `index`-th data tuple of option 124, Kea's reading (`OptionVendorClass::unpack`
+/// for DHCPv4): enterprise-id, then `(data-len, vendor-class-data)` tuples each preceded
+/// by another enterprise-id — so tuple *i* is the *i*-th RFC 3925 block's data. Parsing
+/// stops at the first truncated tuple.
+fn vendor_class_tuple(payload: &[u8], index: usize) -> Option<&[u8]> {
+    let mut rest = payload.get(4..)?;
     let mut i = 0;
     while let Some((&len, tail)) = rest.split_first() {
-        let item = tail.get(..usize::from(len))?;
+        let data = tail.get(..usize::from(len))?;
         if i == index {
-            return Some(item);
+            return Some(data);
         }
-        rest = tail.get(usize::from(len)..).unwrap_or(&[]);
+        // Skip this block's data and the next block's enterprise-id.
+        rest = tail.get(usize::from(len) + 4..)?;
         i += 1;
     }
     None

@@ -339,11 +339,11 @@ fn relay_agent_sub_options() {
 
 #[test]
 fn vendor_options() {
-    // 125: enterprise 4491, data-len 7, sub-options (1, "abc"), (2, 0x05)
+    // 125: enterprise 4491, data-len 8, sub-options (1, "abc"), (2, 0x05)
     let vivso: &[u8] = &[0, 0, 0x11, 0x8b, 8, 1, 3, b'a', b'b', b'c', 2, 1, 5];
-    // 124: enterprise 4491, data-len 8, tuples "foo", "bar"
+    // 124 (RFC 3925 §3): two blocks of enterprise 4491, data "foo" and "bar".
     let vclass: &[u8] = &[
-        0, 0, 0x11, 0x8b, 8, 3, b'f', b'o', b'o', 3, b'b', b'a', b'r',
+        0, 0, 0x11, 0x8b, 3, b'f', b'o', b'o', 0, 0, 0x11, 0x8b, 3, b'b', b'a', b'r',
     ];
     let packet = query(&[(124, vclass), (125, vivso)]);
     assert!(on(&packet, "vendor[4491].exists"));
@@ -366,6 +366,14 @@ fn vendor_options() {
     assert!(on(&packet, "vendor-class[*].data[1] == 'bar'"));
     assert!(on(&packet, "vendor-class[4491].data[2] == ''"));
     assert!(on(&packet, "vendor-class[1].data == ''"));
+    // a truncated second block: the first tuple still reads
+    let truncated = query(&[(124, &vclass[..10])]);
+    assert!(on(&truncated, "vendor-class[*].data == 'foo'"));
+    assert!(on(&truncated, "vendor-class[*].data[1] == ''"));
+    // a truncated second block: the first tuple still reads
+    let truncated = query(&[(124, &vclass[..10])]);
+    assert!(on(&truncated, "vendor-class[*].data == 'foo'"));
+    assert!(on(&truncated, "vendor-class[*].data[1] == ''"));
     let plain = query(&[]);
     assert!(!on(&plain, "vendor[*].exists"));
     assert!(on(&plain, "vendor.enterprise == ''"));
