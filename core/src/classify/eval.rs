@@ -287,7 +287,7 @@ pub fn evaluate<'a>(
                 let found = message
                     .option(code)
                     .and_then(|parent| RelayAgentInfo::new(parent).get(sub));
-                m.push(read_found(found, read))?;
+                push_found(&mut m, sub, found, read)?;
             }
             Op::Pkt4(field) => pkt4(&mut m, message, field)?,
             Op::Pkt(field) => match field {
@@ -405,7 +405,7 @@ pub fn evaluate<'a>(
             } => {
                 let found = vendor_block(message, VendorOption::Vivso, enterprise)
                     .and_then(|(_, data)| RelayAgentInfo::new(data).get(sub));
-                m.push(read_found(found, read))?;
+                push_found(&mut m, sub, found, read)?;
             }
             Op::VendorClassData { enterprise, index } => {
                 let data = vendor_block(message, VendorOption::VendorClass, enterprise)
@@ -426,10 +426,18 @@ pub fn evaluate<'a>(
     }
 }
 
-fn read_found(found: Option<&[u8]>, read: OptionRead) -> Value<'_> {
-    match read {
-        OptionRead::Exists => Value::Bool(found.is_some()),
-        _ => Value::Bytes(found.unwrap_or(&[])),
+/// Push a (sub-)option found or not, read as `read`; `code` is the code the rendering of
+/// `.text` shows (Kea's `TokenSubOption`: `toString()` of the sub-option).
+fn push_found<'a>(
+    m: &mut Machine<'a, '_>,
+    code: u8,
+    found: Option<&'a [u8]>,
+    read: OptionRead,
+) -> Result<(), EvalError> {
+    match (read, found) {
+        (OptionRead::Exists, _) => m.push(Value::Bool(found.is_some())),
+        (OptionRead::Rendered, Some(data)) => m.push_written(|w| render_option(w, code, data)),
+        (_, found) => m.push(Value::Bytes(found.unwrap_or(&[]))),
     }
 }
 

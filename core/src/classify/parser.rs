@@ -600,12 +600,8 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             self.advance()?;
             let sub = self.bracketed_code()?;
             self.expect(TokenKind::Dot, "'.'")?;
+            // Sub-options have no string definitions wren tracks: `.text` renders.
             let read = self.representation(false)?;
-            let read = if read == OptionRead::Rendered {
-                OptionRead::Text
-            } else {
-                read
-            };
             self.emit(Op::SubOption { code, sub, read }, at)?;
             return Ok(read_type(read));
         }
@@ -699,10 +695,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 self.expect_word("option", "exists or option")?;
                 let sub = self.bracketed_code()?;
                 self.expect(TokenKind::Dot, "'.'")?;
-                let read = match self.representation(false)? {
-                    OptionRead::Rendered => OptionRead::Text,
-                    read => read,
-                };
+                let read = self.representation(false)?;
                 self.emit(
                     Op::VendorSubOption {
                         enterprise,

@@ -117,7 +117,7 @@ pub enum Op {
         code: u8,
         /// Sub-option code.
         sub: u8,
-        /// Which view (`.text` reads the raw bytes).
+        /// Which view (`.text` is the generic rendering, as Kea's `toString()`).
         read: OptionRead,
     },
     /// `pkt4.…` (0 → 1).
@@ -193,7 +193,7 @@ pub enum Op {
         enterprise: u32,
         /// Sub-option code.
         sub: u8,
-        /// Which view (`.text` reads the raw bytes).
+        /// Which view (`.text` is the generic rendering, as Kea's `toString()`).
         read: OptionRead,
     },
     /// `vendor-class[E].data` / `.data[index]` (0 → 1).
