@@ -269,18 +269,19 @@ pub fn evaluate<'a>(
     for op in view.ops_of(expr) {
         match *op {
             Op::Literal { start, len } => m.push(Value::Bytes(view.literal(start, len)))?,
-            Op::Option { code, read } => {
-                let payload = message.option(code);
-                match read {
-                    OptionRead::Hex => m.push(Value::Bytes(payload.unwrap_or(&[])))?,
-                    OptionRead::Text => {
-                        m.push(Value::Bytes(message.string_option(code).unwrap_or(&[])))?
-                    }
-                    OptionRead::Exists => m.push(Value::Bool(payload.is_some()))?,
-                    OptionRead::Rendered => match payload {
-                        None => m.push(Value::Bytes(&[]))?,
-                        Some(data) => m.push_written(|w| render_option(w, code, data))?,
-                    },
+            Op::Option {
+                code,
+                read,
+                string_typed,
+            } => {
+                let found = if string_typed {
+                    message.string_option(code)
+                } else {
+                    message.option(code)
+                };
+                match (read, found) {
+                    (OptionRead::Text, Some(text)) if string_typed => m.push(Value::Bytes(text))?,
+                    _ => push_found(&mut m, code, found, read)?,
                 }
             }
             Op::SubOption { code, sub, read } => {
@@ -436,7 +437,7 @@ fn push_found<'a>(
 ) -> Result<(), EvalError> {
     match (read, found) {
         (OptionRead::Exists, _) => m.push(Value::Bool(found.is_some())),
-        (OptionRead::Rendered, Some(data)) => m.push_written(|w| render_option(w, code, data)),
+        (OptionRead::Text, Some(data)) => m.push_written(|w| render_option(w, code, data)),
         (_, found) => m.push(Value::Bytes(found.unwrap_or(&[]))),
     }
 }

@@ -260,6 +260,17 @@ fn options_on_real_captures() {
         "option[vendor-class-identifier].text == 'udhcp 1.35.0'"
     ));
     assert!(on(&udhcpc, "substring(option[60].hex, 0, 5) == 'udhcp'"));
+    // string options are unpacked by Kea as OptionString: trailing NULs go for every view,
+    // and an all-NUL one is absent.
+    let nuls = query(&[(12, b"pi\0\0"), (15, b"\0\0"), (77, b"iPXE\0")]);
+    assert!(on(&nuls, "option[12].hex == 'pi'"));
+    assert!(on(&nuls, "option[host-name].text == 'pi'"));
+    assert!(!on(&nuls, "option[domain-name].exists"));
+    assert!(on(&nuls, "option[15].hex == ''"));
+    assert!(
+        on(&nuls, "option[77].hex == 0x6950584500"),
+        "77 is binary: NUL kept"
+    );
     // 61 is binary: .text is Kea's generic rendering.
     assert!(on(
         &udhcpc,
@@ -1363,7 +1374,8 @@ fn fuzz_random_op_programs_never_panic() {
         Op::Literal { start: 2, len: 900 },
         Op::Option {
             code: 93,
-            read: super::program::OptionRead::Rendered,
+            read: super::program::OptionRead::Text,
+            string_typed: false,
         },
         Op::SubOption {
             code: 82,
