@@ -563,7 +563,17 @@ fn socket_int_option(fd: RawFd, option: libc::c_int) -> Option<libc::c_int> {
     (ret == 0).then_some(value)
 }
 
+/// `SO_DOMAIN` where the kernel has it (Linux, FreeBSD ≥ 13): it also answers for routing
+/// sockets, whose `getsockname` FreeBSD refuses. Else the family of the local address.
 fn socket_family(fd: RawFd) -> Option<libc::c_int> {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    if let Some(domain) = socket_int_option(fd, libc::SO_DOMAIN) {
+        return Some(domain);
+    }
+    bound_family(fd)
+}
+
+fn bound_family(fd: RawFd) -> Option<libc::c_int> {
     // SAFETY: sockaddr_storage is plain data; zero is valid.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -922,6 +932,22 @@ mod tests {
         assert_eq!(classify(pipe_read.as_raw_fd()), DescriptorKind::Pipe);
         assert_eq!(classify(poll.as_raw_fd()), DescriptorKind::EventQueue);
         assert_eq!(classify(null.as_raw_fd()), DescriptorKind::CharDevice);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: plain socket(2); the result is checked and owned below.
+            let raw = unsafe {
+                libc::socket(
+                    libc::AF_NETLINK,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    libc::NETLINK_ROUTE,
+                )
+            };
+            assert!(raw >= 0);
+            // SAFETY: a fresh descriptor nothing else owns.
+            let netlink =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+            assert_eq!(classify(netlink.as_raw_fd()), DescriptorKind::RouteSocket);
+        }
         // A closed descriptor number is "other", never a panic.
         assert_eq!(classify(1_000_000), DescriptorKind::Other);
 

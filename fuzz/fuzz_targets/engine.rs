@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use wren_core::config;
@@ -72,10 +73,19 @@ impl LeaseSink for ModelSink {
     }
 }
 
+/// The parsed config, once per process (its storage is leaked: it lives as long as the
+/// fuzzer).
+fn config() -> &'static config::Config<'static> {
+    static CONFIG_ONCE: OnceLock<config::Config<'static>> = OnceLock::new();
+    CONFIG_ONCE.get_or_init(|| {
+        let capacity = config::measure(CONFIG).expect("engine.conf measures");
+        let storage = Box::leak(Box::new(OwnedConfigStorage::for_capacity(&capacity)));
+        config::parse(CONFIG, storage.storage(), &mut |_| {}).expect("engine.conf parses")
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
-    let capacity = config::measure(CONFIG).expect("engine.conf measures");
-    let mut storage = OwnedConfigStorage::for_capacity(&capacity);
-    let cfg = config::parse(CONFIG, storage.storage(), &mut |_| {}).expect("engine.conf parses");
+    let cfg = *config();
     let mut lease_storage = OwnedLeaseStorage::for_config(&cfg);
     let mut table = lease_storage.table(&cfg).expect("lease table");
     let mut cursors = vec![Ipv4Addr::UNSPECIFIED; cfg.subnets.len()];

@@ -4,7 +4,7 @@
 usage: report.py DATA.tsv ENV.tsv RESULTS.md RESULTS.png
 
 Rows of DATA (tab-separated):
-  rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS
+  rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS [RCVBUF_ERRORS [CLIENT_RCVBUF_ERRORS]]]
   mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
   start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
   size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
@@ -58,6 +58,11 @@ def rate_table(rows, env):
             "ra_max": num(r[8]),
             "cpu_per_1000": 1000.0 * cpu_s / acks if acks else float("nan"),
             "cpu_s": cpu_s,
+            # lease rows the server wrote = ACKs it sent (absent in older data)
+            "rows": int(num(r[10])) if len(r) > 10 else None,
+            # UDP receive-buffer overflows in the server's namespace during the load
+            "rcvbuf": int(num(r[11])) if len(r) > 11 else None,
+            "client_rcvbuf": int(num(r[12])) if len(r) > 12 else None,
         }
     return by
 
@@ -75,18 +80,21 @@ def md_throughput(by):
     sep = "|---:|"
     for s in servers:
         n = NAMES.get(s, s)
-        head += f" {n} achieved /s | {n} drops | {n} latency avg DO / RA (ms) | {n} max DO / RA (ms) | {n} CPU s per 1,000 |"
-        sep += "---:|---:|---:|---:|---:|"
+        head += f" {n} achieved /s | {n} drops | {n} ACKs sent | {n} latency avg DO / RA (ms) | {n} max DO / RA (ms) | {n} CPU s per 1,000 |"
+        sep += "---:|---:|---:|---:|---:|---:|"
     out += [head, sep]
     for o in rates:
         line = f"| {o} |"
         for s in servers:
             p = by[s].get(o)
             if p is None:
-                line += " – | – | – | – | – |"
+                line += " – | – | – | – | – | – |"
                 continue
+            sent = "?" if p["rows"] is None else str(p["rows"])
+            if p.get("rcvbuf") or p.get("client_rcvbuf"):
+                sent += f" (full socket buffers: server {p['rcvbuf'] or 0}, perfdhcp {p['client_rcvbuf'] or 0})"
             line += (
-                f" {p['achieved']:.0f} | {p['drops']:.2f} % ({p['discovers'] - p['acks']}/{p['discovers']}) |"
+                f" {p['achieved']:.0f} | {p['drops']:.2f} % ({p['discovers'] - p['acks']}/{p['discovers']}) | {sent} |"
                 f" {p['do_avg']:.2f} / {p['ra_avg']:.2f} | {p['do_max']:.1f} / {p['ra_max']:.1f} |"
                 f" {p['cpu_per_1000']:.3f} |"
             )
@@ -250,7 +258,8 @@ def main():
     out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
     how = chart(by, png)
     out += [f"Chart: {how}. Raw data: results.tsv. Latency: perfdhcp's DISCOVER→OFFER (DO) and REQUEST→ACK (RA) delays; "
-            "drops: DISCOVERs sent without an ACK received (perfdhcp, 1 s drop time). "
+            "drops: DISCOVERs sent without an ACK received (perfdhcp, 1 s drop time); ACKs sent: lease rows the server wrote "
+            "(one per ACK), so ACKs sent > ACKs received means the loss was on perfdhcp's side. "
             "The machine is shared; rerun for figures without neighbours."]
     with open(md_path, "w") as f:
         f.write("\n".join(out) + "\n")

@@ -19,6 +19,7 @@
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
 # SERVER_CPU=0 LOAD_CPU=1 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
+# BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -57,7 +58,7 @@ NS_S="wrenbench-s-$TAG"
 NS_C="wrenbench-c-$TAG"
 IF_S="wbs$TAG"
 IF_C="wbc$TAG"
-WORK=$(mktemp -d /tmp/wren-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/wren-bench.XXXXXX")
 DATA="$WORK/data.tsv"
 : >"$DATA"
 SERVER_PID=""
@@ -141,6 +142,10 @@ start_server() { # KIND: sets SERVER_PID, waits until port 67 is bound (30 s max
 }
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=""; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# UDP datagrams the server namespace's kernel dropped for a full socket receive buffer.
+rcvbuf_errors() { # [NS]
+  ip netns exec "${1:-$NS_S}" awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") col = i; n = 1 } else { print $col; exit } }' /proc/net/snmp
+}
 mem_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 lease_count() { [ -f "$LEASES" ] && awk -F, 'NR>1 && $4 > 0 {a[$1]=1} END {print length(a)}' "$LEASES" || echo 0; }
 
@@ -162,9 +167,14 @@ for server in $SERVERS; do
     count=$(( rate * PERIOD ))
     start_server "$server"
     t0=$(cpu_ticks "$SERVER_PID")
+    e0=$(rcvbuf_errors); c0=$(rcvbuf_errors "$NS_C")
     out=$(run_perfdhcp "$rate" "$count" "$PERIOD" "00:0c:01:00:00:00")
     t1=$(cpu_ticks "$SERVER_PID")
+    e1=$(rcvbuf_errors); c1=$(rcvbuf_errors "$NS_C")
     stop_server
+    # Rows written = ACKs the server sent (one lease row per ACK, written before it): with
+    # perfdhcp's count of ACKs received, this tells server-side from client-side loss.
+    rows=$( { [ -f "$LEASES" ] && awk -F, 'NR > 1 && $4 > 0' "$LEASES" | wc -l; } || echo 0)
     echo "$out" >"$WORK/perfdhcp-$server-$rate.txt"
     achieved=$(awk '/^Rate:/ {print $2; exit}' <<<"$out")
     do_sent=$(perf_field "$out" DISCOVER-OFFER "sent packets")
@@ -173,10 +183,10 @@ for server in $SERVERS; do
     do_max=$(perf_field "$out" DISCOVER-OFFER "max delay")
     ra_avg=$(perf_field "$out" REQUEST-ACK "avg delay")
     ra_max=$(perf_field "$out" REQUEST-ACK "max delay")
-    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
+    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
       "${do_sent:-0}" "${acks:-0}" "${do_avg:-0}" "${do_max:-0}" "${ra_avg:-0}" "${ra_max:-0}" \
-      "$(( t1 - t0 ))" >>"$DATA"
-    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?}, cpu $(( t1 - t0 )) ticks"
+      "$(( t1 - t0 ))" "$rows" "$(( e1 - e0 ))" "$(( c1 - c0 ))" >>"$DATA"
+    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( t1 - t0 )) ticks, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
   done
 done
 
@@ -237,10 +247,10 @@ if [ -z "${SKIP_STARTUP:-}" ]; then
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
-      printf 'start\t%s\tempty\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
       cp "$WORK/leases-100k.csv" "$LEASES"
       startup_ms "$server"
-      printf 'start\t%s\t100k\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
       echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
     done
   done
@@ -269,8 +279,10 @@ done
   echo "clk_tck	$CLK_TCK"
 } >"$WORK/env.tsv"
 cp "$DATA" "$OUT/results.tsv"
+cp "$WORK/env.tsv" "$OUT/results.env.tsv"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-"$PY" "$ROOT/tests/bench/report.py" "$DATA" "$WORK/env.tsv" "$OUT/results.md" "$OUT/results.png"
+# (report.py can be rerun on results.tsv + results.env.tsv alone)
+"$PY" "$ROOT/tests/bench/report.py" "$OUT/results.tsv" "$OUT/results.env.tsv" "$OUT/results.md" "$OUT/results.png"
 echo
 cat "$OUT/results.md"

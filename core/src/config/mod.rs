@@ -12,6 +12,11 @@
 //! in by the caller first ([`next_include`] finds them). Keys Kea 2.2 has but wren does not
 //! implement are accepted with a [`ConfigWarning`] ([`unsupported`]); anything else Kea
 //! would reject is a [`ConfigError`] with line, column and JSON path.
+//!
+//! One deliberate difference: Kea 2.2 rejects a key repeated in a map; wren accepts a repeat
+//! whose value is the same tokens as the first (white space and comments aside) with a
+//! [`ConfigWarningKind::DuplicateKeyIgnored`] warning, because the founding user's config
+//! repeats four keys that way. A repeat with another value is still an error.
 
 // Errors are returned by value without `alloc`: a `ConfigError` carries its JSON path and
 // quoted snippets inline (a few hundred bytes). Loading is not a hot path, so the size of

@@ -15,8 +15,9 @@ use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
-use crate::server::client_name::{self, ClientName, NameBuffers};
+use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
+use crate::server::hostname_chars::CharSet;
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
 use crate::server::reply::{
@@ -185,6 +186,8 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
     /// option 54), beyond the receiving interface's own.
     pub(crate) server_addresses: &'a [Ipv4Addr],
+    /// How client-supplied names are scrubbed.
+    pub(crate) sanitizer: Sanitizer<'a>,
 }
 
 /// What a reply is built from.
@@ -229,7 +232,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             class_tests: None,
             class_bits: &mut [],
             server_addresses: &[],
+            sanitizer: Sanitizer::kea_default(),
         }
+    }
+
+    /// `hostname-char-set` / `hostname-char-replacement` (global values; Kea's defaults
+    /// `[^A-Za-z0-9.-]` / `""` otherwise). An empty set keeps client names as sent (only
+    /// lower-cased).
+    pub fn with_hostname_chars(mut self, set: CharSet<'a>, replacement: &'a [u8]) -> Self {
+        self.sanitizer = Sanitizer { set, replacement };
+        self
     }
 
     /// Every address the server listens on (all served interfaces). A REQUEST, RELEASE,
@@ -497,7 +509,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        client_name::decide(ctx.q, reserved, buf)
+        client_name::decide(ctx.q, reserved, &self.sanitizer, buf)
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -568,6 +580,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         plan: &ReplyPlan<'_>,
         out: &mut [u8],
     ) -> Result<(usize, Destination), DropReason> {
+        // §5 step 13: required classes join only replies that carry an address and INFORM
+        // ACKs (Kea `requiredClassify` after the allocation), before options are chosen.
+        let with_required;
+        let ctx = match (
+            self.class_tests,
+            plan.subnet.and_then(|s| self.config.subnets.get(s)),
+        ) {
+            (Some(tests), Some(subnet))
+                if !plan.bare
+                    && (plan.kind == ReplyKind::InformAck || !plan.yiaddr.is_unspecified()) =>
+            {
+                let config = &self.config;
+                let network = subnet
+                    .shared_network
+                    .and_then(|n| config.shared_networks.get(n as usize))
+                    .map_or(IndexRange::EMPTY, |n| n.require_client_classes);
+                let pool = crate::assign::address::pool_of(config, subnet, plan.yiaddr)
+                    .filter(|_| !plan.yiaddr.is_unspecified())
+                    .and_then(|p| config.pools.get(p))
+                    .map_or(IndexRange::EMPTY, |p| p.require_client_classes);
+                with_required = Ctx {
+                    classes: ctx.classes.with_required(
+                        [network, subnet.require_client_classes, pool],
+                        tests,
+                        ctx.query,
+                    ),
+                    ..*ctx
+                };
+                &with_required
+            }
+            _ => ctx,
+        };
         let q = ctx.q;
         let query = ctx.query;
         let server_id = self.server_id(ctx, plan);

@@ -950,6 +950,7 @@ impl crate::server::classes::ClassTests for FakeTests {
         match index {
             0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
             1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
+            2 => member.is_member(b"pxe"),
             _ => false,
         }
     }
@@ -1257,4 +1258,77 @@ fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
         (kind, summary.address),
         (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
     );
+}
+
+#[test]
+fn empty_hostname_char_set_keeps_client_names() {
+    let mut f = kea_fixture_config();
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let set = crate::server::hostname_chars::CharSet::parse("").unwrap();
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_hostname_chars(set, b"");
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12, 14];
+    opts.extend_from_slice(b"wren,parity&co");
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(
+        matches!(
+            o,
+            Outcome::Reply {
+                kind: MessageType::Ack,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert_eq!(sink.0[0].hostname, "wren,parity&co");
+}
+
+#[test]
+fn required_classes_are_evaluated_for_address_bearing_replies() {
+    let mut f = kea_fixture_config();
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"pxe test");
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"known test");
+    let host = f.class("pxe-host");
+    f.classes[host].test = f.text(b"member('pxe')");
+    f.classes[host].only_if_required = true;
+    f.option(Level::Class(host), 67, b"pxelinux.0", false);
+    let name = f.text(b"pxe-host");
+    f.names.push(name);
+    f.subnets[0].require_client_classes = crate::config::IndexRange { start: 0, len: 1 };
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let pxe = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 55, 1, 67, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&pxe), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(options(&buf[..len]).contains(&(67, b"pxelinux.0".to_vec())));
+    let plain = packet([0; 4], [0; 4], &[53, 1, 1, 55, 1, 67]);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&plain), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(!codes(&buf[..len]).contains(&67));
 }

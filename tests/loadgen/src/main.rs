@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! wren-loadgen --iface IF [--clients N] [--rate R] [--duration S] [--timeout-ms MS]
-//!              [--seed N] [--json FILE|-] [--leases FILE]
+//!              [--seed N] [--retries N] [--json FILE|-] [--leases FILE] [--probe]
 //! ```
+//!
+//! `--retries N` (default 0) retransmits a step that got no answer, up to N times, as real
+//! clients do; with 0 every silence is a drop.
 //!
 //! Bounded: at most `--clients` conversations, started at `--rate` per second, none started
 //! after `--duration` seconds, and the program ends `--timeout-ms` after the last start.
@@ -29,7 +32,7 @@ use std::time::{Duration, Instant};
 use wren_core::wire::message::MessageType;
 
 const USAGE: &str = "usage: wren-loadgen --iface IF [--clients N] [--rate R] [--duration S] \
-[--timeout-ms MS] [--seed N] [--json FILE|-] [--leases FILE] [--probe]";
+[--timeout-ms MS] [--seed N] [--retries N] [--json FILE|-] [--leases FILE] [--probe]";
 
 /// Command-line settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +43,7 @@ struct Args {
     duration: f64,
     timeout_ms: u64,
     seed: u8,
+    retries: u8,
     json: Option<String>,
     leases: Option<String>,
     probe: bool,
@@ -53,6 +57,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         duration: 10.0,
         timeout_ms: 1000,
         seed: (std::process::id() % 251) as u8,
+        retries: 0,
         json: None,
         leases: None,
         probe: false,
@@ -71,6 +76,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--duration" => a.duration = num(flag, &value()?)?,
             "--timeout-ms" => a.timeout_ms = num(flag, &value()?)?,
             "--seed" => a.seed = num(flag, &value()?)?,
+            "--retries" => a.retries = num(flag, &value()?)?,
             "--json" => a.json = Some(value()?),
             "--leases" => a.leases = Some(value()?),
             "--probe" => a.probe = true,
@@ -117,6 +123,8 @@ struct Conversation {
     started: Instant,
     step_sent: Instant,
     address: Ipv4Addr,
+    server: Ipv4Addr,
+    retries_left: u8,
 }
 
 /// The MAC of client `index`: locally administered (02:), `1f` = wren loadgen, then the seed
@@ -137,6 +145,7 @@ struct Report {
     naks: u32,
     drops: u32,
     send_failures: u32,
+    retransmits: u32,
     elapsed_s: f64,
     achieved_rate: f64,
     latency_avg_ms: f64,
@@ -156,7 +165,7 @@ impl Report {
     fn line(&self) -> String {
         format!(
             "loadgen: offered {:.0}/s clients {} started {} offers {} acks {} naks {} drops {} ({:.2}%) \
-             rate {:.1}/s latency avg {:.3} ms p99 {:.3} ms max {:.3} ms elapsed {:.2} s",
+             retransmits {} rate {:.1}/s latency avg {:.3} ms p99 {:.3} ms max {:.3} ms elapsed {:.2} s",
             self.offered_rate,
             self.clients,
             self.started,
@@ -165,6 +174,7 @@ impl Report {
             self.naks,
             self.drops,
             self.drop_percent(),
+            self.retransmits,
             self.achieved_rate,
             self.latency_avg_ms,
             self.latency_p99_ms,
@@ -176,7 +186,7 @@ impl Report {
     fn json(&self) -> String {
         format!(
             "{{\"offered_rate\":{:.1},\"clients\":{},\"started\":{},\"offers\":{},\"acks\":{},\
-             \"naks\":{},\"drops\":{},\"drop_percent\":{:.3},\"send_failures\":{},\
+             \"naks\":{},\"drops\":{},\"drop_percent\":{:.3},\"send_failures\":{},\"retransmits\":{},\
              \"achieved_rate\":{:.2},\"latency_avg_ms\":{:.4},\"latency_p99_ms\":{:.4},\
              \"latency_max_ms\":{:.4},\"elapsed_s\":{:.3}}}",
             self.offered_rate,
@@ -188,6 +198,7 @@ impl Report {
             self.drops,
             self.drop_percent(),
             self.send_failures,
+            self.retransmits,
             self.achieved_rate,
             self.latency_avg_ms,
             self.latency_p99_ms,
@@ -232,6 +243,7 @@ fn summarize(
         naks: count(Phase::Naked),
         drops: started - acks,
         send_failures: 0,
+        retransmits: 0,
         elapsed_s,
         achieved_rate: if elapsed_s > 0.0 {
             f64::from(acks) / elapsed_s
@@ -258,6 +270,8 @@ fn run(args: &Args) -> Result<Report, String> {
             started: t0,
             step_sent: t0,
             address: Ipv4Addr::UNSPECIFIED,
+            server: Ipv4Addr::UNSPECIFIED,
+            retries_left: args.retries,
         };
         args.clients as usize
     ];
@@ -268,14 +282,19 @@ fn run(args: &Args) -> Result<Report, String> {
     let mut outstanding: u32 = 0;
     let mut offers = 0u32;
     let mut send_failures = 0u32;
+    let mut retransmits = 0u32;
     let mut latencies: Vec<f64> = Vec::with_capacity(args.clients as usize);
     let mut leases: Vec<([u8; 6], Ipv4Addr)> = Vec::new();
     let mut last_ack = t0;
     let mut frame_buf = [0u8; 1600];
     let mut rx_buf = [0u8; 2048];
     let mut last_sweep = t0;
-    // The hard stop: no conversation starts after the window, none waits past its timeout.
-    let hard_deadline = t0 + start_window + timeout * 2 + Duration::from_millis(200);
+    // The hard stop: no conversation starts after the window, none waits past its timeout
+    // (and its retries).
+    let hard_deadline = t0
+        + start_window
+        + timeout * (2 + 2 * u32::from(args.retries))
+        + Duration::from_millis(200);
 
     loop {
         let now = Instant::now();
@@ -341,6 +360,7 @@ fn run(args: &Args) -> Result<Report, String> {
                         continue;
                     };
                     c.address = reply.yiaddr;
+                    c.server = server;
                     let payload = dhcp::request(reply.xid, reply.chaddr, reply.yiaddr, server);
                     let sent = dhcp::frame(reply.chaddr, &payload, &mut frame_buf)
                         .and_then(|n| frame_buf.get(..n))
@@ -374,13 +394,36 @@ fn run(args: &Args) -> Result<Report, String> {
         let now = Instant::now();
         if now.duration_since(last_sweep) >= Duration::from_millis(10) {
             last_sweep = now;
-            for c in convs.iter_mut().take(next_index as usize) {
-                if matches!(c.phase, Phase::WaitOffer | Phase::WaitAck)
-                    && now.duration_since(c.step_sent) > timeout
+            for (i, c) in convs.iter_mut().take(next_index as usize).enumerate() {
+                if !matches!(c.phase, Phase::WaitOffer | Phase::WaitAck)
+                    || now.duration_since(c.step_sent) <= timeout
                 {
+                    continue;
+                }
+                if c.retries_left == 0 || now + timeout >= hard_deadline {
                     c.phase = Phase::TimedOut;
                     outstanding -= 1;
+                    continue;
                 }
+                c.retries_left -= 1;
+                retransmits += 1;
+                let index = i as u32;
+                let mac = mac_of(args.seed, index);
+                let xid = xid_base.wrapping_add(index);
+                let payload = if c.phase == Phase::WaitOffer {
+                    dhcp::discover(xid, mac)
+                } else {
+                    dhcp::request(xid, mac, c.address, c.server)
+                };
+                let sent = dhcp::frame(mac, &payload, &mut frame_buf)
+                    .and_then(|n| frame_buf.get(..n))
+                    .map(|f| sock.send(f))
+                    .unwrap_or(Ok(false))
+                    .map_err(|e| format!("send: {e}"))?;
+                if !sent {
+                    send_failures += 1;
+                }
+                c.step_sent = now;
             }
         }
     }
@@ -392,6 +435,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let mut report = summarize(args, &convs, &mut latencies, last_ack.duration_since(t0));
     report.offers = offers;
     report.send_failures = send_failures;
+    report.retransmits = retransmits;
     if let Some(path) = &args.leases {
         let mut text = String::new();
         for (mac, addr) in &leases {
@@ -513,6 +557,11 @@ mod tests {
         assert_eq!(a.timeout_ms, 500);
         assert_eq!(a.seed, 7);
         assert!(!a.probe);
+        assert_eq!(a.retries, 0);
+        assert_eq!(
+            parse_args(&argv("--iface x --retries 3")).unwrap().retries,
+            3
+        );
         assert!(parse_args(&argv("--iface x --probe")).unwrap().probe);
         assert!(parse_args(&argv("--clients 5")).is_err(), "iface required");
         assert!(parse_args(&argv("--iface x --rate 0")).is_err());
@@ -546,6 +595,8 @@ mod tests {
             started: t,
             step_sent: t,
             address: Ipv4Addr::UNSPECIFIED,
+            server: Ipv4Addr::UNSPECIFIED,
+            retries_left: 0,
         };
         let convs = [
             mk(Phase::Acked),
