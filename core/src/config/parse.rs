@@ -1363,6 +1363,16 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         })
     }
 
+    /// The standard definitions of `space`, including named spaces Kea predefines
+    /// ([`option_def::standard_defs_named`]).
+    fn standard_defs(&self, space: OptionSpace) -> &'static [option_def::OptionDef] {
+        match space {
+            OptionSpace::Custom(name) => core::str::from_utf8(self.st.text.get(name))
+                .map_or(&[], option_def::standard_defs_named),
+            _ => option_def::standard_defs(&space),
+        }
+    }
+
     fn same_space(&self, a: OptionSpace, b: OptionSpace) -> bool {
         match (a, b) {
             (OptionSpace::Custom(x), OptionSpace::Custom(y)) => {
@@ -1442,7 +1452,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         // (code, definition's kind, whether the definition encapsulates a space, resolved)
         let (code, kind, encapsulates, resolved) = match (name, code) {
             (None, None) => return Err(self.err(it.pos, ConfigErrorKind::OptionWithoutNameOrCode)),
-            (Some(n), c) => match option_def::by_name_in(&space, n.text) {
+            (Some(n), c) => match option_def::name_in(self.standard_defs(space), n.text) {
                 Some(d) => {
                     if let Some((c, _)) = c.filter(|(c, _)| *c != d.code) {
                         let kind = ConfigErrorKind::OptionNameCodeMismatch {
@@ -1468,7 +1478,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     },
                 },
             },
-            (None, Some((c, _))) => match option_def::by_code_in(&space, c) {
+            (None, Some((c, _))) => match option_def::code_in(self.standard_defs(space), c) {
                 Some(d) => (c, Some(d.kind), !d.encapsulate.is_empty(), true),
                 None => match custom(self) {
                     Some(d) => (c, Some(d.kind), !d.encapsulate.is_empty(), true),

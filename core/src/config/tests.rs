@@ -673,6 +673,51 @@ fn a_carrier_with_values_keeps_them_before_its_sorted_suboptions() {
 }
 
 #[test]
+fn docsis3_v4_space_has_kea_s_definitions() {
+    // Kea 2.2's all-options.json: DOCSIS3 options by name in the `docsis3-v4` space.
+    let body = r#""option-data": [
+  { "code": 1, "name": "oro", "space": "docsis3-v4", "data": "32, 42" },
+  { "name": "tftp-servers", "space": "docsis3-v4", "data": "198.18.0.7" }
+]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        assert_eq!(opts.len(), 2);
+        assert!(opts
+            .iter()
+            .all(|o| matches!(o.space, OptionSpace::Custom(_))));
+        assert_eq!(cfg.payload(&opts[0]), [32, 42]);
+        assert_eq!(cfg.payload(&opts[1]), [198, 18, 0, 7]);
+    });
+    // Another custom space has no standard definitions.
+    let (.., kind) = err_at(
+        r#""option-data": [ { "code": 1, "name": "oro", "space": "docsis3-v5", "data": "1" } ]"#,
+    );
+    assert!(
+        matches!(
+            kind,
+            ConfigErrorKind::UnknownOption(_) | ConfigErrorKind::BadOptionData { .. }
+        ),
+        "{kind}"
+    );
+}
+
+#[test]
+fn a_ten_field_record_definition_loads_and_encodes() {
+    // Kea 2.2's all-options.json defines this record (there as an array).
+    let body = r#""option-def": [ { "name": "every-type", "code": 254, "type": "record",
+  "record-types": "int8, int16, int32, uint8, uint16, uint32, ipv4-address, psid, tuple, fqdn" } ],
+"option-data": [ { "name": "every-type", "data": "-1, -2, -3, 4, 5, 6, 198.18.0.1, 1/1, x, a.b" } ]"#;
+    let payload = global_payload(body, 254);
+    assert_eq!(
+        payload,
+        [
+            0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xfd, 4, 0, 5, 0, 0, 0, 6, 198, 18, 0, 1, 1, 0x80,
+            0x00, 1, b'x', 1, b'a', 1, b'b', 0
+        ]
+    );
+}
+
+#[test]
 fn option_name_and_code_must_agree() {
     let (.., kind) =
         err_at(r#""option-data": [ { "name": "routers", "code": 6, "data": "198.18.0.1" } ]"#);
