@@ -57,8 +57,8 @@ pub struct DestinationInput {
 /// Changes the addressing decision makes to the reply header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HeaderAdjust {
-    /// Clear giaddr and hops, and leave option 82 out (an INFORM answered directly to
-    /// ciaddr although it came through a relay).
+    /// Clear giaddr and hops, and leave option 82 out (an INFORM answered directly rather
+    /// than through the relay in giaddr).
     pub reply_directly: bool,
     /// Set the broadcast bit (an INFORM relayed without ciaddr).
     pub set_broadcast_flag: bool,
@@ -79,9 +79,7 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
     let (ip, port) = if i.kind == ReplyKind::InformAck {
         if !i.ciaddr.is_unspecified() {
             // RFC 2131 §4.3.5: "The server then unicasts the DHCPACK to the address in
-            // 'ciaddr'"; Kea does so even for relayed INFORMs, clearing giaddr/hops and
-            // leaving 82 out.
-            adjust.reply_directly = relayed;
+            // 'ciaddr'"; Kea does so even for relayed INFORMs.
             (i.ciaddr, CLIENT_PORT)
         } else if relayed {
             // Kea sets the broadcast bit so the relay broadcasts the answer to a client
@@ -119,6 +117,11 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
     } else {
         (i.source_ip, CLIENT_PORT)
     };
+    if i.kind == ReplyKind::InformAck {
+        // Kea `processInform`: whenever the answer does not go to giaddr, "hops 0, giaddr 0,
+        // option 82 removed" (DHCP4_INFORM_DIRECT_REPLY).
+        adjust.reply_directly = ip != i.giaddr;
+    }
     let broadcast = ip == Ipv4Addr::BROADCAST;
     // wren improvement over Kea (which always uses the query's source MAC): an IP broadcast
     // goes to the Ethernet broadcast address (RFC 2131 §4.1 "broadcasts … to 0xffffffff";
@@ -206,7 +209,10 @@ mod tests {
         let mut i = base(ReplyKind::InformAck);
         i.yiaddr = Ipv4Addr::UNSPECIFIED;
         i.source_ip = ip("198.18.1.55");
-        assert_eq!(to(decide(&i).0), (ip("198.18.1.55"), 68, CLIENT_MAC));
+        let (d, adj) = decide(&i);
+        assert_eq!(to(d), (ip("198.18.1.55"), 68, CLIENT_MAC));
+        // Not through a relay: hops/giaddr zeroed, 82 left out (Kea processInform).
+        assert!(adj.reply_directly);
     }
 
     #[test]
