@@ -188,6 +188,11 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) server_addresses: &'a [Ipv4Addr],
     /// How client-supplied names are scrubbed.
     pub(crate) sanitizer: Sanitizer<'a>,
+    /// kea-dhcp4 `-p`: the port the server listens on ([`destination::SERVER_PORT`] by
+    /// default).
+    pub(crate) server_port: u16,
+    /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
+    pub(crate) client_port: u16,
 }
 
 /// What a reply is built from.
@@ -233,7 +238,26 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             class_bits: &mut [],
             server_addresses: &[],
             sanitizer: Sanitizer::kea_default(),
+            server_port: destination::SERVER_PORT,
+            client_port: destination::CLIENT_PORT,
         }
+    }
+
+    /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
+    /// (`Dhcpv4Srv::adjustIfaceData`), a client port other than 68 receives *every* reply,
+    /// relayed ones included ("If client port was set from the command line enforce all
+    /// responses to it"); without it clients get 68 and relays 67 or their RFC 8357
+    /// relay-port. The server port only moves where the daemon listens: Kea still answers
+    /// relays at the constant 67 (`DHCP4_SERVER_PORT`), so it changes no destination.
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.server_port = server_port;
+        self.client_port = client_port;
+        self
+    }
+
+    /// The `(server, client)` ports given to [`Engine::with_ports`].
+    pub fn ports(&self) -> (u16, u16) {
+        (self.server_port, self.client_port)
     }
 
     /// `hostname-char-set` / `hostname-char-replacement` (global values; Kea's defaults
@@ -628,6 +652,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             chaddr_mac: q.chaddr_mac(),
             transport: query.transport,
             server_ip: receiving_address(query),
+            client_port: self.client_port,
         });
         let msg_type = [match plan.kind {
             ReplyKind::Offer => u8::from(MessageType::Offer),

@@ -496,6 +496,42 @@ fn relay_port_sub_option_19_sends_to_the_source_port() {
 }
 
 #[test]
+fn moved_ports_send_relayed_and_direct_offers_to_the_client_port() {
+    // tests/tests/cli.rs port_flags_match_kea: kea-dhcp4 -p 1067 -P 1068 answers the relayed
+    // perfdhcp DISCOVER at giaddr:1068 and the direct dhclient one at 255.255.255.255:1068.
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_ports(1067, 1068);
+    assert_eq!(engine.ports(), (1067, 1068));
+    let mut sink = Sink::default();
+    let relayed = fixture!("perfdhcp-discover");
+    let direct = fixture!("dhclient-discover");
+    let from_relay = Query {
+        source_port: 1067,
+        ..unicast_query(&relayed, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let from_client = Query {
+        source_port: 1068,
+        ..broadcast_query(&direct)
+    };
+    let mut buf = [0u8; 1500];
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 2), 1068));
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    // (raw transport, no broadcast bit: unicast to yiaddr)
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 101), 1068));
+    // Default ports: relay at 67, client at 68.
+    let mut engine = engine.with_ports(67, 68);
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 67);
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 68);
+}
+
+#[test]
 fn request_matching_no_subnet_is_naked_to_ciaddr() {
     let mut rig = Rig::new(kea_fixture_config());
     let mut sink = Sink::default();
