@@ -324,6 +324,23 @@ impl<'s> ExprStore<'s> {
         }
     }
 
+    /// Done compiling: the programs as a view for the storage's whole lifetime (what a
+    /// loaded config keeps for per-packet evaluation).
+    pub fn into_view(self) -> ExprView<'s> {
+        let ExprStore {
+            ops,
+            ops_len,
+            literals,
+            literals_len,
+        } = self;
+        let ops: &'s [Op] = ops;
+        let literals: &'s [u8] = literals;
+        ExprView {
+            ops: ops.get(..ops_len).unwrap_or(&[]),
+            literals: literals.get(..literals_len).unwrap_or(&[]),
+        }
+    }
+
     pub(crate) fn mark(&self) -> (usize, usize) {
         (self.ops_len, self.literals_len)
     }
