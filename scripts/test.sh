@@ -16,33 +16,41 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
-step() { printf '\n==> %s\n' "$*"; }
+# Every step runs even when an earlier one failed (one broken lint must not hide the e2e
+# results); the script exits 1 at the end, listing what failed.
+FAILED=()
+step() {
+  printf '\n==> %s\n' "$*"
+  if ! "$@"; then
+    FAILED+=("$*")
+    printf '==> FAILED: %s\n' "$*"
+  fi
+}
 start=$(date +%s)
 
-step "cargo fmt --all --check"
-cargo fmt --all --check
-
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
-
-step "cargo build -p wren-core --target x86_64-unknown-none (core stays no_std)"
-cargo build -p wren-core --target x86_64-unknown-none
-
-step "cargo check -p wrend --target x86_64-unknown-freebsd"
-cargo check -p wrend --target x86_64-unknown-freebsd
-
-step "cargo build -p wrend (the e2e tests run this binary)"
-cargo build -p wrend
-
-step "unit tests: cargo test --workspace --exclude wren-tests"
-cargo test --workspace --exclude wren-tests
+step cargo fmt --all --check
+step cargo clippy --workspace --all-targets -- -D warnings
+# core stays no_std
+step cargo build -p wren-core --target x86_64-unknown-none
+step cargo check -p wrend --target x86_64-unknown-freebsd
+# the binaries the e2e tests run (wrend; wren-loadgen for tests/tests/storm.rs)
+step cargo build -p wrend -p wren-loadgen
+step cargo test --workspace --exclude wren-tests
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/test.sh: the end-to-end tests need root (network namespaces): run sudo scripts/test.sh" >&2
-  exit 1
+  FAILED+=("e2e tests (not root)")
+else
+  echo
+  echo "e2e server: ${WREN_SERVER:-wrend}; ${WREN_E2E_THREADS:-2} tests at a time"
+  step timeout 60m cargo test -p wren-tests --no-fail-fast -- --test-threads "${WREN_E2E_THREADS:-2}"
 fi
-step "e2e: cargo test -p wren-tests (server: ${WREN_SERVER:-wrend}, ${WREN_E2E_THREADS:-2} at a time)"
-timeout 60m cargo test -p wren-tests --no-fail-fast -- --test-threads "${WREN_E2E_THREADS:-2}"
 
 echo
-echo "All checks passed in $(( $(date +%s) - start )) s."
+if [ ${#FAILED[@]} -eq 0 ]; then
+  echo "All checks passed in $(( $(date +%s) - start )) s."
+else
+  echo "FAILED after $(( $(date +%s) - start )) s:"
+  printf '  %s\n' "${FAILED[@]}"
+  exit 1
+fi

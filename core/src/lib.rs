@@ -22,12 +22,15 @@
 #![warn(missing_docs)]
 
 pub mod assign;
+pub mod classify;
 pub mod config;
+pub mod control;
 pub mod index;
 pub mod lease;
 pub mod option_data;
 pub mod option_def;
 pub mod server;
+pub mod stats;
 pub mod time;
 pub mod wire;
 

@@ -2,6 +2,11 @@
 //! files written for Kea: `-c FILE` run, `-t FILE` check, `-d` debug, `-v`/`-V`/`-W`
 //! version and build reports, `-p`/`-P` port overrides.
 //!
+//! wren additions, none of which Kea has (so Kea command lines keep their meaning):
+//! `-u user` / `-g group` drop privileges once the sockets are open, `-C` enters Capsicum
+//! capability mode (FreeBSD), `-D` runs in the background with a locked PID file, `-f file`
+//! names that PID file ([`crate::sandbox`], [`crate::daemonize`]; the rc.d script uses them).
+//!
 //! Parsed by hand in getopt's manner (Kea uses `getopt(argc, argv, "dvVWc:p:P:t:")`):
 //! flags may be clustered (`-dc FILE`), an option's value may be attached (`-cFILE`) or
 //! the next argument, and `--` ends the options. Anything left over is an error, as in Kea
@@ -27,6 +32,11 @@ Usage: wrend -[v|V|W] [-d] [-{c|t} cfgfile] [-p number] [-P number]
   -t file: check the configuration file syntax and exit
   -p number: specify non-standard server port number 1-65535 (useful for testing only)
   -P number: specify non-standard client port number 1-65535 (useful for testing only)
+  -u user: run as this user once sockets and files are open (wren)
+  -g group: run as this group (default: the user's group) (wren)
+  -C: enter Capsicum capability mode after start-up, FreeBSD only (wren)
+  -D: run in the background; exit once the server is up or has failed (wren)
+  -f file: PID file (default: Kea's <runstatedir>/kea/<config>.kea-dhcp4.pid) (wren)
 ";
 
 /// What the command line asks for.
@@ -55,6 +65,12 @@ pub struct Options {
     pub server_port: u16,
     /// `-P`: the UDP port replies to clients go to (68).
     pub client_port: u16,
+    /// `-u`, `-g`, `-C`: what to give up after start-up.
+    pub sandbox: crate::sandbox::Policy,
+    /// `-D`: fork into the background.
+    pub daemonize: bool,
+    /// `-f`: the PID file, instead of Kea's path.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Why the command line was refused. Each message matches the sense of Kea's.
@@ -115,6 +131,9 @@ where
     let mut config_file: Option<PathBuf> = None;
     let mut server_port = DEFAULT_SERVER_PORT;
     let mut client_port = DEFAULT_CLIENT_PORT;
+    let mut sandbox = crate::sandbox::Policy::default();
+    let mut daemonize = false;
+    let mut pid_file: Option<PathBuf> = None;
 
     while let Some(arg) = args.next() {
         let text = arg.to_str().ok_or(CliError::NotUnicode)?;
@@ -133,7 +152,9 @@ where
                 'V' => return Ok(Command::ExtendedVersion),
                 'W' => return Ok(Command::BuildReport),
                 'd' => debug = true,
-                'c' | 't' | 'p' | 'P' => {
+                'C' => sandbox.capability_mode = true,
+                'D' => daemonize = true,
+                'c' | 't' | 'p' | 'P' | 'u' | 'g' | 'f' => {
                     // getopt: the value is the rest of this argument, else the next one.
                     let attached = cluster.get(position + flag.len_utf8()..).unwrap_or("");
                     let value: OsString = if attached.is_empty() {
@@ -148,6 +169,9 @@ where
                             config_file = Some(PathBuf::from(value));
                         }
                         'p' => server_port = parse_port(flag, &value)?,
+                        'u' => sandbox.user = Some(text_value(&value)?),
+                        'g' => sandbox.group = Some(text_value(&value)?),
+                        'f' => pid_file = Some(PathBuf::from(value)),
                         _ => client_port = parse_port(flag, &value)?,
                     }
                     break;
@@ -163,12 +187,22 @@ where
         debug,
         server_port,
         client_port,
+        sandbox,
+        daemonize,
+        pid_file,
     };
     Ok(if check {
         Command::Check(options)
     } else {
         Command::Run(options)
     })
+}
+
+fn text_value(value: &OsString) -> Result<String, CliError> {
+    value
+        .to_str()
+        .map(str::to_owned)
+        .ok_or(CliError::NotUnicode)
 }
 
 fn parse_port(flag: char, value: &OsString) -> Result<u16, CliError> {
@@ -231,7 +265,47 @@ mod tests {
             debug: false,
             server_port: 67,
             client_port: 68,
+            sandbox: crate::sandbox::Policy::default(),
+            daemonize: false,
+            pid_file: None,
         }
+    }
+
+    #[test]
+    fn wren_service_flags() {
+        let mut o = options("/usr/local/etc/wren/wrend.conf");
+        o.sandbox.user = Some("wrend".into());
+        o.sandbox.group = Some("wrend".into());
+        o.daemonize = true;
+        o.pid_file = Some(PathBuf::from("/var/run/wrend.pid"));
+        // As the rc.d script writes it.
+        assert_eq!(
+            run(&[
+                "-D",
+                "-f",
+                "/var/run/wrend.pid",
+                "-u",
+                "wrend",
+                "-g",
+                "wrend",
+                "-c",
+                "/usr/local/etc/wren/wrend.conf"
+            ]),
+            Ok(Command::Run(o.clone()))
+        );
+        o.sandbox.capability_mode = true;
+        assert_eq!(
+            run(&[
+                "-CDf/var/run/wrend.pid",
+                "-uwrend",
+                "-gwrend",
+                "-c/usr/local/etc/wren/wrend.conf"
+            ]),
+            Ok(Command::Run(o))
+        );
+        assert_eq!(run(&["-c", "a", "-u"]), Err(CliError::MissingValue('u')));
+        assert_eq!(run(&["-c", "a", "-g"]), Err(CliError::MissingValue('g')));
+        assert_eq!(run(&["-c", "a", "-f"]), Err(CliError::MissingValue('f')));
     }
 
     #[test]

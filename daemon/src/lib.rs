@@ -11,12 +11,16 @@
 
 pub mod cli;
 pub mod config_load;
+pub mod daemonize;
 pub mod engine_glue;
 pub mod event_loop;
+pub mod freebsd_sys;
 pub mod lease_file;
 pub mod link;
 pub mod logging;
 pub mod packet_path;
 pub mod pidfile;
+pub mod route_events;
+pub mod sandbox;
 pub mod service;
 pub mod signals;

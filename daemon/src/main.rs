@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use wrend::cli::{self, Command};
+use wrend::daemonize;
 use wrend::service;
 
 fn main() -> ExitCode {
@@ -31,11 +32,20 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(options) => {
+            // [freebsd branch] -D: lock the PID file and fork; only the child returns.
+            if options.daemonize {
+                if let Err(e) = daemonize::daemonize(&daemonize::pid_file_path(&options)) {
+                    eprintln!("wrend: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             if let Err(e) = service::serve(&options) {
                 log::error!("DHCP4_INIT_FAIL failed to initialize Kea server: {e}");
                 eprintln!("wrend: {e}");
+                daemonize::notify_failure(&e.to_string()); // [freebsd branch]
                 return ExitCode::FAILURE;
             }
+            daemonize::finish(); // [freebsd branch] remove the -D PID file
         }
     }
     ExitCode::SUCCESS

@@ -24,7 +24,7 @@ use crate::event_loop::{EventLoop, Exit, Settings};
 use crate::lease_file::LeaseFile;
 use crate::link::interfaces::{self, InterfaceSpec};
 use crate::logging;
-use crate::pidfile::{self, PidFile, PidFileError};
+use crate::pidfile::{PidFile, PidFileError};
 use crate::signals::Signals;
 
 /// Why the server could not start or had to stop.
@@ -152,11 +152,14 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
     }
 
-    let pid_path = pidfile::path_for(
-        path,
-        std::env::var_os(pidfile::PIDFILE_DIR_VARIABLE).as_deref(),
-    );
-    let _pid = PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?;
+    // [freebsd branch] -f overrides the path; under -D the daemonize module already holds
+    // the (flock-locked) PID file.
+    let pid_path = crate::daemonize::pid_file_path(options);
+    let _pid = if crate::daemonize::pid_file_held() {
+        None
+    } else {
+        Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
+    };
     let mut signals = Some(Signals::install()?);
 
     let mut table: Option<LeaseTable<'static>> = None;
@@ -210,7 +213,13 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         logging::config_complete(&summary(&config, event_loop));
         if !started {
+            // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
+            // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
+            let sandboxed = crate::sandbox::enter(&options.sandbox)
+                .map_err(|e| Fatal::Io(std::io::Error::other(e.to_string())))?;
+            crate::sandbox::log_report(&sandboxed);
             logging::started(cli::version());
+            crate::daemonize::notify_ready();
             started = true;
         }
 

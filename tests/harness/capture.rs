@@ -272,6 +272,17 @@ pub struct Capture {
 
 impl Capture {
     pub fn start(ns: &Netns, iface: &str, dir: &Path, name: &str) -> Capture {
+        Capture::start_filtered(ns, iface, dir, name, "udp port 67 or udp port 68")
+    }
+
+    /// Like [`Capture::start`] with another tcpdump filter (e.g. "udp" for moved ports).
+    pub fn start_filtered(
+        ns: &Netns,
+        iface: &str,
+        dir: &Path,
+        name: &str,
+        filter: &str,
+    ) -> Capture {
         crate::require_program(TCPDUMP, "tcpdump");
         let path = dir.join(format!("{name}.pcap"));
         let log = dir.join(format!("{name}.tcpdump.log"));
@@ -291,7 +302,7 @@ impl Capture {
             "-w",
         ])
         .arg(&path)
-        .arg("udp port 67 or udp port 68")
+        .arg(filter)
         .stdin(Stdio::null())
         .stdout(f)
         .stderr(e);

@@ -49,6 +49,11 @@ pub struct ClientOptions {
     /// dhclient only: seconds to wait in INIT-REBOOT before falling back to DISCOVER
     /// (`reboot` statement; dhclient's default is 10).
     pub dhclient_reboot_secs: Option<u32>,
+    /// udhcpc only: extra options to send, as udhcpc's `-x` takes them (e.g. "0x5d:0007").
+    pub udhcpc_send: Vec<String>,
+    /// dhcpcd only: probe the offered address with ARP before using it (RFC 5227), declining
+    /// it when another host answers. Off by default (`-A`) to keep tests fast.
+    pub dhcpcd_arp_probe: bool,
     /// dhcpcd only: send a DHCPINFORM for this configured address ("a.b.c.d/len", `-s`) and
     /// exit after the answer (`-1`).
     pub dhcpcd_inform: Option<String>,
@@ -217,24 +222,19 @@ impl Client {
                 if let Some(id) = &opts.client_id_hex {
                     cmd.arg("-x").arg(format!("0x3d:{id}"));
                 }
+                for x in &opts.udhcpc_send {
+                    cmd.arg("-x").arg(x);
+                }
                 cmd
             }
             ClientKind::Dhcpcd => {
                 crate::require_program(DHCPCD, "dhcpcd-base");
                 let mut cmd = ns.command(DHCPCD);
-                cmd.args([
-                    "-4",
-                    "-B",
-                    "-A",
-                    "-L",
-                    "-K",
-                    "-f",
-                    "/dev/null",
-                    "-t",
-                    "30",
-                    "-c",
-                ])
-                .arg(&hook);
+                cmd.args(["-4", "-B", "-L", "-K", "-f", "/dev/null", "-t", "30"]);
+                if !opts.dhcpcd_arp_probe {
+                    cmd.arg("-A");
+                }
+                cmd.arg("-c").arg(&hook);
                 if let Some(h) = &opts.hostname {
                     cmd.arg("-h").arg(h);
                 }
@@ -597,8 +597,8 @@ impl Perfdhcp {
             .arg(format!("-R{}", opts.clients))
             .arg(format!("-n{}", opts.max_exchanges))
             .arg(format!("-p{}", opts.period_secs))
-            .args(["-W", "1000000", "-x", "le"])
-            .arg(server.to_string())
+            .args(["-W", "1000000", "-x", "le"]);
+        cmd.arg(server.to_string())
             .stdin(Stdio::null())
             .stdout(f)
             .stderr(e);

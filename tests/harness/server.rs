@@ -151,12 +151,27 @@ pub struct Server {
     config: PathBuf,
     proc: Option<Background>,
     runs: u32,
+    args: Vec<String>,
+    port: u16,
 }
 
 impl Server {
     /// Writes `config_text` to `<dir>/server.conf` and starts the server in `ns`; panics with the
     /// server's log when it does not come up within 15 s.
     pub fn start(kind: ServerKind, ns: &Netns, dir: &Path, config_text: &str) -> Server {
+        Server::start_with(kind, ns, dir, config_text, &[], 67)
+    }
+
+    /// Like [`Server::start`] with extra command-line arguments (e.g. `-d`, `-p 1067`), waiting
+    /// for a socket bound to UDP `port` (what `-p` selects).
+    pub fn start_with(
+        kind: ServerKind,
+        ns: &Netns,
+        dir: &Path,
+        config_text: &str,
+        args: &[&str],
+        port: u16,
+    ) -> Server {
         let config = dir.join("server.conf");
         std::fs::write(&config, config_text).unwrap_or_else(|e| panic!("write config: {e}"));
         let mut s = Server {
@@ -166,6 +181,8 @@ impl Server {
             config,
             proc: None,
             runs: 0,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            port,
         };
         if let Err(e) = s.spawn(ns) {
             panic!("{e}");
@@ -184,7 +201,8 @@ impl Server {
         let out = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = ns.command(&self.kind.binary().display().to_string());
-        cmd.arg("-c")
+        cmd.args(&self.args)
+            .arg("-c")
             .arg(&self.config)
             .env("KEA_PIDFILE_DIR", &self.dir)
             .env("KEA_LOCKFILE_DIR", &self.dir)
@@ -200,7 +218,7 @@ impl Server {
             if !bg.is_running() {
                 return Some(false);
             }
-            listening_on_67(ns).then_some(true)
+            listening_on(ns, self.port).then_some(true)
         });
         match ready {
             Some(true) => {
@@ -219,8 +237,9 @@ impl Server {
             None => {
                 bg.stop(Duration::from_secs(3));
                 Err(format!(
-                    "{} did not bind UDP port 67 within 15 s; log {}:\n{}",
+                    "{} did not bind UDP port {} within 15 s; log {}:\n{}",
                     self.kind.name(),
+                    self.port,
                     log.display(),
                     crate::read_text(&log)
                 ))
@@ -322,17 +341,18 @@ impl Drop for Server {
     }
 }
 
-/// True when some socket in `ns` is bound to UDP port 67 (read from the namespace's
-/// /proc/net/udp; port 67 is 0043 in hex).
-pub fn listening_on_67(ns: &Netns) -> bool {
+/// True when some socket in `ns` is bound to UDP `port` (read from the namespace's
+/// /proc/net/udp, where the local address is `HEXADDR:HEXPORT`).
+pub fn listening_on(ns: &Netns, port: u16) -> bool {
     let out = process::run(
         ns.command("/bin/cat").arg("/proc/net/udp"),
         Duration::from_secs(5),
     );
+    let suffix = format!(":{port:04X}");
     out.stdout.lines().skip(1).any(|l| {
         l.split_whitespace()
             .nth(1)
-            .map(|local| local.ends_with(":0043"))
+            .map(|local| local.ends_with(&suffix))
             .unwrap_or(false)
     })
 }

@@ -28,10 +28,11 @@ impl<'a> ClientIdentity<'a> {
     /// client-ids are equal, or — when either side has no client-id — the hardware
     /// addresses are equal.
     ///
-    /// The spec's wording "both absent counts as equal" is read as Kea's code does it:
-    /// `equalValues` needs both client-ids present, so two absent client-ids fall through
-    /// to the hardware-address comparison. Otherwise any client without a client-id would
-    /// own every lease without one. Empty hardware addresses never match.
+    /// The spec's wording "both absent counts as equal" is corrected to Kea 2.2's code
+    /// (`lease.cc` `belongsToClient` with `pointer_util.h` `equalValues`, which is
+    /// `ptr1 && ptr2 && *ptr1 == *ptr2`): two absent client-ids fall through to the
+    /// hardware-address comparison. Otherwise any client without a client-id would own
+    /// every lease without one. Empty hardware addresses never match.
     pub fn owns(&self, lease: &LeaseRecord<'_>) -> bool {
         if !self.client_id.is_empty() && !lease.client_id.is_empty() {
             if self.client_id == lease.client_id {

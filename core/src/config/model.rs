@@ -871,3 +871,27 @@ impl HookLibrary {
         parameters: TextRef::EMPTY,
     };
 }
+
+/// `Default` is the `EMPTY` placeholder, for `vec![T::default(); n]`.
+macro_rules! default_is_empty {
+    ($($t:ty),*) => {
+        $(impl Default for $t {
+            fn default() -> Self {
+                <$t>::EMPTY
+            }
+        })*
+    };
+}
+
+default_is_empty!(
+    Ipv4Prefix,
+    Subnet,
+    SharedNetwork,
+    Pool,
+    Reservation,
+    OptionValue,
+    CustomOptionDef,
+    ClientClass,
+    Logger,
+    HookLibrary
+);

@@ -3,6 +3,7 @@
 
 use crate::assign::address::{choose_for_discover, ClientContext};
 use crate::assign::LeaseStore;
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::MessageType;
@@ -32,8 +33,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             return Outcome::Drop(DropReason::AllocationFailed);
         };
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Offer,
             yiaddr: alloc.address,
@@ -42,7 +43,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let subnet_id = self.config.subnets.get(alloc.subnet).map(|s| s.id);

@@ -15,7 +15,9 @@ use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
+use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
+use crate::server::hostname_chars::CharSet;
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
 use crate::server::reply::{
@@ -181,6 +183,16 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) class_tests: Option<&'a dyn ClassTests>,
     /// Per-packet class test results, [`class_words`] words.
     pub(crate) class_bits: &'a mut [u64],
+    /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
+    /// option 54), beyond the receiving interface's own.
+    pub(crate) server_addresses: &'a [Ipv4Addr],
+    /// How client-supplied names are scrubbed.
+    pub(crate) sanitizer: Sanitizer<'a>,
+    /// kea-dhcp4 `-p`: the port the server listens on ([`destination::SERVER_PORT`] by
+    /// default).
+    pub(crate) server_port: u16,
+    /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
+    pub(crate) client_port: u16,
 }
 
 /// What a reply is built from.
@@ -197,8 +209,8 @@ pub(crate) struct ReplyPlan<'r> {
     pub reservation: Option<usize>,
     /// Granted lifetime (OFFER/ACK).
     pub lifetime: Option<u32>,
-    /// Hostname for option 12 (already chosen and sanitised), empty for none.
-    pub hostname: &'r [u8],
+    /// The client-name option (12 or 81) for an address-bearing reply.
+    pub name_option: Option<(u8, &'r [u8])>,
     /// Only 53 and 54 (an INFORM without a subnet).
     pub bare: bool,
 }
@@ -224,7 +236,44 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             cursors,
             class_tests: None,
             class_bits: &mut [],
+            server_addresses: &[],
+            sanitizer: Sanitizer::kea_default(),
+            server_port: destination::SERVER_PORT,
+            client_port: destination::CLIENT_PORT,
         }
+    }
+
+    /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
+    /// (`Dhcpv4Srv::adjustIfaceData`), a client port other than 68 receives *every* reply,
+    /// relayed ones included ("If client port was set from the command line enforce all
+    /// responses to it"); without it clients get 68 and relays 67 or their RFC 8357
+    /// relay-port. The server port only moves where the daemon listens: Kea still answers
+    /// relays at the constant 67 (`DHCP4_SERVER_PORT`), so it changes no destination.
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.server_port = server_port;
+        self.client_port = client_port;
+        self
+    }
+
+    /// The `(server, client)` ports given to [`Engine::with_ports`].
+    pub fn ports(&self) -> (u16, u16) {
+        (self.server_port, self.client_port)
+    }
+
+    /// `hostname-char-set` / `hostname-char-replacement` (global values; Kea's defaults
+    /// `[^A-Za-z0-9.-]` / `""` otherwise). An empty set keeps client names as sent (only
+    /// lower-cased).
+    pub fn with_hostname_chars(mut self, set: CharSet<'a>, replacement: &'a [u8]) -> Self {
+        self.sanitizer = Sanitizer { set, replacement };
+        self
+    }
+
+    /// Every address the server listens on (all served interfaces). A REQUEST, RELEASE,
+    /// DECLINE or INFORM naming one of them in option 54 is ours even when it arrived on
+    /// another interface (Kea: "an address a server socket is bound to").
+    pub fn with_server_addresses(mut self, addresses: &'a [Ipv4Addr]) -> Self {
+        self.server_addresses = addresses;
+        self
     }
 
     /// Adds the evaluation of class `test` expressions; `bits` needs
@@ -361,12 +410,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
-        if !relayed
-            && received_broadcast
-            && selected.is_none()
-            && link_selection.is_none()
-            && input.subnet_selection.is_none()
-        {
+        // Kea `acceptDirectRequest` runs the whole selection (118 and link-selection
+        // included): a direct broadcast whose selection finds nothing is dropped, whatever
+        // its type.
+        if !relayed && received_broadcast && selected.is_none() {
             return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
         }
         if !relayed
@@ -432,7 +479,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             return false;
         };
         let sid = Ipv4Addr::from(bytes);
-        if query.interface.addresses.contains(&sid) {
+        if query.interface.addresses.contains(&sid) || self.server_addresses.contains(&sid) {
             return true;
         }
         if q.relay_sub_option(11) == Some(&bytes[..]) {
@@ -475,28 +522,18 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
     }
 
-    /// The hostname for the lease and option 12: "reserved hostname wins; otherwise the
-    /// client's name sanitised (`hostname-char-set`) and lower-cased". Written into `buf`.
-    pub(crate) fn hostname<'b>(
+    /// The client's name for the reply (12 or 81) and the lease (see
+    /// [`crate::server::client_name`]).
+    pub(crate) fn client_name<'b>(
         &self,
         ctx: &Ctx<'_, '_>,
         reservation: Option<usize>,
-        buf: &'b mut [u8; 255],
-    ) -> &'b [u8] {
+        buf: &'b mut NameBuffers,
+    ) -> ClientName<'b> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        let n = if !reserved.is_empty() {
-            let n = reserved.len().min(buf.len());
-            if let (Some(d), Some(s)) = (buf.get_mut(..n), reserved.get(..n)) {
-                d.copy_from_slice(s);
-            }
-            n
-        } else {
-            let sent = reply::trim_nuls(ctx.q.option(12).unwrap_or(&[]));
-            reply::sanitize_hostname(sent, buf)
-        };
-        buf.get(..n).unwrap_or(&[])
+        client_name::decide(ctx.q, reserved, &self.sanitizer, buf)
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -567,6 +604,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         plan: &ReplyPlan<'_>,
         out: &mut [u8],
     ) -> Result<(usize, Destination), DropReason> {
+        // §5 step 13: required classes join only replies that carry an address and INFORM
+        // ACKs (Kea `requiredClassify` after the allocation), before options are chosen.
+        let with_required;
+        let ctx = match (
+            self.class_tests,
+            plan.subnet.and_then(|s| self.config.subnets.get(s)),
+        ) {
+            (Some(tests), Some(subnet))
+                if !plan.bare
+                    && (plan.kind == ReplyKind::InformAck || !plan.yiaddr.is_unspecified()) =>
+            {
+                let config = &self.config;
+                let network = subnet
+                    .shared_network
+                    .and_then(|n| config.shared_networks.get(n as usize))
+                    .map_or(IndexRange::EMPTY, |n| n.require_client_classes);
+                let pool = crate::assign::address::pool_of(config, subnet, plan.yiaddr)
+                    .filter(|_| !plan.yiaddr.is_unspecified())
+                    .and_then(|p| config.pools.get(p))
+                    .map_or(IndexRange::EMPTY, |p| p.require_client_classes);
+                with_required = Ctx {
+                    classes: ctx.classes.with_required(
+                        [network, subnet.require_client_classes, pool],
+                        tests,
+                        ctx.query,
+                    ),
+                    ..*ctx
+                };
+                &with_required
+            }
+            _ => ctx,
+        };
         let q = ctx.q;
         let query = ctx.query;
         let server_id = self.server_id(ctx, plan);
@@ -583,6 +652,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             chaddr_mac: q.chaddr_mac(),
             transport: query.transport,
             server_ip: receiving_address(query),
+            client_port: self.client_port,
         });
         let msg_type = [match plan.kind {
             ReplyKind::Offer => u8::from(MessageType::Offer),
@@ -616,11 +686,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 set.set(82, rai, RANK_REQUIRED);
             }
         }
+        // RFC 3011 §3: "Servers configured to support this option MUST return an identical
+        // copy of the option to any client that sends it" \[checked\]. Kea copies 61, 82 and
+        // 118 into every response when the exchange starts (`copyDefaultOptions`), so a NAK
+        // or a subnet-less INFORM ACK carries them too.
+        if let Some(sel) = q.option(118) {
+            set.set(118, sel, RANK_REQUIRED);
+        }
+        // Kea: "Adding any other options makes sense only when we got the lease" (or for an
+        // INFORM with a subnet).
         if !plan.bare && plan.kind != ReplyKind::Nak {
-            // RFC 3011 §3: the server echoes option 118 \[checked\].
-            if let Some(sel) = q.option(118) {
-                set.set(118, sel, RANK_REQUIRED);
-            }
             if !plan.yiaddr.is_unspecified() {
                 // RFC 2131 Table 3: OFFER/ACK "MUST" carry 51; Kea adds the mask (1).
                 set.set(51, &lifetime, RANK_REQUIRED);
@@ -633,9 +708,9 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 }
             }
             let prl = q.option(55).unwrap_or(&[]);
-            // Option 12: "client sent 12 (or requested 12 and has a reserved hostname)".
-            if !plan.hostname.is_empty() && (q.option(12).is_some() || prl.contains(&12)) {
-                set.set(12, plan.hostname, RANK_REQUIRED);
+            // Option 12 or 81 (Kea 2.2 `processClientName`; see client_name.rs).
+            if let Some((code, payload)) = plan.name_option {
+                set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
         }
@@ -837,7 +912,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             subnet,
             reservation: None,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: false,
         };
         let subnet_id = subnet
@@ -855,18 +930,17 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     }
 }
 
-/// The address the query was received on: its destination when that is one of the
-/// interface's addresses, else the interface's first address ("the socket's bound address
-/// if the query was broadcast").
+/// The address the query was received on (Kea `appendServerID`: the query's local
+/// address, or "the socket's bound address if the query was broadcast"): its IP destination
+/// unless that is 255.255.255.255 (or unknown), else the interface's first address.
 pub(crate) fn receiving_address(query: &Query<'_>) -> Ipv4Addr {
-    if query.interface.addresses.contains(&query.destination_ip) {
+    if query.destination_ip != Ipv4Addr::BROADCAST && !query.destination_ip.is_unspecified() {
         return query.destination_ip;
     }
-    query.interface.addresses.first().copied().unwrap_or(
-        if query.destination_ip == Ipv4Addr::BROADCAST {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            query.destination_ip
-        },
-    )
+    query
+        .interface
+        .addresses
+        .first()
+        .copied()
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }

@@ -496,6 +496,42 @@ fn relay_port_sub_option_19_sends_to_the_source_port() {
 }
 
 #[test]
+fn moved_ports_send_relayed_and_direct_offers_to_the_client_port() {
+    // tests/tests/cli.rs port_flags_match_kea: kea-dhcp4 -p 1067 -P 1068 answers the relayed
+    // perfdhcp DISCOVER at giaddr:1068 and the direct dhclient one at 255.255.255.255:1068.
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_ports(1067, 1068);
+    assert_eq!(engine.ports(), (1067, 1068));
+    let mut sink = Sink::default();
+    let relayed = fixture!("perfdhcp-discover");
+    let direct = fixture!("dhclient-discover");
+    let from_relay = Query {
+        source_port: 1067,
+        ..unicast_query(&relayed, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let from_client = Query {
+        source_port: 1068,
+        ..broadcast_query(&direct)
+    };
+    let mut buf = [0u8; 1500];
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 2), 1068));
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    // (raw transport, no broadcast bit: unicast to yiaddr)
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 101), 1068));
+    // Default ports: relay at 67, client at 68.
+    let mut engine = engine.with_ports(67, 68);
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 67);
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 68);
+}
+
+#[test]
 fn request_matching_no_subnet_is_naked_to_ciaddr() {
     let mut rig = Rig::new(kea_fixture_config());
     let mut sink = Sink::default();
@@ -950,6 +986,7 @@ impl crate::server::classes::ClassTests for FakeTests {
         match index {
             0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
             1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
+            2 => member.is_member(b"pxe"),
             _ => false,
         }
     }
@@ -1041,4 +1078,293 @@ fn class_tests_pass_two_sees_known() {
     };
     assert_eq!(&buf[44..54], b"tftp-known");
     assert!(len > 240);
+}
+
+#[test]
+fn reserved_hostname_is_sent_lowercased_even_unrequested() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "Printer-1",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    // No option 12, no PRL.
+    let d = packet([0; 4], [0; 4], &[53, 1, 1]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, 10],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    for (_, reply) in &r {
+        assert!(options(reply).contains(&(12, b"printer-1".to_vec())));
+    }
+    assert_eq!(sink.0[0].hostname, "printer-1");
+}
+
+/// The Kea 2.2 session in testdata/kea-fqdn-session.txt replayed through the engine: every
+/// reply byte-identical (FQDN with E=1/S=1 and lower-casing, ASCII FQDN, reserved hostname
+/// sent although the client sent no 12).
+#[test]
+fn fqdn_and_reserved_hostname_session_matches_kea() {
+    let mut f = Fixture::new();
+    let mut p = DEFAULT_PARAMS;
+    p.lifetimes = crate::config::Lifetimes {
+        valid: 600,
+        min: 600,
+        max: 600,
+    };
+    f.globals.params = p;
+    let s = f.subnet(1, "198.18.20.0/24");
+    f.pool(s, "198.18.20.100", "198.18.20.199");
+    f.reservation(
+        Some(s),
+        IdentifierType::HwAddress,
+        &[2, 0x57, 0x52, 0, 0x20, 3],
+        Some("198.18.20.30"),
+        "Printer-1",
+    );
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let server = [Ipv4Addr::new(198, 18, 20, 1)];
+    let lines: Vec<(u16, Ipv4Addr, Ipv4Addr, Vec<u8>)> =
+        include_str!("testdata/kea-fqdn-session.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let v: Vec<&str> = l.split(' ').collect();
+                (
+                    v[0].parse().unwrap(),
+                    v[1].parse().unwrap(),
+                    v[2].parse().unwrap(),
+                    hex(v[3]),
+                )
+            })
+            .collect();
+    let mut pending: Option<Vec<u8>> = None;
+    let mut compared = 0;
+    for (sport, src, dst, payload) in &lines {
+        if *sport == 68 {
+            assert!(
+                pending.is_none(),
+                "Kea answered every query that expects an answer"
+            );
+            let q = Query {
+                payload,
+                interface: Interface {
+                    name: "sfq-s",
+                    addresses: &server,
+                    mac: SERVER_MAC,
+                },
+                source_ip: *src,
+                source_port: 68,
+                destination_ip: *dst,
+                source_mac: [2, 0x57, 0x52, 0, 0x20, payload[33]],
+                transport: Transport::Raw,
+            };
+            let mut buf = [0u8; 700];
+            match engine.handle(&q, Timestamp(T0), &mut buf, &mut sink) {
+                Outcome::Reply { len, .. } => pending = Some(buf[..len].to_vec()),
+                Outcome::Done(_) => {}
+                o => panic!("{o:?}"),
+            }
+        } else {
+            let ours = pending.take().expect("wren answered too");
+            // Kea pads nothing; secs/xid are copied; compare everything.
+            assert_eq!(ours, *payload, "reply {compared}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 6);
+    let names: Vec<&str> = sink.0.iter().map(|s| s.hostname.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "wren-fqdn.",
+            "wren-fqdn.",
+            "box.example.",
+            "box.example.",
+            "printer-1",
+            "printer-1"
+        ]
+    );
+}
+
+#[test]
+fn server_id_of_another_served_interface_is_ours() {
+    let mut f = kea_fixture_config();
+    f.option(Level::Global, 54, &[198, 18, 99, 1], false);
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let all = [Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 50, 1)];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_server_addresses(&all);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let ask = |sid: [u8; 4]| {
+        packet(
+            [0; 4],
+            [0; 4],
+            &[
+                53, 1, 3, 54, 4, sid[0], sid[1], sid[2], sid[3], 50, 4, 198, 18, 0, 100,
+            ],
+        )
+    };
+    for (sid, ours) in [
+        ([198, 18, 50, 1], true),
+        ([198, 18, 99, 1], true),
+        ([198, 18, 77, 1], false),
+    ] {
+        let p = ask(sid);
+        let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+        assert_eq!(
+            o != Outcome::Drop(DropReason::NotForUs),
+            ours,
+            "{sid:?}: {o:?}"
+        );
+    }
+}
+
+#[test]
+fn direct_broadcast_with_unknown_118_is_dropped_even_for_a_request() {
+    let mut rig = Rig::new(kea_fixture_config());
+    let mut sink = Sink::default();
+    let d = packet([0; 4], [0; 4], &[53, 1, 1, 118, 4, 198, 19, 9, 0]);
+    let q = packet(
+        [0; 4],
+        [0; 4],
+        &[53, 1, 3, 50, 4, 198, 19, 9, 5, 118, 4, 198, 19, 9, 0],
+    );
+    let r = run(
+        &mut rig,
+        &[(broadcast_query(&d), T0), (broadcast_query(&q), T0)],
+        &mut sink,
+    );
+    assert_eq!(r[0].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+    assert_eq!(r[1].0, Outcome::Drop(DropReason::DirectBroadcastNoSubnet));
+}
+
+#[test]
+fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
+    let mut f = kea_fixture_config();
+    f.reservation(
+        Some(0),
+        IdentifierType::HwAddress,
+        &CLIENT_MAC,
+        Some("198.18.0.10"),
+        "",
+    );
+    let mut rig = Rig::new(f);
+    let mut sink = Sink::default();
+    let broken = packet([0; 4], [0; 4], &[53, 1, 3]);
+    let mut stranger = broken.clone();
+    stranger[33] = 0x99;
+    let r = run(
+        &mut rig,
+        &[
+            (broadcast_query(&broken), T0),
+            (broadcast_query(&stranger), T0),
+        ],
+        &mut sink,
+    );
+    let Outcome::Reply { kind, summary, .. } = r[0].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 10)))
+    );
+    let Outcome::Reply { kind, summary, .. } = r[1].0 else {
+        panic!()
+    };
+    assert_eq!(
+        (kind, summary.address),
+        (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
+    );
+}
+
+#[test]
+fn empty_hostname_char_set_keeps_client_names() {
+    let mut f = kea_fixture_config();
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let set = crate::server::hostname_chars::CharSet::parse("").unwrap();
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_hostname_chars(set, b"");
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12, 14];
+    opts.extend_from_slice(b"wren,parity&co");
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(
+        matches!(
+            o,
+            Outcome::Reply {
+                kind: MessageType::Ack,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert_eq!(sink.0[0].hostname, "wren,parity&co");
+}
+
+#[test]
+fn required_classes_are_evaluated_for_address_bearing_replies() {
+    let mut f = kea_fixture_config();
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"pxe test");
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"known test");
+    let host = f.class("pxe-host");
+    f.classes[host].test = f.text(b"member('pxe')");
+    f.classes[host].only_if_required = true;
+    f.option(Level::Class(host), 67, b"pxelinux.0", false);
+    let name = f.text(b"pxe-host");
+    f.names.push(name);
+    f.subnets[0].require_client_classes = crate::config::IndexRange { start: 0, len: 1 };
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let pxe = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 55, 1, 67, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&pxe), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(options(&buf[..len]).contains(&(67, b"pxelinux.0".to_vec())));
+    let plain = packet([0; 4], [0; 4], &[53, 1, 1, 55, 1, 67]);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&plain), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(!codes(&buf[..len]).contains(&67));
 }

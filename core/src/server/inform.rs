@@ -21,7 +21,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: ctx.selected,
             reservation,
             lifetime: None,
-            hostname: &[],
+            name_option: None,
             bare: ctx.selected.is_none(),
         };
         let subnet_id = ctx

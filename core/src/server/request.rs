@@ -11,6 +11,7 @@ use crate::assign::address::{
 use crate::assign::address::{NakReason, SilenceReason};
 use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
+use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
 use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
 use crate::server::{LeaseSink, MessageType};
@@ -34,7 +35,9 @@ pub enum RequestState {
 }
 
 /// Recognises the state as Kea does: the requested address (50) is the hint when present,
-/// else ciaddr; INIT-REBOOT is "no server id, a requested address, ciaddr 0".
+/// else ciaddr. INIT-REBOOT is "no server id, a requested address"; Kea 2.2's `assignLease`
+/// (`!fake_allocation && !opt_serverid && opt_requested_address`) does not look at ciaddr,
+/// so neither does wren (the spec's table adds "ciaddr 0", which the code does not check).
 pub fn classify(
     server_id_present: bool,
     requested: Option<Ipv4Addr>,
@@ -42,9 +45,7 @@ pub fn classify(
     received_broadcast: bool,
 ) -> (RequestState, Option<Ipv4Addr>) {
     match requested {
-        Some(a) if ciaddr.is_unspecified() && !server_id_present => {
-            (RequestState::InitReboot, Some(a))
-        }
+        Some(a) if !server_id_present => (RequestState::InitReboot, Some(a)),
         Some(a) => (RequestState::Selecting, Some(a)),
         None if !ciaddr.is_unspecified() => {
             if received_broadcast {
@@ -129,17 +130,30 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             }
             (_, Some(want)) => check_requested(&self.config, &*self.leases, &actx, selected, want),
             // "(broken) neither 50 nor ciaddr: Kea allocates an address anyway and ACKs".
-            (_, None) => match choose_for_discover(
-                &self.config,
-                &*self.leases,
-                &actx,
-                selected,
-                None,
-                self.cursors,
-            ) {
-                Some(a) => RequestCheck::Ack(a),
-                None => return Outcome::Drop(DropReason::AllocationFailed),
-            },
+            // Kea's `requestLease4` first takes the client's reserved address as the
+            // request ("else if (hasAddressReservation(ctx))"), then picks like a DISCOVER.
+            (_, None) => {
+                let reserved = ctx
+                    .reservation
+                    .and_then(|r| self.config.reservations.get(r))
+                    .and_then(|r| r.address);
+                match reserved {
+                    Some(want) => {
+                        check_requested(&self.config, &*self.leases, &actx, selected, want)
+                    }
+                    None => match choose_for_discover(
+                        &self.config,
+                        &*self.leases,
+                        &actx,
+                        selected,
+                        None,
+                        self.cursors,
+                    ) {
+                        Some(a) => RequestCheck::Ack(a),
+                        None => return Outcome::Drop(DropReason::AllocationFailed),
+                    },
+                }
+            }
         };
         match check {
             RequestCheck::Nak(reason) => self.nak(ctx, reason, Some(selected), reply),
@@ -159,8 +173,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         sink: &mut dyn LeaseSink,
     ) -> Outcome {
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
-        let mut host_buf = [0u8; 255];
-        let hostname = self.hostname(ctx, alloc.reservation, &mut host_buf);
+        let mut names = NameBuffers::default();
+        let name = self.client_name(ctx, alloc.reservation, &mut names);
         let plan = ReplyPlan {
             kind: ReplyKind::Ack,
             yiaddr: alloc.address,
@@ -169,7 +183,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
             lifetime: Some(lifetime),
-            hostname,
+            name_option: name.option,
             bare: false,
         };
         let (len, destination) = match self.build_reply(ctx, &plan, reply) {
@@ -206,7 +220,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             subnet_id,
             fqdn_fwd: false,
             fqdn_rev: false,
-            hostname: core::str::from_utf8(hostname).unwrap_or(""),
+            hostname: name.lease_hostname,
             state: LeaseState::Default,
             user_context,
         };
@@ -293,11 +307,15 @@ mod tests {
             classify(false, None, z, true),
             (RequestState::NoAddress, None)
         );
-        // 50 wins over ciaddr as the hint.
+        // 50 wins over ciaddr as the hint; without 54 it is INIT-REBOOT whatever ciaddr says.
         let b = ip("198.18.1.6");
         assert_eq!(
-            classify(false, Some(b), a, false),
+            classify(true, Some(b), a, false),
             (RequestState::Selecting, Some(b))
+        );
+        assert_eq!(
+            classify(false, Some(b), a, false),
+            (RequestState::InitReboot, Some(b))
         );
     }
 

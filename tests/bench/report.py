@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Turns tests/bench/run.sh's raw data (TSV) into results.md and a PNG chart.
+
+usage: report.py DATA.tsv ENV.tsv RESULTS.md RESULTS.png
+
+Rows of DATA (tab-separated):
+  rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS [RCVBUF_ERRORS [CLIENT_RCVBUF_ERRORS]]]
+  mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
+  start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
+  size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
+The chart uses matplotlib when importable, else gnuplot when installed, else none is drawn.
+"""
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+
+NAMES = {"wrend": "wrend", "kea": "kea-dhcp4 2.2"}
+MAX_DROP_PERCENT = 1.0
+
+
+def load(path):
+    rows = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if parts and parts[0]:
+                rows[parts[0]].append(parts[1:])
+    return rows
+
+
+def num(text, default=0.0):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def rate_table(rows, env):
+    ticks = num(env.get("clk_tck"), 100.0)
+    period = num(env.get("period"), 0.0)
+    by = defaultdict(dict)
+    for r in rows:
+        server, offered = r[0], int(num(r[1]))
+        achieved, discovers, acks = num(r[2]), num(r[3]), num(r[4])
+        drops = 100.0 * (discovers - acks) / discovers if discovers else 100.0
+        cpu_s = num(r[9]) / ticks
+        by[server][offered] = {
+            # ACKs per second of offered load (perfdhcp's own "Rate" also counts its
+            # exit wait); perfdhcp's figure when the period is unknown.
+            "achieved": acks / period if period > 0 else achieved,
+            "discovers": int(discovers),
+            "acks": int(acks),
+            "drops": max(drops, 0.0),
+            "do_avg": num(r[5]),
+            "do_max": num(r[6]),
+            "ra_avg": num(r[7]),
+            "ra_max": num(r[8]),
+            "cpu_per_1000": 1000.0 * cpu_s / acks if acks else float("nan"),
+            "cpu_s": cpu_s,
+            # lease rows the server wrote = ACKs it sent (absent in older data)
+            "rows": int(num(r[10])) if len(r) > 10 else None,
+            # UDP receive-buffer overflows in the server's namespace during the load
+            "rcvbuf": int(num(r[11])) if len(r) > 11 else None,
+            "client_rcvbuf": int(num(r[12])) if len(r) > 12 else None,
+        }
+    return by
+
+
+def best_rate(points):
+    ok = [o for o, p in points.items() if p["drops"] < MAX_DROP_PERCENT]
+    return max(ok) if ok else None
+
+
+def md_throughput(by):
+    servers = [s for s in ("wrend", "kea") if s in by]
+    rates = sorted({o for s in servers for o in by[s]})
+    out = []
+    head = "| offered /s |"
+    sep = "|---:|"
+    for s in servers:
+        n = NAMES.get(s, s)
+        head += f" {n} achieved /s | {n} drops | {n} ACKs sent | {n} latency avg DO / RA (ms) | {n} max DO / RA (ms) | {n} CPU s per 1,000 |"
+        sep += "---:|---:|---:|---:|---:|---:|"
+    out += [head, sep]
+    for o in rates:
+        line = f"| {o} |"
+        for s in servers:
+            p = by[s].get(o)
+            if p is None:
+                line += " – | – | – | – | – | – |"
+                continue
+            sent = "?" if p["rows"] is None else str(p["rows"])
+            if p.get("rcvbuf") or p.get("client_rcvbuf"):
+                sent += f" (full socket buffers: server {p['rcvbuf'] or 0}, perfdhcp {p['client_rcvbuf'] or 0})"
+            line += (
+                f" {p['achieved']:.0f} | {p['drops']:.2f} % ({p['discovers'] - p['acks']}/{p['discovers']}) | {sent} |"
+                f" {p['do_avg']:.2f} / {p['ra_avg']:.2f} | {p['do_max']:.1f} / {p['ra_max']:.1f} |"
+                f" {p['cpu_per_1000']:.3f} |"
+            )
+        out.append(line)
+    out.append("")
+    best = {s: best_rate(by[s]) for s in servers}
+    for s in servers:
+        b = best[s]
+        if b is None:
+            out.append(f"* {NAMES.get(s, s)}: no offered rate had < {MAX_DROP_PERCENT:g} % drops.")
+        else:
+            out.append(
+                f"* {NAMES.get(s, s)}: highest offered rate with < {MAX_DROP_PERCENT:g} % drops: "
+                f"**{b}/s** (achieved {by[s][b]['achieved']:.0f}/s)."
+            )
+    if best.get("wrend") and best.get("kea"):
+        out.append(f"* Ratio wrend / Kea: **{best['wrend'] / best['kea']:.1f}×**.")
+    cpu = {}
+    for s in servers:
+        vals = [p["cpu_per_1000"] for p in by[s].values() if p["acks"] > 0 and p["drops"] < MAX_DROP_PERCENT]
+        if vals:
+            cpu[s] = sum(vals) / len(vals)
+    if cpu.get("wrend") and cpu.get("kea"):
+        out.append(
+            f"* Server CPU per 1,000 exchanges (mean over the rates without drops): wrend "
+            f"{cpu['wrend']:.3f} s, Kea {cpu['kea']:.3f} s: Kea uses **{cpu['kea'] / cpu['wrend']:.1f}×** as much."
+        )
+    return out, best
+
+
+def md_memory(rows):
+    by = defaultdict(dict)
+    for r in rows:
+        by[r[0]][int(num(r[1]))] = (int(num(r[2])), int(num(r[3])), int(num(r[4])))
+    servers = [s for s in ("wrend", "kea") if s in by]
+    if not servers:
+        return []
+    out = ["| leases held | " + " | ".join(f"{NAMES.get(s, s)} VmRSS / VmHWM (MiB)" for s in servers) + " |",
+           "|---|" + "---:|" * len(servers)]
+    for target in (0, 10000, 50000):
+        line = f"| {'idle (empty lease file)' if target == 0 else f'{target:,} (counted: ' + ', '.join(str(by[s].get(target, (0, 0, 0))[2]) for s in servers) + ')'} |"
+        for s in servers:
+            v = by[s].get(target)
+            line += f" {v[0] / 1024:.1f} / {v[1] / 1024:.1f} |" if v else " – |"
+        out.append(line)
+    return out
+
+
+def md_startup(rows):
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        ms = num(r[3], -1)
+        by[r[0]][r[1]].append((ms, int(num(r[4])), r[5] if len(r) > 5 else "?"))
+    servers = [s for s in ("wrend", "kea") if s in by]
+    if not servers:
+        return []
+    out = ["| lease file | " + " | ".join(f"{NAMES.get(s, s)} ms to first OFFER (median of runs) | {NAMES.get(s, s)} VmRSS after (MiB)" for s in servers) + " |",
+           "|---|" + "---:|---:|" * len(servers)]
+    for kind, label in (("empty", "empty"), ("100k", "100,000 leases (generated Kea CSV)")):
+        line = f"| {label} |"
+        for s in servers:
+            runs = sorted(m for m, _, _ in by[s][kind] if m >= 0)
+            rss = max((r for _, r, _ in by[s][kind]), default=0)
+            med = f"{runs[len(runs) // 2]:.0f} ({', '.join(f'{m:.0f}' for m in runs)})" if runs else "no answer"
+            line += f" {med} | {rss / 1024:.1f} |"
+        out.append(line)
+    offers = sorted({f"{NAMES.get(s, s)} {a}" for s in servers for _, _, a in by[s]["100k"]})
+    out += ["", "With the 100,000-lease file (198.18.1.0 – 198.19.135.159 taken) the first OFFERs were: "
+            + ", ".join(offers) + " (an address above the loaded range shows the leases were loaded)."]
+    return out
+
+
+def md_size(rows):
+    out = ["| | binary, stripped (bytes) | shared libraries (ldd) | their total size (bytes) | libraries |",
+           "|---|---:|---:|---:|---|"]
+    for r in rows:
+        out.append(f"| {NAMES.get(r[0], r[0])} | {int(num(r[1])):,} | {r[2]} | {int(num(r[3])):,} | {' '.join(r[4:]).strip()} |")
+    return out
+
+
+def chart(by, png):
+    servers = [s for s in ("wrend", "kea") if s in by]
+    if not servers:
+        return "no throughput data"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        plt = None
+    if plt is not None:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for s in servers:
+            rates = sorted(by[s])
+            ax1.plot(rates, [by[s][o]["achieved"] for o in rates], marker="o", label=NAMES.get(s, s))
+            ax2.plot(rates, [by[s][o]["drops"] for o in rates], marker="o", label=NAMES.get(s, s))
+        top = max(o for s in servers for o in by[s])
+        ax1.plot([0, top], [0, top], linestyle=":", color="grey", label="offered")
+        for ax in (ax1, ax2):
+            ax.set_xscale("log")
+            ax.set_xlabel("offered rate (DORA exchanges/s, perfdhcp relayed)")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        ax1.set_yscale("log")
+        ax1.set_ylabel("achieved rate (exchanges/s)")
+        ax2.set_ylabel("drops (%)")
+        ax2.axhline(MAX_DROP_PERCENT, color="red", linewidth=0.8, linestyle="--")
+        fig.suptitle("wrend vs kea-dhcp4 2.2, each pinned to one CPU")
+        fig.tight_layout()
+        fig.savefig(png, dpi=110)
+        return "matplotlib"
+    if shutil.which("gnuplot"):
+        dat = png + ".dat"
+        with open(dat, "w") as f:
+            for s in servers:
+                f.write(f"# {s}\n")
+                for o in sorted(by[s]):
+                    f.write(f"{o} {by[s][o]['achieved']} {by[s][o]['drops']}\n")
+                f.write("\n\n")
+        plots1 = ", ".join(f"'{dat}' index {i} using 1:2 with linespoints title '{NAMES.get(s, s)}'" for i, s in enumerate(servers))
+        plots2 = ", ".join(f"'{dat}' index {i} using 1:3 with linespoints title '{NAMES.get(s, s)}'" for i, s in enumerate(servers))
+        script = (
+            f"set terminal png size 1100,420; set output '{png}'; set multiplot layout 1,2;"
+            f"set logscale x; set logscale y; set xlabel 'offered /s'; set ylabel 'achieved /s'; plot {plots1};"
+            f"unset logscale y; set ylabel 'drops %'; plot {plots2}; unset multiplot"
+        )
+        subprocess.run(["gnuplot", "-e", script], check=False)
+        return "gnuplot"
+    return "no chart (install python3-matplotlib or gnuplot)"
+
+
+def main():
+    data, env_path, md_path, png = sys.argv[1:5]
+    rows = load(data)
+    env = {}
+    with open(env_path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            env[k] = v
+    by = rate_table(rows.get("rate", []), env)
+    out = [
+        "# wrend vs kea-dhcp4 2.2",
+        "",
+        f"Generated by `sudo tests/bench/run.sh` on {env.get('date', '?')}: {env.get('cpu', '?')}, "
+        f"Linux {env.get('kernel', '?')}, {env.get('kea', 'Kea')}, wren at {env.get('wrend', '?')}. "
+        "Each server runs pinned to one CPU (taskset), the load generator on the other, in private "
+        "network namespaces (198.18.0.0/15); both read the same Kea config (one /15 subnet, "
+        "memfile `persist: true`, no LFC, valid-lifetime 3600 s). Note: wrend fdatasyncs the lease "
+        "file before it sends the ACKs of each batch; Kea 2.2's memfile writes without fsync.",
+        "",
+        f"## Throughput: perfdhcp relayed DORA, {env.get('period', '?')} s per rate, fresh server and empty lease file per rate",
+        "",
+    ]
+    table, _ = md_throughput(by)
+    out += table
+    out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
+    out += ["## Memory", ""] + md_memory(rows.get("mem", [])) + [""]
+    out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 5 ms)", ""]
+    out += md_startup(rows.get("start", [])) + [""]
+    out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
+    how = chart(by, png)
+    out += [f"Chart: {how}. Raw data: results.tsv. Latency: perfdhcp's DISCOVER→OFFER (DO) and REQUEST→ACK (RA) delays; "
+            "drops: DISCOVERs sent without an ACK received (perfdhcp, 1 s drop time); ACKs sent: lease rows the server wrote "
+            "(one per ACK), so ACKs sent > ACKs received means the loss was on perfdhcp's side. "
+            "The machine is shared; rerun for figures without neighbours."]
+    with open(md_path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

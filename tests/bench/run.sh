@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# wrend vs kea-dhcp4 2.2, one after the other in the same run, on the same config:
+#
+#   sudo tests/bench/run.sh            # ~6 minutes; writes tests/bench/results.md and results.png
+#
+# What it measures (each server pinned to CPU $SERVER_CPU with taskset, the load on $LOAD_CPU):
+#   1. perfdhcp relayed DORA (perfdhcp as relay agent 198.18.0.2 -> server 198.18.0.1) at each
+#      offered rate in $RATES for $PERIOD s, a fresh server and an empty lease file per rate:
+#      achieved rate, drops, avg/max latency, server CPU seconds per 1,000 exchanges
+#      (utime+stime from /proc/<pid>/stat before/after); the highest rate with < 1 % drops.
+#   2. RSS (VmRSS, VmHWM) idle, after 10,000 and after 50,000 leases.
+#   3. Start-up time to the first OFFER (wren-loadgen --probe) with an empty lease file and
+#      with a generated 100,000-lease Kea CSV file.
+#   4. Stripped binary size and shared libraries (ldd).
+#
+# Safety: everything runs in two network namespaces this script creates (veth pair, addresses
+# in 198.18.0.0/15 only); every load is bounded in count (-n) and time (-p, timeout); every
+# process is stopped by its PID and both namespaces are deleted on exit (trap).
+#
+# Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
+# SERVER_CPU=0 LOAD_CPU=1 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
+# BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+RATES="${RATES:-250 500 1000 2000 4000 8000 16000}"
+PERIOD="${PERIOD:-4}"
+SERVERS="${SERVERS:-wrend kea}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+OUT="${OUT:-$ROOT/tests/bench}"
+KEA_BIN=/usr/sbin/kea-dhcp4
+PERFDHCP=/usr/sbin/perfdhcp
+CLK_TCK=$(getconf CLK_TCK)
+
+[ "$(id -u)" = 0 ] || { echo "run.sh needs root (network namespaces): sudo $0" >&2; exit 1; }
+for p in "$KEA_BIN:kea-dhcp4-server" "$PERFDHCP:kea-admin" "/usr/bin/taskset:util-linux" "/usr/sbin/ip:iproute2"; do
+  [ -x "${p%%:*}" ] || { echo "missing ${p%%:*}: apt-get install ${p##*:}" >&2; exit 1; }
+done
+if ! command -v cargo >/dev/null 2>&1; then
+  for d in "${CARGO_HOME:-}/bin" "/home/${SUDO_USER:-nobody}/.cargo/bin" /root/.cargo/bin; do
+    if [ -x "$d/cargo" ]; then export PATH="$d:$PATH"; break; fi
+  done
+fi
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "==> cargo build --release -p wrend -p wren-loadgen"
+  cargo build --release -p wrend -p wren-loadgen
+fi
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+LOADGEN="$TARGET/release/wren-loadgen"
+[ -x "$WREND_BIN" ] || { echo "no $WREND_BIN" >&2; exit 1; }
+[ -x "$LOADGEN" ] || { echo "no $LOADGEN" >&2; exit 1; }
+
+TAG="$$"
+NS_S="wrenbench-s-$TAG"
+NS_C="wrenbench-c-$TAG"
+IF_S="wbs$TAG"
+IF_C="wbc$TAG"
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/wren-bench.XXXXXX")
+DATA="$WORK/data.tsv"
+: >"$DATA"
+SERVER_PID=""
+PROBE_PID=""
+LOAD_PID=""
+
+stop_pid() { # PID: SIGTERM, up to 10 s, then SIGKILL; never a group, never by name
+  local pid="$1"
+  [ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$LOAD_PID"; stop_pid "$PROBE_PID"; stop_pid "$SERVER_PID"
+  ip netns del "$NS_S" 2>/dev/null || true
+  ip netns del "$NS_C" 2>/dev/null || true
+  if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "==> namespaces $NS_S / $NS_C (198.18.0.1/15 <-> 198.18.0.2/15)"
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C"
+ip -n "$NS_S" addr add 198.18.0.1/15 dev "$IF_S"
+ip -n "$NS_C" addr add 198.18.0.2/15 dev "$IF_C"
+for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+ip -n "$NS_S" link set "$IF_S" up
+ip -n "$NS_C" link set "$IF_C" up
+
+# The same Kea config for both servers: one /15 subnet (relayed clients with giaddr
+# 198.18.0.2 and direct clients on the veth both select it), ~130,000 pool addresses,
+# memfile persist=true, no LFC, logging at WARN.
+write_config() { # FILE LEASEFILE
+  cat >"$1" <<EOF
+{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "$IF_S" ], "dhcp-socket-type": "raw" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$2", "lfc-interval": 0 },
+    "valid-lifetime": 3600,
+    "renew-timer": 900,
+    "rebind-timer": 1800,
+    "subnet4": [
+      {
+        "id": 1,
+        "subnet": "198.18.0.0/15",
+        "pools": [ { "pool": "198.18.1.0 - 198.19.255.250" } ],
+        "option-data": [
+          { "name": "routers", "data": "198.18.0.1" },
+          { "name": "domain-name-servers", "data": "198.18.0.53" }
+        ]
+      }
+    ],
+    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "$WORK/server.log" } ], "severity": "WARN" } ]
+  }
+}
+EOF
+}
+CONF="$WORK/server.conf"
+LEASES="$WORK/leases4.csv"
+write_config "$CONF" "$LEASES"
+
+binary_of() { if [ "$1" = kea ]; then echo "$KEA_BIN"; else echo "$WREND_BIN"; fi; }
+
+listening_67() { ip netns exec "$NS_S" cat /proc/net/udp | awk 'NR>1 && $2 ~ /:0043$/ {f=1} END {exit !f}'; }
+
+start_server() { # KIND: sets SERVER_PID, waits until port 67 is bound (30 s max)
+  local bin; bin=$(binary_of "$1")
+  KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
+    ip netns exec "$NS_S" taskset -c "$SERVER_CPU" "$bin" -c "$CONF" >>"$WORK/server.out" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "$1 exited during start-up:" >&2; tail -n 20 "$WORK/server.out" >&2; exit 1; }
+    listening_67 && { sleep 0.3; return 0; }
+    sleep 0.1
+  done
+  echo "$1 did not bind port 67 in 30 s" >&2; exit 1
+}
+stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=""; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# UDP datagrams the server namespace's kernel dropped for a full socket receive buffer.
+rcvbuf_errors() { # [NS]
+  ip netns exec "${1:-$NS_S}" awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") col = i; n = 1 } else { print $col; exit } }' /proc/net/snmp
+}
+mem_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+lease_count() { [ -f "$LEASES" ] && awk -F, 'NR>1 && $4 > 0 {a[$1]=1} END {print length(a)}' "$LEASES" || echo 0; }
+
+run_perfdhcp() { # RATE COUNT PERIOD MACBASE -> perfdhcp output on stdout
+  timeout $(( $3 + 20 )) ip netns exec "$NS_C" taskset -c "$LOAD_CPU" "$PERFDHCP" -4 -l "$IF_C" \
+    -r "$1" -R 16000000 -n "$2" -p "$3" -W 500000 -b "mac=$4" 198.18.0.1 2>&1 || true
+}
+perf_field() { # OUTPUT SECTION(DISCOVER-OFFER|REQUEST-ACK) KEY
+  awk -v sec="$2" -v key="$3" '
+    /^\*\*\*Statistics for:/ { in_sec = index($0, sec) > 0; next }
+    /^\*\*\*/ { in_sec = 0 }
+    in_sec && index($0, key ":") == 1 { v = substr($0, length(key) + 2); gsub(/[ a-z%]/, "", v); print v; exit }' <<<"$1"
+}
+
+# ---------------------------------------------------------------- 1. throughput per rate
+for server in $SERVERS; do
+  for rate in $RATES; do
+    rm -f "$LEASES" "$LEASES".*
+    count=$(( rate * PERIOD ))
+    start_server "$server"
+    t0=$(cpu_ticks "$SERVER_PID")
+    e0=$(rcvbuf_errors); c0=$(rcvbuf_errors "$NS_C")
+    out=$(run_perfdhcp "$rate" "$count" "$PERIOD" "00:0c:01:00:00:00")
+    t1=$(cpu_ticks "$SERVER_PID")
+    e1=$(rcvbuf_errors); c1=$(rcvbuf_errors "$NS_C")
+    stop_server
+    # Rows written = ACKs the server sent (one lease row per ACK, written before it): with
+    # perfdhcp's count of ACKs received, this tells server-side from client-side loss.
+    rows=$( { [ -f "$LEASES" ] && awk -F, 'NR > 1 && $4 > 0' "$LEASES" | wc -l; } || echo 0)
+    echo "$out" >"$WORK/perfdhcp-$server-$rate.txt"
+    achieved=$(awk '/^Rate:/ {print $2; exit}' <<<"$out")
+    do_sent=$(perf_field "$out" DISCOVER-OFFER "sent packets")
+    acks=$(perf_field "$out" REQUEST-ACK "received packets")
+    do_avg=$(perf_field "$out" DISCOVER-OFFER "avg delay")
+    do_max=$(perf_field "$out" DISCOVER-OFFER "max delay")
+    ra_avg=$(perf_field "$out" REQUEST-ACK "avg delay")
+    ra_max=$(perf_field "$out" REQUEST-ACK "max delay")
+    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
+      "${do_sent:-0}" "${acks:-0}" "${do_avg:-0}" "${do_max:-0}" "${ra_avg:-0}" "${ra_max:-0}" \
+      "$(( t1 - t0 ))" "$rows" "$(( e1 - e0 ))" "$(( c1 - c0 ))" >>"$DATA"
+    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( t1 - t0 )) ticks, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
+  done
+done
+
+# ---------------------------------------------------------------- 2. memory
+if [ -z "${SKIP_MEMORY:-}" ]; then
+  for server in $SERVERS; do
+    rm -f "$LEASES" "$LEASES".*
+    start_server "$server"
+    sleep 1
+    printf 'mem\t%s\t0\t%s\t%s\t0\n' "$server" "$(mem_kb "$SERVER_PID" VmRSS)" "$(mem_kb "$SERVER_PID" VmHWM)" >>"$DATA"
+    chunk=0
+    for target in 10000 50000; do
+      deadline=$(( $(date +%s) + 150 ))
+      while [ "$(lease_count)" -lt "$target" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+        chunk=$(( chunk + 1 ))
+        need=$(( target - $(lease_count) ))
+        run_perfdhcp 800 "$need" $(( need / 800 + 2 )) "00:0d:$(printf %02x "$chunk"):00:00:00" >/dev/null
+      done
+      sleep 0.5
+      printf 'mem\t%s\t%s\t%s\t%s\t%s\n' "$server" "$target" "$(mem_kb "$SERVER_PID" VmRSS)" \
+        "$(mem_kb "$SERVER_PID" VmHWM)" "$(lease_count)" >>"$DATA"
+      echo "$server with $(lease_count) leases: VmRSS $(mem_kb "$SERVER_PID" VmRSS) kB VmHWM $(mem_kb "$SERVER_PID" VmHWM) kB"
+    done
+    stop_server
+  done
+fi
+
+# ---------------------------------------------------------------- 3. start-up time
+make_lease_file() { # N FILE: N valid leases in Kea 2.2's CSV format
+  awk -v n="$1" -v now="$(date +%s)" 'BEGIN {
+    print "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"
+    for (i = 0; i < n; i++) {
+      a = 256 + i                       # from 198.18.1.0 upward
+      printf "198.%d.%d.%d,02:be:%02x:%02x:%02x:%02x,,3600,%d,1,0,0,,0,\n", 18 + int(a / 65536), int(a / 256) % 256, a % 256, int(i / 16777216) % 256, int(i / 65536) % 256, int(i / 256) % 256, i % 256, now + 3600
+    }
+  }' >"$2"
+}
+startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; -1: none) and STARTUP_RSS
+  ip netns exec "$NS_C" "$LOADGEN" --iface "$IF_C" --probe --duration 60 --seed 201 >"$WORK/probe.out" 2>&1 &
+  PROBE_PID=$!
+  sleep 0.3
+  local t0; t0=$(date +%s%6N)
+  KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
+    ip netns exec "$NS_S" taskset -c "$SERVER_CPU" "$(binary_of "$1")" -c "$CONF" >>"$WORK/server.out" 2>&1 &
+  SERVER_PID=$!
+  wait "$PROBE_PID" || true
+  PROBE_PID=""
+  local t1; t1=$(awk '/first answer/ {print $5}' "$WORK/probe.out")
+  STARTUP_OFFER=$(awk '/first answer/ {print $10}' "$WORK/probe.out")
+  sleep 0.5
+  STARTUP_RSS=$(mem_kb "$SERVER_PID" VmRSS || true)
+  stop_server
+  if [ -n "$t1" ]; then STARTUP_MS=$(( (t1 - t0) / 1000 )); else STARTUP_MS=-1; fi
+}
+if [ -z "${SKIP_STARTUP:-}" ]; then
+  make_lease_file 100000 "$WORK/leases-100k.csv"
+  for server in $SERVERS; do
+    for run in 1 2 3; do
+      rm -f "$LEASES" "$LEASES".*
+      startup_ms "$server"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      cp "$WORK/leases-100k.csv" "$LEASES"
+      startup_ms "$server"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- 4. size and libraries
+for server in $SERVERS; do
+  bin=$(binary_of "$server")
+  strip -s -o "$WORK/$server.stripped" "$bin" 2>/dev/null || cp "$bin" "$WORK/$server.stripped"
+  libs=$(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u)
+  libs_bytes=0
+  for l in $libs; do libs_bytes=$(( libs_bytes + $(stat -L -c %s "$l") )); done
+  names=$(for l in $libs; do basename "$l"; done | tr '\n' ' ')
+  printf 'size\t%s\t%s\t%s\t%s\t%s\n' "$server" "$(stat -c %s "$WORK/$server.stripped")" \
+    "$(echo "$libs" | grep -c . || true)" "$libs_bytes" "$names" >>"$DATA"
+done
+
+# ---------------------------------------------------------------- report
+{
+  echo "cpu	$(awk -F: '/model name/ {sub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo)"
+  echo "kernel	$(uname -r)"
+  echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "kea	$($KEA_BIN -v 2>/dev/null | head -n 1)"
+  echo "wrend	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "period	$PERIOD"
+  echo "clk_tck	$CLK_TCK"
+} >"$WORK/env.tsv"
+cp "$DATA" "$OUT/results.tsv"
+cp "$WORK/env.tsv" "$OUT/results.env.tsv"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+# (report.py can be rerun on results.tsv + results.env.tsv alone)
+"$PY" "$ROOT/tests/bench/report.py" "$OUT/results.tsv" "$OUT/results.env.tsv" "$OUT/results.md" "$OUT/results.png"
+echo
+cat "$OUT/results.md"
