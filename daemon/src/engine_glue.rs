@@ -218,6 +218,11 @@ impl Engine for CoreEngine<'_, '_, '_> {
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
         f(&mut self.table.iter().map(|(_, record)| record));
     }
+
+    // [control API]
+    fn with_control(&mut self, f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>)) {
+        f(&self.config, self.table);
+    }
 }
 
 /// Opens the lease file named by `config` and loads it into `table` (Kea's journal rules

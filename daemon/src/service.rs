@@ -201,7 +201,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 let Some(s) = signals.take() else {
                     return Err(Fatal::Io(std::io::Error::other("signals already taken")));
                 };
-                event_loop = Some(EventLoop::new(settings, s)?);
+                let mut fresh = EventLoop::new(settings, s)?;
+                crate::control::start(&mut fresh, path, &text)?; // [control API]
+                event_loop = Some(fresh);
             }
         }
         let (Some(table), Some(journal), Some(event_loop)) =
@@ -211,6 +213,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 "start-up left a part unset",
             )));
         };
+        if let Some(control) = event_loop.control_mut() {
+            control.configure(&text, &config, table); // [control API]
+        }
         logging::config_complete(&summary(&config, event_loop));
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
@@ -240,6 +245,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     return Ok(());
                 }
                 Exit::Reload => {
+                    // [control API] config-set / subnet4-* / reservation-*: the new text.
+                    if let Some(new_text) = event_loop.take_control_text() {
+                        break new_text;
+                    }
                     logging::dynamic_reconfiguration(path);
                     match config_load::check(path) {
                         Ok((new_text, warnings)) => {
