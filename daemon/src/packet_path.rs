@@ -47,11 +47,15 @@ pub trait Engine {
     /// compaction, which rewrites the file from the table).
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>));
 
-    /// [control API] Calls `f` with the running config and the lease table, for control
+    /// [control API] Calls `f` with the running config, the lease table and the statistics, for control
     /// commands (`crate::control`). The default has neither, so `f` is not called.
     fn with_control(
         &mut self,
-        f: &mut dyn FnMut(&wren_core::config::Config<'_>, &mut wren_core::lease::LeaseTable<'_>),
+        f: &mut dyn FnMut(
+            &wren_core::config::Config<'_>,
+            &mut wren_core::lease::LeaseTable<'_>,
+            Option<&mut wren_core::stats::Stats<'_>>,
+        ),
     ) {
         let _ = f;
     }

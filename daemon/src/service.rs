@@ -165,6 +165,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     let mut table: Option<LeaseTable<'static>> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
+    let mut stats = None; // [control API] statistics, kept across reloads
     let mut started = false;
 
     loop {
@@ -214,7 +215,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             )));
         };
         if let Some(control) = event_loop.control_mut() {
-            control.configure(&text, &config, table); // [control API]
+            control.configure(&text); // [control API]
         }
         logging::config_complete(&summary(&config, event_loop));
         if !started {
@@ -228,7 +229,8 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             started = true;
         }
 
-        let mut engine = CoreEngine::new(config, table);
+        let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
+        let mut engine = CoreEngine::new(config, table).with_stats(stats);
         let next_text = loop {
             match event_loop.run(&mut engine, journal)? {
                 Exit::Terminate => {

@@ -13,6 +13,9 @@
 //! [`ControlServer::ready`] for its tokens, [`ControlServer::expire`] on its timer and
 //! [`ControlServer::take_exit`] after each wakeup.
 
+// Core's edit errors carry their text inline (no alloc); commands are not a hot path.
+#![allow(clippy::result_large_err)]
+
 pub mod auth;
 pub mod http;
 pub mod settings;
@@ -115,8 +118,6 @@ struct State {
     text: String,
     path: PathBuf,
     auto_persist: bool,
-    stats: Stats<'static>,
-    stats_capacity: usize,
     started: Instant,
     configured: Instant,
     render_buf: Vec<u8>,
@@ -139,6 +140,27 @@ fn leak_stats(subnets: usize) -> (Stats<'static>, usize) {
     let storage: &'static mut [SubnetStats] =
         Box::leak(vec![SubnetStats::default(); len].into_boxed_slice());
     (Stats::new(storage, wall_clock()), len)
+}
+
+/// The statistics for a (new) configuration, kept in `slot` across reloads (storage leaked
+/// once, and again only when the subnets outgrow it), recounted from the lease table.
+pub fn fit_stats<'a>(
+    slot: &'a mut Option<(&'static mut Stats<'static>, usize)>,
+    config: &Config<'_>,
+    leases: &LeaseTable<'_>,
+) -> &'a mut Stats<'static> {
+    let needed = Stats::storage_len(config.subnets.len());
+    if slot.as_ref().is_none_or(|(_, capacity)| *capacity < needed) {
+        let (stats, capacity) = leak_stats(config.subnets.len());
+        *slot = Some((Box::leak(Box::new(stats)), capacity));
+    }
+    let Some((stats, _)) = slot else {
+        unreachable!("filled above")
+    };
+    if let Err(e) = stats.configure(config, leases, wall_clock()) {
+        log::warn!("statistics not configured: {e:?}");
+    }
+    stats
 }
 
 fn wall_clock() -> Timestamp {
@@ -195,7 +217,6 @@ impl ControlServer {
                 })
                 .collect()
         };
-        let (stats, stats_capacity) = leak_stats(0);
         Ok(ControlServer {
             listeners,
             slots,
@@ -204,8 +225,6 @@ impl ControlServer {
                 text: text.to_owned(),
                 path: path.to_owned(),
                 auto_persist: settings.auto_persist,
-                stats,
-                stats_capacity,
                 started: Instant::now(),
                 configured: Instant::now(),
                 render_buf: vec![0; 16 * 1024],
@@ -218,18 +237,9 @@ impl ControlServer {
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
-    pub fn configure(&mut self, text: &str, config: &Config<'_>, leases: &LeaseTable<'_>) {
+    pub fn configure(&mut self, text: &str) {
         text.clone_into(&mut self.state.text);
         self.state.configured = Instant::now();
-        let needed = Stats::storage_len(config.subnets.len());
-        if needed > self.state.stats_capacity {
-            let (stats, cap) = leak_stats(config.subnets.len());
-            self.state.stats = stats;
-            self.state.stats_capacity = cap;
-        }
-        if let Err(e) = self.state.stats.configure(config, leases, wall_clock()) {
-            log::warn!("statistics not configured: {e:?}");
-        }
     }
 
     /// Registers the listeners.
@@ -513,13 +523,19 @@ fn answer_buffered<E: Engine, J: Journal>(
             } else {
                 match (request.method, request.path) {
                     (Method::Get, "/metrics") => {
-                        let mut text = vec![0u8; 64 * 1024 + 256 * state.stats.subnets().len()];
                         let gauges = [Gauge {
                             name: "wren_uptime_seconds",
                             help: "Seconds since wrend started.",
                             value: state.started.elapsed().as_secs_f64(),
                         }];
-                        let len = state.stats.prometheus(&gauges, &mut text).unwrap_or(0);
+                        let mut text = Vec::new();
+                        let mut len = 0;
+                        engine.with_control(&mut |_, _, stats| {
+                            if let Some(stats) = stats {
+                                text.resize(64 * 1024 + 256 * stats.subnets().len(), 0);
+                                len = stats.prometheus(&gauges, &mut text).unwrap_or(0);
+                            }
+                        });
                         http::write_response(
                             &mut out,
                             (200, "OK"),
@@ -614,7 +630,12 @@ fn run_command<E: Engine, J: Journal>(
 ) {
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
-    engine.with_control(&mut |config, leases| {
+    let mut answered = false;
+    engine.with_control(&mut |config, leases, stats| {
+        let Some(stats) = stats else {
+            return;
+        };
+        answered = true;
         let request = match control::parse_request_bytes(body) {
             Ok(r) => r,
             Err(e) => {
@@ -623,6 +644,7 @@ fn run_command<E: Engine, J: Journal>(
                     config,
                     &text,
                     leases,
+                    stats,
                     state,
                     out,
                 );
@@ -634,7 +656,7 @@ fn run_command<E: Engine, J: Journal>(
                 config,
                 config_text: &text,
                 leases,
-                stats: &mut state.stats,
+                stats,
                 now,
             };
             control::execute(&request, &mut env, journal)
@@ -642,15 +664,20 @@ fn run_command<E: Engine, J: Journal>(
         // Lease rows durable before the answer.
         if let Err(e) = journal.sync_batch() {
             log::error!("DHCPSRV_MEMFILE_WRITE_FAIL control command lease write: {e}");
-            render_all(&Reply::error(&e), config, &text, leases, state, out);
+            render_all(&Reply::error(&e), config, &text, leases, stats, state, out);
             return;
         }
         let reply = match decision {
             Decision::Reply(r) => r,
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
-        render_all(&reply, config, &text, leases, state, out);
+        render_all(&reply, config, &text, leases, stats, state, out);
     });
+    if !answered {
+        out.extend_from_slice(
+            br#"{ "result": 1, "text": "the server has no state to answer from" }"#,
+        );
+    }
     if state.text.is_empty() {
         state.text = text;
     }
@@ -661,6 +688,7 @@ fn render_all(
     config: &Config<'_>,
     text: &str,
     leases: &mut LeaseTable<'_>,
+    stats: &Stats<'_>,
     state: &mut State,
     out: &mut Vec<u8>,
 ) {
@@ -677,7 +705,7 @@ fn render_all(
         config,
         config_text: text,
         leases,
-        stats: &state.stats,
+        stats,
         info: ServerInfo {
             version,
             extended: &extended,
