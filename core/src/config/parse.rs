@@ -518,6 +518,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             "next-server" => d.next_server = Some(self.address()?.0),
             "server-hostname" => d.server_hostname = Some(self.string_field(Some(63))?),
             "boot-file-name" => d.boot_file_name = Some(self.string_field(Some(128))?),
+            "hostname-char-set" => d.hostname_char_set = Some(self.string_field(None)?),
+            "hostname-char-replacement" => {
+                d.hostname_char_replacement = Some(self.string_field(None)?)
+            }
             "reservation-mode" => {
                 let (i, pos) = self.keyword(
                     ["all", "out-of-pool", "global", "disabled"],

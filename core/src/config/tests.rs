@@ -854,3 +854,35 @@ fn host_reservation_identifiers_keep_their_order() {
     let (.., kind) = err_at(r#""host-reservation-identifiers": [ "mac" ]"#);
     assert!(matches!(kind, ConfigErrorKind::BadKeyword { .. }));
 }
+
+#[test]
+fn hostname_char_set_and_replacement_inherit_per_key() {
+    // kea-config.md §3: global → shared network → subnet, each key on its own; they are
+    // carried (not "unsupported") so the engine scrubs names as Kea does.
+    let body = r#""hostname-char-set": "",
+"shared-networks": [ { "name": "net", "hostname-char-replacement": "x",
+  "subnet4": [ { "subnet": "198.18.1.0/24", "hostname-char-set": "[^a-z]" } ] } ],
+"subnet4": [ { "subnet": "198.18.0.0/24" }, { "subnet": "198.18.2.0/24", "hostname-char-replacement": "-" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let of = |prefix: [u8; 3]| {
+            let s = cfg
+                .subnets
+                .iter()
+                .find(|s| s.prefix.address.octets()[..3] == prefix)
+                .unwrap();
+            (
+                s.params.hostname_char_set.map(|t| cfg.str(t)),
+                s.params.hostname_char_replacement.map(|t| cfg.str(t)),
+            )
+        };
+        assert_eq!(of([198, 18, 0]), (Some(""), None));
+        assert_eq!(of([198, 18, 1]), (Some("[^a-z]"), Some("x")));
+        assert_eq!(of([198, 18, 2]), (Some(""), Some("-")));
+        assert_eq!(
+            cfg.globals.params.hostname_char_set.map(|t| cfg.str(t)),
+            Some("")
+        );
+        assert_eq!(cfg.globals.params.hostname_char_replacement, None);
+    });
+}

@@ -533,7 +533,29 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        client_name::decide(ctx.q, reserved, &self.sanitizer, buf)
+        let sanitizer = self.sanitizer_for(ctx.selected);
+        client_name::decide(ctx.q, reserved, &sanitizer, buf)
+    }
+
+    /// How names are scrubbed for a client of `subnet` (the selected one, as Kea's
+    /// `processClientName` runs before the allocation): the subnet's resolved
+    /// `hostname-char-set` / `hostname-char-replacement` (subnet → shared network →
+    /// global, kea-config.md §3), each falling back to [`Engine::with_hostname_chars`]'s
+    /// value (Kea's defaults unless set) when no level declares it. A set wren cannot
+    /// read ([`CharSet::parse`]) keeps the fallback set; the config loader warns about it.
+    pub(crate) fn sanitizer_for(&self, subnet: Option<usize>) -> Sanitizer<'a> {
+        let config = &self.config;
+        let params = subnet
+            .and_then(|s| config.subnets.get(s))
+            .map_or(config.globals.params, |s| s.params);
+        let set = params
+            .hostname_char_set
+            .and_then(|t| CharSet::parse(config.str(t)).ok())
+            .unwrap_or(self.sanitizer.set);
+        let replacement = params
+            .hostname_char_replacement
+            .map_or(self.sanitizer.replacement, |t| config.bytes(t));
+        Sanitizer { set, replacement }
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured

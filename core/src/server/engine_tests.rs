@@ -1324,6 +1324,50 @@ fn empty_hostname_char_set_keeps_client_names() {
     assert_eq!(sink.0[0].hostname, "wren,parity&co");
 }
 
+/// The hostname stored for a REQUEST carrying option 12 `sent`, with `f`'s config.
+fn stored_hostname(f: &mut Fixture, sent: &[u8]) -> String {
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12];
+    opts.push(sent.len() as u8);
+    opts.extend_from_slice(sent);
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(matches!(o, Outcome::Reply { .. }), "{o:?}");
+    sink.0[0].hostname.clone()
+}
+
+#[test]
+fn hostname_char_set_and_replacement_come_from_the_subnet_params() {
+    // Kea default: `,` and `&` removed.
+    assert_eq!(
+        stored_hostname(&mut kea_fixture_config(), b"wren,parity&co"),
+        "wrenparityco"
+    );
+    // Global `"hostname-char-set": ""` (resolved into every subnet): kept.
+    let mut f = kea_fixture_config();
+    let empty = f.text(b"");
+    f.subnets[0].params.hostname_char_set = Some(empty);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren,parity&co");
+    // A replacement alone keeps Kea's default set.
+    let mut f = kea_fixture_config();
+    let dash = f.text(b"-");
+    f.subnets[0].params.hostname_char_replacement = Some(dash);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren-parity-co");
+    // Both, subnet level.
+    let mut f = kea_fixture_config();
+    let set = f.text(b"[,]");
+    let x = f.text(b"x");
+    f.subnets[0].params.hostname_char_set = Some(set);
+    f.subnets[0].params.hostname_char_replacement = Some(x);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wrenxparity&co");
+}
+
 #[test]
 fn required_classes_are_evaluated_for_address_bearing_replies() {
     let mut f = kea_fixture_config();
