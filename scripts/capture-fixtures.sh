@@ -7,7 +7,7 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "capture-fixtures.sh: must run as root (network namespaces)" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$ROOT/core/tests/fixtures
+OUT=${FIXTURES_OUT:-$ROOT/core/tests/fixtures}  # FIXTURES_OUT: write elsewhere (a dry run)
 mkdir -p "$OUT"
 TAG=$$
 NS_S=wrenfx-s-$TAG

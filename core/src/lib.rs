@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod assign;
+pub mod classify;
 pub mod config;
 pub mod control;
 pub mod index;

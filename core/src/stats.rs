@@ -226,6 +226,12 @@ pub struct Stats<'a> {
 }
 
 impl<'a> Stats<'a> {
+    /// Storage entries to allocate for a config of `subnets` subnets: twice as many, so a
+    /// reconfiguration keeps the counters of the subnets that stay ([`Stats::configure`]).
+    pub const fn storage_len(subnets: usize) -> usize {
+        subnets.saturating_mul(2)
+    }
+
     /// Statistics with room for `storage.len()` subnets, all global counters at 0.
     pub fn new(storage: &'a mut [SubnetStats], now: Timestamp) -> Self {
         let zero = Sample {

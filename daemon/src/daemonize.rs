@@ -228,7 +228,9 @@ pub fn daemonize(pid_path: &Path) -> Result<(), DaemonizeError> {
     match unsafe { nix::unistd::fork() }.map_err(system("fork"))? {
         ForkResult::Parent { child } => {
             drop(write_end);
-            drop(pid_file); // the child's copy keeps the lock
+            // The lock belongs to the open file description the child shares: dropping
+            // the Flock here would unlock it (LOCK_UN) for the child too.
+            std::mem::forget(pid_file);
             let code = wait_for_child(File::from(read_end), child);
             std::process::exit(code);
         }

@@ -47,9 +47,9 @@
 //!   ignored by the lease file, as it should be.
 //! * **Syslog.** The socket connected before the sandbox keeps working; a reconnect after a
 //!   syslogd restart needs `connect` → `ECAPMODE`. [`crate::logging::set_syslog_connector`]
-//!   is the hook: a broker process (not in capability mode, same unprivileged user) connects
-//!   and passes the socket back. Without a broker, logging to syslog stops after a syslogd
-//!   restart; file and stderr outputs are unaffected.
+//!   is the hook: [`broker::SyslogBroker`] (a process forked before `cap_enter`, not in
+//!   capability mode, same unprivileged user) connects and passes the socket back by
+//!   SCM_RIGHTS. [`enter`] installs it with `-C`.
 //! * **SIGHUP reload.** Re-reading the configuration by path is `ECAPMODE` (it needs a config
 //!   directory fd and `openat`); new interfaces need `/dev/bpf` (root-only, and a path). In
 //!   capability mode a reload fails and the old configuration keeps serving; after a plain
@@ -60,6 +60,11 @@
 //! * **Interface hot-plug.** `getifaddrs` is `ECAPMODE`; the PF_ROUTE socket
 //!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures.
 //!
+//! `scripts/freebsd/capsicum-audit.sh` (Linux, root) runs the server under strace and lists
+//! every call after the drop that capability mode would refuse; today: the renewal reply's
+//! `sendmsg` with an address, the reload's config `open`, interface scan and raw-socket
+//! reopen, and the Kea PID file's `unlink` at exit.
+//!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
 
@@ -68,6 +73,8 @@ use std::io;
 use std::os::fd::RawFd;
 
 use nix::unistd::{Gid, Group, Uid, User};
+
+pub mod broker;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,6 +152,8 @@ pub enum SandboxError {
     CapEnter(io::Error),
     /// Listing the open descriptors failed.
     Inventory(io::Error),
+    /// The syslog broker could not be started.
+    Broker(io::Error),
 }
 
 impl fmt::Display for SandboxError {
@@ -171,6 +180,7 @@ impl fmt::Display for SandboxError {
             } => write!(f, "{call} on descriptor {fd} ({kind:?}) failed: {error}"),
             SandboxError::CapEnter(e) => write!(f, "cap_enter failed: {e}"),
             SandboxError::Inventory(e) => write!(f, "cannot list open descriptors: {e}"),
+            SandboxError::Broker(e) => write!(f, "cannot start the syslog broker: {e}"),
         }
     }
 }
@@ -563,7 +573,17 @@ fn socket_int_option(fd: RawFd, option: libc::c_int) -> Option<libc::c_int> {
     (ret == 0).then_some(value)
 }
 
+/// `SO_DOMAIN` where the kernel has it (Linux, FreeBSD ≥ 13): it also answers for routing
+/// sockets, whose `getsockname` FreeBSD refuses. Else the family of the local address.
 fn socket_family(fd: RawFd) -> Option<libc::c_int> {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    if let Some(domain) = socket_int_option(fd, libc::SO_DOMAIN) {
+        return Some(domain);
+    }
+    bound_family(fd)
+}
+
+fn bound_family(fd: RawFd) -> Option<libc::c_int> {
     // SAFETY: sockaddr_storage is plain data; zero is valid.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -759,6 +779,9 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     if policy.capability_mode {
         #[cfg(target_os = "freebsd")]
         {
+            // Syslog reconnects go through a broker outside capability mode.
+            let broker = broker::SyslogBroker::spawn().map_err(SandboxError::Broker)?;
+            crate::logging::set_syslog_connector(move |path| broker.connect(path));
             capsicum::prepare();
             for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
                 match rights_for(kind) {
@@ -922,6 +945,22 @@ mod tests {
         assert_eq!(classify(pipe_read.as_raw_fd()), DescriptorKind::Pipe);
         assert_eq!(classify(poll.as_raw_fd()), DescriptorKind::EventQueue);
         assert_eq!(classify(null.as_raw_fd()), DescriptorKind::CharDevice);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: plain socket(2); the result is checked and owned below.
+            let raw = unsafe {
+                libc::socket(
+                    libc::AF_NETLINK,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    libc::NETLINK_ROUTE,
+                )
+            };
+            assert!(raw >= 0);
+            // SAFETY: a fresh descriptor nothing else owns.
+            let netlink =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+            assert_eq!(classify(netlink.as_raw_fd()), DescriptorKind::RouteSocket);
+        }
         // A closed descriptor number is "other", never a panic.
         assert_eq!(classify(1_000_000), DescriptorKind::Other);
 

@@ -180,3 +180,55 @@ mod tests {
         assert_eq!(from_hex("00ff10\n"), vec![0, 255, 16]);
     }
 }
+
+/// Fields of a hand-built client/relay message (see [`build_dhcp`]).
+#[derive(Clone, Debug)]
+pub struct DhcpFields {
+    pub xid: u32,
+    pub flags: u16,
+    pub hops: u8,
+    pub ciaddr: Ipv4Addr,
+    pub giaddr: Ipv4Addr,
+    pub chaddr: [u8; 6],
+    /// Options in order (53 first, as clients do); `end` and padding to 300 bytes are added.
+    pub options: Vec<(u8, Vec<u8>)>,
+}
+
+impl DhcpFields {
+    pub fn new(xid: u32, chaddr: [u8; 6], message_type: u8) -> DhcpFields {
+        DhcpFields {
+            xid,
+            flags: 0,
+            hops: 0,
+            ciaddr: Ipv4Addr::UNSPECIFIED,
+            giaddr: Ipv4Addr::UNSPECIFIED,
+            chaddr,
+            options: vec![(53, vec![message_type])],
+        }
+    }
+}
+
+/// A BOOTREQUEST: op 1, htype 1, hlen 6, the magic cookie, the options, `end`, zero padding
+/// to the 300-byte BOOTP minimum (as dhclient sends).
+pub fn build_dhcp(f: &DhcpFields) -> Vec<u8> {
+    let mut p = vec![1, 1, 6, f.hops];
+    p.extend_from_slice(&f.xid.to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(&f.flags.to_be_bytes());
+    p.extend_from_slice(&f.ciaddr.octets());
+    p.extend_from_slice(&[0; 8]); // yiaddr, siaddr
+    p.extend_from_slice(&f.giaddr.octets());
+    p.extend_from_slice(&f.chaddr);
+    p.resize(236, 0); // chaddr padding, sname, file
+    p.extend_from_slice(&[99, 130, 83, 99]);
+    for (code, value) in &f.options {
+        p.push(*code);
+        p.push(value.len().min(255) as u8);
+        p.extend(value.iter().take(255));
+    }
+    p.push(255);
+    if p.len() < 300 {
+        p.resize(300, 0);
+    }
+    p
+}

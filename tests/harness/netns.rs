@@ -232,3 +232,45 @@ fn read_mac(ns: &Netns, iface: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// A further client namespace linked to the server namespace of a [`NetPair`] by its own veth
+/// pair (a server on several interfaces). The namespace (and the veth) go on drop.
+pub struct ExtraLink {
+    pub server_if: String,
+    pub client_if: String,
+    pub client: Netns,
+}
+
+impl NetPair {
+    /// Adds a second link: the server end gets `server_cidr`, the client end no address.
+    pub fn add_client_link(&self, server_cidr: &str) -> ExtraLink {
+        parse_cidr(server_cidr);
+        let client = Netns::create("c");
+        let tag = crate::unique_tag();
+        let server_if = format!("ws{tag}");
+        let client_if = format!("wc{tag}");
+        ip(&[
+            "link",
+            "add",
+            &server_if,
+            "netns",
+            self.server.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &client_if,
+            "netns",
+            client.name(),
+        ]);
+        self.server
+            .ip(&["addr", "add", server_cidr, "dev", &server_if]);
+        self.server.ip(&["link", "set", &server_if, "up"]);
+        client.ip(&["link", "set", &client_if, "up"]);
+        ExtraLink {
+            server_if,
+            client_if,
+            client,
+        }
+    }
+}

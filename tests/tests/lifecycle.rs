@@ -168,3 +168,94 @@ fn declined_address_kea_reference() {
         decline(ServerKind::Kea);
     }
 }
+
+/// A RELEASE naming another client's address (different chaddr, no client-id) must not free
+/// it (Kea checks the lease's owner); the owner keeps it, and a third client gets another.
+fn spoofed_release(kind: ServerKind) {
+    use std::net::SocketAddrV4;
+    use wren_tests::inject::{build_dhcp, send_udp, DhcpFields};
+    require_root();
+    let dir = TestDir::new(&format!("spoofed-release-{}", kind.name()));
+    let net = NetPair::basic();
+    let server = Server::start(
+        kind,
+        &net.server,
+        dir.path(),
+        &render(BASIC_CONFIG, &net.server_if, dir.path()),
+    );
+    net.set_client_mac("02:57:52:00:5a:01");
+    let mut owner = Client::start(
+        ClientKind::Dhclient,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let held = owner.wait_bound(Duration::from_secs(30)).address;
+    owner.stop();
+    // the attacker: same link, another MAC, claims the address in ciaddr
+    let mut r = DhcpFields::new(0x5a5a, [0x02, 0x57, 0x52, 0x00, 0x5a, 0x66], 7);
+    r.ciaddr = held;
+    r.options.push((54, net.server_ip.octets().to_vec()));
+    send_udp(
+        &net.client,
+        SocketAddrV4::new(held, 68),
+        SocketAddrV4::new(net.server_ip, 67),
+        vec![build_dhcp(&r)],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let rows = leases::rows_for(&leases::read_rows_or_empty(&server.lease_file()), held);
+    assert!(
+        rows.iter().all(|r| r.valid_lifetime > 0),
+        "a spoofed RELEASE freed {held}: {rows:?}"
+    );
+    net.flush_client();
+    net.set_client_mac("02:57:52:00:5a:02");
+    let mut third = Client::start(
+        ClientKind::Dhclient,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let other = third.wait_bound(Duration::from_secs(30)).address;
+    third.stop();
+    assert_ne!(
+        other, held,
+        "{held} was handed out again after a spoofed RELEASE"
+    );
+    // The same packet with the owner's chaddr does release it: the spoofed one reached the
+    // server and was refused, not lost.
+    net.flush_client();
+    net.client
+        .ip(&["addr", "add", &format!("{held}/24"), "dev", &net.client_if]);
+    r.chaddr = [0x02, 0x57, 0x52, 0x00, 0x5a, 0x01];
+    r.xid = 0x5a5b;
+    send_udp(
+        &net.client,
+        SocketAddrV4::new(held, 68),
+        SocketAddrV4::new(net.server_ip, 67),
+        vec![build_dhcp(&r)],
+    );
+    let released = wait_for(Duration::from_secs(5), || {
+        let rows = leases::rows_for(&leases::read_rows_or_empty(&server.lease_file()), held);
+        rows.last().filter(|r| r.valid_lifetime == 0).map(|_| ())
+    });
+    assert!(
+        released.is_some(),
+        "the owner's RELEASE did not free {held}"
+    );
+    server.assert_no_panic();
+}
+
+#[test]
+fn spoofed_release_is_ignored() {
+    spoofed_release(ServerKind::from_env());
+}
+
+#[test]
+fn spoofed_release_kea_reference() {
+    if ServerKind::from_env() != ServerKind::Kea {
+        spoofed_release(ServerKind::Kea);
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK, DHCPNAK, DHCPOFFER, DHCPREQUEST};
 use wren_tests::clients::{Client, ClientKind, ClientOptions};
 use wren_tests::netns::{NetPair, PairOptions};
-use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG};
+use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG, RELAY_CONFIG};
 use wren_tests::{require_root, TestDir};
 
 const CLIENT_MAC: &str = "02:57:52:00:00:02";
@@ -132,6 +132,16 @@ fn session(kind: ServerKind, flow: &Flow) -> BTreeMap<&'static str, String> {
 /// Runs `flow` against Kea and the server under test and compares every reply kind either sent.
 /// Returns Kea's replies.
 fn compare(flow: &Flow, must_have: &[&str]) -> BTreeMap<&'static str, String> {
+    let (expected, diffs) = compare_collect(flow, must_have);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    expected
+}
+
+/// Like [`compare`], returning the differences instead of failing on the first.
+fn compare_collect(
+    flow: &Flow,
+    must_have: &[&str],
+) -> (BTreeMap<&'static str, String>, Vec<String>) {
     require_root();
     let expected = session(ServerKind::Kea, flow);
     let actual = session(ServerKind::from_env(), flow);
@@ -142,15 +152,18 @@ fn compare(flow: &Flow, must_have: &[&str]) -> BTreeMap<&'static str, String> {
         );
     }
     let kinds: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).collect();
+    let mut diffs = Vec::new();
     for what in kinds {
-        assert_eq!(
-            actual.get(what),
-            expected.get(what),
-            "{} {what} differs from Kea's (left: server under test, right: Kea)",
-            flow.client.name()
-        );
+        if actual.get(what) != expected.get(what) {
+            diffs.push(format!(
+                "{} {what} differs from Kea's:\n  server under test: {:?}\n  Kea:               {:?}",
+                flow.client.name(),
+                actual.get(what),
+                expected.get(what)
+            ));
+        }
     }
-    expected
+    (expected, diffs)
 }
 
 fn basic_flow(client: ClientKind) -> Flow<'static> {
@@ -359,6 +372,7 @@ fn seed_pxe_classes_match_kea() {
         ("0x5d:0009", None),
         ("0x4d:69505845", None),
     ];
+    let mut all_diffs = Vec::new();
     for (i, (send, boot_file)) in cases.iter().enumerate() {
         let mac = format!("02:57:52:00:0c:{i:02x}");
         let flow = Flow {
@@ -373,7 +387,8 @@ fn seed_pxe_classes_match_kea() {
             inform: false,
             linger_secs: 0,
         };
-        let kea = compare(&flow, &["OFFER", "ACK"]);
+        let (kea, diffs) = compare_collect(&flow, &["OFFER", "ACK"]);
+        all_diffs.extend(diffs.into_iter().map(|d| format!("[{send}] {d}")));
         let ack = &kea["ACK"];
         match boot_file {
             Some(f) => assert!(
@@ -385,5 +400,142 @@ fn seed_pxe_classes_match_kea() {
                 "{send}: Kea's ACK has a boot file: {ack}"
             ),
         }
+    }
+    assert!(all_diffs.is_empty(), "{}", all_diffs.join("\n"));
+}
+
+/// Relay-agent traffic built by hand (from 198.18.0.2:67, as a relay sends it), compared with
+/// Kea's answers: DISCOVER/REQUEST with option 82 (echoed last), a giaddr on no configured
+/// subnet (DISCOVER: silence; REQUEST: NAK to the relay), and a relayed INFORM with ciaddr
+/// (answered directly to ciaddr).
+fn relay_session(kind: ServerKind) -> BTreeMap<String, String> {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use wren_tests::inject::{build_dhcp, send_udp, DhcpFields};
+    let dir = TestDir::new(&format!("parity-relay-{}", kind.name()));
+    let net = NetPair::new(&PairOptions {
+        server_cidr: "198.18.0.1/22".into(),
+        client_cidr: Some("198.18.0.2/22".into()),
+        client_mac: Some(CLIENT_MAC.into()),
+    });
+    // A second relay address on a network the server has no subnet for, routed back, and the
+    // INFORM client's address (so the direct answer is deliverable).
+    net.client
+        .ip(&["addr", "add", "198.19.0.2/24", "dev", &net.client_if]);
+    net.client
+        .ip(&["addr", "add", "198.18.1.77/22", "dev", &net.client_if]);
+    net.server
+        .ip(&["route", "add", "198.19.0.0/24", "via", "198.18.0.2"]);
+    let server = Server::start(
+        kind,
+        &net.server,
+        dir.path(),
+        &render(RELAY_CONFIG, &net.server_if, dir.path()),
+    );
+    let capture = Capture::start(&net.client, &net.client_if, dir.path(), "relay-parity");
+    let relay = Ipv4Addr::new(198, 18, 0, 2);
+    let foreign_relay = Ipv4Addr::new(198, 19, 0, 2);
+    let opt82 = vec![
+        1, 6, b'p', b'o', b'r', b't', b'-', b'7', 2, 4, b'r', b'i', b'd', b'1',
+    ];
+    let send = |from: Ipv4Addr, f: &DhcpFields| {
+        send_udp(
+            &net.client,
+            SocketAddrV4::new(from, 67),
+            SocketAddrV4::new(net.server_ip, 67),
+            vec![build_dhcp(f)],
+        );
+        std::thread::sleep(Duration::from_millis(400));
+    };
+    let mac = |n: u8| [0x02, 0x57, 0x52, 0x00, 0x0d, n];
+
+    // 1. DISCOVER with option 82
+    let mut d = DhcpFields::new(0x1001, mac(1), 1);
+    d.giaddr = relay;
+    d.hops = 1;
+    d.options.push((55, vec![1, 3, 6, 15, 51, 54]));
+    d.options.push((82, opt82.clone()));
+    send(relay, &d);
+    // 2. REQUEST for what was offered
+    let offered = capture
+        .packets_so_far()
+        .iter()
+        .filter_map(|p| {
+            Dhcp::parse(&p.payload)
+                .filter(|d| d.xid() == 0x1001 && d.message_type() == Some(DHCPOFFER))
+                .map(|d| d.yiaddr())
+        })
+        .next();
+    if let Some(addr) = offered {
+        let mut r = DhcpFields::new(0x1002, mac(1), 3);
+        r.giaddr = relay;
+        r.hops = 1;
+        r.options.push((50, addr.octets().to_vec()));
+        r.options.push((54, net.server_ip.octets().to_vec()));
+        r.options.push((55, vec![1, 3, 6, 15, 51, 54]));
+        r.options.push((82, opt82.clone()));
+        send(relay, &r);
+    }
+    // 3. DISCOVER through a relay on no configured subnet: dropped
+    let mut d = DhcpFields::new(0x1003, mac(3), 1);
+    d.giaddr = foreign_relay;
+    d.hops = 1;
+    send(foreign_relay, &d);
+    // 4. REQUEST through that relay: NAK to the relay
+    let mut r = DhcpFields::new(0x1004, mac(4), 3);
+    r.giaddr = foreign_relay;
+    r.hops = 1;
+    r.options.push((50, vec![198, 19, 0, 50]));
+    send(foreign_relay, &r);
+    // 5. INFORM relayed with ciaddr: answered directly to ciaddr
+    let mut i = DhcpFields::new(0x1005, mac(5), 8);
+    i.giaddr = relay;
+    i.hops = 1;
+    i.ciaddr = Ipv4Addr::new(198, 18, 1, 77);
+    i.options.push((55, vec![1, 3, 6, 15]));
+    i.options.push((82, opt82));
+    send(relay, &i);
+
+    let packets = capture.stop();
+    server.assert_no_panic();
+    let mut out = BTreeMap::new();
+    for p in packets.iter().filter(|p| p.src_ip == net.server_ip) {
+        let Some(d) = Dhcp::parse(&p.payload) else {
+            continue;
+        };
+        let key = format!("reply to xid {:#x}", d.xid());
+        let view = format!(
+            "to {}:{} mac {}\n  {}",
+            p.dst_ip,
+            p.dst_port,
+            mac_string(&p.dst_mac),
+            d.server_view()
+        );
+        out.entry(key).or_insert(view);
+    }
+    out
+}
+
+#[test]
+fn relayed_replies_match_kea() {
+    require_root();
+    let kea = relay_session(ServerKind::Kea);
+    for xid in ["0x1001", "0x1002", "0x1004", "0x1005"] {
+        assert!(
+            kea.contains_key(&format!("reply to xid {xid}")),
+            "Kea did not answer {xid} (the test is wrong): {kea:#?}"
+        );
+    }
+    assert!(
+        !kea.contains_key("reply to xid 0x1003"),
+        "Kea answered a DISCOVER from an unknown relay: {kea:#?}"
+    );
+    let actual = relay_session(ServerKind::from_env());
+    let keys: std::collections::BTreeSet<_> = kea.keys().chain(actual.keys()).collect();
+    for k in keys {
+        assert_eq!(
+            actual.get(k),
+            kea.get(k),
+            "{k} differs from Kea's (left: server under test, right: Kea)"
+        );
     }
 }

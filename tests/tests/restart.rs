@@ -114,3 +114,54 @@ fn sighup_applies_a_changed_config() {
     assert_eq!(lease.domain.as_deref(), Some("reloaded.wren.test"));
     server.assert_no_panic();
 }
+
+/// A SIGHUP with a broken config file keeps the server running on the old config (Kea logs the
+/// error and carries on), and a later SIGHUP with a fixed file applies it.
+#[test]
+fn sighup_with_a_broken_config_keeps_the_old_one() {
+    require_root();
+    let kind = ServerKind::from_env();
+    let dir = TestDir::new("reload-broken");
+    let net = NetPair::basic();
+    let config = render(BASIC_CONFIG, &net.server_if, dir.path());
+    let mut server = Server::start(kind, &net.server, dir.path(), &config);
+    server.write_config(&config.replace("\"valid-lifetime\": 600,", "\"valid-lifetime\": 600\n"));
+    assert!(server.reload());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        server.is_running(),
+        "died on SIGHUP with a broken config:\n{}",
+        server.log()
+    );
+    let mut c = Client::start(
+        ClientKind::Udhcpc,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let lease = c.wait_bound(Duration::from_secs(30));
+    c.stop();
+    assert_eq!(
+        lease.domain.as_deref(),
+        Some("wren.test"),
+        "old config still served"
+    );
+    assert_eq!(lease.lease_time, Some(600));
+    server.write_config(&config.replace("\"valid-lifetime\": 600,", "\"valid-lifetime\": 900,"));
+    assert!(server.reload());
+    std::thread::sleep(Duration::from_secs(1));
+    net.flush_client();
+    net.set_client_mac("02:57:52:00:0f:01");
+    let mut c = Client::start(
+        ClientKind::Udhcpc,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let lease = c.wait_bound(Duration::from_secs(30));
+    c.stop();
+    assert_eq!(lease.lease_time, Some(900), "the fixed config was applied");
+    server.assert_no_panic();
+}

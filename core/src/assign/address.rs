@@ -205,11 +205,13 @@ fn subnet_for(
 /// The address for a DISCOVER, or `None` when nothing is available (Kea:
 /// `v4-allocation-fail`, no reply). Nothing is stored, but the iterative cursor moves.
 ///
-/// 1. "Client's current lease in the subnet/shared network (by client-id, then chaddr) if its
-///    address is still reserved for it or inside an allowed pool → offer it again (also when
-///    expired but not yet reclaimed — lease affinity)."
-/// 2. "Reserved address (reservations) if not leased to someone else (else
-///    `v4-reservation-conflicts`++ and continue)."
+/// 1. "Reserved address (reservations) if not leased to someone else (else
+///    `v4-reservation-conflicts`++ and continue)" — Kea 2.2's `discoverLease4` checks the
+///    reservation before the client's other lease, so a client holding a pool address is
+///    moved to its new reservation;
+/// 2. "Client's current lease in the subnet/shared network (by client-id, then chaddr) if its
+///    address is … inside an allowed pool → offer it again (also when expired but not yet
+///    reclaimed — lease affinity)."
 /// 3. "Requested address (option 50) if in an allowed pool, free (no lease or expired) and
 ///    not reserved for another client."
 /// 4. "Otherwise the next free address from allowed pools of the subnet, then other subnets
@@ -223,25 +225,10 @@ pub fn choose_for_discover<S: LeaseStore + ?Sized>(
     cursors: &mut [Ipv4Addr],
 ) -> Option<Allocation> {
     let current = current_lease(config, store, ctx, selected);
-    if let Some((addr, si)) = current {
-        let subnet = config.subnets.get(si)?;
-        let own = client_reservation(config, subnet, ctx);
-        let reserved_for_client = own
-            .and_then(|r| config.reservations.get(r))
-            .is_some_and(|r| r.address == Some(addr));
-        let in_pool = pool_match(config, subnet, addr, ctx.classes) == PoolMatch::Allowed
-            && !reserved_for_another(config, subnet, addr, own);
-        if reserved_for_client || in_pool {
-            return Some(Allocation {
-                address: addr,
-                subnet: si,
-                reservation: own,
-                previous: None,
-                source: AddressSource::CurrentLease,
-            });
-        }
-    }
     let previous = current.map(|(a, _)| a);
+    // Kea's `discoverLease4` looks at the reservation first: the reserved address when the
+    // client's lease is elsewhere (a conflict with another client's lease skips it), the
+    // client's lease when it already is the reserved address.
     for si in candidate_subnets(config, selected, ctx.classes) {
         let Some(subnet) = config.subnets.get(si) else {
             continue;
@@ -252,13 +239,42 @@ pub fn choose_for_discover<S: LeaseStore + ?Sized>(
         let Some(addr) = config.reservations.get(own).and_then(|r| r.address) else {
             continue;
         };
-        if subnet.prefix.contains(addr) && !leased_to_another(store, addr, ctx) {
+        if !subnet.prefix.contains(addr) {
+            continue;
+        }
+        if previous == Some(addr) {
             return Some(Allocation {
                 address: addr,
                 subnet: si,
                 reservation: Some(own),
-                previous: previous.filter(|&p| p != addr),
+                previous: None,
+                source: AddressSource::CurrentLease,
+            });
+        }
+        if !leased_to_another(store, addr, ctx) {
+            return Some(Allocation {
+                address: addr,
+                subnet: si,
+                reservation: Some(own),
+                previous,
                 source: AddressSource::Reservation,
+            });
+        }
+    }
+    // Then the client's lease, if its address is in an allowed pool and not reserved for
+    // another client ("lease affinity", expired or not).
+    if let Some((addr, si)) = current {
+        let subnet = config.subnets.get(si)?;
+        let own = client_reservation(config, subnet, ctx);
+        if pool_match(config, subnet, addr, ctx.classes) == PoolMatch::Allowed
+            && !reserved_for_another(config, subnet, addr, own)
+        {
+            return Some(Allocation {
+                address: addr,
+                subnet: si,
+                reservation: own,
+                previous: None,
+                source: AddressSource::CurrentLease,
             });
         }
     }
@@ -707,6 +723,44 @@ mod tests {
         assert_eq!(
             (b3.address, b3.source),
             (ip("198.18.1.103"), AddressSource::CurrentLease)
+        );
+    }
+
+    #[test]
+    fn a_new_reservation_beats_the_clients_pool_lease() {
+        let mut f = small();
+        f.reservation(
+            Some(0),
+            IdentifierType::HwAddress,
+            MAC_A,
+            Some("198.18.1.20"),
+            "a",
+        );
+        let c = f.config();
+        let mut slots = vec![StoredLease::EMPTY; 8];
+        let mut store = ArrayLeaseStore::new(&mut slots);
+        store
+            .put(&lease("198.18.1.101", MAC_A, 9000, LeaseState::Default))
+            .unwrap();
+        let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+        let a = choose_for_discover(&c, &store, &ctx(MAC_A), 0, None, &mut cursors).unwrap();
+        assert_eq!(
+            (a.address, a.source, a.previous),
+            (
+                ip("198.18.1.20"),
+                AddressSource::Reservation,
+                Some(ip("198.18.1.101"))
+            )
+        );
+        // Holding the reserved address already: that lease is offered again.
+        store.remove(ip("198.18.1.101"));
+        store
+            .put(&lease("198.18.1.20", MAC_A, 9000, LeaseState::Default))
+            .unwrap();
+        let b = choose_for_discover(&c, &store, &ctx(MAC_A), 0, None, &mut cursors).unwrap();
+        assert_eq!(
+            (b.address, b.source),
+            (ip("198.18.1.20"), AddressSource::CurrentLease)
         );
     }
 

@@ -132,7 +132,8 @@ pub fn select_subnet(
 /// Indices (into `config.subnets`) of the subnets that may serve a client selected into
 /// `selected`: the subnet itself, or every member of its shared network, class permitting
 /// (§2.5: "If the subnet is in a shared network, all member subnets are candidates for
-/// allocation"). The selected subnet comes first.
+/// allocation"). The selected subnet comes first, then the members after it, wrapping
+/// around (Kea's `getNextSubnet` order).
 pub fn candidate_subnets<'c>(
     config: &'c Config<'_>,
     selected: usize,
@@ -145,12 +146,12 @@ pub fn candidate_subnets<'c>(
         .and_then(|n| config.shared_networks.get(n as usize))
         .map(|n| n.subnets.as_range())
         .unwrap_or(selected..selected.saturating_add(1));
-    core::iter::once(selected).chain(members.filter(move |&i| {
-        i != selected
-            && config
-                .subnets
-                .get(i)
-                .is_some_and(|s| class_permits(config, s, classes))
+    let after = (selected.saturating_add(1)..members.end).chain(members.start..selected);
+    core::iter::once(selected).chain(after.filter(move |&i| {
+        config
+            .subnets
+            .get(i)
+            .is_some_and(|s| class_permits(config, s, classes))
     }))
 }
 
@@ -237,6 +238,17 @@ pub(crate) mod tests {
         i.interface_name = "nothing";
         i.interface_address = None;
         assert_eq!(select_subnet(&c, &i, &NoClasses), None);
+    }
+
+    #[test]
+    fn shared_network_candidates_start_after_the_selected_member_and_wrap() {
+        let mut f = Fixture::three_subnets();
+        f.network("net", 0..3);
+        let c = f.config();
+        let order: std::vec::Vec<usize> = candidate_subnets(&c, 1, &NoClasses).collect();
+        assert_eq!(order, [1, 2, 0]);
+        let order: std::vec::Vec<usize> = candidate_subnets(&c, 3, &NoClasses).collect();
+        assert_eq!(order, [3]);
     }
 
     #[test]

@@ -166,7 +166,9 @@ pub enum ConfigErrorKind {
         /// The map's name, as Kea spells it.
         map: &'static str,
     },
-    /// A key given twice in one map (Kea 2.2 errors; the ARM's "last wins" is wrong).
+    /// A key given twice in one map with different values (Kea 2.2 errors on any repeat;
+    /// the ARM's "last wins" is wrong). A repeat with the same value is only a warning,
+    /// [`ConfigWarningKind::DuplicateKeyIgnored`].
     DuplicateKey {
         /// The key.
         key: Snippet,
@@ -546,7 +548,7 @@ impl fmt::Display for ConfigError {
 }
 
 /// What a [`ConfigWarning`] is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigWarningKind {
     /// A comma before `}` or `]` (Kea: "Extraneous comma. A piece of configuration may have
     /// been omitted.").
@@ -571,6 +573,16 @@ pub enum ConfigWarningKind {
     },
     /// `lease-database.persist` is false: leases are kept in memory only.
     LeasesNotPersisted,
+    /// A key repeated in one map with the same value (same tokens, white space and comments
+    /// aside). Kea 2.2 rejects any repeated key; wren accepts this case (the founding user's
+    /// config has four) and ignores the later entry. A repeat with a different value is
+    /// [`ConfigErrorKind::DuplicateKey`].
+    DuplicateKeyIgnored {
+        /// The key.
+        key: Snippet,
+        /// Where it was first given.
+        previous: Position,
+    },
 }
 
 impl fmt::Display for ConfigWarningKind {
@@ -595,6 +607,11 @@ impl fmt::Display for ConfigWarningKind {
             ConfigWarningKind::LeasesNotPersisted => {
                 f.write_str("lease-database persist is false: leases are kept in memory only")
             }
+            ConfigWarningKind::DuplicateKeyIgnored { key, previous } => write!(
+                f,
+                "duplicate \"{key}\" entries with the same value (previous at line {} col {}); the later one is ignored",
+                previous.line, previous.column
+            ),
         }
     }
 }

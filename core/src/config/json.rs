@@ -101,6 +101,28 @@ impl<'t> Lexer<'t> {
         }
     }
 
+    /// A lexer over `text` starting at byte `offset` (a value remembered with
+    /// [`Self::offset`]). Its positions count from that point, so it is only meant for
+    /// comparing tokens ([`same_value`]), not for error messages.
+    pub(crate) fn resume(text: &'t str, offset: usize) -> Self {
+        Lexer {
+            text,
+            offset,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// The byte offset of the next unread character.
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The whole text being read.
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
+    }
+
     fn pos(&self) -> Position {
         Position {
             line: self.line,
@@ -323,6 +345,37 @@ fn parse_include(text: &str) -> Option<(usize, &str)> {
         return None;
     }
     Some((text.len() - close.len(), path))
+}
+
+/// Whether the JSON values starting at byte offsets `a` and `b` of `text` are the same token
+/// stream: equal kinds and equal token text (strings compared still escaped, numbers as
+/// written), so white space, comments and line breaks do not matter but `1` vs `1.0` or
+/// `"a"` vs `"\u0061"` do. A lexical error in either value makes them different.
+pub(crate) fn same_value(text: &str, a: usize, b: usize) -> bool {
+    let mut left = Lexer::resume(text, a);
+    let mut right = Lexer::resume(text, b);
+    let mut depth = 0u32;
+    loop {
+        let (Ok(l), Ok(r)) = (left.next_token(), right.next_token()) else {
+            return false;
+        };
+        if l.kind != r.kind || l.text != r.text {
+            return false;
+        }
+        match l.kind {
+            TokenKind::BeginMap | TokenKind::BeginList => depth += 1,
+            TokenKind::EndMap | TokenKind::EndList => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                // A closing bracket where a value should start: not a value.
+                None => return false,
+            },
+            TokenKind::End => return false,
+            _ => {}
+        }
+        if depth == 0 {
+            return true;
+        }
+    }
 }
 
 /// An `<?include "path"?>` directive found by [`next_include`].

@@ -7,7 +7,7 @@ use core::fmt::Write as _;
 use super::error::{
     path_copy, ConfigError, ConfigErrorKind, ConfigPath, ConfigWarning, ConfigWarningKind, Position,
 };
-use super::json::{Lexer, Token, TokenKind};
+use super::json::{same_value, Lexer, Token, TokenKind};
 use super::storage::TextArena;
 
 /// Deepest nesting of maps and lists followed (Kea configs nest about 8 deep; hook
@@ -18,11 +18,19 @@ pub const MAX_DEPTH: u32 = 48;
 /// this; a free-form map (`user-context`) with more is checked for its first ones only.
 const SEEN_KEYS: usize = 128;
 
+/// A key already read in a map: its text, where it is, and where its value starts (byte
+/// offset) so that a repeated key's value can be compared with it.
+struct SeenKey<'t> {
+    key: &'t str,
+    pos: Position,
+    value_offset: usize,
+}
+
 /// Iteration state of one map.
 pub(crate) struct MapIter<'t> {
     base: usize,
     first: bool,
-    seen: heapless::Vec<(&'t str, Position), SEEN_KEYS>,
+    seen: heapless::Vec<SeenKey<'t>, SEEN_KEYS>,
     /// Where the map starts.
     pub pos: Position,
 }
@@ -184,10 +192,68 @@ impl<'t, 'w> Reader<'t, 'w> {
     }
 
     /// The next key of the map (the path then ends in `.key`), or `None` after `}`.
+    ///
+    /// A key given twice in one map: Kea 2.2 rejects every repeat ("duplicate … entries").
+    /// wren rejects a repeat whose value differs (naming the first position), but accepts
+    /// one whose value is the same token stream ([`same_value`]: white space and comments
+    /// aside) with a [`ConfigWarningKind::DuplicateKeyIgnored`] and skips it, because the
+    /// founding user's config repeats `match-client-id`, `min-valid-lifetime`,
+    /// `max-valid-lifetime` and `server-tag` with equal values and must load as written.
     pub(crate) fn next_key(
         &mut self,
         it: &mut MapIter<'t>,
     ) -> Result<Option<Token<'t>>, ConfigError> {
+        loop {
+            let Some(t) = self.next_key_token(it)? else {
+                return Ok(None);
+            };
+            let colon = self.next()?;
+            if colon.kind != TokenKind::Colon {
+                return Err(self.error(
+                    colon.pos,
+                    ConfigErrorKind::Expected {
+                        expected: "':'",
+                        found: colon.kind.describe(),
+                    },
+                ));
+            }
+            let here = self.checkpoint();
+            let value_offset = here.offset();
+            if let Some(previous) = it.seen.iter().find(|s| s.key == t.text) {
+                let previous_pos = previous.pos;
+                if !same_value(here.text(), previous.value_offset, value_offset) {
+                    return Err(self.error_at_key(
+                        t.pos,
+                        t.text,
+                        ConfigErrorKind::DuplicateKey {
+                            key: super::error::snippet(t.text),
+                            previous: previous_pos,
+                        },
+                    ));
+                }
+                let _ = write!(self.path, ".{}", t.text);
+                self.warn(
+                    t.pos,
+                    ConfigWarningKind::DuplicateKeyIgnored {
+                        key: super::error::snippet(t.text),
+                        previous: previous_pos,
+                    },
+                );
+                self.skip()?;
+                continue;
+            }
+            let _ = it.seen.push(SeenKey {
+                key: t.text,
+                pos: t.pos,
+                value_offset,
+            });
+            let _ = write!(self.path, ".{}", t.text);
+            return Ok(Some(t));
+        }
+    }
+
+    /// Reads the separator and the next key (`None` after `}`), with the path at the map.
+    fn next_key_token(&mut self, it: &mut MapIter<'t>) -> Result<Option<Token<'t>>, ConfigError> {
         self.truncate_path(it.base);
         let mut t = self.next()?;
         if it.first {
@@ -226,42 +292,17 @@ impl<'t, 'w> Reader<'t, 'w> {
         match t.kind {
             TokenKind::EndMap => {
                 self.depth = self.depth.saturating_sub(1);
-                return Ok(None);
+                Ok(None)
             }
-            TokenKind::String => {}
-            _ => {
-                return Err(self.error(
-                    t.pos,
-                    ConfigErrorKind::Expected {
-                        expected: "a key",
-                        found: t.kind.describe(),
-                    },
-                ))
-            }
-        }
-        if let Some((_, previous)) = it.seen.iter().find(|(k, _)| *k == t.text) {
-            return Err(self.error_at_key(
+            TokenKind::String => Ok(Some(t)),
+            _ => Err(self.error(
                 t.pos,
-                t.text,
-                ConfigErrorKind::DuplicateKey {
-                    key: super::error::snippet(t.text),
-                    previous: *previous,
-                },
-            ));
-        }
-        let _ = it.seen.push((t.text, t.pos));
-        let colon = self.next()?;
-        if colon.kind != TokenKind::Colon {
-            return Err(self.error(
-                colon.pos,
                 ConfigErrorKind::Expected {
-                    expected: "':'",
-                    found: colon.kind.describe(),
+                    expected: "a key",
+                    found: t.kind.describe(),
                 },
-            ));
+            )),
         }
-        let _ = write!(self.path, ".{}", t.text);
-        Ok(Some(t))
     }
 
     /// Reads `[`.
@@ -544,6 +585,107 @@ mod tests {
             r#"{"a":[1,2.5,"x\"y"],"b":{},"c":null}"#
         );
         assert_eq!(warnings, 1, "the trailing comma is reported");
+    }
+
+    fn warnings_of(text: &str) -> Result<std::vec::Vec<ConfigWarning>, ConfigError> {
+        let mut seen = std::vec::Vec::new();
+        let mut warn = |w: &ConfigWarning| seen.push(w.clone());
+        let mut r = Reader::new(text, &mut warn);
+        let mut arena_buf = [0u8; 256];
+        let mut arena = TextArena::new(&mut arena_buf, false);
+        r.copy(&mut arena)?;
+        drop(r);
+        Ok(seen)
+    }
+
+    #[test]
+    fn a_repeated_key_with_the_same_value_is_a_warning_and_the_repeat_is_skipped() {
+        let text = "{\n \"a\": { \"x\": [1, \"s\"] },\n \"b\": 2,\n  \"a\" :{\"x\"  # c\n:[ 1 , \"s\" ]} }";
+        let mut seen = std::vec::Vec::new();
+        let mut warn = |w: &ConfigWarning| seen.push(w.clone());
+        let mut r = Reader::new(text, &mut warn);
+        let mut buf = [0u8; 64];
+        let mut arena = TextArena::new(&mut buf, false);
+        r.copy(&mut arena).unwrap();
+        let n = arena.len();
+        drop(r);
+        assert_eq!(
+            core::str::from_utf8(&buf[..n]).unwrap(),
+            r#"{"a":{"x":[1,"s"]},"b":2}"#,
+            "the repeat is not copied"
+        );
+        assert_eq!(seen.len(), 1);
+        let w = &seen[0];
+        assert_eq!((w.line, w.column, w.path.as_str()), (4, 3, ".a"));
+        assert_eq!(
+            w.kind,
+            ConfigWarningKind::DuplicateKeyIgnored {
+                key: super::super::error::snippet("a"),
+                previous: Position { line: 2, column: 2 },
+            }
+        );
+        assert_eq!(
+            std::format!("{}", w.kind),
+            "duplicate \"a\" entries with the same value (previous at line 2 col 2); the later one is ignored"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_compare_tokens_not_meaning() {
+        for (first, again) in [
+            ("1", "1.0"),
+            ("1", "2"),
+            ("\"a\"", "\"\\u0061\""),
+            ("true", "false"),
+            ("[1, 2]", "[1, 2, 3]"),
+            ("[1, 2]", "[1]"),
+            ("{\"x\": 1}", "{\"x\": 1, \"y\": 2}"),
+            ("{\"x\": 1}", "1"),
+            ("null", "\"null\""),
+        ] {
+            let text = std::format!("{{ \"k\": {first}, \"k\": {again} }}");
+            let e = warnings_of(&text).unwrap_err();
+            assert!(
+                matches!(e.kind, ConfigErrorKind::DuplicateKey { .. }),
+                "{text}: {e}"
+            );
+            let text = std::format!("{{ \"k\": {again}, \"k\": {first} }}");
+            assert!(warnings_of(&text).is_err(), "{text}");
+        }
+        for same in [
+            "1",
+            "-0.5",
+            "\"a b\"",
+            "null",
+            "[]",
+            "{}",
+            "[[1], {\"q\": [true]}]",
+        ] {
+            let text = std::format!("{{ \"k\": {same}, \"k\": /* c */ {same} }}");
+            let w = warnings_of(&text).unwrap();
+            assert_eq!(w.len(), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_repeat_inside_a_skipped_repeat_is_still_checked() {
+        let text = r#"{ "k": {"x": 1, "x": 1}, "k": {"x": 1, "x": 1} }"#;
+        assert_eq!(warnings_of(text).unwrap().len(), 3);
+        let text = r#"{ "k": 1, "k": 1, "k": 2 }"#;
+        let e = warnings_of(text).unwrap_err();
+        assert!(matches!(
+            e.kind,
+            ConfigErrorKind::DuplicateKey {
+                previous: Position { line: 1, column: 3 },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_truncated_repeat_is_an_error() {
+        assert!(warnings_of(r#"{ "k": [1, 2], "k": [1, 2"#).is_err());
+        assert!(warnings_of(r#"{ "k": [1], "k": ]"#).is_err());
     }
 
     #[test]

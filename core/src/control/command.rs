@@ -55,7 +55,9 @@ commands! {
     ReservationGet = "reservation-get",
     ReservationGetAll = "reservation-get-all",
     ReservationGetPage = "reservation-get-page",
+    ServerTagGet = "server-tag-get",
     Shutdown = "shutdown",
+    StatLease4Get = "stat-lease4-get",
     StatisticGet = "statistic-get",
     StatisticGetAll = "statistic-get-all",
     StatisticRemove = "statistic-remove",
@@ -114,11 +116,13 @@ pub enum RequestError<'t> {
     ServiceNotAList,
     /// A command wren does not know: result 2.
     Unsupported(JsonStr<'t>),
+    /// The request bytes are not UTF-8 (JSON text must be, RFC 8259 §8.1).
+    NotUtf8,
 }
 
 impl RequestError<'_> {
     /// Kea's result code: 2 for an unknown command, else 1.
-    pub const fn result(&self) -> u8 {
+    pub const fn result(&self) -> u16 {
         match self {
             RequestError::Unsupported(_) => super::RESULT_UNSUPPORTED,
             _ => super::RESULT_ERROR,
@@ -155,8 +159,15 @@ impl core::fmt::Display for RequestError<'_> {
             ),
             RequestError::ServiceNotAList => write!(f, "service value must be a list"),
             RequestError::Unsupported(c) => write!(f, "'{}' command not supported.", c.0),
+            RequestError::NotUtf8 => write!(f, "{PREFIX}invalid JSON: the text is not UTF-8"),
         }
     }
+}
+
+/// Parses request bytes as received from a socket.
+pub fn parse_request_bytes(bytes: &[u8]) -> Result<Request<'_>, RequestError<'_>> {
+    let text = core::str::from_utf8(bytes).map_err(|_| RequestError::NotUtf8)?;
+    parse_request(text)
 }
 
 /// Parses a request. Comments are allowed (Kea's dialect).
@@ -276,6 +287,16 @@ mod tests {
         );
         assert!(s.ends_with("line 2, column 21"), "{s}");
         assert_eq!(parse_request("{").unwrap_err().result(), 1);
+        assert_eq!(
+            parse_request_bytes(b"{\xff}").unwrap_err(),
+            RequestError::NotUtf8
+        );
+        assert_eq!(
+            parse_request_bytes(br#"{"command": "list-commands"}"#)
+                .unwrap()
+                .command,
+            Command::ListCommands
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use core::ops::Range;
 
-use super::json_in::{parse_document, Node, SyntaxError, Value};
+use super::json_in::{parse_document, Items, Node, SyntaxError, Value};
 use crate::config::json::{Lexer, TokenKind};
 use crate::config::Config;
 
@@ -73,61 +73,140 @@ pub struct FoundSubnet<'t> {
     pub list: Node<'t>,
 }
 
-/// Every `subnet4` list: the top-level one, then those of the shared networks.
-fn subnet_lists<'t>(dhcp4: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    let top = match dhcp4.get("subnet4") {
-        Some(Value::List(l)) => Some(l),
-        _ => None,
-    };
-    let networks = match dhcp4.get("shared-networks") {
-        Some(Value::List(l)) => Some(l),
-        _ => None,
-    };
-    top.into_iter()
-        .chain(
-            networks
-                .into_iter()
-                .flat_map(|l| l.items())
-                .filter_map(|(v, _)| match v {
-                    Value::Map(m) => match m.get("subnet4") {
-                        Some(Value::List(l)) => Some(l),
-                        _ => None,
-                    },
+/// Every subnet map of a `Dhcp4` map in text order: the top-level `subnet4` list, then the
+/// `subnet4` lists of the shared networks. Yields (the subnet map, the list holding it).
+#[derive(Clone, Debug)]
+pub struct AllSubnets<'t> {
+    top: Option<(Node<'t>, Items<'t>)>,
+    networks: Option<Items<'t>>,
+    inner: Option<(Node<'t>, Items<'t>)>,
+}
+
+impl<'t> AllSubnets<'t> {
+    /// The subnets of `dhcp4`.
+    pub fn new(dhcp4: Node<'t>) -> Self {
+        let list = |v| match v {
+            Some(Value::List(l)) => Some(l),
+            _ => None,
+        };
+        AllSubnets {
+            top: list(dhcp4.get("subnet4")).map(|l| (l, l.items())),
+            networks: list(dhcp4.get("shared-networks")).map(|l| l.items()),
+            inner: None,
+        }
+    }
+}
+
+impl<'t> Iterator for AllSubnets<'t> {
+    type Item = FoundSubnet<'t>;
+
+    fn next(&mut self) -> Option<FoundSubnet<'t>> {
+        let take = |slot: &mut Option<(Node<'t>, Items<'t>)>| {
+            let (list, items) = slot.as_mut()?;
+            let list = *list;
+            items.find_map(|(v, _)| match v {
+                Value::Map(node) => Some(FoundSubnet { node, list }),
+                _ => None,
+            })
+        };
+        if let Some(found) = take(&mut self.top) {
+            return Some(found);
+        }
+        self.top = None;
+        loop {
+            if let Some(found) = take(&mut self.inner) {
+                return Some(found);
+            }
+            let network = self.networks.as_mut()?.next()?;
+            self.inner = match network.0 {
+                Value::Map(m) => match m.get("subnet4") {
+                    Some(Value::List(l)) => Some((l, l.items())),
                     _ => None,
-                }),
-        )
+                },
+                _ => None,
+            };
+        }
+    }
+}
+
+fn has_id(node: &Node<'_>, id: u32) -> bool {
+    node.get("id") == Some(Value::Int(i64::from(id)))
 }
 
 /// The subnet with `"id": id`.
 pub fn find_subnet(text: &str, id: u32) -> Result<Option<FoundSubnet<'_>>, EditError> {
     let dhcp4 = dhcp4_map(text)?;
-    Ok(subnet_lists(dhcp4).find_map(|list| {
-        list.items().find_map(|(v, _)| match v {
-            Value::Map(m) if m.get("id") == Some(Value::Int(i64::from(id))) => {
-                Some(FoundSubnet { node: m, list })
-            }
-            _ => None,
-        })
-    }))
+    Ok(AllSubnets::new(dhcp4).find(|f| has_id(&f.node, id)))
 }
 
 /// The map of reservation `index` of `config.reservations` in the config text (the parser
 /// stores each subnet's and the global reservations in text order).
 pub fn reservation_node<'t>(text: &'t str, config: &Config<'_>, index: usize) -> Option<Node<'t>> {
-    let r = config.reservations.get(index)?;
-    let (range, holder) = if r.subnet_id == 0 {
-        (config.globals.reservations, dhcp4_map(text).ok()?)
-    } else {
-        let s = config.subnet_by_id(r.subnet_id)?;
-        (s.reservations, find_subnet(text, r.subnet_id).ok()??.node)
-    };
-    let position = index.checked_sub(range.start as usize)?;
-    let Some(Value::List(list)) = holder.get("reservations") else {
-        return None;
-    };
-    match list.items().nth(position)? {
-        (Value::Map(m), _) => Some(m),
-        _ => None,
+    HostTexts::new(text).reservation(config, index)
+}
+
+/// Finds reservation maps in the config text for a run of hosts: consecutive hosts of one
+/// subnet cost one step each, and the next subnet is searched from the last one found, so
+/// a whole `reservation-get-all` / `-get-page` reads the text about once.
+#[derive(Clone, Debug)]
+pub struct HostTexts<'t> {
+    dhcp4: Option<Node<'t>>,
+    subnets: Option<AllSubnets<'t>>,
+    /// (subnet id, next model index, the remaining items of its reservations list).
+    current: Option<(u32, usize, Items<'t>)>,
+}
+
+impl<'t> HostTexts<'t> {
+    /// A finder over `text` (the running config's text).
+    pub fn new(text: &'t str) -> Self {
+        let dhcp4 = dhcp4_map(text).ok();
+        HostTexts {
+            dhcp4,
+            subnets: dhcp4.map(AllSubnets::new),
+            current: None,
+        }
+    }
+
+    fn subnet_map(&mut self, id: u32) -> Option<Node<'t>> {
+        let dhcp4 = self.dhcp4?;
+        // Forward from the last subnet found, then once from the start.
+        if let Some(found) = self.subnets.as_mut()?.find(|f| has_id(&f.node, id)) {
+            return Some(found.node);
+        }
+        let mut fresh = AllSubnets::new(dhcp4);
+        let found = fresh.find(|f| has_id(&f.node, id))?;
+        self.subnets = Some(fresh);
+        Some(found.node)
+    }
+
+    /// The map of reservation `index` of `config.reservations`.
+    pub fn reservation(&mut self, config: &Config<'_>, index: usize) -> Option<Node<'t>> {
+        let r = config.reservations.get(index)?;
+        let reuse =
+            matches!(&self.current, Some((id, next, _)) if *id == r.subnet_id && *next == index);
+        if !reuse {
+            let (range, holder) = if r.subnet_id == 0 {
+                (config.globals.reservations, self.dhcp4?)
+            } else {
+                let s = config.subnet_by_id(r.subnet_id)?;
+                (s.reservations, self.subnet_map(r.subnet_id)?)
+            };
+            let position = index.checked_sub(range.start as usize)?;
+            let Some(Value::List(list)) = holder.get("reservations") else {
+                return None;
+            };
+            let mut items = list.items();
+            for _ in 0..position {
+                items.next()?;
+            }
+            self.current = Some((r.subnet_id, index, items));
+        }
+        let (_, next, items) = self.current.as_mut()?;
+        *next += 1;
+        match items.next()? {
+            (Value::Map(m), _) => Some(m),
+            _ => None,
+        }
     }
 }
 

@@ -242,9 +242,12 @@ impl<'t> Node<'t> {
     /// Maps a position in the container's own text to the document.
     fn absolute(&self, e: SyntaxError) -> SyntaxError {
         let pos = Position {
-            line: self.pos.line + e.pos.line - 1,
+            line: self.pos.line.saturating_add(e.pos.line).saturating_sub(1),
             column: if e.pos.line == 1 {
-                self.pos.column + e.pos.column - 1
+                self.pos
+                    .column
+                    .saturating_add(e.pos.column)
+                    .saturating_sub(1)
             } else {
                 e.pos.column
             },
@@ -418,9 +421,13 @@ fn rebase<'t>(v: Value<'t>, parent: &Node<'t>) -> Value<'t> {
         start: n.start + parent.start,
         end: n.end + parent.start,
         pos: Position {
-            line: parent.pos.line + n.pos.line - 1,
+            line: parent.pos.line.saturating_add(n.pos.line).saturating_sub(1),
             column: if n.pos.line == 1 {
-                parent.pos.column + n.pos.column - 1
+                parent
+                    .pos
+                    .column
+                    .saturating_add(n.pos.column)
+                    .saturating_sub(1)
             } else {
                 n.pos.column
             },

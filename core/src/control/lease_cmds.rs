@@ -227,23 +227,26 @@ fn find(a: &Node<'_>, env: &Env<'_, '_, '_>) -> Result<Option<Ipv4Addr>, Refusal
     }
     let kind = match a.get("identifier-type") {
         Some(Value::Str(s)) => s,
-        _ => return Err(refuse(
-            RESULT_ERROR,
-            format_args!(
+        _ => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!(
                 "No 'ip-address' provided and 'identifier-type' is either missing or not a string."
             ),
-        )),
+            ))
+        }
     };
-    let identifier =
-        match a.get("identifier") {
-            Some(Value::Str(s)) => s,
-            _ => return Err(refuse(
+    let identifier = match a.get("identifier") {
+        Some(Value::Str(s)) => s,
+        _ => {
+            return Err(refuse(
                 RESULT_ERROR,
                 format_args!(
                     "No 'ip-address' provided and 'identifier' is either missing or not a string."
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let subnet_id = match a.get("subnet-id") {
         Some(Value::Int(v)) if (0..=i64::from(u32::MAX)).contains(&v) => v as u32,
         _ => {
@@ -308,8 +311,15 @@ pub(crate) fn get_all<'r>(
     args: Option<Node<'r>>,
     env: &mut Env<'_, '_, '_>,
 ) -> Result<Decision<'r>, Refusal> {
+    // Kea: no arguments = every lease; arguments without `subnets` are an error.
     let filter = match args.map(|a| a.get("subnets")) {
-        None | Some(None) => LeaseFilter::All,
+        None => LeaseFilter::All,
+        Some(None) => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("'subnets' parameter not specified"),
+            ))
+        }
         Some(Some(Value::List(l))) => {
             if l.items().any(|(v, _)| !matches!(v, Value::Int(_))) {
                 return Err(refuse(
@@ -335,7 +345,12 @@ pub(crate) fn get_page<'r>(
     args: Option<Node<'r>>,
     env: &mut Env<'_, '_, '_>,
 ) -> Result<Decision<'r>, Refusal> {
-    let a = args::map(args)?;
+    let a = args.ok_or_else(|| {
+        refuse(
+            RESULT_ERROR,
+            format_args!("no parameters specified for the lease4-get-page command"),
+        )
+    })?;
     let after = match a.get("from") {
         None => {
             return Err(refuse(
@@ -346,12 +361,14 @@ pub(crate) fn get_page<'r>(
         Some(Value::Str(s)) if s.eq_str("start") => None,
         Some(Value::Str(s)) => match s.plain().and_then(crate::config::values::ipv4) {
             Some(a) => Some(a),
-            None => return Err(refuse(
-                RESULT_ERROR,
-                format_args!(
+            None => {
+                return Err(refuse(
+                    RESULT_ERROR,
+                    format_args!(
                     "'from' parameter value is neither 'start' keyword nor a valid IPv4 address"
                 ),
-            )),
+                ))
+            }
         },
         Some(_) => {
             return Err(refuse(
@@ -375,11 +392,17 @@ pub(crate) fn get_page<'r>(
                 format_args!("page size of retrieved leases must not be 0"),
             ))
         }
-        Some(Value::Int(n)) if n > 0 => n as u64,
+        Some(Value::Int(n)) if n > 0 && n <= i64::from(u32::MAX) => n as u64,
+        Some(Value::Int(_)) => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("page size of retrieved leases must not be greater than 4294967295"),
+            ))
+        }
         Some(_) => {
             return Err(refuse(
                 RESULT_ERROR,
-                format_args!("'limit' parameter must be a positive number"),
+                format_args!("'limit' parameter must be a number"),
             ))
         }
     };

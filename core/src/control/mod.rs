@@ -14,6 +14,31 @@
 //!    (a [`Cursor`] continues where the previous chunk stopped; see [`json_out`]).
 //!
 //! Answers are JSON objects (the UNIX-socket shape); the HTTP front end wraps them in `[ … ]`.
+//!
+//! # Daemon usage
+//! ```text
+//! let reply = match control::parse_request_bytes(&body) {
+//!     Err(e) => Reply::from_request_error(&e),
+//!     Ok(req) => match control::execute(&req, &mut Env { config, config_text, leases, stats, now }, &mut sink) {
+//!         Decision::Reply(r) => r,
+//!         Decision::Action(a) => carry_out(a),     // config/subnet/host edits, shutdown, …
+//!     },
+//! };
+//! sink.sync()?;                                    // lease rows durable before the answer
+//! let order = if reply.needs_lease_order() { leases.ids_by_address(&mut scratch) } else { &[] };
+//! let view = View { config, config_text, leases, stats, info, lease_order: order };
+//! let mut cursor = Cursor::default();
+//! loop {
+//!     let chunk = control::render(&reply, &view, cursor, &mut buf);   // any buf size ≥ 1
+//!     socket.write_all(&buf[..chunk.len])?;
+//!     if chunk.done { break }
+//!     cursor = chunk.next;
+//! }
+//! ```
+//! `carry_out` for the config-changing actions: edit the running text with [`edit`] into a
+//! new buffer, run `config::measure` + `config::parse` on it, and on success swap it in
+//! (lease table pools, `Stats::configure`) and answer [`Reply::SubnetChanged`] /
+//! [`texts`]; on a parse error answer `Reply::Status { result: 1, text: <the error> }`.
 
 // Errors and refusals carry their text inline (no `alloc`): a few hundred bytes by value.
 // Commands are not a hot path, so the size of the `Err` variants does not matter.
@@ -26,11 +51,13 @@ pub mod json_out;
 mod lease_cmds;
 mod render;
 mod subnet_cmds;
+#[cfg(test)]
+mod tests;
 
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
-pub use command::{parse_request, Command, Request, RequestError, COMMANDS};
+pub use command::{parse_request, parse_request_bytes, Command, Request, RequestError, COMMANDS};
 pub use json_in::{JsonStr, Node, Value};
 pub use json_out::{BufferFull, Chunk, Cursor, JsonOut};
 pub use lease_cmds::LeaseFilter;
@@ -43,13 +70,17 @@ use crate::stats::{StatName, Stats};
 use crate::time::Timestamp;
 
 /// Result 0: success.
-pub const RESULT_SUCCESS: u8 = 0;
+pub const RESULT_SUCCESS: u16 = 0;
 /// Result 1: error.
-pub const RESULT_ERROR: u8 = 1;
+pub const RESULT_ERROR: u16 = 1;
 /// Result 2: command not supported.
-pub const RESULT_UNSUPPORTED: u8 = 2;
+pub const RESULT_UNSUPPORTED: u16 = 2;
 /// Result 3: the query worked but found nothing.
-pub const RESULT_EMPTY: u8 = 3;
+pub const RESULT_EMPTY: u16 = 3;
+/// HTTP front end only (an object, not an array): `{ "result": 400, "text": "Bad Request" }`.
+pub const RESULT_BAD_REQUEST: u16 = 400;
+/// HTTP front end only: `{ "result": 401, "text": "Unauthorized" }` with `WWW-Authenticate`.
+pub const RESULT_UNAUTHORIZED: u16 = 401;
 
 /// Longest `text` of a status answer (longer texts are cut).
 pub const TEXT_CAPACITY: usize = 400;
@@ -161,7 +192,7 @@ pub enum Reply<'r> {
     /// `{ "result": r, "text": "…" }`.
     Status {
         /// Result code.
-        result: u8,
+        result: u16,
         /// Text.
         text: Text,
     },
@@ -240,11 +271,26 @@ pub enum Reply<'r> {
     },
     /// `statistic-get-all`.
     Statistics,
+    /// `server-tag-get`.
+    ServerTag,
+    /// `stat-lease4-get`: rows of the subnets with ids in `first..=last`.
+    StatLease4 {
+        /// Lowest subnet id.
+        first: u32,
+        /// Highest subnet id.
+        last: u32,
+        /// When (the `timestamp` of the result set).
+        at: Timestamp,
+        /// Rows found.
+        rows: u64,
+        /// The `text`.
+        text: Text,
+    },
 }
 
 impl Reply<'_> {
     /// A status answer.
-    pub fn status(result: u8, text: &str) -> Reply<'static> {
+    pub fn status(result: u16, text: &str) -> Reply<'static> {
         Reply::Status {
             result,
             text: self::text(format_args!("{text}")),
@@ -255,6 +301,25 @@ impl Reply<'_> {
     pub fn from_request_error(e: &RequestError<'_>) -> Reply<'static> {
         Reply::Status {
             result: e.result(),
+            text: text(format_args!("{e}")),
+        }
+    }
+
+    /// `dhcp-disable`'s answer.
+    pub fn dhcp_disabled(max_period: Option<u32>) -> Reply<'static> {
+        Reply::Status {
+            result: RESULT_SUCCESS,
+            text: match max_period {
+                Some(s) => text(format_args!("DHCPv4 service disabled for {s} seconds")),
+                None => text(format_args!("DHCPv4 service disabled")),
+            },
+        }
+    }
+
+    /// Result 1 with an error's text (a config parser error, an I/O error, …).
+    pub fn error(e: &dyn core::fmt::Display) -> Reply<'static> {
+        Reply::Status {
+            result: RESULT_ERROR,
             text: text(format_args!("{e}")),
         }
     }
@@ -392,7 +457,7 @@ impl<'r> From<Reply<'r>> for Decision<'r> {
 /// A failed argument check: the status answer to send.
 pub(crate) type Refusal = Reply<'static>;
 
-pub(crate) fn refuse(result: u8, args: core::fmt::Arguments<'_>) -> Refusal {
+pub(crate) fn refuse(result: u16, args: core::fmt::Arguments<'_>) -> Refusal {
     Reply::Status {
         result,
         text: text(args),
@@ -426,6 +491,8 @@ pub fn execute<'r>(
             stat_command(request.command, args, env)
         }
         Command::StatisticGetAll => Ok(Reply::Statistics.into()),
+        Command::StatLease4Get => stat_lease4_get(args, env),
+        Command::ServerTagGet => Ok(Reply::ServerTag.into()),
         Command::StatisticResetAll => {
             env.stats.reset_all(env.now);
             Ok(Reply::status(RESULT_SUCCESS, "All statistics reset to neutral values.").into())
@@ -541,6 +608,76 @@ fn dhcp_disable(args: Option<Node<'_>>) -> Result<Decision<'_>, Refusal> {
         }
     };
     Ok(Decision::Action(Action::DhcpDisable { max_period, origin }))
+}
+
+/// `stat-lease4-get` (`libdhcp_stat_cmds`): `{"subnet-id": N}`, `{"subnet-range":
+/// {"first-subnet-id", "last-subnet-id"}}` or nothing (all subnets). Values come from the
+/// statistics (total, cumulative, assigned and declined addresses per subnet).
+fn stat_lease4_get<'r>(
+    args: Option<Node<'r>>,
+    env: &mut Env<'_, '_, '_>,
+) -> Result<Decision<'r>, Refusal> {
+    let id = |v: Option<Value<'_>>, name: &str| -> Result<u32, Refusal> {
+        match v {
+            Some(Value::Int(n)) if n > 0 && n <= i64::from(u32::MAX) => Ok(n as u32),
+            Some(Value::Int(_)) => Err(refuse(
+                RESULT_ERROR,
+                format_args!("'{name}' parameter must be > 0"),
+            )),
+            _ => Err(refuse(
+                RESULT_ERROR,
+                format_args!("'{name}' parameter missing or not an integer"),
+            )),
+        }
+    };
+    let (first, last, label) = match args {
+        Some(a) if a.get("subnet-id").is_some() => {
+            let n = id(a.get("subnet-id"), "subnet-id")?;
+            if env.config.subnet_by_id(n).is_none() {
+                return Err(refuse(
+                    RESULT_EMPTY,
+                    format_args!("subnet-id: {n} does not exist"),
+                ));
+            }
+            (n, n, text(format_args!("subnet-id={n}")))
+        }
+        Some(a) if a.get("subnet-range").is_some() => {
+            let Some(Value::Map(r)) = a.get("subnet-range") else {
+                return Err(refuse(
+                    RESULT_ERROR,
+                    format_args!("'subnet-range' parameter must be a map"),
+                ));
+            };
+            let first = id(r.get("first-subnet-id"), "first-subnet-id")?;
+            let last = id(r.get("last-subnet-id"), "last-subnet-id")?;
+            if last < first {
+                return Err(refuse(
+                    RESULT_ERROR,
+                    format_args!("'last-subnet-id' must be greater than 'first-subnet-id'"),
+                ));
+            }
+            (
+                first,
+                last,
+                text(format_args!("subnets {first} through {last}")),
+            )
+        }
+        _ => (1, u32::MAX, text(format_args!("all subnets"))),
+    };
+    let rows = env
+        .stats
+        .subnets()
+        .iter()
+        .filter(|s| (first..=last).contains(&s.id))
+        .count() as u64;
+    Ok(Reply::StatLease4 {
+        first,
+        last,
+        at: env.now,
+        rows,
+        text: text(format_args!("stat-lease4-get[{label}]: {rows} rows found")),
+    }
+    .into())
 }
 
 /// `statistic-get`, `statistic-reset`, `statistic-remove`.

@@ -12,15 +12,15 @@ use crate::stats::{format_timestamp, Sample, StatName};
 /// Renders the chunk of `reply` that starts at `cursor` into `out`. Call again with
 /// `chunk.next` until `chunk.done`. A buffer of any size ≥ 1 byte makes progress; list
 /// answers resume at the item that was cut, so the whole answer costs O(answer).
-/// `config-get` and `subnet4-get` re-read the config text per chunk: give them a buffer of
-/// 3 × the config text for one chunk.
+/// `config-get`, `subnet4-get` and the `reservation-*` answers re-read the config text once
+/// per chunk: give them large chunks (3 × the config text holds `config-get` in one).
 pub fn render(reply: &Reply<'_>, view: &View<'_, '_, '_>, cursor: Cursor, out: &mut [u8]) -> Chunk {
     let mut w = JsonOut::resume(out, cursor);
     let _ = write_reply(&mut w, reply, view);
     w.finish()
 }
 
-fn result_text(w: &mut JsonOut<'_>, result: u8, text: core::fmt::Arguments<'_>) -> WriteResult {
+fn result_text(w: &mut JsonOut<'_>, result: u16, text: core::fmt::Arguments<'_>) -> WriteResult {
     w.field_u64("result", u64::from(result))?;
     w.key("text")?;
     w.string_fmt(text)?;
@@ -261,7 +261,8 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             match config.reservations.get(*index) {
                 Some(r) => {
                     w.key("arguments")?;
-                    write_host(w, view, *index, r, false)?;
+                    let mut texts = edit::HostTexts::new(view.config_text);
+                    write_host(w, view, &mut texts, *index, r, false)?;
                     result_text(w, RESULT_SUCCESS, format_args!("Host found."))
                 }
                 None => result_text(w, RESULT_SUCCESS, format_args!("Host not found.")),
@@ -292,6 +293,7 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             if start > *from {
                 left = left.saturating_sub(hosts_matching(config, *subnet_id, *from, start) as u64);
             }
+            let mut texts = edit::HostTexts::new(view.config_text);
             for (i, r) in config.reservations.iter().enumerate().skip(start) {
                 if left == 0 {
                     break;
@@ -300,7 +302,7 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
                     continue;
                 }
                 w.item(i as u64);
-                write_host(w, view, i, r, subnet_id.is_none())?;
+                write_host(w, view, &mut texts, i, r, subnet_id.is_none())?;
                 left -= 1;
             }
             w.end_array()?;
@@ -331,6 +333,75 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.end_object()?;
             w.field_u64("result", 0)?;
             w.end_object()
+        }
+        Reply::ServerTag => {
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.field_str("server-tag", config.str(config.globals.server_tag))?;
+            w.end_object()?;
+            w.field_u64("result", 0)?;
+            w.end_object()
+        }
+        Reply::StatLease4 {
+            first,
+            last,
+            at,
+            rows,
+            text,
+        } => {
+            use crate::stats::SubnetStat as S;
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.key("result-set")?;
+            w.begin_object()?;
+            w.key("columns")?;
+            w.begin_array()?;
+            for c in [
+                "subnet-id",
+                "total-addresses",
+                "cumulative-assigned-addresses",
+                "assigned-addresses",
+                "declined-addresses",
+            ] {
+                w.string(c)?;
+            }
+            w.end_array()?;
+            w.key("rows")?;
+            w.begin_array()?;
+            for s in view.stats.subnets() {
+                if !(*first..=*last).contains(&s.id) {
+                    continue;
+                }
+                w.begin_array()?;
+                w.u64(u64::from(s.id))?;
+                for stat in [
+                    S::TotalAddresses,
+                    S::CumulativeAssignedAddresses,
+                    S::AssignedAddresses,
+                    S::DeclinedAddresses,
+                ] {
+                    let v = view
+                        .stats
+                        .get(StatName::Subnet { id: s.id, stat })
+                        .map_or(0, |x| x.value);
+                    w.i64(v)?;
+                }
+                w.end_array()?;
+            }
+            w.end_array()?;
+            let mut ts: heapless::String<40> = heapless::String::new();
+            let _ = format_timestamp(*at, view.info.utc_offset, &mut ts);
+            w.field_str("timestamp", &ts)?;
+            w.end_object()?;
+            w.end_object()?;
+            let result = if *rows > 0 {
+                RESULT_SUCCESS
+            } else {
+                RESULT_EMPTY
+            };
+            result_text(w, result, format_args!("{text}"))
         }
         Reply::Statistics => {
             w.begin_object()?;
@@ -396,6 +467,7 @@ fn write_stat(
 fn write_host(
     w: &mut JsonOut<'_>,
     view: &View<'_, '_, '_>,
+    texts: &mut edit::HostTexts<'_>,
     index: usize,
     r: &Reservation,
     with_subnet_id: bool,
@@ -428,7 +500,7 @@ fn write_host(
     w.key("next-server")?;
     w.ipv4(r.next_server.unwrap_or(core::net::Ipv4Addr::UNSPECIFIED))?;
     w.key("option-data")?;
-    match edit::reservation_node(view.config_text, config, index) {
+    match texts.reservation(config, index) {
         Some(node) => match node.get("option-data") {
             Some(v @ Value::List(_)) => copy_value(w, v)?,
             _ => {

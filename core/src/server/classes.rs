@@ -74,6 +74,17 @@ pub struct PacketClasses<'c> {
     reservation_classes: IndexRange,
     /// Classes whose test matched (bit `i` = `config.classes[i]`).
     tested: &'c [u64],
+    /// Required classes to evaluate on demand (§5 step 13), once the address is known.
+    required: Option<Required<'c>>,
+}
+
+/// The required-class lists of a reply (`require-client-classes` of the shared network,
+/// the subnet and the pool holding yiaddr) and how to evaluate them.
+#[derive(Clone, Copy)]
+struct Required<'c> {
+    lists: [IndexRange; 3],
+    tests: &'c dyn ClassTests,
+    query: &'c Query<'c>,
 }
 
 impl<'c> PacketClasses<'c> {
@@ -85,7 +96,63 @@ impl<'c> PacketClasses<'c> {
             known: None,
             reservation_classes: IndexRange::EMPTY,
             tested: &[],
+            required: None,
         }
+    }
+
+    /// The same classes plus the required classes of a reply (kea-expressions.md §5 step
+    /// 13: "classes required by … the shared network's `require-client-classes`, then the
+    /// subnet's, then the pool that contains yiaddr; evaluate each one's `test` against the
+    /// packet; add on `true`. A required class **without** a `test` is *not* added in 2.2").
+    pub fn with_required(
+        self,
+        lists: [IndexRange; 3],
+        tests: &'c dyn ClassTests,
+        query: &'c Query<'c>,
+    ) -> Self {
+        PacketClasses {
+            required: Some(Required {
+                lists,
+                tests,
+                query,
+            }),
+            ..self
+        }
+    }
+
+    /// Whether `name` is a required class of this reply whose test is true.
+    fn required_member(&self, name: &[u8]) -> bool {
+        let Some(req) = self.required else {
+            return false;
+        };
+        let config = self.config;
+        let listed = req.lists.iter().any(|r| {
+            config
+                .names
+                .get(r.as_range())
+                .is_some_and(|names| names.iter().any(|&n| config.bytes(n) == name))
+        });
+        if !listed {
+            return false;
+        }
+        let Some(index) = config
+            .classes
+            .iter()
+            .position(|c| config.bytes(c.name) == name)
+        else {
+            return false;
+        };
+        match config.classes.get(index) {
+            Some(c) if !c.test.is_empty() => {}
+            _ => return false,
+        }
+        // The test sees the classes decided before the required ones (no recursion into
+        // other required classes).
+        let before = PacketClasses {
+            required: None,
+            ..*self
+        };
+        req.tests.test(index, req.query, &before)
     }
 
     /// The same classes plus the test results in `tested`.
@@ -148,5 +215,6 @@ impl Membership for PacketClasses<'_> {
             .names
             .get(self.reservation_classes.as_range())
             .is_some_and(|names| names.iter().any(|&n| self.config.bytes(n) == name))
+            || self.required_member(name)
     }
 }

@@ -9,8 +9,28 @@
 //! * Otherwise, a reserved hostname is sent as 12 (lower-cased), whether or not the client
 //!   asked; a client-sent 12 is sanitised, lower-cased and echoed.
 
+use crate::server::hostname_chars::CharSet;
 use crate::server::packet::ParsedQuery;
-use crate::server::reply::{sanitize_hostname, trim_nuls};
+use crate::server::reply::trim_nuls;
+
+/// How client-supplied names are scrubbed (`hostname-char-set`, `hostname-char-replacement`).
+#[derive(Clone, Copy, Debug)]
+pub struct Sanitizer<'a> {
+    /// The character set.
+    pub set: CharSet<'a>,
+    /// The replacement text.
+    pub replacement: &'a [u8],
+}
+
+impl Sanitizer<'static> {
+    /// Kea's defaults: `[^A-Za-z0-9.-]` → `""`.
+    pub fn kea_default() -> Self {
+        Sanitizer {
+            set: CharSet::kea_default(),
+            replacement: b"",
+        }
+    }
+}
 
 /// RFC 4702 §2.1 flag bits.
 const FLAG_S: u8 = 0x01;
@@ -46,10 +66,11 @@ pub struct ClientName<'b> {
 pub fn decide<'b>(
     q: &ParsedQuery<'_>,
     reserved: &[u8],
+    sanitizer: &Sanitizer<'_>,
     buf: &'b mut NameBuffers,
 ) -> ClientName<'b> {
     if let Some(fqdn) = q.option(81) {
-        return fqdn_reply(fqdn, reserved, buf).unwrap_or_default();
+        return fqdn_reply(fqdn, reserved, sanitizer, buf).unwrap_or_default();
     }
     let n = if !reserved.is_empty() {
         // Kea: reserved hostname, "Convert it to lower case".
@@ -60,7 +81,11 @@ pub fn decide<'b>(
         }
         n
     } else if let Some(sent) = q.option(12) {
-        sanitize_hostname(trim_nuls(sent), &mut buf.text)
+        // Kea trims surrounding white space, scrubs, then lower-cases.
+        let sent = trim_nuls(sent).trim_ascii();
+        sanitizer
+            .set
+            .scrub(sent, sanitizer.replacement, &mut buf.text)
     } else {
         0
     };
@@ -83,7 +108,12 @@ fn put(out: &mut [u8], at: &mut usize, s: &[u8]) -> Option<()> {
 /// returns (length, fully qualified). RFC 4702 §2.3: with E set the name is in DNS wire
 /// form (a final zero-length label means fully qualified); without it, ASCII (a final dot
 /// means fully qualified).
-fn client_text(flags: u8, name: &[u8], out: &mut [u8]) -> Option<(usize, bool)> {
+fn client_text(
+    flags: u8,
+    name: &[u8],
+    sanitizer: &Sanitizer<'_>,
+    out: &mut [u8],
+) -> Option<(usize, bool)> {
     let mut at = 0;
     let mut full = false;
     let mut first = true;
@@ -92,7 +122,9 @@ fn client_text(flags: u8, name: &[u8], out: &mut [u8]) -> Option<(usize, bool)> 
         if label.len() > 63 {
             return None;
         }
-        let n = sanitize_label(label, &mut clean);
+        let n = sanitizer
+            .set
+            .scrub(label, sanitizer.replacement, &mut clean);
         if n == 0 {
             return None; // an empty label is not a name Kea could build
         }
@@ -129,21 +161,6 @@ fn client_text(flags: u8, name: &[u8], out: &mut [u8]) -> Option<(usize, bool)> 
     Some((at, full))
 }
 
-/// `hostname-char-set` `[^A-Za-z0-9.-]` → `""` on one label, lower-cased (Kea 2.2 answers
-/// "Wren-Fqdn" with "wren-fqdn." \[checked\], testdata/kea-fqdn-session.txt).
-fn sanitize_label(label: &[u8], out: &mut [u8; 63]) -> usize {
-    let mut n = 0;
-    for &b in label {
-        if b.is_ascii_alphanumeric() || b == b'-' {
-            if let Some(o) = out.get_mut(n) {
-                *o = b.to_ascii_lowercase();
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 /// Kea's `processClientFqdnOption` with updates disabled: flags N=1, S=0, O = the client's
 /// S, E carried over; RCODE1/2 copied from the client's option; the name is the reserved
 /// hostname qualified with a trailing dot, else the client's name sanitised and made fully
@@ -151,6 +168,7 @@ fn sanitize_label(label: &[u8], out: &mut [u8; 63]) -> usize {
 fn fqdn_reply<'b>(
     fqdn: &[u8],
     reserved: &[u8],
+    sanitizer: &Sanitizer<'_>,
     buf: &'b mut NameBuffers,
 ) -> Option<ClientName<'b>> {
     let (&flags, rest) = fqdn.split_first()?;
@@ -167,7 +185,7 @@ fn fqdn_reply<'b>(
             t.make_ascii_lowercase();
         }
     } else {
-        let (n, _) = client_text(flags, name, &mut buf.text)?;
+        let (n, _) = client_text(flags, name, sanitizer, &mut buf.text)?;
         text_len = n;
     }
     if text_len > 0 && buf.text.get(text_len - 1) != Some(&b'.') {
@@ -210,7 +228,7 @@ mod tests {
         let p = request(options);
         let q = ParsedQuery::parse(&p).unwrap();
         let mut buf = NameBuffers::default();
-        let n = decide(&q, reserved, &mut buf);
+        let n = decide(&q, reserved, &Sanitizer::kea_default(), &mut buf);
         (
             n.option.map(|(c, v)| (c, v.to_vec())),
             n.lease_hostname.into(),

@@ -15,8 +15,9 @@ use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
-use crate::server::client_name::{self, ClientName, NameBuffers};
+use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
+use crate::server::hostname_chars::CharSet;
 use crate::server::lifetime::tee_times;
 use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
 use crate::server::reply::{
@@ -185,6 +186,13 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
     /// option 54), beyond the receiving interface's own.
     pub(crate) server_addresses: &'a [Ipv4Addr],
+    /// How client-supplied names are scrubbed.
+    pub(crate) sanitizer: Sanitizer<'a>,
+    /// kea-dhcp4 `-p`: the port the server listens on ([`destination::SERVER_PORT`] by
+    /// default).
+    pub(crate) server_port: u16,
+    /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
+    pub(crate) client_port: u16,
 }
 
 /// What a reply is built from.
@@ -229,7 +237,35 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             class_tests: None,
             class_bits: &mut [],
             server_addresses: &[],
+            sanitizer: Sanitizer::kea_default(),
+            server_port: destination::SERVER_PORT,
+            client_port: destination::CLIENT_PORT,
         }
+    }
+
+    /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
+    /// (`Dhcpv4Srv::adjustIfaceData`), a client port other than 68 receives *every* reply,
+    /// relayed ones included ("If client port was set from the command line enforce all
+    /// responses to it"); without it clients get 68 and relays 67 or their RFC 8357
+    /// relay-port. The server port only moves where the daemon listens: Kea still answers
+    /// relays at the constant 67 (`DHCP4_SERVER_PORT`), so it changes no destination.
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.server_port = server_port;
+        self.client_port = client_port;
+        self
+    }
+
+    /// The `(server, client)` ports given to [`Engine::with_ports`].
+    pub fn ports(&self) -> (u16, u16) {
+        (self.server_port, self.client_port)
+    }
+
+    /// `hostname-char-set` / `hostname-char-replacement` (global values; Kea's defaults
+    /// `[^A-Za-z0-9.-]` / `""` otherwise). An empty set keeps client names as sent (only
+    /// lower-cased).
+    pub fn with_hostname_chars(mut self, set: CharSet<'a>, replacement: &'a [u8]) -> Self {
+        self.sanitizer = Sanitizer { set, replacement };
+        self
     }
 
     /// Every address the server listens on (all served interfaces). A REQUEST, RELEASE,
@@ -497,7 +533,29 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        client_name::decide(ctx.q, reserved, buf)
+        let sanitizer = self.sanitizer_for(ctx.selected);
+        client_name::decide(ctx.q, reserved, &sanitizer, buf)
+    }
+
+    /// How names are scrubbed for a client of `subnet` (the selected one, as Kea's
+    /// `processClientName` runs before the allocation): the subnet's resolved
+    /// `hostname-char-set` / `hostname-char-replacement` (subnet → shared network →
+    /// global, kea-config.md §3), each falling back to [`Engine::with_hostname_chars`]'s
+    /// value (Kea's defaults unless set) when no level declares it. A set wren cannot
+    /// read ([`CharSet::parse`]) keeps the fallback set; the config loader warns about it.
+    pub(crate) fn sanitizer_for(&self, subnet: Option<usize>) -> Sanitizer<'a> {
+        let config = &self.config;
+        let params = subnet
+            .and_then(|s| config.subnets.get(s))
+            .map_or(config.globals.params, |s| s.params);
+        let set = params
+            .hostname_char_set
+            .and_then(|t| CharSet::parse(config.str(t)).ok())
+            .unwrap_or(self.sanitizer.set);
+        let replacement = params
+            .hostname_char_replacement
+            .map_or(self.sanitizer.replacement, |t| config.bytes(t));
+        Sanitizer { set, replacement }
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -568,6 +626,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         plan: &ReplyPlan<'_>,
         out: &mut [u8],
     ) -> Result<(usize, Destination), DropReason> {
+        // §5 step 13: required classes join only replies that carry an address and INFORM
+        // ACKs (Kea `requiredClassify` after the allocation), before options are chosen.
+        let with_required;
+        let ctx = match (
+            self.class_tests,
+            plan.subnet.and_then(|s| self.config.subnets.get(s)),
+        ) {
+            (Some(tests), Some(subnet))
+                if !plan.bare
+                    && (plan.kind == ReplyKind::InformAck || !plan.yiaddr.is_unspecified()) =>
+            {
+                let config = &self.config;
+                let network = subnet
+                    .shared_network
+                    .and_then(|n| config.shared_networks.get(n as usize))
+                    .map_or(IndexRange::EMPTY, |n| n.require_client_classes);
+                let pool = crate::assign::address::pool_of(config, subnet, plan.yiaddr)
+                    .filter(|_| !plan.yiaddr.is_unspecified())
+                    .and_then(|p| config.pools.get(p))
+                    .map_or(IndexRange::EMPTY, |p| p.require_client_classes);
+                with_required = Ctx {
+                    classes: ctx.classes.with_required(
+                        [network, subnet.require_client_classes, pool],
+                        tests,
+                        ctx.query,
+                    ),
+                    ..*ctx
+                };
+                &with_required
+            }
+            _ => ctx,
+        };
         let q = ctx.q;
         let query = ctx.query;
         let server_id = self.server_id(ctx, plan);
@@ -584,6 +674,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             chaddr_mac: q.chaddr_mac(),
             transport: query.transport,
             server_ip: receiving_address(query),
+            client_port: self.client_port,
         });
         let msg_type = [match plan.kind {
             ReplyKind::Offer => u8::from(MessageType::Offer),

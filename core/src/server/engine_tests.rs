@@ -496,6 +496,42 @@ fn relay_port_sub_option_19_sends_to_the_source_port() {
 }
 
 #[test]
+fn moved_ports_send_relayed_and_direct_offers_to_the_client_port() {
+    // tests/tests/cli.rs port_flags_match_kea: kea-dhcp4 -p 1067 -P 1068 answers the relayed
+    // perfdhcp DISCOVER at giaddr:1068 and the direct dhclient one at 255.255.255.255:1068.
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_ports(1067, 1068);
+    assert_eq!(engine.ports(), (1067, 1068));
+    let mut sink = Sink::default();
+    let relayed = fixture!("perfdhcp-discover");
+    let direct = fixture!("dhclient-discover");
+    let from_relay = Query {
+        source_port: 1067,
+        ..unicast_query(&relayed, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let from_client = Query {
+        source_port: 1068,
+        ..broadcast_query(&direct)
+    };
+    let mut buf = [0u8; 1500];
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 2), 1068));
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    // (raw transport, no broadcast bit: unicast to yiaddr)
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 101), 1068));
+    // Default ports: relay at 67, client at 68.
+    let mut engine = engine.with_ports(67, 68);
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 67);
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 68);
+}
+
+#[test]
 fn request_matching_no_subnet_is_naked_to_ciaddr() {
     let mut rig = Rig::new(kea_fixture_config());
     let mut sink = Sink::default();
@@ -950,6 +986,7 @@ impl crate::server::classes::ClassTests for FakeTests {
         match index {
             0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
             1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
+            2 => member.is_member(b"pxe"),
             _ => false,
         }
     }
@@ -1257,4 +1294,121 @@ fn request_without_50_or_ciaddr_is_acked_anyway_reservation_first() {
         (kind, summary.address),
         (MessageType::Ack, Some(Ipv4Addr::new(198, 18, 0, 100)))
     );
+}
+
+#[test]
+fn empty_hostname_char_set_keeps_client_names() {
+    let mut f = kea_fixture_config();
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let set = crate::server::hostname_chars::CharSet::parse("").unwrap();
+    let mut engine = Engine::new(&config, &mut store, &mut cursors).with_hostname_chars(set, b"");
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12, 14];
+    opts.extend_from_slice(b"wren,parity&co");
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(
+        matches!(
+            o,
+            Outcome::Reply {
+                kind: MessageType::Ack,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert_eq!(sink.0[0].hostname, "wren,parity&co");
+}
+
+/// The hostname stored for a REQUEST carrying option 12 `sent`, with `f`'s config.
+fn stored_hostname(f: &mut Fixture, sent: &[u8]) -> String {
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12];
+    opts.push(sent.len() as u8);
+    opts.extend_from_slice(sent);
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(matches!(o, Outcome::Reply { .. }), "{o:?}");
+    sink.0[0].hostname.clone()
+}
+
+#[test]
+fn hostname_char_set_and_replacement_come_from_the_subnet_params() {
+    // Kea default: `,` and `&` removed.
+    assert_eq!(
+        stored_hostname(&mut kea_fixture_config(), b"wren,parity&co"),
+        "wrenparityco"
+    );
+    // Global `"hostname-char-set": ""` (resolved into every subnet): kept.
+    let mut f = kea_fixture_config();
+    let empty = f.text(b"");
+    f.subnets[0].params.hostname_char_set = Some(empty);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren,parity&co");
+    // A replacement alone keeps Kea's default set.
+    let mut f = kea_fixture_config();
+    let dash = f.text(b"-");
+    f.subnets[0].params.hostname_char_replacement = Some(dash);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren-parity-co");
+    // Both, subnet level.
+    let mut f = kea_fixture_config();
+    let set = f.text(b"[,]");
+    let x = f.text(b"x");
+    f.subnets[0].params.hostname_char_set = Some(set);
+    f.subnets[0].params.hostname_char_replacement = Some(x);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wrenxparity&co");
+}
+
+#[test]
+fn required_classes_are_evaluated_for_address_bearing_replies() {
+    let mut f = kea_fixture_config();
+    let pxe = f.class("pxe");
+    f.classes[pxe].test = f.text(b"pxe test");
+    let known = f.class("known-pxe");
+    f.classes[known].test = f.text(b"known test");
+    let host = f.class("pxe-host");
+    f.classes[host].test = f.text(b"member('pxe')");
+    f.classes[host].only_if_required = true;
+    f.option(Level::Class(host), 67, b"pxelinux.0", false);
+    let name = f.text(b"pxe-host");
+    f.names.push(name);
+    f.subnets[0].require_client_classes = crate::config::IndexRange { start: 0, len: 1 };
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut bits = [0u64; 1];
+    let mut engine =
+        Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 700];
+    let pxe = packet(
+        [0; 4],
+        [0; 4],
+        &[
+            53, 1, 1, 55, 1, 67, 60, 9, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't',
+        ],
+    );
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&pxe), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(options(&buf[..len]).contains(&(67, b"pxelinux.0".to_vec())));
+    let plain = packet([0; 4], [0; 4], &[53, 1, 1, 55, 1, 67]);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&plain), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(!codes(&buf[..len]).contains(&67));
 }

@@ -16,7 +16,10 @@
 //! let mut cursors = vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()]; // iterative allocator
 //! table.set_pools(config.pools)?;            // occupancy hints for the allocator
 //! // per packet (or per batch; construction only stores borrows):
-//! let mut engine = Engine::new(&config, &mut table, &mut cursors);
+//! let mut engine = Engine::new(&config, &mut table, &mut cursors)
+//!     .with_server_addresses(&all_served_addresses)       // optional (option 54 check)
+//!     .with_hostname_chars(CharSet::parse(set)?, repl)     // optional (Kea defaults)
+//!     .with_class_tests(&evaluator, &mut class_bits);      // optional (class `test`s)
 //! match engine.handle(&query, now, &mut reply_buf, &mut journal) {
 //!     Outcome::Reply { len, destination, kind, summary } => queue(&reply_buf[..len], destination),
 //!     Outcome::Done(summary) => log(summary),     // RELEASE, DECLINE: no reply by design
@@ -52,6 +55,7 @@ pub mod decline;
 pub mod destination;
 pub mod discover;
 pub mod engine;
+pub mod hostname_chars;
 pub mod inform;
 pub mod lifetime;
 pub mod packet;

@@ -168,23 +168,6 @@ pub fn max_message_size(option_57: Option<u16>) -> usize {
     usize::from(option_57.unwrap_or(576).max(576)) - 28
 }
 
-/// Sanitises a client-supplied hostname as Kea 2.2's defaults do (`hostname-char-set`
-/// `[^A-Za-z0-9.-]` replaced by `""`) and lower-cases it (RFC 4702 handling,
-/// dhcpv4-server-behaviour.md §5). Trailing NULs were already stripped by the caller.
-/// Returns the length written to `out`.
-pub fn sanitize_hostname(name: &[u8], out: &mut [u8]) -> usize {
-    let mut n = 0;
-    for &b in name {
-        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
-            if let Some(o) = out.get_mut(n) {
-                *o = b.to_ascii_lowercase();
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 /// Strips trailing NULs (kea-options.md §4.3: "Incoming string options have trailing NULs
 /// removed").
 pub fn trim_nuls(s: &[u8]) -> &[u8] {
@@ -263,10 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn hostnames_are_sanitised_and_lowercased() {
-        let mut out = [0u8; 32];
-        let n = sanitize_hostname(b"My_Laptop.Local!", &mut out);
-        assert_eq!(&out[..n], b"mylaptop.local");
+    fn nuls_are_trimmed() {
         assert_eq!(trim_nuls(b"ab\0\0"), b"ab");
         assert_eq!(trim_nuls(b"\0"), b"");
     }

@@ -1,0 +1,94 @@
+#!/bin/sh
+# Capsicum readiness audit, on Linux (freebsd.md §9): runs wrend -u nobody under strace in
+# a private network namespace pair (198.18.0.0/24 only), drives one client through
+# DISCOVER/REQUEST, a unicast renewal, a lease-file compaction and a SIGHUP reload, then
+# lists every system call made after the privilege drop that capability mode would refuse
+# (ECAPMODE): path-based open/stat/unlink (AT_FDCWD), connect, bind, sendto/sendmsg with a
+# destination address, socket creation for lookups (netlink ≈ getifaddrs), execve.
+#
+# A diagnostic for whoever makes the event loop Capsicum-ready, not a CI gate: it exits 1
+# while such calls remain. Needs root, strace, udhcpc (busybox) and iproute2.
+#
+#   sudo scripts/freebsd/capsicum-audit.sh [path/to/wrend]
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+wrend=${1:-$root/target/debug/wrend}
+[ -x "$wrend" ] || { echo "build first: cargo build -p wrend" >&2; exit 2; }
+for p in strace udhcpc ip; do
+	command -v $p >/dev/null 2>&1 || { echo "missing $p" >&2; exit 2; }
+done
+
+tag=$$
+ns_s=wcap-s-$tag
+ns_c=wcap-c-$tag
+work=$(mktemp -d /tmp/wren-capaudit.XXXXXX)
+client_pid=
+cleanup() {
+	if [ -n "$client_pid" ]; then kill "$client_pid" 2>/dev/null || true; fi
+	if [ -r "$work/server.kea-dhcp4.pid" ]; then
+		kill "$(cat "$work/server.kea-dhcp4.pid")" 2>/dev/null || true
+	fi
+	ip netns del "$ns_s" 2>/dev/null || true
+	ip netns del "$ns_c" 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$ns_s"
+ip netns add "$ns_c"
+ip link add "wcs$tag" type veth peer name "wcc$tag"
+ip link set "wcs$tag" netns "$ns_s"
+ip link set "wcc$tag" netns "$ns_c"
+ip -n "$ns_s" addr add 198.18.0.1/24 dev "wcs$tag"
+ip -n "$ns_s" link set "wcs$tag" up
+ip -n "$ns_s" link set lo up
+ip -n "$ns_c" link set "wcc$tag" up
+chown nobody "$work"
+
+cat >"$work/server.conf" <<EOF
+{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "wcs$tag" ], "dhcp-socket-type": "raw" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$work/leases4.csv", "lfc-interval": 2 },
+    "valid-lifetime": 600, "renew-timer": 300, "rebind-timer": 500,
+    "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24", "pools": [ { "pool": "198.18.0.100 - 198.18.0.199" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ]
+  }
+}
+EOF
+
+KEA_PIDFILE_DIR=$work ip netns exec "$ns_s" \
+	strace -f -o "$work/strace.log" "$wrend" -u nobody -c "$work/server.conf" \
+	>"$work/wrend.log" 2>&1 &
+i=0
+until grep -q DHCP4_STARTED "$work/wrend.log" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { cat "$work/wrend.log"; exit 2; }
+	sleep 0.1
+done
+
+ip netns exec "$ns_c" udhcpc -f -i "wcc$tag" -s /bin/true -t 5 >"$work/udhcpc.log" 2>&1 &
+client_pid=$!
+sleep 2
+kill -USR1 "$client_pid" # renew: unicast REQUEST, unicast ACK
+sleep 3                  # a compaction runs
+server_pid=$(cat "$work/server.kea-dhcp4.pid")
+kill -HUP "$server_pid"
+sleep 2
+kill "$client_pid"
+client_pid=
+kill -TERM "$server_pid"
+sleep 1
+
+# Everything after the drop (setresuid) that capability mode refuses.
+awk '/setresuid\(/ { after = 1; next } after' "$work/strace.log" |
+	grep -v 'resumed>' |
+	grep -E 'openat\(AT_FDCWD|[^a-z]open\(|[^a-z]stat\(|statx\(AT_FDCWD|newfstatat\(AT_FDCWD|[^a-z]unlink\(|[^a-z]rename\(|connect\(|[^a-z]bind\(|execve\(|socket\(AF_NETLINK|socket\(AF_PACKET|sendto\([0-9]+, .*, \{sa_family|sendmsg\([0-9]+, \{msg_name=\{' |
+	sed -E 's/^[0-9]+ +//' | cut -c1-160 >"$work/violations" || true
+
+if [ -s "$work/violations" ]; then
+	echo "calls after the privilege drop that capability mode would refuse:"
+	sort "$work/violations" | uniq -c | sort -rn
+	exit 1
+fi
+echo "capsicum-audit: no path, connect, bind or addressed send after the drop"

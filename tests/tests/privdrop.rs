@@ -1,0 +1,302 @@
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
+//! wrend started as root with `-u nobody -g nogroup` ends up running as that user and group
+//! (real, effective and saved ids; no supplementary groups; no capabilities; no_new_privs),
+//! and still does everything a server does after start: answers DISCOVER/REQUEST on the raw
+//! socket, answers a unicast renewal, appends to the lease file, and compacts it (the
+//! compacted file is created by the unprivileged user in the lease directory). With `-D` the
+//! start command returns once the server is up, the locked PID file names the server, and a
+//! failed start is reported by the start command's exit status.
+//!
+//! wrend only (`-u`/`-g`/`-D` are wren flags that kea-dhcp4 does not have).
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::netns::{NetPair, Netns};
+use wren_tests::process::{self, Background};
+use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG};
+use wren_tests::{require_root, wait_for, TestDir};
+
+const NOBODY: u32 = 65534;
+const NOGROUP: u32 = 65534;
+
+/// BASIC_CONFIG with compaction every 2 s, in a directory the unprivileged user owns.
+fn setup(dir: &TestDir, net: &NetPair) -> PathBuf {
+    let config = render(BASIC_CONFIG, &net.server_if, dir.path())
+        .replace("\"lfc-interval\": 0", "\"lfc-interval\": 2");
+    assert!(config.contains("\"lfc-interval\": 2"));
+    let path = dir.join("server.conf");
+    std::fs::write(&path, config).unwrap();
+    // The lease directory must be writable by the user the server becomes (rc.d creates
+    // /var/db/wrend owned by wrend:wrend for the same reason).
+    std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOGROUP)).unwrap();
+    path
+}
+
+/// The `Name:\tvalue` line of /proc/<pid>/status, whitespace-normalised.
+fn status_field(pid: u32, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+}
+
+fn assert_unprivileged(pid: u32, log: &dyn Fn() -> String) {
+    let ids = format!("{NOBODY} {NOBODY} {NOBODY} {NOBODY}");
+    assert_eq!(status_field(pid, "Uid"), ids, "uids\n{}", log());
+    let gids = format!("{NOGROUP} {NOGROUP} {NOGROUP} {NOGROUP}");
+    assert_eq!(status_field(pid, "Gid"), gids, "gids\n{}", log());
+    assert_eq!(status_field(pid, "Groups"), NOGROUP.to_string(), "groups");
+    assert_eq!(
+        status_field(pid, "CapEff"),
+        "0000000000000000",
+        "capabilities"
+    );
+    assert_eq!(
+        status_field(pid, "CapPrm"),
+        "0000000000000000",
+        "capabilities"
+    );
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1", "no_new_privs");
+}
+
+/// A dhclient in the client namespace gets a lease, renews it (unicast to the server), and
+/// is stopped without releasing.
+fn lease_and_renew(net: &NetPair, dir: &TestDir) -> std::net::Ipv4Addr {
+    net.flush_client();
+    let mut client = Client::start(
+        ClientKind::Udhcpc,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let lease = client.wait_bound(Duration::from_secs(30));
+    let renewed = client.renew(Duration::from_secs(30));
+    assert_eq!(renewed.address, lease.address, "renewal keeps the address");
+    client.stop();
+    lease.address
+}
+
+/// The leases as Kea reads a memfile: the last compaction's output (`<name>.2`), then the
+/// journal (`<name>`).
+fn lease_rows(lease_file: &Path) -> Vec<wren_tests::leases::LeaseRow> {
+    let mut compacted = lease_file.as_os_str().to_owned();
+    compacted.push(".2");
+    let mut rows = wren_tests::leases::read_rows_or_empty(Path::new(&compacted));
+    rows.extend(wren_tests::leases::read_rows_or_empty(lease_file));
+    rows
+}
+
+fn wait_for_log(path: &Path, needle: &str) -> bool {
+    wait_for(Duration::from_secs(15), || {
+        wren_tests::read_text(path).contains(needle).then_some(())
+    })
+    .is_some()
+}
+
+#[test]
+fn foreground_server_drops_to_nobody_and_keeps_serving() {
+    require_root();
+    let dir = TestDir::new("privdrop-fg");
+    let net = NetPair::basic();
+    let config = setup(&dir, &net);
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let pid = server.pid().unwrap();
+    let show_log = || wren_tests::read_text(&log);
+    assert!(
+        wait_for_log(&log, "WREN_PRIVILEGES_DROPPED"),
+        "no privilege drop logged:\n{}",
+        show_log()
+    );
+    assert!(listening_on(&net.server, 67), "not bound:\n{}", show_log());
+    assert_unprivileged(pid, &show_log);
+
+    // The journal was opened (and created) as root, before the drop.
+    let lease_file = dir.join("leases4.csv");
+    let address = lease_and_renew(&net, &dir);
+    assert!(server.is_running(), "server died:\n{}", show_log());
+
+    // Compaction (every 2 s) replaces the journal with a file the unprivileged user
+    // created in the lease directory, and the lease is in it.
+    let compacted = wait_for(Duration::from_secs(15), || {
+        let meta = std::fs::metadata(&lease_file).ok()?;
+        (meta.uid() == NOBODY).then_some(())
+    });
+    assert!(
+        compacted.is_some(),
+        "lease file never rewritten by the unprivileged server (owner uid {:?}):\n{}",
+        std::fs::metadata(&lease_file).map(|m| m.uid()),
+        show_log()
+    );
+    let output = dir.join("leases4.csv.2");
+    assert_eq!(
+        std::fs::metadata(&output).map(|m| m.uid()).ok(),
+        Some(NOBODY),
+        "compaction output {}",
+        output.display()
+    );
+    let rows = lease_rows(&lease_file);
+    assert!(
+        rows.iter().any(|r| r.address == address),
+        "lease {address} missing after compaction: {rows:?}"
+    );
+    assert!(
+        !show_log().contains("DHCPSRV_MEMFILE_LFC_FAIL"),
+        "compaction failed:\n{}",
+        show_log()
+    );
+
+    // Still serving after compaction: a second client, then a clean SIGTERM exit.
+    net.set_client_mac("02:57:52:00:0c:01");
+    let second = lease_and_renew(&net, &dir);
+    assert_ne!(second, address);
+    let status = server.stop(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "exit status {status:?}:\n{}", show_log());
+    assert!(!show_log().contains("panicked at"), "{}", show_log());
+}
+
+/// Stops a daemonised server (not our child) by the PID in its file, on drop as well.
+struct DaemonGuard {
+    pid: u32,
+}
+
+impl DaemonGuard {
+    fn alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+            && !status_field(self.pid, "State").starts_with('Z')
+    }
+
+    fn stop(&self) -> bool {
+        process::signal(self.pid, libc::SIGTERM);
+        wait_for(Duration::from_secs(10), || (!self.alive()).then_some(())).is_some()
+    }
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if self.alive() && !self.stop() {
+            process::signal(self.pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn start_daemon(ns: &Netns, config: &Path, pid_file: &Path, user: &str) -> process::RunOutput {
+    let mut cmd = ns.command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-D", "-f"])
+        .arg(pid_file)
+        .args(["-u", user, "-c"])
+        .arg(config);
+    process::run(&mut cmd, Duration::from_secs(30))
+}
+
+#[test]
+fn daemonised_start_waits_for_ready_and_reports_failures() {
+    require_root();
+    let dir = TestDir::new("privdrop-daemon");
+    let net = NetPair::basic();
+    let config = setup(&dir, &net);
+    let pid_file = dir.join("wrend.pid");
+
+    // A user that does not exist: the start command fails and says why; no server remains.
+    let bad = start_daemon(&net.server, &config, &pid_file, "wren-no-such-user");
+    assert!(!bad.success(), "start with an unknown user succeeded");
+    assert!(
+        bad.stderr.contains("unknown user 'wren-no-such-user'"),
+        "{}",
+        bad.combined()
+    );
+    assert!(
+        !listening_on(&net.server, 67),
+        "a server remained after a failed start"
+    );
+
+    // A good start returns 0 only once the server is up.
+    let started = start_daemon(&net.server, &config, &pid_file, "nobody");
+    assert!(started.success(), "start failed: {}", started.combined());
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let daemon = DaemonGuard { pid };
+    assert!(daemon.alive());
+    assert!(listening_on(&net.server, 67), "returned before binding");
+    // Its own session, no longer the start command's child.
+    assert_eq!(status_field(pid, "NSsid"), pid.to_string());
+    assert_unprivileged(pid, &|| started.combined());
+
+    // A second start finds the PID file locked.
+    let again = start_daemon(&net.server, &config, &pid_file, "nobody");
+    assert!(!again.success(), "second start succeeded");
+    assert!(
+        again
+            .stderr
+            .contains(&format!("already running as PID {pid}")),
+        "{}",
+        again.combined()
+    );
+
+    let address = lease_and_renew(&net, &dir);
+    let rows = lease_rows(&dir.join("leases4.csv"));
+    assert!(rows.iter().any(|r| r.address == address), "{rows:?}");
+
+    // SIGTERM: it exits and, owning the directory, removes its PID file.
+    assert!(daemon.stop(), "daemon ignored SIGTERM");
+    assert!(!pid_file.exists(), "PID file left behind");
+}
+
+/// SIGHUP after the drop: the configuration is re-read (the file is readable), and the
+/// server must keep serving on the interfaces it already had open. Ignored until the event
+/// loop keeps raw sockets across a reload: today it closes and reopens every one of them,
+/// which needs CAP_NET_RAW (Linux) or root for /dev/bpf (FreeBSD) — see sandbox.rs.
+#[test]
+#[ignore = "event loop reopens raw sockets on SIGHUP, impossible after the privilege drop"]
+fn reload_after_privilege_drop_keeps_serving() {
+    require_root();
+    let dir = TestDir::new("privdrop-hup");
+    let net = NetPair::basic();
+    let config = setup(&dir, &net);
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let show_log = || wren_tests::read_text(&log);
+    assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
+    assert!(server.signal(libc::SIGHUP));
+    assert!(
+        wait_for_log(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS"),
+        "{}",
+        show_log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.is_running(), "died on SIGHUP:\n{}", show_log());
+    lease_and_renew(&net, &dir);
+    assert!(server.stop(Duration::from_secs(10)).is_some());
+}
