@@ -56,7 +56,7 @@ for t in $TARGETS; do
     -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || echo '?')
   cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)

@@ -96,8 +96,11 @@ sample() {
 		port/files/wrend.in port/files/UIDs port/files/GIDs; do
 		[ -s "$f" ] || { echo "missing $f" >&2; exit 1; }
 	done
+	if command -v groff >/dev/null 2>&1; then
+		groff -mdoc -Tutf8 -ww -z port/files/wrend.8
+	fi
 	# Everything the plist names is installed by do-install (or is the rc script).
-	for f in wrend.json.sample syslog.conf.sample newsyslog.conf.sample; do
+	for f in wrend.json.sample syslog.conf.sample newsyslog.conf.sample wrend.8; do
 		grep -q "$f" port/Makefile || { echo "do-install lacks $f" >&2; exit 1; }
 	done
 }

@@ -33,8 +33,8 @@ step cargo clippy --workspace --all-targets -- -D warnings
 # core stays no_std
 step cargo build -p wren-core --target x86_64-unknown-none
 step cargo check -p wrend --target x86_64-unknown-freebsd
-# the binary the e2e tests run
-step cargo build -p wrend
+# the binaries the e2e tests run (wrend; wren-loadgen for tests/tests/storm.rs)
+step cargo build -p wrend -p wren-loadgen
 step cargo test --workspace --exclude wren-tests
 
 if [ "$(id -u)" != 0 ]; then

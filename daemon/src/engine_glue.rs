@@ -1,14 +1,13 @@
 //! Where the daemon's traits meet the core and the lease file: the lease table in storage
-//! the daemon allocates, the lease file as the
-//! packet path's [`Journal`] and the loader's [`RowSink`], and the core engine as the packet
-//! path's [`Engine`], with Kea's log line per decision.
+//! the daemon allocates, the lease file opened and loaded into it, and the core engine as
+//! the packet path's [`Engine`], with Kea's log line per decision. (The lease file itself
+//! is the packet path's `Journal`: `lease_file` implements it.)
 
 use std::io;
 use std::net::Ipv4Addr;
 
 use wren_core::assign::LeaseStore;
 use wren_core::config::Config;
-use wren_core::lease::csv::{self, HeaderShape, SchemaConversion};
 use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
@@ -18,9 +17,9 @@ use wren_core::server::{
 };
 use wren_core::time::Timestamp;
 
-use crate::lease_file::{self, HeaderFit, LeaseFile, RowSink};
+use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
-use crate::packet_path::{Engine, Journal};
+use crate::packet_path::Engine;
 
 /// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
 /// and leases of subnets a reload removed.
@@ -91,78 +90,6 @@ impl OwnedLeaseStorage {
             .set_pools(config.pools)
             .map_err(|e| io::Error::other(format!("lease table pools: {e:?}")))?;
         Ok(table)
-    }
-}
-
-/// Loads lease file rows into the table: Kea's CSV codec, last line wins.
-pub struct TableLoader<'t, 's> {
-    table: &'t mut LeaseTable<'s>,
-    shape: HeaderShape,
-    scratch: Vec<u8>,
-}
-
-impl<'t, 's> TableLoader<'t, 's> {
-    /// A loader into `table`.
-    pub fn new(table: &'t mut LeaseTable<'s>) -> Self {
-        TableLoader {
-            table,
-            shape: HeaderShape::CURRENT,
-            scratch: Vec::new(),
-        }
-    }
-}
-
-impl RowSink for TableLoader<'_, '_> {
-    type Error = String;
-
-    fn header(&mut self, line: &[u8]) -> Result<HeaderFit, String> {
-        let shape = csv::parse_header(line).map_err(|e| format!("{e:?}"))?;
-        self.shape = shape;
-        Ok(match shape.conversion() {
-            SchemaConversion::Current => HeaderFit::Current,
-            SchemaConversion::Upgrade | SchemaConversion::Downgrade => HeaderFit::NeedsConversion,
-        })
-    }
-
-    fn row(&mut self, line: &[u8]) -> Result<(), String> {
-        let needed = csv::scratch_len(line.len());
-        if self.scratch.len() < needed {
-            self.scratch.resize(needed, 0);
-        }
-        let record = csv::parse_row_with(self.shape, line, &mut self.scratch)
-            .map_err(|e| format!("{e:?}"))?;
-        self.table
-            .apply(&record)
-            .map(drop)
-            .map_err(|e| format!("{e:?}"))
-    }
-
-    fn lease_count(&self) -> usize {
-        self.table.len()
-    }
-}
-
-/// The lease file as the packet path's [`Journal`].
-pub struct FileJournal(pub LeaseFile);
-
-impl LeaseSink for FileJournal {
-    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
-        self.0.append(record);
-    }
-}
-
-impl Journal for FileJournal {
-    fn sync_batch(&mut self) -> io::Result<()> {
-        self.0
-            .sync_batch()
-            .map_err(|e| io::Error::other(e.to_string()))
-    }
-
-    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
-        self.0
-            .compact(leases)
-            .map(drop)
-            .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -293,21 +220,16 @@ impl Engine for CoreEngine<'_, '_, '_> {
     }
 }
 
-/// Opens the lease file named by `config` and loads it into `table`.
+/// Opens the lease file named by `config` and loads it into `table` (Kea's journal rules
+/// and `sanity-checks.lease-checks`, through [`TableSink`]). A file set in another Kea
+/// schema is rewritten at once, as Kea runs LFC in that case.
 pub fn open_lease_file(
     config: &Config<'_>,
     table: &mut LeaseTable<'_>,
 ) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
-    let db = &config.globals.lease_database;
-    let name = config.str(db.name);
-    let path = (!name.is_empty()).then(|| std::path::Path::new(name));
-    let options = lease_file::OpenOptions {
-        path,
-        persist: db.persist,
-        max_row_errors: db.max_row_errors,
-    };
-    let mut loader = TableLoader::new(table);
-    let (mut file, report) = LeaseFile::open(&options, &mut loader)?;
+    let options = OpenOptions::from_config(config);
+    let mut sink = TableSink::new(table, config, config.globals.lease_checks);
+    let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
     if report.needs_compaction {
         file.compact(table.iter().map(|(_, r)| r))?;
     }

@@ -47,9 +47,9 @@
 //!   ignored by the lease file, as it should be.
 //! * **Syslog.** The socket connected before the sandbox keeps working; a reconnect after a
 //!   syslogd restart needs `connect` → `ECAPMODE`. [`crate::logging::set_syslog_connector`]
-//!   is the hook: a broker process (not in capability mode, same unprivileged user) connects
-//!   and passes the socket back. Without a broker, logging to syslog stops after a syslogd
-//!   restart; file and stderr outputs are unaffected.
+//!   is the hook: [`broker::SyslogBroker`] (a process forked before `cap_enter`, not in
+//!   capability mode, same unprivileged user) connects and passes the socket back by
+//!   SCM_RIGHTS. [`enter`] installs it with `-C`.
 //! * **SIGHUP reload.** Re-reading the configuration by path is `ECAPMODE` (it needs a config
 //!   directory fd and `openat`); new interfaces need `/dev/bpf` (root-only, and a path). In
 //!   capability mode a reload fails and the old configuration keeps serving; after a plain
@@ -60,6 +60,11 @@
 //! * **Interface hot-plug.** `getifaddrs` is `ECAPMODE`; the PF_ROUTE socket
 //!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures.
 //!
+//! `scripts/freebsd/capsicum-audit.sh` (Linux, root) runs the server under strace and lists
+//! every call after the drop that capability mode would refuse; today: the renewal reply's
+//! `sendmsg` with an address, the reload's config `open`, interface scan and raw-socket
+//! reopen, and the Kea PID file's `unlink` at exit.
+//!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
 
@@ -68,6 +73,8 @@ use std::io;
 use std::os::fd::RawFd;
 
 use nix::unistd::{Gid, Group, Uid, User};
+
+pub mod broker;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,6 +152,8 @@ pub enum SandboxError {
     CapEnter(io::Error),
     /// Listing the open descriptors failed.
     Inventory(io::Error),
+    /// The syslog broker could not be started.
+    Broker(io::Error),
 }
 
 impl fmt::Display for SandboxError {
@@ -171,6 +180,7 @@ impl fmt::Display for SandboxError {
             } => write!(f, "{call} on descriptor {fd} ({kind:?}) failed: {error}"),
             SandboxError::CapEnter(e) => write!(f, "cap_enter failed: {e}"),
             SandboxError::Inventory(e) => write!(f, "cannot list open descriptors: {e}"),
+            SandboxError::Broker(e) => write!(f, "cannot start the syslog broker: {e}"),
         }
     }
 }
@@ -769,6 +779,9 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     if policy.capability_mode {
         #[cfg(target_os = "freebsd")]
         {
+            // Syslog reconnects go through a broker outside capability mode.
+            let broker = broker::SyslogBroker::spawn().map_err(SandboxError::Broker)?;
+            crate::logging::set_syslog_connector(move |path| broker.connect(path));
             capsicum::prepare();
             for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
                 match rights_for(kind) {

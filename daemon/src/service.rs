@@ -19,8 +19,9 @@ use wren_core::lease::LeaseTable;
 
 use crate::cli::{self, Options};
 use crate::config_load::{self, LoadError};
-use crate::engine_glue::{self, CoreEngine, FileJournal, OwnedLeaseStorage};
+use crate::engine_glue::{self, CoreEngine, OwnedLeaseStorage};
 use crate::event_loop::{EventLoop, Exit, Settings};
+use crate::lease_file::LeaseFile;
 use crate::link::interfaces::{self, InterfaceSpec};
 use crate::logging;
 use crate::pidfile::{PidFile, PidFileError};
@@ -162,7 +163,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     let mut signals = Some(Signals::install()?);
 
     let mut table: Option<LeaseTable<'static>> = None;
-    let mut journal: Option<FileJournal> = None;
+    let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
     let mut started = false;
 
@@ -189,7 +190,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     report.errors.len(),
                     file.path().display()
                 );
-                journal = Some(FileJournal(file));
+                journal = Some(file);
                 table = Some(fresh);
             }
         }

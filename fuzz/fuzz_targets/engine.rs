@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -80,9 +81,13 @@ fn config() -> &'static config::Config<'static> {
     CONFIG_ONCE.get_or_init(|| {
         let capacity = config::measure(CONFIG).expect("engine.conf measures");
         let storage = Box::leak(Box::new(OwnedConfigStorage::for_capacity(&capacity)));
+        // Kept reachable from a global, so LeakSanitizer does not report the leak.
+        KEEP_STORAGE.store(std::ptr::from_mut(storage), Ordering::Relaxed);
         config::parse(CONFIG, storage.storage(), &mut |_| {}).expect("engine.conf parses")
     })
 }
+
+static KEEP_STORAGE: AtomicPtr<OwnedConfigStorage> = AtomicPtr::new(std::ptr::null_mut());
 
 fuzz_target!(|data: &[u8]| {
     let cfg = *config();

@@ -83,8 +83,11 @@ while [ \$# -gt 0 ]; do
 	case \$1 in -f) pf=\$2; shift ;; esac
 	shift
 done
-sh -c 'trap "echo HUP >>$hup_log" HUP; trap "exit 0" TERM; while :; do sleep 1 & wait \$!; done' \
+rm -f "$work/ready"
+sh -c 'trap "echo HUP >>$hup_log" HUP; trap "exit 0" TERM; : >"$work/ready"; while :; do sleep 1 & wait \$!; done' \
 	</dev/null >/dev/null 2>&1 &
+# Like wrend -D: return only once the server is ready (its traps are set).
+while [ ! -e "$work/ready" ]; do sleep 0.05; done
 echo \$! >"\$pf"
 EOF
 chmod +x "$prefix/sbin/wrend"
@@ -175,6 +178,15 @@ run() { # rc.conf contents, then the command
 	RC_CONF=$rc_conf RC_LOG=$rc_log PATH="$work/bin:$PATH" dash "$work/wrend" "$2" >"$work/out" 2>&1
 }
 daemon_pid() { cat "$pidfile"; }
+# Waits up to 5 s for a line in a file.
+wait_line() { # file, line
+	_i=0
+	while ! grep -qx "$2" "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -lt 100 ] || return 1
+		sleep 0.05
+	done
+}
 stop_daemon() {
 	run 'wrend_enable=YES' stop || true
 }
@@ -199,9 +211,9 @@ check "start: server process alive" sh -c "kill -0 \$(cat '$pidfile')"
 # ---- reload -------------------------------------------------------------------------
 : >"$hup_log"
 run 'wrend_enable=YES' reload
-sleep 0.5
 check "reload: configtest then SIGHUP to the pidfile's process" \
-	sh -c "grep -qx -- '-t $conf' '$argv_log' && grep -qx HUP '$hup_log'"
+	sh -c "grep -qx -- '-t $conf' '$argv_log'"
+check "reload: the server got SIGHUP" wait_line "$hup_log" HUP
 
 echo 'BAD' >>"$conf"
 : >"$hup_log"

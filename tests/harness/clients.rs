@@ -480,12 +480,6 @@ pub struct PerfdhcpOptions {
     pub max_exchanges: u32,
     /// Stop after this many seconds (-p).
     pub period_secs: u32,
-    /// perfdhcp's own (relay) port, -L; 67 when `None`.
-    pub local_port: Option<u16>,
-    /// The server's port, -N; 67 when `None`.
-    pub remote_port: Option<u16>,
-    /// First simulated MAC (-b mac=...), for reproducible chaddrs.
-    pub base_mac: Option<String>,
 }
 
 impl Default for PerfdhcpOptions {
@@ -495,9 +489,6 @@ impl Default for PerfdhcpOptions {
             clients: 200,
             max_exchanges: 200,
             period_secs: 10,
-            local_port: None,
-            remote_port: None,
-            base_mac: None,
         }
     }
 }
@@ -607,15 +598,6 @@ impl Perfdhcp {
             .arg(format!("-n{}", opts.max_exchanges))
             .arg(format!("-p{}", opts.period_secs))
             .args(["-W", "1000000", "-x", "le"]);
-        if let Some(p) = opts.local_port {
-            cmd.arg(format!("-L{p}"));
-        }
-        if let Some(p) = opts.remote_port {
-            cmd.arg(format!("-N{p}"));
-        }
-        if let Some(m) = &opts.base_mac {
-            cmd.arg("-b").arg(format!("mac={m}"));
-        }
         cmd.arg(server.to_string())
             .stdin(Stdio::null())
             .stdout(f)

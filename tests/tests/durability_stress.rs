@@ -292,6 +292,7 @@ fn fdatasync_precedes_every_ack_under_load() {
         clients: 500,
         max_exchanges: 600,
         period_secs: 4,
+        ..Default::default()
     };
     let report = Perfdhcp::spawn(
         &net.client,
@@ -424,6 +425,7 @@ fn kill_cycles(kind: ServerKind, lfc_interval: u32, cycles: usize, seed: u64) {
         clients: 500,
         max_exchanges: 450,
         period_secs: 3,
+        ..Default::default()
     };
     let mut checked = 0;
     for cycle in 1..=cycles {

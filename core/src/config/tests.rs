@@ -594,6 +594,129 @@ fn vendor_options_are_combined_into_43_and_125() {
     });
 }
 
+/// The payload of the global option `code` in the dhcp4 space.
+fn global_payload(body: &str, code: u8) -> Vec<u8> {
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        let o = opts
+            .iter()
+            .find(|o| o.code == code && o.space == OptionSpace::Dhcp4)
+            .unwrap();
+        cfg.payload(o).to_vec()
+    })
+}
+
+#[test]
+fn suboptions_are_sent_in_code_order_whatever_the_config_order() {
+    // Observed from Kea 2.2: sub-options 2 then 1 configured, 43 = 01 01 01 02 03 "two".
+    let body = r#""option-data": [
+  { "code": 2, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "'two'" },
+  { "name": "vendor-encapsulated-options" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "01" }
+]"#;
+    assert_eq!(global_payload(body, 43), b"\x01\x01\x01\x02\x03two");
+    // 125: one enterprise, sub-options sorted too; equal codes keep their config order.
+    let body = r#""option-data": [
+  { "name": "vivso-suboptions", "data": "4491" },
+  { "code": 5, "space": "vendor-4491", "csv-format": false, "data": "05" },
+  { "code": 9, "space": "vendor-4491", "csv-format": false, "data": "aa" },
+  { "code": 5, "space": "vendor-4491", "csv-format": false, "data": "55" }
+]"#;
+    assert_eq!(
+        global_payload(body, 125),
+        [0, 0, 0x11, 0x8b, 9, 5, 1, 5, 5, 1, 0x55, 9, 1, 0xaa]
+    );
+}
+
+#[test]
+fn raw_data_of_an_empty_option_is_kept_only_as_whole_suboptions() {
+    // 43 encapsulates a space: its raw sub-options are kept, sorted with configured ones
+    // (raw before configured for equal codes), and a cut trailing one is dropped.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0301cc0101aa02" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "bb" }
+]"#;
+    assert_eq!(
+        global_payload(body, 43),
+        [1, 1, 0xaa, 1, 1, 0xbb, 3, 1, 0xcc]
+    );
+    // Without configured sub-options the raw ones are still sorted.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0201aa0101bb" } ]"#;
+    assert_eq!(global_payload(body, 43), [1, 1, 0xbb, 2, 1, 0xaa]);
+    // Observed from Kea 2.2: 43 with 0105aabb carries no sub-option.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0105aabb" } ]"#;
+    assert_eq!(global_payload(body, 43), []);
+    // Observed from Kea 2.2: `empty` 222 with 0102aabb is sent empty...
+    let body = r#""option-def": [ { "name": "flag", "code": 222, "type": "empty" } ],
+"option-data": [ { "name": "flag", "csv-format": false, "data": "0102aabb" } ]"#;
+    assert_eq!(global_payload(body, 222), []);
+    // ...and with `encapsulate` as 0102aabb (here with a configured sub-option 3 after it).
+    let body = r#""option-def": [ { "name": "box", "code": 222, "type": "empty", "encapsulate": "box-space" } ],
+"option-data": [
+  { "code": 3, "space": "box-space", "csv-format": false, "data": "cc" },
+  { "name": "box", "csv-format": false, "data": "0102aabb" }
+]"#;
+    assert_eq!(global_payload(body, 222), [1, 2, 0xaa, 0xbb, 3, 1, 0xcc]);
+}
+
+#[test]
+fn a_carrier_with_values_keeps_them_before_its_sorted_suboptions() {
+    let body = r#""option-def": [ { "name": "tagged", "code": 223, "type": "uint8", "encapsulate": "tag-space" } ],
+"option-data": [
+  { "name": "tagged", "data": "7" },
+  { "code": 9, "space": "tag-space", "csv-format": false, "data": "99" },
+  { "code": 8, "space": "tag-space", "csv-format": false, "data": "88" }
+]"#;
+    assert_eq!(global_payload(body, 223), [7, 8, 1, 0x88, 9, 1, 0x99]);
+}
+
+#[test]
+fn docsis3_v4_space_has_kea_s_definitions() {
+    // Kea 2.2's all-options.json: DOCSIS3 options by name in the `docsis3-v4` space.
+    let body = r#""option-data": [
+  { "code": 1, "name": "oro", "space": "docsis3-v4", "data": "32, 42" },
+  { "name": "tftp-servers", "space": "docsis3-v4", "data": "198.18.0.7" }
+]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        assert_eq!(opts.len(), 2);
+        assert!(opts
+            .iter()
+            .all(|o| matches!(o.space, OptionSpace::Custom(_))));
+        assert_eq!(cfg.payload(&opts[0]), [32, 42]);
+        assert_eq!(cfg.payload(&opts[1]), [198, 18, 0, 7]);
+    });
+    // Another custom space has no standard definitions.
+    let (.., kind) = err_at(
+        r#""option-data": [ { "code": 1, "name": "oro", "space": "docsis3-v5", "data": "1" } ]"#,
+    );
+    assert!(
+        matches!(
+            kind,
+            ConfigErrorKind::UnknownOption(_) | ConfigErrorKind::BadOptionData { .. }
+        ),
+        "{kind}"
+    );
+}
+
+#[test]
+fn a_ten_field_record_definition_loads_and_encodes() {
+    // Kea 2.2's all-options.json defines this record (there as an array).
+    let body = r#""option-def": [ { "name": "every-type", "code": 254, "type": "record",
+  "record-types": "int8, int16, int32, uint8, uint16, uint32, ipv4-address, psid, tuple, fqdn" } ],
+"option-data": [ { "name": "every-type", "data": "-1, -2, -3, 4, 5, 6, 198.18.0.1, 1/1, x, a.b" } ]"#;
+    let payload = global_payload(body, 254);
+    assert_eq!(
+        payload,
+        [
+            0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xfd, 4, 0, 5, 0, 0, 0, 6, 198, 18, 0, 1, 1, 0x80,
+            0x00, 1, b'x', 1, b'a', 1, b'b', 0
+        ]
+    );
+}
+
 #[test]
 fn option_name_and_code_must_agree() {
     let (.., kind) =
