@@ -125,6 +125,8 @@ pub struct CoreEngine<'c, 't, 's> {
     reclamation: Reclamation,
     /// [control API] Kea's statistics, fed by every decision (`statistic-get`, `/metrics`).
     stats: Option<&'t mut Stats<'static>>,
+    /// [control API] False after `dhcp-disable`.
+    serving: bool,
 }
 
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
@@ -136,6 +138,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             config,
             table,
             stats: None,
+            serving: true,
         }
     }
 
@@ -178,6 +181,10 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        if !self.serving {
+            log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            return None; // [control API]
+        }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
@@ -235,6 +242,11 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
         f(&mut self.table.iter().map(|(_, record)| record));
+    }
+
+    // [control API]
+    fn set_serving(&mut self, serving: bool) {
+        self.serving = serving;
     }
 
     // [control API]

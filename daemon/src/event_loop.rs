@@ -664,7 +664,7 @@ impl EventLoop {
             }
 
             if let Some(control) = self.control.as_mut() {
-                control.expire(self.poll.registry(), instant);
+                control.tick(self.poll.registry(), instant, engine, journal);
                 match control.take_exit() {
                     Some(ControlExit::Shutdown) => pending.terminate = true,
                     Some(ControlExit::Reload) => pending.reload = true,

@@ -59,6 +59,12 @@ pub trait Engine {
     ) {
         let _ = f;
     }
+
+    /// [control API] `dhcp-disable` / `dhcp-enable`: while not serving, queries are
+    /// dropped unanswered (Kea: "the server stops responding to DHCP queries").
+    fn set_serving(&mut self, serving: bool) {
+        let _ = serving;
+    }
 }
 
 /// What the daemon needs from the lease file: append records to a buffer as the engine

@@ -67,6 +67,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
     let config =
         config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
+    crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
     Ok(warnings)
 }
 

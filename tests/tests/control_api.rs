@@ -328,6 +328,33 @@ fn http_control_api() {
         "statistic-get-all pkt4-received != metrics {received}: {stats}"
     );
 
+    // dhcp-disable: no answers until dhcp-enable.
+    let a = command(&net.server, r#"{ "command": "dhcp-disable" }"#);
+    assert!(a.contains("\"result\":0") && a.contains("disabled"), "{a}");
+    net.flush_client();
+    let mut c = Client::start(
+        ClientKind::Dhclient,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let leased: Vec<_> = c.events().iter().filter_map(|e| e.lease()).collect();
+    assert!(leased.is_empty(), "a lease while disabled: {leased:?}");
+    c.stop();
+    let a = command(&net.server, r#"{ "command": "dhcp-enable" }"#);
+    assert!(a.contains("\"result\":0"), "{a}");
+    let mut c = Client::start(
+        ClientKind::Dhclient,
+        &net.client,
+        &net.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    c.wait_bound(Duration::from_secs(30));
+    c.stop();
+
     // Survives a restart (wren-auto-persist wrote the -c file).
     server.restart(&net.server);
     let deadline = Instant::now() + Duration::from_secs(5);

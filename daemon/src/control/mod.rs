@@ -111,6 +111,8 @@ struct Slot {
     input_len: usize,
     output: Vec<u8>,
     output_pos: usize,
+    /// Requests wait in `input` for a config swap; serve them on the next tick.
+    resume: bool,
 }
 
 /// The state a command runs against, besides the engine.
@@ -125,6 +127,8 @@ struct State {
     scratch: Vec<u8>,
     exit: Option<ControlExit>,
     dhcp_disabled: bool,
+    /// `dhcp-disable` `max-period`: when the service comes back by itself.
+    enable_at: Option<Instant>,
 }
 
 /// The control listeners and their connections.
@@ -214,6 +218,7 @@ impl ControlServer {
                     input_len: 0,
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
+                    resume: false,
                 })
                 .collect()
         };
@@ -232,6 +237,7 @@ impl ControlServer {
                 scratch: Vec::with_capacity(256),
                 exit: None,
                 dhcp_disabled: false,
+                enable_at: None,
             },
         })
     }
@@ -264,6 +270,7 @@ impl ControlServer {
         self.slots
             .iter()
             .filter_map(|s| s.conn.as_ref().map(|c| c.deadline))
+            .chain(self.state.enable_at)
             .min()
     }
 
@@ -277,11 +284,35 @@ impl ControlServer {
         self.state.dhcp_disabled
     }
 
-    /// Closes connections past their deadline.
-    pub fn expire(&mut self, registry: &Registry, now: Instant) {
+    /// Once per wakeup, after the packets: closes connections past their deadline (slow
+    /// clients), ends a `dhcp-disable` whose `max-period` is over, tells the engine whether
+    /// to serve, and resumes requests that waited for a config swap.
+    pub fn tick<E: Engine, J: Journal>(
+        &mut self,
+        registry: &Registry,
+        now: Instant,
+        engine: &mut E,
+        journal: &mut J,
+    ) {
         for slot in &mut self.slots {
             if slot.conn.as_ref().is_some_and(|c| c.deadline <= now) {
                 close(registry, slot);
+            }
+        }
+        if self.state.dhcp_disabled && self.state.enable_at.is_some_and(|t| t <= now) {
+            log::info!("DHCP4_DHCP_ENABLE max-period over: DHCP service enabled again");
+            self.state.dhcp_disabled = false;
+            self.state.enable_at = None;
+        }
+        engine.set_serving(!self.state.dhcp_disabled);
+        if self.state.exit.is_none() {
+            for index in 0..self.slots.len() {
+                if self.slots.get(index).is_some_and(|s| s.resume) {
+                    if let Some(slot) = self.slots.get_mut(index) {
+                        slot.resume = false;
+                    }
+                    self.serve(registry, index, engine, journal);
+                }
             }
         }
     }
@@ -353,6 +384,7 @@ impl ControlServer {
             slot.input_len = 0;
             slot.output.clear();
             slot.output_pos = 0;
+            slot.resume = false;
         }
     }
 
@@ -377,6 +409,12 @@ impl ControlServer {
             };
             if conn.closing {
                 close(registry, slot);
+                return;
+            }
+            // A command changed the config: later requests wait for the swap (the loop
+            // applies it after this wakeup; `tick` resumes this slot).
+            if self.state.exit.is_some() {
+                slot.resume = true;
                 return;
             }
             // Answer a whole request if one is buffered.
@@ -855,10 +893,15 @@ fn carry_out(
         }
         Action::DhcpDisable { max_period, .. } => {
             state.dhcp_disabled = true;
+            state.enable_at =
+                max_period.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+            log::info!("DHCP4_DHCP_DISABLE DHCP service disabled by a control command");
             Ok(Reply::dhcp_disabled(max_period))
         }
         Action::DhcpEnable { .. } => {
             state.dhcp_disabled = false;
+            state.enable_at = None;
+            log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
