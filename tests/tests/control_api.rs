@@ -261,6 +261,24 @@ fn http_control_api() {
         "{text}"
     );
 
+    // Services: one answer per listed service, dhcp6 is not here.
+    let a = command(
+        &net.server,
+        r#"{ "command": "status-get", "service": [ "dhcp4", "dhcp6" ] }"#,
+    );
+    assert!(
+        a.contains("\"pid\":")
+            && a.ends_with(
+                r#"{"result":1,"text":"forwardingsocketisnotconfiguredfortheservertypedhcp6"}]"#
+            ),
+        "{a}"
+    );
+    let a = command(
+        &net.server,
+        r#"{ "command": "status-get", "service": "dhcp4" }"#,
+    );
+    assert!(a.contains("servicevaluemustbealist"), "{a}");
+
     // Command errors: invalid JSON → 1, unknown command → 2.
     let a = command(&net.server, r#"{ "command": "#);
     assert!(a.contains("\"result\":1"), "invalid JSON: {a}");

@@ -616,7 +616,7 @@ fn answer_buffered<E: Engine, J: Journal>(
                     (Method::Post, _) => {
                         let mut json = Vec::with_capacity(256);
                         json.extend_from_slice(b"[ ");
-                        run_command(request.body, state, engine, journal, &mut json);
+                        http_services(request.body, state, engine, journal, &mut json);
                         json.extend_from_slice(b" ]");
                         http::write_response(
                             &mut out,
@@ -641,6 +641,54 @@ fn answer_buffered<E: Engine, J: Journal>(
                     IDLE_TIMEOUT
                 };
             true
+        }
+    }
+}
+
+/// Kea's Control Agent forwards a command to each listed `service` in order, one answer
+/// each (kea-control-api.md §1). wren is the dhcp4 server itself: `dhcp4` runs the
+/// command, any other service gets the agent's "not configured" answer. No `service`
+/// runs it for dhcp4 too (the agent would answer for itself; the command set is ours).
+fn http_services<E: Engine, J: Journal>(
+    body: &[u8],
+    state: &mut State,
+    engine: &mut E,
+    journal: &mut J,
+    out: &mut Vec<u8>,
+) {
+    let names: Vec<String> = match control::parse_request_bytes(body) {
+        Ok(request) => request
+            .services()
+            .map(|s| {
+                let mut buf = vec![0u8; s.0.len() + 4];
+                s.unescape(&mut buf).unwrap_or(s.0).to_owned()
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if names.is_empty() {
+        run_command(body, state, engine, journal, out);
+        return;
+    }
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        if name == "dhcp4" {
+            run_command(body, state, engine, journal, out);
+        } else {
+            let mut text = Vec::new();
+            // The name goes into a JSON string: quotes, backslashes and controls dropped.
+            for c in name
+                .chars()
+                .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+            {
+                let mut b = [0u8; 4];
+                text.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+            out.extend_from_slice(b"{ \"result\": 1, \"text\": \"forwarding socket is not configured for the server type ");
+            out.extend_from_slice(&text);
+            out.extend_from_slice(b"\" }");
         }
     }
 }
