@@ -19,6 +19,8 @@
 pub mod auth;
 pub mod http;
 pub mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -129,6 +131,10 @@ struct State {
     dhcp_disabled: bool,
     /// `dhcp-disable` `max-period`: when the service comes back by itself.
     enable_at: Option<Instant>,
+    /// [`REQUEST_TIMEOUT`] (shorter in tests).
+    request_timeout: Duration,
+    /// [`IDLE_TIMEOUT`] (shorter in tests).
+    idle_timeout: Duration,
 }
 
 /// The control listeners and their connections.
@@ -238,6 +244,8 @@ impl ControlServer {
                 exit: None,
                 dhcp_disabled: false,
                 enable_at: None,
+                request_timeout: REQUEST_TIMEOUT,
+                idle_timeout: IDLE_TIMEOUT,
             },
         })
     }
@@ -367,7 +375,7 @@ impl ControlServer {
                 socket,
                 listener: index,
                 http,
-                deadline: Instant::now() + REQUEST_TIMEOUT,
+                deadline: Instant::now() + self.state.request_timeout,
                 closing: false,
             };
             if registry
@@ -636,9 +644,9 @@ fn answer_buffered<E: Engine, J: Journal>(
             conn.closing = !keep;
             conn.deadline = Instant::now()
                 + if slot.input_len > 0 {
-                    REQUEST_TIMEOUT
+                    state.request_timeout
                 } else {
-                    IDLE_TIMEOUT
+                    state.idle_timeout
                 };
             true
         }
