@@ -287,6 +287,11 @@ impl ControlServer {
         self.state.exit.take()
     }
 
+    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet.
+    pub fn prepare<E: Engine>(&self, engine: &mut E) {
+        engine.set_serving(!self.state.dhcp_disabled);
+    }
+
     /// Whether `dhcp-disable` is in force.
     pub fn dhcp_disabled(&self) -> bool {
         self.state.dhcp_disabled
@@ -866,6 +871,33 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
     Ok(text.len() as u64)
 }
 
+/// Where `config-write` may write: only into the `-c` file's directory (a relative name is
+/// taken from there). Kea 2.2 wrote anywhere the process could; later Kea releases (2.6.3)
+/// restrict the path the same way, since a control client could otherwise overwrite any
+/// file the server (often root) can write.
+fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    let dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let candidate = dir.join(name);
+    let refuse = || {
+        format!(
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
+            dir.display()
+        )
+    };
+    let parent = candidate.parent().ok_or_else(refuse)?;
+    let same = match (parent.canonicalize(), dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+        return Err(refuse());
+    }
+    Ok(candidate)
+}
+
 fn pretty(text: &str) -> Result<String, String> {
     let mut buf = vec![0u8; text.len() * 4 + 1024];
     let n = edit::pretty(text, &mut buf).map_err(|e| e.to_string())?;
@@ -925,23 +957,25 @@ fn carry_out(
             let target = match filename {
                 Some(f) => {
                     let mut buf = vec![0u8; f.0.len() + 4];
-                    PathBuf::from(f.unescape(&mut buf).unwrap_or(f.0))
+                    config_write_target(&state.path, f.unescape(&mut buf).unwrap_or(f.0))
                 }
-                None => state.path.clone(),
+                None => Ok(state.path.clone()),
             };
-            pretty(text).and_then(|p| {
-                write_atomically(&target, &p)
-                    .map(|size| Reply::ConfigWritten {
-                        filename: control::text(format_args!("{}", target.display())),
-                        size,
-                    })
-                    .map_err(|e| {
-                        format!(
+            target
+                .and_then(|target| pretty(text).map(|p| (target, p)))
+                .and_then(|(target, p)| {
+                    write_atomically(&target, &p)
+                        .map(|size| Reply::ConfigWritten {
+                            filename: control::text(format_args!("{}", target.display())),
+                            size,
+                        })
+                        .map_err(|e| {
+                            format!(
                             "Error during write-config:Unable to open file {} for writing ({e})",
                             target.display()
                         )
-                    })
-            })
+                        })
+                })
         }
         Action::Shutdown { .. } => {
             state.exit = Some(ControlExit::Shutdown);

@@ -230,3 +230,30 @@ fn unix_socket_answers_one_object_then_closes() {
     // The server removed its socket file when it was dropped.
     assert!(!Path::new(&path).exists());
 }
+
+#[test]
+fn config_write_stays_in_the_config_directory() {
+    let dir = std::env::temp_dir().join(format!("wren-cw-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let conf = dir.join("kea-dhcp4.conf");
+    assert_eq!(
+        config_write_target(&conf, "new.json").unwrap(),
+        dir.join("new.json")
+    );
+    let absolute = dir.join("other.json");
+    assert_eq!(
+        config_write_target(&conf, absolute.to_str().unwrap()).unwrap(),
+        absolute
+    );
+    for bad in [
+        "/etc/passwd",
+        "../escape.json",
+        "sub/x.json",
+        "sub/../../x.json",
+        "",
+    ] {
+        let e = config_write_target(&conf, bad).unwrap_err();
+        assert!(e.contains("not allowed to write config"), "{bad}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
