@@ -139,6 +139,8 @@ struct State {
 
 /// The control listeners and their connections.
 pub struct ControlServer {
+    /// What the listeners were opened from.
+    settings: ControlSettings,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -229,6 +231,7 @@ impl ControlServer {
                 .collect()
         };
         Ok(ControlServer {
+            settings: settings.clone(),
             listeners,
             slots,
             limits,
@@ -252,6 +255,17 @@ impl ControlServer {
 
     /// Follows a new configuration (after start, a reload or a replace).
     pub fn configure(&mut self, text: &str) {
+        match ControlSettings::from_text(text) {
+            Ok(new) => {
+                if new.listeners != self.settings.listeners {
+                    log::warn!(
+                        "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
+                    );
+                }
+                self.state.auto_persist = new.auto_persist;
+            }
+            Err(e) => log::warn!("WREN_CONTROL_SOCKETS_UNCHANGED {e}"),
+        }
         text.clone_into(&mut self.state.text);
         self.state.configured = Instant::now();
     }
