@@ -23,6 +23,7 @@ use crate::server::lifetime::tee_times;
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
+use crate::server::vendor;
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
 use crate::wire::bootp::{self, FLAG_BROADCAST};
@@ -697,6 +698,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let t1 = t1.map(u32::to_be_bytes);
         let t2 = t2.map(u32::to_be_bytes);
 
+        // Declared before `set`, which borrows it.
+        let mut vivso = [0u8; vendor::VIVSO_MAX];
         let mut set = OptionSet::new();
         set.set(53, &msg_type, RANK_REQUIRED);
         set.set(54, &sid, RANK_REQUIRED);
@@ -738,6 +741,27 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
+            // kea-options.md §4.2 step 5: vendor sub-options (125), for replies with a
+            // subnet (Kea `appendRequestedVendorOptions`).
+            if plan.subnet.is_some() {
+                let built = vendor::build(
+                    &self.config,
+                    || self.option_sources(ctx, plan),
+                    q.option(125),
+                    set.get(125),
+                    &mut vivso,
+                );
+                if let Some(n) = built {
+                    let rank = prl
+                        .iter()
+                        .position(|&c| c == 125)
+                        .and_then(|i| u16::try_from(i).ok())
+                        .map_or(RANK_ALWAYS_SEND, |i| {
+                            RANK_PRL.saturating_add(i).min(RANK_ALWAYS_SEND - 1)
+                        });
+                    set.set(125, vivso.get(..n).unwrap_or(&[]), rank);
+                }
+            }
         }
 
         // Header (§3).

@@ -42,7 +42,7 @@
 //!
 //! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
 //! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
-//! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
+//! [`reply`] (which options, packing), [`vendor`] (option 125), [`destination`] (RFC 2131 §4.1), [`lifetime`]
 //! (T1/T2), [`accept`] (reading the query with the wire codec under Kea's rules), [`classes`] (class
 //! membership the engine can decide without expressions).
 
@@ -63,6 +63,7 @@ pub mod lifetime;
 pub mod release;
 pub mod reply;
 pub mod request;
+pub mod vendor;
 
 #[cfg(test)]
 mod engine_tests;
