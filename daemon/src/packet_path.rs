@@ -646,10 +646,18 @@ pub(crate) mod tests {
     #[test]
     fn client_port_override_applies_to_every_reply() {
         assert_eq!(destination_port(68, 68), 68);
-        assert_eq!(destination_port(67, 68), 67, "relay replies keep 67 without -P");
+        assert_eq!(
+            destination_port(67, 68),
+            67,
+            "relay replies keep 67 without -P"
+        );
         assert_eq!(destination_port(3000, 68), 3000, "RFC 8357 relay port");
         assert_eq!(destination_port(68, 1068), 1068);
-        assert_eq!(destination_port(67, 1068), 1068, "Kea: -P wins for relays too");
+        assert_eq!(
+            destination_port(67, 1068),
+            1068,
+            "Kea: -P wins for relays too"
+        );
     }
 
     #[test]

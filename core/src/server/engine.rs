@@ -13,7 +13,7 @@ use crate::assign::reservation::{self, HostIdentifiers};
 use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
-use crate::lease::LeaseRecord;
+use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::accept::{self, ParseError};
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
 use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
@@ -109,6 +109,44 @@ pub struct Summary {
     pub hwaddr: [u8; 16],
     /// Length of `hwaddr`.
     pub hwaddr_len: u8,
+    /// The lease `address` held before this exchange changed it (REQUEST ACK, DECLINE,
+    /// RELEASE): the client's own for a renewal, release or decline, or another client's
+    /// expired lease an allocation reused (Kea reclaims that one first:
+    /// `assigned-addresses` −1 in its subnet, `reclaimed-leases` +1). `None` when the
+    /// address held no lease or nothing was stored.
+    pub replaced: Option<PriorLease>,
+    /// The client's previous lease, deleted because a REQUEST moved the client to `address`
+    /// (Kea: `assigned-addresses` −1 in that lease's subnet).
+    pub moved_from: Option<PriorLease>,
+}
+
+/// A lease as it was before an exchange changed or removed it (for statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorLease {
+    /// Its address.
+    pub address: Ipv4Addr,
+    /// Its subnet id.
+    pub subnet_id: u32,
+    /// Its state (default, declined, expired-reclaimed).
+    pub state: LeaseState,
+    /// Whether it had expired (cltt + valid lifetime ≤ now) when the exchange began.
+    pub expired: bool,
+}
+
+impl PriorLease {
+    /// `record` as seen at `now`.
+    pub fn of(record: &LeaseRecord<'_>, now: Timestamp) -> Self {
+        PriorLease {
+            address: record.address,
+            subnet_id: record.subnet_id,
+            state: record.state,
+            expired: record
+                .cltt
+                .0
+                .saturating_add(u64::from(record.valid_lifetime))
+                <= now.0,
+        }
+    }
 }
 
 /// The engine's answer to one query.
@@ -170,6 +208,8 @@ impl Ctx<'_, '_> {
             xid: self.q.header().xid(),
             hwaddr,
             hwaddr_len: u8::try_from(ch.len()).unwrap_or(0),
+            replaced: None,
+            moved_from: None,
         }
     }
 }
@@ -932,17 +972,32 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
 
     /// Removes the lease of `address`, reporting it as Kea's removal row ("the lease with
     /// `valid_lifetime = 0` (so `expire` = last cltt)").
-    pub(crate) fn remove_lease(&mut self, address: Ipv4Addr, sink: &mut dyn LeaseSink) -> bool {
-        match self.leases.by_address(address) {
+    /// Returns the removed lease as it was (at `now`).
+    pub(crate) fn remove_lease(
+        &mut self,
+        address: Ipv4Addr,
+        now: Timestamp,
+        sink: &mut dyn LeaseSink,
+    ) -> Option<PriorLease> {
+        let prior = match self.leases.by_address(address) {
             Some(old) => {
                 sink.lease_changed(&LeaseRecord {
                     valid_lifetime: 0,
                     ..old
                 });
+                PriorLease::of(&old, now)
             }
-            None => return false,
-        }
-        self.leases.remove(address)
+            None => return None,
+        };
+        self.leases.remove(address);
+        Some(prior)
+    }
+
+    /// The lease `address` holds now, as a [`PriorLease`].
+    pub(crate) fn prior_lease(&self, address: Ipv4Addr, now: Timestamp) -> Option<PriorLease> {
+        self.leases
+            .by_address(address)
+            .map(|l| PriorLease::of(&l, now))
     }
 
     /// Answers with a NAK (§3: only 53, 54, 61, 82; §7 destination).

@@ -69,7 +69,7 @@ pub mod vendor;
 mod engine_tests;
 
 pub use classes::{class_words, ClassTests};
-pub use engine::{DropReason, Engine, Event, Outcome, Summary};
+pub use engine::{DropReason, Engine, Event, Outcome, PriorLease, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
 #[derive(Clone, Copy, Debug)]
