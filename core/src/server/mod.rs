@@ -17,8 +17,10 @@
 //! table.set_pools(config.pools)?;            // occupancy hints for the allocator
 //! // per packet (or per batch; construction only stores borrows):
 //! let mut engine = Engine::new(&config, &mut table, &mut cursors)
+//!     .with_ports(cli.server_port, cli.client_port)        // kea-dhcp4 -p / -P (67 / 68)
 //!     .with_server_addresses(&all_served_addresses)       // optional (option 54 check)
-//!     .with_hostname_chars(CharSet::parse(set)?, repl)     // optional (Kea defaults)
+//!     .with_hostname_chars(CharSet::parse(set)?, repl)     // optional fallback; the config's
+//!                                                          // hostname-char-* win per subnet
 //!     .with_class_tests(&evaluator, &mut class_bits);      // optional (class `test`s)
 //! match engine.handle(&query, now, &mut reply_buf, &mut journal) {
 //!     Outcome::Reply { len, destination, kind, summary } => queue(&reply_buf[..len], destination),
