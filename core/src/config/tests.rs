@@ -206,6 +206,16 @@ fn unknown_key_is_an_error_with_kea_wording() {
 }
 
 #[test]
+fn missing_comma_names_the_next_key() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 600\n  \"subnet4\": [ ]");
+    assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4"));
+    assert_eq!(
+        kind.to_string(),
+        "expected ',' or '}' before \"subnet4\" (missing comma?)"
+    );
+}
+
+#[test]
 fn duplicate_key_names_the_previous_position() {
     let (line, col, path, kind) = err_at("\"valid-lifetime\": 10,\n  \"valid-lifetime\": 20");
     assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4.valid-lifetime"));
