@@ -236,6 +236,8 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) server_port: u16,
     /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
     pub(crate) client_port: u16,
+    /// Whether option 52 is followed into `sname`/`file` (Kea 2.2: no).
+    pub(crate) overload: accept::Overload,
 }
 
 /// What a reply is built from.
@@ -283,7 +285,19 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             sanitizer: Sanitizer::kea_default(),
             server_port: destination::SERVER_PORT,
             client_port: destination::CLIENT_PORT,
+            overload: accept::Overload::Ignore,
         }
+    }
+
+    /// A wren extension: read options carried in `sname`/`file` when option 52 says so
+    /// (RFC 2132 §9.3). Off by default, as Kea 2.2 never reads them ([`accept`]).
+    pub fn with_overload_parsing(mut self, follow: bool) -> Self {
+        self.overload = if follow {
+            accept::Overload::Follow
+        } else {
+            accept::Overload::Ignore
+        };
+        self
     }
 
     /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
@@ -372,7 +386,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let mut scratch = [0u8; accept::QUERY_OPTIONS_SCRATCH];
         // §1: "No cookie / no option 53: BOOTP (RFC 951) or broken client — dropped unless
         // the BOOTP hook is loaded".
-        let q = match accept::read(query.payload, &mut scratch) {
+        let q = match accept::read_with(query.payload, &mut scratch, self.overload) {
             Ok(Some(q)) => q,
             Ok(None) => return Outcome::Drop(DropReason::BootpNotSupported),
             Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),

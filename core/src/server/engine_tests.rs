@@ -1489,3 +1489,32 @@ fn summaries_say_which_lease_was_replaced_or_moved_from() {
         (Event::Released, Some(prior(102, false)))
     );
 }
+
+#[test]
+fn overloaded_file_is_read_only_when_asked() {
+    // A DISCOVER whose host name sits in `file` (option 52 = 1).
+    let mut p = packet([0; 4], [0; 4], &[53, 1, 1, 52, 1, 1]);
+    p[108..114].copy_from_slice(&[12, 3, b'b', b'o', b'x', 255]);
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 1500];
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(
+        !codes(&buf[..len]).contains(&12),
+        "Kea 2.2 ignores overload"
+    );
+    let mut engine = engine.with_overload_parsing(true);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(codes(&buf[..len]).contains(&12));
+}
