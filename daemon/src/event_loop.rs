@@ -276,16 +276,30 @@ impl EventLoop {
     /// Applies new settings after a reload: reopens the interfaces and restarts the timers.
     /// The ports never change (they come from the command line).
     pub fn reconfigure(&mut self, settings: Settings) -> io::Result<()> {
-        for slot in 0..self.links.len() {
-            self.close_link(slot);
-        }
-        self.links.clear();
-        self.missing.clear();
+        let socket_type_changed = settings.socket_type != self.settings.socket_type;
         self.settings = Settings {
             server_port: self.settings.server_port,
             client_port: self.settings.client_port,
             ..settings
         };
+        // Devices of interfaces the new configuration still serves stay open: reopening
+        // them would lose queued packets, and after a privilege drop it is impossible.
+        let host = interfaces::scan()?;
+        let specs = self.specs();
+        let wanted = interfaces::select(&specs, &host).served;
+        for slot in 0..self.links.len() {
+            let keep = self
+                .links
+                .get(slot)
+                .and_then(|l| l.as_ref())
+                .is_some_and(|l| {
+                    !socket_type_changed && wanted.iter().any(|w| w.ifindex == l.served.ifindex)
+                });
+            if !keep {
+                self.close_link(slot);
+            }
+        }
+        self.missing.clear();
         self.open_links()?;
         self.check_require_all()?;
         self.schedule_all(Instant::now());
@@ -347,10 +361,9 @@ impl EventLoop {
         self.open_links()
     }
 
-    /// Matches the configured interfaces against the host and opens what is missing.
-    fn open_links(&mut self) -> io::Result<()> {
-        let specs: Vec<InterfaceSpec<'_>> = self
-            .settings
+    /// The configured `interfaces` entries (malformed ones logged and skipped).
+    fn specs(&self) -> Vec<InterfaceSpec<'_>> {
+        self.settings
             .interfaces
             .iter()
             .filter_map(|s| match InterfaceSpec::parse(s) {
@@ -360,7 +373,12 @@ impl EventLoop {
                     None
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Matches the configured interfaces against the host and opens what is missing.
+    fn open_links(&mut self) -> io::Result<()> {
+        let specs = self.specs();
         let host = interfaces::scan()?;
         let selection = interfaces::select(&specs, &host);
         let mut still_missing = selection.missing;

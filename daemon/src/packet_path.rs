@@ -366,13 +366,15 @@ impl PacketPath {
     }
 }
 
-/// Kea's `-P`: replies to clients go to the client port; replies to relays keep the port
-/// the engine chose (67, or the relay's own port under RFC 8357).
+/// Kea's `-P`: when a client port is given, every reply goes to it, relayed ones included
+/// (Kea 2.2 `Dhcpv4Srv::adjustIfaceData`: a non-zero `client_port_` overrides the remote
+/// port it chose; checked on the wire against kea-dhcp4 by the harness's `port_flags` test).
+/// Without `-P` the engine's port stands (68, 67 to relays, or the RFC 8357 relay port).
 fn destination_port(engine_port: u16, client_port: u16) -> u16 {
-    if engine_port == crate::cli::DEFAULT_CLIENT_PORT {
-        client_port
-    } else {
+    if client_port == crate::cli::DEFAULT_CLIENT_PORT {
         engine_port
+    } else {
+        client_port
     }
 }
 
@@ -639,6 +641,23 @@ pub(crate) mod tests {
             source,
             destination: ADDRS[0],
         }
+    }
+
+    #[test]
+    fn client_port_override_applies_to_every_reply() {
+        assert_eq!(destination_port(68, 68), 68);
+        assert_eq!(
+            destination_port(67, 68),
+            67,
+            "relay replies keep 67 without -P"
+        );
+        assert_eq!(destination_port(3000, 68), 3000, "RFC 8357 relay port");
+        assert_eq!(destination_port(68, 1068), 1068);
+        assert_eq!(
+            destination_port(67, 1068),
+            1068,
+            "Kea: -P wins for relays too"
+        );
     }
 
     #[test]

@@ -461,9 +461,48 @@ impl Drop for Client {
             ] {
                 let _ = std::fs::remove_file(p);
             }
+            kill_dhcpcd_helpers(&self.iface);
         }
         if std::thread::panicking() {
             eprintln!("[harness] client {}", self.describe());
+        }
+    }
+}
+
+/// dhcpcd's privilege-separation helpers can outlive the main process (they get reparented to
+/// init). They are found by PID: processes named `dhcpcd: ...` whose command line holds this
+/// test's unique interface name, plus their children; each gets SIGKILL.
+fn kill_dhcpcd_helpers(iface: &str) {
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+                .filter_map(|pid| {
+                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                    // "pid (comm) state ppid ...": the ppid follows the closing parenthesis
+                    let ppid = stat
+                        .rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()?;
+                    Some((pid, ppid, String::from_utf8_lossy(&cmd).replace('\0', " ")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let roots: Vec<u32> = procs
+        .iter()
+        .filter(|(_, _, cmd)| {
+            cmd.starts_with("dhcpcd:") && cmd.split_whitespace().any(|w| w == iface)
+        })
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    for (pid, ppid, cmd) in &procs {
+        if roots.contains(pid) || (roots.contains(ppid) && cmd.starts_with("dhcpcd:")) {
+            process::signal(*pid, libc::SIGKILL);
         }
     }
 }
@@ -480,6 +519,12 @@ pub struct PerfdhcpOptions {
     pub max_exchanges: u32,
     /// Stop after this many seconds (-p).
     pub period_secs: u32,
+    /// perfdhcp's own (relay) port, -L; 67 when `None`.
+    pub local_port: Option<u16>,
+    /// The server's port, -N; 67 when `None`.
+    pub remote_port: Option<u16>,
+    /// First simulated MAC (-b mac=...), for reproducible chaddrs.
+    pub base_mac: Option<String>,
 }
 
 impl Default for PerfdhcpOptions {
@@ -489,6 +534,9 @@ impl Default for PerfdhcpOptions {
             clients: 200,
             max_exchanges: 200,
             period_secs: 10,
+            local_port: None,
+            remote_port: None,
+            base_mac: None,
         }
     }
 }
@@ -598,6 +646,15 @@ impl Perfdhcp {
             .arg(format!("-n{}", opts.max_exchanges))
             .arg(format!("-p{}", opts.period_secs))
             .args(["-W", "1000000", "-x", "le"]);
+        if let Some(p) = opts.local_port {
+            cmd.arg(format!("-L{p}"));
+        }
+        if let Some(p) = opts.remote_port {
+            cmd.arg(format!("-N{p}"));
+        }
+        if let Some(m) = &opts.base_mac {
+            cmd.arg("-b").arg(format!("mac={m}"));
+        }
         cmd.arg(server.to_string())
             .stdin(Stdio::null())
             .stdout(f)

@@ -42,6 +42,7 @@ fn kill_during_load(kind: ServerKind) {
         clients: 600,
         max_exchanges: 600,
         period_secs: 9,
+        ..Default::default()
     };
     let load = Perfdhcp::spawn(
         &net.client,

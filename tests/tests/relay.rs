@@ -30,6 +30,7 @@ fn relayed_load(kind: ServerKind) {
         clients: 400,
         max_exchanges: 500,
         period_secs: 8,
+        ..Default::default()
     };
     let report = run_perfdhcp(
         &net.client,

@@ -826,6 +826,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             "lease-database" => self.lease_database()?,
             "interfaces-config" => self.interfaces_config()?,
             "control-socket" => self.control_socket()?,
+            "control-sockets" => {
+                let mut list = self.r.open_list()?;
+                while self.r.next_item(&mut list)? {
+                    self.control_socket()?;
+                }
+            }
             "hooks-libraries" => self.hooks_libraries()?,
             "loggers" => self.loggers()?,
             _ => self.unknown(key, Some(Scope::Global), "Dhcp4")?,
@@ -984,22 +990,39 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let mut it = self.r.open_map()?;
         let mut ctx = Context::default();
         let mut name = None;
+        let mut http = false;
         while let Some(k) = self.r.next_key(&mut it)? {
             if self.context_key(&k, &mut ctx)? {
                 continue;
             }
             match k.text {
                 "socket-type" => {
-                    self.keyword(["unix"], "unix")?;
+                    // Kea 3.x `control-sockets` entries: `unix` or `http` (the daemon's
+                    // own HTTP listener replaces the Control Agent); `https` needs TLS,
+                    // which wren does not have.
+                    http = self.keyword(["unix", "http"], "unix, http")?.0 == 1;
                 }
                 "socket-name" => name = Some(self.string_field(None)?),
+                // Read by the daemon's control listener from the config text
+                // (wrend::control::settings); here only accepted.
+                "socket-address"
+                | "socket-port"
+                | "authentication"
+                | "http-headers"
+                | "wren-allow-unauthenticated"
+                | "wren-auto-persist" => self.r.skip()?,
                 _ => self.unknown(&k, Some(Scope::ControlSocket), "control-socket")?,
             }
+        }
+        if http {
+            return Ok(());
         }
         let Some(socket_name) = name else {
             return Err(self.err(it.pos, ConfigErrorKind::MissingKey { key: "socket-name" }));
         };
-        self.globals.control_socket = Some(ControlSocket { socket_name });
+        if self.globals.control_socket.is_none() {
+            self.globals.control_socket = Some(ControlSocket { socket_name });
+        }
         Ok(())
     }
 

@@ -206,6 +206,16 @@ fn unknown_key_is_an_error_with_kea_wording() {
 }
 
 #[test]
+fn missing_comma_names_the_next_key() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 600\n  \"subnet4\": [ ]");
+    assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4"));
+    assert_eq!(
+        kind.to_string(),
+        "expected ',' or '}' before \"subnet4\" (missing comma?)"
+    );
+}
+
+#[test]
 fn duplicate_key_names_the_previous_position() {
     let (line, col, path, kind) = err_at("\"valid-lifetime\": 10,\n  \"valid-lifetime\": 20");
     assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4.valid-lifetime"));
@@ -885,4 +895,46 @@ fn hostname_char_set_and_replacement_inherit_per_key() {
         );
         assert_eq!(cfg.globals.params.hostname_char_replacement, None);
     });
+}
+
+#[test]
+fn control_sockets_list_and_singular_control_socket_both_load() {
+    // Kea 3.x list form: an http entry with authentication and a unix entry.
+    let list = wrapped(
+        r#""control-sockets": [
+  { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8080,
+    "authentication": { "type": "basic", "realm": "wren",
+                        "clients": [ { "user": "admin", "password": "1234" } ] },
+    "wren-auto-persist": true },
+  { "socket-type": "unix", "socket-name": "/tmp/kea4-ctrl-socket" }
+]"#,
+    );
+    with_config(&list, |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let socket = cfg.globals.control_socket.expect("the unix entry");
+        assert_eq!(cfg.str(socket.socket_name), "/tmp/kea4-ctrl-socket");
+    });
+    // An http-only list: no unix socket in the model.
+    let http_only =
+        wrapped(r#""control-sockets": [ { "socket-type": "http", "socket-port": 8000 } ]"#);
+    with_config(&http_only, |cfg, _| {
+        assert!(cfg.globals.control_socket.is_none())
+    });
+    // Kea 2.2 singular form keeps working.
+    let single = wrapped(
+        r#""control-socket": { "socket-type": "unix", "socket-name": "/tmp/kea4-ctrl-socket" }"#,
+    );
+    with_config(&single, |cfg, _| {
+        assert_eq!(
+            cfg.globals.control_socket.map(|s| cfg.str(s.socket_name)),
+            Some("/tmp/kea4-ctrl-socket")
+        );
+    });
+    // Other socket types are refused with the allowed list.
+    let (_, _, _, kind) =
+        err_at(r#""control-sockets": [ { "socket-type": "https", "socket-port": 8000 } ]"#);
+    assert!(
+        matches!(kind, ConfigErrorKind::BadKeyword { .. }),
+        "{kind:?}"
+    );
 }

@@ -12,7 +12,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// hwaddr/client-id/hostname cleared, state 1, lifetime = `decline-probation-period`
     /// (86400 s), cltt = now \[checked\] … ciaddr is not checked." No reply.
     pub(crate) fn decline(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
-        let Some(address) = ctx.q.option_addr(50) else {
+        let Some(address) = ctx.q.requested_address() else {
             return Outcome::Drop(DropReason::DeclineWithoutAddress);
         };
         let found = self.leases.by_address(address).map(|l| {

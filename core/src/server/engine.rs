@@ -14,17 +14,19 @@ use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::LeaseRecord;
+use crate::server::accept::{self, ParseError};
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
 use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::hostname_chars::CharSet;
 use crate::server::lifetime::tee_times;
-use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
+use crate::wire::bootp::{self, FLAG_BROADCAST};
+use crate::wire::message::Message;
 
 /// Why a query got no reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +133,7 @@ pub enum Outcome {
 /// The per-packet facts the handlers share.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'q, 'c> {
-    pub q: &'q ParsedQuery<'q>,
+    pub q: &'q Message<'q>,
     pub query: &'q Query<'q>,
     pub now: Timestamp,
     pub kind: MessageType,
@@ -154,7 +156,7 @@ impl Ctx<'_, '_> {
         lifetime: u32,
     ) -> Summary {
         let mut hwaddr = [0u8; 16];
-        let ch = self.q.chaddr();
+        let ch = self.q.header().chaddr();
         if let Some(dst) = hwaddr.get_mut(..ch.len()) {
             dst.copy_from_slice(ch);
         }
@@ -164,7 +166,7 @@ impl Ctx<'_, '_> {
             address,
             subnet_id,
             lifetime,
-            xid: u32::from_be_bytes(self.q.xid()),
+            xid: self.q.header().xid(),
             hwaddr,
             hwaddr_len: u8::try_from(ch.len()).unwrap_or(0),
         }
@@ -326,13 +328,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         sink: &mut dyn LeaseSink,
         bits: &mut [u64],
     ) -> Outcome {
-        let q = match ParsedQuery::parse(query.payload) {
-            Ok(q) => q,
-            Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
-        };
+        let mut scratch = [0u8; accept::QUERY_OPTIONS_SCRATCH];
         // §1: "No cookie / no option 53: BOOTP (RFC 951) or broken client — dropped unless
         // the BOOTP hook is loaded".
-        let Some(code) = q.message_type().filter(|_| q.has_cookie) else {
+        let q = match accept::read(query.payload, &mut scratch) {
+            Ok(Some(q)) => q,
+            Ok(None) => return Outcome::Drop(DropReason::BootpNotSupported),
+            Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
+        };
+        let Some(code) = accept::message_type_code(&q) else {
             return Outcome::Drop(DropReason::BootpNotSupported);
         };
         let kind = MessageType::from(code);
@@ -352,13 +356,13 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         // empty; a client-id shorter than 2 bytes makes the packet unprocessable".
         let client_id = q.option(61).unwrap_or(&[]);
         if q.option(61).is_some() && client_id.len() < 2 {
-            return Outcome::Drop(if q.chaddr().is_empty() && client_id.is_empty() {
+            return Outcome::Drop(if q.header().chaddr().is_empty() && client_id.is_empty() {
                 DropReason::NoClientIdentity
             } else {
                 DropReason::BadClientId
             });
         }
-        if q.chaddr().is_empty() && client_id.is_empty() {
+        if q.header().chaddr().is_empty() && client_id.is_empty() {
             return Outcome::Drop(DropReason::NoClientIdentity);
         }
         // §1 Server identifier: "if option 54 is present it must be one of ours … Applies
@@ -371,7 +375,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 return Outcome::Drop(DropReason::NotForUs);
             }
         }
-        let vendor_class = reply::trim_nuls(q.option(60).unwrap_or(&[]));
+        let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
         let mut classes = PacketClasses::new(config_ref, vendor_class);
@@ -389,18 +393,17 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             run_class_pass(config_ref, tests, query, &classes, bits);
         }
         let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
-        let giaddr = q.giaddr();
+        let giaddr = q.header().giaddr();
         let relayed = !giaddr.is_unspecified();
         // RFC 3527 link-selection must be exactly 4 bytes; RFC 3011 likewise.
-        let link_selection = q
-            .relay_sub_option(5)
+        let link_selection = accept::relay_sub_option(&q, 5)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map(Ipv4Addr::from);
         let input = SelectionInput {
             link_selection,
-            subnet_selection: q.option_addr(118),
+            subnet_selection: q.subnet_selection(),
             giaddr,
-            ciaddr: q.ciaddr(),
+            ciaddr: q.header().ciaddr(),
             source_ip: query.source_ip,
             received_broadcast,
             interface_name: query.interface.name,
@@ -418,15 +421,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         }
         if !relayed
             && kind == MessageType::Inform
-            && q.ciaddr().is_unspecified()
+            && q.header().ciaddr().is_unspecified()
             && query.source_ip.is_unspecified()
         {
             return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
         }
         let host_ids = HostIdentifiers {
-            hwaddr: q.chaddr(),
+            hwaddr: q.header().chaddr(),
             client_id,
-            circuit_id: q.relay_sub_option(1).unwrap_or(&[]),
+            circuit_id: accept::relay_sub_option(&q, 1).unwrap_or(&[]),
         };
         // §5 step 8: host lookup in the selected subnet (the messages that use it), then
         // pass 2 for classes that depend on KNOWN/UNKNOWN, then "DROP check again".
@@ -474,7 +477,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// any subnet/shared network/class the packet is in/global, or equal to RAI sub-option
     /// 11 (server-id-override, RFC 5107)". wren knows the receiving interface's addresses
     /// and accepts a configured identifier from any level.
-    fn is_our_server_id(&self, q: &ParsedQuery<'_>, query: &Query<'_>, sid: &[u8]) -> bool {
+    fn is_our_server_id(&self, q: &Message<'_>, query: &Query<'_>, sid: &[u8]) -> bool {
         let Ok(bytes) = <[u8; 4]>::try_from(sid) else {
             return false;
         };
@@ -482,7 +485,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         if query.interface.addresses.contains(&sid) || self.server_addresses.contains(&sid) {
             return true;
         }
-        if q.relay_sub_option(11) == Some(&bytes[..]) {
+        if accept::relay_sub_option(q, 11) == Some(&bytes[..]) {
             return true;
         }
         self.config.options.iter().any(|o| {
@@ -503,7 +506,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             .map_or(self.config.globals.params.match_client_id, |s| {
                 s.params.match_client_id
             });
-        ClientIdentity::for_matching(ctx.client_id, ctx.q.chaddr(), match_client_id)
+        ClientIdentity::for_matching(ctx.client_id, ctx.q.header().chaddr(), match_client_id)
     }
 
     /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
@@ -519,7 +522,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             .find_map(|c| self.config.classes.get(c).and_then(|c| c.lifetimes));
         let lifetimes =
             from_class.or_else(|| self.config.subnets.get(subnet).map(|s| s.params.lifetimes));
-        lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
+        lifetimes.map_or(0, |l| l.grant(ctx.q.lease_time()))
     }
 
     /// The client's name for the reply (12 or 81) and the lease (see
@@ -663,15 +666,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let server_id = self.server_id(ctx, plan);
         let (dest, adjust) = destination::decide(&DestinationInput {
             kind: plan.kind,
-            ciaddr: q.ciaddr(),
-            giaddr: q.giaddr(),
+            ciaddr: q.header().ciaddr(),
+            giaddr: q.header().giaddr(),
             yiaddr: plan.yiaddr,
-            broadcast_flag: q.broadcast_flag(),
-            relay_port_requested: q.relay_sub_option(19).is_some(),
+            broadcast_flag: q.header().broadcast(),
+            relay_port_requested: accept::relay_sub_option(q, 19).is_some(),
             source_ip: query.source_ip,
             source_port: query.source_port,
             source_mac: query.source_mac,
-            chaddr_mac: q.chaddr_mac(),
+            chaddr_mac: accept::chaddr_mac(q),
             transport: query.transport,
             server_ip: receiving_address(query),
             client_port: self.client_port,
@@ -739,15 +742,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
 
         // Header (§3).
         let relay_direct = adjust.reply_directly;
-        let hops = if relay_direct { 0 } else { q.hops() };
+        let hops = if relay_direct { 0 } else { q.header().hops() };
         let giaddr = if relay_direct {
             Ipv4Addr::UNSPECIFIED
         } else {
-            q.giaddr()
+            q.header().giaddr()
         };
-        let mut flags = q.flags();
+        let mut flags = q.header().flags();
         if adjust.set_broadcast_flag {
-            flags |= BROADCAST_FLAG;
+            flags |= FLAG_BROADCAST;
         }
         let (siaddr, sname, file) = if plan.kind == ReplyKind::Nak || plan.bare {
             (Ipv4Addr::UNSPECIFIED, &[][..], &[][..])
@@ -759,7 +762,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         } else {
             plan.ciaddr
         };
-        packet::write_header(
+        reply::write_header(
             out,
             q,
             hops,
@@ -772,16 +775,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             file,
         )
         .ok_or(DropReason::ReplyBufferTooSmall)?;
-        let limit = reply::max_message_size(q.option_u16(57)).min(out.len());
-        let budget = limit.saturating_sub(packet::field::OPTIONS);
+        let limit = reply::max_message_size(q.max_message_size()).min(out.len());
+        let budget = limit.saturating_sub(bootp::MIN_LEN);
         if !set.shrink_to(budget) {
             return Err(DropReason::ReplyBufferTooSmall);
         }
         let opts = out
-            .get_mut(packet::field::OPTIONS..)
+            .get_mut(bootp::MIN_LEN..)
             .ok_or(DropReason::ReplyBufferTooSmall)?;
         let n = set.emit(opts).ok_or(DropReason::ReplyBufferTooSmall)?;
-        Ok((packet::field::OPTIONS + n, dest))
+        Ok((bootp::MIN_LEN + n, dest))
     }
 
     /// kea-options.md §4.2: requested codes (PRL order) plus `always-send` codes, each from

@@ -590,7 +590,7 @@ fn acceptance_drops() {
             Outcome::Drop(DropReason::NoClientIdentity),
             Outcome::Drop(DropReason::BadClientId),
             Outcome::Drop(DropReason::ParseFailed(
-                crate::server::packet::ParseError::TooShort
+                crate::server::accept::ParseError::TooShort
             )),
         ]
     );
@@ -942,9 +942,11 @@ fn mutated_packets_never_panic() {
         let o = engine.handle(&q, Timestamp(T0 + round), out, &mut sink);
         if let Outcome::Reply { len, .. } = o {
             replies += 1;
-            let limit = crate::server::packet::ParsedQuery::parse(&p)
-                .map(|pq| crate::server::reply::max_message_size(pq.option_u16(57)))
-                .unwrap();
+            let mut scratch = [0u8; 1500];
+            let limit = match crate::server::accept::read(&p, &mut scratch) {
+                Ok(Some(m)) => crate::server::reply::max_message_size(m.max_message_size()),
+                _ => panic!("a reply to an unreadable query"),
+            };
             assert!(len <= out.len() && len <= limit, "{len} > {limit}");
             assert_eq!(out[0], 2);
             assert_eq!(out[len - 1], 255);
@@ -982,7 +984,8 @@ impl crate::server::classes::ClassTests for FakeTests {
         query: &Query<'_>,
         member: &dyn crate::assign::subnet_select::Membership,
     ) -> bool {
-        let q = crate::server::packet::ParsedQuery::parse(query.payload).unwrap();
+        let mut scratch = [0u8; 1500];
+        let q = crate::wire::message::Message::parse(query.payload, &mut scratch).unwrap();
         match index {
             0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
             1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),

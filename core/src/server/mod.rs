@@ -33,8 +33,9 @@
 //!   keeps between packets; keep it across engines (reset it on reconfiguration).
 //! * `reply_buf`: at least 548 bytes (RFC 2131's 576-byte datagram); replies are kept within
 //!   max(576, option 57) − 28 and within the buffer.
-//! * Nothing is allocated; the stack use per call is about 12 KiB (the query's option index
-//!   and the reply's option table).
+//! * Nothing is allocated; the stack use per call is about 14 KiB (the query's options as
+//!   [`crate::wire::message::Message`] with a 4 KiB concatenation scratch, and the reply's
+//!   option table).
 //! * `sink` receives, in order: a removal (`valid_lifetime` 0) of the client's old lease
 //!   when it moves, then the new/renewed lease (REQUEST); the release removal (RELEASE); the
 //!   declined record (DECLINE). DISCOVER and INFORM store nothing.
@@ -42,13 +43,14 @@
 //! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
 //! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
 //! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
-//! (T1/T2), [`packet`] (reading the query, writing the header), [`classes`] (class
+//! (T1/T2), [`accept`] (reading the query with the wire codec under Kea's rules), [`classes`] (class
 //! membership the engine can decide without expressions).
 
 use core::net::Ipv4Addr;
 
 use crate::lease::LeaseRecord;
 
+pub mod accept;
 pub mod classes;
 pub mod client_name;
 pub mod decline;
@@ -58,7 +60,6 @@ pub mod engine;
 pub mod hostname_chars;
 pub mod inform;
 pub mod lifetime;
-pub mod packet;
 pub mod release;
 pub mod reply;
 pub mod request;

@@ -10,7 +10,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// Lease deleted (CSV line with lifetime 0) \[checked\] … (RFC 2131 allows keeping the
     /// binding for affinity; Kea deletes it.)" No reply.
     pub(crate) fn release(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
-        let address = ctx.q.ciaddr();
+        let address = ctx.q.header().ciaddr();
         let found = self.leases.by_address(address).map(|l| {
             let subnet = self.config.subnets.iter().position(|s| s.id == l.subnet_id);
             let owned = l.state != LeaseState::Declined && self.identity(ctx, subnet).owns(&l);

@@ -112,8 +112,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             .is_some_and(|s| s.params.authoritative);
         let (state, hint) = classify(
             ctx.q.option(54).is_some(),
-            ctx.q.option_addr(50),
-            ctx.q.ciaddr(),
+            ctx.q.requested_address(),
+            ctx.q.header().ciaddr(),
             ctx.received_broadcast,
         );
         let check = match (state, hint) {
@@ -178,7 +178,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let plan = ReplyPlan {
             kind: ReplyKind::Ack,
             yiaddr: alloc.address,
-            ciaddr: ctx.q.ciaddr(),
+            ciaddr: ctx.q.header().ciaddr(),
             allocation: Some(alloc),
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
@@ -213,7 +213,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         };
         let record = LeaseRecord {
             address: alloc.address,
-            hwaddr: ctx.q.chaddr(),
+            hwaddr: ctx.q.header().chaddr(),
             client_id: identity.client_id,
             valid_lifetime: lifetime,
             cltt: ctx.now,
