@@ -235,13 +235,48 @@ pub fn write_response(
     use std::io::Write as _;
     let _ = write!(
         out,
-        "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {}\r\n{extra}\r\n",
+        "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {}\r\n{extra}\r\n",
         status.0,
         status.1,
+        http_date(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        ),
         body.len(),
         if keep_alive { "keep-alive" } else { "close" },
     );
     out.extend_from_slice(body);
+}
+
+/// RFC 9110 §5.6.7 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of a Unix time, for the
+/// `Date` header Kea's agent sends.
+pub fn http_date(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS.get((days % 7) as usize).unwrap_or(&"Thu"),
+        MONTHS.get((month - 1) as usize).unwrap_or(&"Jan"),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// Whether `buf` holds one whole JSON value (object or list): brackets balanced outside
@@ -422,10 +457,23 @@ mod tests {
     fn response_has_length_and_connection() {
         let mut out = Vec::new();
         write_response(&mut out, (200, "OK"), "application/json", "", false, b"[]");
+        let text = String::from_utf8(out).unwrap();
+        let (status, rest) = text.split_once("\r\nDate: ").unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        let (date, rest) = rest.split_once("\r\n").unwrap();
+        assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
         assert_eq!(
-            out,
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
+            rest,
+            "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
         );
+    }
+
+    #[test]
+    fn http_date_matches_rfc9110_example_and_leap_days() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(http_date(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");
     }
 
     #[test]
