@@ -352,7 +352,9 @@ impl ControlServer {
         engine: &mut E,
         journal: &mut J,
     ) {
-        let index = token.0 - TOKEN_BASE;
+        let Some(index) = token.0.checked_sub(TOKEN_BASE) else {
+            return;
+        };
         if index < MAX_LISTENERS {
             self.accept(registry, index);
         } else {
