@@ -75,6 +75,7 @@ use std::os::fd::RawFd;
 use nix::unistd::{Gid, Group, Uid, User};
 
 pub mod broker;
+pub mod dir_entry;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

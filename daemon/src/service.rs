@@ -162,6 +162,14 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
     let mut signals = Some(Signals::install()?);
+    // [freebsd branch] SIGHUP re-reads the file through its directory, opened now: `open`
+    // by path is refused in capability mode, `openat` is not (freebsd.md §2).
+    let config_entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(|error| {
+        Fatal::Config(LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })
+    })?;
 
     let mut table: Option<LeaseTable<'static>> = None;
     let mut journal: Option<LeaseFile> = None;
@@ -222,7 +230,22 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
             // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
-            let sandboxed = crate::sandbox::enter(&options.sandbox)
+            let mut policy = options.sandbox.clone();
+            if cfg!(target_os = "freebsd") && policy.capability_mode && !event_loop.every_link_raw()
+            {
+                // Replies through the UDP socket are sendmsg with a destination address:
+                // ECAPMODE. Only a privileged broker could send them (not written yet).
+                log::warn!(
+                    "WREN_CAPSICUM_SKIPPED capability mode (-C) stays off: dhcp-socket-type \
+                     \"udp\" (or an interface without a raw device) replies with sendmsg to \
+                     an address, which capability mode refuses; use dhcp-socket-type \"raw\""
+                );
+                policy.capability_mode = false;
+            }
+            if !policy.is_empty() {
+                event_loop.seal()?;
+            }
+            let sandboxed = crate::sandbox::enter(&policy)
                 .map_err(|e| Fatal::Io(std::io::Error::other(e.to_string())))?;
             crate::sandbox::log_report(&sandboxed);
             logging::started(cli::version());
@@ -256,7 +279,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                         break new_text;
                     }
                     logging::dynamic_reconfiguration(path);
-                    match config_load::check(path) {
+                    match reload_check(&config_entry, path) {
                         Ok((new_text, warnings)) => {
                             for w in &warnings {
                                 log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
@@ -274,6 +297,28 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         text = next_text;
     }
+}
+
+/// The SIGHUP re-read: [`config_load::check`], but the file is opened with `openat`
+/// through the directory descriptor taken at start, which works after the sandbox point.
+/// A file with `<?include?>` directives is re-read by path (includes are resolved against
+/// the working directory, as Kea does): that fails in capability mode, and the old
+/// configuration keeps serving.
+fn reload_check(
+    entry: &crate::sandbox::dir_entry::DirEntry,
+    path: &Path,
+) -> Result<(String, Vec<String>), LoadError> {
+    let text = entry.read_to_string().map_err(|error| LoadError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if text.contains("<?include") {
+        return config_load::check(path);
+    }
+    let mut storage = config_load::allocate(path, &text)?;
+    let mut warnings = Vec::new();
+    config_load::parse(path, &text, &mut storage, &mut warnings)?;
+    Ok((text, warnings))
 }
 
 fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {
