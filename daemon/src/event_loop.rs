@@ -18,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use wren_core::config::SocketType;
 use wren_core::time::Timestamp;
 
+use crate::control::{ControlExit, ControlServer};
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
 use crate::link::route_events::RouteEvents;
@@ -198,6 +199,11 @@ pub struct EventLoop {
     next_compact: Option<Instant>,
     next_redetect: Option<Instant>,
     counters: Counters,
+    /// [control API] The control listeners and connections, if configured.
+    control: Option<ControlServer>,
+    /// [control API] A config text a control command asked to serve (taken by the caller
+    /// on [`Exit::Reload`]).
+    control_text: Option<String>,
     /// Set by [`EventLoop::seal`]: the interface facts known at the sandbox point, used
     /// instead of a fresh scan from then on.
     sealed_host: Option<Vec<interfaces::HostInterface>>,
@@ -269,6 +275,8 @@ impl EventLoop {
             next_compact: None,
             next_redetect: None,
             counters: Counters::default(),
+            control: None,
+            control_text: None,
             sealed_host: None,
         };
         event_loop.open_links()?;
@@ -361,6 +369,24 @@ impl EventLoop {
             ));
         }
         Ok(())
+    }
+
+    /// [control API] Registers the control listeners in the loop.
+    pub fn attach_control(&mut self, mut control: ControlServer) -> io::Result<()> {
+        control.register(self.poll.registry())?;
+        self.control = Some(control);
+        Ok(())
+    }
+
+    /// [control API] The control server, to follow a new configuration.
+    pub fn control_mut(&mut self) -> Option<&mut ControlServer> {
+        self.control.as_mut()
+    }
+
+    /// [control API] The config text a control command asked to serve instead of the
+    /// file, after [`Exit::Reload`].
+    pub fn take_control_text(&mut self) -> Option<String> {
+        self.control_text.take()
     }
 
     /// Counters since start.
@@ -543,10 +569,15 @@ impl EventLoop {
     }
 
     fn nearest_deadline(&self) -> Option<Instant> {
-        [self.next_reclaim, self.next_compact, self.next_redetect]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_reclaim,
+            self.next_compact,
+            self.next_redetect,
+            self.control.as_ref().and_then(ControlServer::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Serves until a signal asks to stop or reload.
@@ -611,6 +642,12 @@ impl EventLoop {
                         now,
                         &mut self.counters,
                     ),
+                    t if ControlServer::owns(t) => {
+                        if let Some(control) = self.control.as_mut() {
+                            control.ready(self.poll.registry(), t, engine, journal);
+                        }
+                        Drain::Done
+                    }
                     Token(t) if t >= FIRST_LINK => {
                         let slot = t - FIRST_LINK;
                         match drain_link(
@@ -679,6 +716,19 @@ impl EventLoop {
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
                     .then(|| instant + self.settings.retry_wait);
+            }
+
+            if let Some(control) = self.control.as_mut() {
+                control.tick(self.poll.registry(), instant, engine, journal);
+                match control.take_exit() {
+                    Some(ControlExit::Shutdown) => pending.terminate = true,
+                    Some(ControlExit::Reload) => pending.reload = true,
+                    Some(ControlExit::Replace(text)) => {
+                        self.control_text = Some(text);
+                        pending.reload = true;
+                    }
+                    None => {}
+                }
             }
 
             if pending.terminate {

@@ -46,6 +46,25 @@ pub trait Engine {
     /// Calls `f` once with every lease the engine's table holds (for lease file
     /// compaction, which rewrites the file from the table).
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>));
+
+    /// [control API] Calls `f` with the running config, the lease table and the statistics, for control
+    /// commands (`crate::control`). The default has neither, so `f` is not called.
+    fn with_control(
+        &mut self,
+        f: &mut dyn FnMut(
+            &wren_core::config::Config<'_>,
+            &mut wren_core::lease::LeaseTable<'_>,
+            Option<&mut wren_core::stats::Stats<'_>>,
+        ),
+    ) {
+        let _ = f;
+    }
+
+    /// [control API] `dhcp-disable` / `dhcp-enable`: while not serving, queries are
+    /// dropped unanswered (Kea: "the server stops responding to DHCP queries").
+    fn set_serving(&mut self, serving: bool) {
+        let _ = serving;
+    }
 }
 
 /// What the daemon needs from the lease file: append records to a buffer as the engine

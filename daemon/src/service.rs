@@ -67,6 +67,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
     let config =
         config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
+    crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
     Ok(warnings)
 }
 
@@ -173,6 +174,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     let mut table: Option<LeaseTable<'static>> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
+    let mut stats = None; // [control API] statistics, kept across reloads
     let mut started = false;
 
     loop {
@@ -209,7 +211,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 let Some(s) = signals.take() else {
                     return Err(Fatal::Io(std::io::Error::other("signals already taken")));
                 };
-                event_loop = Some(EventLoop::new(settings, s)?);
+                let mut fresh = EventLoop::new(settings, s)?;
+                crate::control::start(&mut fresh, path, &text)?; // [control API]
+                event_loop = Some(fresh);
             }
         }
         let (Some(table), Some(journal), Some(event_loop)) =
@@ -219,6 +223,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 "start-up left a part unset",
             )));
         };
+        if let Some(control) = event_loop.control_mut() {
+            control.configure(&text); // [control API]
+        }
         logging::config_complete(&summary(&config, event_loop));
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
@@ -246,7 +253,11 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             started = true;
         }
 
-        let mut engine = CoreEngine::new(config, table);
+        let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
+        let mut engine = CoreEngine::new(config, table).with_stats(stats);
+        if let Some(control) = event_loop.control_mut() {
+            control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
+        }
         let next_text = loop {
             match event_loop.run(&mut engine, journal)? {
                 Exit::Terminate => {
@@ -263,6 +274,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     return Ok(());
                 }
                 Exit::Reload => {
+                    // [control API] config-set / subnet4-* / reservation-*: the new text.
+                    if let Some(new_text) = event_loop.take_control_text() {
+                        break new_text;
+                    }
                     logging::dynamic_reconfiguration(path);
                     match reload_check(&config_entry, path) {
                         Ok((new_text, warnings)) => {
