@@ -46,10 +46,19 @@ ip -n "$ns_s" link set lo up
 ip -n "$ns_c" link set "wcc$tag" up
 chown nobody "$work"
 
+# WREN_AUDIT_CONTROL=1 adds a unix control socket. Not in the default run yet: the control
+# module removes its socket by path at exit (unlink → ECAPMODE; needs unlinkat through a
+# directory descriptor, see daemon/src/sandbox/dir_entry.rs).
+control_socket=
+if [ -n "${WREN_AUDIT_CONTROL:-}" ]; then
+	control_socket="    \"control-socket\": { \"socket-type\": \"unix\", \"socket-name\": \"$work/ctrl.sock\" },"
+fi
+
 cat >"$work/server.conf" <<EOF
 {
   "Dhcp4": {
     "interfaces-config": { "interfaces": [ "wcs$tag" ], "dhcp-socket-type": "raw" },
+$control_socket
     "lease-database": { "type": "memfile", "persist": true, "name": "$work/leases4.csv", "lfc-interval": 2 },
     "valid-lifetime": 600, "renew-timer": 300, "rebind-timer": 500,
     "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24", "pools": [ { "pool": "198.18.0.100 - 198.18.0.199" } ] } ],
