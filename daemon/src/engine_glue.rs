@@ -7,6 +7,7 @@ use std::io;
 use std::net::Ipv4Addr;
 
 use wren_core::assign::LeaseStore;
+use wren_core::classify::{self, CompiledClass, CompiledClassTests, ExprStore, ExprView, Op};
 use wren_core::config::Config;
 use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
@@ -127,6 +128,45 @@ pub struct CoreEngine<'c, 't, 's> {
     stats: Option<&'t mut Stats<'static>>,
     /// [control API] False after `dhcp-disable`.
     serving: bool,
+    /// The configured classes' `test`s, compiled once per config load.
+    classes: CompiledClasses<'c>,
+}
+
+/// The configured classes compiled by the classification module (storage sized by
+/// `classify::storage_needed`), and the per-packet class bits the engine fills.
+struct CompiledClasses<'c> {
+    ops: Vec<Op>,
+    literals: Vec<u8>,
+    classes: Vec<CompiledClass<'c>>,
+    bits: Vec<u64>,
+}
+
+impl<'c> CompiledClasses<'c> {
+    /// Compiles every class `test` of `config`. A test that does not compile (the config
+    /// parser does not check tests) is logged and leaves the engine without class tests:
+    /// the packet is then only in the built-in classes.
+    fn compile(config: &Config<'c>) -> Self {
+        let (ops_needed, literals_needed) = classify::storage_needed(config);
+        let mut ops = vec![Op::And; ops_needed];
+        let mut literals = vec![0u8; literals_needed];
+        let empty = CompiledClass {
+            name: &[],
+            test: None,
+            only_if_required: false,
+        };
+        let mut classes = vec![empty; config.classes.len()];
+        let mut store = ExprStore::new(&mut ops, &mut literals);
+        if let Err(e) = classify::compile_config_classes(config, &mut store, &mut classes) {
+            log::error!("DHCP4_PARSER_FAIL {e}: class tests are not evaluated");
+            classes.clear();
+        }
+        CompiledClasses {
+            ops,
+            literals,
+            bits: vec![0; server::class_words(classes.len())],
+            classes,
+        }
+    }
 }
 
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
@@ -139,6 +179,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             table,
             stats: None,
             serving: true,
+            classes: CompiledClasses::compile(&config),
         }
     }
 
@@ -188,6 +229,16 @@ impl Engine for CoreEngine<'_, '_, '_> {
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
+        let tests = CompiledClassTests {
+            view: ExprView {
+                ops: &self.classes.ops,
+                literals: &self.classes.literals,
+            },
+            classes: &self.classes.classes,
+        };
+        if !self.classes.classes.is_empty() {
+            engine = engine.with_class_tests(&tests, &mut self.classes.bits);
+        }
         let outcome = engine.handle(query, now, reply, sink);
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
