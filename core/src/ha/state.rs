@@ -305,6 +305,10 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     pub fn contact_age_ms(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.last_contact_ms)
     }
+    /// Whether a heartbeat is out (sent, no outcome reported yet).
+    pub fn heartbeat_in_flight(&self) -> bool {
+        self.heartbeat_in_flight
+    }
     /// Packets analysed by failure detection since the last successful heartbeat.
     pub fn analyzed_packets(&self) -> u64 {
         self.analyzed_packets
@@ -551,8 +555,9 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         if self.state == HaState::Waiting {
             return "HA state machine already in WAITING state.";
         }
+        // Kea moves to waiting; the next heartbeat drives the model on.
+        let _ = now_ms;
         self.transition(HaState::Waiting);
-        self.run_model(now_ms);
         "HA state machine reset."
     }
 
@@ -758,6 +763,10 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
         if to == HaState::Syncing {
             self.sync_in_flight = false;
+            if !self.paused && matches!(self.partner, PartnerState::Known(_)) {
+                self.sync_in_flight = true;
+                self.push(Action::Synchronize);
+            }
         }
     }
 
@@ -783,17 +792,11 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
+    /// One step of the model, as Kea runs one handler per event (heartbeat completion,
+    /// sync completion, commands); the next step waits for the next event.
     fn run_model(&mut self, now_ms: u64) {
-        // A few steps so that e.g. ready → load-balancing follows at once on the same news.
-        for _ in 0..4 {
-            if self.paused {
-                return;
-            }
-            let before = self.state;
+        if !self.paused {
             self.step(now_ms);
-            if self.state == before {
-                return;
-            }
         }
     }
 
