@@ -784,7 +784,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
-    fn to_sync_or_ready(&mut self) {
+    fn enter_sync_or_ready(&mut self) {
         if self.cfg.sync_leases {
             self.transition(HaState::Syncing);
         } else {
@@ -842,8 +842,8 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                         | PartnerDown
                         | PartnerInMaintenance
                         | Ready,
-                    ) => self.to_sync_or_ready(),
-                    PartnerState::Known(Waiting) if primary => self.to_sync_or_ready(),
+                    ) => self.enter_sync_or_ready(),
+                    PartnerState::Known(Waiting) if primary => self.enter_sync_or_ready(),
                     PartnerState::Unavailable if self.should_partner_down(now_ms) => {
                         self.transition(PartnerDown)
                     }
@@ -902,29 +902,25 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                 PartnerState::Known(PartnerInMaintenance) => self.transition(InMaintenance),
                 PartnerState::Known(PartnerDown) => self.transition(Waiting),
                 PartnerState::Known(Terminated) => self.transition(Terminated),
-                PartnerState::Unavailable => {
-                    if self.should_partner_down(now_ms) {
-                        self.transition(PartnerDown)
-                    }
+                PartnerState::Unavailable if self.should_partner_down(now_ms) => {
+                    self.transition(PartnerDown)
                 }
-                PartnerState::Known(Waiting | Syncing | Ready) => {
+                PartnerState::Known(Waiting | Syncing | Ready) if self.backlog_overflowed => {
+                    self.backlog_overflowed = false;
+                    self.backlog_len = 0;
+                    self.transition(Waiting)
+                }
+                PartnerState::Known(LoadBalancing | CommunicationRecovery)
+                    if !self.backlog_in_flight =>
+                {
                     if self.backlog_overflowed {
                         self.backlog_overflowed = false;
                         self.backlog_len = 0;
-                        self.transition(Waiting)
-                    }
-                }
-                PartnerState::Known(LoadBalancing | CommunicationRecovery) => {
-                    if !self.backlog_in_flight {
-                        if self.backlog_overflowed {
-                            self.backlog_overflowed = false;
-                            self.backlog_len = 0;
-                            self.push(Action::SendReset);
-                            self.transition(Waiting);
-                        } else {
-                            self.backlog_in_flight = true;
-                            self.push(Action::SendBacklog);
-                        }
+                        self.push(Action::SendReset);
+                        self.transition(Waiting);
+                    } else {
+                        self.backlog_in_flight = true;
+                        self.push(Action::SendBacklog);
                     }
                 }
                 _ => {}
