@@ -685,3 +685,77 @@ fn sync_complete_notify_in_partner_down_waits() {
         assert!(drain(s, 10_000).contains(&Action::EnablePartnerDisabled));
     });
 }
+
+#[test]
+fn waiting_table() {
+    // Primary: every listed partner state leads to syncing.
+    for partner in [
+        HaState::LoadBalancing,
+        HaState::HotStandby,
+        HaState::CommunicationRecovery,
+        HaState::InMaintenance,
+        HaState::PartnerDown,
+        HaState::PartnerInMaintenance,
+        HaState::Ready,
+        HaState::Waiting,
+    ] {
+        with(SEED, |s| {
+            drain(s, 0);
+            ok(s, 0, partner);
+            assert_eq!(s.state(), HaState::Syncing, "partner {partner:?}");
+        });
+    }
+    for partner in [HaState::Syncing, HaState::Terminated] {
+        with(SEED, |s| {
+            drain(s, 0);
+            ok(s, 0, partner);
+            assert_eq!(s.state(), HaState::Waiting, "partner {partner:?}");
+        });
+    }
+}
+
+#[test]
+fn communication_recovery_table() {
+    let cases = [
+        (HaState::InMaintenance, HaState::PartnerInMaintenance),
+        (HaState::PartnerInMaintenance, HaState::InMaintenance),
+        (HaState::PartnerDown, HaState::Waiting),
+        (HaState::Terminated, HaState::Terminated),
+        (HaState::Ready, HaState::CommunicationRecovery),
+    ];
+    for (partner, expect) in cases {
+        with(SEED, |s| {
+            to_normal(s);
+            fail(s, 10_000);
+            assert_eq!(s.state(), HaState::CommunicationRecovery);
+            ok(s, 20_000, partner);
+            assert_eq!(s.state(), expect, "partner {partner:?}");
+        });
+    }
+    // Backlog sending failed → ha-reset and waiting.
+    with(SEED, |s| {
+        to_normal(s);
+        fail(s, 10_000);
+        ok(s, 20_000, HaState::CommunicationRecovery);
+        assert!(drain(s, 20_000).contains(&Action::SendBacklog));
+        s.on_backlog_sent(20_000, false);
+        assert_eq!(s.state(), HaState::Waiting);
+        assert!(drain(s, 20_000).contains(&Action::SendReset));
+    });
+}
+
+#[test]
+fn failed_lease_update_marks_partner_unavailable() {
+    with(SEED, |s| {
+        to_normal(s);
+        assert_eq!(s.on_lease_committed(), UpdateDecision::SendAndPark);
+        s.on_lease_update_result(1_000, true);
+        assert_eq!(
+            s.partner_state(),
+            PartnerState::Known(HaState::LoadBalancing)
+        );
+        s.on_lease_update_result(1_000, false);
+        assert_eq!(s.partner_state(), PartnerState::Unavailable);
+        assert_eq!(s.state(), HaState::CommunicationRecovery);
+    });
+}
