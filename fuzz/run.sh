@@ -26,7 +26,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-TARGETS="${FUZZ_TARGETS:-message_parse engine config_parse lease_csv control}"
+TARGETS="${FUZZ_TARGETS:-message_parse engine config_parse lease_csv control classify}"
 for t in $TARGETS; do
   mkdir -p "fuzz/corpus/$t"
   cp -n fuzz/seeds/"$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
@@ -56,7 +56,7 @@ for t in $TARGETS; do
     -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || echo '?')
   cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)

@@ -3,7 +3,7 @@
 # the script stops at the first failure (exit 1).
 #
 #   scripts/freebsd-checks.sh            # all steps
-#   scripts/freebsd-checks.sh STEP...    # some: x86 aarch64 arm64-tests rc crates sample
+#   scripts/freebsd-checks.sh STEP...    # some: x86 aarch64 arm64-tests rc crates sample capsicum
 #
 # Needs: rustup targets x86_64-unknown-freebsd and aarch64-unknown-linux-gnu, the nightly
 # toolchain with rust-src, and apt packages gcc-aarch64-linux-gnu qemu-user-static
@@ -96,13 +96,28 @@ sample() {
 		port/files/wrend.in port/files/UIDs port/files/GIDs; do
 		[ -s "$f" ] || { echo "missing $f" >&2; exit 1; }
 	done
+	if command -v groff >/dev/null 2>&1; then
+		groff -mdoc -Tutf8 -ww -z port/files/wrend.8
+	fi
 	# Everything the plist names is installed by do-install (or is the rc script).
-	for f in wrend.json.sample syslog.conf.sample newsyslog.conf.sample; do
+	for f in wrend.json.sample syslog.conf.sample newsyslog.conf.sample wrend.8; do
 		grep -q "$f" port/Makefile || { echo "do-install lacks $f" >&2; exit 1; }
 	done
 }
 
-steps=${*:-x86 aarch64 arm64-tests rc crates sample}
+capsicum() {
+	step "capsicum audit: no path open, bind, connect or addressed send after the sandbox point"
+	if [ "$(id -u)" != 0 ]; then
+		echo "(skipped: needs root for network namespaces)"
+		return
+	fi
+	need strace "apt-get install strace"
+	need udhcpc "apt-get install udhcpc"
+	cargo build -p wrend
+	timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
+}
+
+steps=${*:-x86 aarch64 arm64-tests rc crates sample capsicum}
 for s in $steps; do
 	case $s in
 	x86) x86 ;;
@@ -111,6 +126,7 @@ for s in $steps; do
 	rc) rc ;;
 	crates) crates ;;
 	sample) sample ;;
+	capsicum) capsicum ;;
 	*) echo "unknown step $s" >&2; exit 2 ;;
 	esac
 done

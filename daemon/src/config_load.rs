@@ -179,7 +179,20 @@ pub fn parse<'s>(
     storage: &'s mut OwnedConfigStorage,
     warnings: &mut Vec<String>,
 ) -> Result<Config<'s>, LoadError> {
-    let mut warn = |w: &ConfigWarning| warnings.push(format!("{}:{w}", path.display()));
+    let mut warn = |w: &ConfigWarning| {
+        let key = if w.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", w.path)
+        };
+        warnings.push(format!(
+            "{}:{}:{}: {key}{}",
+            path.display(),
+            w.line,
+            w.column,
+            w.kind
+        ));
+    };
     config::parse(text, storage.storage(), &mut warn).map_err(|error| LoadError::Invalid {
         path: path.to_path_buf(),
         error: Box::new(error),
@@ -243,6 +256,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("valid-lifetime"), "{text}");
+    }
+
+    #[test]
+    fn warnings_name_file_line_column_and_key() {
+        let with_comma = SMALL.replace(
+            "\"pools\": [ { \"pool\": \"198.18.0.100 - 198.18.0.200\" } ] } ]",
+            "\"pools\": [ { \"pool\": \"198.18.0.100 - 198.18.0.200\" }, ] } ]",
+        );
+        assert_ne!(with_comma, SMALL);
+        let path = scratch("comma.json", &with_comma);
+        let (_, warnings) = check(&path).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let prefix = format!("{}:7:", path.display());
+        assert!(warnings[0].starts_with(&prefix), "{warnings:?}");
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! Where the daemon's traits meet the core and the lease file: the lease table in storage
-//! the daemon allocates, the lease file as the
-//! packet path's [`Journal`] and the loader's [`RowSink`], and the core engine as the packet
-//! path's [`Engine`], with Kea's log line per decision.
+//! the daemon allocates, the lease file opened and loaded into it, and the core engine as
+//! the packet path's [`Engine`], with Kea's log line per decision. (The lease file itself
+//! is the packet path's `Journal`: `lease_file` implements it.)
 
 use std::io;
 use std::net::Ipv4Addr;
 
 use wren_core::assign::LeaseStore;
 use wren_core::config::Config;
-use wren_core::lease::csv::{self, HeaderShape, SchemaConversion};
 use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
@@ -16,11 +15,12 @@ use wren_core::lease::{
 use wren_core::server::{
     self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
 };
+use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
 
-use crate::lease_file::{self, HeaderFit, LeaseFile, RowSink};
+use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
-use crate::packet_path::{Engine, Journal};
+use crate::packet_path::Engine;
 
 /// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
 /// and leases of subnets a reload removed.
@@ -94,78 +94,6 @@ impl OwnedLeaseStorage {
     }
 }
 
-/// Loads lease file rows into the table: Kea's CSV codec, last line wins.
-pub struct TableLoader<'t, 's> {
-    table: &'t mut LeaseTable<'s>,
-    shape: HeaderShape,
-    scratch: Vec<u8>,
-}
-
-impl<'t, 's> TableLoader<'t, 's> {
-    /// A loader into `table`.
-    pub fn new(table: &'t mut LeaseTable<'s>) -> Self {
-        TableLoader {
-            table,
-            shape: HeaderShape::CURRENT,
-            scratch: Vec::new(),
-        }
-    }
-}
-
-impl RowSink for TableLoader<'_, '_> {
-    type Error = String;
-
-    fn header(&mut self, line: &[u8]) -> Result<HeaderFit, String> {
-        let shape = csv::parse_header(line).map_err(|e| format!("{e:?}"))?;
-        self.shape = shape;
-        Ok(match shape.conversion() {
-            SchemaConversion::Current => HeaderFit::Current,
-            SchemaConversion::Upgrade | SchemaConversion::Downgrade => HeaderFit::NeedsConversion,
-        })
-    }
-
-    fn row(&mut self, line: &[u8]) -> Result<(), String> {
-        let needed = csv::scratch_len(line.len());
-        if self.scratch.len() < needed {
-            self.scratch.resize(needed, 0);
-        }
-        let record = csv::parse_row_with(self.shape, line, &mut self.scratch)
-            .map_err(|e| format!("{e:?}"))?;
-        self.table
-            .apply(&record)
-            .map(drop)
-            .map_err(|e| format!("{e:?}"))
-    }
-
-    fn lease_count(&self) -> usize {
-        self.table.len()
-    }
-}
-
-/// The lease file as the packet path's [`Journal`].
-pub struct FileJournal(pub LeaseFile);
-
-impl LeaseSink for FileJournal {
-    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
-        self.0.append(record);
-    }
-}
-
-impl Journal for FileJournal {
-    fn sync_batch(&mut self) -> io::Result<()> {
-        self.0
-            .sync_batch()
-            .map_err(|e| io::Error::other(e.to_string()))
-    }
-
-    fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
-        self.0
-            .compact(leases)
-            .map(drop)
-            .map_err(|e| io::Error::other(e.to_string()))
-    }
-}
-
 /// `expired-leases-processing` as the engine glue needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct Reclamation {
@@ -195,6 +123,10 @@ pub struct CoreEngine<'c, 't, 's> {
     table: &'t mut LeaseTable<'s>,
     cursors: Vec<Ipv4Addr>,
     reclamation: Reclamation,
+    /// [control API] Kea's statistics, fed by every decision (`statistic-get`, `/metrics`).
+    stats: Option<&'t mut Stats<'static>>,
+    /// [control API] False after `dhcp-disable`.
+    serving: bool,
 }
 
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
@@ -205,7 +137,15 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             reclamation: Reclamation::from_config(&config),
             config,
             table,
+            stats: None,
+            serving: true,
         }
+    }
+
+    /// [control API] Counts every decision and reclamation into `stats`.
+    pub fn with_stats(mut self, stats: &'t mut Stats<'static>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 }
 
@@ -241,10 +181,18 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        if !self.serving {
+            log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            return None; // [control API]
+        }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
-        match engine.handle(query, now, reply, sink) {
+        let outcome = engine.handle(query, now, reply, sink);
+        if let Some(stats) = self.stats.as_deref_mut() {
+            stats.record_outcome(&outcome, query.payload, now); // [control API]
+        }
+        match outcome {
             Outcome::Reply {
                 len,
                 destination,
@@ -275,9 +223,13 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize {
         let r = self.reclamation;
+        let mut stats = self.stats.as_deref_mut();
         let reclaimed =
             self.table
                 .reclaim_expired(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    if let Some(s) = stats.as_deref_mut() {
+                        s.record_reclaimed(record, now); // [control API]
+                    }
                     sink.lease_changed(record)
                 });
         let flushed =
@@ -291,23 +243,31 @@ impl Engine for CoreEngine<'_, '_, '_> {
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
         f(&mut self.table.iter().map(|(_, record)| record));
     }
+
+    // [control API]
+    fn set_serving(&mut self, serving: bool) {
+        self.serving = serving;
+    }
+
+    // [control API]
+    fn with_control(
+        &mut self,
+        f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>, Option<&mut Stats<'_>>),
+    ) {
+        f(&self.config, self.table, self.stats.as_deref_mut());
+    }
 }
 
-/// Opens the lease file named by `config` and loads it into `table`.
+/// Opens the lease file named by `config` and loads it into `table` (Kea's journal rules
+/// and `sanity-checks.lease-checks`, through [`TableSink`]). A file set in another Kea
+/// schema is rewritten at once, as Kea runs LFC in that case.
 pub fn open_lease_file(
     config: &Config<'_>,
     table: &mut LeaseTable<'_>,
 ) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
-    let db = &config.globals.lease_database;
-    let name = config.str(db.name);
-    let path = (!name.is_empty()).then(|| std::path::Path::new(name));
-    let options = lease_file::OpenOptions {
-        path,
-        persist: db.persist,
-        max_row_errors: db.max_row_errors,
-    };
-    let mut loader = TableLoader::new(table);
-    let (mut file, report) = LeaseFile::open(&options, &mut loader)?;
+    let options = OpenOptions::from_config(config);
+    let mut sink = TableSink::new(table, config, config.globals.lease_checks);
+    let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
     if report.needs_compaction {
         file.compact(table.iter().map(|(_, r)| r))?;
     }

@@ -136,9 +136,14 @@ fn serves_reloads_and_terminates() {
     let mut engine = Echo;
     let server: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
 
+    // The second exchange waits until the loop has returned for the reload: a signal is
+    // delivered asynchronously, so without the wait SIGHUP and SIGTERM could meet in one
+    // wakeup (where terminating wins, as it should).
+    let (reloaded, wait_reload) = std::sync::mpsc::channel::<()>();
     let client = std::thread::spawn(move || {
         let first = exchange(server, b"one");
         kill(Pid::this(), Signal::SIGHUP).unwrap();
+        wait_reload.recv().unwrap();
         let second = exchange(server, b"two");
         kill(Pid::this(), Signal::SIGTERM).unwrap();
         (first, second)
@@ -148,6 +153,7 @@ fn serves_reloads_and_terminates() {
         event_loop.run(&mut engine, &mut journal).unwrap(),
         Exit::Reload
     );
+    reloaded.send(()).unwrap();
     assert_eq!(
         event_loop.run(&mut engine, &mut journal).unwrap(),
         Exit::Terminate

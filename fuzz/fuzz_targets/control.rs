@@ -9,6 +9,7 @@
 //! chunks (a bound, far above what 24 pool addresses can produce).
 #![no_main]
 
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -34,21 +35,31 @@ fn config() -> &'static config::Config<'static> {
     ONCE.get_or_init(|| {
         let capacity = config::measure(CONFIG).expect("engine.conf measures");
         let storage = Box::leak(Box::new(OwnedConfigStorage::for_capacity(&capacity)));
+        // Kept reachable from a global (read in every run, so the optimizer keeps it), so
+        // LeakSanitizer does not report this deliberate leak.
+        KEEP_STORAGE.store(std::ptr::from_mut(storage), Ordering::Relaxed);
         config::parse(CONFIG, storage.storage(), &mut |_| {}).expect("engine.conf parses")
     })
 }
+
+static KEEP_STORAGE: AtomicPtr<OwnedConfigStorage> = AtomicPtr::new(std::ptr::null_mut());
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let cfg = *config();
+    std::hint::black_box(KEEP_STORAGE.load(Ordering::Relaxed));
     let mut lease_storage = OwnedLeaseStorage::for_config(&cfg);
     let mut table = lease_storage.table(&cfg).expect("lease table");
     let mut subnet_stats = vec![SubnetStats::default(); cfg.subnets.len()];
     let mut stats = Stats::new(&mut subnet_stats, Timestamp(NOW));
     let (setup, request_text) = text.split_once('\n').unwrap_or(("", text));
-    let mut requests: Vec<&str> = setup.split('\t').filter(|s| !s.is_empty()).take(4).collect();
+    let mut requests: Vec<&str> = setup
+        .split('\t')
+        .filter(|s| !s.is_empty())
+        .take(4)
+        .collect();
     requests.push(request_text);
     let mut out = [0u8; 512];
     for (i, req_text) in requests.iter().enumerate() {

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -80,12 +81,18 @@ fn config() -> &'static config::Config<'static> {
     CONFIG_ONCE.get_or_init(|| {
         let capacity = config::measure(CONFIG).expect("engine.conf measures");
         let storage = Box::leak(Box::new(OwnedConfigStorage::for_capacity(&capacity)));
+        // Kept reachable from a global (read in every run, so the optimizer keeps it), so
+        // LeakSanitizer does not report this deliberate leak.
+        KEEP_STORAGE.store(std::ptr::from_mut(storage), Ordering::Relaxed);
         config::parse(CONFIG, storage.storage(), &mut |_| {}).expect("engine.conf parses")
     })
 }
 
+static KEEP_STORAGE: AtomicPtr<OwnedConfigStorage> = AtomicPtr::new(std::ptr::null_mut());
+
 fuzz_target!(|data: &[u8]| {
     let cfg = *config();
+    std::hint::black_box(KEEP_STORAGE.load(Ordering::Relaxed));
     let mut lease_storage = OwnedLeaseStorage::for_config(&cfg);
     let mut table = lease_storage.table(&cfg).expect("lease table");
     let mut cursors = vec![Ipv4Addr::UNSPECIFIED; cfg.subnets.len()];
@@ -121,17 +128,40 @@ fuzz_target!(|data: &[u8]| {
                 Ipv4Addr::UNSPECIFIED
             },
             source_port: 68,
-            destination_ip: if unicast { SERVER_ADDRS[0] } else { Ipv4Addr::BROADCAST },
+            destination_ip: if unicast {
+                SERVER_ADDRS[0]
+            } else {
+                Ipv4Addr::BROADCAST
+            },
             source_mac: [0x02, 0x57, 0x52, 0, 0, 2],
-            transport: if flags & 2 != 0 { Transport::Udp } else { Transport::Raw },
+            transport: if flags & 2 != 0 {
+                Transport::Udp
+            } else {
+                Transport::Raw
+            },
         };
         let mut buf = [0u8; 1500];
-        let out: &mut [u8] = if flags & 4 != 0 { &mut buf[..300] } else { &mut buf };
+        let out: &mut [u8] = if flags & 4 != 0 {
+            &mut buf[..300]
+        } else {
+            &mut buf
+        };
         if let Outcome::Reply { len, .. } = engine.handle(&query, Timestamp(now), out, &mut sink) {
-            assert!(len <= out.len(), "reply of {len} bytes in a {}-byte buffer", out.len());
-            assert!(len >= 241, "reply of {len} bytes is shorter than a header + END");
+            assert!(
+                len <= out.len(),
+                "reply of {len} bytes in a {}-byte buffer",
+                out.len()
+            );
+            assert!(
+                len >= 241,
+                "reply of {len} bytes is shorter than a header + END"
+            );
             assert_eq!(out[0], 2, "reply is not a BOOTREPLY");
-            assert_eq!(&out[236..240], &[99, 130, 83, 99], "reply lost the magic cookie");
+            assert_eq!(
+                &out[236..240],
+                &[99, 130, 83, 99],
+                "reply lost the magic cookie"
+            );
             assert_eq!(out[len - 1], 255, "reply does not end with END");
         }
     }

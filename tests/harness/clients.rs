@@ -461,9 +461,48 @@ impl Drop for Client {
             ] {
                 let _ = std::fs::remove_file(p);
             }
+            kill_dhcpcd_helpers(&self.iface);
         }
         if std::thread::panicking() {
             eprintln!("[harness] client {}", self.describe());
+        }
+    }
+}
+
+/// dhcpcd's privilege-separation helpers can outlive the main process (they get reparented to
+/// init). They are found by PID: processes named `dhcpcd: ...` whose command line holds this
+/// test's unique interface name, plus their children; each gets SIGKILL.
+fn kill_dhcpcd_helpers(iface: &str) {
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+                .filter_map(|pid| {
+                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                    // "pid (comm) state ppid ...": the ppid follows the closing parenthesis
+                    let ppid = stat
+                        .rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()?;
+                    Some((pid, ppid, String::from_utf8_lossy(&cmd).replace('\0', " ")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let roots: Vec<u32> = procs
+        .iter()
+        .filter(|(_, _, cmd)| {
+            cmd.starts_with("dhcpcd:") && cmd.split_whitespace().any(|w| w == iface)
+        })
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    for (pid, ppid, cmd) in &procs {
+        if roots.contains(pid) || (roots.contains(ppid) && cmd.starts_with("dhcpcd:")) {
+            process::signal(*pid, libc::SIGKILL);
         }
     }
 }

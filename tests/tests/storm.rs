@@ -58,7 +58,8 @@ const MAX_PAYLOAD: usize = 1500 - 28;
 const STORM_RATE: u64 = 5_000;
 const REAL_CLIENTS: u32 = 300;
 
-/// The load generator: `WREN_LOADGEN`, else the newest `target/{debug,release}/wren-loadgen`.
+/// The load generator: `WREN_LOADGEN`, else the newest `target/{debug,release}/wren-loadgen`,
+/// else built now with `cargo build -p wren-loadgen` (scripts/test.sh builds only wrend).
 fn loadgen_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("WREN_LOADGEN") {
         return PathBuf::from(p);
@@ -66,21 +67,41 @@ fn loadgen_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    ["debug", "release"]
-        .iter()
-        .map(|p| target.join(p).join("wren-loadgen"))
-        .filter_map(|p| {
-            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
-            Some((t, p))
-        })
-        .max()
-        .map(|(_, p)| p)
-        .unwrap_or_else(|| {
-            panic!(
-                "no wren-loadgen under {}: run `cargo build -p wren-loadgen`",
-                target.display()
-            )
-        })
+    let newest = || {
+        ["debug", "release"]
+            .iter()
+            .map(|p| target.join(p).join("wren-loadgen"))
+            .filter_map(|p| {
+                let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+                Some((t, p))
+            })
+            .max()
+            .map(|(_, p)| p)
+    };
+    if let Some(p) = newest() {
+        return p;
+    }
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = wren_tests::process::run(
+            std::process::Command::new(cargo)
+                .args(["build", "-p", "wren-loadgen"])
+                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+            Duration::from_secs(600),
+        );
+        assert!(
+            out.success(),
+            "cargo build -p wren-loadgen failed:\n{}",
+            out.combined()
+        );
+    });
+    newest().unwrap_or_else(|| {
+        panic!(
+            "no wren-loadgen under {}: run `cargo build -p wren-loadgen`",
+            target.display()
+        )
+    })
 }
 
 /// Starts wren-loadgen in `ns` with `args`; its output goes to `out`.

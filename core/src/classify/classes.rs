@@ -22,6 +22,7 @@ use super::eval::{evaluate, ClassQuery, EvalContext, EvalError};
 use super::parser::{compile, ClassRef, Resolver};
 use super::program::{Expr, ExprStore, ExprView};
 use super::ParseError;
+use crate::wire::message::Message;
 
 /// One configured class, compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,6 +305,25 @@ impl ClassTable<'_, '_> {
                 set.insert(index);
             }
         }
+    }
+
+    /// Whether the packet is in the class called `name` now — for the `client-class` of
+    /// subnets, shared networks and pools (§5 steps 7 and 11): `ALL`, `KNOWN`/`UNKNOWN`
+    /// once the host lookup ran, `VENDOR_CLASS_<option 60>`, or a configured class in
+    /// `set`.
+    pub fn is_member_named(&self, set: &ClassSet<'_>, message: &Message<'_>, name: &[u8]) -> bool {
+        match name {
+            b"ALL" => return true,
+            b"KNOWN" => return set.known == Some(true),
+            b"UNKNOWN" => return set.known == Some(false),
+            _ => {}
+        }
+        if let Some(suffix) = name.strip_prefix(b"VENDOR_CLASS_") {
+            if message.vendor_class_identifier() == Some(suffix) {
+                return true;
+            }
+        }
+        self.find(name).is_some_and(|i| set.contains(i))
     }
 
     /// Whether the packet is in a configured class named `DROP` (Kea drops it silently;

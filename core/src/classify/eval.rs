@@ -269,25 +269,26 @@ pub fn evaluate<'a>(
     for op in view.ops_of(expr) {
         match *op {
             Op::Literal { start, len } => m.push(Value::Bytes(view.literal(start, len)))?,
-            Op::Option { code, read } => {
-                let payload = message.option(code);
-                match read {
-                    OptionRead::Hex => m.push(Value::Bytes(payload.unwrap_or(&[])))?,
-                    OptionRead::Text => {
-                        m.push(Value::Bytes(message.string_option(code).unwrap_or(&[])))?
-                    }
-                    OptionRead::Exists => m.push(Value::Bool(payload.is_some()))?,
-                    OptionRead::Rendered => match payload {
-                        None => m.push(Value::Bytes(&[]))?,
-                        Some(data) => m.push_written(|w| render_option(w, code, data))?,
-                    },
+            Op::Option {
+                code,
+                read,
+                string_typed,
+            } => {
+                let found = if string_typed {
+                    message.string_option(code)
+                } else {
+                    message.option(code)
+                };
+                match (read, found) {
+                    (OptionRead::Text, Some(text)) if string_typed => m.push(Value::Bytes(text))?,
+                    _ => push_found(&mut m, code, found, read)?,
                 }
             }
             Op::SubOption { code, sub, read } => {
                 let found = message
                     .option(code)
                     .and_then(|parent| RelayAgentInfo::new(parent).get(sub));
-                m.push(read_found(found, read))?;
+                push_found(&mut m, sub, found, read)?;
             }
             Op::Pkt4(field) => pkt4(&mut m, message, field)?,
             Op::Pkt(field) => match field {
@@ -405,11 +406,12 @@ pub fn evaluate<'a>(
             } => {
                 let found = vendor_block(message, VendorOption::Vivso, enterprise)
                     .and_then(|(_, data)| RelayAgentInfo::new(data).get(sub));
-                m.push(read_found(found, read))?;
+                push_found(&mut m, sub, found, read)?;
             }
             Op::VendorClassData { enterprise, index } => {
                 let data = vendor_block(message, VendorOption::VendorClass, enterprise)
-                    .and_then(|(_, data)| tuple(data, usize::from(index)))
+                    .and_then(|_| message.option(VendorOption::VendorClass.code()))
+                    .and_then(|payload| vendor_class_tuple(payload, usize::from(index)))
                     .unwrap_or(&[]);
                 m.push(Value::Bytes(data))?;
             }
@@ -425,10 +427,18 @@ pub fn evaluate<'a>(
     }
 }
 
-fn read_found(found: Option<&[u8]>, read: OptionRead) -> Value<'_> {
-    match read {
-        OptionRead::Exists => Value::Bool(found.is_some()),
-        _ => Value::Bytes(found.unwrap_or(&[])),
+/// Push a (sub-)option found or not, read as `read`; `code` is the code the rendering of
+/// `.text` shows (Kea's `TokenSubOption`: `toString()` of the sub-option).
+fn push_found<'a>(
+    m: &mut Machine<'a, '_>,
+    code: u8,
+    found: Option<&'a [u8]>,
+    read: OptionRead,
+) -> Result<(), EvalError> {
+    match (read, found) {
+        (OptionRead::Exists, _) => m.push(Value::Bool(found.is_some())),
+        (OptionRead::Text, Some(data)) => m.push_written(|w| render_option(w, code, data)),
+        (_, found) => m.push(Value::Bytes(found.unwrap_or(&[]))),
     }
 }
 
@@ -574,7 +584,8 @@ fn split_range(
 
 /// The first enterprise block of option 124/125 (RFC 3925: enterprise-number (4),
 /// data-len (1), data), if its enterprise is `enterprise` (0 = any). Kea 2.2 reads only
-/// the first instance (`pkt->getOption(125)`).
+/// the first instance (`pkt->getOption(125)`), and for 124 only the first
+/// enterprise-id.
 fn vendor_block<'a>(
     message: &Message<'a>,
     option: VendorOption,
@@ -593,16 +604,20 @@ fn vendor_block<'a>(
     Some((id, data))
 }
 
-/// The `index`-th (len, bytes) tuple of option 124's vendor-class-data.
-fn tuple(data: &[u8], index: usize) -> Option<&[u8]> {
-    let mut rest = data;
+/// The `index`-th data tuple of option 124, Kea's reading (`OptionVendorClass::unpack`
+/// for DHCPv4): enterprise-id, then `(data-len, vendor-class-data)` tuples each preceded
+/// by another enterprise-id — so tuple *i* is the *i*-th RFC 3925 block's data. Parsing
+/// stops at the first truncated tuple.
+fn vendor_class_tuple(payload: &[u8], index: usize) -> Option<&[u8]> {
+    let mut rest = payload.get(4..)?;
     let mut i = 0;
     while let Some((&len, tail)) = rest.split_first() {
-        let item = tail.get(..usize::from(len))?;
+        let data = tail.get(..usize::from(len))?;
         if i == index {
-            return Some(item);
+            return Some(data);
         }
-        rest = tail.get(usize::from(len)..).unwrap_or(&[]);
+        // Skip this block's data and the next block's enterprise-id.
+        rest = tail.get(usize::from(len) + 4..)?;
         i += 1;
     }
     None

@@ -160,14 +160,13 @@ impl<'s> Lexer<'s> {
                 })
             }
         };
-        self.pos = token.end.max(at + 1);
-        if token.kind == TokenKind::String || token.kind == TokenKind::Hex {
-            // The closing quote / the digits: `end` already points past the digits; a
-            // string's `end` excludes the closing quote.
-            if token.kind == TokenKind::String {
-                self.pos = token.end + 1;
-            }
-        }
+        // A string token's range stops before its closing quote.
+        let consumed = if token.kind == TokenKind::String {
+            token.end + 1
+        } else {
+            token.end
+        };
+        self.pos = consumed.max(at + 1);
         Ok(token)
     }
 

@@ -15,6 +15,7 @@
 //! reported to the caller for logging (Kea logs `EVAL_RESULT` at ERROR and continues).
 
 pub mod classes;
+pub mod config_classes;
 pub mod eval;
 pub(crate) mod lexer;
 pub mod parser;
@@ -23,7 +24,8 @@ pub mod program;
 #[cfg(test)]
 mod tests;
 
-pub use classes::{ClassSet, CompiledClass, EarlierClasses};
+pub use classes::{ClassSet, ClassTable, CompiledClass, EarlierClasses};
+pub use config_classes::{compile_config_classes, storage_needed, ClassCompileError};
 pub use eval::{evaluate, ClassQuery, EvalContext, EvalError};
 pub use parser::{compile, ClassRef, Resolver};
 pub use program::{Expr, ExprStore, ExprView, Op};
@@ -73,6 +75,8 @@ pub enum ParseErrorKind {
     LiteralStorageFull,
     /// Text after a complete expression.
     TrailingInput,
+    /// The caller's [`CompiledClass`] storage has fewer slots than the config has classes.
+    ClassStorageFull,
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -104,6 +108,7 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::OpStorageFull => f.write_str("expression storage full (ops)"),
             ParseErrorKind::LiteralStorageFull => f.write_str("expression storage full (literals)"),
             ParseErrorKind::TrailingInput => f.write_str("unexpected text after the expression"),
+            ParseErrorKind::ClassStorageFull => f.write_str("class storage full"),
         }
     }
 }

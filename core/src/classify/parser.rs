@@ -355,7 +355,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 self.advance()?;
                 let sub = self.bracketed_code()?;
                 self.expect(TokenKind::Dot, "'.'")?;
-                let read = self.representation(false)?;
+                let read = self.representation()?;
                 self.emit(
                     Op::SubOption {
                         code: 82,
@@ -558,12 +558,11 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
         Ok(u8::try_from(code).unwrap_or(0))
     }
 
-    /// `.hex` | `.text` | `.exists` (after the dot). `string_typed` picks the `.text` form.
-    fn representation(&mut self, string_typed: bool) -> Result<OptionRead, ParseError> {
+    /// `.hex` | `.text` | `.exists` (after the dot).
+    fn representation(&mut self) -> Result<OptionRead, ParseError> {
         let read = match self.text() {
             b"hex" => OptionRead::Hex,
-            b"text" if string_typed => OptionRead::Text,
-            b"text" => OptionRead::Rendered,
+            b"text" => OptionRead::Text,
             b"exists" => OptionRead::Exists,
             _ => return Err(self.error(ParseErrorKind::Expected("hex, text or exists"))),
         };
@@ -600,12 +599,8 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             self.advance()?;
             let sub = self.bracketed_code()?;
             self.expect(TokenKind::Dot, "'.'")?;
-            let read = self.representation(false)?;
-            let read = if read == OptionRead::Rendered {
-                OptionRead::Text
-            } else {
-                read
-            };
+            // Sub-options have no string definitions wren tracks: `.text` renders.
+            let read = self.representation()?;
             self.emit(Op::SubOption { code, sub, read }, at)?;
             return Ok(read_type(read));
         }
@@ -615,8 +610,15 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
             .unwrap_or_else(|| {
                 option_def::by_code(code).is_some_and(|d| d.kind.value_type() == OptionType::String)
             });
-        let read = self.representation(string_typed)?;
-        self.emit(Op::Option { code, read }, at)?;
+        let read = self.representation()?;
+        self.emit(
+            Op::Option {
+                code,
+                read,
+                string_typed,
+            },
+            at,
+        )?;
         Ok(read_type(read))
     }
 
@@ -699,10 +701,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 self.expect_word("option", "exists or option")?;
                 let sub = self.bracketed_code()?;
                 self.expect(TokenKind::Dot, "'.'")?;
-                let read = match self.representation(false)? {
-                    OptionRead::Rendered => OptionRead::Text,
-                    read => read,
-                };
+                let read = self.representation()?;
                 self.emit(
                     Op::VendorSubOption {
                         enterprise,

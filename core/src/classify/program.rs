@@ -11,15 +11,13 @@ use super::ParseError;
 /// Which view of an option an op reads (`.hex`, `.text`, `.exists`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptionRead {
-    /// `.hex`: the raw payload; `''` when absent.
+    /// `.hex`: the payload (`toBinary()`); `''` when absent.
     Hex,
-    /// `.text` of an option defined as `string`: the payload with trailing NULs removed
-    /// (Kea's `OptionString` unpacking).
+    /// `.text` (`toString()`): for an option defined as `string` its value; for any other
+    /// option Kea's generic rendering `type=NNN, len=NNN: hh:hh:…` (`Option::toText`).
+    /// kea-expressions.md §4 calls the latter "undefined, use `.hex`"; wren reproduces the
+    /// binary-option form. `''` when absent.
     Text,
-    /// `.text` of any other option: Kea's generic rendering `type=NNN, len=NNN: hh:hh:…`
-    /// (`Option::toText`). kea-expressions.md §4 calls this "undefined, use `.hex`"; wren
-    /// reproduces the binary-option form.
-    Rendered,
     /// `.exists`: `true` / `false`.
     Exists,
 }
@@ -110,6 +108,10 @@ pub enum Op {
         code: u8,
         /// Which view.
         read: OptionRead,
+        /// The option is defined as `string` (standard table or global `option-def`):
+        /// Kea unpacks it as `OptionString` — trailing NULs removed, and an empty or
+        /// all-NUL one skipped as absent (kea-options.md §4.3) — for every view.
+        string_typed: bool,
     },
     /// `option[code].option[sub].…` and `relay4[sub].…` (code 82) (0 → 1).
     SubOption {
@@ -117,7 +119,7 @@ pub enum Op {
         code: u8,
         /// Sub-option code.
         sub: u8,
-        /// Which view (`.text` reads the raw bytes).
+        /// Which view (`.text` is the generic rendering, as Kea's `toString()`).
         read: OptionRead,
     },
     /// `pkt4.…` (0 → 1).
@@ -193,7 +195,7 @@ pub enum Op {
         enterprise: u32,
         /// Sub-option code.
         sub: u8,
-        /// Which view (`.text` reads the raw bytes).
+        /// Which view (`.text` is the generic rendering, as Kea's `toString()`).
         read: OptionRead,
     },
     /// `vendor-class[E].data` / `.data[index]` (0 → 1).
@@ -319,6 +321,23 @@ impl<'s> ExprStore<'s> {
         ExprView {
             ops: self.ops.get(..self.ops_len).unwrap_or(&[]),
             literals: self.literals.get(..self.literals_len).unwrap_or(&[]),
+        }
+    }
+
+    /// Done compiling: the programs as a view for the storage's whole lifetime (what a
+    /// loaded config keeps for per-packet evaluation).
+    pub fn into_view(self) -> ExprView<'s> {
+        let ExprStore {
+            ops,
+            ops_len,
+            literals,
+            literals_len,
+        } = self;
+        let ops: &'s [Op] = ops;
+        let literals: &'s [u8] = literals;
+        ExprView {
+            ops: ops.get(..ops_len).unwrap_or(&[]),
+            literals: literals.get(..literals_len).unwrap_or(&[]),
         }
     }
 

@@ -260,6 +260,17 @@ fn options_on_real_captures() {
         "option[vendor-class-identifier].text == 'udhcp 1.35.0'"
     ));
     assert!(on(&udhcpc, "substring(option[60].hex, 0, 5) == 'udhcp'"));
+    // string options are unpacked by Kea as OptionString: trailing NULs go for every view,
+    // and an all-NUL one is absent.
+    let nuls = query(&[(12, b"pi\0\0"), (15, b"\0\0"), (77, b"iPXE\0")]);
+    assert!(on(&nuls, "option[12].hex == 'pi'"));
+    assert!(on(&nuls, "option[host-name].text == 'pi'"));
+    assert!(!on(&nuls, "option[domain-name].exists"));
+    assert!(on(&nuls, "option[15].hex == ''"));
+    assert!(
+        on(&nuls, "option[77].hex == 0x6950584500"),
+        "77 is binary: NUL kept"
+    );
     // 61 is binary: .text is Kea's generic rendering.
     assert!(on(
         &udhcpc,
@@ -323,7 +334,12 @@ fn relay_agent_sub_options() {
     ];
     let packet = query(&[(82, rai)]);
     assert!(on(&packet, "relay4[1].hex == 'eth0/1'"));
-    assert!(on(&packet, "relay4[1].text == 'eth0/1'"));
+    // Kea: `.text` of a binary sub-option is its generic rendering.
+    assert!(on(
+        &packet,
+        "relay4[1].text == 'type=001, len=006: 65:74:68:30:2f:31'"
+    ));
+    assert!(on(&packet, "relay4[5].text == ''"));
     assert!(on(&packet, "relay4[2].hex == 0x001122"));
     assert!(on(&packet, "relay4[1].exists"));
     assert!(!on(&packet, "relay4[5].exists"));
@@ -339,11 +355,11 @@ fn relay_agent_sub_options() {
 
 #[test]
 fn vendor_options() {
-    // 125: enterprise 4491, data-len 7, sub-options (1, "abc"), (2, 0x05)
+    // 125: enterprise 4491, data-len 8, sub-options (1, "abc"), (2, 0x05)
     let vivso: &[u8] = &[0, 0, 0x11, 0x8b, 8, 1, 3, b'a', b'b', b'c', 2, 1, 5];
-    // 124: enterprise 4491, data-len 8, tuples "foo", "bar"
+    // 124 (RFC 3925 §3): two blocks of enterprise 4491, data "foo" and "bar".
     let vclass: &[u8] = &[
-        0, 0, 0x11, 0x8b, 8, 3, b'f', b'o', b'o', 3, b'b', b'a', b'r',
+        0, 0, 0x11, 0x8b, 3, b'f', b'o', b'o', 0, 0, 0x11, 0x8b, 3, b'b', b'a', b'r',
     ];
     let packet = query(&[(124, vclass), (125, vivso)]);
     assert!(on(&packet, "vendor[4491].exists"));
@@ -354,6 +370,10 @@ fn vendor_options() {
     assert!(on(&packet, "vendor.enterprise == 0x0000118b"));
     assert!(on(&packet, "vendor[4491].option[1].hex == 'abc'"));
     assert!(on(&packet, "vendor[*].option[2].hex == 0x05"));
+    assert!(on(
+        &packet,
+        "vendor[*].option[2].text == 'type=002, len=001: 05'"
+    ));
     assert!(on(&packet, "vendor[4491].option[1].exists"));
     assert!(!on(&packet, "vendor[4491].option[3].exists"));
     assert!(on(&packet, "vendor[9].option[1].hex == ''"));
@@ -366,6 +386,14 @@ fn vendor_options() {
     assert!(on(&packet, "vendor-class[*].data[1] == 'bar'"));
     assert!(on(&packet, "vendor-class[4491].data[2] == ''"));
     assert!(on(&packet, "vendor-class[1].data == ''"));
+    // a truncated second block: the first tuple still reads
+    let truncated = query(&[(124, &vclass[..10])]);
+    assert!(on(&truncated, "vendor-class[*].data == 'foo'"));
+    assert!(on(&truncated, "vendor-class[*].data[1] == ''"));
+    // a truncated second block: the first tuple still reads
+    let truncated = query(&[(124, &vclass[..10])]);
+    assert!(on(&truncated, "vendor-class[*].data == 'foo'"));
+    assert!(on(&truncated, "vendor-class[*].data[1] == ''"));
     let plain = query(&[]);
     assert!(!on(&plain, "vendor[*].exists"));
     assert!(on(&plain, "vendor.enterprise == ''"));
@@ -1346,7 +1374,8 @@ fn fuzz_random_op_programs_never_panic() {
         Op::Literal { start: 2, len: 900 },
         Op::Option {
             code: 93,
-            read: super::program::OptionRead::Rendered,
+            read: super::program::OptionRead::Text,
+            string_typed: false,
         },
         Op::SubOption {
             code: 82,

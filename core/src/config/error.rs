@@ -143,6 +143,12 @@ pub enum ConfigErrorKind {
         /// What was found.
         found: &'static str,
     },
+    /// Two map entries with no `,` between them: the second key is named, since the
+    /// position alone points at a line an operator has to count to.
+    MissingComma {
+        /// The key that follows the missing comma.
+        before: Snippet,
+    },
     /// The text continues after the top-level map.
     TrailingText,
     /// Maps and lists nested deeper than wren follows.
@@ -372,6 +378,9 @@ impl fmt::Display for ConfigErrorKind {
             K::BadNumber(s) => write!(f, "invalid number {s}"),
             K::UnexpectedCharacter(c) => write!(f, "unexpected character {c:?}"),
             K::Expected { expected, found } => write!(f, "expected {expected}, found {found}"),
+            K::MissingComma { before } => {
+                write!(f, "expected ',' or '}}' before \"{before}\" (missing comma?)")
+            }
             K::TrailingText => f.write_str("text after the end of the configuration"),
             K::TooDeep => f.write_str("maps and lists nested too deeply"),
             K::UnresolvedInclude(p) => write!(f, "<?include \"{p}\"?> was not resolved"),

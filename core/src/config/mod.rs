@@ -9,7 +9,8 @@
 //!
 //! The text is Kea's JSON dialect (comments, trailing commas with a warning; see [`json`]),
 //! with or without the outer `{"Dhcp4": …}`. `<?include "…"?>` directives must be spliced
-//! in by the caller first ([`next_include`] finds them). Keys Kea 2.2 has but wren does not
+//! in by the caller first: [`splice`] does it with a caller's `read` closure and returns a
+//! [`SourceMap`] that places error positions in the included files ([`include`]). Keys Kea 2.2 has but wren does not
 //! implement are accepted with a [`ConfigWarning`] ([`unsupported`]); anything else Kea
 //! would reject is a [`ConfigError`] with line, column and JSON path.
 //!
@@ -24,6 +25,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod include;
 pub mod json;
 pub mod model;
 mod parse;
@@ -38,6 +40,7 @@ pub use error::{
     ConfigError, ConfigErrorKind, ConfigWarning, ConfigWarningKind, PoolProblem, Position,
     StorageKind,
 };
+pub use include::{splice, Segment, SourceLocation, SourceMap, SpliceError};
 pub use json::{next_include, Include};
 pub use model::*;
 pub use parse::{address_hash, identifier_hash};

@@ -152,6 +152,13 @@ pub struct SubnetParams {
     pub reservations_out_of_pool: bool,
     /// `store-extended-info` (default false).
     pub store_extended_info: bool,
+    /// `hostname-char-set`: the characters of client-supplied names to replace (a regular
+    /// expression; Kea default `[^A-Za-z0-9.-]`, `""` disables scrubbing). `None` when no
+    /// level declares it (the default applies).
+    pub hostname_char_set: Option<TextRef>,
+    /// `hostname-char-replacement` (Kea default `""`: matched characters are removed).
+    /// `None` when no level declares it.
+    pub hostname_char_replacement: Option<TextRef>,
 }
 
 /// The inheritable parameters as one level (global, shared network or subnet) declares
@@ -194,6 +201,10 @@ pub struct DeclaredParams {
     pub reservations_out_of_pool: Option<bool>,
     /// `store-extended-info`.
     pub store_extended_info: Option<bool>,
+    /// `hostname-char-set`.
+    pub hostname_char_set: Option<TextRef>,
+    /// `hostname-char-replacement`.
+    pub hostname_char_replacement: Option<TextRef>,
 }
 
 impl DeclaredParams {
@@ -216,6 +227,8 @@ impl DeclaredParams {
         reservations_in_subnet: None,
         reservations_out_of_pool: None,
         store_extended_info: None,
+        hostname_char_set: None,
+        hostname_char_replacement: None,
     };
 }
 
@@ -237,6 +250,8 @@ impl SubnetParams {
         reservations_in_subnet: true,
         reservations_out_of_pool: false,
         store_extended_info: false,
+        hostname_char_set: None,
+        hostname_char_replacement: None,
     };
 
     /// Resolves the parameters of a level from its declared values, most specific first
@@ -276,6 +291,8 @@ impl SubnetParams {
                 .unwrap_or(d.reservations_out_of_pool),
             store_extended_info: first(levels, |l| l.store_extended_info)
                 .unwrap_or(d.store_extended_info),
+            hostname_char_set: first(levels, |l| l.hostname_char_set),
+            hostname_char_replacement: first(levels, |l| l.hostname_char_replacement),
         }
     }
 }

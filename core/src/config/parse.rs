@@ -38,7 +38,7 @@ use super::unsupported::{self, Scope};
 use super::values;
 use crate::index::{hash_parts, HashIndex};
 use crate::option_data::{self, OptionDataError};
-use crate::option_def::{self, OptionDefError, OptionKind};
+use crate::option_def::{self, OptionDefError, OptionKind, OptionType};
 
 /// What a carrier option encapsulates.
 #[derive(Clone, Copy)]
@@ -518,6 +518,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             "next-server" => d.next_server = Some(self.address()?.0),
             "server-hostname" => d.server_hostname = Some(self.string_field(Some(63))?),
             "boot-file-name" => d.boot_file_name = Some(self.string_field(Some(128))?),
+            "hostname-char-set" => d.hostname_char_set = Some(self.string_field(None)?),
+            "hostname-char-replacement" => {
+                d.hostname_char_replacement = Some(self.string_field(None)?)
+            }
             "reservation-mode" => {
                 let (i, pos) = self.keyword(
                     ["all", "out-of-pool", "global", "disabled"],
@@ -822,6 +826,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             "lease-database" => self.lease_database()?,
             "interfaces-config" => self.interfaces_config()?,
             "control-socket" => self.control_socket()?,
+            "control-sockets" => {
+                let mut list = self.r.open_list()?;
+                while self.r.next_item(&mut list)? {
+                    self.control_socket()?;
+                }
+            }
             "hooks-libraries" => self.hooks_libraries()?,
             "loggers" => self.loggers()?,
             _ => self.unknown(key, Some(Scope::Global), "Dhcp4")?,
@@ -980,22 +990,39 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         let mut it = self.r.open_map()?;
         let mut ctx = Context::default();
         let mut name = None;
+        let mut http = false;
         while let Some(k) = self.r.next_key(&mut it)? {
             if self.context_key(&k, &mut ctx)? {
                 continue;
             }
             match k.text {
                 "socket-type" => {
-                    self.keyword(["unix"], "unix")?;
+                    // Kea 3.x `control-sockets` entries: `unix` or `http` (the daemon's
+                    // own HTTP listener replaces the Control Agent); `https` needs TLS,
+                    // which wren does not have.
+                    http = self.keyword(["unix", "http"], "unix, http")?.0 == 1;
                 }
                 "socket-name" => name = Some(self.string_field(None)?),
+                // Read by the daemon's control listener from the config text
+                // (wrend::control::settings); here only accepted.
+                "socket-address"
+                | "socket-port"
+                | "authentication"
+                | "http-headers"
+                | "wren-allow-unauthenticated"
+                | "wren-auto-persist" => self.r.skip()?,
                 _ => self.unknown(&k, Some(Scope::ControlSocket), "control-socket")?,
             }
+        }
+        if http {
+            return Ok(());
         }
         let Some(socket_name) = name else {
             return Err(self.err(it.pos, ConfigErrorKind::MissingKey { key: "socket-name" }));
         };
-        self.globals.control_socket = Some(ControlSocket { socket_name });
+        if self.globals.control_socket.is_none() {
+            self.globals.control_socket = Some(ControlSocket { socket_name });
+        }
         Ok(())
     }
 
@@ -1363,6 +1390,16 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         })
     }
 
+    /// The standard definitions of `space`, including named spaces Kea predefines
+    /// ([`option_def::standard_defs_named`]).
+    fn standard_defs(&self, space: OptionSpace) -> &'static [option_def::OptionDef] {
+        match space {
+            OptionSpace::Custom(name) => core::str::from_utf8(self.st.text.get(name))
+                .map_or(&[], option_def::standard_defs_named),
+            _ => option_def::standard_defs(&space),
+        }
+    }
+
     fn same_space(&self, a: OptionSpace, b: OptionSpace) -> bool {
         match (a, b) {
             (OptionSpace::Custom(x), OptionSpace::Custom(y)) => {
@@ -1439,9 +1476,10 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
         }
         // The definition: standard (of the space), else custom (option-def), else none.
         let custom = |p: &Self| p.find_custom_def(space, name.map(|n| n.text), code.map(|c| c.0));
-        let (code, kind, resolved) = match (name, code) {
+        // (code, definition's kind, whether the definition encapsulates a space, resolved)
+        let (code, kind, encapsulates, resolved) = match (name, code) {
             (None, None) => return Err(self.err(it.pos, ConfigErrorKind::OptionWithoutNameOrCode)),
-            (Some(n), c) => match option_def::by_name_in(&space, n.text) {
+            (Some(n), c) => match option_def::name_in(self.standard_defs(space), n.text) {
                 Some(d) => {
                     if let Some((c, _)) = c.filter(|(c, _)| *c != d.code) {
                         let kind = ConfigErrorKind::OptionNameCodeMismatch {
@@ -1450,15 +1488,15 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                         };
                         return Err(self.err(n.pos, kind));
                     }
-                    (d.code, Some(d.kind), true)
+                    (d.code, Some(d.kind), !d.encapsulate.is_empty(), true)
                 }
                 None => match custom(self) {
-                    Some(d) => (d.code, Some(d.kind), true),
+                    Some(d) => (d.code, Some(d.kind), !d.encapsulate.is_empty(), true),
                     None => match c {
                         // Kea: a code-only option without definition is opaque bytes.
-                        Some((c, _)) if self.counting => (c, None, false),
-                        Some((c, _)) => (c, None, true),
-                        None if self.counting => (0, None, false),
+                        Some((c, _)) if self.counting => (c, None, false, false),
+                        Some((c, _)) => (c, None, false, true),
+                        None if self.counting => (0, None, false, false),
                         None => {
                             return Err(
                                 self.err(n.pos, ConfigErrorKind::UnknownOption(snippet(n.text)))
@@ -1467,16 +1505,28 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                     },
                 },
             },
-            (None, Some((c, _))) => match option_def::by_code_in(&space, c) {
-                Some(d) => (c, Some(d.kind), true),
+            (None, Some((c, _))) => match option_def::code_in(self.standard_defs(space), c) {
+                Some(d) => (c, Some(d.kind), !d.encapsulate.is_empty(), true),
                 None => match custom(self) {
-                    Some(d) => (c, Some(d.kind), true),
-                    None => (c, None, !self.counting),
+                    Some(d) => (c, Some(d.kind), !d.encapsulate.is_empty(), true),
+                    None => (c, None, false, !self.counting),
                 },
             },
         };
         let payload = if resolved {
-            self.encode_payload(kind, csv_format, data, it.pos)?
+            let mut payload = self.encode_payload(kind, csv_format, data, it.pos)?;
+            let raw_for_empty =
+                !csv_format && kind.is_some_and(|k| k.value_type() == OptionType::Empty);
+            // (Counting keeps the full length: the room reserved below for combining must
+            // cover the kept bytes, which only the storing pass can see.)
+            if raw_for_empty && !self.counting {
+                // Raw bytes for an `empty` option: Kea drops them, or keeps the whole
+                // sub-options when the option encapsulates a space (option_data docs).
+                let bytes = self.st.text.get(payload);
+                let kept = option_data::empty_option_payload_len(encapsulates, bytes);
+                payload.len = u32::try_from(kept).unwrap_or(0).min(payload.len);
+            }
+            payload
         } else {
             // Counting mode cannot see custom definitions (nothing is stored): reserve an
             // upper bound (the densest encoding is an IPv6 address, 16 bytes from "::").
@@ -1563,28 +1613,46 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
     /// The encapsulated space of an option of this level, if its definition has one
     /// (kea-options.md §2: 43 carries `vendor-encapsulated-options-space` unless a custom
     /// definition names another space; 125 carries `vendor-<enterprise>`).
-    fn encapsulated_space_of(&self, opt: &OptionValue) -> Option<Encapsulation> {
+    ///
+    /// Also says whether the carrier's own payload is sub-options (an `empty` definition:
+    /// raw `data` kept by [`option_data::empty_option_payload_len`]) rather than values.
+    fn encapsulated_space_of(&self, opt: &OptionValue) -> Option<(Encapsulation, bool)> {
         if opt.space != OptionSpace::Dhcp4 {
             return None;
         }
         if opt.code == option_def::VIVSO_SUBOPTIONS {
             return match self.st.text.get(opt.payload) {
-                [a, b, c, d] => Some(Encapsulation::Vivso(u32::from_be_bytes([*a, *b, *c, *d]))),
+                [a, b, c, d] => Some((
+                    Encapsulation::Vivso(u32::from_be_bytes([*a, *b, *c, *d])),
+                    false,
+                )),
                 _ => None,
             };
         }
+        let own_are_suboptions = |kind: OptionKind| kind.value_type() == OptionType::Empty;
         if let Some(d) = self.find_custom_def(OptionSpace::Dhcp4, None, Some(opt.code)) {
-            return (!d.encapsulate.is_empty())
-                .then_some(Encapsulation::Named(d.encapsulate, None));
+            return (!d.encapsulate.is_empty()).then_some((
+                Encapsulation::Named(d.encapsulate, None),
+                own_are_suboptions(d.kind),
+            ));
         }
         option_def::by_code(opt.code)
             .filter(|d| !d.encapsulate.is_empty())
-            .map(|d| Encapsulation::Named(TextRef::EMPTY, Some(d.encapsulate)))
+            .map(|d| {
+                (
+                    Encapsulation::Named(TextRef::EMPTY, Some(d.encapsulate)),
+                    own_are_suboptions(d.kind),
+                )
+            })
     }
 
     /// Carriers of sub-options (43, 125, custom `encapsulate` definitions) get the
     /// sub-options of their space *at the same level* appended to their payload
-    /// (kea-options.md §2, §3.3: encapsulation is per configuration scope).
+    /// (kea-options.md §2, §3.3: encapsulation is per configuration scope), in ascending
+    /// code order whatever the config order, as Kea packs them
+    /// ([`option_data::in_code_order`]). An `empty` carrier's own raw sub-options are
+    /// sorted in with them (before configured ones of the same code); a carrier with
+    /// values (a custom definition of another type) keeps its values first.
     fn combine_encapsulated(&mut self, r: IndexRange, pos: Position) -> R<()> {
         if self.counting {
             return Ok(());
@@ -1593,7 +1661,7 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let Some(opt) = self.st.options.get(i).copied() else {
                 continue;
             };
-            let Some(enc) = self.encapsulated_space_of(&opt) else {
+            let Some((enc, own_are_suboptions)) = self.encapsulated_space_of(&opt) else {
                 continue;
             };
             let options = self.st.options.filled();
@@ -1614,22 +1682,34 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let subs = r
                 .as_range()
                 .filter(|&j| options.get(j).is_some_and(in_space));
-            if subs.clone().next().is_none() {
+            let own = get(opt.payload);
+            // Own sub-options need sorting even without configured ones.
+            let sort_own = own_are_suboptions && !own.is_empty();
+            if subs.clone().next().is_none() && !sort_own {
                 continue;
             }
             let sub_iter = subs
                 .filter_map(|j| options.get(j))
                 .map(|o| (o.code, get(o.payload)));
             let result = match enc {
-                Encapsulation::Vivso(n) => option_data::encode_vivso(n, sub_iter, tail),
+                Encapsulation::Vivso(n) => {
+                    option_data::encode_vivso(n, option_data::in_code_order(sub_iter), tail)
+                }
+                Encapsulation::Named(..) if own_are_suboptions => {
+                    let all = option_data::suboption_tlvs(own).chain(sub_iter);
+                    option_data::encode_suboptions(option_data::in_code_order(all), tail)
+                }
                 Encapsulation::Named(..) => {
-                    // The carrier's own bytes (if any) first, then the sub-options.
-                    let own = get(opt.payload);
+                    // The carrier's own values first, then the sub-options.
                     match tail.get_mut(..own.len()) {
                         Some(dst) => {
                             dst.copy_from_slice(own);
                             let rest = tail.get_mut(own.len()..).unwrap_or(&mut []);
-                            option_data::encode_suboptions(sub_iter, rest).map(|n| n + own.len())
+                            option_data::encode_suboptions(
+                                option_data::in_code_order(sub_iter),
+                                rest,
+                            )
+                            .map(|n| n + own.len())
                         }
                         None => Err(OptionDataError::OutputTooSmall),
                     }

@@ -278,6 +278,14 @@ impl<'t, 'w> Reader<'t, 'w> {
                         }
                     }
                 }
+                TokenKind::String => {
+                    return Err(self.error(
+                        t.pos,
+                        ConfigErrorKind::MissingComma {
+                            before: super::error::snippet(t.text),
+                        },
+                    ))
+                }
                 _ => {
                     return Err(self.error(
                         t.pos,

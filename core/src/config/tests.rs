@@ -206,6 +206,16 @@ fn unknown_key_is_an_error_with_kea_wording() {
 }
 
 #[test]
+fn missing_comma_names_the_next_key() {
+    let (line, col, path, kind) = err_at("\"valid-lifetime\": 600\n  \"subnet4\": [ ]");
+    assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4"));
+    assert_eq!(
+        kind.to_string(),
+        "expected ',' or '}' before \"subnet4\" (missing comma?)"
+    );
+}
+
+#[test]
 fn duplicate_key_names_the_previous_position() {
     let (line, col, path, kind) = err_at("\"valid-lifetime\": 10,\n  \"valid-lifetime\": 20");
     assert_eq!((line, col, path.as_str()), (4, 3, "Dhcp4.valid-lifetime"));
@@ -594,6 +604,129 @@ fn vendor_options_are_combined_into_43_and_125() {
     });
 }
 
+/// The payload of the global option `code` in the dhcp4 space.
+fn global_payload(body: &str, code: u8) -> Vec<u8> {
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        let o = opts
+            .iter()
+            .find(|o| o.code == code && o.space == OptionSpace::Dhcp4)
+            .unwrap();
+        cfg.payload(o).to_vec()
+    })
+}
+
+#[test]
+fn suboptions_are_sent_in_code_order_whatever_the_config_order() {
+    // Observed from Kea 2.2: sub-options 2 then 1 configured, 43 = 01 01 01 02 03 "two".
+    let body = r#""option-data": [
+  { "code": 2, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "'two'" },
+  { "name": "vendor-encapsulated-options" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "01" }
+]"#;
+    assert_eq!(global_payload(body, 43), b"\x01\x01\x01\x02\x03two");
+    // 125: one enterprise, sub-options sorted too; equal codes keep their config order.
+    let body = r#""option-data": [
+  { "name": "vivso-suboptions", "data": "4491" },
+  { "code": 5, "space": "vendor-4491", "csv-format": false, "data": "05" },
+  { "code": 9, "space": "vendor-4491", "csv-format": false, "data": "aa" },
+  { "code": 5, "space": "vendor-4491", "csv-format": false, "data": "55" }
+]"#;
+    assert_eq!(
+        global_payload(body, 125),
+        [0, 0, 0x11, 0x8b, 9, 5, 1, 5, 5, 1, 0x55, 9, 1, 0xaa]
+    );
+}
+
+#[test]
+fn raw_data_of_an_empty_option_is_kept_only_as_whole_suboptions() {
+    // 43 encapsulates a space: its raw sub-options are kept, sorted with configured ones
+    // (raw before configured for equal codes), and a cut trailing one is dropped.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0301cc0101aa02" },
+  { "code": 1, "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "bb" }
+]"#;
+    assert_eq!(
+        global_payload(body, 43),
+        [1, 1, 0xaa, 1, 1, 0xbb, 3, 1, 0xcc]
+    );
+    // Without configured sub-options the raw ones are still sorted.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0201aa0101bb" } ]"#;
+    assert_eq!(global_payload(body, 43), [1, 1, 0xbb, 2, 1, 0xaa]);
+    // Observed from Kea 2.2: 43 with 0105aabb carries no sub-option.
+    let body = r#""option-data": [
+  { "name": "vendor-encapsulated-options", "csv-format": false, "data": "0105aabb" } ]"#;
+    assert_eq!(global_payload(body, 43), []);
+    // Observed from Kea 2.2: `empty` 222 with 0102aabb is sent empty...
+    let body = r#""option-def": [ { "name": "flag", "code": 222, "type": "empty" } ],
+"option-data": [ { "name": "flag", "csv-format": false, "data": "0102aabb" } ]"#;
+    assert_eq!(global_payload(body, 222), []);
+    // ...and with `encapsulate` as 0102aabb (here with a configured sub-option 3 after it).
+    let body = r#""option-def": [ { "name": "box", "code": 222, "type": "empty", "encapsulate": "box-space" } ],
+"option-data": [
+  { "code": 3, "space": "box-space", "csv-format": false, "data": "cc" },
+  { "name": "box", "csv-format": false, "data": "0102aabb" }
+]"#;
+    assert_eq!(global_payload(body, 222), [1, 2, 0xaa, 0xbb, 3, 1, 0xcc]);
+}
+
+#[test]
+fn a_carrier_with_values_keeps_them_before_its_sorted_suboptions() {
+    let body = r#""option-def": [ { "name": "tagged", "code": 223, "type": "uint8", "encapsulate": "tag-space" } ],
+"option-data": [
+  { "name": "tagged", "data": "7" },
+  { "code": 9, "space": "tag-space", "csv-format": false, "data": "99" },
+  { "code": 8, "space": "tag-space", "csv-format": false, "data": "88" }
+]"#;
+    assert_eq!(global_payload(body, 223), [7, 8, 1, 0x88, 9, 1, 0x99]);
+}
+
+#[test]
+fn docsis3_v4_space_has_kea_s_definitions() {
+    // Kea 2.2's all-options.json: DOCSIS3 options by name in the `docsis3-v4` space.
+    let body = r#""option-data": [
+  { "code": 1, "name": "oro", "space": "docsis3-v4", "data": "32, 42" },
+  { "name": "tftp-servers", "space": "docsis3-v4", "data": "198.18.0.7" }
+]"#;
+    with_config(&wrapped(body), |cfg, _| {
+        let opts = cfg.options_of(cfg.globals.options);
+        assert_eq!(opts.len(), 2);
+        assert!(opts
+            .iter()
+            .all(|o| matches!(o.space, OptionSpace::Custom(_))));
+        assert_eq!(cfg.payload(&opts[0]), [32, 42]);
+        assert_eq!(cfg.payload(&opts[1]), [198, 18, 0, 7]);
+    });
+    // Another custom space has no standard definitions.
+    let (.., kind) = err_at(
+        r#""option-data": [ { "code": 1, "name": "oro", "space": "docsis3-v5", "data": "1" } ]"#,
+    );
+    assert!(
+        matches!(
+            kind,
+            ConfigErrorKind::UnknownOption(_) | ConfigErrorKind::BadOptionData { .. }
+        ),
+        "{kind}"
+    );
+}
+
+#[test]
+fn a_ten_field_record_definition_loads_and_encodes() {
+    // Kea 2.2's all-options.json defines this record (there as an array).
+    let body = r#""option-def": [ { "name": "every-type", "code": 254, "type": "record",
+  "record-types": "int8, int16, int32, uint8, uint16, uint32, ipv4-address, psid, tuple, fqdn" } ],
+"option-data": [ { "name": "every-type", "data": "-1, -2, -3, 4, 5, 6, 198.18.0.1, 1/1, x, a.b" } ]"#;
+    let payload = global_payload(body, 254);
+    assert_eq!(
+        payload,
+        [
+            0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xfd, 4, 0, 5, 0, 0, 0, 6, 198, 18, 0, 1, 1, 0x80,
+            0x00, 1, b'x', 1, b'a', 1, b'b', 0
+        ]
+    );
+}
+
 #[test]
 fn option_name_and_code_must_agree() {
     let (.., kind) =
@@ -730,4 +863,78 @@ fn host_reservation_identifiers_keep_their_order() {
     );
     let (.., kind) = err_at(r#""host-reservation-identifiers": [ "mac" ]"#);
     assert!(matches!(kind, ConfigErrorKind::BadKeyword { .. }));
+}
+
+#[test]
+fn hostname_char_set_and_replacement_inherit_per_key() {
+    // kea-config.md §3: global → shared network → subnet, each key on its own; they are
+    // carried (not "unsupported") so the engine scrubs names as Kea does.
+    let body = r#""hostname-char-set": "",
+"shared-networks": [ { "name": "net", "hostname-char-replacement": "x",
+  "subnet4": [ { "subnet": "198.18.1.0/24", "hostname-char-set": "[^a-z]" } ] } ],
+"subnet4": [ { "subnet": "198.18.0.0/24" }, { "subnet": "198.18.2.0/24", "hostname-char-replacement": "-" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let of = |prefix: [u8; 3]| {
+            let s = cfg
+                .subnets
+                .iter()
+                .find(|s| s.prefix.address.octets()[..3] == prefix)
+                .unwrap();
+            (
+                s.params.hostname_char_set.map(|t| cfg.str(t)),
+                s.params.hostname_char_replacement.map(|t| cfg.str(t)),
+            )
+        };
+        assert_eq!(of([198, 18, 0]), (Some(""), None));
+        assert_eq!(of([198, 18, 1]), (Some("[^a-z]"), Some("x")));
+        assert_eq!(of([198, 18, 2]), (Some(""), Some("-")));
+        assert_eq!(
+            cfg.globals.params.hostname_char_set.map(|t| cfg.str(t)),
+            Some("")
+        );
+        assert_eq!(cfg.globals.params.hostname_char_replacement, None);
+    });
+}
+
+#[test]
+fn control_sockets_list_and_singular_control_socket_both_load() {
+    // Kea 3.x list form: an http entry with authentication and a unix entry.
+    let list = wrapped(
+        r#""control-sockets": [
+  { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8080,
+    "authentication": { "type": "basic", "realm": "wren",
+                        "clients": [ { "user": "admin", "password": "1234" } ] },
+    "wren-auto-persist": true },
+  { "socket-type": "unix", "socket-name": "/tmp/kea4-ctrl-socket" }
+]"#,
+    );
+    with_config(&list, |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let socket = cfg.globals.control_socket.expect("the unix entry");
+        assert_eq!(cfg.str(socket.socket_name), "/tmp/kea4-ctrl-socket");
+    });
+    // An http-only list: no unix socket in the model.
+    let http_only =
+        wrapped(r#""control-sockets": [ { "socket-type": "http", "socket-port": 8000 } ]"#);
+    with_config(&http_only, |cfg, _| {
+        assert!(cfg.globals.control_socket.is_none())
+    });
+    // Kea 2.2 singular form keeps working.
+    let single = wrapped(
+        r#""control-socket": { "socket-type": "unix", "socket-name": "/tmp/kea4-ctrl-socket" }"#,
+    );
+    with_config(&single, |cfg, _| {
+        assert_eq!(
+            cfg.globals.control_socket.map(|s| cfg.str(s.socket_name)),
+            Some("/tmp/kea4-ctrl-socket")
+        );
+    });
+    // Other socket types are refused with the allowed list.
+    let (_, _, _, kind) =
+        err_at(r#""control-sockets": [ { "socket-type": "https", "socket-port": 8000 } ]"#);
+    assert!(
+        matches!(kind, ConfigErrorKind::BadKeyword { .. }),
+        "{kind:?}"
+    );
 }

@@ -37,8 +37,6 @@ const DDNS: &[&str] = &[
     "ddns-qualifying-suffix",
     "ddns-update-on-renew",
     "ddns-use-conflict-resolution",
-    "hostname-char-set",
-    "hostname-char-replacement",
 ];
 
 /// Lease caching (kea-config.md §2.1): wren always writes the renewed lease.

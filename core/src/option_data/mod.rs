@@ -1221,13 +1221,50 @@ pub fn empty_option_payload_len(encapsulates: bool, payload: &[u8]) -> usize {
     at
 }
 
+/// The whole code/length/value sub-options at the start of `payload`, in wire order,
+/// stopping at a cut one (the part [`empty_option_payload_len`] keeps). PAD (0) and END
+/// (255) are ordinary codes here: Kea's `unpackOptions4` treats them specially only in the
+/// `dhcp4` space itself.
+pub fn suboption_tlvs(payload: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + Clone {
+    let mut at = 0usize;
+    core::iter::from_fn(move || {
+        let code = *payload.get(at)?;
+        let len = usize::from(*payload.get(at + 1)?);
+        let value = payload.get(at + 2..at + 2 + len)?;
+        at += 2 + len;
+        Some((code, value))
+    })
+}
+
+/// `suboptions` sorted by code, keeping the given order among equal codes (a stable sort
+/// without a buffer: one pass per distinct code, and sub-option lists are short).
+///
+/// Kea 2.2 keeps an option's sub-options in a container ordered by code (a multimap, so
+/// equal codes stay in insertion order) and packs them in that order whatever the config
+/// order: sub-options 2 then 1 configured, 43 is sent as `01 01 01 02 03 "two"`. For an
+/// `empty` carrier given raw sub-options (`csv-format: false`), those are inserted first
+/// (when the option is created) and the configured ones after (when the level's options are
+/// encapsulated), so chain them in that order.
+pub fn in_code_order<'p, I>(suboptions: I) -> impl Iterator<Item = (u8, &'p [u8])> + Clone
+where
+    I: Iterator<Item = (u8, &'p [u8])> + Clone,
+{
+    let codes = suboptions.clone().map(|(code, _)| code);
+    let first = codes.clone().min();
+    let all_codes = codes.clone();
+    let ascending = core::iter::successors(first, move |&last| {
+        all_codes.clone().filter(|&c| c > last).min()
+    });
+    ascending.flat_map(move |code| suboptions.clone().filter(move |(c, _)| *c == code))
+}
+
 /// Writes sub-options as code/length/payload TLVs (the payload of 43 carrying
 /// `vendor-encapsulated-options-space`, or of 125 after its enterprise header). A payload
 /// over 255 bytes cannot be one sub-option.
 ///
 /// Kea 2.2 emits sub-options in ascending code order whatever their order in the config
 /// (observed: sub-options 2 then 1 configured, 43 sent as `01 01 01 02 03 "two"`); the
-/// caller passes them in that order.
+/// caller passes them in that order ([`in_code_order`]).
 pub fn encode_suboptions<'a, 'p>(
     suboptions: impl IntoIterator<Item = (u8, &'p [u8])>,
     out: &mut [u8],
@@ -2126,6 +2163,38 @@ mod tests {
         assert_eq!(empty_option_payload_len(true, &[1, 0, 2, 1, 9, 3]), 5);
         assert_eq!(empty_option_payload_len(true, &[]), 0);
         assert_eq!(empty_option_payload_len(true, &[7]), 0);
+        let tlvs: Vec<_> = suboption_tlvs(&[1, 0, 2, 1, 9, 3, 5]).collect();
+        assert_eq!(tlvs, [(1, &[][..]), (2, &[9][..])], "stops at the cut one");
+        assert_eq!(suboption_tlvs(&[]).count(), 0);
+        assert_eq!(suboption_tlvs(&[0, 1, 7, 255, 0]).count(), 2);
+    }
+
+    #[test]
+    fn suboptions_sort_by_code_keeping_the_order_of_equal_codes() {
+        let given: [(u8, &[u8]); 6] = [
+            (2, b"two"),
+            (255, b"end"),
+            (1, b"a"),
+            (2, b"again"),
+            (0, b"pad"),
+            (1, b"b"),
+        ];
+        let sorted: Vec<_> = in_code_order(given.iter().copied()).collect();
+        let expected: [(u8, &[u8]); 6] = [
+            (0, b"pad"),
+            (1, b"a"),
+            (1, b"b"),
+            (2, b"two"),
+            (2, b"again"),
+            (255, b"end"),
+        ];
+        assert_eq!(sorted, expected);
+        assert_eq!(in_code_order(given.iter().copied().take(0)).count(), 0);
+        // Observed from Kea 2.2: sub-options 2 then 1 configured, 43 = 01 01 01 02 03 "two".
+        let mut out = [0u8; 16];
+        let subs: [(u8, &[u8]); 2] = [(2, b"two"), (1, &[1])];
+        let n = encode_suboptions(in_code_order(subs.iter().copied()), &mut out).unwrap();
+        assert_eq!(hex(&out[..n]), "010101020374776f");
     }
 
     #[test]

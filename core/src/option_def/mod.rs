@@ -113,9 +113,13 @@ impl fmt::Display for OptionType {
 }
 
 /// Most record fields an [`OptionKind`] holds. The widest standard record (81 `fqdn`,
-/// 146, 212) has 4 fields; a custom `record-types` list longer than this is rejected with
-/// [`OptionDefError::TooManyRecordFields`].
-pub const MAX_RECORD_FIELDS: usize = 8;
+/// 146, 212) has 4 fields; Kea 2.2's own `all-options.json` example defines a custom
+/// record of 10 (one of each fixed type). Kea sets no limit, but every field takes at
+/// least one byte of a 255-byte option, and each slot costs a byte of every
+/// [`OptionKind`] (19 bytes at 16 fields, held inline by the config model), so 16 is the
+/// bound: a custom `record-types` list longer than this is rejected with
+/// [`OptionDefError::TooManyRecordFields`] (a wren limit, reported as unsupported).
+pub const MAX_RECORD_FIELDS: usize = 16;
 
 /// The value layout of an option: its type, whether it repeats, and for records the field
 /// types. `Copy`, so a config model can hold it inline.
@@ -533,6 +537,33 @@ pub fn standard_defs(space: &OptionSpace) -> &'static [OptionDef] {
     }
 }
 
+/// Kea's name for the space holding the DOCSIS3 v4 definitions outside option 125
+/// (`DOCSIS3_V4_OPTION_SPACE`): the same [`VENDOR_4491_DEFS`] as `vendor-4491`. Nothing
+/// encapsulates it in DHCPv4, so its option-data is validated and stored but not sent
+/// (Kea 2.2's `all-options.json` configures `oro` and `tftp-servers` there).
+pub const DOCSIS3_V4_SPACE: &str = "docsis3-v4";
+
+/// The standard definitions of a space known by name only (an
+/// [`OptionSpace::Custom`] space): [`DOCSIS3_V4_SPACE`] has Kea's DOCSIS3 ones, any other
+/// none.
+pub fn standard_defs_named(space_name: &str) -> &'static [OptionDef] {
+    if space_name == DOCSIS3_V4_SPACE {
+        VENDOR_4491_DEFS
+    } else {
+        &[]
+    }
+}
+
+/// The definition with this code in a table (tables are sorted by code).
+pub fn code_in(defs: &'static [OptionDef], code: u8) -> Option<&'static OptionDef> {
+    find_code(defs, code)
+}
+
+/// The definition with this exact name in a table.
+pub fn name_in(defs: &'static [OptionDef], name: &str) -> Option<&'static OptionDef> {
+    find_name(defs, name)
+}
+
 /// The standard `dhcp4` definition with this code (the table is sorted by code).
 pub fn by_code(code: u8) -> Option<&'static OptionDef> {
     find_code(DHCP4_DEFS, code)
@@ -864,20 +895,21 @@ mod tests {
             OptionKind::from_def("record", "uint8", false),
             Err(E::TooFewRecordFields { count: 1 })
         );
+        let fields = |n: usize| std::vec!["uint8"; n].join(",");
         assert_eq!(
-            OptionKind::from_def(
-                "record",
-                "uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8",
-                false
-            ),
-            Err(E::TooManyRecordFields { count: 9 })
+            OptionKind::from_def("record", &fields(MAX_RECORD_FIELDS + 1), false),
+            Err(E::TooManyRecordFields { count: 17 })
         );
-        assert!(OptionKind::from_def(
+        let widest = OptionKind::from_def("record", &fields(MAX_RECORD_FIELDS), false).unwrap();
+        assert_eq!(widest.record_fields(), [Uint8; 16]);
+        // Kea 2.2's all-options.json: one record of 10 fields.
+        let ten = OptionKind::from_def(
             "record",
-            "uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8",
-            false
+            "int8, int16, int32, uint8, uint16, uint32, ipv4-address, psid, tuple, fqdn",
+            false,
         )
-        .is_ok());
+        .unwrap();
+        assert_eq!(ten.record_fields().len(), 10);
         assert_eq!(
             OptionKind::from_def("record", "uint8, record", false),
             Err(E::RecordInRecord)
@@ -916,9 +948,17 @@ mod tests {
             Err(E::ArrayOfVariableLength { value_type: Empty })
         );
         assert_eq!(
-            OptionKind::try_record(&[Uint8; 9], false),
-            Err(E::TooManyRecordFields { count: 9 })
+            OptionKind::try_record(&[Uint8; 17], false),
+            Err(E::TooManyRecordFields { count: 17 })
         );
+    }
+
+    #[test]
+    fn an_option_kind_stays_small() {
+        // Held inline by every custom definition and standard table entry: one byte per
+        // record slot plus type, array flag and count.
+        assert_eq!(core::mem::size_of::<OptionType>(), 1);
+        assert_eq!(core::mem::size_of::<OptionKind>(), MAX_RECORD_FIELDS + 3);
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //!   asked; a client-sent 12 is sanitised, lower-cased and echoed.
 
 use crate::server::hostname_chars::CharSet;
-use crate::server::packet::ParsedQuery;
 use crate::server::reply::trim_nuls;
+use crate::wire::message::Message;
 
 /// How client-supplied names are scrubbed (`hostname-char-set`, `hostname-char-replacement`).
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +64,7 @@ pub struct ClientName<'b> {
 
 /// Decides the name for a client whose reservation hostname is `reserved` (empty: none).
 pub fn decide<'b>(
-    q: &ParsedQuery<'_>,
+    q: &Message<'_>,
     reserved: &[u8],
     sanitizer: &Sanitizer<'_>,
     buf: &'b mut NameBuffers,
@@ -80,9 +80,10 @@ pub fn decide<'b>(
             d.make_ascii_lowercase();
         }
         n
-    } else if let Some(sent) = q.option(12) {
-        // Kea trims surrounding white space, scrubs, then lower-cases.
-        let sent = trim_nuls(sent).trim_ascii();
+    } else if let Some(sent) = q.hostname() {
+        // Kea trims surrounding white space, scrubs, then lower-cases (the codec already
+        // removed trailing NULs: kea-options.md §4.3).
+        let sent = sent.trim_ascii();
         sanitizer
             .set
             .scrub(sent, sanitizer.replacement, &mut buf.text)
@@ -219,14 +220,17 @@ fn fqdn_reply<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::packet::tests::request;
+    use crate::server::accept::{self, tests::request};
 
     fn name_of(
         options: &[u8],
         reserved: &[u8],
     ) -> (Option<(u8, std::vec::Vec<u8>)>, std::string::String) {
         let p = request(options);
-        let q = ParsedQuery::parse(&p).unwrap();
+        let mut scratch = [0u8; 600];
+        let Ok(Some(q)) = accept::read(&p, &mut scratch) else {
+            panic!()
+        };
         let mut buf = NameBuffers::default();
         let n = decide(&q, reserved, &Sanitizer::kea_default(), &mut buf);
         (

@@ -52,6 +52,10 @@ pub struct DestinationInput {
     pub transport: Transport,
     /// Our address on the receiving interface (the reply's source).
     pub server_ip: Ipv4Addr,
+    /// kea-dhcp4's `-P`: when not [`CLIENT_PORT`], every reply goes to this port, relayed
+    /// or not (Kea `adjustIfaceData`: "If client port was set from the command line enforce
+    /// all responses to it").
+    pub client_port: u16,
 }
 
 /// Changes the addressing decision makes to the reply header.
@@ -70,24 +74,29 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
     let relayed = !i.giaddr.is_unspecified();
     // RFC 8357 §4: "the DHCP server MUST use the UDP source port … as the destination" when
     // the relay sent the Relay Source Port sub-option.
-    let relay_port = if i.relay_port_requested && i.source_port != 0 {
+    // Kea 2.2 answers relays at the constant DHCP4_SERVER_PORT even when `-p` moved the
+    // port it listens on; only `-P` (a client port other than 68) changes destinations.
+    let relay_port = if i.client_port != CLIENT_PORT {
+        i.client_port
+    } else if i.relay_port_requested && i.source_port != 0 {
         i.source_port
     } else {
         SERVER_PORT
     };
+    let client_port = i.client_port;
     let mut adjust = HeaderAdjust::default();
     let (ip, port) = if i.kind == ReplyKind::InformAck {
         if !i.ciaddr.is_unspecified() {
             // RFC 2131 §4.3.5: "The server then unicasts the DHCPACK to the address in
             // 'ciaddr'"; Kea does so even for relayed INFORMs.
-            (i.ciaddr, CLIENT_PORT)
+            (i.ciaddr, client_port)
         } else if relayed {
             // Kea sets the broadcast bit so the relay broadcasts the answer to a client
             // that has no address in ciaddr.
             adjust.set_broadcast_flag = true;
             (i.giaddr, relay_port)
         } else {
-            (i.source_ip, CLIENT_PORT)
+            (i.source_ip, client_port)
         }
     } else if relayed {
         // RFC 2131 §4.1: "If the 'giaddr' field in a DHCP message from a client is non-zero,
@@ -98,11 +107,11 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
         // "If the 'giaddr' field is zero and the 'ciaddr' field is nonzero, then the server
         // unicasts DHCPOFFER and DHCPACK messages to the address in 'ciaddr'." Kea does the
         // same for a NAK to a renewing client \[checked\].
-        (i.ciaddr, CLIENT_PORT)
+        (i.ciaddr, client_port)
     } else if i.kind == ReplyKind::Nak {
         // "In all cases, when 'giaddr' is zero, the server broadcasts any DHCPNAK messages
         // to 0xffffffff."
-        (Ipv4Addr::BROADCAST, CLIENT_PORT)
+        (Ipv4Addr::BROADCAST, client_port)
     } else if !i.yiaddr.is_unspecified() {
         // "If 'giaddr' is zero and 'ciaddr' is zero, and the broadcast bit is set, then the
         // server broadcasts DHCPOFFER and DHCPACK messages to 0xffffffff. If the broadcast
@@ -110,12 +119,12 @@ pub fn decide(i: &DestinationInput) -> (Destination, HeaderAdjust) {
         // client's hardware address and 'yiaddr' address." A UDP socket cannot do that
         // (the kernel would ARP for an address the client does not have yet): broadcast.
         if i.broadcast_flag || i.transport == Transport::Udp {
-            (Ipv4Addr::BROADCAST, CLIENT_PORT)
+            (Ipv4Addr::BROADCAST, client_port)
         } else {
-            (i.yiaddr, CLIENT_PORT)
+            (i.yiaddr, client_port)
         }
     } else {
-        (i.source_ip, CLIENT_PORT)
+        (i.source_ip, client_port)
     };
     if i.kind == ReplyKind::InformAck {
         // Kea `processInform`: whenever the answer does not go to giaddr, "hops 0, giaddr 0,
@@ -174,6 +183,7 @@ mod tests {
             chaddr_mac: Some(CLIENT_MAC),
             transport: Transport::Raw,
             server_ip: ip("198.18.1.1"),
+            client_port: CLIENT_PORT,
         }
     }
 
@@ -266,6 +276,25 @@ mod tests {
         assert!(d.raw_frame);
         assert_eq!(d.source_ip, ip("198.18.1.1"));
         assert_eq!(adj, HeaderAdjust::default());
+    }
+
+    #[test]
+    fn moved_client_port_takes_every_reply_even_relayed() {
+        // kea-dhcp4 -P 1068: the relayed OFFER goes to giaddr:1068 (not 67, not the
+        // relay-port), the direct one to 255.255.255.255:1068.
+        let mut i = base(ReplyKind::Offer);
+        i.client_port = 1068;
+        i.broadcast_flag = true;
+        assert_eq!(to(decide(&i).0), (Ipv4Addr::BROADCAST, 1068, BROADCAST_MAC));
+        i.giaddr = ip("198.18.3.1");
+        i.relay_port_requested = true;
+        i.source_port = 2067;
+        assert_eq!(decide(&i).0.port, 1068);
+        let mut inform = base(ReplyKind::InformAck);
+        inform.client_port = 1068;
+        inform.yiaddr = Ipv4Addr::UNSPECIFIED;
+        inform.giaddr = ip("198.18.3.1");
+        assert_eq!(decide(&inform).0.port, 1068);
     }
 
     #[test]

@@ -21,7 +21,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             classes: &ctx.classes,
             now: ctx.now,
         };
-        let requested = ctx.q.option_addr(50);
+        let requested = ctx.q.requested_address();
         let Some(alloc) = choose_for_discover(
             &self.config,
             &*self.leases,
@@ -38,7 +38,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let plan = ReplyPlan {
             kind: ReplyKind::Offer,
             yiaddr: alloc.address,
-            ciaddr: ctx.q.ciaddr(),
+            ciaddr: ctx.q.header().ciaddr(),
             allocation: Some(&alloc),
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,

@@ -13,18 +13,21 @@ use crate::assign::reservation::{self, HostIdentifiers};
 use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
-use crate::lease::LeaseRecord;
+use crate::lease::{LeaseRecord, LeaseState};
+use crate::server::accept::{self, ParseError};
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
 use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::hostname_chars::CharSet;
 use crate::server::lifetime::tee_times;
-use crate::server::packet::{self, ParseError, ParsedQuery, BROADCAST_FLAG};
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
+use crate::server::vendor;
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
+use crate::wire::bootp::{self, FLAG_BROADCAST};
+use crate::wire::message::Message;
 
 /// Why a query got no reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +109,44 @@ pub struct Summary {
     pub hwaddr: [u8; 16],
     /// Length of `hwaddr`.
     pub hwaddr_len: u8,
+    /// The lease `address` held before this exchange changed it (REQUEST ACK, DECLINE,
+    /// RELEASE): the client's own for a renewal, release or decline, or another client's
+    /// expired lease an allocation reused (Kea reclaims that one first:
+    /// `assigned-addresses` −1 in its subnet, `reclaimed-leases` +1). `None` when the
+    /// address held no lease or nothing was stored.
+    pub replaced: Option<PriorLease>,
+    /// The client's previous lease, deleted because a REQUEST moved the client to `address`
+    /// (Kea: `assigned-addresses` −1 in that lease's subnet).
+    pub moved_from: Option<PriorLease>,
+}
+
+/// A lease as it was before an exchange changed or removed it (for statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorLease {
+    /// Its address.
+    pub address: Ipv4Addr,
+    /// Its subnet id.
+    pub subnet_id: u32,
+    /// Its state (default, declined, expired-reclaimed).
+    pub state: LeaseState,
+    /// Whether it had expired (cltt + valid lifetime ≤ now) when the exchange began.
+    pub expired: bool,
+}
+
+impl PriorLease {
+    /// `record` as seen at `now`.
+    pub fn of(record: &LeaseRecord<'_>, now: Timestamp) -> Self {
+        PriorLease {
+            address: record.address,
+            subnet_id: record.subnet_id,
+            state: record.state,
+            expired: record
+                .cltt
+                .0
+                .saturating_add(u64::from(record.valid_lifetime))
+                <= now.0,
+        }
+    }
 }
 
 /// The engine's answer to one query.
@@ -131,7 +172,7 @@ pub enum Outcome {
 /// The per-packet facts the handlers share.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'q, 'c> {
-    pub q: &'q ParsedQuery<'q>,
+    pub q: &'q Message<'q>,
     pub query: &'q Query<'q>,
     pub now: Timestamp,
     pub kind: MessageType,
@@ -154,7 +195,7 @@ impl Ctx<'_, '_> {
         lifetime: u32,
     ) -> Summary {
         let mut hwaddr = [0u8; 16];
-        let ch = self.q.chaddr();
+        let ch = self.q.header().chaddr();
         if let Some(dst) = hwaddr.get_mut(..ch.len()) {
             dst.copy_from_slice(ch);
         }
@@ -164,9 +205,11 @@ impl Ctx<'_, '_> {
             address,
             subnet_id,
             lifetime,
-            xid: u32::from_be_bytes(self.q.xid()),
+            xid: self.q.header().xid(),
             hwaddr,
             hwaddr_len: u8::try_from(ch.len()).unwrap_or(0),
+            replaced: None,
+            moved_from: None,
         }
     }
 }
@@ -188,6 +231,13 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) server_addresses: &'a [Ipv4Addr],
     /// How client-supplied names are scrubbed.
     pub(crate) sanitizer: Sanitizer<'a>,
+    /// kea-dhcp4 `-p`: the port the server listens on ([`destination::SERVER_PORT`] by
+    /// default).
+    pub(crate) server_port: u16,
+    /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
+    pub(crate) client_port: u16,
+    /// Whether option 52 is followed into `sname`/`file` (Kea 2.2: no).
+    pub(crate) overload: accept::Overload,
 }
 
 /// What a reply is built from.
@@ -233,7 +283,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             class_bits: &mut [],
             server_addresses: &[],
             sanitizer: Sanitizer::kea_default(),
+            server_port: destination::SERVER_PORT,
+            client_port: destination::CLIENT_PORT,
+            overload: accept::Overload::Ignore,
         }
+    }
+
+    /// A wren extension: read options carried in `sname`/`file` when option 52 says so
+    /// (RFC 2132 §9.3). Off by default, as Kea 2.2 never reads them ([`accept`]).
+    pub fn with_overload_parsing(mut self, follow: bool) -> Self {
+        self.overload = if follow {
+            accept::Overload::Follow
+        } else {
+            accept::Overload::Ignore
+        };
+        self
+    }
+
+    /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
+    /// (`Dhcpv4Srv::adjustIfaceData`), a client port other than 68 receives *every* reply,
+    /// relayed ones included ("If client port was set from the command line enforce all
+    /// responses to it"); without it clients get 68 and relays 67 or their RFC 8357
+    /// relay-port. The server port only moves where the daemon listens: Kea still answers
+    /// relays at the constant 67 (`DHCP4_SERVER_PORT`), so it changes no destination.
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.server_port = server_port;
+        self.client_port = client_port;
+        self
+    }
+
+    /// The `(server, client)` ports given to [`Engine::with_ports`].
+    pub fn ports(&self) -> (u16, u16) {
+        (self.server_port, self.client_port)
     }
 
     /// `hostname-char-set` / `hostname-char-replacement` (global values; Kea's defaults
@@ -302,13 +383,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         sink: &mut dyn LeaseSink,
         bits: &mut [u64],
     ) -> Outcome {
-        let q = match ParsedQuery::parse(query.payload) {
-            Ok(q) => q,
-            Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
-        };
+        let mut scratch = [0u8; accept::QUERY_OPTIONS_SCRATCH];
         // §1: "No cookie / no option 53: BOOTP (RFC 951) or broken client — dropped unless
         // the BOOTP hook is loaded".
-        let Some(code) = q.message_type().filter(|_| q.has_cookie) else {
+        let q = match accept::read_with(query.payload, &mut scratch, self.overload) {
+            Ok(Some(q)) => q,
+            Ok(None) => return Outcome::Drop(DropReason::BootpNotSupported),
+            Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
+        };
+        let Some(code) = accept::message_type_code(&q) else {
             return Outcome::Drop(DropReason::BootpNotSupported);
         };
         let kind = MessageType::from(code);
@@ -328,13 +411,13 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         // empty; a client-id shorter than 2 bytes makes the packet unprocessable".
         let client_id = q.option(61).unwrap_or(&[]);
         if q.option(61).is_some() && client_id.len() < 2 {
-            return Outcome::Drop(if q.chaddr().is_empty() && client_id.is_empty() {
+            return Outcome::Drop(if q.header().chaddr().is_empty() && client_id.is_empty() {
                 DropReason::NoClientIdentity
             } else {
                 DropReason::BadClientId
             });
         }
-        if q.chaddr().is_empty() && client_id.is_empty() {
+        if q.header().chaddr().is_empty() && client_id.is_empty() {
             return Outcome::Drop(DropReason::NoClientIdentity);
         }
         // §1 Server identifier: "if option 54 is present it must be one of ours … Applies
@@ -347,7 +430,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 return Outcome::Drop(DropReason::NotForUs);
             }
         }
-        let vendor_class = reply::trim_nuls(q.option(60).unwrap_or(&[]));
+        let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
         let mut classes = PacketClasses::new(config_ref, vendor_class);
@@ -365,18 +448,17 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             run_class_pass(config_ref, tests, query, &classes, bits);
         }
         let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
-        let giaddr = q.giaddr();
+        let giaddr = q.header().giaddr();
         let relayed = !giaddr.is_unspecified();
         // RFC 3527 link-selection must be exactly 4 bytes; RFC 3011 likewise.
-        let link_selection = q
-            .relay_sub_option(5)
+        let link_selection = accept::relay_sub_option(&q, 5)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map(Ipv4Addr::from);
         let input = SelectionInput {
             link_selection,
-            subnet_selection: q.option_addr(118),
+            subnet_selection: q.subnet_selection(),
             giaddr,
-            ciaddr: q.ciaddr(),
+            ciaddr: q.header().ciaddr(),
             source_ip: query.source_ip,
             received_broadcast,
             interface_name: query.interface.name,
@@ -394,15 +476,15 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         }
         if !relayed
             && kind == MessageType::Inform
-            && q.ciaddr().is_unspecified()
+            && q.header().ciaddr().is_unspecified()
             && query.source_ip.is_unspecified()
         {
             return Outcome::Drop(DropReason::DirectBroadcastNoSubnet);
         }
         let host_ids = HostIdentifiers {
-            hwaddr: q.chaddr(),
+            hwaddr: q.header().chaddr(),
             client_id,
-            circuit_id: q.relay_sub_option(1).unwrap_or(&[]),
+            circuit_id: accept::relay_sub_option(&q, 1).unwrap_or(&[]),
         };
         // §5 step 8: host lookup in the selected subnet (the messages that use it), then
         // pass 2 for classes that depend on KNOWN/UNKNOWN, then "DROP check again".
@@ -450,7 +532,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// any subnet/shared network/class the packet is in/global, or equal to RAI sub-option
     /// 11 (server-id-override, RFC 5107)". wren knows the receiving interface's addresses
     /// and accepts a configured identifier from any level.
-    fn is_our_server_id(&self, q: &ParsedQuery<'_>, query: &Query<'_>, sid: &[u8]) -> bool {
+    fn is_our_server_id(&self, q: &Message<'_>, query: &Query<'_>, sid: &[u8]) -> bool {
         let Ok(bytes) = <[u8; 4]>::try_from(sid) else {
             return false;
         };
@@ -458,7 +540,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         if query.interface.addresses.contains(&sid) || self.server_addresses.contains(&sid) {
             return true;
         }
-        if q.relay_sub_option(11) == Some(&bytes[..]) {
+        if accept::relay_sub_option(q, 11) == Some(&bytes[..]) {
             return true;
         }
         self.config.options.iter().any(|o| {
@@ -479,7 +561,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             .map_or(self.config.globals.params.match_client_id, |s| {
                 s.params.match_client_id
             });
-        ClientIdentity::for_matching(ctx.client_id, ctx.q.chaddr(), match_client_id)
+        ClientIdentity::for_matching(ctx.client_id, ctx.q.header().chaddr(), match_client_id)
     }
 
     /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
@@ -495,7 +577,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             .find_map(|c| self.config.classes.get(c).and_then(|c| c.lifetimes));
         let lifetimes =
             from_class.or_else(|| self.config.subnets.get(subnet).map(|s| s.params.lifetimes));
-        lifetimes.map_or(0, |l| l.grant(ctx.q.option_u32(51)))
+        lifetimes.map_or(0, |l| l.grant(ctx.q.lease_time()))
     }
 
     /// The client's name for the reply (12 or 81) and the lease (see
@@ -509,7 +591,29 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let reserved = reservation
             .and_then(|r| self.config.reservations.get(r))
             .map_or(&[][..], |r| self.config.bytes(r.hostname));
-        client_name::decide(ctx.q, reserved, &self.sanitizer, buf)
+        let sanitizer = self.sanitizer_for(ctx.selected);
+        client_name::decide(ctx.q, reserved, &sanitizer, buf)
+    }
+
+    /// How names are scrubbed for a client of `subnet` (the selected one, as Kea's
+    /// `processClientName` runs before the allocation): the subnet's resolved
+    /// `hostname-char-set` / `hostname-char-replacement` (subnet → shared network →
+    /// global, kea-config.md §3), each falling back to [`Engine::with_hostname_chars`]'s
+    /// value (Kea's defaults unless set) when no level declares it. A set wren cannot
+    /// read ([`CharSet::parse`]) keeps the fallback set; the config loader warns about it.
+    pub(crate) fn sanitizer_for(&self, subnet: Option<usize>) -> Sanitizer<'a> {
+        let config = &self.config;
+        let params = subnet
+            .and_then(|s| config.subnets.get(s))
+            .map_or(config.globals.params, |s| s.params);
+        let set = params
+            .hostname_char_set
+            .and_then(|t| CharSet::parse(config.str(t)).ok())
+            .unwrap_or(self.sanitizer.set);
+        let replacement = params
+            .hostname_char_replacement
+            .map_or(self.sanitizer.replacement, |t| config.bytes(t));
+        Sanitizer { set, replacement }
     }
 
     /// Our identifier as written into option 54 (kea-options.md §4.1): "a configured
@@ -617,17 +721,18 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let server_id = self.server_id(ctx, plan);
         let (dest, adjust) = destination::decide(&DestinationInput {
             kind: plan.kind,
-            ciaddr: q.ciaddr(),
-            giaddr: q.giaddr(),
+            ciaddr: q.header().ciaddr(),
+            giaddr: q.header().giaddr(),
             yiaddr: plan.yiaddr,
-            broadcast_flag: q.broadcast_flag(),
-            relay_port_requested: q.relay_sub_option(19).is_some(),
+            broadcast_flag: q.header().broadcast(),
+            relay_port_requested: accept::relay_sub_option(q, 19).is_some(),
             source_ip: query.source_ip,
             source_port: query.source_port,
             source_mac: query.source_mac,
-            chaddr_mac: q.chaddr_mac(),
+            chaddr_mac: accept::chaddr_mac(q),
             transport: query.transport,
             server_ip: receiving_address(query),
+            client_port: self.client_port,
         });
         let msg_type = [match plan.kind {
             ReplyKind::Offer => u8::from(MessageType::Offer),
@@ -647,6 +752,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let t1 = t1.map(u32::to_be_bytes);
         let t2 = t2.map(u32::to_be_bytes);
 
+        // Declared before `set`, which borrows it.
+        let mut vivso = [0u8; vendor::VIVSO_MAX];
         let mut set = OptionSet::new();
         set.set(53, &msg_type, RANK_REQUIRED);
         set.set(54, &sid, RANK_REQUIRED);
@@ -688,19 +795,40 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
+            // kea-options.md §4.2 step 5: vendor sub-options (125), for replies with a
+            // subnet (Kea `appendRequestedVendorOptions`).
+            if plan.subnet.is_some() {
+                let built = vendor::build(
+                    &self.config,
+                    || self.option_sources(ctx, plan),
+                    q.option(125),
+                    set.get(125),
+                    &mut vivso,
+                );
+                if let Some(n) = built {
+                    let rank = prl
+                        .iter()
+                        .position(|&c| c == 125)
+                        .and_then(|i| u16::try_from(i).ok())
+                        .map_or(RANK_ALWAYS_SEND, |i| {
+                            RANK_PRL.saturating_add(i).min(RANK_ALWAYS_SEND - 1)
+                        });
+                    set.set(125, vivso.get(..n).unwrap_or(&[]), rank);
+                }
+            }
         }
 
         // Header (§3).
         let relay_direct = adjust.reply_directly;
-        let hops = if relay_direct { 0 } else { q.hops() };
+        let hops = if relay_direct { 0 } else { q.header().hops() };
         let giaddr = if relay_direct {
             Ipv4Addr::UNSPECIFIED
         } else {
-            q.giaddr()
+            q.header().giaddr()
         };
-        let mut flags = q.flags();
+        let mut flags = q.header().flags();
         if adjust.set_broadcast_flag {
-            flags |= BROADCAST_FLAG;
+            flags |= FLAG_BROADCAST;
         }
         let (siaddr, sname, file) = if plan.kind == ReplyKind::Nak || plan.bare {
             (Ipv4Addr::UNSPECIFIED, &[][..], &[][..])
@@ -712,7 +840,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         } else {
             plan.ciaddr
         };
-        packet::write_header(
+        reply::write_header(
             out,
             q,
             hops,
@@ -725,16 +853,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             file,
         )
         .ok_or(DropReason::ReplyBufferTooSmall)?;
-        let limit = reply::max_message_size(q.option_u16(57)).min(out.len());
-        let budget = limit.saturating_sub(packet::field::OPTIONS);
+        let limit = reply::max_message_size(q.max_message_size()).min(out.len());
+        let budget = limit.saturating_sub(bootp::MIN_LEN);
         if !set.shrink_to(budget) {
             return Err(DropReason::ReplyBufferTooSmall);
         }
         let opts = out
-            .get_mut(packet::field::OPTIONS..)
+            .get_mut(bootp::MIN_LEN..)
             .ok_or(DropReason::ReplyBufferTooSmall)?;
         let n = set.emit(opts).ok_or(DropReason::ReplyBufferTooSmall)?;
-        Ok((packet::field::OPTIONS + n, dest))
+        Ok((bootp::MIN_LEN + n, dest))
     }
 
     /// kea-options.md §4.2: requested codes (PRL order) plus `always-send` codes, each from
@@ -858,17 +986,32 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
 
     /// Removes the lease of `address`, reporting it as Kea's removal row ("the lease with
     /// `valid_lifetime = 0` (so `expire` = last cltt)").
-    pub(crate) fn remove_lease(&mut self, address: Ipv4Addr, sink: &mut dyn LeaseSink) -> bool {
-        match self.leases.by_address(address) {
+    /// Returns the removed lease as it was (at `now`).
+    pub(crate) fn remove_lease(
+        &mut self,
+        address: Ipv4Addr,
+        now: Timestamp,
+        sink: &mut dyn LeaseSink,
+    ) -> Option<PriorLease> {
+        let prior = match self.leases.by_address(address) {
             Some(old) => {
                 sink.lease_changed(&LeaseRecord {
                     valid_lifetime: 0,
                     ..old
                 });
+                PriorLease::of(&old, now)
             }
-            None => return false,
-        }
-        self.leases.remove(address)
+            None => return None,
+        };
+        self.leases.remove(address);
+        Some(prior)
+    }
+
+    /// The lease `address` holds now, as a [`PriorLease`].
+    pub(crate) fn prior_lease(&self, address: Ipv4Addr, now: Timestamp) -> Option<PriorLease> {
+        self.leases
+            .by_address(address)
+            .map(|l| PriorLease::of(&l, now))
     }
 
     /// Answers with a NAK (§3: only 53, 54, 61, 82; §7 destination).

@@ -496,6 +496,42 @@ fn relay_port_sub_option_19_sends_to_the_source_port() {
 }
 
 #[test]
+fn moved_ports_send_relayed_and_direct_offers_to_the_client_port() {
+    // tests/tests/cli.rs port_flags_match_kea: kea-dhcp4 -p 1067 -P 1068 answers the relayed
+    // perfdhcp DISCOVER at giaddr:1068 and the direct dhclient one at 255.255.255.255:1068.
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_ports(1067, 1068);
+    assert_eq!(engine.ports(), (1067, 1068));
+    let mut sink = Sink::default();
+    let relayed = fixture!("perfdhcp-discover");
+    let direct = fixture!("dhclient-discover");
+    let from_relay = Query {
+        source_port: 1067,
+        ..unicast_query(&relayed, Ipv4Addr::new(198, 18, 0, 2))
+    };
+    let from_client = Query {
+        source_port: 1068,
+        ..broadcast_query(&direct)
+    };
+    let mut buf = [0u8; 1500];
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 2), 1068));
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    // (raw transport, no broadcast bit: unicast to yiaddr)
+    let (_, dest, _) = reply_of(&o);
+    assert_eq!((dest.ip, dest.port), (Ipv4Addr::new(198, 18, 0, 101), 1068));
+    // Default ports: relay at 67, client at 68.
+    let mut engine = engine.with_ports(67, 68);
+    let o = engine.handle(&from_relay, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 67);
+    let o = engine.handle(&from_client, Timestamp(T0), &mut buf, &mut sink);
+    assert_eq!(reply_of(&o).1.port, 68);
+}
+
+#[test]
 fn request_matching_no_subnet_is_naked_to_ciaddr() {
     let mut rig = Rig::new(kea_fixture_config());
     let mut sink = Sink::default();
@@ -554,7 +590,7 @@ fn acceptance_drops() {
             Outcome::Drop(DropReason::NoClientIdentity),
             Outcome::Drop(DropReason::BadClientId),
             Outcome::Drop(DropReason::ParseFailed(
-                crate::server::packet::ParseError::TooShort
+                crate::server::accept::ParseError::TooShort
             )),
         ]
     );
@@ -906,9 +942,11 @@ fn mutated_packets_never_panic() {
         let o = engine.handle(&q, Timestamp(T0 + round), out, &mut sink);
         if let Outcome::Reply { len, .. } = o {
             replies += 1;
-            let limit = crate::server::packet::ParsedQuery::parse(&p)
-                .map(|pq| crate::server::reply::max_message_size(pq.option_u16(57)))
-                .unwrap();
+            let mut scratch = [0u8; 1500];
+            let limit = match crate::server::accept::read(&p, &mut scratch) {
+                Ok(Some(m)) => crate::server::reply::max_message_size(m.max_message_size()),
+                _ => panic!("a reply to an unreadable query"),
+            };
             assert!(len <= out.len() && len <= limit, "{len} > {limit}");
             assert_eq!(out[0], 2);
             assert_eq!(out[len - 1], 255);
@@ -946,7 +984,8 @@ impl crate::server::classes::ClassTests for FakeTests {
         query: &Query<'_>,
         member: &dyn crate::assign::subnet_select::Membership,
     ) -> bool {
-        let q = crate::server::packet::ParsedQuery::parse(query.payload).unwrap();
+        let mut scratch = [0u8; 1500];
+        let q = crate::wire::message::Message::parse(query.payload, &mut scratch).unwrap();
         match index {
             0 => q.option(60).is_some_and(|v| v.starts_with(b"PXEClient")),
             1 => member.is_member(b"pxe") && member.is_member(b"KNOWN"),
@@ -1288,6 +1327,50 @@ fn empty_hostname_char_set_keeps_client_names() {
     assert_eq!(sink.0[0].hostname, "wren,parity&co");
 }
 
+/// The hostname stored for a REQUEST carrying option 12 `sent`, with `f`'s config.
+fn stored_hostname(f: &mut Fixture, sent: &[u8]) -> String {
+    let config = f.config();
+    let mut slots = std::vec![StoredLease::EMPTY; 8];
+    let mut store = ArrayLeaseStore::new(&mut slots);
+    let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
+    let mut engine = Engine::new(&config, &mut store, &mut cursors);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 600];
+    let mut opts = std::vec![53, 1, 3, 50, 4, 198, 18, 0, 100, 54, 4, 198, 18, 0, 1, 12];
+    opts.push(sent.len() as u8);
+    opts.extend_from_slice(sent);
+    let p = packet([0; 4], [0; 4], &opts);
+    let o = engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink);
+    assert!(matches!(o, Outcome::Reply { .. }), "{o:?}");
+    sink.0[0].hostname.clone()
+}
+
+#[test]
+fn hostname_char_set_and_replacement_come_from_the_subnet_params() {
+    // Kea default: `,` and `&` removed.
+    assert_eq!(
+        stored_hostname(&mut kea_fixture_config(), b"wren,parity&co"),
+        "wrenparityco"
+    );
+    // Global `"hostname-char-set": ""` (resolved into every subnet): kept.
+    let mut f = kea_fixture_config();
+    let empty = f.text(b"");
+    f.subnets[0].params.hostname_char_set = Some(empty);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren,parity&co");
+    // A replacement alone keeps Kea's default set.
+    let mut f = kea_fixture_config();
+    let dash = f.text(b"-");
+    f.subnets[0].params.hostname_char_replacement = Some(dash);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wren-parity-co");
+    // Both, subnet level.
+    let mut f = kea_fixture_config();
+    let set = f.text(b"[,]");
+    let x = f.text(b"x");
+    f.subnets[0].params.hostname_char_set = Some(set);
+    f.subnets[0].params.hostname_char_replacement = Some(x);
+    assert_eq!(stored_hostname(&mut f, b"wren,parity&co"), "wrenxparity&co");
+}
+
 #[test]
 fn required_classes_are_evaluated_for_address_bearing_replies() {
     let mut f = kea_fixture_config();
@@ -1331,4 +1414,107 @@ fn required_classes_are_evaluated_for_address_bearing_replies() {
         panic!()
     };
     assert!(!codes(&buf[..len]).contains(&67));
+}
+
+fn summary_of(o: &Outcome) -> crate::server::Summary {
+    match o {
+        Outcome::Reply { summary, .. } | Outcome::Done(summary) => *summary,
+        other => panic!("expected a summary, got {other:?}"),
+    }
+}
+
+#[test]
+fn summaries_say_which_lease_was_replaced_or_moved_from() {
+    use crate::server::PriorLease;
+    let mut rig = Rig::new(kea_fixture_config());
+    let mut sink = Sink::default();
+    let select = |addr: u8| {
+        packet(
+            [0; 4],
+            [0; 4],
+            &[53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, addr],
+        )
+    };
+    let mut other = select(102);
+    other[28..34].copy_from_slice(&[2, 0x57, 0x52, 0, 0, 0x99]);
+    let (a100, a101, a102) = (select(100), select(101), select(102));
+    let release = packet([198, 18, 0, 102], [0; 4], &[53, 1, 7]);
+    let prior = |n: u8, expired: bool| PriorLease {
+        address: Ipv4Addr::new(198, 18, 0, n),
+        subnet_id: 1,
+        state: LeaseState::Default,
+        expired,
+    };
+    let r = run(
+        &mut rig,
+        &[
+            (broadcast_query(&a100), T0),
+            (broadcast_query(&a101), T0 + 10),
+            (broadcast_query(&a101), T0 + 20),
+            (broadcast_query(&other), T0 + 30),
+            // The other client's 600 s lease on .102 has expired: reused.
+            (broadcast_query(&a102), T0 + 700),
+            (
+                unicast_query(&release, Ipv4Addr::new(198, 18, 0, 102)),
+                T0 + 710,
+            ),
+        ],
+        &mut sink,
+    );
+    let s: Vec<_> = r.iter().map(|(o, _)| summary_of(o)).collect();
+    assert_eq!(
+        (s[0].event, s[0].replaced, s[0].moved_from),
+        (Event::Allocated, None, None)
+    );
+    assert_eq!(
+        (s[1].event, s[1].replaced, s[1].moved_from),
+        (Event::Allocated, None, Some(prior(100, false)))
+    );
+    assert_eq!(
+        (s[2].event, s[2].replaced, s[2].moved_from),
+        (Event::Renewed, Some(prior(101, false)), None)
+    );
+    assert_eq!((s[3].event, s[3].replaced), (Event::Allocated, None));
+    assert_eq!(
+        (s[4].event, s[4].replaced, s[4].moved_from),
+        // (the client's own .101 lease had expired too, at T0 + 620)
+        (
+            Event::Allocated,
+            Some(prior(102, true)),
+            Some(prior(101, true))
+        )
+    );
+    assert_eq!(
+        (s[5].event, s[5].replaced),
+        (Event::Released, Some(prior(102, false)))
+    );
+}
+
+#[test]
+fn overloaded_file_is_read_only_when_asked() {
+    // A DISCOVER whose host name sits in `file` (option 52 = 1).
+    let mut p = packet([0; 4], [0; 4], &[53, 1, 1, 52, 1, 1]);
+    p[108..114].copy_from_slice(&[12, 3, b'b', b'o', b'x', 255]);
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 1500];
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(
+        !codes(&buf[..len]).contains(&12),
+        "Kea 2.2 ignores overload"
+    );
+    let mut engine = engine.with_overload_parsing(true);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(codes(&buf[..len]).contains(&12));
 }

@@ -16,7 +16,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let plan = ReplyPlan {
             kind: ReplyKind::InformAck,
             yiaddr: Ipv4Addr::UNSPECIFIED,
-            ciaddr: ctx.q.ciaddr(),
+            ciaddr: ctx.q.header().ciaddr(),
             allocation: None,
             subnet: ctx.selected,
             reservation,

@@ -2,7 +2,7 @@
 
 use crate::assign::LeaseStore;
 use crate::lease::LeaseState;
-use crate::server::engine::{Ctx, Engine, Event, Outcome};
+use crate::server::engine::{Ctx, Engine, Event, Outcome, Summary};
 use crate::server::LeaseSink;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
@@ -10,7 +10,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
     /// Lease deleted (CSV line with lifetime 0) \[checked\] … (RFC 2131 allows keeping the
     /// binding for affinity; Kea deletes it.)" No reply.
     pub(crate) fn release(&mut self, ctx: &Ctx<'_, '_>, sink: &mut dyn LeaseSink) -> Outcome {
-        let address = ctx.q.ciaddr();
+        let address = ctx.q.header().ciaddr();
         let found = self.leases.by_address(address).map(|l| {
             let subnet = self.config.subnets.iter().position(|s| s.id == l.subnet_id);
             let owned = l.state != LeaseState::Declined && self.identity(ctx, subnet).owns(&l);
@@ -18,8 +18,11 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         });
         match found {
             Some((true, subnet_id)) => {
-                self.remove_lease(address, sink);
-                Outcome::Done(ctx.summary(Event::Released, Some(address), Some(subnet_id), 0))
+                let replaced = self.remove_lease(address, ctx.now, sink);
+                Outcome::Done(Summary {
+                    replaced,
+                    ..ctx.summary(Event::Released, Some(address), Some(subnet_id), 0)
+                })
             }
             _ => Outcome::Done(ctx.summary(
                 Event::ReleaseIgnored,

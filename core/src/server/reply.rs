@@ -8,6 +8,11 @@
 //! code (RFC 3396 §4). wren keeps the reply within max(576, option 57) (RFC 2131 §2) by
 //! leaving out the least important optional options.
 
+use core::net::Ipv4Addr;
+
+use crate::wire::bootp::{self, Packet};
+use crate::wire::message::Message;
+
 /// How much an option matters when the reply has to shrink; lower is more important.
 pub type Rank = u16;
 
@@ -165,11 +170,51 @@ fn emit_one(out: &mut [u8], mut at: usize, code: u8, payload: &[u8]) -> Option<u
 /// − 8 UDP = 548 bytes of DHCP), or more when its option 57 says so (RFC 2132 §9.10, also
 /// counted as the IP datagram).
 pub fn max_message_size(option_57: Option<u16>) -> usize {
-    usize::from(option_57.unwrap_or(576).max(576)) - 28
+    crate::wire::message::reply_size_limit(option_57)
+}
+
+/// Writes the fixed header of a reply (RFC 2131 §4.3.1 Table 3 / dhcpv4-server-behaviour.md
+/// §3) into `out[..240]`, cookie included: op 2; `htype`, `hlen` (as received, up to Kea's
+/// 20), xid and the whole 16-byte `chaddr` field copied from `query`; secs 0 ("secs 0");
+/// `sname`/`file` cut to 63/127 bytes so a NUL terminator remains. `None` when `out` is
+/// shorter than 240 bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn write_header(
+    out: &mut [u8],
+    query: &Message<'_>,
+    hops: u8,
+    flags: u16,
+    ciaddr: Ipv4Addr,
+    yiaddr: Ipv4Addr,
+    siaddr: Ipv4Addr,
+    giaddr: Ipv4Addr,
+    sname: &[u8],
+    file: &[u8],
+) -> Option<()> {
+    let q = query.header();
+    let mut p = Packet::new_unchecked(out.get_mut(..bootp::MIN_LEN)?);
+    p.clear_header();
+    p.set_op(bootp::OP_BOOTREPLY);
+    p.set_htype(q.htype());
+    p.set_hlen(q.hlen());
+    p.set_hops(hops);
+    p.set_xid(q.xid());
+    p.set_flags(flags);
+    p.set_ciaddr(ciaddr);
+    p.set_yiaddr(yiaddr);
+    p.set_siaddr(siaddr);
+    p.set_giaddr(giaddr);
+    p.set_chaddr(&q.chaddr_field()).ok()?;
+    p.set_sname(sname.get(..sname.len().min(bootp::SNAME_LEN - 1))?)
+        .ok()?;
+    p.set_file(file.get(..file.len().min(bootp::FILE_LEN - 1))?)
+        .ok()?;
+    p.set_magic_cookie();
+    Some(())
 }
 
 /// Strips trailing NULs (kea-options.md §4.3: "Incoming string options have trailing NULs
-/// removed").
+/// removed"), for names inside other options (81) that the codec does not trim.
 pub fn trim_nuls(s: &[u8]) -> &[u8] {
     let end = s.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
     s.get(..end).unwrap_or(&[])
@@ -178,6 +223,51 @@ pub fn trim_nuls(s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_copies_the_query_and_keeps_name_terminators() {
+        let mut p = crate::server::accept::tests::request(&[53, 1, 1]);
+        p[2] = 20; // Kea accepts hlen up to 20: copied as is
+        p[40..44].copy_from_slice(&[9, 9, 9, 9]); // chaddr padding is copied too
+        let mut scratch = [0u8; 64];
+        let q = crate::server::accept::read(&p, &mut scratch)
+            .unwrap()
+            .unwrap();
+        let mut out = [0xaa_u8; 240];
+        let long = [b'x'; 200];
+        let a = |n| Ipv4Addr::new(198, 18, 0, n);
+        write_header(
+            &mut out,
+            &q,
+            1,
+            0x8000,
+            a(1),
+            a(2),
+            a(3),
+            a(4),
+            &long,
+            &long,
+        )
+        .unwrap();
+        assert_eq!(out[..4], [2, 1, 20, 1]);
+        assert_eq!(out[4..8], [0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(out[8..12], [0, 0, 0x80, 0]);
+        assert_eq!(
+            out[12..28],
+            [198, 18, 0, 1, 198, 18, 0, 2, 198, 18, 0, 3, 198, 18, 0, 4]
+        );
+        assert_eq!(
+            out[28..44],
+            [2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9]
+        );
+        assert!(out[44..107].iter().all(|&b| b == b'x') && out[107] == 0);
+        assert!(out[108..235].iter().all(|&b| b == b'x') && out[235] == 0);
+        assert_eq!(out[236..240], [99, 130, 83, 99]);
+        assert_eq!(
+            write_header(&mut [0; 239], &q, 0, 0, a(1), a(2), a(3), a(4), b"", b""),
+            None
+        );
+    }
 
     #[test]
     fn packs_53_first_ascending_82_last() {

@@ -13,7 +13,7 @@ use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
-use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
+use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan, Summary};
 use crate::server::{LeaseSink, MessageType};
 
 /// The client state a REQUEST comes from.
@@ -112,8 +112,8 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             .is_some_and(|s| s.params.authoritative);
         let (state, hint) = classify(
             ctx.q.option(54).is_some(),
-            ctx.q.option_addr(50),
-            ctx.q.ciaddr(),
+            ctx.q.requested_address(),
+            ctx.q.header().ciaddr(),
             ctx.received_broadcast,
         );
         let check = match (state, hint) {
@@ -178,7 +178,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let plan = ReplyPlan {
             kind: ReplyKind::Ack,
             yiaddr: alloc.address,
-            ciaddr: ctx.q.ciaddr(),
+            ciaddr: ctx.q.header().ciaddr(),
             allocation: Some(alloc),
             subnet: Some(alloc.subnet),
             reservation: alloc.reservation,
@@ -193,9 +193,10 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let Some(subnet_id) = self.config.subnets.get(alloc.subnet).map(|s| s.id) else {
             return Outcome::Drop(DropReason::NoSubnet);
         };
-        if let Some(previous) = alloc.previous {
-            self.remove_lease(previous, sink);
-        }
+        let moved_from = alloc
+            .previous
+            .and_then(|previous| self.remove_lease(previous, ctx.now, sink));
+        let replaced = self.prior_lease(alloc.address, ctx.now);
         let identity = self.identity(ctx, Some(alloc.subnet));
         let mut context_buf = [0u8; EXTENDED_INFO_MAX];
         let store_extended = self
@@ -213,7 +214,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         };
         let record = LeaseRecord {
             address: alloc.address,
-            hwaddr: ctx.q.chaddr(),
+            hwaddr: ctx.q.header().chaddr(),
             client_id: identity.client_id,
             valid_lifetime: lifetime,
             cltt: ctx.now,
@@ -236,7 +237,11 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             len,
             destination,
             kind: MessageType::Ack,
-            summary: ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime),
+            summary: Summary {
+                replaced,
+                moved_from,
+                ..ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime)
+            },
         }
     }
 }

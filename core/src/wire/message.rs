@@ -201,6 +201,14 @@ impl<'a> Message<'a> {
         Ok(Message { header, options })
     }
 
+    /// A message from a header and options read by other rules than [`Message::parse`]'s
+    /// (the server engine applies Kea 2.2's: `hlen` up to 20, no option overload, see
+    /// `server::accept`). `header` should hold at least the 240-byte header and cookie;
+    /// its accessors read zeros otherwise.
+    pub fn from_parts(header: Packet<&'a [u8]>, options: ParsedOptions<'a>) -> Message<'a> {
+        Message { header, options }
+    }
+
     /// The fixed header (op, xid, chaddr, giaddr, …).
     pub fn header(&self) -> &Packet<&'a [u8]> {
         &self.header
