@@ -26,7 +26,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-TARGETS="${FUZZ_TARGETS:-message_parse engine config_parse lease_csv control}"
+TARGETS="${FUZZ_TARGETS:-message_parse engine config_parse lease_csv control classify}"
 for t in $TARGETS; do
   mkdir -p "fuzz/corpus/$t"
   cp -n fuzz/seeds/"$t"/* "fuzz/corpus/$t/" 2>/dev/null || true

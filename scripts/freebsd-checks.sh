@@ -3,7 +3,7 @@
 # the script stops at the first failure (exit 1).
 #
 #   scripts/freebsd-checks.sh            # all steps
-#   scripts/freebsd-checks.sh STEP...    # some: x86 aarch64 arm64-tests rc crates sample
+#   scripts/freebsd-checks.sh STEP...    # some: x86 aarch64 arm64-tests rc crates sample capsicum
 #
 # Needs: rustup targets x86_64-unknown-freebsd and aarch64-unknown-linux-gnu, the nightly
 # toolchain with rust-src, and apt packages gcc-aarch64-linux-gnu qemu-user-static
@@ -105,7 +105,19 @@ sample() {
 	done
 }
 
-steps=${*:-x86 aarch64 arm64-tests rc crates sample}
+capsicum() {
+	step "capsicum audit: no path open, bind, connect or addressed send after the sandbox point"
+	if [ "$(id -u)" != 0 ]; then
+		echo "(skipped: needs root for network namespaces)"
+		return
+	fi
+	need strace "apt-get install strace"
+	need udhcpc "apt-get install udhcpc"
+	cargo build -p wrend
+	timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
+}
+
+steps=${*:-x86 aarch64 arm64-tests rc crates sample capsicum}
 for s in $steps; do
 	case $s in
 	x86) x86 ;;
@@ -114,6 +126,7 @@ for s in $steps; do
 	rc) rc ;;
 	crates) crates ;;
 	sample) sample ;;
+	capsicum) capsicum ;;
 	*) echo "unknown step $s" >&2; exit 2 ;;
 	esac
 done

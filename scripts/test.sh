@@ -32,7 +32,9 @@ step cargo fmt --all --check
 step cargo clippy --workspace --all-targets -- -D warnings
 # core stays no_std
 step cargo build -p wren-core --target x86_64-unknown-none
-step cargo check -p wrend --target x86_64-unknown-freebsd
+# FreeBSD: x86_64 check + clippy, aarch64 (nightly build-std), core tests on arm64 under qemu,
+# the rc.d script, the port's crate list (scripts/freebsd-checks.sh says what each step needs).
+step scripts/freebsd-checks.sh
 # the binaries the e2e tests run (wrend; wren-loadgen for tests/tests/storm.rs)
 step cargo build -p wrend -p wren-loadgen
 step cargo test --workspace --exclude wren-tests

@@ -833,6 +833,8 @@ mod tests {
             xid: 1,
             hwaddr: [0; 16],
             hwaddr_len: 6,
+            replaced: None,
+            moved_from: None,
         }
     }
 

@@ -17,8 +17,10 @@
 //!    sandbox entered) [`notify_ready`] releases the parent and points stdio at `/dev/null`
 //!    (opened at fork time: `open` by path is impossible after `cap_enter`). A start-up
 //!    failure goes to the parent with [`notify_failure`].
-//! 4. At exit [`finish`] unlinks the file. After a privilege drop that may fail (the
-//!    directory is root's); the file is then stale, which step 1 handles.
+//! 4. At exit [`finish`] unlinks the file with `unlinkat` through the directory descriptor
+//!    kept since step 1 (pidfile(3)'s way; works in capability mode). After a privilege
+//!    drop that may fail (the directory is root's); the file is then stale, which step 1
+//!    handles.
 //!
 //! The working directory is kept (as `daemon(3)` with `nochdir`): Kea configurations may
 //! name the lease file relative to it, and SIGHUP re-reads the config by the path given.
@@ -106,6 +108,9 @@ impl std::error::Error for DaemonizeError {}
 pub struct LockedPidFile {
     lock: Flock<File>,
     path: PathBuf,
+    /// The directory descriptor (pidfile(3)'s `pf_dirfd`): removal by `unlinkat` works in
+    /// Capsicum capability mode, where `unlink` by path is `ECAPMODE`.
+    entry: crate::sandbox::dir_entry::DirEntry,
 }
 
 impl LockedPidFile {
@@ -148,10 +153,12 @@ impl LockedPidFile {
                 _ => false,
             };
             if same {
+                let entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(io_error)?;
                 // The contents stay until write_pid(): nobody trusts them without the lock.
                 return Ok(LockedPidFile {
                     lock,
                     path: path.to_path_buf(),
+                    entry,
                 });
             }
         }
@@ -175,7 +182,7 @@ impl LockedPidFile {
     /// Unlinks the file, then releases the lock (in that order, as `pidfile_remove`, so a
     /// new server never locks a file that is about to disappear).
     pub fn remove(self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
+        if let Err(e) = self.entry.unlink() {
             log::debug!(
                 "PID file {} not removed ({e}); the next start finds it unlocked",
                 self.path.display()

@@ -15,6 +15,7 @@ use wren_core::lease::{
 use wren_core::server::{
     self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
 };
+use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
 
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
@@ -122,6 +123,10 @@ pub struct CoreEngine<'c, 't, 's> {
     table: &'t mut LeaseTable<'s>,
     cursors: Vec<Ipv4Addr>,
     reclamation: Reclamation,
+    /// [control API] Kea's statistics, fed by every decision (`statistic-get`, `/metrics`).
+    stats: Option<&'t mut Stats<'static>>,
+    /// [control API] False after `dhcp-disable`.
+    serving: bool,
 }
 
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
@@ -132,7 +137,15 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             reclamation: Reclamation::from_config(&config),
             config,
             table,
+            stats: None,
+            serving: true,
         }
+    }
+
+    /// [control API] Counts every decision and reclamation into `stats`.
+    pub fn with_stats(mut self, stats: &'t mut Stats<'static>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 }
 
@@ -168,10 +181,18 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        if !self.serving {
+            log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            return None; // [control API]
+        }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
-        match engine.handle(query, now, reply, sink) {
+        let outcome = engine.handle(query, now, reply, sink);
+        if let Some(stats) = self.stats.as_deref_mut() {
+            stats.record_outcome(&outcome, query.payload, now); // [control API]
+        }
+        match outcome {
             Outcome::Reply {
                 len,
                 destination,
@@ -202,9 +223,13 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn reclaim_expired<S: LeaseSink>(&mut self, now: Timestamp, sink: &mut S) -> usize {
         let r = self.reclamation;
+        let mut stats = self.stats.as_deref_mut();
         let reclaimed =
             self.table
                 .reclaim_expired(now, r.max_leases, r.hold_reclaimed_time, |record| {
+                    if let Some(s) = stats.as_deref_mut() {
+                        s.record_reclaimed(record, now); // [control API]
+                    }
                     sink.lease_changed(record)
                 });
         let flushed =
@@ -217,6 +242,19 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
         f(&mut self.table.iter().map(|(_, record)| record));
+    }
+
+    // [control API]
+    fn set_serving(&mut self, serving: bool) {
+        self.serving = serving;
+    }
+
+    // [control API]
+    fn with_control(
+        &mut self,
+        f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>, Option<&mut Stats<'_>>),
+    ) {
+        f(&self.config, self.table, self.stats.as_deref_mut());
     }
 }
 

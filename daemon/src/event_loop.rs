@@ -18,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use wren_core::config::SocketType;
 use wren_core::time::Timestamp;
 
+use crate::control::{ControlExit, ControlServer};
 use crate::link::interfaces::{self, InterfaceSpec, ServedInterface};
 use crate::link::relay_udp::RelayUdp;
 use crate::link::route_events::RouteEvents;
@@ -198,6 +199,14 @@ pub struct EventLoop {
     next_compact: Option<Instant>,
     next_redetect: Option<Instant>,
     counters: Counters,
+    /// [control API] The control listeners and connections, if configured.
+    control: Option<ControlServer>,
+    /// [control API] A config text a control command asked to serve (taken by the caller
+    /// on [`Exit::Reload`]).
+    control_text: Option<String>,
+    /// Set by [`EventLoop::seal`]: the interface facts known at the sandbox point, used
+    /// instead of a fresh scan from then on.
+    sealed_host: Option<Vec<interfaces::HostInterface>>,
 }
 
 fn wall_clock() -> Timestamp {
@@ -266,6 +275,9 @@ impl EventLoop {
             next_compact: None,
             next_redetect: None,
             counters: Counters::default(),
+            control: None,
+            control_text: None,
+            sealed_host: None,
         };
         event_loop.open_links()?;
         event_loop.check_require_all()?;
@@ -276,15 +288,27 @@ impl EventLoop {
     /// Applies new settings after a reload: reopens the interfaces and restarts the timers.
     /// The ports never change (they come from the command line).
     pub fn reconfigure(&mut self, settings: Settings) -> io::Result<()> {
-        let socket_type_changed = settings.socket_type != self.settings.socket_type;
+        let mut socket_type_changed = settings.socket_type != self.settings.socket_type;
+        let old_socket_type = self.settings.socket_type;
         self.settings = Settings {
             server_port: self.settings.server_port,
             client_port: self.settings.client_port,
             ..settings
         };
+        if socket_type_changed && self.sealed_host.is_some() {
+            // New devices cannot be opened after the sandbox point, and the UDP path's
+            // addressed sends are refused in capability mode: keep what runs.
+            log::warn!(
+                "WREN_SANDBOX_RESTART_NEEDED dhcp-socket-type changed to {:?}: restart wrend \
+                 to apply it; still serving with {old_socket_type:?}",
+                self.settings.socket_type
+            );
+            self.settings.socket_type = old_socket_type;
+            socket_type_changed = false;
+        }
         // Devices of interfaces the new configuration still serves stay open: reopening
         // them would lose queued packets, and after a privilege drop it is impossible.
-        let host = interfaces::scan()?;
+        let host = self.host()?;
         let specs = self.specs();
         let wanted = interfaces::select(&specs, &host).served;
         for slot in 0..self.links.len() {
@@ -306,6 +330,33 @@ impl EventLoop {
         Ok(())
     }
 
+    /// Whether every served interface has a raw device, so that no reply needs `sendmsg`
+    /// with a destination address (refused in capability mode, freebsd.md §2).
+    pub fn every_link_raw(&self) -> bool {
+        self.settings.socket_type == SocketType::Raw
+            && self.links.iter().flatten().all(|l| l.raw.is_some())
+    }
+
+    /// Called once, just before the privilege drop / capability mode (freebsd.md §3): from
+    /// here on the loop works with what it has. The interface list is frozen at what the
+    /// host shows now (`getifaddrs` is `ECAPMODE`; Linux does it over a netlink socket,
+    /// which is created, bound and addressed each time), and no raw device is opened again
+    /// (`/dev/bpf` needs a path and root, packet sockets CAP_NET_RAW). A reload keeps the
+    /// devices of the interfaces it still serves; one that needs a new interface logs that
+    /// it needs a restart.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.sealed_host = Some(interfaces::scan()?);
+        Ok(())
+    }
+
+    /// The host's interfaces: a fresh scan, or the list frozen by [`EventLoop::seal`].
+    fn host(&self) -> io::Result<Vec<interfaces::HostInterface>> {
+        match &self.sealed_host {
+            Some(frozen) => Ok(frozen.clone()),
+            None => interfaces::scan(),
+        }
+    }
+
     /// Kea's `service-sockets-require-all`: a missing interface is fatal instead of retried.
     fn check_require_all(&self) -> io::Result<()> {
         if self.settings.require_all && !self.missing.is_empty() {
@@ -318,6 +369,24 @@ impl EventLoop {
             ));
         }
         Ok(())
+    }
+
+    /// [control API] Registers the control listeners in the loop.
+    pub fn attach_control(&mut self, mut control: ControlServer) -> io::Result<()> {
+        control.register(self.poll.registry())?;
+        self.control = Some(control);
+        Ok(())
+    }
+
+    /// [control API] The control server, to follow a new configuration.
+    pub fn control_mut(&mut self) -> Option<&mut ControlServer> {
+        self.control.as_mut()
+    }
+
+    /// [control API] The config text a control command asked to serve instead of the
+    /// file, after [`Exit::Reload`].
+    pub fn take_control_text(&mut self) -> Option<String> {
+        self.control_text.take()
     }
 
     /// Counters since start.
@@ -340,7 +409,7 @@ impl EventLoop {
     /// Re-scans the host: closes links whose interface is gone or down (a BPF descriptor
     /// on a detached interface may never report an error), then opens what is missing.
     fn redetect(&mut self) -> io::Result<()> {
-        let host = interfaces::scan()?;
+        let host = self.host()?;
         for slot in 0..self.links.len() {
             let gone = match self.links.get(slot).and_then(|l| l.as_ref()) {
                 Some(link) => !host.iter().any(|h| {
@@ -379,7 +448,7 @@ impl EventLoop {
     /// Matches the configured interfaces against the host and opens what is missing.
     fn open_links(&mut self) -> io::Result<()> {
         let specs = self.specs();
-        let host = interfaces::scan()?;
+        let host = self.host()?;
         let selection = interfaces::select(&specs, &host);
         let mut still_missing = selection.missing;
         for served in selection.served {
@@ -394,6 +463,18 @@ impl EventLoop {
                 continue;
             }
             let wants_raw = self.settings.socket_type == SocketType::Raw && !served.loopback;
+            if wants_raw && self.sealed_host.is_some() {
+                if !self.missing.contains(&served.name) {
+                    log::warn!(
+                        "WREN_SANDBOX_RESTART_NEEDED interface {} needs a new raw socket, \
+                         which cannot be opened after the privilege drop / in capability \
+                         mode: restart wrend to serve it",
+                        served.name
+                    );
+                }
+                still_missing.push(served.name.clone());
+                continue;
+            }
             let raw = if wants_raw {
                 match RawLink::open(
                     &served,
@@ -488,10 +569,15 @@ impl EventLoop {
     }
 
     fn nearest_deadline(&self) -> Option<Instant> {
-        [self.next_reclaim, self.next_compact, self.next_redetect]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_reclaim,
+            self.next_compact,
+            self.next_redetect,
+            self.control.as_ref().and_then(ControlServer::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Serves until a signal asks to stop or reload.
@@ -556,6 +642,12 @@ impl EventLoop {
                         now,
                         &mut self.counters,
                     ),
+                    t if ControlServer::owns(t) => {
+                        if let Some(control) = self.control.as_mut() {
+                            control.ready(self.poll.registry(), t, engine, journal);
+                        }
+                        Drain::Done
+                    }
                     Token(t) if t >= FIRST_LINK => {
                         let slot = t - FIRST_LINK;
                         match drain_link(
@@ -624,6 +716,19 @@ impl EventLoop {
                 }
                 self.next_redetect = (self.settings.re_detect && !self.missing.is_empty())
                     .then(|| instant + self.settings.retry_wait);
+            }
+
+            if let Some(control) = self.control.as_mut() {
+                control.tick(self.poll.registry(), instant, engine, journal);
+                match control.take_exit() {
+                    Some(ControlExit::Shutdown) => pending.terminate = true,
+                    Some(ControlExit::Reload) => pending.reload = true,
+                    Some(ControlExit::Replace(text)) => {
+                        self.control_text = Some(text);
+                        pending.reload = true;
+                    }
+                    None => {}
+                }
             }
 
             if pending.terminate {

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config_load;
+pub mod control;
 pub mod daemonize;
 pub mod engine_glue;
 pub mod event_loop;

@@ -46,6 +46,25 @@ pub trait Engine {
     /// Calls `f` once with every lease the engine's table holds (for lease file
     /// compaction, which rewrites the file from the table).
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>));
+
+    /// [control API] Calls `f` with the running config, the lease table and the statistics, for control
+    /// commands (`crate::control`). The default has neither, so `f` is not called.
+    fn with_control(
+        &mut self,
+        f: &mut dyn FnMut(
+            &wren_core::config::Config<'_>,
+            &mut wren_core::lease::LeaseTable<'_>,
+            Option<&mut wren_core::stats::Stats<'_>>,
+        ),
+    ) {
+        let _ = f;
+    }
+
+    /// [control API] `dhcp-disable` / `dhcp-enable`: while not serving, queries are
+    /// dropped unanswered (Kea: "the server stops responding to DHCP queries").
+    fn set_serving(&mut self, serving: bool) {
+        let _ = serving;
+    }
 }
 
 /// What the daemon needs from the lease file: append records to a buffer as the engine
@@ -378,6 +397,25 @@ fn destination_port(engine_port: u16, client_port: u16) -> u16 {
     }
 }
 
+/// Whether a reply leaves as an Ethernet frame on its link rather than through the UDP
+/// socket.
+///
+/// On a raw link every reply whose Ethernet next hop is known does, not only broadcasts and
+/// unicasts to a `yiaddr` the client has not configured yet: a relayed query's reply
+/// (`giaddr`:67) and a renewing client's (`ciaddr`:68) go to the Ethernet source of the
+/// query — the relay, the client, or the router that forwarded the unicast renewal — which
+/// is the next hop back when routing is symmetric (freebsd.md §1.7). The alternative,
+/// `sendmsg` with a destination address on the UDP socket, is refused in Capsicum
+/// capability mode (ECAPMODE, freebsd.md §2), so this is what lets `-C` serve relays and
+/// renewals; Linux takes the same path so the e2e tests exercise it. ISC dhcpd uses BPF
+/// frames for the same cases except relays. The engine fills `mac` from the query's
+/// Ethernet source on the raw transport; an all-zero MAC (no source known) falls back to
+/// the socket.
+fn leaves_as_frame(reply: &QueuedReply) -> bool {
+    let d = reply.destination;
+    reply.raw_link && (d.raw_frame || d.mac != [0; 6])
+}
+
 fn send_one<T: Transmit>(
     frame_buffer: &mut [u8],
     server_port: u16,
@@ -388,7 +426,7 @@ fn send_one<T: Transmit>(
 ) -> io::Result<()> {
     let d = reply.destination;
     let port = destination_port(d.port, client_port);
-    if d.raw_frame && reply.raw_link {
+    if leaves_as_frame(reply) {
         let spec = FrameSpec {
             src_mac: reply.link_mac,
             dst_mac: d.mac,
@@ -691,6 +729,66 @@ pub(crate) mod tests {
         assert_eq!(payload, &vec![2, 1]);
         assert_eq!(*to, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
         assert_eq!((*source, *ifindex), (ADDRS[0], 7));
+    }
+
+    /// A relayed reply (giaddr:67) and a renewal reply (ciaddr:68) on a raw link leave as
+    /// frames to the query's Ethernet source — no `sendmsg` with an address, which
+    /// capability mode refuses; without a known MAC, or on a UDP-only link, the socket.
+    #[test]
+    fn unicast_replies_on_a_raw_link_leave_as_frames_to_the_previous_hop() {
+        const RELAY_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xee];
+        let relay = Destination {
+            ip: Ipv4Addr::new(198, 18, 7, 1),
+            port: 67,
+            mac: RELAY_MAC,
+            source_ip: ADDRS[0],
+            raw_frame: false,
+        };
+        let renewal = Destination {
+            ip: Ipv4Addr::new(198, 18, 0, 50),
+            port: 68,
+            ..relay
+        };
+        let queued = |destination, raw_link| QueuedReply {
+            len: 3,
+            destination,
+            link_slot: 3,
+            ifindex: 7,
+            link_mac: [2, 0, 0, 0, 0, 1],
+            raw_link,
+        };
+        let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
+        let mut tx = Recorder::default();
+        for d in [relay, renewal] {
+            send_one(&mut buffer, 67, 68, &queued(d, true), &[7, 8, 9], &mut tx).unwrap();
+        }
+        assert!(tx.datagrams.is_empty());
+        let parsed: Vec<_> = tx
+            .frames
+            .iter()
+            .map(|(slot, f)| {
+                assert_eq!(*slot, 3);
+                frame::parse_udp_frame(f).unwrap()
+            })
+            .collect();
+        assert_eq!(parsed[0].dst_mac, RELAY_MAC);
+        assert_eq!(parsed[0].src_mac, [2, 0, 0, 0, 0, 1]);
+        assert_eq!((parsed[0].dst_ip, parsed[0].dst_port), (relay.ip, 67));
+        assert_eq!((parsed[0].src_ip, parsed[0].src_port), (ADDRS[0], 67));
+        assert_eq!((parsed[1].dst_ip, parsed[1].dst_port), (renewal.ip, 68));
+        assert_eq!(parsed[1].payload, &[7, 8, 9]);
+
+        // No Ethernet source known, or no raw device: the UDP socket carries it.
+        let mut tx = Recorder::default();
+        let unknown = Destination {
+            mac: [0; 6],
+            ..relay
+        };
+        send_one(&mut buffer, 67, 68, &queued(unknown, true), &[1], &mut tx).unwrap();
+        send_one(&mut buffer, 67, 68, &queued(relay, false), &[1], &mut tx).unwrap();
+        assert!(tx.frames.is_empty());
+        assert_eq!(tx.datagrams.len(), 2);
+        assert_eq!(tx.datagrams[0].1, SocketAddrV4::new(relay.ip, 67));
     }
 
     #[test]

@@ -73,10 +73,13 @@ impl fmt::Display for PidFileError {
 
 impl std::error::Error for PidFileError {}
 
-/// A PID file this process wrote; removed when dropped.
+/// A PID file this process wrote; removed when dropped — with `unlinkat` through the
+/// directory descriptor opened with it (pidfile(3)'s `pf_dirfd`), so removal works after
+/// the sandbox point (Capsicum refuses `unlink` by path).
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
+    entry: crate::sandbox::dir_entry::DirEntry,
 }
 
 impl PidFile {
@@ -104,8 +107,10 @@ impl PidFile {
         }
         let mut file = fs::File::create(path).map_err(io_error)?;
         writeln!(file, "{}", std::process::id()).map_err(io_error)?;
+        let entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(io_error)?;
         Ok(PidFile {
             path: path.to_path_buf(),
+            entry,
         })
     }
 
@@ -117,7 +122,7 @@ impl PidFile {
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        if let Err(e) = fs::remove_file(&self.path) {
+        if let Err(e) = self.entry.unlink() {
             log::warn!("cannot remove PID file {}: {e}", self.path.display());
         }
     }

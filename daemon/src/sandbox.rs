@@ -33,15 +33,17 @@
 //! What must still work in capability mode, and how:
 //!
 //! * **Replies to relays (giaddr) and to renewing clients (ciaddr).** `sendmsg` with a
-//!   destination is `ECAPMODE`. They must leave as BPF frames addressed to the Ethernet source
-//!   of the request (the relay or the client is the previous hop; routing is symmetric), as
-//!   ISC does for everything but relays, or through sockets connected before `cap_enter`
-//!   (a broker could hand out connected sockets by SCM_RIGHTS). **The current event loop sends
-//!   them with `sendmsg` on the UDP socket**, which is why capability mode is opt-in (`-C`)
-//!   until `packet_path` routes these replies through the raw link on FreeBSD.
+//!   destination is `ECAPMODE`. On a raw link every reply whose Ethernet next hop is known
+//!   leaves as a BPF / packet-socket frame addressed to the Ethernet source of the request
+//!   (the relay, the client or the router that forwarded it: symmetric routing), built by
+//!   `wren_core::wire::frame::build_udp_frame` ([`crate::packet_path`], `leaves_as_frame`).
+//!   Linux takes the same path, so the e2e tests (relay, exchange, privdrop) exercise it.
+//!   **`dhcp-socket-type: udp`** has no MAC to send to, and a socket cannot be connected
+//!   per destination: there [`crate::service`] leaves capability mode off and logs
+//!   `WREN_CAPSICUM_SKIPPED` (a privileged broker sending on our behalf would lift this).
 //! * **Lease-file appends and compaction.** Already directory-relative
 //!   ([`crate::lease_file`]: `openat`, `renameat`, `unlinkat`, `fsync` of the directory fd),
-//!   so they work with the directory rights below; files opened through the directory inherit
+//!   so they work with the directory rights below; files opened through it inherit
 //!   its rights. The directory must be writable by the unprivileged user (rc.d creates
 //!   `/var/db/wrend` owned by `wrend:wrend`); `fchown` back to a root owner fails and is
 //!   ignored by the lease file, as it should be.
@@ -50,20 +52,29 @@
 //!   is the hook: [`broker::SyslogBroker`] (a process forked before `cap_enter`, not in
 //!   capability mode, same unprivileged user) connects and passes the socket back by
 //!   SCM_RIGHTS. [`enter`] installs it with `-C`.
-//! * **SIGHUP reload.** Re-reading the configuration by path is `ECAPMODE` (it needs a config
-//!   directory fd and `openat`); new interfaces need `/dev/bpf` (root-only, and a path). In
-//!   capability mode a reload fails and the old configuration keeps serving; after a plain
-//!   privilege drop the config is re-read, but **the event loop closes and reopens every raw
-//!   device on reload, which fails without root** (FreeBSD `/dev/bpf` is 0600 root, Linux
-//!   packet sockets need CAP_NET_RAW). The loop must keep the descriptors of interfaces that
-//!   stay configured. Adding interfaces or ports needs a restart; the log says so.
+//! * **SIGHUP reload.** The configuration is re-read with `openat` through the directory
+//!   descriptor taken at start ([`dir_entry::DirEntry`]; a file with `<?include?>` is read
+//!   by path and fails in capability mode, keeping the old configuration). Before the
+//!   sandbox point the event loop is sealed (`EventLoop::seal`): the interface facts
+//!   (index, MAC, addresses) are frozen as scanned then (`getifaddrs` is `ECAPMODE`), the
+//!   raw devices of interfaces still configured are kept, and an interface that would need
+//!   a new device, or a changed `dhcp-socket-type`, logs `WREN_SANDBOX_RESTART_NEEDED`.
+//! * **Exit.** The Kea-style PID file ([`crate::pidfile`]) and the `-D` locked one
+//!   ([`crate::daemonize`]) are removed with `unlinkat` through their directory descriptor,
+//!   as pidfile(3) does.
 //! * **Interface hot-plug.** `getifaddrs` is `ECAPMODE`; the PF_ROUTE socket
-//!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures.
+//!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures;
+//!   a new interface needs a restart.
 //!
-//! `scripts/freebsd/capsicum-audit.sh` (Linux, root) runs the server under strace and lists
-//! every call after the drop that capability mode would refuse; today: the renewal reply's
-//! `sendmsg` with an address, the reload's config `open`, interface scan and raw-socket
-//! reopen, and the Kea PID file's `unlink` at exit.
+//! Still path-based (not in this module's reach): Kea file loggers are reopened by path on
+//! reload (the error is logged, the old loggers keep writing); the control channel's
+//! `config-write`/`config-reload` and its socket's removal at exit.
+//!
+//! `scripts/freebsd/capsicum-audit.sh` (Linux, root; a `scripts/freebsd-checks.sh` step)
+//! runs the server as `nobody` under strace through a lease, a unicast renewal, a
+//! compaction, a reload and an exit, and fails on any call after the sandbox point that
+//! capability mode would refuse; it passes (`WREN_AUDIT_CONTROL=1` adds a control socket,
+//! whose path-based unlink at exit it still reports).
 //!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
@@ -75,6 +86,7 @@ use std::os::fd::RawFd;
 use nix::unistd::{Gid, Group, Uid, User};
 
 pub mod broker;
+pub mod dir_entry;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -67,6 +67,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
     let config =
         config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
+    crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
     Ok(warnings)
 }
 
@@ -161,10 +162,19 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
     let mut signals = Some(Signals::install()?);
+    // [freebsd branch] SIGHUP re-reads the file through its directory, opened now: `open`
+    // by path is refused in capability mode, `openat` is not (freebsd.md §2).
+    let config_entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(|error| {
+        Fatal::Config(LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })
+    })?;
 
     let mut table: Option<LeaseTable<'static>> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
+    let mut stats = None; // [control API] statistics, kept across reloads
     let mut started = false;
 
     loop {
@@ -201,7 +211,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 let Some(s) = signals.take() else {
                     return Err(Fatal::Io(std::io::Error::other("signals already taken")));
                 };
-                event_loop = Some(EventLoop::new(settings, s)?);
+                let mut fresh = EventLoop::new(settings, s)?;
+                crate::control::start(&mut fresh, path, &text)?; // [control API]
+                event_loop = Some(fresh);
             }
         }
         let (Some(table), Some(journal), Some(event_loop)) =
@@ -211,11 +223,29 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 "start-up left a part unset",
             )));
         };
+        if let Some(control) = event_loop.control_mut() {
+            control.configure(&text); // [control API]
+        }
         logging::config_complete(&summary(&config, event_loop));
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
             // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
-            let sandboxed = crate::sandbox::enter(&options.sandbox)
+            let mut policy = options.sandbox.clone();
+            if cfg!(target_os = "freebsd") && policy.capability_mode && !event_loop.every_link_raw()
+            {
+                // Replies through the UDP socket are sendmsg with a destination address:
+                // ECAPMODE. Only a privileged broker could send them (not written yet).
+                log::warn!(
+                    "WREN_CAPSICUM_SKIPPED capability mode (-C) stays off: dhcp-socket-type \
+                     \"udp\" (or an interface without a raw device) replies with sendmsg to \
+                     an address, which capability mode refuses; use dhcp-socket-type \"raw\""
+                );
+                policy.capability_mode = false;
+            }
+            if !policy.is_empty() {
+                event_loop.seal()?;
+            }
+            let sandboxed = crate::sandbox::enter(&policy)
                 .map_err(|e| Fatal::Io(std::io::Error::other(e.to_string())))?;
             crate::sandbox::log_report(&sandboxed);
             logging::started(cli::version());
@@ -223,7 +253,11 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             started = true;
         }
 
-        let mut engine = CoreEngine::new(config, table);
+        let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
+        let mut engine = CoreEngine::new(config, table).with_stats(stats);
+        if let Some(control) = event_loop.control_mut() {
+            control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
+        }
         let next_text = loop {
             match event_loop.run(&mut engine, journal)? {
                 Exit::Terminate => {
@@ -240,8 +274,12 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     return Ok(());
                 }
                 Exit::Reload => {
+                    // [control API] config-set / subnet4-* / reservation-*: the new text.
+                    if let Some(new_text) = event_loop.take_control_text() {
+                        break new_text;
+                    }
                     logging::dynamic_reconfiguration(path);
-                    match config_load::check(path) {
+                    match reload_check(&config_entry, path) {
                         Ok((new_text, warnings)) => {
                             for w in &warnings {
                                 log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
@@ -259,6 +297,28 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         text = next_text;
     }
+}
+
+/// The SIGHUP re-read: [`config_load::check`], but the file is opened with `openat`
+/// through the directory descriptor taken at start, which works after the sandbox point.
+/// A file with `<?include?>` directives is re-read by path (includes are resolved against
+/// the working directory, as Kea does): that fails in capability mode, and the old
+/// configuration keeps serving.
+fn reload_check(
+    entry: &crate::sandbox::dir_entry::DirEntry,
+    path: &Path,
+) -> Result<(String, Vec<String>), LoadError> {
+    let text = entry.read_to_string().map_err(|error| LoadError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if text.contains("<?include") {
+        return config_load::check(path);
+    }
+    let mut storage = config_load::allocate(path, &text)?;
+    let mut warnings = Vec::new();
+    config_load::parse(path, &text, &mut storage, &mut warnings)?;
+    Ok((text, warnings))
 }
 
 fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {

@@ -6,8 +6,9 @@
 # (ECAPMODE): path-based open/stat/unlink (AT_FDCWD), connect, bind, sendto/sendmsg with a
 # destination address, socket creation for lookups (netlink ≈ getifaddrs), execve.
 #
-# A diagnostic for whoever makes the event loop Capsicum-ready, not a CI gate: it exits 1
-# while such calls remain. Needs root, strace, udhcpc (busybox) and iproute2.
+# Exits 1 when such calls remain or the run did not exercise renewal, reload and exit;
+# bounded (about 10 s, `timeout` in freebsd-checks.sh). Needs root, strace, udhcpc
+# (busybox) and iproute2.
 #
 #   sudo scripts/freebsd/capsicum-audit.sh [path/to/wrend]
 set -eu
@@ -45,10 +46,19 @@ ip -n "$ns_s" link set lo up
 ip -n "$ns_c" link set "wcc$tag" up
 chown nobody "$work"
 
+# WREN_AUDIT_CONTROL=1 adds a unix control socket. Not in the default run yet: the control
+# module removes its socket by path at exit (unlink → ECAPMODE; needs unlinkat through a
+# directory descriptor, see daemon/src/sandbox/dir_entry.rs).
+control_socket=
+if [ -n "${WREN_AUDIT_CONTROL:-}" ]; then
+	control_socket="    \"control-socket\": { \"socket-type\": \"unix\", \"socket-name\": \"$work/ctrl.sock\" },"
+fi
+
 cat >"$work/server.conf" <<EOF
 {
   "Dhcp4": {
     "interfaces-config": { "interfaces": [ "wcs$tag" ], "dhcp-socket-type": "raw" },
+$control_socket
     "lease-database": { "type": "memfile", "persist": true, "name": "$work/leases4.csv", "lfc-interval": 2 },
     "valid-lifetime": 600, "renew-timer": 300, "rebind-timer": 500,
     "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24", "pools": [ { "pool": "198.18.0.100 - 198.18.0.199" } ] } ],
@@ -58,7 +68,7 @@ cat >"$work/server.conf" <<EOF
 EOF
 
 KEA_PIDFILE_DIR=$work ip netns exec "$ns_s" \
-	strace -f -o "$work/strace.log" "$wrend" -u nobody -c "$work/server.conf" \
+	strace -f -s 200 -o "$work/strace.log" "$wrend" -u nobody -c "$work/server.conf" \
 	>"$work/wrend.log" 2>&1 &
 i=0
 until grep -q DHCP4_STARTED "$work/wrend.log" 2>/dev/null; do
@@ -67,7 +77,13 @@ until grep -q DHCP4_STARTED "$work/wrend.log" 2>/dev/null; do
 	sleep 0.1
 done
 
-ip netns exec "$ns_c" udhcpc -f -i "wcc$tag" -s /bin/true -t 5 >"$work/udhcpc.log" 2>&1 &
+# The client configures its lease, so the renewal is a real unicast to the server.
+cat >"$work/client-script" <<'EOF'
+#!/bin/sh
+case "$1" in bound | renew) ip addr replace "$ip/24" dev "$interface" ;; esac
+EOF
+chmod 755 "$work/client-script"
+ip netns exec "$ns_c" udhcpc -f -i "wcc$tag" -s "$work/client-script" -t 5 >"$work/udhcpc.log" 2>&1 &
 client_pid=$!
 sleep 2
 kill -USR1 "$client_pid" # renew: unicast REQUEST, unicast ACK
@@ -80,11 +96,23 @@ client_pid=
 kill -TERM "$server_pid"
 sleep 1
 
-# Everything after the drop (setresuid) that capability mode refuses.
-awk '/setresuid\(/ { after = 1; next } after' "$work/strace.log" |
+# Everything after the sandbox point that capability mode refuses. The drop's own checks
+# (getgroups reads /proc/sys/kernel/ngroups_max) run before cap_enter on FreeBSD, so the
+# audit starts at the DHCP4_STARTED log line, written right after the sandbox is entered.
+awk '/DHCP4_STARTED/ { after = 1; next } after' "$work/strace.log" |
 	grep -v 'resumed>' |
 	grep -E 'openat\(AT_FDCWD|[^a-z]open\(|[^a-z]stat\(|statx\(AT_FDCWD|newfstatat\(AT_FDCWD|[^a-z]unlink\(|[^a-z]rename\(|connect\(|[^a-z]bind\(|execve\(|socket\(AF_NETLINK|socket\(AF_PACKET|sendto\([0-9]+, .*, \{sa_family|sendmsg\([0-9]+, \{msg_name=\{' |
 	sed -E 's/^[0-9]+ +//' | cut -c1-160 >"$work/violations" || true
+
+# The run must have exercised what it audits: a lease, a unicast renewal answered, a
+# reload and a clean exit.
+grep -q 'sending renew to server' "$work/udhcpc.log" &&
+	! grep -q 'broadcasting renew' "$work/udhcpc.log" ||
+	{ echo "capsicum-audit: the unicast renewal was not answered"; cat "$work/udhcpc.log"; exit 1; }
+grep -q DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS "$work/wrend.log" ||
+	{ echo "capsicum-audit: the reload failed"; cat "$work/wrend.log"; exit 1; }
+grep -q DHCP4_SHUTDOWN "$work/wrend.log" ||
+	{ echo "capsicum-audit: no clean exit"; cat "$work/wrend.log"; exit 1; }
 
 if [ -s "$work/violations" ]; then
 	echo "calls after the privilege drop that capability mode would refuse:"

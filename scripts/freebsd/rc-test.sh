@@ -7,7 +7,7 @@
 #
 # Checked: syntax (sh -n, dash -n, shellcheck when installed), the header rcorder reads,
 # refusal without wrend_enable, start argv (-D -f pidfile -u -g -c, wrend_flags first,
-# -C with wrend_capsicum, no -u when wrend_user is empty), rc.subr never sees wrend_user
+# -C by default, none with wrend_capsicum=NO, no -u when wrend_user is empty), rc.subr never sees wrend_user
 # (no su), lease directory creation, configtest status, reload = configtest then SIGHUP to
 # the pidfile's process and no SIGHUP when the config is bad, restart refusing a bad
 # config, stop = SIGTERM, missing required file refusing start.
@@ -201,8 +201,8 @@ check "start refused without wrend_enable" sh -c "grep -q \"Set wrend_enable to 
 run 'wrend_enable=YES' start
 daemon_pids="$daemon_pids $(daemon_pid)"
 check "start: configtest before the server" sh -c "head -n1 '$argv_log' | grep -qx -- '-t $conf'"
-check "start: argv -D -f pidfile -u wrend -g wrend -c config" \
-	grep -qx -- "-D -f $pidfile -u wrend -g wrend -c $conf" "$argv_log"
+check "start: argv -D -f pidfile -u wrend -g wrend -C -c config (capability mode by default)" \
+	grep -qx -- "-D -f $pidfile -u wrend -g wrend -C -c $conf" "$argv_log"
 check "start: rc.subr never sees wrend_user (no su)" grep -qx 'rcsubr_user=\[\]' "$rc_log"
 check "start: lease directory 0750 wrend:wrend" \
 	grep -qx -- '-d -o wrend -g wrend -m 0750 /var/db/wrend' "$install_log"
@@ -239,17 +239,17 @@ check "stop: SIGTERM ends the pidfile's process" sh -c "! kill -0 $old_pid 2>/de
 # ---- knobs --------------------------------------------------------------------------
 run 'wrend_enable=YES
 wrend_flags="-d"
-wrend_capsicum=YES
 wrend_user=dhcpd
 wrend_group=dhcpd' start
 daemon_pids="$daemon_pids $(daemon_pid)"
-check "wrend_flags before command_args; -C with wrend_capsicum; custom user" \
+check "wrend_flags before command_args; -C by default; custom user" \
 	grep -qx -- "-d -D -f $pidfile -u dhcpd -g dhcpd -C -c $conf" "$argv_log"
 stop_daemon
 
-run 'wrend_user=""' onestart
+run 'wrend_user=""
+wrend_capsicum=NO' onestart
 daemon_pids="$daemon_pids $(daemon_pid)"
-check "onestart works without wrend_enable; wrend_user=\"\" stays root (no -u/-g)" \
+check "onestart works without wrend_enable; wrend_user=\"\" stays root (no -u/-g); wrend_capsicum=NO drops -C" \
 	grep -qx -- "-D -f $pidfile -c $conf" "$argv_log"
 check "root run: lease directory without owner" \
 	grep -qx -- '-d -m 0750 /var/db/wrend' "$install_log"

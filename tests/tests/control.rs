@@ -128,7 +128,6 @@ fn control(kind: ServerKind) {
 }
 
 #[test]
-#[ignore = "wrend has no control channel yet"]
 fn control_socket_commands() {
     control(ServerKind::from_env());
 }

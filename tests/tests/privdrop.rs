@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
-use wren_tests::netns::{NetPair, Netns};
+use wren_tests::clients::{run_perfdhcp, Client, ClientKind, ClientOptions, PerfdhcpOptions};
+use wren_tests::netns::{NetPair, Netns, PairOptions};
 use wren_tests::process::{self, Background};
-use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG};
+use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG, RELAY_CONFIG};
 use wren_tests::{require_root, wait_for, TestDir};
 
 const NOBODY: u32 = 65534;
@@ -298,10 +298,10 @@ fn daemonised_start_waits_for_ready_and_reports_failures() {
     assert!(!pid_file.exists(), "PID file left behind");
 }
 
-/// SIGHUP after the drop: the configuration is re-read (the file is readable), and the
-/// server must keep serving on the interfaces it already had open: the event loop keeps the
-/// raw sockets of interfaces that stay configured, since reopening them would need
-/// CAP_NET_RAW (Linux) or root for /dev/bpf (FreeBSD) — see sandbox.rs.
+/// SIGHUP after the drop: the configuration is re-read (through the directory descriptor
+/// taken at start), and the server keeps serving on the raw sockets it already had open
+/// (reopening them would need CAP_NET_RAW on Linux, root and a path for /dev/bpf on
+/// FreeBSD).
 #[test]
 fn reload_after_privilege_drop_keeps_serving() {
     require_root();
@@ -333,4 +333,112 @@ fn reload_after_privilege_drop_keeps_serving() {
     assert!(server.is_running(), "died on SIGHUP:\n{}", show_log());
     lease_and_renew(&net, &dir);
     assert!(server.stop(Duration::from_secs(10)).is_some());
+}
+
+/// The Linux run of the code capability mode depends on (freebsd.md §2, sandbox.rs): as
+/// `nobody`, a relayed exchange (replies to giaddr:67 leave as frames to the relay's MAC),
+/// a direct lease and unicast renewal (reply to ciaddr:68, also a frame), a SIGHUP reload
+/// that changes the lease lifetime (config re-read with `openat`, raw sockets kept), more
+/// relayed exchanges after it, and a clean exit that removes the PID file with `unlinkat`.
+#[test]
+fn relayed_exchange_renewal_reload_and_exit_as_nobody() {
+    require_root();
+    let dir = TestDir::new("privdrop-relay");
+    let net = NetPair::new(&PairOptions {
+        server_cidr: "198.18.0.1/22".into(),
+        client_cidr: Some("198.18.0.2/22".into()),
+        ..Default::default()
+    });
+    let config_text = render(RELAY_CONFIG, &net.server_if, dir.path())
+        .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
+    let config = dir.join("server.conf");
+    std::fs::write(&config, &config_text).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOGROUP)).unwrap();
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let show_log = || wren_tests::read_text(&log);
+    assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
+    assert_unprivileged(server.pid().unwrap(), &show_log);
+    let pid_file = dir.join("server.kea-dhcp4.pid");
+    assert!(pid_file.exists(), "no PID file");
+
+    let relayed = |base_mac: &str| {
+        let opts = PerfdhcpOptions {
+            rate: 20,
+            clients: 20,
+            max_exchanges: 20,
+            period_secs: 4,
+            base_mac: Some(base_mac.into()),
+            ..Default::default()
+        };
+        let report = run_perfdhcp(
+            &net.client,
+            &net.client_if,
+            net.server_ip,
+            &opts,
+            dir.path(),
+        );
+        assert!(report.discover_sent >= 10, "{}", report.output);
+        assert_eq!(report.drops_request_ack, 0, "{}", report.output);
+        assert_eq!(
+            report.ack_received,
+            report.request_sent,
+            "relayed ACKs missing\n{}\n{}",
+            report.output,
+            show_log()
+        );
+        assert!(report.ack_received >= 10, "{}", report.output);
+    };
+    relayed("02:42:00:00:01:00");
+    let address = lease_and_renew(&net, &dir);
+
+    // Reload with a changed lifetime: the new file is read and serving goes on.
+    std::fs::write(
+        &config,
+        config_text.replace("\"valid-lifetime\": 3600", "\"valid-lifetime\": 1800"),
+    )
+    .unwrap();
+    assert!(server.signal(libc::SIGHUP));
+    assert!(
+        wait_for_log(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS"),
+        "{}",
+        show_log()
+    );
+    assert!(server.is_running(), "died on SIGHUP:\n{}", show_log());
+    assert!(
+        !show_log().contains("WREN_SANDBOX_RESTART_NEEDED"),
+        "{}",
+        show_log()
+    );
+    relayed("02:42:00:00:02:00");
+    let table = wren_tests::leases::current(&lease_rows(&dir.join("leases4.csv")));
+    assert!(
+        table.contains_key(&address),
+        "renewed lease missing: {table:?}"
+    );
+    assert!(
+        table.values().any(|r| r.valid_lifetime == 1800),
+        "no lease with the reloaded lifetime: {table:?}"
+    );
+
+    // SIGTERM: a clean exit that removes the PID file from the root-owned-at-start path.
+    assert!(
+        server.stop(Duration::from_secs(10)).is_some(),
+        "{}",
+        show_log()
+    );
+    assert!(wait_for_log(&log, "DHCP4_SHUTDOWN"), "{}", show_log());
+    assert!(!pid_file.exists(), "PID file left behind\n{}", show_log());
+    assert!(!show_log().contains("panicked"), "{}", show_log());
 }

@@ -10,8 +10,10 @@
 //!   (RFC 951) or broken, which Kea 2.2 drops without its BOOTP hook: [`read`] answers
 //!   `Ok(None)`.
 //! * **Overload.** Kea 2.2 does **not** parse options inside `sname`/`file` (option 52,
-//!   RFC 2132 §9.3) although the codec can; the engine gives the codec empty `sname`/`file`
-//!   areas, so option 52 is read but never followed.
+//!   RFC 2132 §9.3) although the codec can; by default the engine gives the codec empty
+//!   `sname`/`file` areas, so option 52 is read but never followed
+//!   ([`Overload::Ignore`]). [`Overload::Follow`] reads them as the RFC says (a wren
+//!   extension, off unless the daemon asks for it).
 //! * **Truncation.** Kea keeps the options before a truncated one ("be liberal in what you
 //!   accept", `Pkt4::unpack`), including a last option code without its length byte, which
 //!   the codec reports as an error: the engine then parses the area without that byte.
@@ -32,6 +34,16 @@ pub const MAX_HLEN: u8 = 20;
 /// A 1,500-byte Ethernet frame carries at most 1,232 bytes of options.
 pub const QUERY_OPTIONS_SCRATCH: usize = 4096;
 
+/// Whether options inside `sname`/`file` are read when option 52 says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overload {
+    /// Kea 2.2: never (option 52 is kept as an ordinary option).
+    #[default]
+    Ignore,
+    /// RFC 2132 §9.3 / RFC 3396 §7: options area, then `file`, then `sname`.
+    Follow,
+}
+
 /// Why a query could not be read (Kea: `pkt4-parse-failed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
@@ -47,6 +59,15 @@ pub enum ParseError {
 /// concatenated option payloads. `Ok(None)`: no magic cookie, i.e. BOOTP (RFC 951) or
 /// garbage after a valid header.
 pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut [u8]) -> Result<Option<Message<'a>>, ParseError> {
+    read_with(bytes, scratch, Overload::Ignore)
+}
+
+/// [`read`], choosing whether option 52 is followed into `sname`/`file`.
+pub fn read_with<'a>(
+    bytes: &'a [u8],
+    scratch: &'a mut [u8],
+    overload: Overload,
+) -> Result<Option<Message<'a>>, ParseError> {
     if bytes.len() < HEADER_LEN {
         return Err(ParseError::TooShort);
     }
@@ -63,7 +84,8 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut [u8]) -> Result<Option<Message
         return Ok(None);
     }
     let area = header.options();
-    let area = area.get(..QUERY_OPTIONS_SCRATCH).unwrap_or(area);
+    let cap = QUERY_OPTIONS_SCRATCH - bootp::SNAME_LEN - bootp::FILE_LEN;
+    let area = area.get(..cap).unwrap_or(area);
     // Only the very last byte can be a code without its length: leave it out, as Kea does.
     let mut walk = OptionIter::new(area);
     walk.by_ref().for_each(drop);
@@ -71,8 +93,14 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut [u8]) -> Result<Option<Message
         Stop::MissingLength { .. } => area.get(..area.len().saturating_sub(1)).unwrap_or(&[]),
         _ => area,
     };
-    // The area is capped at the scratch size, which therefore always suffices.
-    let options = ParsedOptions::parse(area, &[], &[], scratch).unwrap_or(ParsedOptions::empty());
+    let (file, sname) = match overload {
+        Overload::Ignore => (&[][..], &[][..]),
+        Overload::Follow => (header.file(), header.sname()),
+    };
+    // The area is capped at the scratch size (minus room for the 192 bytes of `sname` and
+    // `file`), which therefore always suffices.
+    let options =
+        ParsedOptions::parse(area, file, sname, scratch).unwrap_or(ParsedOptions::empty());
     Ok(Some(Message::from_parts(header, options)))
 }
 
@@ -199,6 +227,11 @@ pub(crate) mod tests {
         assert_eq!(q.option(52), Some(&[3][..]));
         assert_eq!(q.option(12), None);
         assert_eq!(q.lease_time(), None);
+        // Followed on request: file, then sname.
+        let mut s = [0u8; QUERY_OPTIONS_SCRATCH];
+        let q = read_with(&p, &mut s, Overload::Follow).unwrap().unwrap();
+        assert_eq!(q.hostname(), Some(&b"box"[..]));
+        assert_eq!(q.lease_time(), Some(60));
     }
 
     #[test]

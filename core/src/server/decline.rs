@@ -3,7 +3,7 @@
 
 use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
-use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome};
+use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, Summary};
 use crate::server::LeaseSink;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
@@ -28,6 +28,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
                 0,
             ));
         };
+        let replaced = self.prior_lease(address, ctx.now);
         let probation = self.config.globals.decline_probation_period;
         let record = LeaseRecord {
             address,
@@ -43,12 +44,10 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             user_context: "",
         };
         match self.commit(&record, sink) {
-            Ok(()) => Outcome::Done(ctx.summary(
-                Event::Declined,
-                Some(address),
-                Some(subnet_id),
-                probation,
-            )),
+            Ok(()) => Outcome::Done(Summary {
+                replaced,
+                ..ctx.summary(Event::Declined, Some(address), Some(subnet_id), probation)
+            }),
             Err(e) => Outcome::Drop(e),
         }
     }

@@ -13,7 +13,7 @@ use crate::assign::reservation::{self, HostIdentifiers};
 use crate::assign::subnet_select::{self, Membership, SelectionInput};
 use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
-use crate::lease::LeaseRecord;
+use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::accept::{self, ParseError};
 use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
 use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
@@ -23,6 +23,7 @@ use crate::server::lifetime::tee_times;
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
+use crate::server::vendor;
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
 use crate::wire::bootp::{self, FLAG_BROADCAST};
@@ -108,6 +109,44 @@ pub struct Summary {
     pub hwaddr: [u8; 16],
     /// Length of `hwaddr`.
     pub hwaddr_len: u8,
+    /// The lease `address` held before this exchange changed it (REQUEST ACK, DECLINE,
+    /// RELEASE): the client's own for a renewal, release or decline, or another client's
+    /// expired lease an allocation reused (Kea reclaims that one first:
+    /// `assigned-addresses` −1 in its subnet, `reclaimed-leases` +1). `None` when the
+    /// address held no lease or nothing was stored.
+    pub replaced: Option<PriorLease>,
+    /// The client's previous lease, deleted because a REQUEST moved the client to `address`
+    /// (Kea: `assigned-addresses` −1 in that lease's subnet).
+    pub moved_from: Option<PriorLease>,
+}
+
+/// A lease as it was before an exchange changed or removed it (for statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorLease {
+    /// Its address.
+    pub address: Ipv4Addr,
+    /// Its subnet id.
+    pub subnet_id: u32,
+    /// Its state (default, declined, expired-reclaimed).
+    pub state: LeaseState,
+    /// Whether it had expired (cltt + valid lifetime ≤ now) when the exchange began.
+    pub expired: bool,
+}
+
+impl PriorLease {
+    /// `record` as seen at `now`.
+    pub fn of(record: &LeaseRecord<'_>, now: Timestamp) -> Self {
+        PriorLease {
+            address: record.address,
+            subnet_id: record.subnet_id,
+            state: record.state,
+            expired: record
+                .cltt
+                .0
+                .saturating_add(u64::from(record.valid_lifetime))
+                <= now.0,
+        }
+    }
 }
 
 /// The engine's answer to one query.
@@ -169,6 +208,8 @@ impl Ctx<'_, '_> {
             xid: self.q.header().xid(),
             hwaddr,
             hwaddr_len: u8::try_from(ch.len()).unwrap_or(0),
+            replaced: None,
+            moved_from: None,
         }
     }
 }
@@ -195,6 +236,8 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) server_port: u16,
     /// kea-dhcp4 `-P`: the port replies go to ([`destination::CLIENT_PORT`] by default).
     pub(crate) client_port: u16,
+    /// Whether option 52 is followed into `sname`/`file` (Kea 2.2: no).
+    pub(crate) overload: accept::Overload,
 }
 
 /// What a reply is built from.
@@ -242,7 +285,19 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             sanitizer: Sanitizer::kea_default(),
             server_port: destination::SERVER_PORT,
             client_port: destination::CLIENT_PORT,
+            overload: accept::Overload::Ignore,
         }
+    }
+
+    /// A wren extension: read options carried in `sname`/`file` when option 52 says so
+    /// (RFC 2132 §9.3). Off by default, as Kea 2.2 never reads them ([`accept`]).
+    pub fn with_overload_parsing(mut self, follow: bool) -> Self {
+        self.overload = if follow {
+            accept::Overload::Follow
+        } else {
+            accept::Overload::Ignore
+        };
+        self
     }
 
     /// kea-dhcp4's `-p PORT` / `-P PORT` (defaults 67 / 68). As in Kea 2.2
@@ -331,7 +386,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let mut scratch = [0u8; accept::QUERY_OPTIONS_SCRATCH];
         // §1: "No cookie / no option 53: BOOTP (RFC 951) or broken client — dropped unless
         // the BOOTP hook is loaded".
-        let q = match accept::read(query.payload, &mut scratch) {
+        let q = match accept::read_with(query.payload, &mut scratch, self.overload) {
             Ok(Some(q)) => q,
             Ok(None) => return Outcome::Drop(DropReason::BootpNotSupported),
             Err(e) => return Outcome::Drop(DropReason::ParseFailed(e)),
@@ -697,6 +752,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let t1 = t1.map(u32::to_be_bytes);
         let t2 = t2.map(u32::to_be_bytes);
 
+        // Declared before `set`, which borrows it.
+        let mut vivso = [0u8; vendor::VIVSO_MAX];
         let mut set = OptionSet::new();
         set.set(53, &msg_type, RANK_REQUIRED);
         set.set(54, &sid, RANK_REQUIRED);
@@ -738,6 +795,27 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 set.set(code, payload, RANK_REQUIRED);
             }
             self.add_configured_options(ctx, plan, prl, &mut set);
+            // kea-options.md §4.2 step 5: vendor sub-options (125), for replies with a
+            // subnet (Kea `appendRequestedVendorOptions`).
+            if plan.subnet.is_some() {
+                let built = vendor::build(
+                    &self.config,
+                    || self.option_sources(ctx, plan),
+                    q.option(125),
+                    set.get(125),
+                    &mut vivso,
+                );
+                if let Some(n) = built {
+                    let rank = prl
+                        .iter()
+                        .position(|&c| c == 125)
+                        .and_then(|i| u16::try_from(i).ok())
+                        .map_or(RANK_ALWAYS_SEND, |i| {
+                            RANK_PRL.saturating_add(i).min(RANK_ALWAYS_SEND - 1)
+                        });
+                    set.set(125, vivso.get(..n).unwrap_or(&[]), rank);
+                }
+            }
         }
 
         // Header (§3).
@@ -908,17 +986,32 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
 
     /// Removes the lease of `address`, reporting it as Kea's removal row ("the lease with
     /// `valid_lifetime = 0` (so `expire` = last cltt)").
-    pub(crate) fn remove_lease(&mut self, address: Ipv4Addr, sink: &mut dyn LeaseSink) -> bool {
-        match self.leases.by_address(address) {
+    /// Returns the removed lease as it was (at `now`).
+    pub(crate) fn remove_lease(
+        &mut self,
+        address: Ipv4Addr,
+        now: Timestamp,
+        sink: &mut dyn LeaseSink,
+    ) -> Option<PriorLease> {
+        let prior = match self.leases.by_address(address) {
             Some(old) => {
                 sink.lease_changed(&LeaseRecord {
                     valid_lifetime: 0,
                     ..old
                 });
+                PriorLease::of(&old, now)
             }
-            None => return false,
-        }
-        self.leases.remove(address)
+            None => return None,
+        };
+        self.leases.remove(address);
+        Some(prior)
+    }
+
+    /// The lease `address` holds now, as a [`PriorLease`].
+    pub(crate) fn prior_lease(&self, address: Ipv4Addr, now: Timestamp) -> Option<PriorLease> {
+        self.leases
+            .by_address(address)
+            .map(|l| PriorLease::of(&l, now))
     }
 
     /// Answers with a NAK (§3: only 53, 54, 61, 82; §7 destination).

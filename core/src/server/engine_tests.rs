@@ -1415,3 +1415,106 @@ fn required_classes_are_evaluated_for_address_bearing_replies() {
     };
     assert!(!codes(&buf[..len]).contains(&67));
 }
+
+fn summary_of(o: &Outcome) -> crate::server::Summary {
+    match o {
+        Outcome::Reply { summary, .. } | Outcome::Done(summary) => *summary,
+        other => panic!("expected a summary, got {other:?}"),
+    }
+}
+
+#[test]
+fn summaries_say_which_lease_was_replaced_or_moved_from() {
+    use crate::server::PriorLease;
+    let mut rig = Rig::new(kea_fixture_config());
+    let mut sink = Sink::default();
+    let select = |addr: u8| {
+        packet(
+            [0; 4],
+            [0; 4],
+            &[53, 1, 3, 54, 4, 198, 18, 0, 1, 50, 4, 198, 18, 0, addr],
+        )
+    };
+    let mut other = select(102);
+    other[28..34].copy_from_slice(&[2, 0x57, 0x52, 0, 0, 0x99]);
+    let (a100, a101, a102) = (select(100), select(101), select(102));
+    let release = packet([198, 18, 0, 102], [0; 4], &[53, 1, 7]);
+    let prior = |n: u8, expired: bool| PriorLease {
+        address: Ipv4Addr::new(198, 18, 0, n),
+        subnet_id: 1,
+        state: LeaseState::Default,
+        expired,
+    };
+    let r = run(
+        &mut rig,
+        &[
+            (broadcast_query(&a100), T0),
+            (broadcast_query(&a101), T0 + 10),
+            (broadcast_query(&a101), T0 + 20),
+            (broadcast_query(&other), T0 + 30),
+            // The other client's 600 s lease on .102 has expired: reused.
+            (broadcast_query(&a102), T0 + 700),
+            (
+                unicast_query(&release, Ipv4Addr::new(198, 18, 0, 102)),
+                T0 + 710,
+            ),
+        ],
+        &mut sink,
+    );
+    let s: Vec<_> = r.iter().map(|(o, _)| summary_of(o)).collect();
+    assert_eq!(
+        (s[0].event, s[0].replaced, s[0].moved_from),
+        (Event::Allocated, None, None)
+    );
+    assert_eq!(
+        (s[1].event, s[1].replaced, s[1].moved_from),
+        (Event::Allocated, None, Some(prior(100, false)))
+    );
+    assert_eq!(
+        (s[2].event, s[2].replaced, s[2].moved_from),
+        (Event::Renewed, Some(prior(101, false)), None)
+    );
+    assert_eq!((s[3].event, s[3].replaced), (Event::Allocated, None));
+    assert_eq!(
+        (s[4].event, s[4].replaced, s[4].moved_from),
+        // (the client's own .101 lease had expired too, at T0 + 620)
+        (
+            Event::Allocated,
+            Some(prior(102, true)),
+            Some(prior(101, true))
+        )
+    );
+    assert_eq!(
+        (s[5].event, s[5].replaced),
+        (Event::Released, Some(prior(102, false)))
+    );
+}
+
+#[test]
+fn overloaded_file_is_read_only_when_asked() {
+    // A DISCOVER whose host name sits in `file` (option 52 = 1).
+    let mut p = packet([0; 4], [0; 4], &[53, 1, 1, 52, 1, 1]);
+    p[108..114].copy_from_slice(&[12, 3, b'b', b'o', b'x', 255]);
+    let mut rig = Rig::new(kea_fixture_config());
+    let config = rig.fixture.config();
+    let mut store = ArrayLeaseStore::new(&mut rig.slots);
+    let mut sink = Sink::default();
+    let mut buf = [0u8; 1500];
+    let mut engine = Engine::new(&config, &mut store, &mut rig.cursors);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(
+        !codes(&buf[..len]).contains(&12),
+        "Kea 2.2 ignores overload"
+    );
+    let mut engine = engine.with_overload_parsing(true);
+    let Outcome::Reply { len, .. } =
+        engine.handle(&broadcast_query(&p), Timestamp(T0), &mut buf, &mut sink)
+    else {
+        panic!()
+    };
+    assert!(codes(&buf[..len]).contains(&12));
+}

@@ -7,6 +7,8 @@
 //! `[...]` or negated `[^...]`, of single characters and `a-z` ranges (with `\` escapes).
 //! Any other expression is reported by [`CharSet::parse`] so the config loader can warn.
 
+use crate::config::Config;
+
 /// A parsed `hostname-char-set`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CharSet<'a> {
@@ -122,9 +124,46 @@ impl<'a> CharSet<'a> {
     }
 }
 
+/// The `hostname-char-set` values of `config` (the global one, then each subnet's resolved
+/// one that differs from it) that [`CharSet::parse`] cannot read. The engine scrubs those
+/// clients' names with the fallback set (Kea's default unless
+/// [`crate::server::Engine::with_hostname_chars`] says otherwise); the daemon should warn
+/// about each at load.
+pub fn unreadable_sets<'c>(config: &'c Config<'c>) -> impl Iterator<Item = &'c str> + 'c {
+    let global = config.globals.params.hostname_char_set;
+    global
+        .into_iter()
+        .chain(
+            config
+                .subnets
+                .iter()
+                .filter_map(|s| s.params.hostname_char_set)
+                .filter(move |t| Some(*t) != global),
+        )
+        .map(|t| config.str(t))
+        .filter(|text| CharSet::parse(text).is_err())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_sets_are_listed_once_per_level() {
+        let mut f = crate::assign::fixture::Fixture::three_subnets();
+        let bad = f.text(b"^[a-z]+$");
+        let good = f.text(b"[_]");
+        f.globals.params.hostname_char_set = Some(bad);
+        for s in f.subnets.iter_mut() {
+            s.params.hostname_char_set = Some(bad);
+        }
+        f.subnets[1].params.hostname_char_set = Some(good);
+        let other = f.text(b"x");
+        f.subnets[2].params.hostname_char_set = Some(other);
+        let config = f.config();
+        let found: std::vec::Vec<&str> = unreadable_sets(&config).collect();
+        assert_eq!(found, ["^[a-z]+$", "x"]);
+    }
 
     fn scrub(set: &str, repl: &str, name: &str) -> std::string::String {
         let mut out = [0u8; 64];

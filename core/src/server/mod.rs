@@ -17,8 +17,10 @@
 //! table.set_pools(config.pools)?;            // occupancy hints for the allocator
 //! // per packet (or per batch; construction only stores borrows):
 //! let mut engine = Engine::new(&config, &mut table, &mut cursors)
+//!     .with_ports(cli.server_port, cli.client_port)        // kea-dhcp4 -p / -P (67 / 68)
 //!     .with_server_addresses(&all_served_addresses)       // optional (option 54 check)
-//!     .with_hostname_chars(CharSet::parse(set)?, repl)     // optional (Kea defaults)
+//!     .with_hostname_chars(CharSet::parse(set)?, repl)     // optional fallback; the config's
+//!                                                          // hostname-char-* win per subnet
 //!     .with_class_tests(&evaluator, &mut class_bits);      // optional (class `test`s)
 //! match engine.handle(&query, now, &mut reply_buf, &mut journal) {
 //!     Outcome::Reply { len, destination, kind, summary } => queue(&reply_buf[..len], destination),
@@ -42,7 +44,7 @@
 //!
 //! Modules, one decision each: [`engine`] (acceptance, dispatch, reply assembly),
 //! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
-//! [`reply`] (which options, packing), [`destination`] (RFC 2131 §4.1), [`lifetime`]
+//! [`reply`] (which options, packing), [`vendor`] (option 125), [`destination`] (RFC 2131 §4.1), [`lifetime`]
 //! (T1/T2), [`accept`] (reading the query with the wire codec under Kea's rules), [`classes`] (class
 //! membership the engine can decide without expressions).
 
@@ -63,12 +65,13 @@ pub mod lifetime;
 pub mod release;
 pub mod reply;
 pub mod request;
+pub mod vendor;
 
 #[cfg(test)]
 mod engine_tests;
 
 pub use classes::{class_words, ClassTests};
-pub use engine::{DropReason, Engine, Event, Outcome, Summary};
+pub use engine::{DropReason, Engine, Event, Outcome, PriorLease, Summary};
 
 /// The interface a packet arrived on, as the daemon knows it.
 #[derive(Clone, Copy, Debug)]

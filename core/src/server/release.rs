@@ -2,7 +2,7 @@
 
 use crate::assign::LeaseStore;
 use crate::lease::LeaseState;
-use crate::server::engine::{Ctx, Engine, Event, Outcome};
+use crate::server::engine::{Ctx, Engine, Event, Outcome, Summary};
 use crate::server::LeaseSink;
 
 impl<S: LeaseStore + ?Sized> Engine<'_, S> {
@@ -18,8 +18,11 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         });
         match found {
             Some((true, subnet_id)) => {
-                self.remove_lease(address, sink);
-                Outcome::Done(ctx.summary(Event::Released, Some(address), Some(subnet_id), 0))
+                let replaced = self.remove_lease(address, ctx.now, sink);
+                Outcome::Done(Summary {
+                    replaced,
+                    ..ctx.summary(Event::Released, Some(address), Some(subnet_id), 0)
+                })
             }
             _ => Outcome::Done(ctx.summary(
                 Event::ReleaseIgnored,

@@ -13,7 +13,7 @@ use crate::assign::LeaseStore;
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::client_name::NameBuffers;
 use crate::server::destination::ReplyKind;
-use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan};
+use crate::server::engine::{Ctx, DropReason, Engine, Event, Outcome, ReplyPlan, Summary};
 use crate::server::{LeaseSink, MessageType};
 
 /// The client state a REQUEST comes from.
@@ -193,9 +193,10 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         let Some(subnet_id) = self.config.subnets.get(alloc.subnet).map(|s| s.id) else {
             return Outcome::Drop(DropReason::NoSubnet);
         };
-        if let Some(previous) = alloc.previous {
-            self.remove_lease(previous, sink);
-        }
+        let moved_from = alloc
+            .previous
+            .and_then(|previous| self.remove_lease(previous, ctx.now, sink));
+        let replaced = self.prior_lease(alloc.address, ctx.now);
         let identity = self.identity(ctx, Some(alloc.subnet));
         let mut context_buf = [0u8; EXTENDED_INFO_MAX];
         let store_extended = self
@@ -236,7 +237,11 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             len,
             destination,
             kind: MessageType::Ack,
-            summary: ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime),
+            summary: Summary {
+                replaced,
+                moved_from,
+                ..ctx.summary(event, Some(alloc.address), Some(subnet_id), lifetime)
+            },
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The UDP socket on 0.0.0.0:<server port>: relayed traffic and unicast renewals, and,
+//! The UDP socket on `0.0.0.0:<server port>`: relayed traffic and unicast renewals, and,
 //! with `dhcp-socket-type: udp`, everything. Without it the kernel would also answer
 //! relayed unicast with ICMP port-unreachable (freebsd.md §1.7).
 //!
@@ -170,6 +170,11 @@ impl RelayUdp {
     /// Sends `payload` to `to`, from `source` (an address of the interface, or unspecified
     /// to let the kernel choose), out of `ifindex` where the platform allows (Linux; 0 lets
     /// routing decide).
+    ///
+    /// Only the `dhcp-socket-type: udp` path (and raw-mode replies with no known Ethernet
+    /// next hop) use it: `sendmsg` with a destination address is `ECAPMODE` in Capsicum
+    /// capability mode (freebsd.md §2), so raw mode sends frames instead
+    /// (`packet_path::leaves_as_frame`) and `-C` stays off in udp mode.
     pub fn send(
         &self,
         payload: &[u8],

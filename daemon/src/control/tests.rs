@@ -1,0 +1,259 @@
+//! The control server over real loopback sockets, driven by its own mio `Poll` and the core
+//! engine over a small config: keep-alive with pipelined requests, the connection limit,
+//! slow clients cut off, the unix socket's one-command-then-close.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll};
+use wren_core::lease::LeaseRecord;
+use wren_core::server::LeaseSink;
+
+use super::*;
+use crate::config_load;
+use crate::engine_glue::{CoreEngine, OwnedLeaseStorage};
+
+const TEXT: &str = r#"{ "Dhcp4": { "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24",
+    "pools": [ { "pool": "198.18.0.10 - 198.18.0.20" } ] } ] } }"#;
+
+#[derive(Default)]
+struct Journal0 {
+    syncs: usize,
+}
+impl LeaseSink for Journal0 {
+    fn lease_changed(&mut self, _record: &LeaseRecord<'_>) {}
+}
+impl Journal for Journal0 {
+    fn sync_batch(&mut self) -> io::Result<()> {
+        self.syncs += 1;
+        Ok(())
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves `listeners` on this thread until `stop`; the closure runs the client side.
+fn serve(
+    listeners: Vec<Listener>,
+    request_timeout: Duration,
+    client: impl FnOnce() + Send + 'static,
+) {
+    let path = PathBuf::from("control-test.json");
+    let storage = Box::leak(Box::new(config_load::allocate(&path, TEXT).unwrap()));
+    let config = config_load::parse(&path, TEXT, storage, &mut Vec::new()).unwrap();
+    let owned = Box::leak(Box::new(OwnedLeaseStorage::for_config(&config)));
+    let table = Box::leak(Box::new(owned.table(&config).unwrap()));
+    let mut stats_slot = None;
+    let stats = fit_stats(&mut stats_slot, &config, table);
+    let settings = ControlSettings {
+        listeners,
+        auto_persist: false,
+    };
+    let mut server = ControlServer::open(&settings, &path, TEXT).unwrap();
+    server.state.request_timeout = request_timeout;
+    let mut engine = CoreEngine::new(config, table).with_stats(stats);
+    let mut journal = Journal0::default();
+    let mut poll = Poll::new().unwrap();
+    server.register(poll.registry()).unwrap();
+    let mut events = Events::with_capacity(64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = stop.clone();
+    let handle = std::thread::spawn(move || {
+        client();
+        done.store(true, Ordering::SeqCst);
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        for event in events.iter() {
+            if ControlServer::owns(event.token()) {
+                server.ready(poll.registry(), event.token(), &mut engine, &mut journal);
+            }
+        }
+        server.tick(poll.registry(), Instant::now(), &mut engine, &mut journal);
+    }
+    handle.join().unwrap();
+}
+
+fn http(port: u16) -> Vec<Listener> {
+    vec![Listener::Http {
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        auth: None,
+    }]
+}
+
+/// Reads one HTTP response (head + Content-Length body) from `s`, keeping leftovers.
+fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> (u16, String) {
+    loop {
+        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            if pending.len() >= end + 4 + len {
+                let body = String::from_utf8_lossy(&pending[end + 4..end + 4 + len]).into_owned();
+                pending.drain(..end + 4 + len);
+                let code = head[9..12].parse().unwrap();
+                return (code, body);
+            }
+        }
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before a whole response: {:?}",
+            String::from_utf8_lossy(pending)
+        );
+        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn keep_alive_answers_pipelined_requests_in_order() {
+    let port = free_port();
+    serve(http(port), REQUEST_TIMEOUT, move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let one = r#"{ "command": "subnet4-list" }"#;
+        let two = r#"{ "command": "version-get", "service": [ "dhcp4" ] }"#;
+        let mut req = Vec::new();
+        for body in [one, two] {
+            req.extend_from_slice(
+                format!("POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                    .as_bytes(),
+            );
+        }
+        // Split across writes, in the middle of the second head.
+        let cut = req.len() - 40;
+        s.write_all(&req[..cut]).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        s.write_all(&req[cut..]).unwrap();
+        let mut pending = Vec::new();
+        let (c1, b1) = read_response(&mut s, &mut pending);
+        assert_eq!(c1, 200);
+        assert!(
+            b1.starts_with("[ {") && b1.contains("198.18.0.0/24"),
+            "{b1}"
+        );
+        let (c2, b2) = read_response(&mut s, &mut pending);
+        assert_eq!(c2, 200);
+        assert!(b2.contains(crate::cli::version()), "{b2}");
+        // Still open: a third request on the same connection.
+        s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+        let (c3, b3) = read_response(&mut s, &mut pending);
+        assert_eq!(c3, 200);
+        assert!(b3.contains("wren_uptime_seconds"), "{b3}");
+    });
+}
+
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0))
+        || matches!(s.read(&mut buf), Err(e) if e.kind() == io::ErrorKind::ConnectionReset)
+}
+
+#[test]
+fn connections_beyond_the_limit_are_closed_and_slow_clients_cut_off() {
+    let port = free_port();
+    serve(http(port), Duration::from_millis(500), move || {
+        let mut open: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        assert!(
+            closed_within(&mut extra, Duration::from_millis(300)),
+            "connection {} kept",
+            MAX_CONNECTIONS + 1
+        );
+        // A slow client (half a request line) is cut off at the request deadline.
+        let slow = &mut open[0];
+        slow.write_all(b"POST / HT").unwrap();
+        let started = Instant::now();
+        assert!(
+            closed_within(slow, Duration::from_secs(3)),
+            "slow client kept"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // Freed slots accept again.
+        drop(open);
+        std::thread::sleep(Duration::from_millis(100));
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        let (code, body) = read_response(&mut s, &mut Vec::new());
+        assert_eq!(code, 200);
+        assert!(body.contains("\"result\": 1"), "{body}");
+    });
+}
+
+#[test]
+fn unix_socket_answers_one_object_then_closes() {
+    let path = std::env::temp_dir().join(format!("wren-ctl-{}.sock", std::process::id()));
+    let p2 = path.clone();
+    serve(
+        vec![Listener::Unix(path.clone())],
+        REQUEST_TIMEOUT,
+        move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&p2).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(br#"{ "command": "status-"#).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            s.write_all(br#"get" }"#).unwrap();
+            let mut answer = String::new();
+            s.read_to_string(&mut answer).unwrap();
+            assert!(
+                answer.starts_with('{')
+                    && answer.contains(&format!("\"pid\": {}", std::process::id())),
+                "{answer}"
+            );
+        },
+    );
+    // The server removed its socket file when it was dropped.
+    assert!(!Path::new(&path).exists());
+}
+
+#[test]
+fn config_write_stays_in_the_config_directory() {
+    let dir = std::env::temp_dir().join(format!("wren-cw-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let conf = dir.join("kea-dhcp4.conf");
+    assert_eq!(
+        config_write_target(&conf, "new.json").unwrap(),
+        dir.join("new.json")
+    );
+    let absolute = dir.join("other.json");
+    assert_eq!(
+        config_write_target(&conf, absolute.to_str().unwrap()).unwrap(),
+        absolute
+    );
+    for bad in [
+        "/etc/passwd",
+        "../escape.json",
+        "sub/x.json",
+        "sub/../../x.json",
+        "",
+    ] {
+        let e = config_write_target(&conf, bad).unwrap_err();
+        assert!(e.contains("not allowed to write config"), "{bad}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
