@@ -25,6 +25,7 @@ pub mod assign;
 pub mod classify;
 pub mod config;
 pub mod control;
+pub mod ha;
 pub mod index;
 pub mod lease;
 pub mod option_data;
