@@ -95,6 +95,85 @@ impl OwnedLeaseStorage {
     }
 }
 
+/// A lease table together with the storage it borrows, for a server whose table outlives
+/// any one configuration. The storage is boxed and turned into a raw pointer so the table
+/// can borrow it for `'static`; it is freed only after that table is gone (on drop, and so
+/// when [`OwnedLeaseTable::fit`] replaces a table too small for a reloaded configuration):
+/// a reload may allocate, but nothing leaks and nothing is allocated per packet.
+#[derive(Debug)]
+pub struct OwnedLeaseTable {
+    /// Borrows `*storage`; dropped before it (see `Drop`).
+    table: std::mem::ManuallyDrop<LeaseTable<'static>>,
+    /// From `Box::into_raw`; owned by this value.
+    storage: std::ptr::NonNull<OwnedLeaseStorage>,
+}
+
+impl OwnedLeaseTable {
+    /// An empty table sized for `config` ([`lease_capacity`]), with its pools installed.
+    pub fn for_config(config: &Config<'_>) -> io::Result<OwnedLeaseTable> {
+        let storage =
+            std::ptr::NonNull::from(Box::leak(Box::new(OwnedLeaseStorage::for_config(config))));
+        // SAFETY: `storage` is a live, unaliased allocation owned by the value built here
+        // (or freed right below); the table is its only borrower and is dropped before it.
+        // `LeaseTable` hands out nothing with its storage lifetime (only `&self`-bound
+        // borrows), so no reference to the storage outlives the table.
+        match unsafe { &mut *storage.as_ptr() }.table(config) {
+            Ok(table) => Ok(OwnedLeaseTable {
+                table: std::mem::ManuallyDrop::new(table),
+                storage,
+            }),
+            Err(e) => {
+                // SAFETY: from `Box::leak` above; the failed table borrowed nothing.
+                drop(unsafe { Box::from_raw(storage.as_ptr()) });
+                Err(e)
+            }
+        }
+    }
+
+    /// The table. `'static` is what the engine and the lease file are built over; the
+    /// borrow of `self` keeps the storage alive while it is used. Callers never replace
+    /// the table through this reference (only [`OwnedLeaseTable::fit`] does).
+    pub fn table(&mut self) -> &mut LeaseTable<'static> {
+        &mut self.table
+    }
+
+    /// Makes the table fit `config`'s pools: installs them, or, when they outgrow the
+    /// storage, allocates a table sized for `config`, copies every lease into it and drops
+    /// the old table and its storage. Returns whether the table was replaced.
+    pub fn fit(&mut self, config: &Config<'_>) -> io::Result<bool> {
+        let needed = lease_capacity(config);
+        if needed <= self.table.capacity() && self.table.set_pools(config.pools).is_ok() {
+            return Ok(false);
+        }
+        log::info!(
+            "WREN_LEASE_TABLE_GROW lease table resized from {} to {needed} leases",
+            self.table.capacity()
+        );
+        let mut bigger = OwnedLeaseTable::for_config(config)?;
+        for (_, lease) in self.table.iter() {
+            if let Err(e) = bigger.table.apply(&lease) {
+                log::error!(
+                    "lease {} lost while resizing the table: {e:?}",
+                    lease.address
+                );
+            }
+        }
+        *self = bigger; // drops the old table, then its storage
+        Ok(true)
+    }
+}
+
+impl Drop for OwnedLeaseTable {
+    fn drop(&mut self) {
+        // SAFETY: the table is dropped exactly once, here, before the storage it borrows;
+        // the storage came from `Box::leak` in `for_config` and is freed exactly once.
+        unsafe {
+            std::mem::ManuallyDrop::drop(&mut self.table);
+            drop(Box::from_raw(self.storage.as_ptr()));
+        }
+    }
+}
+
 /// `expired-leases-processing` as the engine glue needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct Reclamation {
@@ -323,4 +402,63 @@ pub fn open_lease_file(
         file.compact(table.iter().map(|(_, r)| r))?;
     }
     Ok((file, report))
+}
+
+#[cfg(test)]
+mod owned_table_tests {
+    use super::*;
+    use std::path::Path;
+    use wren_core::lease::LeaseState;
+
+    fn config_text(pool: &str) -> String {
+        format!(
+            r#"{{ "Dhcp4": {{ "subnet4": [ {{ "id": 1, "subnet": "198.18.0.0/15",
+                 "pools": [ {{ "pool": "{pool}" }} ] }} ] }} }}"#
+        )
+    }
+
+    fn lease(address: Ipv4Addr) -> LeaseRecord<'static> {
+        LeaseRecord {
+            address,
+            hwaddr: &[0x02, 0, 0, 0, 0, 0x20],
+            client_id: &[0x01, 0x02, 0, 0, 0, 0, 0x20],
+            valid_lifetime: 3600,
+            cltt: Timestamp(1_000),
+            subnet_id: 1,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            hostname: "pi",
+            state: LeaseState::Default,
+            user_context: "",
+        }
+    }
+
+    /// A reload whose pools outgrow the table hands the leases over to a larger table (the
+    /// old one and its storage are dropped, not leaked); one that fits keeps the table.
+    #[test]
+    fn fit_hands_leases_over_to_a_larger_table() {
+        let path = Path::new("test.conf");
+        let small_text = config_text("198.18.0.10 - 198.18.0.20");
+        let mut small_storage = crate::config_load::allocate(path, &small_text).unwrap();
+        let small =
+            crate::config_load::parse(path, &small_text, &mut small_storage, &mut Vec::new())
+                .unwrap();
+        let mut owned = OwnedLeaseTable::for_config(&small).unwrap();
+        let address = Ipv4Addr::new(198, 18, 0, 12);
+        owned.table().apply(&lease(address)).unwrap();
+        let small_capacity = owned.table().capacity();
+        assert!(!owned.fit(&small).unwrap(), "same pools: the table stays");
+
+        let big_text = config_text("198.18.0.10 - 198.19.255.200");
+        let mut big_storage = crate::config_load::allocate(path, &big_text).unwrap();
+        let big =
+            crate::config_load::parse(path, &big_text, &mut big_storage, &mut Vec::new()).unwrap();
+        assert!(owned.fit(&big).unwrap(), "outgrown: a new table");
+        assert!(owned.table().capacity() > small_capacity);
+        assert_eq!(owned.table().capacity(), lease_capacity(&big));
+        let kept = owned.table().get(address).unwrap();
+        assert_eq!(kept.hostname, "pi");
+        assert_eq!(kept.client_id, lease(address).client_id);
+        assert_eq!(owned.table().iter().count(), 1);
+    }
 }

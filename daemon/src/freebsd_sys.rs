@@ -219,8 +219,8 @@ const _: () = {
     assert!(libc::ENOTCAPABLE == ENOTCAPABLE);
     assert!(size_of::<libc::cap_rights_t>() == 16);
 
-    // PF_ROUTE messages, parsed by hand in crate::route_events.
-    use crate::route_events::layout;
+    // PF_ROUTE messages, parsed by hand in crate::link::route_events.
+    use crate::link::route_events::layout;
     assert!(libc::RTM_VERSION == layout::RTM_VERSION as libc::c_int);
     assert!(libc::RTM_NEWADDR == layout::RTM_NEWADDR as libc::c_int);
     assert!(libc::RTM_DELADDR == layout::RTM_DELADDR as libc::c_int);

@@ -21,7 +21,7 @@ pub mod link;
 pub mod logging;
 pub mod packet_path;
 pub mod pidfile;
-pub mod route_events;
+pub use link::route_events;
 pub mod sandbox;
 pub mod service;
 pub mod signals;

@@ -15,11 +15,10 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use wren_core::config::Config;
-use wren_core::lease::LeaseTable;
 
 use crate::cli::{self, Options};
 use crate::config_load::{self, LoadError};
-use crate::engine_glue::{self, CoreEngine, OwnedLeaseStorage};
+use crate::engine_glue::{self, CoreEngine, OwnedLeaseTable};
 use crate::event_loop::{EventLoop, Exit, Settings};
 use crate::lease_file::LeaseFile;
 use crate::link::interfaces::{self, InterfaceSpec};
@@ -105,40 +104,6 @@ fn check_interfaces(path: &Path, config: &Config<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// Leaks `storage` for the life of the process: the lease table borrows it for as long as
-/// the server runs. Done once at start, and again only when a reload needs a larger table.
-fn leak_table(
-    storage: OwnedLeaseStorage,
-    config: &Config<'_>,
-) -> std::io::Result<LeaseTable<'static>> {
-    let storage: &'static mut OwnedLeaseStorage = Box::leak(Box::new(storage));
-    storage.table(config)
-}
-
-/// Makes `table` fit `config`'s pools: installs them, or moves every lease into a larger
-/// table when the pools outgrow the storage.
-fn fit_table(table: &mut LeaseTable<'static>, config: &Config<'_>) -> std::io::Result<()> {
-    let needed = engine_glue::lease_capacity(config);
-    if needed <= table.capacity() && table.set_pools(config.pools).is_ok() {
-        return Ok(());
-    }
-    log::info!(
-        "WREN_LEASE_TABLE_GROW lease table resized from {} to {needed} leases",
-        table.capacity()
-    );
-    let mut bigger = leak_table(OwnedLeaseStorage::for_config(config), config)?;
-    for (_, lease) in table.iter() {
-        if let Err(e) = bigger.apply(&lease) {
-            log::error!(
-                "lease {} lost while resizing the table: {e:?}",
-                lease.address
-            );
-        }
-    }
-    *table = bigger;
-    Ok(())
-}
-
 /// `-c FILE`: serve until SIGTERM/SIGINT.
 pub fn serve(options: &Options) -> Result<(), Fatal> {
     let path = options.config_file.as_path();
@@ -171,7 +136,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         })
     })?;
 
-    let mut table: Option<LeaseTable<'static>> = None;
+    let mut table: Option<OwnedLeaseTable> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
     let mut stats = None; // [control API] statistics, kept across reloads
@@ -188,11 +153,13 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         }
 
         match table.as_mut() {
-            Some(t) => fit_table(t, &config)?,
+            Some(t) => {
+                t.fit(&config)?;
+            }
             None => {
-                let mut fresh = leak_table(OwnedLeaseStorage::for_config(&config), &config)?;
-                let (file, report) =
-                    engine_glue::open_lease_file(&config, &mut fresh).map_err(Fatal::LeaseFile)?;
+                let mut fresh = OwnedLeaseTable::for_config(&config)?;
+                let (file, report) = engine_glue::open_lease_file(&config, fresh.table())
+                    .map_err(Fatal::LeaseFile)?;
                 log::info!(
                     "DHCPSRV_MEMFILE_LEASES_LOADED {} leases from {} rows ({} bad) in {}",
                     report.leases,
@@ -216,9 +183,11 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 event_loop = Some(fresh);
             }
         }
-        let (Some(table), Some(journal), Some(event_loop)) =
-            (table.as_mut(), journal.as_mut(), event_loop.as_mut())
-        else {
+        let (Some(table), Some(journal), Some(event_loop)) = (
+            table.as_mut().map(OwnedLeaseTable::table),
+            journal.as_mut(),
+            event_loop.as_mut(),
+        ) else {
             return Err(Fatal::Io(std::io::Error::other(
                 "start-up left a part unset",
             )));

@@ -310,11 +310,8 @@ fn dora_allocates_nothing_after_warm_up() {
         "header + one row per ACK"
     );
     let _ = std::fs::remove_dir_all(&dir);
-    // LeaseFile::sync_batch clones its path once per written batch (lease_file.rs,
-    // `write_batch`): tolerated here until that module drops the clone; anything more is
-    // a regression of the daemon's own path.
-    assert!(
-        allocations <= MEASURED_WITH_FILE as usize,
+    assert_eq!(
+        allocations, 0,
         "{allocations} allocations in {MEASURED_WITH_FILE} DORA exchanges with the lease file"
     );
 }

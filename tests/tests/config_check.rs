@@ -84,6 +84,31 @@ fn config_check_agrees_with_kea() {
             && kea
                 .combined()
                 .contains("hooks libraries failed to validate");
+        // Documented divergence: the seed's own config repeats four keys with identical
+        // values; Kea 2.2's parser rejects any duplicate key, wren accepts identical
+        // repeats with one warning each (core/src/config/json.rs, ConfigWarningKind::
+        // DuplicateKeyIgnored) so the founding user's file loads unchanged.
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "seed-verbatim.conf" && kind == ServerKind::Wrend {
+            let duplicate_warnings = ours
+                .combined()
+                .lines()
+                .filter(|l| l.contains("entries with the same value"))
+                .count();
+            assert!(
+                !kea.success(),
+                "Kea 2.2 now accepts seed-verbatim.conf: {}",
+                kea.combined()
+            );
+            assert!(
+                ours.success() && duplicate_warnings == 4,
+                "{}: expected exit 0 with 4 duplicate-key warnings, got {} warnings: {}",
+                kind.name(),
+                duplicate_warnings,
+                ours.combined()
+            );
+            continue;
+        }
         if kea.success() != ours.success() && !missing_hook_only {
             disagreements.push(format!(
                 "{}: Kea {} / {} {}\n    Kea: {}\n    {}: {}",

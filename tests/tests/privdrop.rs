@@ -173,27 +173,66 @@ fn foreground_server_drops_to_nobody_and_keeps_serving() {
     assert!(!show_log().contains("panicked at"), "{}", show_log());
 }
 
-/// Stops a daemonised server (not our child) by the PID in its file, on drop as well.
+/// Stops a daemonised server (not our child) by the PID in its file, on drop as well —
+/// including when the test fails between the start and the stop, so no `wrend -D` outlives
+/// a test. Created before the first start (and declared after the namespaces, so it is
+/// dropped first): whatever PID the file ever named is remembered, because the server
+/// removes the file when it exits.
 struct DaemonGuard {
-    pid: u32,
+    pid_file: PathBuf,
+    pid: std::cell::Cell<Option<u32>>,
+}
+
+/// Whether `pid` is a live (not zombie) process. Never panics: used from `Drop`.
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        !status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+    })
 }
 
 impl DaemonGuard {
+    fn watching(pid_file: &Path) -> DaemonGuard {
+        DaemonGuard {
+            pid_file: pid_file.to_path_buf(),
+            pid: std::cell::Cell::new(None),
+        }
+    }
+
+    /// The PID the file names now, or the last one it named.
+    fn pid(&self) -> Option<u32> {
+        let named = std::fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        if named.is_some() {
+            self.pid.set(named);
+        }
+        self.pid.get()
+    }
+
     fn alive(&self) -> bool {
-        Path::new(&format!("/proc/{}", self.pid)).exists()
-            && !status_field(self.pid, "State").starts_with('Z')
+        self.pid().is_some_and(process_alive)
     }
 
     fn stop(&self) -> bool {
-        process::signal(self.pid, libc::SIGTERM);
-        wait_for(Duration::from_secs(10), || (!self.alive()).then_some(())).is_some()
+        let Some(pid) = self.pid() else {
+            return true;
+        };
+        process::signal(pid, libc::SIGTERM);
+        wait_for(Duration::from_secs(10), || {
+            (!process_alive(pid)).then_some(())
+        })
+        .is_some()
     }
 }
 
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
-        if self.alive() && !self.stop() {
-            process::signal(self.pid, libc::SIGKILL);
+        if let Some(pid) = self.pid() {
+            if process_alive(pid) && !self.stop() {
+                process::signal(pid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -214,6 +253,7 @@ fn daemonised_start_waits_for_ready_and_reports_failures() {
     let net = NetPair::basic();
     let config = setup(&dir, &net);
     let pid_file = dir.join("wrend.pid");
+    let daemon = DaemonGuard::watching(&pid_file);
 
     // A user that does not exist: the start command fails and says why; no server remains.
     let bad = start_daemon(&net.server, &config, &pid_file, "wren-no-such-user");
@@ -231,12 +271,7 @@ fn daemonised_start_waits_for_ready_and_reports_failures() {
     // A good start returns 0 only once the server is up.
     let started = start_daemon(&net.server, &config, &pid_file, "nobody");
     assert!(started.success(), "start failed: {}", started.combined());
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let daemon = DaemonGuard { pid };
+    let pid = daemon.pid().expect("no PID in the PID file");
     assert!(daemon.alive());
     assert!(listening_on(&net.server, 67), "returned before binding");
     // Its own session, no longer the start command's child.
