@@ -59,11 +59,20 @@ impl LeaseSink for CountingSink {
     }
 }
 
-/// A /22 with a 1,009-address pool, three options and calculated T1/T2.
+/// A /22 with a 1,009-address pool, three options, calculated T1/T2 and classes whose
+/// tests are evaluated for every packet (pass 1, pass 2 after the host lookup, required).
 const CONFIG: &str = r#"{ "Dhcp4": {
     "valid-lifetime": 3600,
     "calculate-tee-times": true,
+    "client-classes": [
+        { "name": "pxe", "test": "substring(option[60].hex,0,9) == 'PXEClient'",
+          "boot-file-name": "undionly.kpxe" },
+        { "name": "new-pxe", "test": "member('pxe') and member('UNKNOWN')" },
+        { "name": "arch", "test": "option[93].hex == 0x0007 or pkt4.mac == 0x020000000000",
+          "only-if-required": true }
+    ],
     "subnet4": [ {
+        "require-client-classes": [ "arch" ],
         "id": 1,
         "subnet": "198.18.0.0/22",
         "pools": [ { "pool": "198.18.0.10 - 198.18.3.250" } ],
@@ -117,7 +126,25 @@ fn dora_renew_release_allocate_nothing() {
         exchanges.push(packet(n, Ipv4Addr::UNSPECIFIED, &discover));
     }
     let mut cursors = vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()];
-    let mut engine = Engine::new(&config, &mut table, &mut cursors);
+    // The class tests, compiled before counting starts (as the daemon does at load).
+    let (ops_needed, literals_needed) = wren_core::classify::storage_needed(&config);
+    let mut ops = vec![wren_core::classify::Op::And; ops_needed];
+    let mut literals = vec![0u8; literals_needed];
+    let empty = wren_core::classify::CompiledClass {
+        name: &[],
+        test: None,
+        only_if_required: false,
+    };
+    let mut compiled = vec![empty; config.classes.len()];
+    let mut expr_store = wren_core::classify::ExprStore::new(&mut ops, &mut literals);
+    wren_core::classify::compile_config_classes(&config, &mut expr_store, &mut compiled).unwrap();
+    let class_tests = wren_core::classify::CompiledClassTests {
+        view: expr_store.into_view(),
+        classes: &compiled,
+    };
+    let mut class_bits = vec![0u64; wren_core::server::class_words(config.classes.len())];
+    let mut engine = Engine::new(&config, &mut table, &mut cursors)
+        .with_class_tests(&class_tests, &mut class_bits);
     let mut reply = [0u8; 1500];
     let mut sink = CountingSink(0);
     let mut followups: Vec<Vec<u8>> = Vec::with_capacity(3);
