@@ -17,6 +17,7 @@ use wren_core::server::{
 };
 use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
+use wren_core::wire::Message;
 
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
@@ -206,6 +207,62 @@ pub struct CoreEngine<'c, 't, 's> {
     stats: Option<&'t mut Stats<'static>>,
     /// [control API] False after `dhcp-disable`.
     serving: bool,
+    /// Log-line context, reused for every query (nothing allocated per packet).
+    label: LabelScratch,
+}
+
+/// What a lease event's log line names besides the [`Summary`]: Kea's client label takes
+/// `htype` and the client identifier (option 61) from the query (`Pkt4::getLabel`), and wren
+/// adds the hostname the lease was stored with (option 12 / 81 or a reservation's), taken
+/// from the record the engine hands the [`LeaseSink`]; without a stored lease (an OFFER),
+/// the query's option 12.
+struct LabelScratch {
+    /// [`Message::parse`] scratch: at least as long as any payload it parses.
+    options: Vec<u8>,
+    /// The hostname of the last lease the engine stored for this query.
+    hostname: [u8; HOSTNAME_MAX],
+    hostname_len: usize,
+}
+
+/// A DNS name is at most 255 bytes (RFC 1035 §2.3.4); longer hostnames are logged cut.
+const HOSTNAME_MAX: usize = 255;
+
+/// The largest UDP payload (a DHCP message never comes close; the scratch is allocated once).
+const PAYLOAD_MAX: usize = 65_535;
+
+impl LabelScratch {
+    fn new() -> LabelScratch {
+        LabelScratch {
+            options: vec![0; PAYLOAD_MAX],
+            hostname: [0; HOSTNAME_MAX],
+            hostname_len: 0,
+        }
+    }
+}
+
+/// Forwards every record to the real sink and keeps the last stored lease's hostname.
+struct HostnameTap<'a, S: LeaseSink> {
+    sink: &'a mut S,
+    hostname: &'a mut [u8; HOSTNAME_MAX],
+    hostname_len: &'a mut usize,
+}
+
+impl<S: LeaseSink> LeaseSink for HostnameTap<'_, S> {
+    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
+        self.sink.lease_changed(record);
+        if record.is_removal() {
+            return;
+        }
+        let mut len = record.hostname.len().min(HOSTNAME_MAX);
+        while !record.hostname.is_char_boundary(len) {
+            len -= 1;
+        }
+        let name = record.hostname.as_bytes().get(..len).unwrap_or(&[]);
+        if let Some(slot) = self.hostname.get_mut(..len) {
+            slot.copy_from_slice(name);
+            *self.hostname_len = len;
+        }
+    }
 }
 
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
@@ -218,6 +275,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             table,
             stats: None,
             serving: true,
+            label: LabelScratch::new(),
         }
     }
 
@@ -228,17 +286,30 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
     }
 }
 
-fn log_summary(summary: &Summary) {
+/// Logs a lease event with Kea's message id and label (see [`LabelScratch`]).
+fn log_summary(summary: &Summary, payload: &[u8], label: &mut LabelScratch) {
     let hwaddr = summary
         .hwaddr
         .get(..usize::from(summary.hwaddr_len))
         .unwrap_or(&[]);
+    let stored = label.hostname.get(..label.hostname_len).unwrap_or(&[]);
+    let query = label
+        .options
+        .get_mut(..payload.len())
+        .and_then(|scratch| Message::parse(payload, scratch).ok());
+    let hostname = match (stored, query.as_ref().and_then(Message::hostname)) {
+        ([], Some(asked)) => asked,
+        (stored, _) => stored,
+    };
     let client = ClientLabel {
-        htype: 1,
+        htype: query.as_ref().map_or(1, |q| q.header().htype()),
         hwaddr,
-        client_id: &[],
+        client_id: query
+            .as_ref()
+            .and_then(Message::client_identifier)
+            .unwrap_or(&[]),
         xid: summary.xid,
-        hostname: "",
+        hostname: core::str::from_utf8(hostname).unwrap_or(""),
     };
     let address = summary.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     match summary.event {
@@ -267,7 +338,13 @@ impl Engine for CoreEngine<'_, '_, '_> {
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
-        let outcome = engine.handle(query, now, reply, sink);
+        self.label.hostname_len = 0;
+        let mut tap = HostnameTap {
+            sink,
+            hostname: &mut self.label.hostname,
+            hostname_len: &mut self.label.hostname_len,
+        };
+        let outcome = engine.handle(query, now, reply, &mut tap);
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
         }
@@ -285,12 +362,12 @@ impl Engine for CoreEngine<'_, '_, '_> {
                         summary.address
                     );
                 } else {
-                    log_summary(&summary);
+                    log_summary(&summary, query.payload, &mut self.label);
                 }
                 Some((len, destination))
             }
             Outcome::Done(summary) => {
-                log_summary(&summary);
+                log_summary(&summary, query.payload, &mut self.label);
                 None
             }
             Outcome::Drop(reason) => {
