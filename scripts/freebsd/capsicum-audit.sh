@@ -106,9 +106,12 @@ awk '/DHCP4_STARTED/ { after = 1; next } after' "$work/strace.log" |
 
 # The run must have exercised what it audits: a lease, a unicast renewal answered, a
 # reload and a clean exit.
-grep -q 'sending renew to server' "$work/udhcpc.log" &&
-	! grep -q 'broadcasting renew' "$work/udhcpc.log" ||
-	{ echo "capsicum-audit: the unicast renewal was not answered"; cat "$work/udhcpc.log"; exit 1; }
+if ! grep -q 'sending renew to server' "$work/udhcpc.log" ||
+	grep -q 'broadcasting renew' "$work/udhcpc.log"; then
+	echo "capsicum-audit: the unicast renewal was not answered"
+	cat "$work/udhcpc.log"
+	exit 1
+fi
 grep -q DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS "$work/wrend.log" ||
 	{ echo "capsicum-audit: the reload failed"; cat "$work/wrend.log"; exit 1; }
 grep -q DHCP4_SHUTDOWN "$work/wrend.log" ||

@@ -16,6 +16,7 @@
 
 pub mod classes;
 pub mod config_classes;
+pub mod engine_glue;
 pub mod eval;
 pub(crate) mod lexer;
 pub mod parser;
@@ -26,6 +27,7 @@ mod tests;
 
 pub use classes::{ClassSet, ClassTable, CompiledClass, EarlierClasses};
 pub use config_classes::{compile_config_classes, storage_needed, ClassCompileError};
+pub use engine_glue::CompiledClassTests;
 pub use eval::{evaluate, ClassQuery, EvalContext, EvalError};
 pub use parser::{compile, ClassRef, Resolver};
 pub use program::{Expr, ExprStore, ExprView, Op};

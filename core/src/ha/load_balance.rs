@@ -30,7 +30,8 @@ pub fn rfc3074_hash(key: &[u8]) -> u8 {
     // `len mod 256` is the truncation of the length to a byte.
     let mut h = (key.len() & 0xff) as u8;
     for &b in key.iter().rev() {
-        h = PEARSON[usize::from(h ^ b)];
+        // `h ^ b` is a byte, so the lookup always hits.
+        h = PEARSON.get(usize::from(h ^ b)).copied().unwrap_or(0);
     }
     h
 }

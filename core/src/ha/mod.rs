@@ -11,3 +11,15 @@ pub mod commands;
 pub mod config;
 pub mod load_balance;
 pub mod state;
+
+// Daemon contract (kea-ha.md §4–§7), in the order the daemon meets it:
+// * start: `config::parse_ha_parameters(config.str(hook.parameters), &mut peers)`, then
+//   `state::HaService::new(&ha, &mut clients, now_ms)`;
+// * every loop iteration: `while let Some(a) = svc.poll(now_ms) { … }` and sleep until
+//   `svc.next_deadline()` at most;
+// * every DHCP query, before the engine: `svc.on_query(&facts, now_ms)`;
+// * every committed REQUEST/RELEASE/DECLINE: `svc.on_lease_committed()`, then for
+//   `SendAndPark` one `commands::lease4_del_request`/`lease4_update_request` per change,
+//   parked reply released or dropped by `svc.on_lease_update_result(now_ms, ok)`;
+// * every peer answer: `commands::parse_heartbeat` → `on_heartbeat_ok`/`on_heartbeat_failed`,
+//   sync pages with `commands::parse_lease_page` → `on_sync_done`, backlog → `on_backlog_sent`.

@@ -305,6 +305,10 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     pub fn contact_age_ms(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.last_contact_ms)
     }
+    /// Whether a heartbeat is out (sent, no outcome reported yet).
+    pub fn heartbeat_in_flight(&self) -> bool {
+        self.heartbeat_in_flight
+    }
     /// Packets analysed by failure detection since the last successful heartbeat.
     pub fn analyzed_packets(&self) -> u64 {
         self.analyzed_packets
@@ -485,7 +489,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             self.push(Action::SendReset);
             self.transition(HaState::Waiting);
         }
-        self.run_model(now_ms);
+        let _ = now_ms; // the next heartbeat drives the model on
     }
 
     /// A DHCP query arrived: serve it or drop it (Kea's `buffer4_receive` filter), feeding
@@ -551,8 +555,9 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         if self.state == HaState::Waiting {
             return "HA state machine already in WAITING state.";
         }
+        // Kea moves to waiting; the next heartbeat drives the model on.
+        let _ = now_ms;
         self.transition(HaState::Waiting);
-        self.run_model(now_ms);
         "HA state machine reset."
     }
 
@@ -758,6 +763,10 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
         if to == HaState::Syncing {
             self.sync_in_flight = false;
+            if !self.paused && matches!(self.partner, PartnerState::Known(_)) {
+                self.sync_in_flight = true;
+                self.push(Action::Synchronize);
+            }
         }
     }
 
@@ -775,7 +784,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
-    fn to_sync_or_ready(&mut self) {
+    fn enter_sync_or_ready(&mut self) {
         if self.cfg.sync_leases {
             self.transition(HaState::Syncing);
         } else {
@@ -783,17 +792,11 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
+    /// One step of the model, as Kea runs one handler per event (heartbeat completion,
+    /// sync completion, commands); the next step waits for the next event.
     fn run_model(&mut self, now_ms: u64) {
-        // A few steps so that e.g. ready → load-balancing follows at once on the same news.
-        for _ in 0..4 {
-            if self.paused {
-                return;
-            }
-            let before = self.state;
+        if !self.paused {
             self.step(now_ms);
-            if self.state == before {
-                return;
-            }
         }
     }
 
@@ -839,8 +842,8 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                         | PartnerDown
                         | PartnerInMaintenance
                         | Ready,
-                    ) => self.to_sync_or_ready(),
-                    PartnerState::Known(Waiting) if primary => self.to_sync_or_ready(),
+                    ) => self.enter_sync_or_ready(),
+                    PartnerState::Known(Waiting) if primary => self.enter_sync_or_ready(),
                     PartnerState::Unavailable if self.should_partner_down(now_ms) => {
                         self.transition(PartnerDown)
                     }
@@ -899,29 +902,25 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                 PartnerState::Known(PartnerInMaintenance) => self.transition(InMaintenance),
                 PartnerState::Known(PartnerDown) => self.transition(Waiting),
                 PartnerState::Known(Terminated) => self.transition(Terminated),
-                PartnerState::Unavailable => {
-                    if self.should_partner_down(now_ms) {
-                        self.transition(PartnerDown)
-                    }
+                PartnerState::Unavailable if self.should_partner_down(now_ms) => {
+                    self.transition(PartnerDown)
                 }
-                PartnerState::Known(Waiting | Syncing | Ready) => {
+                PartnerState::Known(Waiting | Syncing | Ready) if self.backlog_overflowed => {
+                    self.backlog_overflowed = false;
+                    self.backlog_len = 0;
+                    self.transition(Waiting)
+                }
+                PartnerState::Known(LoadBalancing | CommunicationRecovery)
+                    if !self.backlog_in_flight =>
+                {
                     if self.backlog_overflowed {
                         self.backlog_overflowed = false;
                         self.backlog_len = 0;
-                        self.transition(Waiting)
-                    }
-                }
-                PartnerState::Known(LoadBalancing | CommunicationRecovery) => {
-                    if !self.backlog_in_flight {
-                        if self.backlog_overflowed {
-                            self.backlog_overflowed = false;
-                            self.backlog_len = 0;
-                            self.push(Action::SendReset);
-                            self.transition(Waiting);
-                        } else {
-                            self.backlog_in_flight = true;
-                            self.push(Action::SendBacklog);
-                        }
+                        self.push(Action::SendReset);
+                        self.transition(Waiting);
+                    } else {
+                        self.backlog_in_flight = true;
+                        self.push(Action::SendBacklog);
                     }
                 }
                 _ => {}

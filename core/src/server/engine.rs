@@ -464,7 +464,9 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             interface_name: query.interface.name,
             interface_address: query.interface.addresses.first().copied(),
         };
-        let selected = subnet_select::select_subnet(config_ref, &input, &classes);
+        // Subnet `client-class` restrictions see the pass-1 matches (Kea selects the
+        // subnet after `classifyPacket`).
+        let selected = subnet_select::select_subnet(config_ref, &input, &classes.with_tested(bits));
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".

@@ -114,13 +114,14 @@ fn step<T>(what: &'static str, result: io::Result<T>) -> io::Result<T> {
 
 impl BpfDevice {
     /// Opens `/dev/bpf` for interface `name` (index `ifindex`), reading IPv4 UDP to
-    /// `server_port` and allowed to write UDP from `server_port` to `client_port` or
-    /// `server_port`.
+    /// `server_port` and allowed to write UDP from `server_port` to any port (clients,
+    /// relays at 67 or their RFC 8357 port: [`filter::write_program`]). The client port is
+    /// not needed by the filters any more; the parameter stays for the callers.
     pub fn open(
         name: &str,
         ifindex: u32,
         server_port: u16,
-        client_port: u16,
+        _client_port: u16,
         buffer_size: usize,
     ) -> io::Result<BpfDevice> {
         let path =
@@ -205,11 +206,7 @@ impl BpfDevice {
         )?;
         step(
             "BIOCSETWF",
-            set_program(
-                raw,
-                BIOCSETWF,
-                &filter::write_program(server_port, client_port),
-            ),
+            set_program(raw, BIOCSETWF, &filter::write_program(server_port)),
         )?;
 
         // 11: lock.

@@ -94,24 +94,27 @@ pub const fn read_program(server_port: u16) -> [Instruction; READ_PROGRAM_LEN] {
 }
 
 /// Number of instructions of [`write_program`].
-pub const WRITE_PROGRAM_LEN: usize = 14;
+pub const WRITE_PROGRAM_LEN: usize = 11;
 
 /// What the daemon may send (FreeBSD `BIOCSETWF`, locked with `BIOCLOCK`): IPv4 UDP, not
-/// fragmented, from `server_port` to `client_port` (clients) or `server_port` (relays).
-/// Should the process ever be subverted, its BPF descriptor cannot inject anything else.
-pub const fn write_program(server_port: u16, client_port: u16) -> [Instruction; WRITE_PROGRAM_LEN] {
+/// fragmented, from `server_port`. Should the process ever be subverted, its BPF
+/// descriptor cannot inject anything else.
+///
+/// Any destination port: every reply leaves through BPF in raw mode (capability mode
+/// forbids `sendmsg` to an address, see `packet_path::leaves_as_frame`), and replies go to
+/// the client port (68 or `-P`), to 67 at a relay whatever `-p` says (Kea answers relays at
+/// the constant server port), or to the relay's own source port (RFC 8357 §4: "the DHCP
+/// server MUST use the UDP source port … as the destination").
+pub const fn write_program(server_port: u16) -> [Instruction; WRITE_PROGRAM_LEN] {
     [
         stmt(op::LD_H_ABS, offset::ETHERTYPE),
-        jump(op::JEQ_K, ETHERTYPE_IPV4, 0, 11),
+        jump(op::JEQ_K, ETHERTYPE_IPV4, 0, 8),
         stmt(op::LD_B_ABS, offset::IP_PROTOCOL),
-        jump(op::JEQ_K, IP_PROTOCOL_UDP, 0, 9),
+        jump(op::JEQ_K, IP_PROTOCOL_UDP, 0, 6),
         stmt(op::LD_H_ABS, offset::IP_FLAGS_FRAGMENT),
-        jump(op::JSET_K, FRAGMENT_MASK, 7, 0),
+        jump(op::JSET_K, FRAGMENT_MASK, 4, 0),
         stmt(op::LDX_B_MSH, offset::IP_VERSION_IHL),
         stmt(op::LD_H_IND, offset::UDP_SOURCE_PORT),
-        jump(op::JEQ_K, server_port as u32, 0, 4),
-        stmt(op::LD_H_IND, offset::UDP_DESTINATION_PORT),
-        jump(op::JEQ_K, client_port as u32, 1, 0),
         jump(op::JEQ_K, server_port as u32, 0, 1),
         stmt(op::RET_K, ACCEPT),
         stmt(op::RET_K, DROP),
@@ -263,14 +266,33 @@ pub(crate) mod tests {
 
     #[test]
     fn write_program_allows_only_replies() {
-        let w = write_program(67, 68);
+        let w = write_program(67);
         assert_eq!(run(&w, &reply_frame(67, 68)), ACCEPT);
-        assert_eq!(run(&w, &reply_frame(67, 67)), ACCEPT);
+        assert_eq!(run(&w, &reply_frame(67, 67)), ACCEPT, "to a relay");
+        assert_eq!(
+            run(&w, &reply_frame(67, 3000)),
+            ACCEPT,
+            "RFC 8357 relay port"
+        );
         assert_eq!(run(&w, &reply_frame(68, 67)), DROP);
-        assert_eq!(run(&w, &reply_frame(67, 53)), DROP);
-        let test_ports = write_program(1067, 1068);
+        assert_eq!(run(&w, &reply_frame(53, 53)), DROP);
+        let test_ports = write_program(1067);
         assert_eq!(run(&test_ports, &reply_frame(1067, 1068)), ACCEPT);
-        assert_eq!(run(&test_ports, &reply_frame(1067, 1067)), ACCEPT);
+        assert_eq!(
+            run(&test_ports, &reply_frame(1067, 67)),
+            ACCEPT,
+            "-p: relays at 67"
+        );
         assert_eq!(run(&test_ports, &reply_frame(67, 68)), DROP);
+        // Not IPv4/UDP, or a fragment: dropped.
+        let mut arp = reply_frame(67, 68);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(run(&w, &arp), DROP);
+        let mut tcp = reply_frame(67, 68);
+        tcp[23] = 6;
+        assert_eq!(run(&w, &tcp), DROP);
+        let mut fragment = reply_frame(67, 68);
+        fragment[20] = 0x20; // more fragments
+        assert_eq!(run(&w, &fragment), DROP);
     }
 }
