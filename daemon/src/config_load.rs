@@ -1,11 +1,13 @@
 //! Reading the Kea configuration file into storage the daemon owns: read the text, splice
-//! `<?include "file"?>` directives in (Kea resolves them textually, relative to the working
-//! directory, about ten levels deep), [`wren_core::config::measure`] it, allocate one `Vec`
+//! `<?include "file"?>` directives in with core's [`wren_core::config::include::splice`]
+//! (Kea resolves them textually, relative to the working directory, ten levels deep),
+//! [`wren_core::config::measure`] it, allocate one `Vec`
 //! per [`ConfigStorage`] slice from the [`Capacity`], and [`wren_core::config::parse`] into
 //! them. Allocation happens here, at start and on SIGHUP, never per packet.
 //!
-//! Errors name the file, line, column and key path (`kea-config.md` §4: `-t` prints
-//! `Syntax check failed with: …`).
+//! Errors and warnings name the file, line, column and key path (`kea-config.md` §4: `-t`
+//! prints `Syntax check failed with: …`); inside an included file, that file and its own
+//! line and column ([`check`], through core's `SourceMap`).
 
 use std::fmt;
 use std::fs;
@@ -19,8 +21,8 @@ use wren_core::config::{
     TextRef,
 };
 
-/// Kea's include nesting limit.
-const MAX_INCLUDE_DEPTH: usize = 10;
+use wren_core::config::include::MAX_INCLUDE_DEPTH;
+use wren_core::config::{Segment, SourceMap, SpliceError};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug)]
@@ -70,35 +72,130 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Reads `path` and splices its includes in.
+/// Reads `path` and splices its includes in ([`wren_core::config::include::splice`]).
 pub fn read_text(path: &Path) -> Result<String, LoadError> {
-    let mut text = fs::read_to_string(path).map_err(|error| LoadError::Read {
+    with_spliced(path, |text, _| text.to_owned())
+}
+
+/// A position in the spliced text, placed in the file it came from.
+struct Located<'f> {
+    path: &'f Path,
+    line: u32,
+    column: u32,
+}
+
+/// The files of one splice (index 0: the main file) and its source map.
+struct Sources<'m> {
+    files: &'m [PathBuf],
+    map: SourceMap<'m>,
+    text: &'m str,
+}
+
+impl Sources<'_> {
+    /// Where spliced `line`:`column` is in its own file (the main file's position when the
+    /// map cannot place it).
+    fn locate(&self, line: u32, column: u32) -> Located<'_> {
+        let main = self.files.first().map_or(Path::new(""), PathBuf::as_path);
+        self.map
+            .locate(self.text, line, column)
+            .and_then(|at| {
+                let path = self.files.get(usize::try_from(at.file).ok()?)?;
+                Some(Located {
+                    path,
+                    line: at.line,
+                    column: at.column,
+                })
+            })
+            .unwrap_or(Located {
+                path: main,
+                line,
+                column,
+            })
+    }
+}
+
+/// Splices `path` and its includes and hands `then` the text and where each part came
+/// from. The buffers start at twice the main file and grow on
+/// [`SpliceError::BufferTooSmall`] / [`SpliceError::TooManySegments`] (allocation at load
+/// time only).
+fn with_spliced<R>(
+    path: &Path,
+    then: impl FnOnce(&str, &Sources<'_>) -> R,
+) -> Result<R, LoadError> {
+    let main = fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
         error,
     })?;
-    let mut spliced = 0usize;
+    let mut out = vec![0u8; main.len().saturating_mul(2).max(4096)];
+    let mut segments = vec![Segment::EMPTY; 16];
     loop {
-        let include = config::next_include(&text).map_err(|error| LoadError::Invalid {
-            path: path.to_path_buf(),
-            error: Box::new(error),
-        })?;
-        let Some(include) = include else {
-            return Ok(text);
+        let mut files = vec![path.to_path_buf()];
+        let read = |name: &str, _at, dst: &mut [u8]| -> Result<usize, (PathBuf, io::Error)> {
+            let included = PathBuf::from(name);
+            let bytes = fs::read(&included).map_err(|e| (included.clone(), e))?;
+            if let Some(d) = dst.get_mut(..bytes.len()) {
+                d.copy_from_slice(&bytes);
+            }
+            files.push(included);
+            Ok(bytes.len())
         };
-        spliced += 1;
-        if spliced > MAX_INCLUDE_DEPTH * 16 {
-            return Err(LoadError::IncludeTooDeep {
-                path: path.to_path_buf(),
-            });
+        match config::splice(&main, &mut out, &mut segments, read) {
+            Ok((text, map)) => {
+                let sources = Sources {
+                    files: &files,
+                    map,
+                    text,
+                };
+                return Ok(then(text, &sources));
+            }
+            Err(SpliceError::BufferTooSmall { needed }) => {
+                let grown = needed.max(out.len().saturating_mul(2));
+                out = vec![0u8; grown];
+            }
+            Err(SpliceError::TooManySegments) => {
+                segments = vec![Segment::EMPTY; segments.len().saturating_mul(2)];
+            }
+            Err(SpliceError::TooDeep { at }) => {
+                return Err(LoadError::IncludeTooDeep {
+                    path: file_of(&files, at.file, path),
+                })
+            }
+            Err(SpliceError::NotUtf8 { at }) => {
+                return Err(LoadError::Read {
+                    path: files
+                        .get(files.len().saturating_sub(1))
+                        .cloned()
+                        .unwrap_or_default(),
+                    error: io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "included from {}:{}:{}: not UTF-8 text",
+                            file_of(&files, at.file, path).display(),
+                            at.line,
+                            at.column
+                        ),
+                    ),
+                })
+            }
+            Err(SpliceError::Read {
+                error: (included, error),
+                ..
+            }) => {
+                return Err(LoadError::Read {
+                    path: included,
+                    error,
+                })
+            }
         }
-        let included_path = PathBuf::from(include.path);
-        let range = include.range.clone();
-        let content = fs::read_to_string(&included_path).map_err(|error| LoadError::Read {
-            path: included_path,
-            error,
-        })?;
-        text.replace_range(range, &content);
     }
+}
+
+fn file_of(files: &[PathBuf], index: u32, main: &Path) -> PathBuf {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| files.get(i))
+        .cloned()
+        .unwrap_or_else(|| main.to_path_buf())
 }
 
 /// One `Vec` per [`ConfigStorage`] slice.
@@ -179,20 +276,7 @@ pub fn parse<'s>(
     storage: &'s mut OwnedConfigStorage,
     warnings: &mut Vec<String>,
 ) -> Result<Config<'s>, LoadError> {
-    let mut warn = |w: &ConfigWarning| {
-        let key = if w.path.is_empty() {
-            String::new()
-        } else {
-            format!("{}: ", w.path)
-        };
-        warnings.push(format!(
-            "{}:{}:{}: {key}{}",
-            path.display(),
-            w.line,
-            w.column,
-            w.kind
-        ));
-    };
+    let mut warn = |w: &ConfigWarning| warnings.push(warning_line(path, w.line, w.column, w));
     config::parse(text, storage.storage(), &mut warn).map_err(|error| LoadError::Invalid {
         path: path.to_path_buf(),
         error: Box::new(error),
@@ -203,11 +287,38 @@ pub fn parse<'s>(
 /// validation of a SIGHUP reload before the old configuration is let go. Returns the text
 /// (to parse again for real) and the warnings.
 pub fn check(path: &Path) -> Result<(String, Vec<String>), LoadError> {
-    let text = read_text(path)?;
-    let mut storage = allocate(path, &text)?;
-    let mut warnings = Vec::new();
-    parse(path, &text, &mut storage, &mut warnings)?;
-    Ok((text, warnings))
+    with_spliced(path, |text, sources| {
+        let capacity = config::measure(text).map_err(|error| invalid(sources, error))?;
+        let mut storage = OwnedConfigStorage::for_capacity(&capacity);
+        let mut warnings = Vec::new();
+        let mut warn = |w: &ConfigWarning| {
+            let at = sources.locate(w.line, w.column);
+            warnings.push(warning_line(at.path, at.line, at.column, w));
+        };
+        config::parse(text, storage.storage(), &mut warn).map_err(|e| invalid(sources, e))?;
+        Ok((text.to_owned(), warnings))
+    })?
+}
+
+/// A parse error placed in the file (main or included) it is in.
+fn invalid(sources: &Sources<'_>, mut error: ConfigError) -> LoadError {
+    let at = sources.locate(error.line, error.column);
+    let path = at.path.to_path_buf();
+    (error.line, error.column) = (at.line, at.column);
+    LoadError::Invalid {
+        path,
+        error: Box::new(error),
+    }
+}
+
+/// `file:line:col: key: warning`.
+fn warning_line(path: &Path, line: u32, column: u32, w: &ConfigWarning) -> String {
+    let key = if w.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", w.path)
+    };
+    format!("{}:{line}:{column}: {key}{}", path.display(), w.kind)
 }
 
 #[cfg(test)]
@@ -295,5 +406,71 @@ mod tests {
         let text = read_text(&main).unwrap();
         assert!(text.contains("198.18.0.0/24"));
         assert!(!text.contains("<?include"));
+    }
+
+    /// An error inside an included file names that file, its own line and column, and the
+    /// key (as `-t` prints it); a warning there too.
+    #[test]
+    fn errors_in_an_included_file_name_that_file() {
+        let sub = scratch(
+            "bad-sub.json",
+            "{ \"id\": 1,\n  \"subnet\": \"198.18.0.0/24\",\n  \"valid-lifetime\": \"x\" }",
+        );
+        let main = scratch(
+            "includes-bad.json",
+            &format!(
+                "{{ \"Dhcp4\": {{\n \"valid-lifetime\": 600,\n \"subnet4\": [ <?include \"{}\"?> ] }} }}",
+                sub.display()
+            ),
+        );
+        let text = check(&main).unwrap_err().to_string();
+        assert!(
+            text.starts_with(&format!("{}:3:21: ", sub.display())),
+            "{text}"
+        );
+        assert!(text.contains("Dhcp4.subnet4[0].valid-lifetime"), "{text}");
+
+        let warn_sub = scratch(
+            "comma-sub.json",
+            "{ \"id\": 1,\n \"subnet\": \"198.18.0.0/24\", }",
+        );
+        let warn_main = scratch(
+            "includes-comma.json",
+            &format!(
+                "{{ \"Dhcp4\": {{ \"subnet4\": [ <?include \"{}\"?> ] }} }}",
+                warn_sub.display()
+            ),
+        );
+        let (_, warnings) = check(&warn_main).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!("{}:2:", warn_sub.display())),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_included_file_is_named() {
+        let main = scratch(
+            "includes-missing.json",
+            "{ \"Dhcp4\": { \"subnet4\": [ <?include \"/nonexistent/wren-sub.json\"?> ] } }",
+        );
+        let e = check(&main).unwrap_err();
+        assert!(matches!(e, LoadError::Read { .. }), "{e:?}");
+        assert!(e.to_string().contains("/nonexistent/wren-sub.json"), "{e}");
+    }
+
+    #[test]
+    fn an_include_loop_is_too_deep() {
+        let dir = std::env::temp_dir().join(format!("wrend-config-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let looped = dir.join("loop.json");
+        fs::write(
+            &looped,
+            format!("{{ \"Dhcp4\": <?include \"{}\"?> }}", looped.display()),
+        )
+        .unwrap();
+        let e = check(&looped).unwrap_err();
+        assert!(matches!(e, LoadError::IncludeTooDeep { .. }), "{e:?}");
     }
 }

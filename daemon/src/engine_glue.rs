@@ -18,6 +18,7 @@ use wren_core::server::{
 };
 use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
+use wren_core::wire::Message;
 
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
@@ -209,6 +210,8 @@ pub struct CoreEngine<'c, 't, 's> {
     serving: bool,
     /// The configured classes' `test`s, compiled once per config load.
     classes: CompiledClasses<'c>,
+    /// Log-line context, reused for every query (nothing allocated per packet).
+    label: LabelScratch,
 }
 
 /// The configured classes compiled by the classification module (storage sized by
@@ -248,6 +251,60 @@ impl<'c> CompiledClasses<'c> {
     }
 }
 
+/// What a lease event's log line names besides the [`Summary`]: Kea's client label takes
+/// `htype` and the client identifier (option 61) from the query (`Pkt4::getLabel`), and wren
+/// adds the hostname the lease was stored with (option 12 / 81 or a reservation's), taken
+/// from the record the engine hands the [`LeaseSink`]; without a stored lease (an OFFER),
+/// the query's option 12.
+struct LabelScratch {
+    /// [`Message::parse`] scratch: at least as long as any payload it parses.
+    options: Vec<u8>,
+    /// The hostname of the last lease the engine stored for this query.
+    hostname: [u8; HOSTNAME_MAX],
+    hostname_len: usize,
+}
+
+/// A DNS name is at most 255 bytes (RFC 1035 §2.3.4); longer hostnames are logged cut.
+const HOSTNAME_MAX: usize = 255;
+
+/// The largest UDP payload (a DHCP message never comes close; the scratch is allocated once).
+const PAYLOAD_MAX: usize = 65_535;
+
+impl LabelScratch {
+    fn new() -> LabelScratch {
+        LabelScratch {
+            options: vec![0; PAYLOAD_MAX],
+            hostname: [0; HOSTNAME_MAX],
+            hostname_len: 0,
+        }
+    }
+}
+
+/// Forwards every record to the real sink and keeps the last stored lease's hostname.
+struct HostnameTap<'a, S: LeaseSink> {
+    sink: &'a mut S,
+    hostname: &'a mut [u8; HOSTNAME_MAX],
+    hostname_len: &'a mut usize,
+}
+
+impl<S: LeaseSink> LeaseSink for HostnameTap<'_, S> {
+    fn lease_changed(&mut self, record: &LeaseRecord<'_>) {
+        self.sink.lease_changed(record);
+        if record.is_removal() {
+            return;
+        }
+        let mut len = record.hostname.len().min(HOSTNAME_MAX);
+        while !record.hostname.is_char_boundary(len) {
+            len -= 1;
+        }
+        let name = record.hostname.as_bytes().get(..len).unwrap_or(&[]);
+        if let Some(slot) = self.hostname.get_mut(..len) {
+            slot.copy_from_slice(name);
+            *self.hostname_len = len;
+        }
+    }
+}
+
 impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
     /// An engine over `config` and `table` (allocates the allocator's per-subnet cursors).
     pub fn new(config: Config<'c>, table: &'t mut LeaseTable<'s>) -> Self {
@@ -259,6 +316,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             stats: None,
             serving: true,
             classes: CompiledClasses::compile(&config),
+            label: LabelScratch::new(),
         }
     }
 
@@ -269,18 +327,38 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
     }
 }
 
-fn log_summary(summary: &Summary) {
+/// Kea's label for the query behind `summary` (`htype`, chaddr, option 61, xid) plus the
+/// hostname: the stored lease's (`stored`) or else the query's option 12.
+fn client_label<'a>(
+    summary: &'a Summary,
+    query: Option<&Message<'a>>,
+    stored: &'a [u8],
+) -> ClientLabel<'a> {
     let hwaddr = summary
         .hwaddr
         .get(..usize::from(summary.hwaddr_len))
         .unwrap_or(&[]);
-    let client = ClientLabel {
-        htype: 1,
-        hwaddr,
-        client_id: &[],
-        xid: summary.xid,
-        hostname: "",
+    let hostname = match (stored, query.and_then(Message::hostname)) {
+        ([], Some(asked)) => asked,
+        (stored, _) => stored,
     };
+    ClientLabel {
+        htype: query.map_or(1, |q| q.header().htype()),
+        hwaddr,
+        client_id: query.and_then(Message::client_identifier).unwrap_or(&[]),
+        xid: summary.xid,
+        hostname: core::str::from_utf8(hostname).unwrap_or(""),
+    }
+}
+
+/// Logs a lease event with Kea's message id and label (see [`LabelScratch`]).
+fn log_summary(summary: &Summary, payload: &[u8], label: &mut LabelScratch) {
+    let stored = label.hostname.get(..label.hostname_len).unwrap_or(&[]);
+    let query = label
+        .options
+        .get_mut(..payload.len())
+        .and_then(|scratch| Message::parse(payload, scratch).ok());
+    let client = client_label(summary, query.as_ref(), stored);
     let address = summary.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     match summary.event {
         Event::Offered => logging::lease_advert(&client, address),
@@ -318,7 +396,13 @@ impl Engine for CoreEngine<'_, '_, '_> {
         if !self.classes.classes.is_empty() {
             engine = engine.with_class_tests(&tests, &mut self.classes.bits);
         }
-        let outcome = engine.handle(query, now, reply, sink);
+        self.label.hostname_len = 0;
+        let mut tap = HostnameTap {
+            sink,
+            hostname: &mut self.label.hostname,
+            hostname_len: &mut self.label.hostname_len,
+        };
+        let outcome = engine.handle(query, now, reply, &mut tap);
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
         }
@@ -336,12 +420,12 @@ impl Engine for CoreEngine<'_, '_, '_> {
                         summary.address
                     );
                 } else {
-                    log_summary(&summary);
+                    log_summary(&summary, query.payload, &mut self.label);
                 }
                 Some((len, destination))
             }
             Outcome::Done(summary) => {
-                log_summary(&summary);
+                log_summary(&summary, query.payload, &mut self.label);
                 None
             }
             Outcome::Drop(reason) => {
@@ -402,6 +486,104 @@ pub fn open_lease_file(
         file.compact(table.iter().map(|(_, r)| r))?;
     }
     Ok((file, report))
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.trim().len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../core/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        hex(&std::fs::read_to_string(path).unwrap())
+    }
+
+    fn summary(payload: &[u8]) -> Summary {
+        let mut hwaddr = [0u8; 16];
+        hwaddr[..6].copy_from_slice(&payload[28..34]);
+        Summary {
+            query: MessageType::Request,
+            event: Event::Allocated,
+            address: Some(Ipv4Addr::new(198, 18, 0, 20)),
+            subnet_id: Some(1),
+            lifetime: 172_800,
+            xid: u32::from_be_bytes(payload[4..8].try_into().unwrap()),
+            hwaddr,
+            hwaddr_len: 6,
+            replaced: None,
+            moved_from: None,
+        }
+    }
+
+    /// udhcpc's REQUEST carries option 61 and a hostname: both are in the label, and a
+    /// stored lease's hostname wins over the query's.
+    #[test]
+    fn label_names_client_id_and_hostname() {
+        let payload = fixture("udhcpc-request.hex");
+        let mut scratch = vec![0u8; payload.len()];
+        let query = Message::parse(&payload, &mut scratch).unwrap();
+        let cid = query.client_identifier().unwrap();
+        let asked = core::str::from_utf8(query.hostname().unwrap()).unwrap();
+        let summary = summary(&payload);
+        let text = client_label(&summary, Some(&query), &[]).to_string();
+        let cid_text: Vec<String> = cid.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            text.contains(&format!("cid=[{}]", cid_text.join(":"))),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(", hostname={asked}")), "{text}");
+        assert!(text.starts_with("[hwtype=1 "), "{text}");
+        let stored = client_label(&summary, Some(&query), b"pi-kitchen").to_string();
+        assert!(stored.ends_with(", hostname=pi-kitchen"), "{stored}");
+        let unparsed = client_label(&summary, None, &[]).to_string();
+        assert!(unparsed.contains("cid=[no info]"), "{unparsed}");
+        assert!(!unparsed.contains("hostname="), "{unparsed}");
+    }
+
+    /// The tap passes every record on and keeps the last stored lease's hostname.
+    #[test]
+    fn tap_keeps_the_stored_hostname() {
+        struct Count(usize);
+        impl LeaseSink for Count {
+            fn lease_changed(&mut self, _: &LeaseRecord<'_>) {
+                self.0 += 1;
+            }
+        }
+        let (mut sink, mut name, mut len) = (Count(0), [0u8; HOSTNAME_MAX], 0);
+        let mut tap = HostnameTap {
+            sink: &mut sink,
+            hostname: &mut name,
+            hostname_len: &mut len,
+        };
+        let mut record = LeaseRecord {
+            address: Ipv4Addr::new(198, 18, 0, 20),
+            hwaddr: &[2, 0, 0, 0, 0, 1],
+            client_id: &[],
+            valid_lifetime: 600,
+            cltt: Timestamp(0),
+            subnet_id: 1,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            hostname: "pi",
+            state: wren_core::lease::LeaseState::Default,
+            user_context: "",
+        };
+        tap.lease_changed(&record);
+        record.valid_lifetime = 0; // a removal does not replace it
+        record.hostname = "";
+        tap.lease_changed(&record);
+        assert_eq!(sink.0, 2);
+        assert_eq!(&name[..len], b"pi");
+    }
 }
 
 #[cfg(test)]
