@@ -41,6 +41,14 @@ pub enum LoadError {
         /// Line, column, key path and reason (boxed: it carries its path inline).
         error: Box<ConfigError>,
     },
+    /// A client class's `test` expression does not compile (Kea rejects the whole
+    /// configuration; so does wren, rather than serving with the class silently off).
+    ClassTest {
+        /// The configuration file.
+        path: PathBuf,
+        /// `Dhcp4.client-classes[i].test: client class "X": test: column N: …`.
+        message: String,
+    },
     /// Includes nested deeper than Kea allows (a loop, most likely).
     IncludeTooDeep {
         /// The configuration file.
@@ -61,6 +69,7 @@ impl fmt::Display for LoadError {
                 }
                 write!(f, "{}", error.kind)
             }
+            LoadError::ClassTest { path, message } => write!(f, "{}: {message}", path.display()),
             LoadError::IncludeTooDeep { path } => write!(
                 f,
                 "{}: <?include?> nested more than {MAX_INCLUDE_DEPTH} levels",
@@ -277,10 +286,35 @@ pub fn parse<'s>(
     warnings: &mut Vec<String>,
 ) -> Result<Config<'s>, LoadError> {
     let mut warn = |w: &ConfigWarning| warnings.push(warning_line(path, w.line, w.column, w));
-    config::parse(text, storage.storage(), &mut warn).map_err(|error| LoadError::Invalid {
-        path: path.to_path_buf(),
-        error: Box::new(error),
-    })
+    let config =
+        config::parse(text, storage.storage(), &mut warn).map_err(|error| LoadError::Invalid {
+            path: path.to_path_buf(),
+            error: Box::new(error),
+        })?;
+    check_class_tests(path, &config)?;
+    Ok(config)
+}
+
+/// Compiles every client class `test` into throw-away storage, so that a bad expression
+/// fails the load (`-t`, start, reload) with the class named, as Kea does.
+pub fn check_class_tests(path: &Path, config: &Config<'_>) -> Result<(), LoadError> {
+    use wren_core::classify::{self, CompiledClass, ExprStore, Op};
+    let (ops_needed, literals_needed) = classify::storage_needed(config);
+    let mut ops = vec![Op::And; ops_needed];
+    let mut literals = vec![0u8; literals_needed];
+    let empty = CompiledClass {
+        name: &[],
+        test: None,
+        only_if_required: false,
+    };
+    let mut classes = vec![empty; config.classes.len()];
+    let mut store = ExprStore::new(&mut ops, &mut literals);
+    classify::compile_config_classes(config, &mut store, &mut classes)
+        .map(|_| ())
+        .map_err(|e| LoadError::ClassTest {
+            path: path.to_path_buf(),
+            message: format!("Dhcp4.client-classes[{}].test: {e}", e.class),
+        })
 }
 
 /// Reads, measures and parses `path` into throw-away storage: the `-t` check and the
@@ -295,7 +329,9 @@ pub fn check(path: &Path) -> Result<(String, Vec<String>), LoadError> {
             let at = sources.locate(w.line, w.column);
             warnings.push(warning_line(at.path, at.line, at.column, w));
         };
-        config::parse(text, storage.storage(), &mut warn).map_err(|e| invalid(sources, e))?;
+        let config =
+            config::parse(text, storage.storage(), &mut warn).map_err(|e| invalid(sources, e))?;
+        check_class_tests(path, &config)?;
         Ok((text.to_owned(), warnings))
     })?
 }
@@ -381,6 +417,26 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         let prefix = format!("{}:7:", path.display());
         assert!(warnings[0].starts_with(&prefix), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_class_test_that_does_not_compile_fails_the_load() {
+        let bad = SMALL.replace(
+            "\"valid-lifetime\": 600,",
+            "\"valid-lifetime\": 600,\n    \"client-classes\": [ { \"name\": \"PXE\", \"test\": \"option[93.hex == 'x'\" } ],",
+        );
+        assert_ne!(bad, SMALL);
+        let path = scratch("badclass.json", &bad);
+        let e = check(&path).unwrap_err();
+        assert!(matches!(e, LoadError::ClassTest { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("Dhcp4.client-classes[0].test: client class \"PXE\": test: column 10"),
+            "{text}"
+        );
+        let mut storage = allocate(&path, &bad).unwrap();
+        let mut w = Vec::new();
+        assert!(parse(&path, &bad, &mut storage, &mut w).is_err());
     }
 
     #[test]
