@@ -107,3 +107,42 @@ fn two_interfaces_kea_reference() {
         two_links(ServerKind::Kea, false);
     }
 }
+
+/// `re-detect`: with `"*"`, a link that appears after wrend started is picked up (wrend
+/// watches netlink / PF_ROUTE for new interfaces and rescans), not fatal and not ignored.
+/// Kea 2.2 only re-detects interfaces on reconfiguration, so there is no Kea variant.
+#[test]
+fn interface_added_after_start_is_served() {
+    let kind = ServerKind::from_env();
+    if kind == ServerKind::Kea {
+        return; // Kea needs a reconfiguration to see a new interface (see above).
+    }
+    require_root();
+    let dir = TestDir::new("ifaces-late");
+    let net = NetPair::basic();
+    let config = render(
+        &TWO_SUBNETS.replace("@INTERFACES@", "\"*\""),
+        &net.server_if,
+        dir.path(),
+    );
+    let server = Server::start(kind, &net.server, dir.path(), &config);
+    // The second link only exists now, after the server is serving the first one.
+    let second = net.add_client_link("198.18.2.1/24");
+    let mut b = Client::start(
+        ClientKind::Udhcpc,
+        &second.client,
+        &second.client_if,
+        dir.path(),
+        &ClientOptions::default(),
+    );
+    let lb = b.wait_bound(Duration::from_secs(30));
+    b.stop();
+    assert_eq!(
+        lb.address.octets()[..3],
+        [198, 18, 2],
+        "the late link's client got {}",
+        lb.address
+    );
+    assert_eq!(lb.server_id, Some(Ipv4Addr::new(198, 18, 2, 1)));
+    server.assert_no_panic();
+}
