@@ -298,22 +298,11 @@ pub fn parse<'s>(
 /// Compiles every client class `test` into throw-away storage, so that a bad expression
 /// fails the load (`-t`, start, reload) with the class named, as Kea does.
 pub fn check_class_tests(path: &Path, config: &Config<'_>) -> Result<(), LoadError> {
-    use wren_core::classify::{self, CompiledClass, ExprStore, Op};
-    let (ops_needed, literals_needed) = classify::storage_needed(config);
-    let mut ops = vec![Op::And; ops_needed];
-    let mut literals = vec![0u8; literals_needed];
-    let empty = CompiledClass {
-        name: &[],
-        test: None,
-        only_if_required: false,
-    };
-    let mut classes = vec![empty; config.classes.len()];
-    let mut store = ExprStore::new(&mut ops, &mut literals);
-    classify::compile_config_classes(config, &mut store, &mut classes)
+    crate::engine_glue::CompiledClasses::try_compile(config)
         .map(|_| ())
-        .map_err(|e| LoadError::ClassTest {
+        .map_err(|message| LoadError::ClassTest {
             path: path.to_path_buf(),
-            message: format!("Dhcp4.client-classes[{}].test: {e}", e.class),
+            message,
         })
 }
 

@@ -216,7 +216,7 @@ pub struct CoreEngine<'c, 't, 's> {
 
 /// The configured classes compiled by the classification module (storage sized by
 /// `classify::storage_needed`), and the per-packet class bits the engine fills.
-struct CompiledClasses<'c> {
+pub(crate) struct CompiledClasses<'c> {
     ops: Vec<Op>,
     literals: Vec<u8>,
     classes: Vec<CompiledClass<'c>>,
@@ -224,10 +224,11 @@ struct CompiledClasses<'c> {
 }
 
 impl<'c> CompiledClasses<'c> {
-    /// Compiles every class `test` of `config`. A test that does not compile (the config
-    /// parser does not check tests) is logged and leaves the engine without class tests:
-    /// the packet is then only in the built-in classes.
-    fn compile(config: &Config<'c>) -> Self {
+    /// Compiles every class `test` of `config`, or says which class's test does not
+    /// compile (`Dhcp4.client-classes[i].test: client class "X": test: column N: …`). The
+    /// config load runs this first ([`crate::config_load::check_class_tests`]) so a bad test
+    /// fails `-t`, start and reload, as in Kea.
+    pub(crate) fn try_compile(config: &Config<'c>) -> Result<Self, String> {
         let (ops_needed, literals_needed) = classify::storage_needed(config);
         let mut ops = vec![Op::And; ops_needed];
         let mut literals = vec![0u8; literals_needed];
@@ -238,16 +239,28 @@ impl<'c> CompiledClasses<'c> {
         };
         let mut classes = vec![empty; config.classes.len()];
         let mut store = ExprStore::new(&mut ops, &mut literals);
-        if let Err(e) = classify::compile_config_classes(config, &mut store, &mut classes) {
-            log::error!("DHCP4_PARSER_FAIL {e}: class tests are not evaluated");
-            classes.clear();
-        }
-        CompiledClasses {
+        classify::compile_config_classes(config, &mut store, &mut classes)
+            .map_err(|e| format!("Dhcp4.client-classes[{}].test: {e}", e.class))?;
+        Ok(CompiledClasses {
             ops,
             literals,
             bits: vec![0; server::class_words(classes.len())],
             classes,
-        }
+        })
+    }
+
+    /// [`CompiledClasses::try_compile`] for a config the load already checked; should a test
+    /// still not compile, it is logged and the engine runs with the built-in classes only.
+    fn compile(config: &Config<'c>) -> Self {
+        Self::try_compile(config).unwrap_or_else(|e| {
+            log::error!("DHCP4_PARSER_FAIL {e}: class tests are not evaluated");
+            CompiledClasses {
+                ops: Vec::new(),
+                literals: Vec::new(),
+                classes: Vec::new(),
+                bits: Vec::new(),
+            }
+        })
     }
 }
 
