@@ -382,16 +382,16 @@ impl Loggers {
                     OutputSpec::Syslog { facility, socket } => {
                         Sink::Syslog(SyslogSink::new(*facility, socket.clone()))
                     }
-                    OutputSpec::File(path) => Sink::File(
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(path)
-                            .map_err(|source| LogError::OpenFile {
+                    // Through the directory table: a reload reopens it after the sandbox
+                    // point (crate::sandbox::dirs).
+                    OutputSpec::File(path) => {
+                        Sink::File(crate::sandbox::dirs::open_append(path).map_err(|source| {
+                            LogError::OpenFile {
                                 path: path.clone(),
                                 source,
-                            })?,
-                    ),
+                            }
+                        })?)
+                    }
                 });
             }
             entries.push(Entry {

@@ -87,6 +87,7 @@ use nix::unistd::{Gid, Group, Uid, User};
 
 pub mod broker;
 pub mod dir_entry;
+pub mod dirs;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -210,6 +211,8 @@ pub struct Report {
     pub untouched: Vec<RawFd>,
     /// Capability mode entered.
     pub capability_mode: bool,
+    /// The directories files are still reached through, and for what.
+    pub directories: Vec<(std::path::PathBuf, Vec<dirs::Access>)>,
 }
 
 // ===================================================================================
@@ -784,10 +787,20 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     if policy.capability_mode && !cfg!(target_os = "freebsd") {
         return Err(SandboxError::NoCapsicum);
     }
+    if policy.is_empty() {
+        return Ok(report);
+    }
     if let Some(identity) = resolve(policy)? {
         drop_privileges(&identity)?;
         report.identity = Some(identity);
     }
+    // From here on no file is opened by path, on every platform: the directory table
+    // refuses names outside the directories opened so far (dirs.rs), so Linux runs the
+    // FreeBSD logic.
+    let directory_rights = dirs::seal().map_err(SandboxError::Inventory)?;
+    report.directories = dirs::describe();
+    #[cfg(not(target_os = "freebsd"))]
+    let _ = directory_rights; // applied by cap_rights_limit on FreeBSD only
     if policy.capability_mode {
         #[cfg(target_os = "freebsd")]
         {
@@ -796,6 +809,12 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
             crate::logging::set_syslog_connector(move |path| broker.connect(path));
             capsicum::prepare();
             for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
+                // A directory of the table keeps only the rights of its uses.
+                if let Some((_, rights)) = directory_rights.iter().find(|(d, _)| *d == fd) {
+                    capsicum::limit(fd, kind, rights)?;
+                    report.limited.push((fd, kind));
+                    continue;
+                }
                 match rights_for(kind) {
                     Some(list) => {
                         capsicum::limit(fd, kind, list)?;
@@ -820,6 +839,14 @@ pub fn log_report(report: &Report) {
             id.uid,
             id.group,
             id.gid
+        );
+    }
+    for (dir, uses) in &report.directories {
+        let uses: Vec<String> = uses.iter().map(ToString::to_string).collect();
+        log::info!(
+            "WREN_SANDBOX_DIRECTORY {} kept open for {}",
+            dir.display(),
+            uses.join(", ")
         );
     }
     if report.capability_mode {

@@ -127,15 +127,6 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
     let mut signals = Some(Signals::install()?);
-    // [freebsd branch] SIGHUP re-reads the file through its directory, opened now: `open`
-    // by path is refused in capability mode, `openat` is not (freebsd.md §2).
-    let config_entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(|error| {
-        Fatal::Config(LoadError::Read {
-            path: path.to_path_buf(),
-            error,
-        })
-    })?;
-
     let mut table: Option<OwnedLeaseTable> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
@@ -248,7 +239,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                         break new_text;
                     }
                     logging::dynamic_reconfiguration(path);
-                    match reload_check(&config_entry, path) {
+                    // [freebsd branch] The file and its includes are read through the
+                    // directory table (crate::sandbox::dirs), so this works after the
+                    // sandbox point too.
+                    match config_load::check(path) {
                         Ok((new_text, warnings)) => {
                             for w in &warnings {
                                 log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
@@ -266,28 +260,6 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         text = next_text;
     }
-}
-
-/// The SIGHUP re-read: [`config_load::check`], but the file is opened with `openat`
-/// through the directory descriptor taken at start, which works after the sandbox point.
-/// A file with `<?include?>` directives is re-read by path (includes are resolved against
-/// the working directory, as Kea does): that fails in capability mode, and the old
-/// configuration keeps serving.
-fn reload_check(
-    entry: &crate::sandbox::dir_entry::DirEntry,
-    path: &Path,
-) -> Result<(String, Vec<String>), LoadError> {
-    let text = entry.read_to_string().map_err(|error| LoadError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    if text.contains("<?include") {
-        return config_load::check(path);
-    }
-    let mut storage = config_load::allocate(path, &text)?;
-    let mut warnings = Vec::new();
-    config_load::parse(path, &text, &mut storage, &mut warnings)?;
-    Ok((text, warnings))
 }
 
 fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {
