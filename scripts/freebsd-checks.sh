@@ -115,6 +115,8 @@ capsicum() {
 	need udhcpc "apt-get install udhcpc"
 	cargo build -p wrend
 	timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
+	# dhcp-socket-type udp: every reply is an addressed sendmsg, made by the broker.
+	WREN_AUDIT_SOCKET_TYPE=udp timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
 }
 
 steps=${*:-x86 aarch64 arm64-tests rc crates sample capsicum}

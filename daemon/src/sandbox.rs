@@ -193,7 +193,7 @@ impl fmt::Display for SandboxError {
             } => write!(f, "{call} on descriptor {fd} ({kind:?}) failed: {error}"),
             SandboxError::CapEnter(e) => write!(f, "cap_enter failed: {e}"),
             SandboxError::Inventory(e) => write!(f, "cannot list open descriptors: {e}"),
-            SandboxError::Broker(e) => write!(f, "cannot start the syslog broker: {e}"),
+            SandboxError::Broker(e) => write!(f, "cannot start the broker: {e}"),
         }
     }
 }
@@ -211,6 +211,8 @@ pub struct Report {
     pub untouched: Vec<RawFd>,
     /// Capability mode entered.
     pub capability_mode: bool,
+    /// A broker was started (connects and addressed sends go through it).
+    pub broker: bool,
     /// The directories files are still reached through, and for what.
     pub directories: Vec<(std::path::PathBuf, Vec<dirs::Access>)>,
 }
@@ -622,6 +624,8 @@ fn classify_socket(fd: RawFd) -> DescriptorKind {
     match (family, kind) {
         (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM) => DescriptorKind::UdpSocket,
         (libc::AF_UNIX, libc::SOCK_DGRAM) => DescriptorKind::UnixDatagram,
+        // The broker channel: messages with descriptors, nothing else.
+        (libc::AF_UNIX, libc::SOCK_SEQPACKET) => DescriptorKind::StreamSocket,
         (libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX, libc::SOCK_STREAM) if listening => {
             DescriptorKind::StreamListener
         }
@@ -796,17 +800,33 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     }
     // From here on no file is opened by path, on every platform: the directory table
     // refuses names outside the directories opened so far (dirs.rs), so Linux runs the
-    // FreeBSD logic.
+    // FreeBSD logic. Likewise no TCP connection to a peer not permitted so far.
     let directory_rights = dirs::seal().map_err(SandboxError::Inventory)?;
     report.directories = dirs::describe();
+    let peers = seal_tcp_peers();
     #[cfg(not(target_os = "freebsd"))]
     let _ = directory_rights; // applied by cap_rights_limit on FreeBSD only
+    if policy.capability_mode || broker_requested() {
+        // Connects and addressed sends go through a broker outside capability mode.
+        let broker = broker::Broker::spawn(&peers).map_err(SandboxError::Broker)?;
+        for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
+            if kind == DescriptorKind::UdpSocket {
+                broker
+                    .adopt_udp(unsafe_borrow(fd))
+                    .map_err(SandboxError::Broker)?;
+            }
+        }
+        if broker::install(broker) {
+            crate::logging::set_syslog_connector(|path| match broker::installed() {
+                Some(broker) => broker.connect_unix_datagram(path),
+                None => Err(io::Error::other("no broker")),
+            });
+            report.broker = true;
+        }
+    }
     if policy.capability_mode {
         #[cfg(target_os = "freebsd")]
         {
-            // Syslog reconnects go through a broker outside capability mode.
-            let broker = broker::SyslogBroker::spawn().map_err(SandboxError::Broker)?;
-            crate::logging::set_syslog_connector(move |path| broker.connect(path));
             capsicum::prepare();
             for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
                 // A directory of the table keeps only the rights of its uses.
@@ -830,6 +850,81 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     Ok(report)
 }
 
+/// `WREN_BROKER=1`: start the broker without capability mode (any platform), so Linux runs
+/// the sends and connects exactly as FreeBSD's capability mode does (tests, the Capsicum
+/// audit).
+fn broker_requested() -> bool {
+    std::env::var_os("WREN_BROKER").is_some_and(|v| v == "1")
+}
+
+// ===================================================================================
+// Outbound TCP (HA partners)
+// ===================================================================================
+
+/// TCP peers the server may connect to after the sandbox point, and whether that point
+/// has passed.
+static TCP_PEERS: std::sync::Mutex<(Vec<std::net::SocketAddr>, bool)> =
+    std::sync::Mutex::new((Vec::new(), false));
+
+/// Declares, before the sandbox point, a TCP peer the server will connect to later (an HA
+/// partner's control API). After the sandbox point only permitted peers can be reached
+/// ([`connect_tcp`]); permitting a new one then is refused (a restart is needed, as for
+/// interfaces). Permitting twice is harmless.
+pub fn permit_tcp_peer(peer: std::net::SocketAddr) -> io::Result<()> {
+    let mut guard = TCP_PEERS
+        .lock()
+        .map_err(|_| io::Error::other("peer list lock poisoned"))?;
+    let (peers, sealed) = &mut *guard;
+    if peers.contains(&peer) {
+        return Ok(());
+    }
+    if *sealed {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("TCP peer {peer} was not known before the sandbox point (restart wrend)"),
+        ));
+    }
+    peers.push(peer);
+    Ok(())
+}
+
+fn seal_tcp_peers() -> Vec<std::net::SocketAddr> {
+    match TCP_PEERS.lock() {
+        Ok(mut guard) => {
+            guard.1 = true;
+            guard.0.clone()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Starts a TCP connection to `peer` that works in Capsicum capability mode, returning as
+/// `mio::net::TcpStream::connect` does: non-blocking, connection in progress (register for
+/// WRITABLE, then `take_error()` / `peer_addr()` tell whether it connected).
+///
+/// Before the sandbox point, or without a broker: a direct non-blocking `connect` here.
+/// With a broker (`-C`, or `WREN_BROKER=1`): the broker connects and passes the socket back
+/// with SCM_RIGHTS. After the sandbox point, on every platform, a peer not declared with
+/// [`permit_tcp_peer`] before it is refused with `PermissionDenied`.
+pub fn connect_tcp(peer: std::net::SocketAddr) -> io::Result<mio::net::TcpStream> {
+    {
+        let guard = TCP_PEERS
+            .lock()
+            .map_err(|_| io::Error::other("peer list lock poisoned"))?;
+        let (peers, sealed) = &*guard;
+        if *sealed && !peers.contains(&peer) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("TCP peer {peer} was not permitted before the sandbox point"),
+            ));
+        }
+    }
+    match broker::installed() {
+        Some(broker) => Ok(mio::net::TcpStream::from_std(broker.connect_tcp(peer)?)),
+        None => mio::net::TcpStream::connect(peer),
+    }
+}
+
 /// Logs what [`enter`] did.
 pub fn log_report(report: &Report) {
     if let Some(id) = &report.identity {
@@ -847,6 +942,12 @@ pub fn log_report(report: &Report) {
             "WREN_SANDBOX_DIRECTORY {} kept open for {}",
             dir.display(),
             uses.join(", ")
+        );
+    }
+    if report.broker {
+        log::info!(
+            "WREN_BROKER_STARTED syslog reconnects, TCP connects to permitted peers and \
+             UDP replies to addresses go through the broker process"
         );
     }
     if report.capability_mode {

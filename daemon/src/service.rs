@@ -190,18 +190,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
             // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
-            let mut policy = options.sandbox.clone();
-            if cfg!(target_os = "freebsd") && policy.capability_mode && !event_loop.every_link_raw()
-            {
-                // Replies through the UDP socket are sendmsg with a destination address:
-                // ECAPMODE. Only a privileged broker could send them (not written yet).
-                log::warn!(
-                    "WREN_CAPSICUM_SKIPPED capability mode (-C) stays off: dhcp-socket-type \
-                     \"udp\" (or an interface without a raw device) replies with sendmsg to \
-                     an address, which capability mode refuses; use dhcp-socket-type \"raw\""
-                );
-                policy.capability_mode = false;
-            }
+            let policy = options.sandbox.clone();
+            // dhcp-socket-type "udp" replies (sendmsg to an address) go through the
+            // sandbox's broker in capability mode (crate::sandbox::broker).
             if !policy.is_empty() {
                 event_loop.seal()?;
             }
