@@ -39,8 +39,9 @@
 //!   `wren_core::wire::frame::build_udp_frame` ([`crate::packet_path`], `leaves_as_frame`).
 //!   Linux takes the same path, so the e2e tests (relay, exchange, privdrop) exercise it.
 //!   **`dhcp-socket-type: udp`** has no MAC to send to, and a socket cannot be connected
-//!   per destination: there [`crate::service`] leaves capability mode off and logs
-//!   `WREN_CAPSICUM_SKIPPED` (a privileged broker sending on our behalf would lift this).
+//!   per destination: the [`broker`] holds a copy of the port-67 socket (passed with
+//!   SCM_RIGHTS at the sandbox point) and makes each `sendmsg` for the server
+//!   ([`crate::link::relay_udp::RelayUdp::send`]).
 //! * **Lease-file appends and compaction.** Already directory-relative
 //!   ([`crate::lease_file`]: `openat`, `renameat`, `unlinkat`, `fsync` of the directory fd),
 //!   so they work with the directory rights below; files opened through it inherit
@@ -49,12 +50,20 @@
 //!   ignored by the lease file, as it should be.
 //! * **Syslog.** The socket connected before the sandbox keeps working; a reconnect after a
 //!   syslogd restart needs `connect` → `ECAPMODE`. [`crate::logging::set_syslog_connector`]
-//!   is the hook: [`broker::SyslogBroker`] (a process forked before `cap_enter`, not in
+//!   is the hook: [`broker::Broker`] (a process forked before `cap_enter`, not in
 //!   capability mode, same unprivileged user) connects and passes the socket back by
 //!   SCM_RIGHTS. [`enter`] installs it with `-C`.
-//! * **SIGHUP reload.** The configuration is re-read with `openat` through the directory
-//!   descriptor taken at start ([`dir_entry::DirEntry`]; a file with `<?include?>` is read
-//!   by path and fails in capability mode, keeping the old configuration). Before the
+//! * **HA partner connections.** `connect` is `ECAPMODE`. [`connect_tcp`] starts a
+//!   non-blocking connection (as `mio::net::TcpStream::connect` does) directly, or through
+//!   the broker in capability mode; peers must be declared with [`permit_tcp_peer`] before
+//!   the sandbox point (on every platform: after it, an undeclared peer is refused).
+//! * **Files by name: SIGHUP / `config-reload` (the configuration and its includes),
+//!   `config-write` and auto-persist (temp file, fsync, rename, timestamped backup), file
+//!   loggers reopened on reload, the control socket's removal at exit.** All go through
+//!   [`dirs`]: directory descriptors opened at start (before the seal), used with
+//!   `openat`/`renameat`/`unlinkat`/`fstatat`, each limited to the rights of its uses; a
+//!   name in a directory not opened before the sandbox point is refused with a "restart"
+//!   message and the old state keeps serving. Before the
 //!   sandbox point the event loop is sealed (`EventLoop::seal`): the interface facts
 //!   (index, MAC, addresses) are frozen as scanned then (`getifaddrs` is `ECAPMODE`), the
 //!   raw devices of interfaces still configured are kept, and an interface that would need
@@ -66,15 +75,16 @@
 //!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures;
 //!   a new interface needs a restart.
 //!
-//! Still path-based (not in this module's reach): Kea file loggers are reopened by path on
-//! reload (the error is logged, the old loggers keep writing); the control channel's
-//! `config-write`/`config-reload` and its socket's removal at exit.
+//! The directory table and the TCP peer list are sealed whenever a sandbox policy is given
+//! (`-u`, `-g` or `-C`), so Linux runs the same logic; `WREN_BROKER=1` also starts the
+//! broker without capability mode (tests and the audit).
 //!
 //! `scripts/freebsd/capsicum-audit.sh` (Linux, root; a `scripts/freebsd-checks.sh` step)
-//! runs the server as `nobody` under strace through a lease, a unicast renewal, a
-//! compaction, a reload and an exit, and fails on any call after the sandbox point that
-//! capability mode would refuse; it passes (`WREN_AUDIT_CONTROL=1` adds a control socket,
-//! whose path-based unlink at exit it still reports).
+//! runs the server as `nobody` with the broker under strace through a lease, a unicast
+//! renewal, a compaction, a SIGHUP reload (file logger reopened), `config-write` and
+//! `config-reload` on the control socket and an exit, in raw and in udp mode, and fails on
+//! any call of the server process after the sandbox point that capability mode would
+//! refuse; it passes.
 //!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
