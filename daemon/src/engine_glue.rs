@@ -212,6 +212,8 @@ pub struct CoreEngine<'c, 't, 's> {
     classes: CompiledClasses<'c>,
     /// Log-line context, reused for every query (nothing allocated per packet).
     label: LabelScratch,
+    /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
+    ports: (u16, u16),
 }
 
 /// The configured classes compiled by the classification module (storage sized by
@@ -330,7 +332,18 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             serving: true,
             classes: CompiledClasses::compile(&config),
             label: LabelScratch::new(),
+            ports: (
+                wren_core::server::destination::SERVER_PORT,
+                wren_core::server::destination::CLIENT_PORT,
+            ),
         }
+    }
+
+    /// kea-dhcp4's `-p` / `-P` ports, passed to the core engine (which applies Kea's rule:
+    /// a client port other than 68 receives every reply, relayed ones included).
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.ports = (server_port, client_port);
+        self
     }
 
     /// [control API] Counts every decision and reclamation into `stats`.
@@ -398,7 +411,9 @@ impl Engine for CoreEngine<'_, '_, '_> {
         }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
-        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
+        let (server_port, client_port) = self.ports;
+        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors)
+            .with_ports(server_port, client_port);
         let tests = CompiledClassTests {
             view: ExprView {
                 ops: &self.classes.ops,

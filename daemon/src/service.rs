@@ -205,7 +205,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         }
 
         let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
-        let mut engine = CoreEngine::new(config, table).with_stats(stats);
+        let mut engine = CoreEngine::new(config, table)
+            .with_ports(options.server_port, options.client_port)
+            .with_stats(stats);
         if let Some(control) = event_loop.control_mut() {
             control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
         }
