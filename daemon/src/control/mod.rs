@@ -45,8 +45,16 @@ pub use settings::{ControlSettings, Listener};
 pub const TOKEN_BASE: usize = 1 << 24;
 /// Listeners at most.
 const MAX_LISTENERS: usize = 8;
-/// Concurrent connections at most; beyond, a connection is accepted and closed at once.
+/// Concurrent connections at most; beyond, the oldest idle connection (or, when none is
+/// idle, the oldest one) is closed to make room, so a flood of idle or slow connections
+/// cannot lock a well-behaved client (an HA partner, an operator) out of the API.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Initial input buffer per slot: a request line, headers and a command of common size.
+/// A larger body grows the buffer up to [`Limits`] and it shrinks back once answered, so
+/// the resident memory of 64 slots stays ~1 MiB whatever clients sent before.
+const INPUT_CAPACITY: usize = 16 * 1024;
+/// At most one "connections full" warning per this interval (a flood must not flood the log).
+const BUSY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A request must arrive whole within this time (slow clients are cut off).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle keep-alive connection is closed after this time.
@@ -102,6 +110,8 @@ struct Connection {
     listener: usize,
     http: bool,
     deadline: Instant,
+    /// When it was accepted (the oldest makes room when all slots are taken).
+    accepted: Instant,
     /// Close once the answer is out.
     closing: bool,
 }
@@ -135,6 +145,9 @@ struct State {
     request_timeout: Duration,
     /// [`IDLE_TIMEOUT`] (shorter in tests).
     idle_timeout: Duration,
+    /// Connections closed to make room since the last "full" warning, and when it was.
+    evicted: u64,
+    busy_logged: Option<Instant>,
 }
 
 /// The control listeners and their connections.
@@ -222,7 +235,7 @@ impl ControlServer {
             (0..MAX_CONNECTIONS)
                 .map(|_| Slot {
                     conn: None,
-                    input: vec![0; limits.max_head + limits.max_body + 4],
+                    input: vec![0; INPUT_CAPACITY],
                     input_len: 0,
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
@@ -249,6 +262,8 @@ impl ControlServer {
                 enable_at: None,
                 request_timeout: REQUEST_TIMEOUT,
                 idle_timeout: IDLE_TIMEOUT,
+                evicted: 0,
+                busy_logged: None,
             },
         })
     }
@@ -323,6 +338,7 @@ impl ControlServer {
     ) {
         for slot in &mut self.slots {
             if slot.conn.as_ref().is_some_and(|c| c.deadline <= now) {
+                time_out(slot);
                 close(registry, slot);
             }
         }
@@ -384,19 +400,31 @@ impl ControlServer {
                 },
                 None => return,
             };
-            let Some(free) = self.slots.iter().position(|s| s.conn.is_none()) else {
-                log::warn!("WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open; closing a new one");
-                drop(socket);
-                continue;
+            let free = match self.slots.iter().position(|s| s.conn.is_none()) {
+                Some(free) => free,
+                None => {
+                    let Some(victim) = eviction_victim(&self.slots) else {
+                        drop(socket);
+                        continue;
+                    };
+                    self.state.note_eviction();
+                    let Some(slot) = self.slots.get_mut(victim) else {
+                        continue;
+                    };
+                    close(registry, slot);
+                    victim
+                }
             };
             let Some(slot) = self.slots.get_mut(free) else {
                 continue;
             };
+            let now = Instant::now();
             let mut conn = Connection {
                 socket,
                 listener: index,
                 http,
-                deadline: Instant::now() + self.state.request_timeout,
+                deadline: now + self.state.request_timeout,
+                accepted: now,
                 closing: false,
             };
             if registry
@@ -458,14 +486,24 @@ impl ControlServer {
                 continue;
             }
             // Read more.
+            if slot.input_len >= slot.input.len() {
+                // Grow towards the largest request the limits allow (a large body).
+                let max = limits.max_head + limits.max_body + 4;
+                if slot.input.len() >= max {
+                    close(registry, slot);
+                    return;
+                }
+                let grown = slot
+                    .input
+                    .len()
+                    .saturating_mul(2)
+                    .clamp(INPUT_CAPACITY, max);
+                slot.input.resize(grown, 0);
+            }
             let Some(conn) = slot.conn.as_mut() else {
                 return;
             };
             let free = slot.input.get_mut(slot.input_len..).unwrap_or(&mut []);
-            if free.is_empty() {
-                close(registry, slot);
-                return;
-            }
             match conn.socket.read(free) {
                 Ok(0) => {
                     // Unix clients may half-close after the command: answer what came.
@@ -498,6 +536,73 @@ fn close(registry: &Registry, slot: &mut Slot) {
     slot.input_len = 0;
     slot.output.clear();
     slot.output_pos = 0;
+    slot.resume = false;
+    shrink(slot);
+}
+
+/// Gives back what a large request or answer grew the slot's buffers to.
+fn shrink(slot: &mut Slot) {
+    if slot.input.len() > INPUT_CAPACITY && slot.input_len <= INPUT_CAPACITY {
+        slot.input.truncate(INPUT_CAPACITY);
+        slot.input.shrink_to_fit();
+    }
+    if slot.output.is_empty() && slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
+}
+
+/// The slot to close when all are taken: the oldest idle connection (nothing buffered in
+/// either direction), else the oldest of all.
+fn eviction_victim(slots: &[Slot]) -> Option<usize> {
+    let oldest = |idle_only: bool| {
+        slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.conn.as_ref().map(|c| (i, s, c.accepted)))
+            .filter(|(_, s, _)| !idle_only || (s.input_len == 0 && s.output.is_empty()))
+            .min_by_key(|(_, _, accepted)| *accepted)
+            .map(|(i, _, _)| i)
+    };
+    oldest(true).or_else(|| oldest(false))
+}
+
+/// A connection past its deadline: an HTTP client in the middle of a request gets a 408
+/// (RFC 9110 §15.5.9), written once without waiting; an idle one is just closed.
+fn time_out(slot: &mut Slot) {
+    let Some(conn) = slot.conn.as_mut() else {
+        return;
+    };
+    if conn.http && slot.input_len > 0 && slot.output.is_empty() {
+        http::write_response(
+            &mut slot.output,
+            (408, "Request Timeout"),
+            "application/json",
+            "",
+            false,
+            br#"{ "result": 408, "text": "Request Timeout" }"#,
+        );
+        conn.closing = true;
+        let _ = flush(slot);
+    }
+}
+
+impl State {
+    /// Counts a connection closed to make room; warns at most once per [`BUSY_LOG_INTERVAL`].
+    fn note_eviction(&mut self) {
+        self.evicted += 1;
+        let now = Instant::now();
+        if self
+            .busy_logged
+            .is_none_or(|t| now.duration_since(t) >= BUSY_LOG_INTERVAL)
+        {
+            log::warn!(
+                "WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open: closed {} of the oldest to make room",
+                self.evicted
+            );
+            self.evicted = 0;
+            self.busy_logged = Some(now);
+        }
+    }
 }
 
 /// Writes pending output; false when the socket would block.
@@ -523,6 +628,9 @@ fn flush(slot: &mut Slot) -> bool {
     }
     slot.output.clear();
     slot.output_pos = 0;
+    if slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
     true
 }
 
@@ -669,6 +777,7 @@ fn answer_buffered<E: Engine, J: Journal>(
                 } else {
                     state.idle_timeout
                 };
+            shrink(slot);
             true
         }
     }
