@@ -279,9 +279,26 @@ fn http_control_api() {
     );
     assert!(a.contains("servicevaluemustbealist"), "{a}");
 
-    // Command errors: invalid JSON → 1, unknown command → 2.
-    let a = command(&net.server, r#"{ "command": "#);
-    assert!(a.contains("\"result\":1"), "invalid JSON: {a}");
+    // Command errors: invalid JSON → HTTP 400 (as Kea's agent), a JSON text that is not a
+    // command → 1, unknown command → 2.
+    let (code, text) = curl(
+        &net.server,
+        &[
+            "-u",
+            USER,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{ "command": "#,
+            URL,
+        ],
+    );
+    assert!(
+        code == 400 && text.contains(r#"{ "result": 400, "text": "Bad Request: invalid JSON"#),
+        "invalid JSON: {text}"
+    );
+    let a = command(&net.server, "[ 1 ]");
+    assert!(a.contains("\"result\":1"), "not a map: {a}");
     let a = command(&net.server, r#"{ "command": "no-such-command" }"#);
     assert!(a.contains("\"result\":2"), "unknown command: {a}");
 

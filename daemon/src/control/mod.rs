@@ -750,6 +750,22 @@ fn answer_buffered<E: Engine, J: Journal>(
                             br#"{ "result": 415, "text": "Unsupported Media Type" }"#,
                         )
                     }
+                    (Method::Post, _) if let Some(why) = unreadable(request.body) => {
+                        // Kea's agent answers a body that is not JSON with 400 (checked on
+                        // kea-ctrl-agent 2.2); wren says where the JSON broke.
+                        let body = format!(
+                            "{{ \"result\": 400, \"text\": \"Bad Request: {}\" }}",
+                            http::json_escape(&why)
+                        );
+                        http::write_response(
+                            &mut out,
+                            (400, "Bad Request"),
+                            "application/json",
+                            "",
+                            keep,
+                            body.as_bytes(),
+                        )
+                    }
                     (Method::Post, _) => {
                         let mut json = Vec::with_capacity(256);
                         json.extend_from_slice(b"[ ");
@@ -780,6 +796,17 @@ fn answer_buffered<E: Engine, J: Journal>(
             shrink(slot);
             true
         }
+    }
+}
+
+/// Why an HTTP body is not a JSON text at all (not UTF-8, empty, a syntax error), or `None`
+/// when it is JSON (a JSON text that is not a valid command is answered with result 1, as
+/// Kea's agent does).
+fn unreadable(body: &[u8]) -> Option<String> {
+    match control::parse_request_bytes(body) {
+        Err(control::RequestError::Syntax(e)) => Some(format!("invalid JSON: {e}")),
+        Err(control::RequestError::NotUtf8) => Some("the body is not UTF-8".into()),
+        _ => None,
     }
 }
 
