@@ -995,9 +995,15 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
     config.subnet_by_id(id).map(|s| s.prefix)
 }
 
-/// Writes `text` to `target` atomically: temp file, fsync, rename; the previous file is
-/// kept as `<target>.<unix seconds>.bak`. Returns the size written.
+/// Writes `text` to `target` atomically (issue 5: "temp file, fsync, rename"): a temp file
+/// in the same directory, written and `fsync`ed, renamed over `target`, then the directory
+/// `fsync`ed, so a crash leaves either the old file or the new one, never a torn one. The
+/// previous file is kept as `<target>.<unix seconds>.bak` (`-2`, `-3`, … when several
+/// writes fall in one second), as a hard link to the old inode (no copy to tear). The new
+/// file keeps the old one's permission bits (a config holding passwords stays private); a
+/// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1007,27 +1013,59 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.wren-tmp"));
+    let previous = std::fs::metadata(target).ok().filter(|m| m.is_file());
+    let mode = previous
+        .as_ref()
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o600);
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have narrowed the mode; the old file's bits win.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
     }
-    if target.exists() {
-        let backup = dir.join(format!("{name}.{}.bak", wall_clock().0));
-        let _ = std::fs::copy(target, backup);
+    if previous.is_some() {
+        let stamp = wall_clock().0;
+        let backup = (1..1000)
+            .map(|n| {
+                if n == 1 {
+                    dir.join(format!("{name}.{stamp}.bak"))
+                } else {
+                    dir.join(format!("{name}.{stamp}-{n}.bak"))
+                }
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join(format!("{name}.{stamp}.bak")));
+        if std::fs::hard_link(target, &backup).is_err() {
+            std::fs::copy(target, &backup)?;
+        }
     }
-    std::fs::rename(&tmp, target)?;
+    if let Err(e) = std::fs::rename(&tmp, target) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+        d.sync_all()?;
     }
     Ok(text.len() as u64)
 }
 
-/// Where `config-write` may write: only into the `-c` file's directory (a relative name is
-/// taken from there). Kea 2.2 wrote anywhere the process could; later Kea releases (2.6.3)
-/// restrict the path the same way, since a control client could otherwise overwrite any
-/// file the server (often root) can write.
+/// Where `config-write` may write: into the `-c` file's directory or a directory below it
+/// (a relative name is taken from the config directory). Kea 2.2 wrote anywhere the process
+/// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
+/// otherwise overwrite any file the server (often root) can write. wren also allows
+/// existing subdirectories, so the founding user's script, which keeps timestamped copies
+/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged. The parent
+/// is canonicalised (no `..` or symlink leaves the tree) and compared by device and inode,
+/// walking up, so the same directory reached by another path (a bind mount) counts.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1035,19 +1073,29 @@ fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String
     let candidate = dir.join(name);
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
             dir.display()
         )
     };
-    let parent = candidate.parent().ok_or_else(refuse)?;
-    let same = match (parent.canonicalize(), dir.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
         return Err(refuse());
     }
-    Ok(candidate)
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let Some(config_dir) = identity(dir) else {
+        return Err(refuse());
+    };
+    let Some(parent) = candidate.parent().and_then(|p| p.canonicalize().ok()) else {
+        return Err(refuse());
+    };
+    if !parent.ancestors().any(|a| identity(a) == Some(config_dir)) {
+        return Err(refuse());
+    }
+    // The file itself must not be a symlink pointing elsewhere (rename would replace the
+    // link, but a reader following it would see the old target).
+    if std::fs::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse());
+    }
+    Ok(parent.join(candidate.file_name().unwrap_or_default()))
 }
 
 fn pretty(text: &str) -> Result<String, String> {

@@ -256,15 +256,94 @@ fn config_write_stays_in_the_config_directory() {
         config_write_target(&conf, absolute.to_str().unwrap()).unwrap(),
         absolute
     );
+    // An existing directory below it (the seed's /etc/kea/backups/), by any spelling.
+    assert_eq!(
+        config_write_target(&conf, "sub/x.json").unwrap(),
+        dir.join("sub/x.json")
+    );
+    assert_eq!(
+        config_write_target(&conf, dir.join("sub/../sub/y.json").to_str().unwrap()).unwrap(),
+        dir.join("sub/y.json")
+    );
+    // A symlinked directory leading out, and a symlinked file, are refused.
+    let outside = std::env::temp_dir().join(format!("wren-cw-out-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let _ = std::fs::remove_file(dir.join("out"));
+    std::os::unix::fs::symlink(&outside, dir.join("out")).unwrap();
+    std::os::unix::fs::symlink(outside.join("f.json"), dir.join("link.json")).unwrap();
     for bad in [
         "/etc/passwd",
         "../escape.json",
-        "sub/x.json",
         "sub/../../x.json",
+        "missing-dir/x.json",
+        "out/x.json",
+        "link.json",
+        "sub/",
         "",
     ] {
         let e = config_write_target(&conf, bad).unwrap_err();
         assert!(e.contains("not allowed to write config"), "{bad}: {e}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+#[test]
+fn config_write_is_atomic_and_keeps_the_previous_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("wren-cwa-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("kea-dhcp4.conf");
+    // A new file is private.
+    assert_eq!(write_atomically(&target, "one").unwrap(), 3);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&target), 0o600);
+    // An existing file keeps its mode; each write keeps the one before as a backup, even
+    // several within one second.
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let first = inode(&target);
+    write_atomically(&target, "two").unwrap();
+    write_atomically(&target, "three").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "three");
+    assert_eq!(mode(&target), 0o640);
+    assert_ne!(
+        inode(&target),
+        first,
+        "replaced by rename, not rewritten in place"
+    );
+    let mut backups: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".bak"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    backups.sort_by(|a, b| a.1.len().cmp(&b.1.len()));
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    assert_eq!(
+        (backups[0].1.as_str(), backups[1].1.as_str()),
+        ("one", "two")
+    );
+    for (name, _) in &backups {
+        assert!(
+            name.starts_with("kea-dhcp4.conf.") && name.ends_with(".bak"),
+            "{name}"
+        );
+    }
+    // No temp file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("wren-tmp")), "{names:?}");
+    // A directory that cannot be written: an error, the old file untouched.
+    let missing = dir.join("no-such-dir").join("x.conf");
+    assert!(write_atomically(&missing, "x").is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
