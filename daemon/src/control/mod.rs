@@ -979,13 +979,38 @@ fn render_all(
     }
 }
 
+/// Where a candidate config text came from, for the error text.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A whole `Dhcp4` map in a command (`config-test`, `config-set`): positions are in
+    /// the command, shown as Kea does (`<wire>:line:column`).
+    Wire,
+    /// The running text with a command's subnet or reservation edited in: positions are
+    /// in no file the operator has, so only the key path and the reason are shown.
+    Edit,
+}
+
 /// Parses a candidate config text as the server would at a reload.
-fn validate(path: &Path, text: &str) -> Result<(), String> {
-    let mut storage = crate::config_load::allocate(path, text).map_err(|e| e.to_string())?;
+fn validate(path: &Path, text: &str, origin: Origin) -> Result<(), String> {
+    let describe = |e: crate::config_load::LoadError| match (e, origin) {
+        (crate::config_load::LoadError::Invalid { error, .. }, origin) => {
+            let mut text = match origin {
+                Origin::Wire => format!("<wire>:{}:{}: ", error.line, error.column),
+                Origin::Edit => String::new(),
+            };
+            if !error.path.is_empty() {
+                text.push_str(&format!("{}: ", error.path));
+            }
+            text.push_str(&error.kind.to_string());
+            text
+        }
+        (other, _) => other.to_string(),
+    };
+    let mut storage = crate::config_load::allocate(path, text).map_err(describe)?;
     let mut warnings = Vec::new();
     crate::config_load::parse(path, text, &mut storage, &mut warnings)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(describe)
 }
 
 fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::Ipv4Prefix> {
@@ -1107,7 +1132,7 @@ fn pretty(text: &str) -> Result<String, String> {
 
 /// Applies an edited text: validate, persist if asked, swap at the end of this wakeup.
 fn apply_edit(state: &mut State, new_text: String) -> Result<(), String> {
-    validate(&state.path, &new_text)?;
+    validate(&state.path, &new_text, Origin::Edit)?;
     if state.auto_persist {
         let p = pretty(&new_text)?;
         write_atomically(&state.path, &p).map_err(|e| format!("auto-persist: {e}"))?;
@@ -1136,12 +1161,11 @@ fn carry_out(
 ) -> Reply<'static> {
     use control::texts;
     let result: Result<Reply<'static>, String> = match action {
-        Action::ConfigTest { config: node } => {
-            validate(&state.path, node.text()).map(|_| Reply::status(0, texts::CONFIG_TEST_OK))
-        }
+        Action::ConfigTest { config: node } => validate(&state.path, node.text(), Origin::Wire)
+            .map(|_| Reply::status(0, texts::CONFIG_TEST_OK)),
         Action::ConfigSet { config: node } => {
             let new_text = node.text().to_owned();
-            validate(&state.path, &new_text).map(|_| {
+            validate(&state.path, &new_text, Origin::Wire).map(|_| {
                 state.exit = Some(ControlExit::Replace(new_text.clone()));
                 state.text = new_text;
                 Reply::status(0, texts::CONFIG_SET_OK)
