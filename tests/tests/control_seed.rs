@@ -139,6 +139,8 @@ impl Drop for EtcKea {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.root.join("kea"));
         let _ = std::fs::remove_dir(&self.root);
+        // /etc/netns itself, if this left it empty (ip-netns creates it on demand too).
+        let _ = std::fs::remove_dir("/etc/netns");
     }
 }
 
