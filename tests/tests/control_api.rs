@@ -168,6 +168,10 @@ for name, labels, stat in pairs:
         bad.append("%s%s = %s, %s = %s" % (name, dict(labels), got, stat, want))
 assert samples[("wren_pkt4_received_total", (("type", "all"),))] > 0
 assert samples[("wren_uptime_seconds", ())] >= 0
+# Lease-file sync latency: the leases above were synced, each batch in well under 10 s.
+assert samples[("wren_lease_file_syncs", ())] > 0, samples
+assert 0 < samples[("wren_lease_file_sync_max_seconds", ())] < 10, samples
+assert 0 < samples[("wren_lease_file_sync_mean_seconds", ())] <= samples[("wren_lease_file_sync_max_seconds", ())]
 print("compared %d samples (%d subnets)" % (len(pairs), len(subnets)))
 if bad:
     print("\n".join(bad))

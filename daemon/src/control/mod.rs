@@ -698,11 +698,37 @@ fn answer_buffered<E: Engine, J: Journal>(
             } else {
                 match (request.method, request.path) {
                     (Method::Get, "/metrics") => {
-                        let gauges = [Gauge {
+                        let uptime = Gauge {
                             name: "wren_uptime_seconds",
                             help: "Seconds since wrend started.",
                             value: state.started.elapsed().as_secs_f64(),
-                        }];
+                        };
+                        let gauges = match journal.sync_timing() {
+                            Some(t) => vec![
+                                Gauge {
+                                    name: "wren_lease_file_sync_seconds",
+                                    help: "Write + fdatasync time of the last lease-file batch (replies wait for it).",
+                                    value: t.last.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_max_seconds",
+                                    help: "Longest write + fdatasync of a lease-file batch since start.",
+                                    value: t.max.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_mean_seconds",
+                                    help: "Mean write + fdatasync time of the lease-file batches since start.",
+                                    value: t.mean().as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_syncs",
+                                    help: "Lease-file batches written and synced since start.",
+                                    value: t.count as f64,
+                                },
+                                uptime,
+                            ],
+                            None => vec![uptime],
+                        };
                         let mut text = Vec::new();
                         let mut len = 0;
                         engine.with_control(&mut |_, _, stats| {

@@ -347,3 +347,17 @@ fn config_write_is_atomic_and_keeps_the_previous_file() {
     assert!(write_atomically(&missing, "x").is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sync_timing_keeps_last_max_and_mean() {
+    use crate::packet_path::SyncTiming;
+    let mut t = SyncTiming::default();
+    assert_eq!(t.mean(), Duration::ZERO);
+    for ms in [4, 10, 1] {
+        t.record(Duration::from_millis(ms));
+    }
+    assert_eq!(t.count, 3);
+    assert_eq!(t.last, Duration::from_millis(1));
+    assert_eq!(t.max, Duration::from_millis(10));
+    assert_eq!(t.mean(), Duration::from_millis(5));
+}
