@@ -67,11 +67,49 @@ pub trait Engine {
     }
 }
 
+/// [control API] How long the lease file's write + `fdatasync` of a batch took (the issue's
+/// "lease file sync latency" metric): every reply waits for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SyncTiming {
+    /// Batches written and synced.
+    pub count: u64,
+    /// Their total time.
+    pub total: std::time::Duration,
+    /// The last one.
+    pub last: std::time::Duration,
+    /// The longest one.
+    pub max: std::time::Duration,
+}
+
+impl SyncTiming {
+    /// Adds one sync.
+    pub fn record(&mut self, took: std::time::Duration) {
+        self.count = self.count.saturating_add(1);
+        self.total = self.total.saturating_add(took);
+        self.last = took;
+        self.max = self.max.max(took);
+    }
+
+    /// The mean, zero before the first sync.
+    pub fn mean(&self) -> std::time::Duration {
+        u32::try_from(self.count)
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(std::time::Duration::ZERO, |n| self.total / n)
+    }
+}
+
 /// What the daemon needs from the lease file: append records to a buffer as the engine
 /// reports them, write and `fdatasync` them once per batch (group commit).
 pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
+
+    /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
+    /// (no file, fakes in tests).
+    fn sync_timing(&self) -> Option<SyncTiming> {
+        None
+    }
 
     /// Rewrites the lease file from `leases`, every lease the table holds
     /// (`lfc-interval`). The default keeps no file, so has nothing to do.
