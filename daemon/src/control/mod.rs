@@ -135,6 +135,8 @@ struct State {
     request_timeout: Duration,
     /// [`IDLE_TIMEOUT`] (shorter in tests).
     idle_timeout: Duration,
+    /// [packet trace] `wren-trace`'s switch, shared with the engine.
+    trace: crate::trace::SharedSwitch,
 }
 
 /// The control listeners and their connections.
@@ -249,6 +251,7 @@ impl ControlServer {
                 enable_at: None,
                 request_timeout: REQUEST_TIMEOUT,
                 idle_timeout: IDLE_TIMEOUT,
+                trace: crate::trace::SharedSwitch::default(),
             },
         })
     }
@@ -301,9 +304,11 @@ impl ControlServer {
         self.state.exit.take()
     }
 
-    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet.
+    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet,
+    /// and the `wren-trace` switch.
     pub fn prepare<E: Engine>(&self, engine: &mut E) {
         engine.set_serving(!self.state.dhcp_disabled);
+        engine.attach_trace(self.state.trace.clone()); // [packet trace]
     }
 
     /// Whether `dhcp-disable` is in force.
@@ -1011,6 +1016,14 @@ fn carry_out(
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
+        Action::Trace(request) => {
+            // [packet trace] The switch the engine follows (attached in `prepare`).
+            let mut switch = state.trace.get();
+            let text = switch.apply(request);
+            state.trace.set(switch);
+            log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            Ok(Reply::Status { result: 0, text })
+        }
         Action::SubnetAdd { id, subnet } | Action::SubnetUpdate { id, subnet } => {
             let update = matches!(action, Action::SubnetUpdate { .. });
             let edited = if update {
