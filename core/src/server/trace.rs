@@ -396,7 +396,9 @@ impl fmt::Display for OptionValueText<'_> {
         };
         let kind = def.kind;
         let each = |size: usize| {
-            !data.is_empty() && data.len().is_multiple_of(size) && (kind.is_array() || data.len() == size)
+            !data.is_empty()
+                && data.len().is_multiple_of(size)
+                && (kind.is_array() || data.len() == size)
         };
         match kind.value_type() {
             OptionType::Ipv4Address if each(4) => {
