@@ -1021,7 +1021,9 @@ fn carry_out(
             let mut switch = state.trace.get();
             let text = switch.apply(request);
             state.trace.set(switch);
-            log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            if request != control::trace_cmd::TraceRequest::Status {
+                log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            }
             Ok(Reply::Status { result: 0, text })
         }
         Action::SubnetAdd { id, subnet } | Action::SubnetUpdate { id, subnet } => {
