@@ -243,6 +243,9 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) record: DecisionRecord,
     /// Whether the record lists the packet's classes ([`Engine::with_trace`]).
     pub(crate) trace_classes: bool,
+    /// The classes once the reply's required classes joined (set while the reply is built,
+    /// which only borrows the engine; moved into `record` after `handle`).
+    pub(crate) trace_required: core::cell::Cell<Option<ClassList>>,
 }
 
 /// What a reply is built from.
@@ -293,6 +296,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             overload: accept::Overload::Ignore,
             record: DecisionRecord::EMPTY,
             trace_classes: false,
+            trace_required: core::cell::Cell::new(None),
         }
     }
 
@@ -395,6 +399,9 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         self.record = DecisionRecord::EMPTY;
         let outcome = self.handle_with(query, now, reply, sink, bits);
         self.class_bits = bits;
+        if let Some(classes) = self.trace_required.take() {
+            self.record.classes = Some(classes);
+        }
         outcome
     }
 
@@ -745,6 +752,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                     ),
                     ..*ctx
                 };
+                if self.trace_classes {
+                    let all = with_required.classes.configured();
+                    self.trace_required.set(Some(ClassList::collect(all)));
+                }
                 &with_required
             }
             _ => ctx,

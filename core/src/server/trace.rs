@@ -1313,6 +1313,71 @@ mod tests {
             .ends_with(TRUNCATED_MARKER));
     }
 
+    /// A required class (`only-if-required`, listed in the subnet's
+    /// `require-client-classes`, as the founding user's "PXE Host") joins the list once the
+    /// reply carries an address.
+    #[test]
+    fn required_classes_are_listed() {
+        struct AllTrue;
+        impl crate::server::ClassTests for AllTrue {
+            fn test(
+                &self,
+                _: usize,
+                _: &Query<'_>,
+                _: &dyn crate::assign::subnet_select::Membership,
+            ) -> bool {
+                true
+            }
+            fn depends_on_known(&self, _: usize) -> bool {
+                false
+            }
+        }
+        let mut f = Fixture::three_subnets();
+        let pxe = f.class("Legacy PXE");
+        f.classes[pxe].test = f.text(b"option[93].hex == 0x0000");
+        let host = f.class("PXE Host");
+        f.classes[host].test = f.text(b"member('Legacy PXE')");
+        f.classes[host].only_if_required = true;
+        let name = f.text(b"PXE Host");
+        f.names.push(name);
+        f.subnets[0].require_client_classes = crate::config::IndexRange {
+            start: (f.names.len() - 1) as u32,
+            len: 1,
+        };
+        let config = f.config();
+        let mut slots = std::vec![StoredLease::EMPTY; 8];
+        let mut store = ArrayLeaseStore::new(&mut slots);
+        let mut cursors = std::vec![Ipv4Addr::UNSPECIFIED; config.subnets.len()];
+        let mut bits = [0u64; 1];
+        let tests = AllTrue;
+        let mut engine = Engine::new(&config, &mut store, &mut cursors)
+            .with_class_tests(&tests, &mut bits)
+            .with_trace(true);
+        let p = packet(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, &[53, 1, 1]);
+        let q = query(&p, "eth0");
+        let mut reply = [0u8; 1500];
+        let outcome = engine.handle(&q, Timestamp(1_800_000_000), &mut reply, &mut NoSink);
+        let record = *engine.decision();
+        assert_eq!(
+            record.classes.map(|c| c.indices().to_vec()),
+            Some(std::vec![0, 1])
+        );
+        let text = std::format!(
+            "{}",
+            DecisionText {
+                record: &record,
+                outcome: &outcome,
+                config: &config
+            }
+        );
+        has(&text, &["classes=[ALL,UNKNOWN,Legacy PXE,PXE Host]"]);
+        // Without the trace, no class list is kept.
+        let mut engine =
+            Engine::new(&config, &mut store, &mut cursors).with_class_tests(&tests, &mut bits);
+        engine.handle(&q, Timestamp(1_800_000_000), &mut reply, &mut NoSink);
+        assert_eq!(engine.decision().classes, None);
+    }
+
     #[test]
     fn class_list_counts_what_does_not_fit() {
         let list = ClassList::collect(0..(TRACE_CLASSES + 3));
