@@ -13,8 +13,9 @@ use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
 };
+use wren_core::server::trace::{ArrivalText, PacketText};
 use wren_core::server::{
-    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
+    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary, TraceLine,
 };
 use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
@@ -23,6 +24,7 @@ use wren_core::wire::Message;
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
 use crate::packet_path::Engine;
+use crate::trace::{Tracer, Verdict};
 
 /// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
 /// and leases of subnets a reload removed.
@@ -240,6 +242,8 @@ pub struct CoreEngine<'c, 't, 's> {
     label: LabelScratch,
     /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
     ports: (u16, u16),
+    /// [packet trace] Whether to trace a packet, and its line buffer.
+    tracer: Tracer,
 }
 
 /// The configured classes compiled by the classification module (storage sized by
@@ -362,6 +366,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
                 wren_core::server::destination::SERVER_PORT,
                 wren_core::server::destination::CLIENT_PORT,
             ),
+            tracer: Tracer::default(),
         }
     }
 
@@ -431,8 +436,10 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        let tracing = self.tracer.decide(query.payload); // [packet trace]
         if !self.serving {
             log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            self.tracer.write(tracing, &NotServed(query));
             return None; // [control API]
         }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
@@ -450,6 +457,7 @@ impl Engine for CoreEngine<'_, '_, '_> {
         if !self.classes.classes.is_empty() {
             engine = engine.with_class_tests(&tests, &mut self.classes.bits);
         }
+        engine = engine.with_trace(tracing != Verdict::Off);
         self.label.hostname_len = 0;
         let mut tap = HostnameTap {
             sink,
@@ -457,6 +465,19 @@ impl Engine for CoreEngine<'_, '_, '_> {
             hostname_len: &mut self.label.hostname_len,
         };
         let outcome = engine.handle(query, now, reply, &mut tap);
+        if tracing != Verdict::Off {
+            let record = *engine.decision();
+            self.tracer.write(
+                tracing,
+                &TraceLine {
+                    query,
+                    record: &record,
+                    outcome: &outcome,
+                    reply,
+                    config: &self.config,
+                },
+            );
+        }
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
         }
@@ -517,12 +538,31 @@ impl Engine for CoreEngine<'_, '_, '_> {
         self.serving = serving;
     }
 
+    // [packet trace]
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.tracer.attach(switch);
+    }
+
     // [control API]
     fn with_control(
         &mut self,
         f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>, Option<&mut Stats<'_>>),
     ) {
         f(&self.config, self.table, self.stats.as_deref_mut());
+    }
+}
+
+/// [packet trace] The line of a query dropped because `dhcp-disable` is in force.
+struct NotServed<'a>(&'a Query<'a>);
+
+impl std::fmt::Display for NotServed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recv {} {} | decision: result=drop (DHCP service disabled by dhcp-disable)",
+            PacketText(self.0.payload),
+            ArrivalText(self.0)
+        )
     }
 }
 

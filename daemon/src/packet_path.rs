@@ -65,6 +65,12 @@ pub trait Engine {
     fn set_serving(&mut self, serving: bool) {
         let _ = serving;
     }
+
+    /// [packet trace] Follows the `wren-trace` switch the control server keeps
+    /// ([`crate::trace`]). The default traces nothing on command.
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        let _ = switch;
+    }
 }
 
 /// [control API] How long the lease file's write + `fdatasync` of a batch took (the issue's

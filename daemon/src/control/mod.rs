@@ -148,6 +148,8 @@ struct State {
     /// Connections closed to make room since the last "full" warning, and when it was.
     evicted: u64,
     busy_logged: Option<Instant>,
+    /// [packet trace] `wren-trace`'s switch, shared with the engine.
+    trace: crate::trace::SharedSwitch,
 }
 
 /// The control listeners and their connections.
@@ -279,6 +281,7 @@ impl ControlServer {
                 idle_timeout: IDLE_TIMEOUT,
                 evicted: 0,
                 busy_logged: None,
+                trace: crate::trace::SharedSwitch::default(),
             },
         })
     }
@@ -331,9 +334,11 @@ impl ControlServer {
         self.state.exit.take()
     }
 
-    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet.
+    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet,
+    /// and the `wren-trace` switch.
     pub fn prepare<E: Engine>(&self, engine: &mut E) {
         engine.set_serving(!self.state.dhcp_disabled);
+        engine.attach_trace(self.state.trace.clone()); // [packet trace]
     }
 
     /// Whether `dhcp-disable` is in force.
@@ -1205,6 +1210,16 @@ fn carry_out(
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
+        Action::Trace(request) => {
+            // [packet trace] The switch the engine follows (attached in `prepare`).
+            let mut switch = state.trace.get();
+            let text = switch.apply(request);
+            state.trace.set(switch);
+            if request != control::trace_cmd::TraceRequest::Status {
+                log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            }
+            Ok(Reply::Status { result: 0, text })
+        }
         Action::SubnetAdd { id, subnet } | Action::SubnetUpdate { id, subnet } => {
             let update = matches!(action, Action::SubnetUpdate { .. });
             let edited = if update {
