@@ -54,6 +54,15 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Initial answer buffer per slot (grows for large answers such as `lease4-get-all`).
 const ANSWER_CAPACITY: usize = 64 * 1024;
 
+/// [HA] Commands answered outside the core's control module (`crate::ha::peer_commands`).
+pub trait CommandHook {
+    /// Appends the answer object for `body` to `out` when the command is the hook's;
+    /// returns whether it was.
+    fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
+    /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
+    fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+}
+
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlExit {
@@ -135,6 +144,8 @@ struct State {
     request_timeout: Duration,
     /// [`IDLE_TIMEOUT`] (shorter in tests).
     idle_timeout: Duration,
+    /// [HA] Sees every command first.
+    hook: Option<Box<dyn CommandHook>>,
 }
 
 /// The control listeners and their connections.
@@ -249,8 +260,23 @@ impl ControlServer {
                 enable_at: None,
                 request_timeout: REQUEST_TIMEOUT,
                 idle_timeout: IDLE_TIMEOUT,
+                hook: None,
             },
         })
+    }
+
+    /// [HA] Installs the handler of the HA commands.
+    pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
+        self.state.hook = Some(hook);
+    }
+
+    /// [HA] Lifts a `dhcp-disable` (the HA partner finished its sync).
+    pub fn lift_dhcp_disable(&mut self) {
+        if self.state.dhcp_disabled {
+            log::info!("DHCP4_DHCP_ENABLE the HA partner finished its sync: DHCP service enabled");
+        }
+        self.state.dhcp_disabled = false;
+        self.state.enable_at = None;
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
@@ -579,6 +605,10 @@ fn answer_buffered<E: Engine, J: Journal>(
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
+                log::warn!(
+                    "HTTP_CLIENT_REQUEST_NOT_AUTHORIZED {} credentials on the control listener: 401",
+                    if request.authorization.is_some() { "wrong" } else { "missing" }
+                );
                 http::write_response(
                     &mut out,
                     (401, "Unauthorized"),
@@ -743,6 +773,12 @@ fn run_command<E: Engine, J: Journal>(
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
+    let start = out.len();
+    if let Some(hook) = state.hook.as_mut() {
+        if hook.command(body, out) {
+            return;
+        }
+    }
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
     let mut answered = false;
@@ -795,6 +831,9 @@ fn run_command<E: Engine, J: Journal>(
     }
     if state.text.is_empty() {
         state.text = text;
+    }
+    if let Some(hook) = state.hook.as_mut() {
+        hook.amend(body, out, start);
     }
 }
 
