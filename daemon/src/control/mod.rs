@@ -152,6 +152,8 @@ struct State {
 pub struct ControlServer {
     /// What the listeners were opened from.
     settings: ControlSettings,
+    /// [HA] Listeners at the end of `settings` opened for the HA peer URL (not in the text).
+    ha_listeners: usize,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -243,6 +245,7 @@ impl ControlServer {
         };
         Ok(ControlServer {
             settings: settings.clone(),
+            ha_listeners: 0,
             listeners,
             slots,
             limits,
@@ -265,6 +268,11 @@ impl ControlServer {
         })
     }
 
+    /// [HA] The last `n` listeners serve the HA peer URL (not configured as control sockets).
+    pub fn set_ha_listeners(&mut self, n: usize) {
+        self.ha_listeners = n;
+    }
+
     /// [HA] Installs the handler of the HA commands.
     pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
         self.state.hook = Some(hook);
@@ -283,7 +291,9 @@ impl ControlServer {
     pub fn configure(&mut self, text: &str) {
         match ControlSettings::from_text(text) {
             Ok(new) => {
-                if new.listeners != self.settings.listeners {
+                let own = self.settings.listeners.len()
+                    - self.ha_listeners.min(self.settings.listeners.len());
+                if new.listeners.as_slice() != self.settings.listeners.get(..own).unwrap_or(&[]) {
                     log::warn!(
                         "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
                     );

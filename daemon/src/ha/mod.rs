@@ -64,8 +64,11 @@ pub enum Tag {
         /// Page start (`None` = `start`).
         from: Option<Ipv4Addr>,
     },
-    /// A `lease4-get-page`.
-    SyncPage,
+    /// A `lease4-get-page` starting after `from`.
+    SyncPage {
+        /// Page start (`None` = `start`).
+        from: Option<Ipv4Addr>,
+    },
     /// `ha-sync-complete-notify` at the end of the sync.
     SyncComplete,
     /// `dhcp-enable` for a partner that does not know `ha-sync-complete-notify`.
@@ -549,7 +552,9 @@ impl HaRuntime {
                 Tag::SyncDisable { .. } => {
                     commands::dhcp_disable_request(&mut self.body, commands::sync_max_period(cfg))
                 }
-                Tag::SyncPage => Ok(0), // written by `complete` with its `from`
+                Tag::SyncPage { from } => {
+                    commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
+                }
                 Tag::SyncComplete => {
                     commands::simple_request(&mut self.body, "ha-sync-complete-notify")
                 }
@@ -568,7 +573,7 @@ impl HaRuntime {
                 }
                 Tag::Update { .. } => Ok(0),
             };
-            if let Tag::SyncDisable { .. } = tag {
+            if let Tag::SyncDisable { .. } | Tag::SyncPage { .. } = tag {
                 timeout = Duration::from_millis(u64::from(cfg.sync_timeout_ms.max(1000)));
             }
             let Ok(n) = written else {
@@ -618,7 +623,10 @@ impl HaRuntime {
             }
             if matches!(
                 c.tag,
-                Tag::SyncDisable { .. } | Tag::SyncPage | Tag::SyncComplete | Tag::SyncEnable
+                Tag::SyncDisable { .. }
+                    | Tag::SyncPage { .. }
+                    | Tag::SyncComplete
+                    | Tag::SyncEnable
             ) {
                 self.sync_failed(now);
             }
@@ -656,9 +664,9 @@ impl HaRuntime {
                     self.sync_failed(now);
                     return;
                 }
-                self.send_page(from);
+                self.outbox.push_back(Tag::SyncPage { from });
             }
-            Tag::SyncPage => self.apply_page(text, engine, journal, now),
+            Tag::SyncPage { .. } => self.apply_page(text, engine, journal, now),
             Tag::SyncComplete => match commands::parse_answer(text) {
                 Ok(a) if a.result == commands::result::UNSUPPORTED => {
                     self.outbox.push_back(Tag::SyncEnable)
@@ -690,27 +698,6 @@ impl HaRuntime {
         match self.svc.on_maintenance_start_result(partner_result) {
             Ok(t) => log::info!("HA_MAINTENANCE_STARTED {t}"),
             Err(r) => log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text),
-        }
-    }
-
-    fn send_page(&mut self, from: Option<Ipv4Addr>) {
-        let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
-            return;
-        };
-        let cfg = self.svc.config();
-        let n = commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
-            .unwrap_or(0);
-        let timeout = Duration::from_millis(u64::from(cfg.sync_timeout_ms.max(1000)));
-        if !enqueue(
-            client,
-            peer,
-            self.password.as_deref(),
-            Tag::SyncPage,
-            self.body.get(..n).unwrap_or(&[]),
-            timeout,
-        ) {
-            let now = monotonic_ms(self.epoch, Instant::now());
-            self.sync_failed(now);
         }
     }
 
@@ -869,6 +856,7 @@ pub fn start_control(
         .borrow()
         .listener(&settings.listeners)
         .map_err(std::io::Error::other)?;
+    let extra_opened = extra.is_some();
     if let Some(l) = extra {
         if let Listener::Http { address, .. } = &l {
             log::info!("HA_LISTENER_STARTED HA peer commands on http://{address}/");
@@ -879,6 +867,7 @@ pub fn start_control(
         return Ok(());
     }
     let mut server = crate::control::ControlServer::open(&settings, path, text)?;
+    server.set_ha_listeners(usize::from(extra_opened));
     server.set_hook(Box::new(peer_commands::HaCommands::new(ha.clone())));
     event_loop.attach_control(server)
 }
