@@ -62,6 +62,15 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Initial answer buffer per slot (grows for large answers such as `lease4-get-all`).
 const ANSWER_CAPACITY: usize = 64 * 1024;
 
+/// [HA] Commands answered outside the core's control module (`crate::ha::peer_commands`).
+pub trait CommandHook {
+    /// Appends the answer object for `body` to `out` when the command is the hook's;
+    /// returns whether it was.
+    fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
+    /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
+    fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+}
+
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlExit {
@@ -150,12 +159,16 @@ struct State {
     busy_logged: Option<Instant>,
     /// [packet trace] `wren-trace`'s switch, shared with the engine.
     trace: crate::trace::SharedSwitch,
+    /// [HA] Sees every command first.
+    hook: Option<Box<dyn CommandHook>>,
 }
 
 /// The control listeners and their connections.
 pub struct ControlServer {
     /// What the listeners were opened from.
     settings: ControlSettings,
+    /// [HA] Listeners at the end of `settings` opened for the HA peer URL (not in the text).
+    ha_listeners: usize,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -262,6 +275,7 @@ impl ControlServer {
         };
         Ok(ControlServer {
             settings: settings.clone(),
+            ha_listeners: 0,
             listeners,
             slots,
             limits,
@@ -282,15 +296,37 @@ impl ControlServer {
                 evicted: 0,
                 busy_logged: None,
                 trace: crate::trace::SharedSwitch::default(),
+                hook: None,
             },
         })
+    }
+
+    /// [HA] The last `n` listeners serve the HA peer URL (not configured as control sockets).
+    pub fn set_ha_listeners(&mut self, n: usize) {
+        self.ha_listeners = n;
+    }
+
+    /// [HA] Installs the handler of the HA commands.
+    pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
+        self.state.hook = Some(hook);
+    }
+
+    /// [HA] Lifts a `dhcp-disable` (the HA partner finished its sync).
+    pub fn lift_dhcp_disable(&mut self) {
+        if self.state.dhcp_disabled {
+            log::info!("DHCP4_DHCP_ENABLE the HA partner finished its sync: DHCP service enabled");
+        }
+        self.state.dhcp_disabled = false;
+        self.state.enable_at = None;
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
     pub fn configure(&mut self, text: &str) {
         match ControlSettings::from_text(text) {
             Ok(new) => {
-                if new.listeners != self.settings.listeners {
+                let own = self.settings.listeners.len()
+                    - self.ha_listeners.min(self.settings.listeners.len());
+                if new.listeners.as_slice() != self.settings.listeners.get(..own).unwrap_or(&[]) {
                     log::warn!(
                         "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
                     );
@@ -707,6 +743,10 @@ fn answer_buffered<E: Engine, J: Journal>(
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
+                log::warn!(
+                    "HTTP_CLIENT_REQUEST_NOT_AUTHORIZED {} credentials on the control listener: 401",
+                    if request.authorization.is_some() { "wrong" } else { "missing" }
+                );
                 http::write_response(
                     &mut out,
                     (401, "Unauthorized"),
@@ -925,6 +965,12 @@ fn run_command<E: Engine, J: Journal>(
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
+    let start = out.len();
+    if let Some(hook) = state.hook.as_mut() {
+        if hook.command(body, out) {
+            return;
+        }
+    }
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
     let mut answered = false;
@@ -977,6 +1023,9 @@ fn run_command<E: Engine, J: Journal>(
     }
     if state.text.is_empty() {
         state.text = text;
+    }
+    if let Some(hook) = state.hook.as_mut() {
+        hook.amend(body, out, start);
     }
 }
 
