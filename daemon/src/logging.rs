@@ -842,6 +842,16 @@ impl fmt::Display for Lifetime {
     }
 }
 
+/// `WREN_PACKET_TRACE` (packets): one packet, its decision and reply
+/// ([`crate::trace`]); DEBUG when the logger asked for it, INFO when `wren-trace` did.
+pub fn packet_trace(level: Level, line: &str) {
+    emit(
+        level,
+        TARGET_PACKETS,
+        format_args!("WREN_PACKET_TRACE {line}"),
+    );
+}
+
 /// `DHCP4_LEASE_ALLOC` (INFO, leases): an ACK granted a lease.
 pub fn lease_alloc(client: &ClientLabel<'_>, address: Ipv4Addr, lifetime: u32) {
     emit(
