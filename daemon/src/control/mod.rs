@@ -62,6 +62,15 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Initial answer buffer per slot (grows for large answers such as `lease4-get-all`).
 const ANSWER_CAPACITY: usize = 64 * 1024;
 
+/// [HA] Commands answered outside the core's control module (`crate::ha::peer_commands`).
+pub trait CommandHook {
+    /// Appends the answer object for `body` to `out` when the command is the hook's;
+    /// returns whether it was.
+    fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
+    /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
+    fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+}
+
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlExit {
@@ -148,12 +157,18 @@ struct State {
     /// Connections closed to make room since the last "full" warning, and when it was.
     evicted: u64,
     busy_logged: Option<Instant>,
+    /// [packet trace] `wren-trace`'s switch, shared with the engine.
+    trace: crate::trace::SharedSwitch,
+    /// [HA] Sees every command first.
+    hook: Option<Box<dyn CommandHook>>,
 }
 
 /// The control listeners and their connections.
 pub struct ControlServer {
     /// What the listeners were opened from.
     settings: ControlSettings,
+    /// [HA] Listeners at the end of `settings` opened for the HA peer URL (not in the text).
+    ha_listeners: usize,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -205,7 +220,9 @@ impl ControlServer {
         for l in settings.listeners.iter().take(MAX_LISTENERS) {
             match l {
                 Listener::Unix(p) => {
-                    let _ = std::fs::remove_file(p);
+                    // [freebsd branch] Through the directory table, which keeps the
+                    // socket's directory for the removal at exit (crate::sandbox::dirs).
+                    let _ = crate::sandbox::dirs::unlink(p);
                     let socket = UnixListener::bind(p).map_err(|e| {
                         io::Error::new(e.kind(), format!("control socket {}: {e}", p.display()))
                     })?;
@@ -228,6 +245,19 @@ impl ControlServer {
                 }
             }
         }
+        if !listeners.is_empty() {
+            // [freebsd branch] config-write / auto-persist replace files in the config
+            // directory after the sandbox point: open it for that now.
+            let dir = crate::sandbox::dirs::parent_of(path);
+            if let Err(e) =
+                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            {
+                log::warn!(
+                    "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
+                    dir.display()
+                );
+            }
+        }
         let limits = Limits::DEFAULT;
         let slots = if listeners.is_empty() {
             Vec::new()
@@ -245,6 +275,7 @@ impl ControlServer {
         };
         Ok(ControlServer {
             settings: settings.clone(),
+            ha_listeners: 0,
             listeners,
             slots,
             limits,
@@ -264,15 +295,38 @@ impl ControlServer {
                 idle_timeout: IDLE_TIMEOUT,
                 evicted: 0,
                 busy_logged: None,
+                trace: crate::trace::SharedSwitch::default(),
+                hook: None,
             },
         })
+    }
+
+    /// [HA] The last `n` listeners serve the HA peer URL (not configured as control sockets).
+    pub fn set_ha_listeners(&mut self, n: usize) {
+        self.ha_listeners = n;
+    }
+
+    /// [HA] Installs the handler of the HA commands.
+    pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
+        self.state.hook = Some(hook);
+    }
+
+    /// [HA] Lifts a `dhcp-disable` (the HA partner finished its sync).
+    pub fn lift_dhcp_disable(&mut self) {
+        if self.state.dhcp_disabled {
+            log::info!("DHCP4_DHCP_ENABLE the HA partner finished its sync: DHCP service enabled");
+        }
+        self.state.dhcp_disabled = false;
+        self.state.enable_at = None;
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
     pub fn configure(&mut self, text: &str) {
         match ControlSettings::from_text(text) {
             Ok(new) => {
-                if new.listeners != self.settings.listeners {
+                let own = self.settings.listeners.len()
+                    - self.ha_listeners.min(self.settings.listeners.len());
+                if new.listeners.as_slice() != self.settings.listeners.get(..own).unwrap_or(&[]) {
                     log::warn!(
                         "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
                     );
@@ -316,9 +370,11 @@ impl ControlServer {
         self.state.exit.take()
     }
 
-    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet.
+    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet,
+    /// and the `wren-trace` switch.
     pub fn prepare<E: Engine>(&self, engine: &mut E) {
         engine.set_serving(!self.state.dhcp_disabled);
+        engine.attach_trace(self.state.trace.clone()); // [packet trace]
     }
 
     /// Whether `dhcp-disable` is in force.
@@ -687,6 +743,10 @@ fn answer_buffered<E: Engine, J: Journal>(
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
+                log::warn!(
+                    "HTTP_CLIENT_REQUEST_NOT_AUTHORIZED {} credentials on the control listener: 401",
+                    if request.authorization.is_some() { "wrong" } else { "missing" }
+                );
                 http::write_response(
                     &mut out,
                     (401, "Unauthorized"),
@@ -905,6 +965,12 @@ fn run_command<E: Engine, J: Journal>(
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
+    let start = out.len();
+    if let Some(hook) = state.hook.as_mut() {
+        if hook.command(body, out) {
+            return;
+        }
+    }
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
     let mut answered = false;
@@ -957,6 +1023,9 @@ fn run_command<E: Engine, J: Journal>(
     }
     if state.text.is_empty() {
         state.text = text;
+    }
+    if let Some(hook) = state.hook.as_mut() {
+        hook.amend(body, out, start);
     }
 }
 
@@ -1054,56 +1123,10 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
 /// file keeps the old one's permission bits (a config holding passwords stays private); a
 /// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.wren-tmp"));
-    let previous = std::fs::metadata(target).ok().filter(|m| m.is_file());
-    let mode = previous
-        .as_ref()
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    {
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; the old file's bits win.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    if previous.is_some() {
-        let stamp = wall_clock().0;
-        let backup = (1..1000)
-            .map(|n| {
-                if n == 1 {
-                    dir.join(format!("{name}.{stamp}.bak"))
-                } else {
-                    dir.join(format!("{name}.{stamp}-{n}.bak"))
-                }
-            })
-            .find(|p| !p.exists())
-            .unwrap_or_else(|| dir.join(format!("{name}.{stamp}.bak")));
-        if std::fs::hard_link(target, &backup).is_err() {
-            std::fs::copy(target, &backup)?;
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, target) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if let Ok(d) = std::fs::File::open(dir) {
-        d.sync_all()?;
-    }
+    // [freebsd branch] openat/renameat/fsync through the directory table (works in
+    // capability mode; crate::sandbox::dirs::replace does the steps above).
+    let stamp = wall_clock().0.to_string();
+    crate::sandbox::dirs::replace(target, text.as_bytes(), Some(&stamp))?;
     Ok(text.len() as u64)
 }
 
@@ -1116,7 +1139,6 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
 /// is canonicalised (no `..` or symlink leaves the tree) and compared by device and inode,
 /// walking up, so the same directory reached by another path (a bind mount) counts.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1124,29 +1146,21 @@ fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String
     let candidate = dir.join(name);
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
             dir.display()
         )
     };
-    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
-        return Err(refuse());
-    }
-    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    let Some(config_dir) = identity(dir) else {
-        return Err(refuse());
+    let parent = candidate.parent().ok_or_else(refuse)?;
+    // Lexically ("." and ".." folded): `realpath` is refused in capability mode.
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let same = match (absolute(parent), absolute(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     };
-    let Some(parent) = candidate.parent().and_then(|p| p.canonicalize().ok()) else {
-        return Err(refuse());
-    };
-    if !parent.ancestors().any(|a| identity(a) == Some(config_dir)) {
+    if !same || candidate.file_name().is_none() || name.ends_with('/') {
         return Err(refuse());
     }
-    // The file itself must not be a symlink pointing elsewhere (rename would replace the
-    // link, but a reader following it would see the old target).
-    if std::fs::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(refuse());
-    }
-    Ok(parent.join(candidate.file_name().unwrap_or_default()))
+    Ok(candidate)
 }
 
 fn pretty(text: &str) -> Result<String, String> {
@@ -1245,6 +1259,16 @@ fn carry_out(
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
+        Action::Trace(request) => {
+            // [packet trace] The switch the engine follows (attached in `prepare`).
+            let mut switch = state.trace.get();
+            let text = switch.apply(request);
+            state.trace.set(switch);
+            if request != control::trace_cmd::TraceRequest::Status {
+                log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            }
+            Ok(Reply::Status { result: 0, text })
+        }
         Action::SubnetAdd { id, subnet } | Action::SubnetUpdate { id, subnet } => {
             let update = matches!(action, Action::SubnetUpdate { .. });
             let edited = if update {
@@ -1334,7 +1358,7 @@ impl Drop for ControlServer {
     fn drop(&mut self) {
         for l in &self.listeners {
             if let ListenSocket::Unix(_, path) = l {
-                let _ = std::fs::remove_file(path);
+                let _ = crate::sandbox::dirs::unlink(path);
             }
         }
     }
