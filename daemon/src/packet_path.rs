@@ -229,17 +229,17 @@ pub struct PacketPath {
     ring: ReplyRing,
     frame: Vec<u8>,
     server_port: u16,
-    client_port: u16,
 }
 
 impl PacketPath {
-    /// Allocates the reply ring and the frame scratch buffer.
-    pub fn new(ring_capacity: usize, server_port: u16, client_port: u16) -> PacketPath {
+    /// Allocates the reply ring and the frame scratch buffer. Replies leave from
+    /// `server_port` (`-p`) to the port the engine decided (`-P` is the core's rule:
+    /// `wren_core::server::Engine::with_ports`).
+    pub fn new(ring_capacity: usize, server_port: u16) -> PacketPath {
         PacketPath {
             ring: ReplyRing::new(ring_capacity),
             frame: vec![0; MAX_REPLY + frame::OVERHEAD],
             server_port,
-            client_port,
         }
     }
 
@@ -366,14 +366,7 @@ impl PacketPath {
             let Some(payload) = self.ring.slot(index).and_then(|s| s.get(..reply.len)) else {
                 continue;
             };
-            let result = send_one(
-                &mut self.frame,
-                self.server_port,
-                self.client_port,
-                &reply,
-                payload,
-                tx,
-            );
+            let result = send_one(&mut self.frame, self.server_port, &reply, payload, tx);
             match result {
                 Ok(()) => report.sent += 1,
                 Err(e) => {
@@ -388,18 +381,6 @@ impl PacketPath {
         }
         self.ring.entries.clear();
         report
-    }
-}
-
-/// Kea's `-P`: when a client port is given, every reply goes to it, relayed ones included
-/// (Kea 2.2 `Dhcpv4Srv::adjustIfaceData`: a non-zero `client_port_` overrides the remote
-/// port it chose; checked on the wire against kea-dhcp4 by the harness's `port_flags` test).
-/// Without `-P` the engine's port stands (68, 67 to relays, or the RFC 8357 relay port).
-fn destination_port(engine_port: u16, client_port: u16) -> u16 {
-    if client_port == crate::cli::DEFAULT_CLIENT_PORT {
-        engine_port
-    } else {
-        client_port
     }
 }
 
@@ -425,13 +406,13 @@ fn leaves_as_frame(reply: &QueuedReply) -> bool {
 fn send_one<T: Transmit>(
     frame_buffer: &mut [u8],
     server_port: u16,
-    client_port: u16,
     reply: &QueuedReply,
     payload: &[u8],
     tx: &mut T,
 ) -> io::Result<()> {
     let d = reply.destination;
-    let port = destination_port(d.port, client_port);
+    // The engine's port: 68, 67 or the RFC 8357 relay port, or `-P`'s for every reply.
+    let port = d.port;
     if leaves_as_frame(reply) {
         let spec = FrameSpec {
             src_mac: reply.link_mac,
@@ -595,7 +576,7 @@ pub(crate) mod tests {
 
     #[test]
     fn reply_waits_for_the_sync_then_leaves_as_a_frame() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -627,7 +608,7 @@ pub(crate) mod tests {
 
     #[test]
     fn failed_sync_drops_the_batch() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal {
             fail: true,
@@ -652,7 +633,7 @@ pub(crate) mod tests {
 
     #[test]
     fn test_ports_are_honoured() {
-        let mut path = PacketPath::new(4, 1067, 1068);
+        let mut path = PacketPath::new(4, 1067);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -676,7 +657,8 @@ pub(crate) mod tests {
         .unwrap();
         path.commit(&mut journal, &mut tx);
         let parsed = frame::parse_udp_frame(&tx.frames[0].1).unwrap();
-        assert_eq!((parsed.src_port, parsed.dst_port), (1067, 1068));
+        // From `-p`; to the engine's port as decided (the core applies `-P`).
+        assert_eq!((parsed.src_port, parsed.dst_port), (1067, 68));
     }
 
     fn udp(payload: &[u8], source: SocketAddrV4) -> UdpPayload<'_> {
@@ -688,25 +670,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn client_port_override_applies_to_every_reply() {
-        assert_eq!(destination_port(68, 68), 68);
-        assert_eq!(
-            destination_port(67, 68),
-            67,
-            "relay replies keep 67 without -P"
-        );
-        assert_eq!(destination_port(3000, 68), 3000, "RFC 8357 relay port");
-        assert_eq!(destination_port(68, 1068), 1068);
-        assert_eq!(
-            destination_port(67, 1068),
-            1068,
-            "Kea: -P wins for relays too"
-        );
-    }
-
-    #[test]
     fn udp_path_defers_to_raw_and_replies_by_datagram() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -766,7 +731,7 @@ pub(crate) mod tests {
         let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
         let mut tx = Recorder::default();
         for d in [relay, renewal] {
-            send_one(&mut buffer, 67, 68, &queued(d, true), &[7, 8, 9], &mut tx).unwrap();
+            send_one(&mut buffer, 67, &queued(d, true), &[7, 8, 9], &mut tx).unwrap();
         }
         assert!(tx.datagrams.is_empty());
         let parsed: Vec<_> = tx
@@ -790,8 +755,8 @@ pub(crate) mod tests {
             mac: [0; 6],
             ..relay
         };
-        send_one(&mut buffer, 67, 68, &queued(unknown, true), &[1], &mut tx).unwrap();
-        send_one(&mut buffer, 67, 68, &queued(relay, false), &[1], &mut tx).unwrap();
+        send_one(&mut buffer, 67, &queued(unknown, true), &[1], &mut tx).unwrap();
+        send_one(&mut buffer, 67, &queued(relay, false), &[1], &mut tx).unwrap();
         assert!(tx.frames.is_empty());
         assert_eq!(tx.datagrams.len(), 2);
         assert_eq!(tx.datagrams[0].1, SocketAddrV4::new(relay.ip, 67));
@@ -799,7 +764,7 @@ pub(crate) mod tests {
 
     #[test]
     fn skips() {
-        let mut path = PacketPath::new(1, 67, 68);
+        let mut path = PacketPath::new(1, 67);
         let mut engine = EchoEngine { silent: true };
         let mut journal = MemoryJournal::default();
         let l = link(true);

@@ -217,7 +217,7 @@ fn run_dora<J: Journal>(
     journal: &mut J,
     measured: u32,
 ) -> usize {
-    let mut path = PacketPath::new(8, 67, 68);
+    let mut path = PacketPath::new(8, 67);
     let link = LinkView {
         slot: 0,
         ifindex: 2,

@@ -194,7 +194,9 @@ impl ControlServer {
         for l in settings.listeners.iter().take(MAX_LISTENERS) {
             match l {
                 Listener::Unix(p) => {
-                    let _ = std::fs::remove_file(p);
+                    // [freebsd branch] Through the directory table, which keeps the
+                    // socket's directory for the removal at exit (crate::sandbox::dirs).
+                    let _ = crate::sandbox::dirs::unlink(p);
                     let socket = UnixListener::bind(p).map_err(|e| {
                         io::Error::new(e.kind(), format!("control socket {}: {e}", p.display()))
                     })?;
@@ -215,6 +217,19 @@ impl ControlServer {
                     );
                     listeners.push(ListenSocket::Tcp(socket, auth.clone()));
                 }
+            }
+        }
+        if !listeners.is_empty() {
+            // [freebsd branch] config-write / auto-persist replace files in the config
+            // directory after the sandbox point: open it for that now.
+            let dir = crate::sandbox::dirs::parent_of(path);
+            if let Err(e) =
+                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            {
+                log::warn!(
+                    "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
+                    dir.display()
+                );
             }
         }
         let limits = Limits::DEFAULT;
@@ -867,28 +882,10 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
 /// Writes `text` to `target` atomically: temp file, fsync, rename; the previous file is
 /// kept as `<target>.<unix seconds>.bak`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.wren-tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    if target.exists() {
-        let backup = dir.join(format!("{name}.{}.bak", wall_clock().0));
-        let _ = std::fs::copy(target, backup);
-    }
-    std::fs::rename(&tmp, target)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // [freebsd branch] openat/renameat/fsync through the directory table (works in
+    // capability mode; crate::sandbox::dirs::replace does the steps above).
+    let stamp = wall_clock().0.to_string();
+    crate::sandbox::dirs::replace(target, text.as_bytes(), Some(&stamp))?;
     Ok(text.len() as u64)
 }
 
@@ -909,7 +906,9 @@ fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String
         )
     };
     let parent = candidate.parent().ok_or_else(refuse)?;
-    let same = match (parent.canonicalize(), dir.canonicalize()) {
+    // Lexically ("." and ".." folded): `realpath` is refused in capability mode.
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let same = match (absolute(parent), absolute(dir)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
@@ -1115,7 +1114,7 @@ impl Drop for ControlServer {
     fn drop(&mut self) {
         for l in &self.listeners {
             if let ListenSocket::Unix(_, path) = l {
-                let _ = std::fs::remove_file(path);
+                let _ = crate::sandbox::dirs::unlink(path);
             }
         }
     }
