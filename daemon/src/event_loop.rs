@@ -257,11 +257,7 @@ impl EventLoop {
                 None
             }
         };
-        let path = PacketPath::new(
-            DEFAULT_RING_CAPACITY,
-            settings.server_port,
-            settings.client_port,
-        );
+        let path = PacketPath::new(DEFAULT_RING_CAPACITY, settings.server_port);
         let mut event_loop = EventLoop {
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),

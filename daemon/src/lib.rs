@@ -26,3 +26,4 @@ pub use link::route_events;
 pub mod sandbox;
 pub mod service;
 pub mod signals;
+pub mod trace;

@@ -66,6 +66,12 @@ pub trait Engine {
         let _ = serving;
     }
 
+    /// [packet trace] Follows the `wren-trace` switch the control server keeps
+    /// ([`crate::trace`]). The default traces nothing on command.
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        let _ = switch;
+    }
+
     /// [HA] What happens to the reply of the query just handled once the lease file is
     /// synced: sent (the default), parked until the HA partner acknowledged the lease
     /// updates, or dropped (kea-ha.md §6).
@@ -85,11 +91,49 @@ pub enum Hold {
     Drop,
 }
 
+/// [control API] How long the lease file's write + `fdatasync` of a batch took (the issue's
+/// "lease file sync latency" metric): every reply waits for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SyncTiming {
+    /// Batches written and synced.
+    pub count: u64,
+    /// Their total time.
+    pub total: std::time::Duration,
+    /// The last one.
+    pub last: std::time::Duration,
+    /// The longest one.
+    pub max: std::time::Duration,
+}
+
+impl SyncTiming {
+    /// Adds one sync.
+    pub fn record(&mut self, took: std::time::Duration) {
+        self.count = self.count.saturating_add(1);
+        self.total = self.total.saturating_add(took);
+        self.last = took;
+        self.max = self.max.max(took);
+    }
+
+    /// The mean, zero before the first sync.
+    pub fn mean(&self) -> std::time::Duration {
+        u32::try_from(self.count)
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(std::time::Duration::ZERO, |n| self.total / n)
+    }
+}
+
 /// What the daemon needs from the lease file: append records to a buffer as the engine
 /// reports them, write and `fdatasync` them once per batch (group commit).
 pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
+
+    /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
+    /// (no file, fakes in tests).
+    fn sync_timing(&self) -> Option<SyncTiming> {
+        None
+    }
 
     /// Rewrites the lease file from `leases`, every lease the table holds
     /// (`lfc-interval`). The default keeps no file, so has nothing to do.
@@ -265,7 +309,6 @@ pub struct PacketPath {
     ring: ReplyRing,
     frame: Vec<u8>,
     server_port: u16,
-    client_port: u16,
     parked: ParkedReplies,
 }
 
@@ -273,13 +316,14 @@ pub struct PacketPath {
 pub const PARKED_CAPACITY: usize = 256;
 
 impl PacketPath {
-    /// Allocates the reply ring and the frame scratch buffer.
-    pub fn new(ring_capacity: usize, server_port: u16, client_port: u16) -> PacketPath {
+    /// Allocates the reply ring and the frame scratch buffer. Replies leave from
+    /// `server_port` (`-p`) to the port the engine decided (`-P` is the core's rule:
+    /// `wren_core::server::Engine::with_ports`).
+    pub fn new(ring_capacity: usize, server_port: u16) -> PacketPath {
         PacketPath {
             ring: ReplyRing::new(ring_capacity),
             frame: vec![0; MAX_REPLY + frame::OVERHEAD],
             server_port,
-            client_port,
             parked: ParkedReplies::new(PARKED_CAPACITY),
         }
     }
@@ -318,14 +362,7 @@ impl PacketPath {
         else {
             return true;
         };
-        if let Err(e) = send_one(
-            &mut self.frame,
-            self.server_port,
-            self.client_port,
-            &reply,
-            payload,
-            tx,
-        ) {
+        if let Err(e) = send_one(&mut self.frame, self.server_port, &reply, payload, tx) {
             log::warn!(
                 "DHCP4_PACKET_SEND_FAIL failed to send reply to {}:{}: {e}",
                 reply.destination.ip,
@@ -483,14 +520,7 @@ impl PacketPath {
                 }
                 continue;
             }
-            let result = send_one(
-                &mut self.frame,
-                self.server_port,
-                self.client_port,
-                &reply,
-                payload,
-                tx,
-            );
+            let result = send_one(&mut self.frame, self.server_port, &reply, payload, tx);
             match result {
                 Ok(()) => report.sent += 1,
                 Err(e) => {
@@ -505,18 +535,6 @@ impl PacketPath {
         }
         self.ring.entries.clear();
         report
-    }
-}
-
-/// Kea's `-P`: when a client port is given, every reply goes to it, relayed ones included
-/// (Kea 2.2 `Dhcpv4Srv::adjustIfaceData`: a non-zero `client_port_` overrides the remote
-/// port it chose; checked on the wire against kea-dhcp4 by the harness's `port_flags` test).
-/// Without `-P` the engine's port stands (68, 67 to relays, or the RFC 8357 relay port).
-fn destination_port(engine_port: u16, client_port: u16) -> u16 {
-    if client_port == crate::cli::DEFAULT_CLIENT_PORT {
-        engine_port
-    } else {
-        client_port
     }
 }
 
@@ -542,13 +560,13 @@ fn leaves_as_frame(reply: &QueuedReply) -> bool {
 fn send_one<T: Transmit>(
     frame_buffer: &mut [u8],
     server_port: u16,
-    client_port: u16,
     reply: &QueuedReply,
     payload: &[u8],
     tx: &mut T,
 ) -> io::Result<()> {
     let d = reply.destination;
-    let port = destination_port(d.port, client_port);
+    // The engine's port: 68, 67 or the RFC 8357 relay port, or `-P`'s for every reply.
+    let port = d.port;
     if leaves_as_frame(reply) {
         let spec = FrameSpec {
             src_mac: reply.link_mac,
@@ -712,7 +730,7 @@ pub(crate) mod tests {
 
     #[test]
     fn reply_waits_for_the_sync_then_leaves_as_a_frame() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -744,7 +762,7 @@ pub(crate) mod tests {
 
     #[test]
     fn failed_sync_drops_the_batch() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal {
             fail: true,
@@ -769,7 +787,7 @@ pub(crate) mod tests {
 
     #[test]
     fn test_ports_are_honoured() {
-        let mut path = PacketPath::new(4, 1067, 1068);
+        let mut path = PacketPath::new(4, 1067);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -793,7 +811,8 @@ pub(crate) mod tests {
         .unwrap();
         path.commit(&mut journal, &mut tx);
         let parsed = frame::parse_udp_frame(&tx.frames[0].1).unwrap();
-        assert_eq!((parsed.src_port, parsed.dst_port), (1067, 1068));
+        // From `-p`; to the engine's port as decided (the core applies `-P`).
+        assert_eq!((parsed.src_port, parsed.dst_port), (1067, 68));
     }
 
     fn udp(payload: &[u8], source: SocketAddrV4) -> UdpPayload<'_> {
@@ -805,25 +824,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn client_port_override_applies_to_every_reply() {
-        assert_eq!(destination_port(68, 68), 68);
-        assert_eq!(
-            destination_port(67, 68),
-            67,
-            "relay replies keep 67 without -P"
-        );
-        assert_eq!(destination_port(3000, 68), 3000, "RFC 8357 relay port");
-        assert_eq!(destination_port(68, 1068), 1068);
-        assert_eq!(
-            destination_port(67, 1068),
-            1068,
-            "Kea: -P wins for relays too"
-        );
-    }
-
-    #[test]
     fn udp_path_defers_to_raw_and_replies_by_datagram() {
-        let mut path = PacketPath::new(4, 67, 68);
+        let mut path = PacketPath::new(4, 67);
         let mut engine = EchoEngine { silent: false };
         let mut journal = MemoryJournal::default();
         let mut tx = Recorder::default();
@@ -884,7 +886,7 @@ pub(crate) mod tests {
         let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
         let mut tx = Recorder::default();
         for d in [relay, renewal] {
-            send_one(&mut buffer, 67, 68, &queued(d, true), &[7, 8, 9], &mut tx).unwrap();
+            send_one(&mut buffer, 67, &queued(d, true), &[7, 8, 9], &mut tx).unwrap();
         }
         assert!(tx.datagrams.is_empty());
         let parsed: Vec<_> = tx
@@ -908,8 +910,8 @@ pub(crate) mod tests {
             mac: [0; 6],
             ..relay
         };
-        send_one(&mut buffer, 67, 68, &queued(unknown, true), &[1], &mut tx).unwrap();
-        send_one(&mut buffer, 67, 68, &queued(relay, false), &[1], &mut tx).unwrap();
+        send_one(&mut buffer, 67, &queued(unknown, true), &[1], &mut tx).unwrap();
+        send_one(&mut buffer, 67, &queued(relay, false), &[1], &mut tx).unwrap();
         assert!(tx.frames.is_empty());
         assert_eq!(tx.datagrams.len(), 2);
         assert_eq!(tx.datagrams[0].1, SocketAddrV4::new(relay.ip, 67));
@@ -917,7 +919,7 @@ pub(crate) mod tests {
 
     #[test]
     fn skips() {
-        let mut path = PacketPath::new(1, 67, 68);
+        let mut path = PacketPath::new(1, 67);
         let mut engine = EchoEngine { silent: true };
         let mut journal = MemoryJournal::default();
         let l = link(true);

@@ -128,15 +128,6 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
     let mut signals = Some(Signals::install()?);
-    // [freebsd branch] SIGHUP re-reads the file through its directory, opened now: `open`
-    // by path is refused in capability mode, `openat` is not (freebsd.md §2).
-    let config_entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(|error| {
-        Fatal::Config(LoadError::Read {
-            path: path.to_path_buf(),
-            error,
-        })
-    })?;
-
     let mut table: Option<OwnedLeaseTable> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
@@ -211,18 +202,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
             // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
-            let mut policy = options.sandbox.clone();
-            if cfg!(target_os = "freebsd") && policy.capability_mode && !event_loop.every_link_raw()
-            {
-                // Replies through the UDP socket are sendmsg with a destination address:
-                // ECAPMODE. Only a privileged broker could send them (not written yet).
-                log::warn!(
-                    "WREN_CAPSICUM_SKIPPED capability mode (-C) stays off: dhcp-socket-type \
-                     \"udp\" (or an interface without a raw device) replies with sendmsg to \
-                     an address, which capability mode refuses; use dhcp-socket-type \"raw\""
-                );
-                policy.capability_mode = false;
-            }
+            let policy = options.sandbox.clone();
+            // dhcp-socket-type "udp" replies (sendmsg to an address) go through the
+            // sandbox's broker in capability mode (crate::sandbox::broker).
             if !policy.is_empty() {
                 event_loop.seal()?;
             }
@@ -241,7 +223,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
             }
         }
         let mut engine = crate::ha::engine::HaEngine::new(
-            CoreEngine::new(config, table).with_stats(stats),
+            CoreEngine::new(config, table)
+                .with_ports(options.server_port, options.client_port)
+                .with_stats(stats),
             ha.clone(), // [HA] filter and lease updates
         );
         if let Some(control) = event_loop.control_mut() {
@@ -268,7 +252,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                         break new_text;
                     }
                     logging::dynamic_reconfiguration(path);
-                    match reload_check(&config_entry, path) {
+                    // [freebsd branch] The file and its includes are read through the
+                    // directory table (crate::sandbox::dirs), so this works after the
+                    // sandbox point too.
+                    match config_load::check(path) {
                         Ok((new_text, warnings)) => {
                             for w in &warnings {
                                 log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
@@ -286,28 +273,6 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         text = next_text;
     }
-}
-
-/// The SIGHUP re-read: [`config_load::check`], but the file is opened with `openat`
-/// through the directory descriptor taken at start, which works after the sandbox point.
-/// A file with `<?include?>` directives is re-read by path (includes are resolved against
-/// the working directory, as Kea does): that fails in capability mode, and the old
-/// configuration keeps serving.
-fn reload_check(
-    entry: &crate::sandbox::dir_entry::DirEntry,
-    path: &Path,
-) -> Result<(String, Vec<String>), LoadError> {
-    let text = entry.read_to_string().map_err(|error| LoadError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    if text.contains("<?include") {
-        return config_load::check(path);
-    }
-    let mut storage = config_load::allocate(path, &text)?;
-    let mut warnings = Vec::new();
-    config_load::parse(path, &text, &mut storage, &mut warnings)?;
-    Ok((text, warnings))
 }
 
 fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {

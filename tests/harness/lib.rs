@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod clients;
+pub mod ha;
 pub mod inject;
 pub mod leases;
 pub mod netns;
