@@ -317,7 +317,10 @@ impl HaSpec {
                 self.authentication_json(me)
             ),
         };
-        let pools = if self.mode == "load-balancing" {
+        // `WREN_HA_SHARED_POOL=1`: one pool for both scopes (as the seed's pair runs), to
+        // exercise a daemon that cannot yet classify queries into `HA_<server>`.
+        let split = std::env::var_os("WREN_HA_SHARED_POOL").is_none();
+        let pools = if self.mode == "load-balancing" && split {
             format!(
                 r#"{{ "pool": "198.18.0.100 - 198.18.0.149", "client-class": "HA_{}" }},
                   {{ "pool": "198.18.0.150 - 198.18.0.199", "client-class": "HA_{}" }}"#,

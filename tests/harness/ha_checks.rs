@@ -722,9 +722,24 @@ pub fn scenario_wire(pair: &mut HaPair) {
         client_id_hex: Some("01aabbccddeeff".into()),
         ..Default::default()
     };
-    let mut client = Client::start(ClientKind::Dhclient, &c.ns, &c.iface, &pair.dir, &opts);
-    client.wait_bound(Duration::from_secs(40));
+    // udhcpc (-R) sends its RELEASE itself before it deconfigures the address; `dhclient -r`
+    // races the old instance's deconfiguration and sometimes cannot send it.
+    let mut client = Client::start(ClientKind::Udhcpc, &c.ns, &c.iface, &pair.dir, &opts);
+    let lease = client.wait_bound(Duration::from_secs(40));
     client.release();
+    let released = crate::wait_for(Duration::from_secs(10), || {
+        pair.lease_files()
+            .iter()
+            .all(|f| !active_leases(f).contains_key(&lease.address))
+            .then_some(())
+    });
+    assert!(
+        released.is_some(),
+        "{}: the release of {} did not reach both lease files; logs:\n{}",
+        pair.describe(),
+        lease.address,
+        pair.logs()
+    );
     pair.peers[1].kill();
     pair.peers[0].wait_state("partner-down", pair.partner_down_limit());
     pair.peers[1].restart();
