@@ -34,6 +34,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -306,9 +307,12 @@ impl DirTable {
     }
 
     /// Replaces `target` with `bytes` so that a crash leaves the old or the new file, never
-    /// a mix: `.<name>.wren-tmp` is written and fsynced, the old file (if any) is copied to
-    /// `<name>.<backup_suffix>.bak` when a suffix is given, the temp file is renamed over
-    /// the target, and the directory is fsynced.
+    /// a mix (issue 5: "temp file, fsync, rename"): `.<name>.wren-tmp` is written and
+    /// fsynced, the old file (if any) is copied to `<name>.<backup_suffix>.bak` when a suffix
+    /// is given (`<name>.<suffix>-2.bak`, `-3`, … when that name is taken, so several writes
+    /// within one second each keep their predecessor), the temp file is renamed over the
+    /// target, and the directory is fsynced. The new file keeps the old one's permission
+    /// bits (a config holding passwords stays private); a new file is created `0600`.
     pub fn replace(
         &mut self,
         target: &Path,
@@ -323,24 +327,52 @@ impl DirTable {
         let sibling = |n: String| full.with_file_name(n);
         let display = name.to_string_lossy().into_owned();
         let tmp = sibling(format!(".{display}.wren-tmp"));
+        let previous_mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
+            Ok(old) => Some(
+                old.metadata()
+                    .map_err(|e| with_path(&full, e))?
+                    .permissions()
+                    .mode()
+                    & 0o7777,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         {
             let mut file = self.open_file(
                 &tmp,
                 Access::Replace,
                 OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
             )?;
+            // The umask may have narrowed (or the old temp widened) the mode: set it.
+            file.set_permissions(std::fs::Permissions::from_mode(
+                previous_mode.unwrap_or(0o600),
+            ))
+            .map_err(|e| with_path(&tmp, e))?;
             file.write_all(bytes).map_err(|e| with_path(&tmp, e))?;
             file.sync_all().map_err(|e| with_path(&tmp, e))?;
         }
-        if let Some(suffix) = backup_suffix {
-            let backup = sibling(format!("{display}.{suffix}.bak"));
-            match self.copy_within(&full, &backup) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    let _ = self.unlink_for_replace(&tmp);
-                    return Err(e);
+        if let (Some(suffix), Some(_)) = (backup_suffix, previous_mode) {
+            let copied = (1..1000u32).find_map(|n| {
+                let backup = if n == 1 {
+                    sibling(format!("{display}.{suffix}.bak"))
+                } else {
+                    sibling(format!("{display}.{suffix}-{n}.bak"))
+                };
+                match self.copy_within(&full, &backup) {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                    other => Some(other),
                 }
+            });
+            let result = copied.unwrap_or_else(|| {
+                Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("no free backup name for {}", full.display()),
+                ))
+            });
+            if let Err(e) = result {
+                let _ = self.unlink_for_replace(&tmp);
+                return Err(e);
             }
         }
         let (from, tmp_name) = self.locate(&tmp, Access::Replace)?;
@@ -381,10 +413,11 @@ impl DirTable {
         source
             .read_to_end(&mut bytes)
             .map_err(|e| with_path(from, e))?;
+        // Exclusive: an existing backup is never overwritten (the caller picks another name).
         let mut copy = self.open_file(
             to,
             Access::Replace,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
         )?;
         copy.write_all(&bytes).map_err(|e| with_path(to, e))?;
         copy.set_permissions(mode).map_err(|e| with_path(to, e))?;
