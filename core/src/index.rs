@@ -8,6 +8,12 @@
 //!
 //! Sizing: the slot count must be a power of two and larger than the number of ids ever
 //! stored; twice the item count keeps probe sequences short.
+//!
+//! Growth: an index may use only a power-of-two prefix of its slots ([`HashIndex::with_active`])
+//! and be widened later ([`HashIndex::widen`]; the caller re-inserts every id, it keeps the
+//! items). The lease table uses this so a table sized for a /15 pool touches index memory in
+//! proportion to the leases it holds, not to the pool: the slots beyond the prefix are never
+//! read or written, so zeroed pages the OS has not mapped yet stay unmapped.
 
 /// Marks an empty slot.
 pub const EMPTY: u32 = u32::MAX;
@@ -49,6 +55,8 @@ fn home(hash: u64, mask: usize) -> usize {
 #[derive(Debug)]
 pub struct HashIndex<'a> {
     slots: &'a mut [u32],
+    /// Slots in use: a power of two ≤ `slots.len()`; the rest are never touched.
+    active: usize,
     len: usize,
 }
 
@@ -59,7 +67,62 @@ impl<'a> HashIndex<'a> {
             return Err(IndexError::BadSlotCount);
         }
         slots.fill(EMPTY);
-        Ok(HashIndex { slots, len: 0 })
+        let active = slots.len();
+        Ok(HashIndex {
+            slots,
+            active,
+            len: 0,
+        })
+    }
+
+    /// An empty index that uses only the first `active` slots (a power of two; clamped to
+    /// the slot count) until [`HashIndex::widen`]: only those are cleared here.
+    pub fn with_active(slots: &'a mut [u32], active: usize) -> Result<Self, IndexError> {
+        if slots.is_empty() || !slots.len().is_power_of_two() || !active.is_power_of_two() {
+            return Err(IndexError::BadSlotCount);
+        }
+        let active = active.min(slots.len());
+        if let Some(prefix) = slots.get_mut(..active) {
+            prefix.fill(EMPTY);
+        }
+        Ok(HashIndex {
+            slots,
+            active,
+            len: 0,
+        })
+    }
+
+    /// Slots in use now.
+    pub fn active_slots(&self) -> usize {
+        self.active
+    }
+
+    /// Every slot the index may grow into.
+    pub fn total_slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether storing one more id would fill more than half of the slots in use while
+    /// wider room is available (the caller then widens and re-inserts).
+    pub fn wants_widening(&self) -> bool {
+        self.active < self.slots.len() && (self.len + 1) * 2 > self.active
+    }
+
+    /// Empties the index and doubles the slots in use (up to every slot); the caller then
+    /// re-inserts every id. Returns the new number of slots in use.
+    pub fn widen(&mut self) -> usize {
+        self.active = self.active.saturating_mul(2).min(self.slots.len());
+        self.clear();
+        self.active
+    }
+
+    fn active_mut(&mut self) -> &mut [u32] {
+        let active = self.active;
+        self.slots.get_mut(..active).unwrap_or(&mut [])
+    }
+
+    fn active_ref(&self) -> &[u32] {
+        self.slots.get(..self.active).unwrap_or(&[])
     }
 
     /// Number of ids stored.
@@ -74,7 +137,7 @@ impl<'a> HashIndex<'a> {
 
     /// Removes every id.
     pub fn clear(&mut self) {
-        self.slots.fill(EMPTY);
+        self.active_mut().fill(EMPTY);
         self.len = 0;
     }
 
@@ -82,31 +145,34 @@ impl<'a> HashIndex<'a> {
     /// share a hardware address in different subnets).
     pub fn insert(&mut self, hash: u64, id: u32) -> Result<(), IndexError> {
         // Keep one slot empty so every probe sequence terminates.
-        if self.len + 1 >= self.slots.len() {
+        if self.len + 1 >= self.active {
             return Err(IndexError::Full);
         }
-        let mask = self.slots.len() - 1;
+        let mask = self.active - 1;
         let mut i = home(hash, mask);
+        let slots = self.active_mut();
         loop {
-            match self.slots.get_mut(i) {
+            match slots.get_mut(i) {
                 Some(slot) if *slot == EMPTY => {
                     *slot = id;
-                    self.len += 1;
-                    return Ok(());
+                    break;
                 }
                 Some(_) => i = (i + 1) & mask,
                 None => return Err(IndexError::Full),
             }
         }
+        self.len += 1;
+        Ok(())
     }
 
     /// Removes `id` stored under `hash`; `hash_of` recomputes the hash of any stored id (for
     /// the backward shift). Returns whether it was found.
     pub fn remove(&mut self, hash: u64, id: u32, hash_of: impl Fn(u32) -> u64) -> bool {
-        let mask = self.slots.len() - 1;
+        let mask = self.active - 1;
+        let slots = self.active_mut();
         let mut i = home(hash, mask);
         loop {
-            match self.slots.get(i).copied() {
+            match slots.get(i).copied() {
                 Some(EMPTY) | None => return false,
                 Some(v) if v == id => break,
                 Some(_) => i = (i + 1) & mask,
@@ -118,7 +184,7 @@ impl<'a> HashIndex<'a> {
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let v = match self.slots.get(j).copied() {
+            let v = match slots.get(j).copied() {
                 Some(EMPTY) | None => break,
                 Some(v) => v,
             };
@@ -129,13 +195,13 @@ impl<'a> HashIndex<'a> {
                 hole < h || h <= j
             };
             if !between {
-                if let Some(s) = self.slots.get_mut(hole) {
+                if let Some(s) = slots.get_mut(hole) {
                     *s = v;
                 }
                 hole = j;
             }
         }
-        if let Some(s) = self.slots.get_mut(hole) {
+        if let Some(s) = slots.get_mut(hole) {
             *s = EMPTY;
         }
         self.len -= 1;
@@ -149,12 +215,18 @@ impl<'a> HashIndex<'a> {
 
     /// A read-only view.
     pub fn view(&self) -> HashIndexView<'_> {
-        HashIndexView { slots: self.slots }
+        HashIndexView {
+            slots: self.active_ref(),
+        }
     }
 
     /// Gives the slots back as a read-only view with the index's lifetime.
     pub fn into_view(self) -> HashIndexView<'a> {
-        HashIndexView { slots: self.slots }
+        let active = self.active;
+        let slots: &'a [u32] = self.slots;
+        HashIndexView {
+            slots: slots.get(..active).unwrap_or(&[]),
+        }
     }
 }
 
@@ -244,6 +316,48 @@ mod tests {
         }
         assert!(!idx.remove(h(5), 5, h));
         assert_eq!(idx.len(), 9);
+    }
+
+    /// An index over a prefix touches only the prefix; widening doubles it, and every id
+    /// re-inserted is found again.
+    #[test]
+    fn prefix_widens_and_leaves_the_rest_untouched() {
+        let mut slots = [7u32; 64];
+        let mut idx = HashIndex::with_active(&mut slots, 8).unwrap();
+        assert_eq!(idx.active_slots(), 8);
+        assert_eq!(idx.total_slots(), 64);
+        let h = |id: u32| hash_parts(&[&id.to_le_bytes()]);
+        let mut stored = 0u32;
+        while !idx.wants_widening() {
+            idx.insert(h(stored), stored).unwrap();
+            stored += 1;
+        }
+        assert_eq!(stored, 4, "half of 8 slots");
+        assert_eq!(idx.widen(), 16);
+        assert!(idx.is_empty());
+        for id in 0..stored {
+            idx.insert(h(id), id).unwrap();
+        }
+        for id in 0..stored {
+            assert_eq!(idx.find(h(id), |c| c == id), Some(id));
+        }
+        assert!(idx.remove(h(1), 1, h));
+        assert_eq!(idx.find(h(1), |c| c == 1), None);
+        while idx.widen() < 64 {}
+        assert!(!idx.wants_widening(), "no room beyond every slot");
+        assert_eq!(idx.widen(), 64);
+
+        let mut fresh = [7u32; 64];
+        HashIndex::with_active(&mut fresh, 8).unwrap();
+        assert!(fresh[..8].iter().all(|&v| v == EMPTY));
+        assert!(
+            fresh[8..].iter().all(|&v| v == 7),
+            "beyond the prefix: untouched"
+        );
+        assert_eq!(
+            HashIndex::with_active(&mut fresh, 6).err(),
+            Some(IndexError::BadSlotCount)
+        );
     }
 
     #[test]

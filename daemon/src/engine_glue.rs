@@ -13,8 +13,9 @@ use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
 };
+use wren_core::server::trace::{ArrivalText, PacketText};
 use wren_core::server::{
-    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
+    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary, TraceLine,
 };
 use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
@@ -23,6 +24,7 @@ use wren_core::wire::Message;
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
 use crate::packet_path::Engine;
+use crate::trace::{Tracer, Verdict};
 
 /// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
 /// and leases of subnets a reload removed.
@@ -53,13 +55,39 @@ pub struct OwnedLeaseStorage {
     reserved: Vec<u64>,
 }
 
+/// `n` lease slots in zeroed memory (`calloc`: for a table of any real size, fresh pages
+/// the kernel maps on first touch). The table writes a slot only when it first holds a lease
+/// ([`LeaseTable::new`]), so resident memory follows the leases held, not the pools' size:
+/// the benchmark's /15 pool costs 11.6 MB of address space and nothing resident until used.
+/// The other slices (`vec![0; n]`) are zeroed the same way by `vec!`'s own `calloc` path.
+fn zeroed_slots(n: usize) -> Vec<LeaseSlot> {
+    let Ok(layout) = std::alloc::Layout::array::<LeaseSlot>(n) else {
+        return vec![LeaseSlot::default(); n]; // unreachable size: let `vec!` report it
+    };
+    if layout.size() == 0 {
+        return Vec::new();
+    }
+    // SAFETY: `layout` has a non-zero size. The memory is zeroed, and all-zero bytes are a
+    // valid `LeaseSlot` (every field is an integer or an array of integers, as its
+    // documentation guarantees). `Vec::from_raw_parts` gets the pointer from the global
+    // allocator with exactly the layout `Vec<LeaseSlot>` uses for `n` elements (so it frees
+    // it correctly), with length = capacity = `n`, all initialised.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<LeaseSlot>();
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Vec::from_raw_parts(ptr, n, n)
+    }
+}
+
 impl OwnedLeaseStorage {
     /// Storage for `capacity` leases over the pools of `config`.
     pub fn for_config(config: &Config<'_>) -> OwnedLeaseStorage {
         let sizes = LeaseStorage::sizes_for(lease_capacity(config));
         let occupancy = OccupancySizes::for_pools(config.pools);
         OwnedLeaseStorage {
-            leases: vec![LeaseSlot::default(); sizes.leases],
+            leases: zeroed_slots(sizes.leases),
             by_address: vec![0; sizes.index_slots],
             by_client_id: vec![0; sizes.index_slots],
             by_hwaddr: vec![0; sizes.index_slots],
@@ -212,6 +240,10 @@ pub struct CoreEngine<'c, 't, 's> {
     classes: CompiledClasses<'c>,
     /// Log-line context, reused for every query (nothing allocated per packet).
     label: LabelScratch,
+    /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
+    ports: (u16, u16),
+    /// [packet trace] Whether to trace a packet, and its line buffer.
+    tracer: Tracer,
 }
 
 /// The configured classes compiled by the classification module (storage sized by
@@ -330,7 +362,19 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             serving: true,
             classes: CompiledClasses::compile(&config),
             label: LabelScratch::new(),
+            ports: (
+                wren_core::server::destination::SERVER_PORT,
+                wren_core::server::destination::CLIENT_PORT,
+            ),
+            tracer: Tracer::default(),
         }
+    }
+
+    /// kea-dhcp4's `-p` / `-P` ports, passed to the core engine (which applies Kea's rule:
+    /// a client port other than 68 receives every reply, relayed ones included).
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.ports = (server_port, client_port);
+        self
     }
 
     /// [control API] Counts every decision and reclamation into `stats`.
@@ -392,13 +436,17 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        let tracing = self.tracer.decide(query.payload); // [packet trace]
         if !self.serving {
             log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            self.tracer.write(tracing, &NotServed(query));
             return None; // [control API]
         }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
-        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
+        let (server_port, client_port) = self.ports;
+        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors)
+            .with_ports(server_port, client_port);
         let tests = CompiledClassTests {
             view: ExprView {
                 ops: &self.classes.ops,
@@ -409,6 +457,7 @@ impl Engine for CoreEngine<'_, '_, '_> {
         if !self.classes.classes.is_empty() {
             engine = engine.with_class_tests(&tests, &mut self.classes.bits);
         }
+        engine = engine.with_trace(tracing != Verdict::Off);
         self.label.hostname_len = 0;
         let mut tap = HostnameTap {
             sink,
@@ -416,6 +465,19 @@ impl Engine for CoreEngine<'_, '_, '_> {
             hostname_len: &mut self.label.hostname_len,
         };
         let outcome = engine.handle(query, now, reply, &mut tap);
+        if tracing != Verdict::Off {
+            let record = *engine.decision();
+            self.tracer.write(
+                tracing,
+                &TraceLine {
+                    query,
+                    record: &record,
+                    outcome: &outcome,
+                    reply,
+                    config: &self.config,
+                },
+            );
+        }
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
         }
@@ -476,12 +538,31 @@ impl Engine for CoreEngine<'_, '_, '_> {
         self.serving = serving;
     }
 
+    // [packet trace]
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.tracer.attach(switch);
+    }
+
     // [control API]
     fn with_control(
         &mut self,
         f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>, Option<&mut Stats<'_>>),
     ) {
         f(&self.config, self.table, self.stats.as_deref_mut());
+    }
+}
+
+/// [packet trace] The line of a query dropped because `dhcp-disable` is in force.
+struct NotServed<'a>(&'a Query<'a>);
+
+impl std::fmt::Display for NotServed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recv {} {} | decision: result=drop (DHCP service disabled by dhcp-disable)",
+            PacketText(self.0.payload),
+            ArrivalText(self.0)
+        )
     }
 }
 
@@ -560,6 +641,35 @@ mod label_tests {
         let unparsed = client_label(&summary, None, &[]).to_string();
         assert!(unparsed.contains("cid=[no info]"), "{unparsed}");
         assert!(!unparsed.contains("hostname="), "{unparsed}");
+    }
+
+    /// [packet trace] A query dropped under `dhcp-disable` still gets its whole packet and
+    /// the reason.
+    #[test]
+    fn not_served_trace_line() {
+        let payload = fixture("udhcpc-request.hex");
+        let addresses = [Ipv4Addr::new(198, 18, 0, 1)];
+        let query = Query {
+            payload: &payload,
+            interface: wren_core::server::Interface {
+                name: "eth0",
+                addresses: &addresses,
+                mac: [2, 0, 0, 0, 0, 1],
+            },
+            source_ip: Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: Ipv4Addr::BROADCAST,
+            source_mac: [2, 0, 0, 0, 0, 2],
+            transport: wren_core::server::Transport::Raw,
+        };
+        let line = NotServed(&query).to_string();
+        assert!(line.starts_with("recv DHCPREQUEST xid=0x"), "{line}");
+        assert!(line.contains("options: message-type=REQUEST"), "{line}");
+        assert!(line.contains("via=eth0 src=0.0.0.0:68"), "{line}");
+        assert!(
+            line.ends_with("| decision: result=drop (DHCP service disabled by dhcp-disable)"),
+            "{line}"
+        );
     }
 
     /// The tap passes every record on and keeps the last stored lease's hostname.

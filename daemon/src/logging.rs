@@ -83,7 +83,13 @@ pub const TARGET_PACKETS: &str = "kea-dhcp4.packets";
 pub const TARGET_DHCPSRV: &str = "kea-dhcp4.dhcpsrv";
 
 /// syslog sockets tried in order when no path is given: Linux, macOS, FreeBSD.
+#[cfg(not(target_os = "freebsd"))]
 const SYSLOG_SOCKETS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"];
+/// FreeBSD's syslogd serves `/var/run/log` (0666) and `/var/run/logpriv` (0600, root
+/// only); there is no `/dev/log` (freebsd.md §6). Every reconnect attempt after the
+/// sandbox point is a broker round trip, so only the one that can exist is tried.
+#[cfg(target_os = "freebsd")]
+const SYSLOG_SOCKETS: [&str; 1] = ["/var/run/log"];
 
 /// The program name in syslog lines.
 const SYSLOG_TAG: &str = "wrend";
@@ -382,16 +388,16 @@ impl Loggers {
                     OutputSpec::Syslog { facility, socket } => {
                         Sink::Syslog(SyslogSink::new(*facility, socket.clone()))
                     }
-                    OutputSpec::File(path) => Sink::File(
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(path)
-                            .map_err(|source| LogError::OpenFile {
+                    // Through the directory table: a reload reopens it after the sandbox
+                    // point (crate::sandbox::dirs).
+                    OutputSpec::File(path) => {
+                        Sink::File(crate::sandbox::dirs::open_append(path).map_err(|source| {
+                            LogError::OpenFile {
                                 path: path.clone(),
                                 source,
-                            })?,
-                    ),
+                            }
+                        })?)
+                    }
                 });
             }
             entries.push(Entry {
@@ -834,6 +840,16 @@ impl fmt::Display for Lifetime {
             write!(f, "{}", self.0)
         }
     }
+}
+
+/// `WREN_PACKET_TRACE` (packets): one packet, its decision and reply
+/// ([`crate::trace`]); DEBUG when the logger asked for it, INFO when `wren-trace` did.
+pub fn packet_trace(level: Level, line: &str) {
+    emit(
+        level,
+        TARGET_PACKETS,
+        format_args!("WREN_PACKET_TRACE {line}"),
+    );
 }
 
 /// `DHCP4_LEASE_ALLOC` (INFO, leases): an ACK granted a lease.

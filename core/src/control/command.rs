@@ -70,6 +70,7 @@ commands! {
     Subnet4List = "subnet4-list",
     Subnet4Update = "subnet4-update",
     VersionGet = "version-get",
+    WrenTrace = "wren-trace",
 }
 
 /// A well-formed request.

@@ -53,6 +53,7 @@ mod render;
 mod subnet_cmds;
 #[cfg(test)]
 mod tests;
+pub mod trace_cmd;
 
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
@@ -437,6 +438,8 @@ pub enum Action<'r> {
         /// Remove reclaimed leases instead of keeping them in state 2.
         remove: bool,
     },
+    /// `wren-trace`: switch the packet trace ([`trace_cmd`]); answer with its state.
+    Trace(trace_cmd::TraceRequest),
 }
 
 /// What [`execute`] decided.
@@ -549,6 +552,7 @@ pub fn execute<'r>(
                 format_args!("'remove' parameter expected to be a boolean."),
             )),
         },
+        Command::WrenTrace => trace_cmd::parse(args).map(|t| Decision::Action(Action::Trace(t))),
     };
     result.unwrap_or_else(Decision::Reply)
 }

@@ -251,7 +251,7 @@ fn server_commands() {
             "{s}"
         );
         assert!(
-            s.ends_with(r#""subnet4-update", "version-get" ], "result": 0 }"#),
+            s.ends_with(r#""subnet4-update", "version-get", "wren-trace" ], "result": 0 }"#),
             "{s}"
         );
         assert_eq!(

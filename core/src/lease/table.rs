@@ -69,7 +69,11 @@ const FLAG_FQDN_REV: u8 = 2;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LeaseId(pub u32);
 
-/// One lease slot (opaque; allocate `LeaseSlot::default()` × capacity).
+/// One lease slot (opaque; allocate `LeaseSlot::default()` × capacity, or zeroed memory).
+///
+/// Every field is an integer or an array of integers and must stay so: all-zero bytes are a
+/// valid `LeaseSlot`, which lets the daemon hand the table `calloc`ed storage whose pages
+/// become resident only when a lease first uses them (see [`LeaseTable::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseSlot {
     cltt: u64,
@@ -559,6 +563,14 @@ impl Heap<'_> {
 // ---------------------------------------------------------------------------------------
 // Identifier lookups
 
+/// Which of the three lease indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IndexKind {
+    Address,
+    ClientId,
+    HwAddr,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum IdentifierKind {
     ClientId,
@@ -611,12 +623,29 @@ pub struct LeaseTable<'a> {
     reclaimed_len: usize,
     text: TextArena<'a>,
     occupancy: PoolOccupancy<'a>,
+    /// Head of the chain of freed slots below `high_water`.
     free_head: u32,
+    /// Slots `..high_water` have held a lease; the ones above were never read or written
+    /// (see [`LeaseTable::new`]): a new lease takes a freed slot first, then this one.
+    high_water: u32,
     len: usize,
 }
 
+/// Slots each index uses at first ([`HashIndex::with_active`]); it doubles whenever it would
+/// become more than half full, up to its whole storage.
+const INDEX_ACTIVE_MIN: usize = 1024;
+
 impl<'a> LeaseTable<'a> {
-    /// An empty table over `storage` (every slot is reset).
+    /// An empty table over `storage`.
+    ///
+    /// Memory grows with use, not with capacity: lease slots are handed out from the front
+    /// (a freed slot first), the expiry heaps fill from the two ends of `expiry`, the text
+    /// arena from its front, and each index works in a power-of-two prefix of its slots that
+    /// doubles (rehashing from the lease slots) whenever it would be more than half full.
+    /// Nothing beyond those fronts is read or written, neither here nor later, so `leases`,
+    /// `expiry`, `text` and the index slots may be zeroed memory the OS maps on first touch
+    /// (`calloc`): a table sized for a /15 pool then costs resident memory in proportion to
+    /// the leases it holds. Any bit pattern of the untouched parts is fine.
     pub fn new(storage: LeaseStorage<'a>) -> Result<Self, StorageError> {
         let capacity = storage.leases.len();
         if capacity > CAPACITY_MAX {
@@ -637,24 +666,17 @@ impl<'a> LeaseTable<'a> {
         if u32::try_from(storage.text.len()).is_err() {
             return Err(StorageError::TextTooLarge);
         }
-        let by_address =
-            HashIndex::new(storage.by_address).map_err(|_| StorageError::IndexSlots)?;
-        let by_client_id =
-            HashIndex::new(storage.by_client_id).map_err(|_| StorageError::IndexSlots)?;
-        let by_hwaddr = HashIndex::new(storage.by_hwaddr).map_err(|_| StorageError::IndexSlots)?;
+        let index = |slots| {
+            HashIndex::with_active(slots, INDEX_ACTIVE_MIN).map_err(|_| StorageError::IndexSlots)
+        };
+        let by_address = index(storage.by_address)?;
+        let by_client_id = index(storage.by_client_id)?;
+        let by_hwaddr = index(storage.by_hwaddr)?;
         let expiry = storage
             .expiry
             .get_mut(..capacity)
             .ok_or(StorageError::ExpiryTooSmall)?;
         let slots = storage.leases;
-        for (i, slot) in slots.iter_mut().enumerate() {
-            *slot = LeaseSlot::default();
-            slot.link = if i + 1 < capacity {
-                (i + 1) as u32
-            } else {
-                NONE
-            };
-        }
         Ok(LeaseTable {
             slots,
             by_address,
@@ -669,7 +691,8 @@ impl<'a> LeaseTable<'a> {
                 garbage: 0,
             },
             occupancy: PoolOccupancy::new(storage.occupancy),
-            free_head: if capacity > 0 { 0 } else { NONE },
+            free_head: NONE,
+            high_water: 0,
             len: 0,
         })
     }
@@ -677,22 +700,15 @@ impl<'a> LeaseTable<'a> {
     /// Removes every lease (before reloading the lease files on reconfiguration, or for
     /// `lease4-wipe` of everything). Pools stay installed; reservation marks stay. O(capacity).
     pub fn clear(&mut self) {
+        let used = self.used_slots().len();
         let addresses = self
             .slots
             .iter()
+            .take(used)
             .filter(|s| s.holds_address())
             .map(|s| s.address);
         for a in addresses {
             self.occupancy.set_held(Ipv4Addr::from_bits(a), false);
-        }
-        let capacity = self.slots.len();
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            *slot = LeaseSlot::default();
-            slot.link = if i + 1 < capacity {
-                (i + 1) as u32
-            } else {
-                NONE
-            };
         }
         self.by_address.clear();
         self.by_client_id.clear();
@@ -701,8 +717,14 @@ impl<'a> LeaseTable<'a> {
         self.reclaimed_len = 0;
         self.text.used = 0;
         self.text.garbage = 0;
-        self.free_head = if capacity > 0 { 0 } else { NONE };
+        self.free_head = NONE;
+        self.high_water = 0;
         self.len = 0;
+    }
+
+    /// The slots that have held a lease (free ones among them have state `STATE_FREE`).
+    fn used_slots(&self) -> &[LeaseSlot] {
+        self.slots.get(..self.high_water as usize).unwrap_or(&[])
     }
 
     /// Number of leases stored.
@@ -741,7 +763,8 @@ impl<'a> LeaseTable<'a> {
         self.occupancy
             .set_config_pools(pools)
             .map_err(TableError::Occupancy)?;
-        for slot in self.slots.iter() {
+        let used = self.high_water as usize;
+        for slot in self.slots.iter().take(used) {
             if slot.holds_address() {
                 self.occupancy
                     .set_held(Ipv4Addr::from_bits(slot.address), true);
@@ -767,7 +790,7 @@ impl<'a> LeaseTable<'a> {
     /// [`Self::len`] entries (fewer are filled, unsorted remainder dropped, if shorter).
     pub fn ids_by_address<'i>(&self, ids: &'i mut [u32]) -> &'i [u32] {
         let mut n = 0;
-        for (i, slot) in self.slots.iter().enumerate() {
+        for (i, slot) in self.used_slots().iter().enumerate() {
             if !slot.in_use() {
                 continue;
             }
@@ -883,9 +906,9 @@ impl<'a> LeaseTable<'a> {
     }
 
     /// Every lease, in slot order (for lease4-get-all, statistics and compaction; sort by
-    /// address yourself when the output must be ordered). O(capacity).
+    /// address yourself when the output must be ordered). O(slots ever used).
     pub fn iter(&self) -> impl Iterator<Item = (LeaseId, LeaseRecord<'_>)> + '_ {
-        self.slots
+        self.used_slots()
             .iter()
             .enumerate()
             .filter(|(_, s)| s.in_use())
@@ -969,14 +992,56 @@ impl<'a> LeaseTable<'a> {
         let Some(slot) = self.slots.get(id as usize) else {
             return;
         };
-        let cid = slot_client_id(slot, &self.text);
+        let has_cid = !slot_client_id(slot, &self.text).is_empty();
+        let has_hw = !slot.hwaddr().is_empty();
+        if has_cid && self.by_client_id.wants_widening() {
+            self.widen_index(IndexKind::ClientId);
+        }
+        if has_hw && self.by_hwaddr.wants_widening() {
+            self.widen_index(IndexKind::HwAddr);
+        }
+        let Some(slot) = self.slots.get(id as usize) else {
+            return;
+        };
         // The index has more slots than the table has leases, so inserts cannot fail.
-        if !cid.is_empty() {
+        if has_cid {
+            let cid = slot_client_id(slot, &self.text);
             let _ = self.by_client_id.insert(bytes_hash(cid), id);
         }
-        let hw = slot.hwaddr();
-        if !hw.is_empty() {
-            let _ = self.by_hwaddr.insert(bytes_hash(hw), id);
+        if has_hw {
+            let _ = self.by_hwaddr.insert(bytes_hash(slot.hwaddr()), id);
+        }
+    }
+
+    /// Doubles the slots `kind`'s index uses and re-inserts every lease it holds (from the
+    /// lease slots). O(slots used); it runs about log2(leases / 1024) times in a table's
+    /// life, so inserts stay amortised O(1), and it never allocates.
+    fn widen_index(&mut self, kind: IndexKind) {
+        let used = self.high_water as usize;
+        let slots = self.slots.get(..used).unwrap_or(&[]);
+        let text = &self.text;
+        let index = match kind {
+            IndexKind::Address => &mut self.by_address,
+            IndexKind::ClientId => &mut self.by_client_id,
+            IndexKind::HwAddr => &mut self.by_hwaddr,
+        };
+        index.widen();
+        for (id, slot) in slots.iter().enumerate() {
+            if !slot.in_use() {
+                continue;
+            }
+            let key = match kind {
+                IndexKind::Address => address_hash(slot.address),
+                IndexKind::ClientId => match slot_client_id(slot, text) {
+                    [] => continue,
+                    cid => bytes_hash(cid),
+                },
+                IndexKind::HwAddr => match slot.hwaddr() {
+                    [] => continue,
+                    hw => bytes_hash(hw),
+                },
+            };
+            let _ = index.insert(key, id as u32);
         }
     }
 
@@ -1092,17 +1157,30 @@ impl<'a> LeaseTable<'a> {
                 id
             }
             None => {
-                if self.free_head == NONE {
+                if self.free_head == NONE && self.high_water as usize >= self.slots.len() {
                     return Err(TableError::Full);
                 }
                 if need > self.text.available() {
                     return Err(TableError::TextFull);
                 }
-                let id = self.free_head;
+                if self.by_address.wants_widening() {
+                    self.widen_index(IndexKind::Address);
+                }
+                let id = if self.free_head != NONE {
+                    self.free_head
+                } else {
+                    self.high_water
+                };
                 let Some(slot) = self.slots.get_mut(id as usize) else {
                     return Err(TableError::Full);
                 };
-                self.free_head = slot.link;
+                if id == self.free_head {
+                    self.free_head = slot.link;
+                } else {
+                    // A slot never used before: whatever the storage held, it starts free.
+                    *slot = LeaseSlot::default();
+                    self.high_water += 1;
+                }
                 slot.address = addr.to_bits();
                 slot.state = LeaseState::Default.code() as u8;
                 let _ = self.by_address.insert(address_hash(addr.to_bits()), id);
@@ -1283,11 +1361,11 @@ pub(crate) mod testutil {
 
     /// Owned storage for tests (what the daemon does with its allocations).
     pub(crate) struct Owned {
-        leases: Vec<LeaseSlot>,
-        by_address: Vec<u32>,
-        by_client_id: Vec<u32>,
-        by_hwaddr: Vec<u32>,
-        expiry: Vec<u32>,
+        pub(crate) leases: Vec<LeaseSlot>,
+        pub(crate) by_address: Vec<u32>,
+        pub(crate) by_client_id: Vec<u32>,
+        pub(crate) by_hwaddr: Vec<u32>,
+        pub(crate) expiry: Vec<u32>,
         text: Vec<u8>,
         pools: Vec<PoolBits>,
         sorted: Vec<SortedPool>,
@@ -1388,6 +1466,67 @@ mod tests {
         assert!(t.get(addr(1)).is_none());
         assert!(t.find_by_hwaddr(&hw2, 1).is_none());
         assert!(t.is_empty());
+    }
+
+    /// A table over storage holding arbitrary bytes (as zeroed pages the OS maps lazily would:
+    /// a zero slot even looks like a lease in state 0) works, touches index slots only in the
+    /// prefix its leases need and lease slots only up to the number of leases, and widening
+    /// the indexes past 1024 keeps every lease findable by address, client-id and MAC.
+    #[test]
+    fn storage_beyond_use_is_never_touched() {
+        const CAPACITY: usize = 8192;
+        const N: u32 = 3000;
+        let mut owned = Owned::new(CAPACITY, 64 * 1024, &[]);
+        let zero_slot = LeaseSlot {
+            link: 0,
+            hostname: 0,
+            user_context: 0,
+            state: 0,
+            ..LeaseSlot::default()
+        };
+        owned.leases.fill(zero_slot);
+        for index in [
+            &mut owned.by_address,
+            &mut owned.by_client_id,
+            &mut owned.by_hwaddr,
+        ] {
+            index.fill(0x5a5a_5a5a);
+        }
+        owned.expiry.fill(0x5a5a_5a5a);
+        let mut t = owned.table();
+        assert!(t.is_empty());
+        assert_eq!(t.iter().count(), 0, "never-used slots are not leases");
+        let mac = |i: u32| {
+            let b = i.to_be_bytes();
+            [2, 0, b[0], b[1], b[2], b[3]]
+        };
+        let cid = |i: u32| {
+            let b = i.to_be_bytes();
+            [1, 2, 0, b[0], b[1], b[2], b[3]]
+        };
+        for i in 0..N {
+            t.upsert(&lease(i, &mac(i), &cid(i), "")).unwrap();
+        }
+        assert!(t.remove(addr(7)));
+        t.upsert(&lease(N, &mac(N), &cid(N), "")).unwrap();
+        assert_eq!(t.len(), N as usize);
+        assert_eq!(t.iter().count(), N as usize);
+        for i in (0..=N).filter(|&i| i != 7) {
+            let (id, _) = t.find_by_hwaddr(&mac(i), 1).unwrap();
+            assert_eq!(t.find_by_client_id(&cid(i), 1).unwrap().0, id);
+            assert_eq!(t.id_of(addr(i)), Some(id));
+        }
+        assert_eq!(
+            t.by_address.active_slots(),
+            8192,
+            "3000 leases: ≤ half of 8192"
+        );
+        assert!(
+            owned.leases[N as usize..].iter().all(|s| *s == zero_slot),
+            "the freed slot was reused: slots beyond {N} untouched"
+        );
+        assert!(owned.expiry[N as usize..].iter().all(|&v| v == 0x5a5a_5a5a));
+        assert!(owned.by_address[8192..].iter().all(|&v| v == 0x5a5a_5a5a));
     }
 
     #[test]

@@ -22,20 +22,13 @@ pub trait ClassTests {
 }
 
 /// Number of `u64` words of class bits [`crate::server::Engine::with_class_tests`] needs for
-/// `classes` configured classes: one bit per class for the pass-1 matches, then one per
-/// class for the pass-2 matches (the two passes sit at different places in the packet's
-/// class order, kea-expressions.md §6.1).
+/// `classes` configured classes.
 pub const fn class_words(classes: usize) -> usize {
-    2 * classes.div_ceil(64)
+    classes.div_ceil(64)
 }
 
 fn bit(bits: &[u64], i: usize) -> bool {
     bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-}
-
-/// The pass-1 half and the pass-2 half of the class bits (see [`class_words`]).
-fn halves(bits: &[u64]) -> (&[u64], &[u64]) {
-    bits.split_at_checked(bits.len() / 2).unwrap_or((&[], &[]))
 }
 
 /// Which classification pass [`run_class_pass`] runs (kea-expressions.md §5).
@@ -51,8 +44,7 @@ pub enum Pass {
 }
 
 /// Runs one pass of class tests in configuration order; "later classes see earlier
-/// matches". Matches are recorded in the pass's half of `bits` (bit `i` =
-/// `config.classes[i]`, layout of [`class_words`]).
+/// matches". Matches are recorded in `bits` (bit `i` = `config.classes[i]`).
 pub fn run_class_pass(
     config: &Config<'_>,
     tests: &dyn ClassTests,
@@ -61,16 +53,15 @@ pub fn run_class_pass(
     bits: &mut [u64],
     pass: Pass,
 ) {
-    let half = bits.len() / 2;
-    let offset = match pass {
-        Pass::One => {
-            if let Some(first) = bits.get_mut(..half) {
-                first.fill(0);
+    if pass == Pass::One {
+        for i in 0..config.classes.len() {
+            if !tests.depends_on_known(i) {
+                if let Some(w) = bits.get_mut(i / 64) {
+                    *w &= !(1 << (i % 64));
+                }
             }
-            0
         }
-        Pass::Two => half,
-    };
+    }
     for (i, class) in config.classes.iter().enumerate() {
         if class.test.is_empty()
             || class.only_if_required
@@ -80,11 +71,12 @@ pub fn run_class_pass(
         }
         let view = PacketClasses {
             tested: bits,
+            tests: Some(tests),
             ..*base
         };
         let matched = tests.test(i, query, &view);
         if matched {
-            if let Some(w) = bits.get_mut(offset + i / 64) {
+            if let Some(w) = bits.get_mut(i / 64) {
                 *w |= 1 << (i % 64);
             }
         }
@@ -137,8 +129,10 @@ pub struct PacketClasses<'c> {
     /// The host's `client-classes` added after the allocation (subnet-level host in a
     /// shared network, §5 step 12).
     late_reservation_classes: IndexRange,
-    /// Test results, layout of [`class_words`] (pass-1 half, pass-2 half).
+    /// Classes whose test matched (bit `i` = `config.classes[i]`).
     tested: &'c [u64],
+    /// The evaluator, which tells pass-1 classes from pass-2 ones.
+    tests: Option<&'c dyn ClassTests>,
     /// Required classes to evaluate on demand (§5 step 13), once the address is known.
     required: Option<Required<'c>>,
 }
@@ -162,6 +156,7 @@ impl<'c> PacketClasses<'c> {
             reservation_classes: IndexRange::EMPTY,
             late_reservation_classes: IndexRange::EMPTY,
             tested: &[],
+            tests: None,
             required: None,
         }
     }
@@ -236,9 +231,18 @@ impl<'c> PacketClasses<'c> {
         req.tests.test(index, req.query, &before)
     }
 
-    /// The same classes plus the test results in `tested` (layout of [`class_words`]).
-    pub fn with_tested(self, tested: &'c [u64]) -> Self {
-        PacketClasses { tested, ..self }
+    /// The same classes plus the test results in `tested` of the evaluator `tests` (which
+    /// tells pass-2 classes, those depending on KNOWN/UNKNOWN, from pass-1 ones).
+    pub fn with_tested(self, tested: &'c [u64], tests: Option<&'c dyn ClassTests>) -> Self {
+        PacketClasses {
+            tested,
+            tests,
+            ..self
+        }
+    }
+
+    fn in_pass_two(&self, index: usize) -> bool {
+        self.tests.is_some_and(|t| t.depends_on_known(index))
     }
 
     /// Classes after the host lookup: `known` when a host was found (in the selected
@@ -287,7 +291,6 @@ impl<'c> PacketClasses<'c> {
     /// The first stage at which class `name` (configured at `index`, if it is) enters the
     /// packet's class list; `None` if the packet is not in it.
     fn stage_of(&self, name: &[u8], index: Option<usize>) -> Option<Stage> {
-        let (pass_one, pass_two) = halves(self.tested);
         if name == b"ALL" {
             return Some(Stage::All);
         }
@@ -299,7 +302,7 @@ impl<'c> PacketClasses<'c> {
         if self.in_list(self.reservation_classes, name) {
             return Some(Stage::EarlyHost);
         }
-        if index.is_some_and(|i| bit(pass_one, i)) {
+        if index.is_some_and(|i| bit(self.tested, i) && !self.in_pass_two(i)) {
             return Some(Stage::PassOne);
         }
         if (name == b"KNOWN" && self.known == Some(true))
@@ -307,7 +310,7 @@ impl<'c> PacketClasses<'c> {
         {
             return Some(Stage::Known);
         }
-        if index.is_some_and(|i| bit(pass_two, i)) {
+        if index.is_some_and(|i| bit(self.tested, i) && self.in_pass_two(i)) {
             return Some(Stage::PassTwo);
         }
         if self.in_list(self.late_reservation_classes, name) {
@@ -451,18 +454,19 @@ mod tests {
         let required = names(&mut f, &["req", "pass1", "req"]);
         let config = f.config();
         let mut bits = std::vec![0u64; class_words(config.classes.len())];
-        let half = bits.len() / 2;
-        set(&mut bits[..half], pass1);
-        set(&mut bits[half..], pass2);
-        struct AlwaysTrue;
+        set(&mut bits, pass1);
+        set(&mut bits, pass2);
+        /// Every test true; only `pass2` depends on KNOWN.
+        struct AlwaysTrue(usize);
         impl ClassTests for AlwaysTrue {
             fn test(&self, _: usize, _: &Query<'_>, _: &dyn Membership) -> bool {
                 true
             }
-            fn depends_on_known(&self, _: usize) -> bool {
-                false
+            fn depends_on_known(&self, index: usize) -> bool {
+                index == self.0
             }
         }
+        let tests = AlwaysTrue(pass2);
         let query = Query {
             payload: &[],
             interface: crate::server::Interface {
@@ -478,11 +482,11 @@ mod tests {
         };
         let classes = PacketClasses::new(&config, b"acme")
             .with_host(true, Some(host))
-            .with_tested(&bits)
+            .with_tested(&bits, Some(&tests))
             .with_late_host(Some(other))
             .with_required(
                 [IndexRange::EMPTY, required, IndexRange::EMPTY],
-                &AlwaysTrue,
+                &tests,
                 &query,
             );
         let order: std::vec::Vec<usize> = classes.configured().collect();
@@ -492,7 +496,7 @@ mod tests {
         );
         assert!(classes.is_member(b"ALL") && classes.is_member(b"late"));
         // Before the host lookup: no KNOWN, no host classes, no late or required ones.
-        let before = PacketClasses::new(&config, b"").with_tested(&bits);
+        let before = PacketClasses::new(&config, b"").with_tested(&bits, Some(&tests));
         let order: std::vec::Vec<usize> = before.configured().collect();
         assert_eq!(order, std::vec![pass1, pass2]);
         assert!(!before.is_member(b"KNOWN") && !before.is_member(b"UNKNOWN"));

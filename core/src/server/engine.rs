@@ -23,6 +23,7 @@ use crate::server::lifetime::tee_times;
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
+use crate::server::trace::{index_u32, ClassList, DecisionRecord};
 use crate::server::vendor;
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
@@ -238,6 +239,13 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) client_port: u16,
     /// Whether option 52 is followed into `sname`/`file` (Kea 2.2: no).
     pub(crate) overload: accept::Overload,
+    /// What was decided for the last query (packet trace), rewritten by every `handle`.
+    pub(crate) record: DecisionRecord,
+    /// Whether the record lists the packet's classes ([`Engine::with_trace`]).
+    pub(crate) trace_classes: bool,
+    /// The classes once the reply's required classes joined (set while the reply is built,
+    /// which only borrows the engine; moved into `record` after `handle`).
+    pub(crate) trace_required: core::cell::Cell<Option<ClassList>>,
 }
 
 /// What a reply is built from.
@@ -286,7 +294,25 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             server_port: destination::SERVER_PORT,
             client_port: destination::CLIENT_PORT,
             overload: accept::Overload::Ignore,
+            record: DecisionRecord::EMPTY,
+            trace_classes: false,
+            trace_required: core::cell::Cell::new(None),
         }
+    }
+
+    /// Packet trace: also record the packet's classes in [`Engine::decision`] (the rest of
+    /// the record is always filled; listing classes costs a pass over the configured ones).
+    pub fn with_trace(mut self, on: bool) -> Self {
+        self.trace_classes = on;
+        self
+    }
+
+    /// What was decided for the last query given to [`Engine::handle`]: subnet and the rule
+    /// that chose it, host reservation, classes (with [`Engine::with_trace`]), REQUEST
+    /// state, address and why. The [`Outcome`] says the rest (reply, NAK or drop reason).
+    /// [`crate::server::trace::TraceLine`] formats both.
+    pub fn decision(&self) -> &DecisionRecord {
+        &self.record
     }
 
     /// A wren extension: read options carried in `sname`/`file` when option 52 says so
@@ -370,8 +396,12 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     ) -> Outcome {
         // The class bits are lent to this packet's context and given back afterwards.
         let bits = core::mem::take(&mut self.class_bits);
+        self.record = DecisionRecord::EMPTY;
         let outcome = self.handle_with(query, now, reply, sink, bits);
         self.class_bits = bits;
+        if let Some(classes) = self.trace_required.take() {
+            self.record.classes = Some(classes);
+        }
         outcome
     }
 
@@ -466,7 +496,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         };
         // Subnet `client-class` restrictions see the pass-1 matches (Kea selects the
         // subnet after `classifyPacket`).
-        let selected = subnet_select::select_subnet(config_ref, &input, &classes.with_tested(bits));
+        let (selected, selected_by) =
+            subnet_select::select_subnet_by(config_ref, &input, &classes.with_tested(bits, tests));
+        self.record.selection = Some(selected_by);
+        self.record.subnet = selected.map(index_u32);
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
@@ -502,6 +535,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         ) {
             let (known, early) = self.host_classes(selected, reservation, &host_ids);
             classes = classes.with_host(known, early);
+            self.record.known = Some(known);
+            self.record.reservation = reservation.map(index_u32);
             if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
                 if classes.has_early_host_classes() {
                     run_class_pass(config_ref, tests, query, &classes, bits, Pass::One);
@@ -509,7 +544,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 run_class_pass(config_ref, tests, query, &classes, bits, Pass::Two);
             }
         }
-        let classes = classes.with_tested(bits);
+        let classes = classes.with_tested(bits, tests);
+        if self.trace_classes {
+            self.record.classes = Some(ClassList::collect(classes.configured()));
+        }
         if classes.is_member(b"DROP") {
             return Outcome::Drop(DropReason::DropClass);
         }
@@ -759,6 +797,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                     },
                     ..*ctx
                 };
+                if self.trace_classes {
+                    let all = with_required.classes.configured();
+                    self.trace_required.set(Some(ClassList::collect(all)));
+                }
                 &with_required
             }
             _ => ctx,
