@@ -401,6 +401,72 @@ fn vendor_options() {
     assert!(on(&plain, "vendor-class[*].data == ''"));
 }
 
+/// `known` / `unknown` (rejected by Kea 2.2's lexer, listed in the Kea ARM) mean
+/// `member('KNOWN')` / `not member('KNOWN')`: pass 2, after the host lookup.
+#[test]
+fn known_and_unknown_keywords() {
+    let packet = query(&[]);
+    let known = Classes {
+        members: 0,
+        known: Some(true),
+    };
+    let unknown = Classes {
+        members: 0,
+        known: Some(false),
+    };
+    for (test, with_host, without_host) in [
+        ("known", true, false),
+        ("unknown", false, true),
+        ("not known", false, true),
+        ("not unknown and known", true, false),
+        ("(unknown)", false, true),
+        ("ifelse(known, 'a', 'b') == 'a'", true, false),
+    ] {
+        assert_eq!(eval_with(test, &packet, &known), Ok(with_host), "{test}");
+        assert_eq!(
+            eval_with(test, &packet, &unknown),
+            Ok(without_host),
+            "{test}"
+        );
+        // Same meaning as the member() spelling, in every state (before the lookup too).
+        let spelled = test
+            .replace("unknown", "not member('KNOWN')")
+            .replace("known", "member('KNOWN')")
+            .replace("not member('KNOWN')", "(not member('KNOWN'))");
+        for classes in [&known, &unknown, &NOBODY] {
+            assert_eq!(
+                eval_with(test, &packet, classes),
+                eval_with(&spelled, &packet, classes),
+                "{test} vs {spelled}"
+            );
+        }
+    }
+    // Both make the class a pass-2 class.
+    let compiled = compile_all(&[
+        ("k", "known", false),
+        ("u", "unknown and option[60].exists", false),
+        ("plain", "option[60].exists", false),
+    ])
+    .unwrap();
+    assert!(compiled.classes[0].depends_on_known());
+    assert!(compiled.classes[1].depends_on_known());
+    assert!(!compiled.classes[2].depends_on_known());
+    // The config loader's warning trigger.
+    assert!(crate::classify::uses_known_keyword(b"known"));
+    assert!(crate::classify::uses_known_keyword(
+        b"option[60].exists and not unknown"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"member('KNOWN')"));
+    assert!(!crate::classify::uses_known_keyword(
+        b"'known' == 'unknown'"
+    ));
+    assert!(!crate::classify::uses_known_keyword(
+        b"option[known].exists"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"known-option == 'x'"));
+    assert!(!crate::classify::uses_known_keyword(b"'unterminated known"));
+}
+
 #[test]
 fn member_builtins() {
     let packet = query(&[(60, b"PXEClient:Arch:00000")]);
@@ -464,16 +530,25 @@ fn parse_errors_name_the_column() {
     assert_eq!((e.kind, e.column), (ParseErrorKind::UnknownOptionName, 8));
     assert_eq!(e.token(test), "no-such-option");
 
-    // Kea 2.2's lexer has no `known`/`unknown`.
-    let e = parse_error("known");
+    // Words Kea 2.2's lexer has no rule for (3.0's `lcase`, `match`).
+    let e = parse_error("lcase('A') == 'a'");
     assert_eq!(
         (e.kind, e.column),
-        (ParseErrorKind::InvalidCharacter(b'k'), 1)
+        (ParseErrorKind::InvalidCharacter(b'l'), 1)
     );
-    assert_eq!(format!("{e}"), "column 1: Invalid character: k");
+    assert_eq!(format!("{e}"), "column 1: Invalid character: l");
     assert_eq!(
-        parse_error("not unknown").kind,
-        ParseErrorKind::InvalidCharacter(b'u')
+        parse_error("not match('x')").kind,
+        ParseErrorKind::InvalidCharacter(b'm')
+    );
+    // `known` is a boolean: it cannot be compared or called.
+    assert_eq!(
+        parse_error("known == 'true'").kind,
+        ParseErrorKind::Expected("a string expression")
+    );
+    assert_eq!(
+        parse_error("known('x')").kind,
+        ParseErrorKind::TrailingInput
     );
 
     assert_eq!(
