@@ -334,6 +334,13 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.field_u64("result", 0)?;
             w.end_object()
         }
+        Reply::NoData { text } => {
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.end_object()?;
+            result_text(w, RESULT_EMPTY, format_args!("{text}"))
+        }
         Reply::ServerTag => {
             w.begin_object()?;
             w.key("arguments")?;

@@ -324,7 +324,7 @@ fn config_write_is_atomic_and_keeps_the_previous_file() {
             )
         })
         .collect();
-    backups.sort_by_key(|b| b.1.len());
+    backups.sort_by(|a, b| a.1.cmp(&b.1)); // "one" < "two"
     assert_eq!(backups.len(), 2, "{backups:?}");
     assert_eq!(
         (backups[0].1.as_str(), backups[1].1.as_str()),

@@ -265,12 +265,24 @@ impl DirTable {
     }
 
     fn open_file(&mut self, path: &Path, access: Access, flags: OFlag) -> io::Result<File> {
+        self.open_file_mode(path, access, flags, 0o666)
+    }
+
+    /// [`Self::open_file`] creating with `mode` (before the umask): the mode is given at
+    /// creation, so no `fchmod` right is needed.
+    fn open_file_mode(
+        &mut self,
+        path: &Path,
+        access: Access,
+        flags: OFlag,
+        mode: u32,
+    ) -> io::Result<File> {
         let (index, name) = self.locate(path, access)?;
         let fd = nix::fcntl::openat(
             self.fd(index)?,
             name.as_c_str(),
             flags | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o666),
+            Mode::from_bits_truncate(mode as _),
         )
         .map_err(|e| with_path(path, e))?;
         Ok(File::from(fd))
@@ -307,8 +319,11 @@ impl DirTable {
 
     /// Replaces `target` with `bytes` so that a crash leaves the old or the new file, never
     /// a mix: `.<name>.wren-tmp` is written and fsynced, the old file (if any) is copied to
-    /// `<name>.<backup_suffix>.bak` when a suffix is given, the temp file is renamed over
-    /// the target, and the directory is fsynced.
+    /// `<name>.<backup_suffix>.bak` when a suffix is given (`<suffix>-2`, `-3`, … when that
+    /// name is taken: two writes in one second keep both old versions), the temp file is
+    /// renamed over the target, and the directory is fsynced. [control API] The new file
+    /// gets the old one's permission bits (a config holding passwords stays private), a
+    /// new file `0600`.
     pub fn replace(
         &mut self,
         target: &Path,
@@ -323,23 +338,40 @@ impl DirTable {
         let sibling = |n: String| full.with_file_name(n);
         let display = name.to_string_lossy().into_owned();
         let tmp = sibling(format!(".{display}.wren-tmp"));
+        let mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
+            Ok(old) => old
+                .metadata()
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+                .unwrap_or(0o600),
+            Err(_) => 0o600,
+        };
+        // A stale temp file would keep its own mode through O_CREAT.
+        let _ = self.unlink_for_replace(&tmp);
         {
-            let mut file = self.open_file(
+            let mut file = self.open_file_mode(
                 &tmp,
                 Access::Replace,
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                mode,
             )?;
             file.write_all(bytes).map_err(|e| with_path(&tmp, e))?;
             file.sync_all().map_err(|e| with_path(&tmp, e))?;
         }
         if let Some(suffix) = backup_suffix {
-            let backup = sibling(format!("{display}.{suffix}.bak"));
-            match self.copy_within(&full, &backup) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    let _ = self.unlink_for_replace(&tmp);
-                    return Err(e);
+            for n in 1..=100 {
+                let backup = if n == 1 {
+                    sibling(format!("{display}.{suffix}.bak"))
+                } else {
+                    sibling(format!("{display}.{suffix}-{n}.bak"))
+                };
+                match self.copy_within(&full, &backup) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => {}
+                    Err(e) => {
+                        let _ = self.unlink_for_replace(&tmp);
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -381,10 +413,11 @@ impl DirTable {
         source
             .read_to_end(&mut bytes)
             .map_err(|e| with_path(from, e))?;
+        // O_EXCL: an existing backup is never overwritten (the caller picks another name).
         let mut copy = self.open_file(
             to,
             Access::Replace,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
         )?;
         copy.write_all(&bytes).map_err(|e| with_path(to, e))?;
         copy.set_permissions(mode).map_err(|e| with_path(to, e))?;
