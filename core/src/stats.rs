@@ -592,7 +592,14 @@ impl<'a> Stats<'a> {
                 self.add_subnet(id, SubnetStat::ReclaimedDeclinedAddresses, 1, now);
                 self.add_global(GlobalStat::ReclaimedDeclinedAddresses, 1, now);
             }
-            LeaseState::ExpiredReclaimed => {}
+            // The table reports a lease it keeps as state 2 after reclaiming it; only a
+            // lease in state 0 is kept that way (a declined one is removed, reported with
+            // its state 1), so it was an assigned address (core/src/lease/table.rs
+            // `reclaim_expired`). Without this, `assigned-addresses` never fell when
+            // `hold-reclaimed-time` (default 3600 s) keeps reclaimed leases.
+            LeaseState::ExpiredReclaimed => {
+                self.add_subnet(id, SubnetStat::AssignedAddresses, -1, now)
+            }
         }
     }
 

@@ -1012,6 +1012,16 @@ fn run_command<E: Engine, J: Journal>(
         }
         let reply = match decision {
             Decision::Reply(r) => r,
+            Decision::Action(Action::LeasesReclaim { remove }) => {
+                reclaim_now(config, leases, stats, journal, now, remove);
+                match journal.sync_batch() {
+                    Ok(()) => Reply::status(0, control::texts::RECLAIM_DONE),
+                    Err(e) => {
+                        log::error!("DHCPSRV_MEMFILE_WRITE_FAIL leases-reclaim lease write: {e}");
+                        Reply::error(&e)
+                    }
+                }
+            }
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
         render_all(&reply, config, &text, leases, stats, state, out);
@@ -1072,6 +1082,33 @@ fn render_all(
         }
         cursor = chunk.next;
     }
+}
+
+/// `leases-reclaim`: one reclamation cycle now over every expired lease (Kea's
+/// `reclaimExpiredLeases4(0, 0, remove)`: no lease or time limit). `remove` removes each
+/// reclaimed lease (a `valid_lifetime` 0 row); otherwise it stays in state 2
+/// (expired-reclaimed) for the flush timer, whatever `hold-reclaimed-time` says. Each
+/// change goes to the lease file and into the statistics (`reclaimed-leases`, …), as the
+/// timer's cycle does.
+fn reclaim_now<J: Journal>(
+    config: &Config<'_>,
+    leases: &mut LeaseTable<'_>,
+    stats: &mut Stats<'_>,
+    journal: &mut J,
+    now: Timestamp,
+    remove: bool,
+) -> usize {
+    let hold = if remove {
+        0
+    } else {
+        config.globals.expired_leases.hold_reclaimed_time.max(1)
+    };
+    let reclaimed = leases.reclaim_expired(now, usize::MAX, hold, |record| {
+        stats.record_reclaimed(record, now);
+        journal.lease_changed(record);
+    });
+    log::info!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE leases-reclaim: {reclaimed} expired lease(s) reclaimed");
+    reclaimed
 }
 
 /// Where a candidate config text came from, for the error text.
@@ -1286,6 +1323,7 @@ fn carry_out(
             log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
+        // Carried out in `run_command`, where the lease table is at hand.
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
         Action::Trace(request) => {
             // [packet trace] The switch the engine follows (attached in `prepare`).

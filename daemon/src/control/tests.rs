@@ -361,3 +361,96 @@ fn sync_timing_keeps_last_max_and_mean() {
     assert_eq!(t.max, Duration::from_millis(10));
     assert_eq!(t.mean(), Duration::from_millis(5));
 }
+
+/// POSTs `body` on a fresh connection and returns the answer body.
+fn post(port: u16, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (code, answer) = read_response(&mut s, &mut Vec::new());
+    assert_eq!(code, 200, "{answer}");
+    answer
+}
+
+#[test]
+fn leases_reclaim_runs_a_reclamation_cycle() {
+    let port = free_port();
+    serve(http(port), REQUEST_TIMEOUT, move || {
+        let now = wall_clock().0;
+        // Two leases that expired 100 s ago, one that is current.
+        for (ip, mac, expire) in [
+            ("198.18.0.10", "02:00:00:00:00:10", now - 100),
+            ("198.18.0.11", "02:00:00:00:00:11", now - 100),
+            ("198.18.0.12", "02:00:00:00:00:12", now + 600),
+        ] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "{ip}", "hw-address": "{mac}", "valid-lft": 60, "expire": {expire} }} }}"#
+                ),
+            );
+            assert!(a.contains("\"result\": 0"), "{a}");
+        }
+        let a = post(port, r#"{ "command": "leases-reclaim" }"#);
+        assert!(a.contains("Missing mandatory 'remove' parameter."), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": false } }"#,
+        );
+        assert!(
+            a.contains(r#""result": 0, "text": "Reclamation of expired leases is complete.""#),
+            "{a}"
+        );
+        // Kept in state 2 (expired-reclaimed); the current lease untouched.
+        for ip in ["198.18.0.10", "198.18.0.11"] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-get", "arguments": {{ "ip-address": "{ip}" }} }}"#
+                ),
+            );
+            assert!(a.contains("\"state\": 2"), "{ip}: {a}");
+        }
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.12" } }"#,
+        );
+        assert!(a.contains("\"state\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "reclaimed-leases" } }"#,
+        );
+        assert!(a.contains(r#""reclaimed-leases": [ [ 2, "#), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "subnet[1].assigned-addresses" } }"#,
+        );
+        assert!(a.contains(r#"[ [ 1, "#), "{a}");
+        // remove: true takes an expired lease out of the table.
+        let a = post(
+            port,
+            &format!(
+                r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "198.18.0.13", "hw-address": "02:00:00:00:00:13", "valid-lft": 60, "expire": {} }} }}"#,
+                now - 100
+            ),
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": true } }"#,
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.13" } }"#,
+        );
+        assert!(a.contains("\"result\": 3"), "{a}");
+    });
+}
