@@ -1135,3 +1135,27 @@ fn mutated_requests_are_answered_not_panicked() {
         }
     });
 }
+
+#[test]
+fn config_get_redacts_secrets_and_keeps_the_rest() {
+    let text = r#"{ "Dhcp4": {
+      "control-sockets": [ { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8080,
+        "authentication": { "type": "basic", "realm": "r", "clients": [
+          { "user": "admin", "password": "1234" },
+          { "user": "ops", "password-file": "/etc/wren/ops.pw" } ] } } ],
+      "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24" } ]
+    } }"#;
+    with_world(text, 4, |w| {
+        let cfg = w.call(r#"{"command": "config-get"}"#);
+        assert!(
+            cfg.contains(r#"{ "user": "admin", "password": "*****" }"#),
+            "{cfg}"
+        );
+        assert!(!cfg.contains("1234"), "{cfg}");
+        assert!(
+            cfg.contains(r#""password-file": "/etc/wren/ops.pw""#),
+            "{cfg}"
+        );
+        assert!(cfg.contains(r#""realm": "r""#), "{cfg}");
+    });
+}
