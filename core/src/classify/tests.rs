@@ -467,6 +467,38 @@ fn known_and_unknown_keywords() {
     assert!(!crate::classify::uses_known_keyword(b"'unterminated known"));
 }
 
+/// Bracketed numbers at and beyond their ranges (option/sub-option codes 0..255,
+/// enterprise ids 0..4294967295, 124 tuple index 0..255), and `all` only as a length.
+#[test]
+fn bracket_ranges_and_all() {
+    let vivso: &[u8] = &[0xff, 0xff, 0xff, 0xff, 3, 1, 1, b'x'];
+    let packet = query(&[(125, vivso), (124, &[0, 0, 0x11, 0x8b, 1, b'a'])]);
+    assert!(on(&packet, "vendor[4294967295].exists"));
+    assert!(on(&packet, "vendor[4294967295].option[1].hex == 'x'"));
+    assert!(on(&packet, "vendor.enterprise == 4294967295"));
+    assert!(on(&packet, "option[0].hex == ''"));
+    assert!(on(&packet, "option[255].hex == ''"));
+    assert!(on(&packet, "relay4[255].hex == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[255] == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[0] == 'a'"));
+    assert!(on(&packet, "vendor-class[4491].data == 'a'"));
+    assert!(on(&packet, "option[vivso-suboptions].exists"));
+    assert!(on(&packet, "substring('abc', -3, all) == 'abc'"));
+    for bad in [
+        "vendor[4294967296].exists",
+        "relay4[256].exists",
+        "vendor[1].option[256].exists",
+        "vendor-class[1].data[256] == ''",
+        "option[-1].exists",
+        "substring('abc', all, 1) == ''",
+        "split('abc', '.', all) == ''",
+        "vendor[].exists",
+    ] {
+        let e = parse_error(bad);
+        assert!(e.column >= 1, "{bad}: {e}");
+    }
+}
+
 #[test]
 fn member_builtins() {
     let packet = query(&[(60, b"PXEClient:Arch:00000")]);
@@ -1291,6 +1323,8 @@ fn gen_bool(rng: &mut XorShift, depth: usize) -> String {
         "member('UNKNOWN')",
         "member('VENDOR_CLASS_PXEClient')",
         "member('HA_a')",
+        "known",
+        "unknown",
     ];
     if depth == 0 || rng.below(4) == 0 {
         return String::from(LEAVES[rng.below(LEAVES.len())]);
@@ -1335,6 +1369,7 @@ const SOUP: &[&str] = &[
     "1.2.3",
     "::",
     "known",
+    "unknown",
     "=",
     "#",
     "é",

@@ -501,4 +501,105 @@ mod tests {
         assert_eq!(order, std::vec![pass1, pass2]);
         assert!(!before.is_member(b"KNOWN") && !before.is_member(b"UNKNOWN"));
     }
+
+    /// Random class sets (bounded, deterministic): `configured()` lists every configured
+    /// class the packet is in exactly once, and nothing else; membership never panics on
+    /// names that are listed twice, undefined, or built-in.
+    #[test]
+    fn random_class_sets_list_each_member_once() {
+        const NAMES: &[&str] = &[
+            "ALL",
+            "KNOWN",
+            "UNKNOWN",
+            "VENDOR_CLASS_v",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "f",
+            "undefined",
+            "DROP",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        struct Tests(u64, u64);
+        impl ClassTests for Tests {
+            fn test(&self, i: usize, _: &Query<'_>, _: &dyn Membership) -> bool {
+                self.0 & (1 << i) != 0
+            }
+            fn depends_on_known(&self, i: usize) -> bool {
+                self.1 & (1 << i) != 0
+            }
+        }
+        let query = Query {
+            payload: &[],
+            interface: crate::server::Interface {
+                name: "x",
+                addresses: &[],
+                mac: [0; 6],
+            },
+            source_ip: core::net::Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: core::net::Ipv4Addr::BROADCAST,
+            source_mac: [0; 6],
+            transport: crate::server::Transport::Raw,
+        };
+        for _ in 0..400 {
+            let mut f = Fixture::new();
+            // Configured classes: a random subset of the names (skipping "undefined").
+            for name in NAMES.iter().take(NAMES.len() - 2) {
+                if next(3) != 0 {
+                    let c = f.class(name);
+                    if next(2) == 0 {
+                        f.classes[c].test = f.text(b"t");
+                    }
+                }
+            }
+            let s = f.subnet(1, "198.18.0.0/24");
+            let mut list = |f: &mut Fixture| {
+                let picked: std::vec::Vec<&str> =
+                    (0..next(4)).map(|_| NAMES[next(NAMES.len())]).collect();
+                names(f, &picked)
+            };
+            let h1 = f.reservation(Some(s), IdentifierType::HwAddress, &[1], None, "");
+            f.reservations[h1].client_classes = list(&mut f);
+            let h2 = f.reservation(Some(s), IdentifierType::HwAddress, &[2], None, "");
+            f.reservations[h2].client_classes = list(&mut f);
+            let required = [list(&mut f), list(&mut f), list(&mut f)];
+            let config = f.config();
+            let n = config.classes.len();
+            let mut bits = std::vec![0u64; class_words(n)];
+            for i in 0..n {
+                if next(2) == 0 {
+                    set(&mut bits, i);
+                }
+            }
+            let tests = Tests(next(1 << 12) as u64, next(1 << 12) as u64);
+            let known = [None, Some(true), Some(false)][next(3)];
+            let mut classes = PacketClasses::new(&config, [&b""[..], b"v", b"w"][next(3)])
+                .with_tested(&bits, Some(&tests));
+            if let Some(k) = known {
+                classes = classes.with_host(k, [None, Some(h1)][next(2)]);
+            }
+            if next(2) == 0 {
+                classes = classes.with_late_host(Some(h2));
+            }
+            if next(2) == 0 {
+                classes = classes.with_required(required, &tests, &query);
+            }
+            let order: std::vec::Vec<usize> = classes.configured().collect();
+            for (i, c) in config.classes.iter().enumerate() {
+                let member = classes.is_member(config.bytes(c.name));
+                let listed = order.iter().filter(|&&o| o == i).count();
+                assert_eq!(listed, usize::from(member), "class {i} in {order:?}");
+            }
+            assert!(classes.is_member(b"ALL"));
+        }
+    }
 }
