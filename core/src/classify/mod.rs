@@ -1,14 +1,16 @@
 //! Client classification: Kea 2.2's expression language (kea-expressions.md) compiled once
-//! at config load and evaluated per packet without allocation, and Kea's class assignment
-//! order (§5).
+//! at config load and evaluated per packet without allocation.
 //!
 //! * [`lexer`] and [`parser`]: `test` text → postfix [`program::Op`]s in an
 //!   [`program::ExprStore`] (caller-provided `&mut [Op]` + literal byte arena).
 //! * [`eval`]: one [`program::Expr`] against a [`eval::EvalContext`] (the parsed message plus
 //!   interface/addresses) and the classes assigned so far, on a fixed value stack over a
 //!   caller-provided scratch buffer.
-//! * [`classes`]: ALL → `VENDOR_CLASS_…` → pass 1 → (host lookup) KNOWN/UNKNOWN → pass 2 →
-//!   required classes, into a caller-provided ordered membership list + bitset.
+//! * [`classes`] and [`config_classes`]: the configured classes compiled in config order;
+//!   [`engine_glue`] hands them to the engine as its [`crate::server::ClassTests`]. Class
+//!   membership and Kea's assignment order (§5: ALL → `VENDOR_CLASS_…` → host classes →
+//!   pass 1 → KNOWN/UNKNOWN → pass 2 → late host classes → required) live in one place,
+//!   [`crate::server::classes`].
 //!
 //! Errors: a parse error names the column (the caller prefixes the class name, as Kea does
 //! with `client class "PXE": test: …`); an evaluation error makes the class not match and is
@@ -25,7 +27,7 @@ pub mod program;
 #[cfg(test)]
 mod tests;
 
-pub use classes::{ClassSet, ClassTable, CompiledClass, EarlierClasses};
+pub use classes::{CompiledClass, EarlierClasses};
 pub use config_classes::{compile_config_classes, storage_needed, ClassCompileError};
 pub use engine_glue::CompiledClassTests;
 pub use eval::{evaluate, ClassQuery, EvalContext, EvalError};

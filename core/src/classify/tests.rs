@@ -8,11 +8,11 @@ use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-use super::classes::{compile_class, ClassTable};
+use super::classes::compile_class;
 use super::eval::{evaluate, ClassQuery, EvalContext, EvalError};
 use super::parser::{compile, NoClasses, Resolver};
 use super::program::{ExprStore, Op};
-use super::{ClassSet, CompiledClass, ParseError, ParseErrorKind};
+use super::{CompiledClass, ParseError, ParseErrorKind};
 use crate::wire::message::Message;
 use crate::wire::options::OptionWriter;
 
@@ -901,51 +901,78 @@ fn classify_steps(
     host_classes: &[u32],
     required: &[u32],
 ) -> Vec<&'static str> {
-    let table = ClassTable {
+    use crate::assign::fixture::Fixture;
+    use crate::config::{IdentifierType, IndexRange};
+    use crate::server::classes::{run_class_pass, PacketClasses, Pass};
+    use crate::server::{class_words, Interface, Query, Transport};
+    // The engine's class machinery (crate::server::classes) over a config holding the
+    // compiled classes, a host with `host_classes` and a subnet requiring `required`.
+    let mut f = Fixture::new();
+    for c in &compiled.classes {
+        let i = f.class(core::str::from_utf8(c.name).unwrap());
+        if c.test.is_some() {
+            f.classes[i].test = f.text(b"compiled");
+        }
+        f.classes[i].only_if_required = c.only_if_required;
+    }
+    let names = |f: &mut Fixture, list: &[u32]| {
+        let start = f.names.len() as u32;
+        for &i in list {
+            let t = f.text(compiled.classes[i as usize].name);
+            f.names.push(t);
+        }
+        IndexRange {
+            start,
+            len: list.len() as u32,
+        }
+    };
+    let s = f.subnet(1, "198.18.0.0/24");
+    let host = f.reservation(Some(s), IdentifierType::HwAddress, &[1], None, "");
+    f.reservations[host].client_classes = names(&mut f, host_classes);
+    let required = names(&mut f, required);
+    let config = f.config();
+    let tests = super::CompiledClassTests {
         view: super::ExprView {
             ops: &compiled.ops,
             literals: &compiled.literals,
         },
         classes: &compiled.classes,
     };
+    let query = Query {
+        payload: packet,
+        interface: Interface {
+            name: "veth-wren0",
+            addresses: &[],
+            mac: [0; 6],
+        },
+        source_ip: Ipv4Addr::UNSPECIFIED,
+        source_port: 68,
+        destination_ip: Ipv4Addr::BROADCAST,
+        source_mac: [0; 6],
+        transport: Transport::Raw,
+    };
     let mut option_scratch = vec![0u8; packet.len()];
     let message = Message::parse(packet, &mut option_scratch).unwrap();
-    let ctx = EvalContext {
-        message: &message,
-        interface: b"veth-wren0",
-        source: Ipv4Addr::UNSPECIFIED,
-        destination: Ipv4Addr::BROADCAST,
-        length: 300,
-    };
-    let mut order = vec![0u32; compiled.classes.len()];
-    let mut bits = vec![0u64; ClassSet::words_needed(compiled.classes.len())];
-    let mut set = ClassSet::new(&mut order, &mut bits);
-    let mut scratch = [0u8; 1024];
-    let mut errors = 0;
-    let mut report = |_: u32, r: Result<bool, EvalError>| errors += usize::from(r.is_err());
-    table.classify_initial(&mut set, &ctx, &mut scratch, &mut report);
+    let vendor = message.vendor_class_identifier().unwrap_or(&[]);
+    let mut bits = vec![0u64; class_words(config.classes.len())];
+    let mut classes = PacketClasses::new(&config, vendor);
+    run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::One);
     if let Some(known) = known {
-        table.classify_after_host_lookup(
-            &mut set,
-            known,
-            &mut host_classes.iter().copied(),
-            &ctx,
-            &mut scratch,
-            &mut report,
-        );
+        classes = classes.with_host(known, Some(host));
+        if classes.has_early_host_classes() {
+            run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::One);
+        }
+        run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::Two);
     }
-    table.classify_required(
-        &mut set,
-        &mut required.iter().copied(),
-        &ctx,
-        &mut scratch,
-        &mut report,
+    let classes = classes.with_tested(&bits, Some(&tests)).with_required(
+        [IndexRange::EMPTY, required, IndexRange::EMPTY],
+        &tests,
+        &query,
     );
-    assert_eq!(errors, 0);
-    assert!(!set.overflowed());
-    set.iter()
+    classes
+        .configured()
         .map(|i| {
-            let name = compiled.classes[i as usize].name;
+            let name = compiled.classes[i].name;
             SEED_NAMES
                 .iter()
                 .chain(EXTRA_NAMES.iter())
@@ -1133,46 +1160,11 @@ fn assignment_order_known_unknown_drop_and_host_classes() {
             "after-raspi"
         ]
     );
-    // DROP
-    let table = ClassTable {
-        view: super::ExprView {
-            ops: &compiled.ops,
-            literals: &compiled.literals,
-        },
-        classes: &compiled.classes,
-    };
+    // DROP: a pass-1 class like any other; the engine drops a packet in it.
     for (vendor, dropped) in [(&b"evil"[..], true), (&b"good"[..], false)] {
         let packet = query(&[(60, vendor)]);
-        let mut option_scratch = vec![0u8; packet.len()];
-        let message = Message::parse(&packet, &mut option_scratch).unwrap();
-        let ctx = EvalContext {
-            message: &message,
-            interface: b"",
-            source: Ipv4Addr::UNSPECIFIED,
-            destination: Ipv4Addr::UNSPECIFIED,
-            length: 0,
-        };
-        let mut order = [0u32; 8];
-        let mut bits = [0u64; 1];
-        let mut set = ClassSet::new(&mut order, &mut bits);
-        let mut scratch = [0u8; 256];
-        table.classify_initial(&mut set, &ctx, &mut scratch, &mut |_, _| {});
-        assert_eq!(table.is_dropped(&set), dropped);
+        assert_eq!(classify(&compiled, &packet).contains(&"DROP"), dropped);
     }
-}
-
-#[test]
-fn membership_storage_overflow_is_reported() {
-    let mut order = [0u32; 1];
-    let mut bits = [0u64; 1];
-    let mut set = ClassSet::new(&mut order, &mut bits);
-    assert!(set.insert(3));
-    assert!(!set.insert(3));
-    assert!(!set.overflowed());
-    assert!(!set.insert(5));
-    assert!(set.overflowed());
-    assert!(!set.insert(64), "no bitset word for 64");
-    assert_eq!(set.iter().collect::<Vec<_>>(), [3]);
 }
 
 #[test]
@@ -1182,13 +1174,6 @@ fn evaluation_errors_are_reported_and_do_not_match() {
         ("plain", "member('raspi') or 'a' == 'a'", false),
     ];
     let compiled = compile_all(&defs).unwrap();
-    let table = ClassTable {
-        view: super::ExprView {
-            ops: &compiled.ops,
-            literals: &compiled.literals,
-        },
-        classes: &compiled.classes,
-    };
     let packet = pxe_discover([0, 7], b"PXEClient", None);
     let mut option_scratch = vec![0u8; packet.len()];
     let message = Message::parse(&packet, &mut option_scratch).unwrap();
@@ -1199,19 +1184,18 @@ fn evaluation_errors_are_reported_and_do_not_match() {
         destination: Ipv4Addr::UNSPECIFIED,
         length: 0,
     };
-    let mut order = [0u32; 2];
-    let mut bits = [0u64; 1];
-    let mut set = ClassSet::new(&mut order, &mut bits);
+    let view = super::ExprView {
+        ops: &compiled.ops,
+        literals: &compiled.literals,
+    };
     let mut scratch = [0u8; 256];
-    let mut results = Vec::new();
-    table.classify_initial(&mut set, &ctx, &mut scratch, &mut |i, r| {
-        results.push((i, r))
-    });
+    let raspi = compiled.classes[0].test.unwrap();
     assert_eq!(
-        results,
-        [(0, Err(EvalError::BadAddressLength(2))), (1, Ok(true))]
+        evaluate(view, &raspi, &ctx, &NOBODY, &mut scratch),
+        Err(EvalError::BadAddressLength(2))
     );
-    assert_eq!(set.iter().collect::<Vec<_>>(), [1]);
+    // Through the engine's path the error is "not a member"; the next class still runs.
+    assert_eq!(classify(&compiled, &packet), ["plain"]);
 }
 
 // ---- fuzz ----------------------------------------------------------------------------
