@@ -251,6 +251,10 @@ def main():
         "memfile `persist: true`, no LFC, valid-lifetime 3600 s). Note: wrend fdatasyncs the lease "
         "file before it sends the ACKs of each batch; Kea 2.2's memfile writes without fsync.",
         "",
+        f"Machine: {env.get('cpus', '?')} CPUs; load average (1/5/15 min) {env.get('load_start', '?')} "
+        f"at the start and {env.get('load_end', '?')} at the end of the run (other jobs share the "
+        f"machine); servers and load generators ran at nice {env.get('nice', '0')}.",
+        "",
         f"## Throughput: perfdhcp relayed DORA, {env.get('period', '?')} s per rate, fresh server and empty lease file per rate",
         "",
     ]
