@@ -304,6 +304,8 @@ fn config_write_is_atomic_and_keeps_the_previous_file() {
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let first = inode(&target);
+    // Held open so its inode number cannot be reused by a later file.
+    let _first_open = std::fs::File::open(&target).unwrap();
     write_atomically(&target, "two").unwrap();
     write_atomically(&target, "three").unwrap();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "three");

@@ -34,6 +34,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -265,24 +266,12 @@ impl DirTable {
     }
 
     fn open_file(&mut self, path: &Path, access: Access, flags: OFlag) -> io::Result<File> {
-        self.open_file_mode(path, access, flags, 0o666)
-    }
-
-    /// [`Self::open_file`] creating with `mode` (before the umask): the mode is given at
-    /// creation, so no `fchmod` right is needed.
-    fn open_file_mode(
-        &mut self,
-        path: &Path,
-        access: Access,
-        flags: OFlag,
-        mode: u32,
-    ) -> io::Result<File> {
         let (index, name) = self.locate(path, access)?;
         let fd = nix::fcntl::openat(
             self.fd(index)?,
             name.as_c_str(),
             flags | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(mode as _),
+            Mode::from_bits_truncate(0o666),
         )
         .map_err(|e| with_path(path, e))?;
         Ok(File::from(fd))
@@ -318,12 +307,12 @@ impl DirTable {
     }
 
     /// Replaces `target` with `bytes` so that a crash leaves the old or the new file, never
-    /// a mix: `.<name>.wren-tmp` is written and fsynced, the old file (if any) is copied to
-    /// `<name>.<backup_suffix>.bak` when a suffix is given (`<suffix>-2`, `-3`, … when that
-    /// name is taken: two writes in one second keep both old versions), the temp file is
-    /// renamed over the target, and the directory is fsynced. [control API] The new file
-    /// gets the old one's permission bits (a config holding passwords stays private), a
-    /// new file `0600`.
+    /// a mix (issue 5: "temp file, fsync, rename"): `.<name>.wren-tmp` is written and
+    /// fsynced, the old file (if any) is copied to `<name>.<backup_suffix>.bak` when a suffix
+    /// is given (`<name>.<suffix>-2.bak`, `-3`, … when that name is taken, so several writes
+    /// within one second each keep their predecessor), the temp file is renamed over the
+    /// target, and the directory is fsynced. The new file keeps the old one's permission
+    /// bits (a config holding passwords stays private); a new file is created `0600`.
     pub fn replace(
         &mut self,
         target: &Path,
@@ -338,41 +327,52 @@ impl DirTable {
         let sibling = |n: String| full.with_file_name(n);
         let display = name.to_string_lossy().into_owned();
         let tmp = sibling(format!(".{display}.wren-tmp"));
-        let mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
-            Ok(old) => old
-                .metadata()
-                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
-                .unwrap_or(0o600),
-            Err(_) => 0o600,
+        let previous_mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
+            Ok(old) => Some(
+                old.metadata()
+                    .map_err(|e| with_path(&full, e))?
+                    .permissions()
+                    .mode()
+                    & 0o7777,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
         };
-        // A stale temp file would keep its own mode through O_CREAT.
-        let _ = self.unlink_for_replace(&tmp);
         {
-            let mut file = self.open_file_mode(
+            let mut file = self.open_file(
                 &tmp,
                 Access::Replace,
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-                mode,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
             )?;
+            // The umask may have narrowed (or the old temp widened) the mode: set it.
+            file.set_permissions(std::fs::Permissions::from_mode(
+                previous_mode.unwrap_or(0o600),
+            ))
+            .map_err(|e| with_path(&tmp, e))?;
             file.write_all(bytes).map_err(|e| with_path(&tmp, e))?;
             file.sync_all().map_err(|e| with_path(&tmp, e))?;
         }
-        if let Some(suffix) = backup_suffix {
-            for n in 1..=100 {
+        if let (Some(suffix), Some(_)) = (backup_suffix, previous_mode) {
+            let copied = (1..1000u32).find_map(|n| {
                 let backup = if n == 1 {
                     sibling(format!("{display}.{suffix}.bak"))
                 } else {
                     sibling(format!("{display}.{suffix}-{n}.bak"))
                 };
                 match self.copy_within(&full, &backup) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => {}
-                    Err(e) => {
-                        let _ = self.unlink_for_replace(&tmp);
-                        return Err(e);
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                    other => Some(other),
                 }
+            });
+            let result = copied.unwrap_or_else(|| {
+                Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("no free backup name for {}", full.display()),
+                ))
+            });
+            if let Err(e) = result {
+                let _ = self.unlink_for_replace(&tmp);
+                return Err(e);
             }
         }
         let (from, tmp_name) = self.locate(&tmp, Access::Replace)?;
@@ -413,7 +413,7 @@ impl DirTable {
         source
             .read_to_end(&mut bytes)
             .map_err(|e| with_path(from, e))?;
-        // O_EXCL: an existing backup is never overwritten (the caller picks another name).
+        // Exclusive: an existing backup is never overwritten (the caller picks another name).
         let mut copy = self.open_file(
             to,
             Access::Replace,
