@@ -1,6 +1,6 @@
 //! Kea 2.2's real HA peer traffic (fixtures/ha/, captured between two kea-dhcp4 2.2.0 +
 //! kea-ctrl-agent 2.2.0 peers in load-balancing with basic auth: the e2e test
-//! `ha_kea_pair_reference` with `WREN_KEEP=1`, bodies read from its `peers.pcap`) against what
+//! `ha_kea_reference_wire` with `WREN_KEEP=1`, bodies read from its `peers.pcap`) against what
 //! `wren_core::ha::commands` writes and reads: wren must write the same bytes and read every
 //! answer Kea gives.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]

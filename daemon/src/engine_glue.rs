@@ -652,6 +652,35 @@ mod label_tests {
         assert!(!unparsed.contains("hostname="), "{unparsed}");
     }
 
+    /// [packet trace] A query dropped under `dhcp-disable` still gets its whole packet and
+    /// the reason.
+    #[test]
+    fn not_served_trace_line() {
+        let payload = fixture("udhcpc-request.hex");
+        let addresses = [Ipv4Addr::new(198, 18, 0, 1)];
+        let query = Query {
+            payload: &payload,
+            interface: wren_core::server::Interface {
+                name: "eth0",
+                addresses: &addresses,
+                mac: [2, 0, 0, 0, 0, 1],
+            },
+            source_ip: Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: Ipv4Addr::BROADCAST,
+            source_mac: [2, 0, 0, 0, 0, 2],
+            transport: wren_core::server::Transport::Raw,
+        };
+        let line = NotServed(&query).to_string();
+        assert!(line.starts_with("recv DHCPREQUEST xid=0x"), "{line}");
+        assert!(line.contains("options: message-type=REQUEST"), "{line}");
+        assert!(line.contains("via=eth0 src=0.0.0.0:68"), "{line}");
+        assert!(
+            line.ends_with("| decision: result=drop (DHCP service disabled by dhcp-disable)"),
+            "{line}"
+        );
+    }
+
     /// The tap passes every record on and keeps the last stored lease's hostname.
     #[test]
     fn tap_keeps_the_stored_hostname() {

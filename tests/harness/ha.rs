@@ -317,7 +317,10 @@ impl HaSpec {
                 self.authentication_json(me)
             ),
         };
-        let pools = if self.mode == "load-balancing" {
+        // `WREN_HA_SHARED_POOL=1`: one pool for both scopes (as the seed's pair runs), to
+        // exercise a daemon that cannot yet classify queries into `HA_<server>`.
+        let split = std::env::var_os("WREN_HA_SHARED_POOL").is_none();
+        let pools = if self.mode == "load-balancing" && split {
             format!(
                 r#"{{ "pool": "198.18.0.100 - 198.18.0.149", "client-class": "HA_{}" }},
                   {{ "pool": "198.18.0.150 - 198.18.0.199", "client-class": "HA_{}" }}"#,
@@ -802,42 +805,68 @@ pub fn lb_bucket(key: &[u8]) -> usize {
     usize::from(h) % 2
 }
 
-/// perfdhcp as a relay agent on `member` (which has an address), sending its DISCOVERs and
-/// REQUESTs to the broadcast address so that every peer on the LAN sees them (`-l iface`
-/// without a server). Bounded by `opts` (count and time).
+/// A bounded perfdhcp run in the background (see [`PerfLoad::spawn`]).
+pub struct PerfLoad {
+    proc: Background,
+    out: PathBuf,
+    period_secs: u32,
+}
+
+impl PerfLoad {
+    /// perfdhcp as a relay agent on `member` (which has an address), sending its DISCOVERs and
+    /// REQUESTs to the broadcast address so that every peer on the LAN sees them (`-l iface`
+    /// without a server). Bounded by `opts` (count `-n` and time `-p`).
+    pub fn spawn(member: &Member, opts: &crate::clients::PerfdhcpOptions, dir: &Path) -> PerfLoad {
+        crate::require_program(crate::clients::PERFDHCP, "kea-admin");
+        assert!(member.ip.is_some(), "perfdhcp needs an address on its link");
+        assert!(
+            opts.max_exchanges > 0 && opts.period_secs > 0,
+            "unbounded load"
+        );
+        let out = dir.join(format!("perfdhcp-{}.log", crate::unique_tag()));
+        let f = File::create(&out).unwrap_or_else(|e| panic!("{e}"));
+        let e = f.try_clone().unwrap_or_else(|e| panic!("{e}"));
+        let mut cmd = member.ns.command(crate::clients::PERFDHCP);
+        cmd.args(["-4", "-l", &member.iface])
+            .arg(format!("-r{}", opts.rate))
+            .arg(format!("-R{}", opts.clients))
+            .arg(format!("-n{}", opts.max_exchanges))
+            .arg(format!("-p{}", opts.period_secs))
+            .args(["-W", "1000000", "-x", "le"]);
+        if let Some(m) = &opts.base_mac {
+            cmd.arg("-b").arg(format!("mac={m}"));
+        }
+        cmd.stdin(Stdio::null()).stdout(f).stderr(e);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start perfdhcp: {e}"));
+        PerfLoad {
+            proc: Background::new(child, "perfdhcp"),
+            out,
+            period_secs: opts.period_secs,
+        }
+    }
+
+    /// Waits for perfdhcp's own end (period + 30 s at most, then it is stopped by PID).
+    pub fn finish(mut self) -> crate::clients::PerfdhcpReport {
+        let limit = Duration::from_secs(u64::from(self.period_secs) + 30);
+        let status = self.proc.wait(limit);
+        if status.is_none() {
+            self.proc.stop(Duration::from_secs(2));
+        }
+        let mut r = crate::clients::parse_perfdhcp(&crate::read_text(&self.out));
+        r.exit_code = status.and_then(|s| s.code());
+        r
+    }
+}
+
+/// [`PerfLoad::spawn`] then [`PerfLoad::finish`].
 pub fn perfdhcp_broadcast(
     member: &Member,
     opts: &crate::clients::PerfdhcpOptions,
     dir: &Path,
 ) -> crate::clients::PerfdhcpReport {
-    crate::require_program(crate::clients::PERFDHCP, "kea-admin");
-    assert!(member.ip.is_some(), "perfdhcp needs an address on its link");
-    let out = dir.join(format!("perfdhcp-{}.log", crate::unique_tag()));
-    let f = File::create(&out).unwrap_or_else(|e| panic!("{e}"));
-    let e = f.try_clone().unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = member.ns.command(crate::clients::PERFDHCP);
-    cmd.args(["-4", "-l", &member.iface])
-        .arg(format!("-r{}", opts.rate))
-        .arg(format!("-R{}", opts.clients))
-        .arg(format!("-n{}", opts.max_exchanges))
-        .arg(format!("-p{}", opts.period_secs))
-        .args(["-W", "1000000", "-x", "le"]);
-    if let Some(m) = &opts.base_mac {
-        cmd.arg("-b").arg(format!("mac={m}"));
-    }
-    cmd.stdin(Stdio::null()).stdout(f).stderr(e);
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("start perfdhcp: {e}"));
-    let mut bg = Background::new(child, "perfdhcp");
-    let limit = Duration::from_secs(u64::from(opts.period_secs) + 30);
-    let status = bg.wait(limit);
-    if status.is_none() {
-        bg.stop(Duration::from_secs(2));
-    }
-    let mut r = crate::clients::parse_perfdhcp(&crate::read_text(&out));
-    r.exit_code = status.and_then(|s| s.code());
-    r
+    PerfLoad::spawn(member, opts, dir).finish()
 }
 
 #[cfg(test)]

@@ -1,105 +1,86 @@
 //! High availability end to end (issue 6, kea-ha.md): pairs of peers on one bridge, real
 //! clients, bounded perfdhcp load, and Kea 2.2 as the reference and as a partner.
 
-use std::time::Duration;
-use wren_tests::capture::Capture;
-use wren_tests::clients::{Client, ClientKind, ClientOptions, PerfdhcpOptions};
-use wren_tests::ha::{
-    http_messages, http_post, perfdhcp_broadcast, right_credentials, HaPeer, HaSpec, Lan, PeerKind,
+use wren_tests::ha::{HaSpec, PeerKind};
+use wren_tests::ha_checks::{
+    scenario_bad_credentials, scenario_failover, scenario_hot_standby, scenario_load_balancing,
+    scenario_wire, start_bad_credentials, BadCreds, HaPair,
 };
 use wren_tests::{require_root, TestDir};
 
-/// Kea + Kea in load-balancing, the reference the wren tests are held to: the pair forms,
-/// serves load and a real client, a restarted peer syncs by pages, and the peer traffic (kept
-/// in `peers.pcap` with `WREN_KEEP=1`; core/tests/fixtures/ha/ came from it) has the shapes of
-/// kea-ha.md §5.
+/// Kea + Kea in load-balancing: the peer traffic has the shapes `scenario_wire` checks (this
+/// is also where core/tests/fixtures/ha/ came from: run with `WREN_KEEP=1` and read
+/// `peers-http.txt` / `peers.pcap` in the kept directory).
 #[test]
-fn ha_kea_pair_reference() {
+fn ha_kea_reference_wire() {
     require_root();
-    let dir = TestDir::new("ha-kea-ref");
-    let spec = HaSpec::pair("load-balancing");
-    let mut lan = Lan::new();
-    let s1 = HaPeer::start(
-        &mut lan,
-        &spec,
-        PeerKind::Kea,
-        "server1",
-        dir.path(),
-        &right_credentials,
-    );
-    let cap = Capture::start_filtered(
-        &s1.member.ns,
-        &s1.member.iface,
-        dir.path(),
-        "peers",
-        "tcp port 8000",
-    );
-    let mut s2 = HaPeer::start(
-        &mut lan,
-        &spec,
-        PeerKind::Kea,
-        "server2",
-        dir.path(),
-        &right_credentials,
-    );
-    let limit = Duration::from_secs(30);
-    s1.wait_state("load-balancing", limit);
-    s2.wait_state("load-balancing", limit);
-
-    let load = lan.attach("p", Some("198.18.0.50/24"), None);
-    let report = perfdhcp_broadcast(
-        &load,
-        &PerfdhcpOptions {
-            rate: 20,
-            clients: 10,
-            max_exchanges: 10,
-            period_secs: 5,
-            ..Default::default()
-        },
+    let dir = TestDir::new("ha-kea-wire");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea; 2],
         dir.path(),
     );
-    eprintln!("perfdhcp: {} acks", report.ack_received);
+    scenario_wire(&mut pair);
+}
 
-    let c = lan.attach("c", None, None);
-    let opts = ClientOptions {
-        hostname: Some("ha-ref".into()),
-        client_id_hex: Some("01aabbccddeeff".into()),
-        ..Default::default()
-    };
-    let mut client = Client::start(ClientKind::Dhclient, &c.ns, &c.iface, dir.path(), &opts);
-    let lease = client.wait_bound(Duration::from_secs(30));
-    eprintln!("lease {lease:?}");
-    client.release();
+// ----- The issue-6 checks against Kea + Kea: the reference that proves the checks -----
 
-    let (code, body) = s1.command(r#"{ "command": "status-get", "service": [ "dhcp4" ] }"#);
-    eprintln!("status-get {code} {body}");
-    let (code, body) = http_post(
-        &s1.member.ns,
-        &s1.url(),
-        Some(("peer1", "wrong")),
-        r#"{ "command": "ha-heartbeat", "service": [ "dhcp4" ] }"#,
+#[test]
+fn ha_kea_reference_load_balancing() {
+    require_root();
+    let dir = TestDir::new("ha-kea-lb");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea; 2],
+        dir.path(),
     );
-    eprintln!("wrong password {code} {body}");
-    let (code, body) = http_post(
-        &s1.member.ns,
-        &s1.url(),
-        None,
-        r#"{ "command": "ha-heartbeat", "service": [ "dhcp4" ] }"#,
-    );
-    eprintln!("no password {code} {body}");
+    scenario_load_balancing(&mut pair);
+}
 
-    s2.kill();
-    s1.wait_state("partner-down", limit);
-    s2.restart();
-    s2.wait_state("load-balancing", limit);
-    s1.wait_state("load-balancing", limit);
-    std::thread::sleep(Duration::from_secs(2));
-    drop(cap);
-    for m in http_messages(&dir.join("peers.pcap")) {
-        eprintln!(
-            "{} {:?}->{:?} {} | {:?}",
-            m.time_us, m.src, m.dst, m.start_line, m.headers
-        );
-        eprintln!("   {}", m.body);
-    }
+#[test]
+fn ha_kea_reference_failover() {
+    require_root();
+    let dir = TestDir::new("ha-kea-fail");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea; 2],
+        dir.path(),
+    );
+    scenario_failover(&mut pair, 1, "02:00:00:21");
+    // The same clients again (their leases come back, the pools do not run out).
+    scenario_failover(&mut pair, 0, "02:00:00:21");
+}
+
+#[test]
+fn ha_kea_reference_hot_standby() {
+    require_root();
+    let dir = TestDir::new("ha-kea-hs");
+    let mut pair = HaPair::start(HaSpec::pair("hot-standby"), [PeerKind::Kea; 2], dir.path());
+    scenario_hot_standby(&mut pair);
+}
+
+#[test]
+fn ha_kea_reference_wrong_password() {
+    require_root();
+    let dir = TestDir::new("ha-kea-badpw");
+    let pair = start_bad_credentials(
+        "load-balancing",
+        [PeerKind::Kea; 2],
+        BadCreds::WrongPassword,
+        dir.path(),
+    );
+    scenario_bad_credentials(&pair, BadCreds::WrongPassword);
+}
+
+#[test]
+fn ha_kea_reference_missing_password() {
+    require_root();
+    let dir = TestDir::new("ha-kea-nopw");
+    let pair = start_bad_credentials(
+        "load-balancing",
+        [PeerKind::Kea; 2],
+        BadCreds::Missing,
+        dir.path(),
+    );
+    scenario_bad_credentials(&pair, BadCreds::Missing);
 }
