@@ -244,7 +244,15 @@ pub struct CoreEngine<'c, 't, 's> {
     ports: (u16, u16),
     /// [packet trace] Whether to trace a packet, and its line buffer.
     tracer: Tracer,
+    /// [HA] The class the HA filter gave the current query ([`Engine::set_hook_class`]):
+    /// `HA_<peer name>`, stored here so nothing is allocated per packet.
+    hook_class: [u8; HOOK_CLASS_MAX],
+    hook_class_len: usize,
 }
+
+/// Longest hook class name kept (`HA_` + a peer name); a longer one is not assigned (and
+/// pools selecting it serve nobody), which [`CoreEngine::set_hook_class`] logs.
+const HOOK_CLASS_MAX: usize = 256;
 
 /// The configured classes compiled by the classification module (storage sized by
 /// `classify::storage_needed`), and the per-packet class bits the engine fills.
@@ -367,6 +375,8 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
                 wren_core::server::destination::CLIENT_PORT,
             ),
             tracer: Tracer::default(),
+            hook_class: [0; HOOK_CLASS_MAX],
+            hook_class_len: 0,
         }
     }
 
@@ -458,6 +468,7 @@ impl Engine for CoreEngine<'_, '_, '_> {
             engine = engine.with_class_tests(&tests, &mut self.classes.bits);
         }
         engine = engine.with_trace(tracing != Verdict::Off);
+        engine = engine.with_hook_class(self.hook_class.get(..self.hook_class_len).unwrap_or(&[]));
         self.label.hostname_len = 0;
         let mut tap = HostnameTap {
             sink,
@@ -506,6 +517,22 @@ impl Engine for CoreEngine<'_, '_, '_> {
             Outcome::Drop(reason) => {
                 log::debug!("DHCP4_PACKET_DROP_0001 dropped: {reason:?}");
                 None
+            }
+        }
+    }
+
+    fn set_hook_class(&mut self, class: &[u8]) {
+        match self.hook_class.get_mut(..class.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(class);
+                self.hook_class_len = class.len();
+            }
+            None => {
+                log::warn!(
+                    "HA class name of {} bytes longer than {HOOK_CLASS_MAX}: not assigned",
+                    class.len()
+                );
+                self.hook_class_len = 0;
             }
         }
     }

@@ -72,6 +72,13 @@ pub trait Engine {
         let _ = switch;
     }
 
+    /// [HA] The class the HA filter put the next query in (`HA_<server>` of its scope,
+    /// kea-ha.md §3; empty: none), for pools and subnets with that `client-class`. The
+    /// default ignores it.
+    fn set_hook_class(&mut self, class: &[u8]) {
+        let _ = class;
+    }
+
     /// [HA] What happens to the reply of the query just handled once the lease file is
     /// synced: sent (the default), parked until the HA partner acknowledged the lease
     /// updates, or dropped (kea-ha.md §6).

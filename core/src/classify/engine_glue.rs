@@ -37,6 +37,12 @@ impl ClassQuery for EngineMembership<'_, '_, '_> {
             .is_some_and(|c| self.member.is_member(c.name))
     }
 
+    /// `member('HA_…')` and the other hook classes: whatever the engine's membership says
+    /// (the HA filter's class, [`crate::server::Engine::with_hook_class`]).
+    fn has_named(&self, name: &[u8]) -> bool {
+        self.member.is_member(name)
+    }
+
     fn known(&self) -> Option<bool> {
         if self.member.is_member(b"KNOWN") {
             Some(true)

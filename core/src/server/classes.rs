@@ -76,6 +76,9 @@ pub struct PacketClasses<'c> {
     tested: &'c [u64],
     /// Required classes to evaluate on demand (§5 step 13), once the address is known.
     required: Option<Required<'c>>,
+    /// The class a hook gave the packet before processing (the HA filter's `HA_<server>`,
+    /// kea-ha.md §3), empty for none.
+    hook_class: &'c [u8],
 }
 
 /// The required-class lists of a reply (`require-client-classes` of the shared network,
@@ -97,6 +100,17 @@ impl<'c> PacketClasses<'c> {
             reservation_classes: IndexRange::EMPTY,
             tested: &[],
             required: None,
+            hook_class: &[],
+        }
+    }
+
+    /// The same classes plus `name`, a class a hook assigned before processing: Kea's HA
+    /// hook puts a load-balanced query in `HA_<name of the server whose scope it is in>`
+    /// (kea-ha.md §3), which pools and subnets select with `client-class`.
+    pub fn with_hook_class(self, name: &'c [u8]) -> Self {
+        PacketClasses {
+            hook_class: name,
+            ..self
         }
     }
 
@@ -185,7 +199,7 @@ impl<'c> PacketClasses<'c> {
 
 impl Membership for PacketClasses<'_> {
     fn is_member(&self, name: &[u8]) -> bool {
-        if name == b"ALL" {
+        if name == b"ALL" || (!self.hook_class.is_empty() && name == self.hook_class) {
             return true;
         }
         if !self.tested.is_empty() {

@@ -227,6 +227,8 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) class_tests: Option<&'a dyn ClassTests>,
     /// Per-packet class test results, [`class_words`] words.
     pub(crate) class_bits: &'a mut [u64],
+    /// A class a hook assigned before processing ([`Engine::with_hook_class`]).
+    pub(crate) hook_class: &'a [u8],
     /// Every address the server's sockets are bound to (Kea's `hasOpenSocket` check of
     /// option 54), beyond the receiving interface's own.
     pub(crate) server_addresses: &'a [Ipv4Addr],
@@ -289,6 +291,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             cursors,
             class_tests: None,
             class_bits: &mut [],
+            hook_class: &[],
             server_addresses: &[],
             sanitizer: Sanitizer::kea_default(),
             server_port: destination::SERVER_PORT,
@@ -366,6 +369,14 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     pub fn with_class_tests(mut self, tests: &'a dyn ClassTests, bits: &'a mut [u64]) -> Self {
         self.class_tests = Some(tests);
         self.class_bits = bits;
+        self
+    }
+
+    /// The query is also in class `name` (empty: none), as a hook decided before processing:
+    /// the HA filter's `HA_<server>` of the query's scope (kea-ha.md §3: "the packet gets
+    /// client class `HA_<peer-name>` (used in pool/subnet `client-class`)").
+    pub fn with_hook_class(mut self, name: &'a [u8]) -> Self {
+        self.hook_class = name;
         self
     }
 
@@ -463,7 +474,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes =
+            PacketClasses::new(config_ref, vendor_class).with_hook_class(self.hook_class);
         let tests = self.class_tests;
         let words = class_words(config.classes.len());
         let bits = match bits.get_mut(..words) {

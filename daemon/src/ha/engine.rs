@@ -6,7 +6,7 @@
 //!
 //! Nothing is allocated per packet: the option scratch and the staging buffers are reused.
 
-use wren_core::ha::load_balance::QueryFacts;
+use wren_core::ha::load_balance::{scope_of, QueryFacts};
 use wren_core::ha::state::{DropReason, Verdict};
 use wren_core::lease::{LeaseRecord, LeaseTable};
 use wren_core::server::{Destination, LeaseSink, Query};
@@ -44,6 +44,8 @@ pub struct HaEngine<E> {
     ha: Option<Shared>,
     options: Vec<u8>,
     hold: Hold,
+    /// `HA_<scope owner>` of the query being served (reused, nothing allocated per packet).
+    class: Vec<u8>,
 }
 
 impl<E: Engine> HaEngine<E> {
@@ -54,6 +56,7 @@ impl<E: Engine> HaEngine<E> {
             ha,
             options: vec![0; 65_535],
             hold: Hold::Send,
+            class: Vec::with_capacity(256),
         }
     }
 
@@ -108,6 +111,20 @@ impl<E: Engine> Engine for HaEngine<E> {
                 return None;
             }
         }
+        // Kea's buffer4_receive puts a served query in `HA_<owner of its scope>` (the hash
+        // scope in load-balancing, the primary's otherwise), even when this server serves
+        // it for a partner that is down (kea-ha.md §3, §8: the survivor allocates from the
+        // partner's pools).
+        self.class.clear();
+        let cfg = rt.service().config();
+        if let Some(owner) = scope_of(&facts, cfg.mode)
+            .ok()
+            .and_then(|i| cfg.scope_owner(i))
+        {
+            self.class.extend_from_slice(b"HA_");
+            self.class.extend_from_slice(owner.name.as_bytes());
+        }
+        self.inner.set_hook_class(&self.class);
         let updates = sends_updates(facts.message_type);
         rt.staging.clear();
         let result = {
@@ -117,6 +134,7 @@ impl<E: Engine> Engine for HaEngine<E> {
             };
             self.inner.handle(query, now, reply, &mut tap)
         };
+        self.inner.set_hook_class(&[]);
         if updates {
             self.hold = rt.lease_committed();
         }
