@@ -420,6 +420,12 @@ fn client_label<'a>(
 
 /// Logs a lease event with Kea's message id and label (see [`LabelScratch`]).
 fn log_summary(summary: &Summary, payload: &[u8], label: &mut LabelScratch) {
+    // At Kea's usual WARN severity nothing below is written: skip the label's option parse
+    // (a second parse of every query) and the formatting.
+    #[cfg(not(test))]
+    if !log::log_enabled!(target: logging::TARGET_LEASES, log::Level::Info) {
+        return;
+    }
     let stored = label.hostname.get(..label.hostname_len).unwrap_or(&[]);
     let query = label
         .options
@@ -593,6 +599,26 @@ impl std::fmt::Display for NotServed<'_> {
     }
 }
 
+/// Kea's shortest lease row (no client-id, hostname or user context) is about 56 bytes.
+const SHORTEST_ROW_BYTES: u64 = 56;
+
+/// At most how many rows the lease file set at `path` holds (the journal, `.1`, `.2`,
+/// `.completed`): its size over the shortest row. The table widens its indexes for that many
+/// before the load ([`LeaseTable::reserve`]) instead of rehashing as they fill; a file of
+/// long rows or of many rewrites of the same address only makes the estimate generous.
+fn estimated_rows(path: &std::path::Path) -> usize {
+    let bytes: u64 = ["", ".1", ".2", ".completed"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::metadata(name).ok()
+        })
+        .map(|m| m.len())
+        .sum();
+    usize::try_from(bytes / SHORTEST_ROW_BYTES).unwrap_or(usize::MAX)
+}
+
 /// Opens the lease file named by `config` and loads it into `table` (Kea's journal rules
 /// and `sanity-checks.lease-checks`, through [`TableSink`]). A file set in another Kea
 /// schema is rewritten at once, as Kea runs LFC in that case.
@@ -601,6 +627,11 @@ pub fn open_lease_file(
     table: &mut LeaseTable<'_>,
 ) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
     let options = OpenOptions::from_config(config);
+    if options.persist {
+        table.reserve(estimated_rows(
+            options.path.unwrap_or(lease_file::default_path()),
+        ));
+    }
     let mut sink = TableSink::new(table, config, config.globals.lease_checks);
     let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
     if report.needs_compaction {
@@ -668,6 +699,35 @@ mod label_tests {
         let unparsed = client_label(&summary, None, &[]).to_string();
         assert!(unparsed.contains("cid=[no info]"), "{unparsed}");
         assert!(!unparsed.contains("hostname="), "{unparsed}");
+    }
+
+    /// [packet trace] A query dropped under `dhcp-disable` still gets its whole packet and
+    /// the reason.
+    #[test]
+    fn not_served_trace_line() {
+        let payload = fixture("udhcpc-request.hex");
+        let addresses = [Ipv4Addr::new(198, 18, 0, 1)];
+        let query = Query {
+            payload: &payload,
+            interface: wren_core::server::Interface {
+                name: "eth0",
+                addresses: &addresses,
+                mac: [2, 0, 0, 0, 0, 1],
+            },
+            source_ip: Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: Ipv4Addr::BROADCAST,
+            source_mac: [2, 0, 0, 0, 0, 2],
+            transport: wren_core::server::Transport::Raw,
+        };
+        let line = NotServed(&query).to_string();
+        assert!(line.starts_with("recv DHCPREQUEST xid=0x"), "{line}");
+        assert!(line.contains("options: message-type=REQUEST"), "{line}");
+        assert!(line.contains("via=eth0 src=0.0.0.0:68"), "{line}");
+        assert!(
+            line.ends_with("| decision: result=drop (DHCP service disabled by dhcp-disable)"),
+            "{line}"
+        );
     }
 
     /// The tap passes every record on and keeps the last stored lease's hostname.

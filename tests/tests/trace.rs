@@ -5,6 +5,8 @@
 //! tcpdump saw), chaddr, options by name and the decision (subnet and why, reservation,
 //! address and why, result), and the count must switch the trace off by itself.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 use wren_tests::capture::{Capture, Dhcp};
@@ -241,6 +243,22 @@ fn trace_at_debug_level_with_d_names_the_nak() {
         &["-d"],
         67,
     );
+    // The unix control socket answers wren-trace too (Kea's socket shape: one object).
+    let mut socket = UnixStream::connect(dir.join("ctrl.sock")).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket
+        .write_all(br#"{"command": "wren-trace", "arguments": {"packets": 2}}"#)
+        .unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with('{')
+            && answer.contains(r#""result": 0"#)
+            && answer.contains("packet trace on for the next 2 packets"),
+        "{answer}"
+    );
     let mac = net.client_mac();
     let client = Client::start(
         ClientKind::Dhclient,
@@ -262,9 +280,15 @@ fn trace_at_debug_level_with_d_names_the_nak() {
             .then_some(l)
     })
     .unwrap_or_else(|| panic!("no traced ACK:\n{}", server.log()));
+    let log = server.log();
     assert!(
-        server.log().contains("DEBUG [kea-dhcp4.packets/"),
-        "-d traces at DEBUG"
+        log.contains("DEBUG [kea-dhcp4.packets/"),
+        "-d traces at DEBUG (beyond the 2 packets the command asked for)"
+    );
+    assert_eq!(
+        log.matches("INFO  [kea-dhcp4.packets/").count(),
+        2,
+        "the command's 2 packets at INFO"
     );
     let nak = lines
         .iter()

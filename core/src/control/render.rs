@@ -83,7 +83,7 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.begin_object()?;
             w.key("Dhcp4")?;
             match edit::dhcp4_map(view.config_text) {
-                Ok(m) => copy_value(w, Value::Map(m))?,
+                Ok(m) => copy_value_redacted(w, Value::Map(m))?,
                 Err(_) => {
                     w.begin_object()?;
                     w.end_object()?
@@ -334,6 +334,13 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.field_u64("result", 0)?;
             w.end_object()
         }
+        Reply::NoData { text } => {
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.end_object()?;
+            result_text(w, RESULT_EMPTY, format_args!("{text}"))
+        }
         Reply::ServerTag => {
             w.begin_object()?;
             w.key("arguments")?;
@@ -548,6 +555,40 @@ pub(crate) fn copy_value(w: &mut JsonOut<'_>, v: Value<'_>) -> WriteResult {
             }
             w.end_array()
         }
+    }
+}
+
+/// What `config-get` shows instead of a secret.
+pub const REDACTED: &str = "*****";
+
+/// [`copy_value`] with secrets hidden, for `config-get` (issue 5: "config-get (passwords
+/// redacted)"): the string value of every key ending in `password` or `secret` at any depth
+/// (the control socket's `authentication.clients[].password`, a database `password`)
+/// becomes `"*****"`, the rule and mark of Kea's own `redactConfig` (which Kea 2.2 applies
+/// to logged configurations, not yet to `config-get`). `password-file` and `user` stay: a
+/// path and a name are no secrets. `config-write` writes the unredacted text.
+pub(crate) fn copy_value_redacted(w: &mut JsonOut<'_>, v: Value<'_>) -> WriteResult {
+    match v {
+        Value::Map(n) => {
+            w.begin_object()?;
+            for (k, v, _) in n.entries() {
+                w.key_escaped(k.0)?;
+                let secret = k.0.ends_with("password") || k.0.ends_with("secret");
+                match v {
+                    Value::Str(_) if secret => w.string(REDACTED)?,
+                    other => copy_value_redacted(w, other)?,
+                }
+            }
+            w.end_object()
+        }
+        Value::List(n) => {
+            w.begin_array()?;
+            for (v, _) in n.items() {
+                copy_value_redacted(w, v)?;
+            }
+            w.end_array()
+        }
+        other => copy_value(w, other),
     }
 }
 

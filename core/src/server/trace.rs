@@ -719,6 +719,24 @@ pub struct DecisionText<'a> {
     pub outcome: &'a Outcome,
     /// The configuration it ran with (names, ids and prefixes of the record's indices).
     pub config: &'a Config<'a>,
+    /// The query's option 60 (trailing NULs stripped), for the built-in class
+    /// `VENDOR_CLASS_<option 60>`; empty if absent.
+    pub vendor_class: &'a [u8],
+}
+
+/// Option 60 of `payload` as the engine classifies it: trailing NULs stripped, empty if
+/// absent (kea-expressions.md §5: the packet joins `VENDOR_CLASS_<option 60>`).
+pub fn vendor_class_of(payload: &[u8]) -> &[u8] {
+    let Ok(packet) = Packet::new_checked(payload) else {
+        return &[];
+    };
+    let mut value = OptionIter::new(packet.options())
+        .find(|o| o.code == 60)
+        .map_or(&[][..], |o| o.data);
+    while let [rest @ .., 0] = value {
+        value = rest;
+    }
+    value
 }
 
 impl fmt::Display for DecisionText<'_> {
@@ -750,10 +768,16 @@ impl fmt::Display for DecisionText<'_> {
                 Some(false) => f.write_str(",UNKNOWN")?,
                 None => {}
             }
+            let vendor = (!self.vendor_class.is_empty()).then_some(self.vendor_class);
+            if let Some(v) = vendor {
+                write!(f, ",VENDOR_CLASS_{}", Escaped(v))?;
+            }
             for &i in classes.indices() {
                 if let Some(c) = config.classes.get(usize::from(i)) {
                     let name = config.bytes(c.name);
-                    if name != b"ALL" && name != b"KNOWN" && name != b"UNKNOWN" {
+                    let builtin = matches!(name, b"ALL" | b"KNOWN" | b"UNKNOWN")
+                        || vendor.is_some_and(|v| name.strip_prefix(b"VENDOR_CLASS_") == Some(v));
+                    if !builtin {
                         write!(f, ",{}", Escaped(name))?;
                     }
                 }
@@ -894,6 +918,7 @@ impl fmt::Display for TraceLine<'_> {
                 record: self.record,
                 outcome: self.outcome,
                 config: self.config,
+                vendor_class: vendor_class_of(self.query.payload),
             }
         )?;
         if let Outcome::Reply {
@@ -1089,6 +1114,27 @@ mod tests {
                 "to=255.255.255.255:68 (raw)",
             ],
         );
+    }
+
+    /// The built-in `VENDOR_CLASS_<option 60>` is listed without being configured (trailing
+    /// NULs stripped, as the engine classifies).
+    #[test]
+    fn built_in_vendor_class_is_listed() {
+        let mut f = Fixture::three_subnets();
+        let opts = [
+            53, 1, 1, 60, 10, b'P', b'X', b'E', b'C', b'l', b'i', b'e', b'n', b't', 0,
+        ];
+        let p = packet(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, &opts);
+        let (_, _, line) = trace(&mut f, &query(&p, "eth0"));
+        has(
+            &line,
+            &[
+                "vendor-class-identifier=\"PXEClient\\x00\"",
+                "classes=[ALL,UNKNOWN,VENDOR_CLASS_PXEClient]",
+            ],
+        );
+        assert_eq!(vendor_class_of(&p), b"PXEClient");
+        assert_eq!(vendor_class_of(&p[..100]), b"");
     }
 
     /// A REQUEST relayed from a network no subnet serves is NAKed: the trace says which
@@ -1367,7 +1413,8 @@ mod tests {
             DecisionText {
                 record: &record,
                 outcome: &outcome,
-                config: &config
+                config: &config,
+                vendor_class: &[],
             }
         );
         has(&text, &["classes=[ALL,UNKNOWN,Legacy PXE,PXE Host]"]);

@@ -247,10 +247,12 @@ impl ControlServer {
         }
         if !listeners.is_empty() {
             // [freebsd branch] config-write / auto-persist replace files in the config
-            // directory after the sandbox point: open it for that now.
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
             let dir = crate::sandbox::dirs::parent_of(path);
-            if let Err(e) =
-                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
             {
                 log::warn!(
                     "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
@@ -1012,6 +1014,16 @@ fn run_command<E: Engine, J: Journal>(
         }
         let reply = match decision {
             Decision::Reply(r) => r,
+            Decision::Action(Action::LeasesReclaim { remove }) => {
+                reclaim_now(config, leases, stats, journal, now, remove);
+                match journal.sync_batch() {
+                    Ok(()) => Reply::status(0, control::texts::RECLAIM_DONE),
+                    Err(e) => {
+                        log::error!("DHCPSRV_MEMFILE_WRITE_FAIL leases-reclaim lease write: {e}");
+                        Reply::error(&e)
+                    }
+                }
+            }
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
         render_all(&reply, config, &text, leases, stats, state, out);
@@ -1074,6 +1086,33 @@ fn render_all(
     }
 }
 
+/// `leases-reclaim`: one reclamation cycle now over every expired lease (Kea's
+/// `reclaimExpiredLeases4(0, 0, remove)`: no lease or time limit). `remove` removes each
+/// reclaimed lease (a `valid_lifetime` 0 row); otherwise it stays in state 2
+/// (expired-reclaimed) for the flush timer, whatever `hold-reclaimed-time` says. Each
+/// change goes to the lease file and into the statistics (`reclaimed-leases`, …), as the
+/// timer's cycle does.
+fn reclaim_now<J: Journal>(
+    config: &Config<'_>,
+    leases: &mut LeaseTable<'_>,
+    stats: &mut Stats<'_>,
+    journal: &mut J,
+    now: Timestamp,
+    remove: bool,
+) -> usize {
+    let hold = if remove {
+        0
+    } else {
+        config.globals.expired_leases.hold_reclaimed_time.max(1)
+    };
+    let reclaimed = leases.reclaim_expired(now, usize::MAX, hold, |record| {
+        stats.record_reclaimed(record, now);
+        journal.lease_changed(record);
+    });
+    log::info!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE leases-reclaim: {reclaimed} expired lease(s) reclaimed");
+    reclaimed
+}
+
 /// Where a candidate config text came from, for the error text.
 #[derive(Clone, Copy)]
 enum Origin {
@@ -1119,7 +1158,7 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
 /// in the same directory, written and `fsync`ed, renamed over `target`, then the directory
 /// `fsync`ed, so a crash leaves either the old file or the new one, never a torn one. The
 /// previous file is kept as `<target>.<unix seconds>.bak` (`-2`, `-3`, … when several
-/// writes fall in one second), as a hard link to the old inode (no copy to tear). The new
+/// writes fall in one second; an fsynced copy with the same permission bits). The new
 /// file keeps the old one's permission bits (a config holding passwords stays private); a
 /// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
@@ -1135,32 +1174,60 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
 /// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
 /// otherwise overwrite any file the server (often root) can write. wren also allows
 /// existing subdirectories, so the founding user's script, which keeps timestamped copies
-/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged. The parent
-/// is canonicalised (no `..` or symlink leaves the tree) and compared by device and inode,
-/// walking up, so the same directory reached by another path (a bind mount) counts.
+/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged.
+///
+/// Where the file system can be asked (Linux, or before the sandbox), the real parent
+/// (canonicalised) must lie inside the config directory, compared by device and inode
+/// while walking up: `..` and a symlinked subdirectory cannot lead out, and the config
+/// directory reached through a bind mount counts. Where it cannot (`realpath` is refused
+/// in Capsicum's capability mode, and there only directories opened before the sandbox
+/// can be written anyway), only the configuration directory itself, compared lexically
+/// (`.` and `..` folded against the working directory).
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let candidate = dir.join(name);
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let shown = absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
-            dir.display()
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
+            shown.display()
         )
     };
-    let parent = candidate.parent().ok_or_else(refuse)?;
-    // Lexically ("." and ".." folded): `realpath` is refused in capability mode.
-    let absolute = crate::sandbox::dirs::absolute_path;
-    let same = match (absolute(parent), absolute(dir)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+    let candidate = dir.join(name);
+    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
         return Err(refuse());
     }
-    Ok(candidate)
+    let (Ok(file), Ok(base)) = (absolute(&candidate), absolute(dir)) else {
+        return Err(refuse());
+    };
+    let Some(parent) = file.parent() else {
+        return Err(refuse());
+    };
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let real_inside = match (identity(&base), parent.canonicalize()) {
+        (Some(base_id), Ok(real)) => Some(real.ancestors().any(|a| identity(a) == Some(base_id))),
+        _ => None,
+    };
+    let allowed = match real_inside {
+        // The file system answered: it decides (a symlink leading out is refused, the
+        // config directory reached through a bind mount is accepted).
+        Some(inside) => inside,
+        // It cannot be asked (capability mode) or the subdirectory does not exist: the
+        // configuration directory itself, lexically.
+        None => parent == base,
+    };
+    if !allowed {
+        return Err(refuse());
+    }
+    // The file itself must not be a symlink pointing elsewhere.
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse());
+    }
+    Ok(file)
 }
 
 fn pretty(text: &str) -> Result<String, String> {
@@ -1258,6 +1325,7 @@ fn carry_out(
             log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
+        // Carried out in `run_command`, where the lease table is at hand.
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
         Action::Trace(request) => {
             // [packet trace] The switch the engine follows (attached in `prepare`).

@@ -1,8 +1,9 @@
-//! The HTTP/1.1 client an HA server uses to talk to its partner (kea-ha.md §1): one
-//! persistent, non-blocking connection inside the event loop's mio `Poll`, one request in
-//! flight at a time (Kea 2.2's HA client does the same), a bounded FIFO of requests whose
-//! buffers are allocated once and reused, connect and response timeouts, reconnection on
-//! the next request after any failure.
+//! The HTTP/1.1 client an HA server uses to talk to its partner (kea-ha.md §1): a few
+//! persistent, non-blocking connections inside the event loop's mio `Poll`, one request in
+//! flight per connection (no pipelining: Kea's agent answers one request at a time; Kea's
+//! multi-threaded HA client opens several connections the same way), a bounded FIFO of
+//! requests whose buffers are allocated once and reused, connect and response timeouts,
+//! reconnection on the next request after any failure.
 //!
 //! The client only moves bytes: the request bodies come from `wren_core::ha::commands`, and
 //! each answer body (or the failure) goes back to the caller with the request's tag.
@@ -81,22 +82,58 @@ enum Conn {
     },
 }
 
-/// The partner connection and its request queue.
+/// One connection and the request it carries.
+struct Lane<T> {
+    conn: Conn,
+    /// The request being sent / awaited.
+    current: Option<Queued<T>>,
+    written: usize,
+    deadline: Option<Instant>,
+    /// Answer bytes read so far.
+    input: Vec<u8>,
+    /// The connection already carried a request (the peer may have closed it since).
+    reused: bool,
+    /// The current request was already resent once on a fresh connection.
+    retried: bool,
+}
+
+impl<T> Lane<T> {
+    fn new() -> Lane<T> {
+        Lane {
+            conn: Conn::Idle,
+            current: None,
+            written: 0,
+            deadline: None,
+            input: Vec::with_capacity(16 * 1024),
+            reused: false,
+            retried: false,
+        }
+    }
+
+    fn close(&mut self, registry: &Registry) {
+        match std::mem::replace(&mut self.conn, Conn::Idle) {
+            Conn::Connecting { mut stream, .. } | Conn::Open { mut stream } => {
+                let _ = registry.deregister(&mut stream);
+            }
+            Conn::Idle => {}
+        }
+        self.written = 0;
+        self.deadline = None;
+        self.input.clear();
+        self.reused = false;
+    }
+}
+
+/// The partner connections and the request queue.
 pub struct PeerClient<T> {
     address: SocketAddr,
     token: Token,
-    conn: Conn,
+    lanes: Vec<Lane<T>>,
+    /// Requests not yet on a connection.
     queue: VecDeque<Queued<T>>,
     capacity: usize,
     /// Reused request buffers.
     free: Vec<Vec<u8>>,
-    /// The request being sent / awaited: the front of `queue`.
-    in_flight: bool,
-    written: usize,
-    deadline: Option<Instant>,
-    /// Answer bytes read so far; the completed body is `input[body]`.
-    input: Vec<u8>,
-    body: std::ops::Range<usize>,
 }
 
 /// What a parsed response head says.
@@ -157,39 +194,40 @@ fn parse_head(bytes: &[u8]) -> Result<Option<Head>, Failure> {
 }
 
 impl<T> PeerClient<T> {
-    /// A client for `address` (the peer URL's IP literal and port), registered under
-    /// `token` when it connects; at most `capacity` requests wait.
-    pub fn new(address: SocketAddr, token: Token, capacity: usize) -> PeerClient<T> {
+    /// A client for `address` (the peer URL's IP literal and port) over at most
+    /// `connections` parallel connections registered under `token`; at most `capacity`
+    /// requests wait or are in flight.
+    pub fn new(
+        address: SocketAddr,
+        token: Token,
+        capacity: usize,
+        connections: usize,
+    ) -> PeerClient<T> {
         PeerClient {
             address,
             token,
-            conn: Conn::Idle,
+            lanes: (0..connections.max(1)).map(|_| Lane::new()).collect(),
             queue: VecDeque::with_capacity(capacity),
             capacity,
             free: (0..capacity.min(64))
                 .map(|_| Vec::with_capacity(REQUEST_BUFFER))
                 .collect(),
-            in_flight: false,
-            written: 0,
-            deadline: None,
-            input: Vec::with_capacity(64 * 1024),
-            body: 0..0,
         }
     }
 
     /// Requests waiting or in flight.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.lanes.iter().filter(|l| l.current.is_some()).count()
     }
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
     }
 
     /// Room left in the queue.
     pub fn room(&self) -> usize {
-        self.capacity.saturating_sub(self.queue.len())
+        self.capacity.saturating_sub(self.len())
     }
 
     /// Queues a request: `write` fills the (cleared, reused) buffer with the whole HTTP
@@ -200,7 +238,7 @@ impl<T> PeerClient<T> {
         timeout: Duration,
         write: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), (T, Failure)> {
-        if self.queue.len() >= self.capacity {
+        if self.len() >= self.capacity {
             return Err((tag, Failure::QueueFull));
         }
         let mut bytes = self.free.pop().unwrap_or_default();
@@ -214,30 +252,15 @@ impl<T> PeerClient<T> {
         Ok(())
     }
 
-    /// The answer body of the last completion reported with `Ok`.
-    pub fn body(&self) -> &[u8] {
-        self.input.get(self.body.clone()).unwrap_or(&[])
-    }
-
     /// The nearest timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match &self.conn {
-            Conn::Connecting { deadline, .. } => Some(*deadline),
-            _ => self.deadline,
-        }
-    }
-
-    fn close(&mut self, registry: &Registry) {
-        match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connecting { mut stream, .. } | Conn::Open { mut stream } => {
-                let _ = registry.deregister(&mut stream);
-            }
-            Conn::Idle => {}
-        }
-        self.in_flight = false;
-        self.written = 0;
-        self.deadline = None;
-        self.input.clear();
+        self.lanes
+            .iter()
+            .filter_map(|l| match &l.conn {
+                Conn::Connecting { deadline, .. } => Some(*deadline),
+                _ => l.deadline,
+            })
+            .min()
     }
 
     fn recycle(&mut self, q: Queued<T>) -> T {
@@ -247,9 +270,9 @@ impl<T> PeerClient<T> {
         q.tag
     }
 
-    /// Fails every queued request (the connection could not be made): they would fail the
-    /// same way, each after its own timeout.
-    fn fail_all(&mut self, failure: &Failure, done: &mut impl FnMut(Completion<T>, &[u8])) {
+    /// Fails every waiting request (the partner could not be reached): they would fail
+    /// the same way, each after its own timeout.
+    fn fail_waiting(&mut self, failure: &Failure, done: &mut impl FnMut(Completion<T>, &[u8])) {
         while let Some(q) = self.queue.pop_front() {
             let tag = self.recycle(q);
             done(
@@ -262,196 +285,255 @@ impl<T> PeerClient<T> {
         }
     }
 
-    /// Drops every queued request without reporting (shutdown, reconfiguration).
+    /// Fails the request of lane `i` (if any) and closes its connection.
+    fn fail_lane(
+        &mut self,
+        registry: &Registry,
+        i: usize,
+        failure: Failure,
+        done: &mut impl FnMut(Completion<T>, &[u8]),
+    ) {
+        let Some(lane) = self.lanes.get_mut(i) else {
+            return;
+        };
+        lane.close(registry);
+        if let Some(q) = lane.current.take() {
+            let tag = self.recycle(q);
+            done(
+                Completion {
+                    tag,
+                    result: Err(failure),
+                },
+                &[],
+            );
+        }
+    }
+
+    /// Drops every request without reporting (shutdown, reconfiguration).
     pub fn clear(&mut self, registry: &Registry) {
-        self.close(registry);
+        for lane in &mut self.lanes {
+            lane.close(registry);
+            lane.current = None;
+        }
         while let Some(q) = self.queue.pop_front() {
             self.recycle(q);
         }
     }
 
-    /// Moves bytes: connects if needed, writes the front request, reads its answer, and
-    /// reports every finished request to `done` (body slice valid during the call). Call on
-    /// every readiness event of the token and once per loop wakeup (timeouts).
+    /// Moves bytes: hands waiting requests to free connections (connecting as needed),
+    /// writes them, reads their answers, and reports every finished request to `done`
+    /// (body slice valid during the call). Call on every readiness event of the token and
+    /// once per loop wakeup (timeouts).
     pub fn drive(
         &mut self,
         registry: &Registry,
         now: Instant,
         done: &mut impl FnMut(Completion<T>, &[u8]),
     ) {
-        // Bounded: each turn finishes a request, fails one, or stops.
+        // Bounded: each turn finishes or fails a request, or no lane moves.
         for _ in 0..self.capacity.saturating_add(2) {
-            if self.queue.is_empty() {
-                return;
+            let mut moved = false;
+            for i in 0..self.lanes.len() {
+                moved |= self.drive_lane(registry, i, now, done);
             }
-            match &mut self.conn {
-                Conn::Idle => match TcpStream::connect(self.address) {
-                    Ok(mut stream) => {
-                        if let Err(e) = registry.register(
-                            &mut stream,
-                            self.token,
-                            Interest::READABLE | Interest::WRITABLE,
-                        ) {
-                            self.fail_all(&Failure::Connect(e.to_string()), done);
-                            return;
-                        }
-                        self.conn = Conn::Connecting {
-                            stream,
-                            deadline: now + CONNECT_TIMEOUT,
-                        };
-                    }
-                    Err(e) => {
-                        self.fail_all(&Failure::Connect(e.to_string()), done);
-                        return;
-                    }
-                },
-                Conn::Connecting { stream, deadline } => {
-                    // mio: connected once writable and no error and a peer address.
-                    let error = match stream.take_error() {
-                        Ok(Some(e)) | Err(e) => Some(e.to_string()),
-                        Ok(None) => None,
-                    };
-                    if let Some(e) = error {
-                        self.close(registry);
-                        self.fail_all(&Failure::Connect(e), done);
-                        return;
-                    }
-                    match stream.peer_addr() {
-                        Ok(_) => {
-                            let Conn::Connecting { stream, .. } =
-                                std::mem::replace(&mut self.conn, Conn::Idle)
-                            else {
-                                return;
-                            };
-                            let _ = stream.set_nodelay(true);
-                            self.conn = Conn::Open { stream };
-                        }
-                        Err(e)
-                            if e.kind() == io::ErrorKind::NotConnected
-                                || e.kind() == io::ErrorKind::WouldBlock =>
-                        {
-                            if now >= *deadline {
-                                self.close(registry);
-                                self.fail_all(&Failure::Connect("connect timed out".into()), done);
-                            }
-                            return;
-                        }
-                        Err(e) => {
-                            self.close(registry);
-                            self.fail_all(&Failure::Connect(e.to_string()), done);
-                            return;
-                        }
-                    }
-                }
-                Conn::Open { .. } => {
-                    match self.step(now) {
-                        Step::Blocked => return,
-                        Step::Answered { close } => {
-                            let Some(q) = self.queue.pop_front() else {
-                                return;
-                            };
-                            let tag = self.recycle(q);
-                            self.in_flight = false;
-                            self.written = 0;
-                            self.deadline = None;
-                            let body = self.input.get(self.body.clone()).unwrap_or(&[]);
-                            done(
-                                Completion {
-                                    tag,
-                                    result: Ok(()),
-                                },
-                                body,
-                            );
-                            // Keep pipelined leftovers out: one request at a time, so
-                            // anything beyond the body is garbage.
-                            self.input.clear();
-                            if close {
-                                self.close(registry);
-                            }
-                        }
-                        Step::Failed(f) => {
-                            self.close(registry);
-                            let Some(q) = self.queue.pop_front() else {
-                                return;
-                            };
-                            let tag = self.recycle(q);
-                            done(
-                                Completion {
-                                    tag,
-                                    result: Err(f),
-                                },
-                                &[],
-                            );
-                        }
-                    }
-                }
+            if !moved {
+                return;
             }
         }
     }
 
-    fn step(&mut self, now: Instant) -> Step {
-        let Conn::Open { stream } = &mut self.conn else {
-            return Step::Blocked;
+    /// One lane's step; true when it finished or failed a request.
+    fn drive_lane(
+        &mut self,
+        registry: &Registry,
+        i: usize,
+        now: Instant,
+        done: &mut impl FnMut(Completion<T>, &[u8]),
+    ) -> bool {
+        let Some(lane) = self.lanes.get_mut(i) else {
+            return false;
         };
-        let Some(front) = self.queue.front() else {
-            return Step::Blocked;
-        };
-        if !self.in_flight {
-            self.in_flight = true;
-            self.written = 0;
-            self.input.clear();
-            self.deadline = Some(now + front.timeout);
+        if lane.current.is_none() {
+            let Some(q) = self.queue.pop_front() else {
+                return false;
+            };
+            lane.current = Some(q);
+            lane.retried = false;
+            lane.written = 0;
+            lane.deadline = None;
+            lane.input.clear();
         }
-        if self.deadline.is_some_and(|d| now >= d) {
-            return Step::Failed(Failure::Timeout);
-        }
-        while self.written < front.bytes.len() {
-            match stream.write(front.bytes.get(self.written..).unwrap_or(&[])) {
-                Ok(0) => return Step::Failed(Failure::Transport("write returned 0".into())),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Step::Failed(Failure::Transport(e.to_string())),
+        if let Conn::Idle = lane.conn {
+            match TcpStream::connect(self.address) {
+                Ok(mut stream) => {
+                    if let Err(e) = registry.register(
+                        &mut stream,
+                        self.token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        let f = Failure::Connect(e.to_string());
+                        self.fail_lane(registry, i, f.clone(), done);
+                        self.fail_waiting(&f, done);
+                        return true;
+                    }
+                    lane.conn = Conn::Connecting {
+                        stream,
+                        deadline: now + CONNECT_TIMEOUT,
+                    };
+                }
+                Err(e) => {
+                    let f = Failure::Connect(e.to_string());
+                    self.fail_lane(registry, i, f.clone(), done);
+                    self.fail_waiting(&f, done);
+                    return true;
+                }
             }
         }
-        loop {
-            match parse_head(&self.input) {
-                Err(f) => return Step::Failed(f),
-                Ok(Some(head)) => {
-                    let end = head.head_len.saturating_add(head.content_length);
-                    if self.input.len() >= end {
-                        if head.status != 200 {
-                            return Step::Failed(Failure::Http(head.status));
-                        }
-                        self.body = head.head_len..end;
-                        return Step::Answered { close: head.close };
+        if let Conn::Connecting { stream, deadline } = &mut lane.conn {
+            // mio: connected once there is no error and a peer address.
+            let error = match stream.take_error() {
+                Ok(Some(e)) | Err(e) => Some(e.to_string()),
+                Ok(None) => None,
+            };
+            let outcome = match (error, stream.peer_addr()) {
+                (Some(e), _) => Err(Failure::Connect(e)),
+                (None, Ok(_)) => Ok(true),
+                (None, Err(e))
+                    if e.kind() == io::ErrorKind::NotConnected
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    if now >= *deadline {
+                        Err(Failure::Connect("connect timed out".into()))
+                    } else {
+                        Ok(false)
                     }
                 }
-                Ok(None) => {}
+                (None, Err(e)) => Err(Failure::Connect(e.to_string())),
+            };
+            match outcome {
+                Err(f) => {
+                    self.fail_lane(registry, i, f.clone(), done);
+                    self.fail_waiting(&f, done);
+                    return true;
+                }
+                Ok(false) => return false,
+                Ok(true) => {
+                    let Conn::Connecting { stream, .. } =
+                        std::mem::replace(&mut lane.conn, Conn::Idle)
+                    else {
+                        return false;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    lane.conn = Conn::Open { stream };
+                }
             }
-            let old = self.input.len();
-            if old >= MAX_ANSWER + 64 * 1024 {
-                return Step::Failed(Failure::Malformed);
+        }
+        match step(lane, now) {
+            Step::Blocked => false,
+            Step::Answered { close, body } => {
+                let Some(q) = lane.current.take() else {
+                    return false;
+                };
+                lane.written = 0;
+                lane.deadline = None;
+                lane.reused = true;
+                if close {
+                    lane.close(registry);
+                }
+                let tag = q.tag;
+                if self.free.len() < self.capacity {
+                    self.free.push(q.bytes);
+                }
+                let Some(lane) = self.lanes.get_mut(i) else {
+                    return true;
+                };
+                done(
+                    Completion {
+                        tag,
+                        result: Ok(()),
+                    },
+                    lane.input.get(body).unwrap_or(&[]),
+                );
+                lane.input.clear();
+                true
             }
-            self.input.resize(old + 16 * 1024, 0);
-            let read = stream.read(self.input.get_mut(old..).unwrap_or(&mut []));
-            match read {
-                Ok(0) => {
-                    self.input.truncate(old);
-                    return Step::Failed(Failure::Transport(
-                        "connection closed by the peer".into(),
-                    ));
+            Step::Failed(f) => {
+                // A kept-alive connection the peer closed while idle fails the first
+                // request written to it without a byte of answer: resend that request
+                // once on a fresh connection (the peer never saw it whole).
+                if lane.reused
+                    && !lane.retried
+                    && lane.input.is_empty()
+                    && matches!(f, Failure::Transport(_))
+                {
+                    lane.close(registry);
+                    lane.retried = true;
+                    return true;
                 }
-                Ok(n) => self.input.truncate(old + n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.input.truncate(old);
-                    return Step::Blocked;
+                self.fail_lane(registry, i, f, done);
+                true
+            }
+        }
+    }
+}
+
+fn step<T>(lane: &mut Lane<T>, now: Instant) -> Step {
+    let Conn::Open { stream } = &mut lane.conn else {
+        return Step::Blocked;
+    };
+    let Some(front) = lane.current.as_ref() else {
+        return Step::Blocked;
+    };
+    let deadline = *lane.deadline.get_or_insert(now + front.timeout);
+    if now >= deadline {
+        return Step::Failed(Failure::Timeout);
+    }
+    while lane.written < front.bytes.len() {
+        match stream.write(front.bytes.get(lane.written..).unwrap_or(&[])) {
+            Ok(0) => return Step::Failed(Failure::Transport("write returned 0".into())),
+            Ok(n) => lane.written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Step::Failed(Failure::Transport(e.to_string())),
+        }
+    }
+    loop {
+        match parse_head(&lane.input) {
+            Err(f) => return Step::Failed(f),
+            Ok(Some(head)) => {
+                let end = head.head_len.saturating_add(head.content_length);
+                if lane.input.len() >= end {
+                    if head.status != 200 {
+                        return Step::Failed(Failure::Http(head.status));
+                    }
+                    return Step::Answered {
+                        close: head.close,
+                        body: head.head_len..end,
+                    };
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.input.truncate(old),
-                Err(e) => {
-                    self.input.truncate(old);
-                    return Step::Failed(Failure::Transport(e.to_string()));
-                }
+            }
+            Ok(None) => {}
+        }
+        let old = lane.input.len();
+        if old >= MAX_ANSWER + 64 * 1024 {
+            return Step::Failed(Failure::Malformed);
+        }
+        lane.input.resize(old + 16 * 1024, 0);
+        let read = stream.read(lane.input.get_mut(old..).unwrap_or(&mut []));
+        match read {
+            Ok(0) => {
+                lane.input.truncate(old);
+                return Step::Failed(Failure::Transport("connection closed by the peer".into()));
+            }
+            Ok(n) => lane.input.truncate(old + n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                lane.input.truncate(old);
+                return Step::Blocked;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => lane.input.truncate(old),
+            Err(e) => {
+                lane.input.truncate(old);
+                return Step::Failed(Failure::Transport(e.to_string()));
             }
         }
     }
@@ -459,7 +541,10 @@ impl<T> PeerClient<T> {
 
 enum Step {
     Blocked,
-    Answered { close: bool },
+    Answered {
+        close: bool,
+        body: std::ops::Range<usize>,
+    },
     Failed(Failure),
 }
 
@@ -522,7 +607,7 @@ mod tests {
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
         let mut poll = Poll::new().unwrap();
-        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 4);
+        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 4, 1);
         client
             .enqueue(1, REQUEST_TIMEOUT, |b| {
                 b.extend_from_slice(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
@@ -583,7 +668,7 @@ mod tests {
             .local_addr()
             .unwrap();
         let mut poll = Poll::new().unwrap();
-        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 2);
+        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 2, 1);
         client
             .enqueue(1, REQUEST_TIMEOUT, |b| b.push(b'x'))
             .unwrap();
@@ -605,13 +690,55 @@ mod tests {
         assert_eq!(client.room(), 2);
     }
 
+    /// The peer closes the kept-alive connection after the first answer: the second
+    /// request goes out again on a new connection instead of failing.
+    #[test]
+    fn a_connection_closed_while_idle_is_replaced() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 4, 1);
+        let request = |b: &mut Vec<u8>| {
+            b.extend_from_slice(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        };
+        client.enqueue(1, REQUEST_TIMEOUT, request).unwrap();
+        let mut done = Vec::new();
+        let mut accepted = 0;
+        let mut serve = |close: bool| {
+            if let Ok((mut s, _)) = listener.accept() {
+                accepted += 1;
+                let mut buf = [0u8; 256];
+                s.set_nonblocking(false).unwrap();
+                let _ = s.read(&mut buf).unwrap();
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[1]")
+                    .unwrap();
+                if close {
+                    drop(s); // closed while the client thinks it is kept alive
+                } else {
+                    std::mem::forget(s);
+                }
+            }
+        };
+        run_until(&mut poll, &mut client, || serve(true), &mut done, 1);
+        std::thread::sleep(Duration::from_millis(50));
+        client.enqueue(2, REQUEST_TIMEOUT, request).unwrap();
+        run_until(&mut poll, &mut client, || serve(false), &mut done, 2);
+        assert!(
+            done.iter().all(|d| d.1.is_ok()),
+            "{:?}",
+            done.iter().map(|d| &d.1).collect::<Vec<_>>()
+        );
+        assert_eq!(accepted, 2);
+    }
+
     #[test]
     fn non_200_is_a_failure() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
         let mut poll = Poll::new().unwrap();
-        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 2);
+        let mut client: PeerClient<u32> = PeerClient::new(address, Token(7), 2, 1);
         client
             .enqueue(9, REQUEST_TIMEOUT, |b| {
                 b.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n")

@@ -39,6 +39,9 @@ pub const PARKED_LIMIT: usize = 256;
 /// Requests waiting for the partner at most (lease updates of parked replies, heartbeats,
 /// sync pages): a slow partner fills it, then updates fail and replies are dropped.
 pub const QUEUE_CAPACITY: usize = 1024;
+/// Parallel connections to the partner: several lease updates in flight at once, so the
+/// update rate is not one per round trip of two busy event loops.
+pub const CONNECTIONS: usize = 4;
 /// Distinct clients failure detection remembers while communication is interrupted.
 const FAILURE_DETECTION_CLIENTS: usize = 4096;
 /// Largest request body (a lease with a large user context).
@@ -149,6 +152,8 @@ pub struct HaRuntime {
     pub staging: Staging,
     /// Communication-recovery backlog (request bodies), ≤ `delayed-updates-limit`.
     backlog: VecDeque<Vec<u8>>,
+    /// Reused backlog buffers (nothing allocated per query once warm).
+    backlog_free: Vec<Vec<u8>>,
     outbox: VecDeque<Tag>,
     body: Vec<u8>,
     lease_scratch: Box<LeaseScratch>,
@@ -232,12 +237,23 @@ impl HaRuntime {
                 ));
             }
         }
+        if let Some(backup) =
+            cfg.peers.iter().enumerate().find(|(i, p)| {
+                *i != cfg.this_index && p.role == wren_core::ha::config::Role::Backup
+            })
+        {
+            log::warn!(
+                "HA_BACKUP_NOT_SUPPORTED backup peer '{}': wren sends no lease updates to backup servers yet",
+                backup.1.name
+            );
+        }
         let epoch = Instant::now();
         let client = partner.map(|p| {
             PeerClient::new(
                 SocketAddr::new(p.address, p.port),
                 CLIENT_TOKEN,
                 QUEUE_CAPACITY,
+                CONNECTIONS,
             )
         });
         log::info!(
@@ -257,7 +273,8 @@ impl HaRuntime {
             parks: vec![Park::default(); PARKED_LIMIT],
             completed: Vec::with_capacity(PARKED_LIMIT),
             staging: Staging::default(),
-            backlog: VecDeque::new(),
+            backlog: VecDeque::with_capacity(cfg.delayed_updates_limit as usize),
+            backlog_free: Vec::new(),
             outbox: VecDeque::with_capacity(16),
             body: vec![0; BODY_BUFFER],
             lease_scratch: Box::default(),
@@ -352,7 +369,8 @@ impl HaRuntime {
             UpdateDecision::NotSent => Hold::Send,
             UpdateDecision::Backlog => {
                 for &(a, b) in &self.staging.ranges {
-                    let mut entry = Vec::with_capacity(b - a);
+                    let mut entry = self.backlog_free.pop().unwrap_or_default();
+                    entry.clear();
                     entry.extend_from_slice(self.staging.bodies.get(a..b).unwrap_or(&[]));
                     self.backlog.push_back(entry);
                 }
@@ -532,7 +550,7 @@ impl HaRuntime {
                     partner.to_uppercase()
                 );
                 if to == HaState::Waiting {
-                    self.backlog.clear();
+                    self.backlog_free.extend(self.backlog.drain(..));
                 }
             }
         }
@@ -569,6 +587,7 @@ impl HaRuntime {
                     if let (Some(dst), Some(src)) = (self.body.get_mut(..n), entry.get(..n)) {
                         dst.copy_from_slice(src);
                     }
+                    self.backlog_free.push(entry);
                     Ok(n)
                 }
                 Tag::Update { .. } => Ok(0),
@@ -651,7 +670,7 @@ impl HaRuntime {
             Tag::Backlog { last } => {
                 let ok = commands::expect_success(text, true).is_ok();
                 if !ok {
-                    self.backlog.clear();
+                    self.backlog_free.extend(self.backlog.drain(..));
                     self.outbox.retain(|t| !matches!(t, Tag::Backlog { .. }));
                     self.svc.on_backlog_sent(now, false);
                 } else if last {
