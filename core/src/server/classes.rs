@@ -135,6 +135,8 @@ pub struct PacketClasses<'c> {
     tests: Option<&'c dyn ClassTests>,
     /// Required classes to evaluate on demand (§5 step 13), once the address is known.
     required: Option<Required<'c>>,
+    /// [HA] A hook-assigned class (`HA_<peer>`); empty for none.
+    hook_class: &'c [u8],
 }
 
 /// The required-class lists of a reply (`require-client-classes` of the shared network,
@@ -158,6 +160,15 @@ impl<'c> PacketClasses<'c> {
             tested: &[],
             tests: None,
             required: None,
+            hook_class: &[],
+        }
+    }
+
+    /// [HA] The same classes plus the hook-assigned class `name` (empty: none).
+    pub fn with_hook_class(self, name: &'c [u8]) -> Self {
+        PacketClasses {
+            hook_class: name,
+            ..self
         }
     }
 
@@ -393,6 +404,10 @@ impl<'c> PacketClasses<'c> {
 
 impl Membership for PacketClasses<'_> {
     fn is_member(&self, name: &[u8]) -> bool {
+        // [HA] the hook-assigned class (kea-ha.md §3: `HA_<owner of the scope>`).
+        if !self.hook_class.is_empty() && name == self.hook_class {
+            return true;
+        }
         self.stage_of(name, self.index_of(name)).is_some()
     }
 }

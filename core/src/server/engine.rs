@@ -246,6 +246,9 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     /// The classes once the reply's required classes joined (set while the reply is built,
     /// which only borrows the engine; moved into `record` after `handle`).
     pub(crate) trace_required: core::cell::Cell<Option<ClassList>>,
+    /// [HA] The class a hook put the packet in (`HA_<peer name>`, kea-ha.md §3); empty
+    /// for none.
+    pub(crate) hook_class: &'a [u8],
 }
 
 /// What a reply is built from.
@@ -297,6 +300,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             record: DecisionRecord::EMPTY,
             trace_classes: false,
             trace_required: core::cell::Cell::new(None),
+            hook_class: &[],
         }
     }
 
@@ -356,6 +360,14 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// another interface (Kea: "an address a server socket is bound to").
     pub fn with_server_addresses(mut self, addresses: &'a [Ipv4Addr]) -> Self {
         self.server_addresses = addresses;
+        self
+    }
+
+    /// [HA] Puts every packet this engine handles in the class `name` (Kea's HA hook
+    /// assigns `HA_<scope owner>` before classification, kea-ha.md §3), as pool and subnet
+    /// `client-class` and `member('HA_…')` see it. Empty: none.
+    pub fn with_hook_class(mut self, name: &'a [u8]) -> Self {
+        self.hook_class = name;
         self
     }
 
@@ -463,7 +475,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes =
+            PacketClasses::new(config_ref, vendor_class).with_hook_class(self.hook_class);
         let tests = self.class_tests;
         let words = class_words(config.classes.len());
         let bits = match bits.get_mut(..words) {

@@ -247,10 +247,12 @@ impl ControlServer {
         }
         if !listeners.is_empty() {
             // [freebsd branch] config-write / auto-persist replace files in the config
-            // directory after the sandbox point: open it for that now.
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
             let dir = crate::sandbox::dirs::parent_of(path);
-            if let Err(e) =
-                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
             {
                 log::warn!(
                     "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
@@ -1167,6 +1169,13 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
     Ok(text.len() as u64)
 }
 
+/// Whether the file system cannot be asked about `base` because of the sandbox (a
+/// directory that exists answers `stat` outside capability mode): a subdirectory that
+/// does not exist is refused, not written lexically.
+fn real_unknown_is_sandbox(base: &Path) -> bool {
+    std::fs::metadata(base).is_err() && std::fs::metadata("/").is_err()
+}
+
 /// Where `config-write` may write: into the `-c` file's directory or a directory below it
 /// (a relative name is taken from the config directory). Kea 2.2 wrote anywhere the process
 /// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
@@ -1177,10 +1186,10 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
 /// Where the file system can be asked (Linux, or before the sandbox), the real parent
 /// (canonicalised) must lie inside the config directory, compared by device and inode
 /// while walking up: `..` and a symlinked subdirectory cannot lead out, and the config
-/// directory reached through a bind mount counts. Where it cannot (`realpath` is refused
-/// in Capsicum's capability mode, and there only directories opened before the sandbox
-/// can be written anyway), only the configuration directory itself, compared lexically
-/// (`.` and `..` folded against the working directory).
+/// directory reached through a bind mount counts. Where it cannot (`stat` and `realpath`
+/// by path are refused in Capsicum's capability mode), the path is checked lexically (`.`
+/// and `..` folded against the working directory): the file is then opened relative to the
+/// config directory's descriptor, and capability mode keeps such lookups beneath it.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
     use std::os::unix::fs::MetadataExt;
     let dir = config_path
@@ -1214,9 +1223,10 @@ fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String
         // The file system answered: it decides (a symlink leading out is refused, the
         // config directory reached through a bind mount is accepted).
         Some(inside) => inside,
-        // It cannot be asked (capability mode) or the subdirectory does not exist: the
-        // configuration directory itself, lexically.
-        None => parent == base,
+        // It cannot be asked (capability mode): lexically below the configuration
+        // directory. The file is reached with openat() relative to that directory's
+        // descriptor (daemon/src/sandbox/dirs.rs), which Capsicum keeps beneath it.
+        None => parent.starts_with(&base) && real_unknown_is_sandbox(&base),
     };
     if !allowed {
         return Err(refuse());

@@ -123,6 +123,8 @@ struct Dir {
 pub struct DirTable {
     cwd: PathBuf,
     dirs: Vec<Dir>,
+    /// Files that are symbolic links, and where they pointed before the seal.
+    aliases: Vec<(PathBuf, PathBuf)>,
     sealed: bool,
 }
 
@@ -162,8 +164,50 @@ impl DirTable {
         DirTable {
             cwd,
             dirs: Vec::new(),
+            aliases: Vec::new(),
             sealed: false,
         }
+    }
+
+    /// `path` made absolute; a file that is a symbolic link is replaced by its target.
+    ///
+    /// Why: in capability mode `openat` refuses to follow a link whose target is absolute
+    /// or climbs out of the directory (`ENOTCAPABLE`), so `/usr/local/etc/wren/wrend.conf ->
+    /// /usr/local/etc/kea/kea-dhcp4.conf` would read at start and fail at the first reload.
+    /// Before the seal the link is resolved (`realpath`) and remembered; the target's
+    /// directory is the one opened and used. A link made after the seal is followed by the
+    /// kernel as far as the sandbox allows. `config-write` through a link writes its target,
+    /// as Kea's does (it opens the name for writing).
+    fn resolve(&mut self, path: &Path) -> PathBuf {
+        let full = absolute(&self.cwd, path);
+        if let Some((_, target)) = self.aliases.iter().find(|(link, _)| *link == full) {
+            return target.clone();
+        }
+        if self.sealed {
+            return full;
+        }
+        let is_link = std::fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return full;
+        }
+        match std::fs::canonicalize(&full) {
+            Ok(target) => {
+                self.aliases.push((full, target.clone()));
+                target
+            }
+            Err(_) => full, // a dangling link: the open reports it
+        }
+    }
+
+    /// Opens, now, the directory that holds `file` (its link target's, for a symbolic
+    /// link) for `access`.
+    pub fn prepare_file(&mut self, file: &Path, access: Access) -> io::Result<()> {
+        let full = self.resolve(file);
+        let dir = full
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        self.prepare(&dir, access)
     }
 
     /// From now on no directory is opened by path: names outside the table are refused.
@@ -218,7 +262,7 @@ impl DirTable {
 
     /// The directory holding `path` (opened now if still allowed) and the name in it.
     fn locate(&mut self, path: &Path, access: Access) -> io::Result<(usize, CString)> {
-        let full = absolute(&self.cwd, path);
+        let full = self.resolve(path);
         let parent = match full.parent() {
             Some(p) if full.file_name().is_some() => p.to_path_buf(),
             _ => {
@@ -330,7 +374,7 @@ impl DirTable {
         bytes: &[u8],
         backup_suffix: Option<&str>,
     ) -> io::Result<()> {
-        let full = absolute(&self.cwd, target);
+        let full = self.resolve(target);
         let name = full
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
@@ -521,6 +565,12 @@ pub fn absolute_path(path: &Path) -> io::Result<PathBuf> {
     with_table(|t| Ok(absolute(&t.cwd, path)))
 }
 
+/// [`DirTable::prepare_file`] on the process's table: the directory holding `file` (or its
+/// link target) is opened now for `access`.
+pub fn prepare_file(file: &Path, access: Access) -> io::Result<()> {
+    with_table(|t| t.prepare_file(file, access))
+}
+
 /// The parent directory of `file` (`.` for a bare name).
 pub fn parent_of(file: &Path) -> &Path {
     match file.parent() {
@@ -605,6 +655,46 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(&other).unwrap();
+    }
+
+    #[test]
+    fn a_linked_file_is_reached_through_its_target_directory() {
+        let conf = scratch("link-conf");
+        let kea = scratch("link-kea");
+        std::fs::write(kea.join("kea-dhcp4.conf"), "kea").unwrap();
+        let link = conf.join("wrend.conf");
+        std::os::unix::fs::symlink(kea.join("kea-dhcp4.conf"), &link).unwrap();
+        let mut table = DirTable::new(PathBuf::from("/"));
+        assert_eq!(table.read(&link).unwrap(), b"kea");
+        table.prepare_file(&link, Access::Replace).unwrap();
+        // The target's directory was opened (for reading and writing), not the link's.
+        assert_eq!(
+            table.describe(),
+            vec![(kea.clone(), vec![Access::Read, Access::Replace])]
+        );
+        table.seal();
+        std::fs::write(kea.join("kea-dhcp4.conf"), "edited").unwrap();
+        assert_eq!(table.read(&link).unwrap(), b"edited");
+        // config-write through the link replaces the target; the link stays a link.
+        table.replace(&link, b"written", None).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read(kea.join("kea-dhcp4.conf")).unwrap(),
+            b"written"
+        );
+        // A dangling link before the seal: the error is the open's.
+        let mut fresh = DirTable::new(PathBuf::from("/"));
+        let dangling = conf.join("dangling.conf");
+        std::os::unix::fs::symlink(conf.join("nowhere"), &dangling).unwrap();
+        assert_eq!(
+            fresh.read(&dangling).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(&conf).unwrap();
+        std::fs::remove_dir_all(&kea).unwrap();
     }
 
     #[test]
