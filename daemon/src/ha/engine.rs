@@ -150,4 +150,10 @@ impl<E: Engine> Engine for HaEngine<E> {
     fn set_serving(&mut self, serving: bool) {
         self.inner.set_serving(serving)
     }
+
+    // [packet trace] The `wren-trace` switch reaches the engine that decides (without this
+    // the HA wrapper's default dropped it and the command traced nothing).
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.inner.attach_trace(switch)
+    }
 }
