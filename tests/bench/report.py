@@ -128,18 +128,23 @@ def md_throughput(by):
 def md_memory(rows):
     by = defaultdict(dict)
     for r in rows:
-        by[r[0]][int(num(r[1]))] = (int(num(r[2])), int(num(r[3])), int(num(r[4])))
+        anon = int(num(r[5])) if len(r) > 5 and r[5] else -1
+        by[r[0]][int(num(r[1]))] = (int(num(r[2])), int(num(r[3])), int(num(r[4])), anon)
     servers = [s for s in ("wrend", "kea") if s in by]
     if not servers:
         return []
-    out = ["| leases held | " + " | ".join(f"{NAMES.get(s, s)} VmRSS / VmHWM (MiB)" for s in servers) + " |",
+    out = ["| leases held | " + " | ".join(f"{NAMES.get(s, s)} VmRSS / VmHWM / RssAnon (MiB)" for s in servers) + " |",
            "|---|" + "---:|" * len(servers)]
     for target in (0, 10000, 50000):
-        line = f"| {'idle (empty lease file)' if target == 0 else f'{target:,} (counted: ' + ', '.join(str(by[s].get(target, (0, 0, 0))[2]) for s in servers) + ')'} |"
+        line = f"| {'idle (empty lease file)' if target == 0 else f'{target:,} (counted: ' + ', '.join(str(by[s].get(target, (0, 0, 0, 0))[2]) for s in servers) + ')'} |"
         for s in servers:
             v = by[s].get(target)
-            line += f" {v[0] / 1024:.1f} / {v[1] / 1024:.1f} |" if v else " – |"
+            anon = f" / {v[3] / 1024:.1f}" if v and v[3] >= 0 else " / –"
+            line += f" {v[0] / 1024:.1f} / {v[1] / 1024:.1f}{anon} |" if v else " – |"
         out.append(line)
+    out += ["", "VmRSS counts every resident page mapped, including the shared text of the binary and "
+            "of libc/ld.so (page-cache pages shared with every other process); RssAnon is the "
+            "process's own memory (heap, stacks, lease table)."]
     return out
 
 
@@ -158,7 +163,7 @@ def md_startup(rows):
         for s in servers:
             runs = sorted(m for m, _, _ in by[s][kind] if m >= 0)
             rss = max((r for _, r, _ in by[s][kind]), default=0)
-            med = f"{runs[len(runs) // 2]:.0f} ({', '.join(f'{m:.0f}' for m in runs)})" if runs else "no answer"
+            med = f"{runs[len(runs) // 2]:.1f} ({', '.join(f'{m:.1f}' for m in runs)})" if runs else "no answer"
             line += f" {med} | {rss / 1024:.1f} |"
         out.append(line)
     offers = sorted({f"{NAMES.get(s, s)} {a}" for s in servers for _, _, a in by[s]["100k"]})
@@ -246,6 +251,10 @@ def main():
         "memfile `persist: true`, no LFC, valid-lifetime 3600 s). Note: wrend fdatasyncs the lease "
         "file before it sends the ACKs of each batch; Kea 2.2's memfile writes without fsync.",
         "",
+        f"Machine: {env.get('cpus', '?')} CPUs; load average (1/5/15 min) {env.get('load_start', '?')} "
+        f"at the start and {env.get('load_end', '?')} at the end of the run (other jobs share the "
+        f"machine); servers and load generators ran at nice {env.get('nice', '0')}.",
+        "",
         f"## Throughput: perfdhcp relayed DORA, {env.get('period', '?')} s per rate, fresh server and empty lease file per rate",
         "",
     ]
@@ -253,7 +262,7 @@ def main():
     out += table
     out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
     out += ["## Memory", ""] + md_memory(rows.get("mem", [])) + [""]
-    out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 5 ms)", ""]
+    out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 1 ms; t0 taken by the shell that execs the server)", ""]
     out += md_startup(rows.get("start", [])) + [""]
     out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
     how = chart(by, png)

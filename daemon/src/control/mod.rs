@@ -247,10 +247,12 @@ impl ControlServer {
         }
         if !listeners.is_empty() {
             // [freebsd branch] config-write / auto-persist replace files in the config
-            // directory after the sandbox point: open it for that now.
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
             let dir = crate::sandbox::dirs::parent_of(path);
-            if let Err(e) =
-                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
             {
                 log::warn!(
                     "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
