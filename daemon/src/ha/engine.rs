@@ -157,4 +157,10 @@ impl<E: Engine> Engine for HaEngine<E> {
     fn set_hook_class(&mut self, class: &'static [u8]) {
         self.inner.set_hook_class(class)
     }
+
+    // [packet trace] The `wren-trace` switch reaches the engine that decides (without this
+    // the HA wrapper's default dropped it and the command traced nothing).
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.inner.attach_trace(switch)
+    }
 }
