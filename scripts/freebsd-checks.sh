@@ -56,7 +56,7 @@ rc() {
 }
 
 crates() {
-	step "port/Makefile.crates matches Cargo.lock; cached crates match their checksums"
+	step "port/Makefile.crates and port/distinfo match Cargo.lock; cached crates match their checksums"
 	if ! scripts/freebsd/cargo-crates.sh | diff -u port/Makefile.crates -; then
 		echo "stale: scripts/freebsd/cargo-crates.sh > port/Makefile.crates" >&2
 		exit 1
@@ -81,6 +81,9 @@ crates() {
 		checked=1
 	fi
 	[ "$checked" = 1 ] || echo "(no cargo cache: crate checksums not checked)"
+	# port/distinfo: crate names, order and SHA256 as in Cargo.lock, a SIZE each, the
+	# release tarball named after the Makefile's version (no network).
+	scripts/freebsd/make-distinfo.sh --check port/distinfo
 	echo "Makefile.crates: $(grep -c . port/Makefile.crates) crates, up to date"
 }
 
@@ -115,6 +118,8 @@ capsicum() {
 	need udhcpc "apt-get install udhcpc"
 	cargo build -p wrend
 	timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
+	# dhcp-socket-type udp: every reply is an addressed sendmsg, made by the broker.
+	WREN_AUDIT_SOCKET_TYPE=udp timeout 120 scripts/freebsd/capsicum-audit.sh target/debug/wrend
 }
 
 steps=${*:-x86 aarch64 arm64-tests rc crates sample capsicum}

@@ -5,6 +5,7 @@
 #   sudo scripts/test.sh                 # everything, e2e against wrend
 #   sudo WREN_SERVER=kea scripts/test.sh # e2e against kea-dhcp4 2.2 (proves the harness)
 #   WREN_E2E_THREADS=1                   # e2e tests one at a time (default 2)
+#   WREN_FUZZ_SECONDS=600                # each fuzz target longer (default 20 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,9 @@ step scripts/freebsd-checks.sh
 # the binaries the e2e tests run (wrend; wren-loadgen for tests/tests/storm.rs)
 step cargo build -p wrend -p wren-loadgen
 step cargo test --workspace --exclude wren-tests
+# cargo-fuzz targets (fuzz/README.md), each for WREN_FUZZ_SECONDS (default 20): a crash,
+# leak or timeout fails the suite, its input left in fuzz/artifacts/<target>/.
+step fuzz/run.sh "${WREN_FUZZ_SECONDS:-20}"
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/test.sh: the end-to-end tests need root (network namespaces): run sudo scripts/test.sh" >&2

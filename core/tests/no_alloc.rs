@@ -1,5 +1,7 @@
 //! The engine allocates nothing: 1,000 DORA exchanges, a renewal and a release per client,
 //! through `Engine::handle` with preallocated storage, under a counting global allocator.
+//! The packet trace is on: every query's decision record is filled (classes included) and
+//! its whole trace line formatted into a stack buffer.
 
 // Test code: a failed index or unwrap is a failed test.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
@@ -12,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 mod common;
 
 use wren_core::lease::LeaseRecord;
-use wren_core::server::{Engine, Interface, LeaseSink, Outcome, Query, Transport};
+use wren_core::server::trace::write_bounded;
+use wren_core::server::{Engine, Interface, LeaseSink, Outcome, Query, TraceLine, Transport};
 use wren_core::time::Timestamp;
 
 struct Counting;
@@ -144,8 +147,29 @@ fn dora_renew_release_allocate_nothing() {
     };
     let mut class_bits = vec![0u64; wren_core::server::class_words(config.classes.len())];
     let mut engine = Engine::new(&config, &mut table, &mut cursors)
-        .with_class_tests(&class_tests, &mut class_bits);
+        .with_class_tests(&class_tests, &mut class_bits)
+        .with_trace(true);
     let mut reply = [0u8; 1500];
+    let mut line = [0u8; 1900];
+    let mut traced = 0usize;
+    // Formats the trace line of the last query (as the daemon does when tracing).
+    macro_rules! trace {
+        ($query:expr, $outcome:expr) => {{
+            let record = *engine.decision();
+            let n = write_bounded(
+                &mut line,
+                &TraceLine {
+                    query: &$query,
+                    record: &record,
+                    outcome: &$outcome,
+                    reply: &reply,
+                    config: &config,
+                },
+            );
+            assert!(n > 100, "a trace line");
+            traced += 1;
+        }};
+    }
     let mut sink = CountingSink(0);
     let mut followups: Vec<Vec<u8>> = Vec::with_capacity(3);
     let interface = Interface {
@@ -154,15 +178,7 @@ fn dora_renew_release_allocate_nothing() {
         mac: [2, 0, 0, 0, 0, 1],
     };
     fn broadcast<'p>(payload: &'p [u8], interface: Interface<'p>) -> Query<'p> {
-        Query {
-            payload,
-            interface,
-            source_ip: Ipv4Addr::UNSPECIFIED,
-            source_port: 68,
-            destination_ip: Ipv4Addr::BROADCAST,
-            source_mac: [2, 0, 0, 0, 0, 2],
-            transport: Transport::Raw,
-        }
+        common::broadcast_query(payload, interface, [2, 0, 0, 0, 0, 2], Transport::Raw)
     }
 
     let mut offered = Vec::with_capacity(usize::from(CLIENTS));
@@ -173,9 +189,10 @@ fn dora_renew_release_allocate_nothing() {
             COUNTING.with(|c| c.set(true));
         }
         let now = Timestamp(1_800_000_000 + i as u64);
-        let Outcome::Reply { summary, .. } =
-            engine.handle(&broadcast(discover, interface), now, &mut reply, &mut sink)
-        else {
+        let q = broadcast(discover, interface);
+        let o = engine.handle(&q, now, &mut reply, &mut sink);
+        trace!(q, o);
+        let Outcome::Reply { summary, .. } = o else {
             panic!("no offer for client {i}");
         };
         let address = summary.address.expect("offer carries an address");
@@ -197,12 +214,9 @@ fn dora_renew_release_allocate_nothing() {
         offered.push(address);
         COUNTING.with(|c| c.set(i >= 1));
 
-        let o = engine.handle(
-            &broadcast(&followups[0], interface),
-            now,
-            &mut reply,
-            &mut sink,
-        );
+        let q = broadcast(&followups[0], interface);
+        let o = engine.handle(&q, now, &mut reply, &mut sink);
+        trace!(q, o);
         assert!(
             matches!(o, Outcome::Reply { .. }),
             "request of client {i}: {o:?}"
@@ -213,6 +227,7 @@ fn dora_renew_release_allocate_nothing() {
             ..broadcast(&followups[1], interface)
         };
         let o = engine.handle(&unicast, now.plus(1800), &mut reply, &mut sink);
+        trace!(unicast, o);
         assert!(
             matches!(o, Outcome::Reply { .. }),
             "renewal of client {i}: {o:?}"
@@ -225,6 +240,7 @@ fn dora_renew_release_allocate_nothing() {
                 ..broadcast(&followups[2], interface)
             };
             let o = engine.handle(&rel, now.plus(1900), &mut reply, &mut sink);
+            trace!(rel, o);
             assert!(
                 matches!(o, Outcome::Done(_)),
                 "release of client {i}: {o:?}"
@@ -239,4 +255,5 @@ fn dora_renew_release_allocate_nothing() {
     );
     // request + renew per client, release for half.
     assert_eq!(sink.0, usize::from(CLIENTS) * 2 + usize::from(CLIENTS) / 2);
+    assert_eq!(traced, usize::from(CLIENTS) * 3 + usize::from(CLIENTS) / 2);
 }

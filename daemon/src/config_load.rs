@@ -10,7 +10,6 @@
 //! line and column ([`check`], through core's `SourceMap`).
 
 use std::fmt;
-use std::fs;
 use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -131,7 +130,8 @@ fn with_spliced<R>(
     path: &Path,
     then: impl FnOnce(&str, &Sources<'_>) -> R,
 ) -> Result<R, LoadError> {
-    let main = fs::read_to_string(path).map_err(|error| LoadError::Read {
+    // [freebsd branch] Through the directory table: works after the sandbox point.
+    let main = crate::sandbox::dirs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
         error,
     })?;
@@ -141,7 +141,7 @@ fn with_spliced<R>(
         let mut files = vec![path.to_path_buf()];
         let read = |name: &str, _at, dst: &mut [u8]| -> Result<usize, (PathBuf, io::Error)> {
             let included = PathBuf::from(name);
-            let bytes = fs::read(&included).map_err(|e| (included.clone(), e))?;
+            let bytes = crate::sandbox::dirs::read(&included).map_err(|e| (included.clone(), e))?;
             if let Some(d) = dst.get_mut(..bytes.len()) {
                 d.copy_from_slice(&bytes);
             }
@@ -349,6 +349,7 @@ fn warning_line(path: &Path, line: u32, column: u32, w: &ConfigWarning) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn scratch(name: &str, content: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wrend-config-{}", std::process::id()));

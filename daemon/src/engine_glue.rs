@@ -13,8 +13,9 @@ use wren_core::lease::occupancy::{PoolBits, SortedPool};
 use wren_core::lease::{
     LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable, OccupancySizes, OccupancyStorage,
 };
+use wren_core::server::trace::{ArrivalText, PacketText};
 use wren_core::server::{
-    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary,
+    self, Destination, Event, LeaseSink, MessageType, Outcome, Query, Summary, TraceLine,
 };
 use wren_core::stats::Stats;
 use wren_core::time::Timestamp;
@@ -23,6 +24,7 @@ use wren_core::wire::Message;
 use crate::lease_file::{self, LeaseFile, OpenOptions, TableSink};
 use crate::logging::{self, ClientLabel};
 use crate::packet_path::Engine;
+use crate::trace::{Tracer, Verdict};
 
 /// Leases beyond the pools' addresses the table keeps room for: out-of-pool reservations
 /// and leases of subnets a reload removed.
@@ -238,6 +240,12 @@ pub struct CoreEngine<'c, 't, 's> {
     classes: CompiledClasses<'c>,
     /// Log-line context, reused for every query (nothing allocated per packet).
     label: LabelScratch,
+    /// [HA] `HA_<peer>` of the next query (set by `crate::ha::engine`), empty for none.
+    hook_class: &'static [u8],
+    /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
+    ports: (u16, u16),
+    /// [packet trace] Whether to trace a packet, and its line buffer.
+    tracer: Tracer,
 }
 
 /// The configured classes compiled by the classification module (storage sized by
@@ -356,7 +364,20 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             serving: true,
             classes: CompiledClasses::compile(&config),
             label: LabelScratch::new(),
+            hook_class: &[],
+            ports: (
+                wren_core::server::destination::SERVER_PORT,
+                wren_core::server::destination::CLIENT_PORT,
+            ),
+            tracer: Tracer::default(),
         }
+    }
+
+    /// kea-dhcp4's `-p` / `-P` ports, passed to the core engine (which applies Kea's rule:
+    /// a client port other than 68 receives every reply, relayed ones included).
+    pub fn with_ports(mut self, server_port: u16, client_port: u16) -> Self {
+        self.ports = (server_port, client_port);
+        self
     }
 
     /// [control API] Counts every decision and reclamation into `stats`.
@@ -424,13 +445,18 @@ impl Engine for CoreEngine<'_, '_, '_> {
         reply: &mut [u8],
         sink: &mut S,
     ) -> Option<(usize, Destination)> {
+        let tracing = self.tracer.decide(query.payload); // [packet trace]
         if !self.serving {
             log::debug!("DHCP4_PACKET_DROP_0008 DHCP service is disabled (dhcp-disable)");
+            self.tracer.write(tracing, &NotServed(query));
             return None; // [control API]
         }
         // The table is the engine's LeaseStore (core: indexes and pool occupancy bitmaps).
         let store: &mut dyn LeaseStore = &mut *self.table;
-        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors);
+        let (server_port, client_port) = self.ports;
+        let mut engine = server::Engine::new(&self.config, store, &mut self.cursors)
+            .with_ports(server_port, client_port)
+            .with_hook_class(self.hook_class); // [HA]
         let tests = CompiledClassTests {
             view: ExprView {
                 ops: &self.classes.ops,
@@ -441,6 +467,7 @@ impl Engine for CoreEngine<'_, '_, '_> {
         if !self.classes.classes.is_empty() {
             engine = engine.with_class_tests(&tests, &mut self.classes.bits);
         }
+        engine = engine.with_trace(tracing != Verdict::Off);
         self.label.hostname_len = 0;
         let mut tap = HostnameTap {
             sink,
@@ -448,6 +475,19 @@ impl Engine for CoreEngine<'_, '_, '_> {
             hostname_len: &mut self.label.hostname_len,
         };
         let outcome = engine.handle(query, now, reply, &mut tap);
+        if tracing != Verdict::Off {
+            let record = *engine.decision();
+            self.tracer.write(
+                tracing,
+                &TraceLine {
+                    query,
+                    record: &record,
+                    outcome: &outcome,
+                    reply,
+                    config: &self.config,
+                },
+            );
+        }
         if let Some(stats) = self.stats.as_deref_mut() {
             stats.record_outcome(&outcome, query.payload, now); // [control API]
         }
@@ -503,9 +543,19 @@ impl Engine for CoreEngine<'_, '_, '_> {
         f(&mut self.table.iter().map(|(_, record)| record));
     }
 
+    // [HA]
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        self.hook_class = class;
+    }
+
     // [control API]
     fn set_serving(&mut self, serving: bool) {
         self.serving = serving;
+    }
+
+    // [packet trace]
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.tracer.attach(switch);
     }
 
     // [control API]
@@ -514,6 +564,20 @@ impl Engine for CoreEngine<'_, '_, '_> {
         f: &mut dyn FnMut(&Config<'_>, &mut LeaseTable<'_>, Option<&mut Stats<'_>>),
     ) {
         f(&self.config, self.table, self.stats.as_deref_mut());
+    }
+}
+
+/// [packet trace] The line of a query dropped because `dhcp-disable` is in force.
+struct NotServed<'a>(&'a Query<'a>);
+
+impl std::fmt::Display for NotServed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recv {} {} | decision: result=drop (DHCP service disabled by dhcp-disable)",
+            PacketText(self.0.payload),
+            ArrivalText(self.0)
+        )
     }
 }
 
@@ -617,6 +681,35 @@ mod label_tests {
         let unparsed = client_label(&summary, None, &[]).to_string();
         assert!(unparsed.contains("cid=[no info]"), "{unparsed}");
         assert!(!unparsed.contains("hostname="), "{unparsed}");
+    }
+
+    /// [packet trace] A query dropped under `dhcp-disable` still gets its whole packet and
+    /// the reason.
+    #[test]
+    fn not_served_trace_line() {
+        let payload = fixture("udhcpc-request.hex");
+        let addresses = [Ipv4Addr::new(198, 18, 0, 1)];
+        let query = Query {
+            payload: &payload,
+            interface: wren_core::server::Interface {
+                name: "eth0",
+                addresses: &addresses,
+                mac: [2, 0, 0, 0, 0, 1],
+            },
+            source_ip: Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: Ipv4Addr::BROADCAST,
+            source_mac: [2, 0, 0, 0, 0, 2],
+            transport: wren_core::server::Transport::Raw,
+        };
+        let line = NotServed(&query).to_string();
+        assert!(line.starts_with("recv DHCPREQUEST xid=0x"), "{line}");
+        assert!(line.contains("options: message-type=REQUEST"), "{line}");
+        assert!(line.contains("via=eth0 src=0.0.0.0:68"), "{line}");
+        assert!(
+            line.ends_with("| decision: result=drop (DHCP service disabled by dhcp-disable)"),
+            "{line}"
+        );
     }
 
     /// The tap passes every record on and keeps the last stored lease's hostname.

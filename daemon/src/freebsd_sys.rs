@@ -11,8 +11,8 @@
 //! The numeric part compiles on every host (the encoding is arithmetic), so the same
 //! assertions also run in the Linux build; the libc comparisons exist only for FreeBSD.
 //!
-//! `link/bpf.rs` (daemon branch) still keeps private copies of the BPF ioctl numbers with its
-//! own assertions; both are checked against the same literals, so they cannot drift apart.
+//! `link/bpf.rs` and `sandbox.rs` take every BPF ioctl number and constant from here; no
+//! other file defines one.
 
 // ---------------------------------------------------------------------------------------
 // ioctl encoding (<sys/ioccom.h>)

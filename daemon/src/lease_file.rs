@@ -410,6 +410,8 @@ pub struct LeaseFile {
     /// Mode, owner and group of the journal found at start: the files compaction creates
     /// get them too, so a Kea running as its own user can take the set back.
     ownership: Option<Ownership>,
+    /// [control API] Write + fdatasync times of the batches (`/metrics`).
+    timing: crate::packet_path::SyncTiming,
     /// Test hook: stop compaction after this step (a simulated crash).
     #[cfg(test)]
     crash_after: Option<Step>,
@@ -466,6 +468,7 @@ impl LeaseFile {
             batch_rows: 0,
             conversion_pending: false,
             ownership: None,
+            timing: crate::packet_path::SyncTiming::default(),
             #[cfg(test)]
             crash_after: None,
         };
@@ -1153,7 +1156,18 @@ impl LeaseSink for LeaseFile {
 
 impl Journal for LeaseFile {
     fn sync_batch(&mut self) -> io::Result<()> {
-        LeaseFile::sync_batch(self).map_err(Error::into_io)
+        // [control API] Time the batches that reach the disk (no allocation: Instant only).
+        let started = (self.batch_len > 0 && self.dir.is_some() && !self.conversion_pending)
+            .then(std::time::Instant::now);
+        let result = LeaseFile::sync_batch(self).map_err(Error::into_io);
+        if let (Some(started), true) = (started, result.is_ok()) {
+            self.timing.record(started.elapsed());
+        }
+        result
+    }
+
+    fn sync_timing(&self) -> Option<crate::packet_path::SyncTiming> {
+        self.dir.is_some().then_some(self.timing)
     }
 
     fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {

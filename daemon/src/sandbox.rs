@@ -39,8 +39,9 @@
 //!   `wren_core::wire::frame::build_udp_frame` ([`crate::packet_path`], `leaves_as_frame`).
 //!   Linux takes the same path, so the e2e tests (relay, exchange, privdrop) exercise it.
 //!   **`dhcp-socket-type: udp`** has no MAC to send to, and a socket cannot be connected
-//!   per destination: there [`crate::service`] leaves capability mode off and logs
-//!   `WREN_CAPSICUM_SKIPPED` (a privileged broker sending on our behalf would lift this).
+//!   per destination: the [`broker`] holds a copy of the port-67 socket (passed with
+//!   SCM_RIGHTS at the sandbox point) and makes each `sendmsg` for the server
+//!   ([`crate::link::relay_udp::RelayUdp::send`]).
 //! * **Lease-file appends and compaction.** Already directory-relative
 //!   ([`crate::lease_file`]: `openat`, `renameat`, `unlinkat`, `fsync` of the directory fd),
 //!   so they work with the directory rights below; files opened through it inherit
@@ -49,12 +50,20 @@
 //!   ignored by the lease file, as it should be.
 //! * **Syslog.** The socket connected before the sandbox keeps working; a reconnect after a
 //!   syslogd restart needs `connect` → `ECAPMODE`. [`crate::logging::set_syslog_connector`]
-//!   is the hook: [`broker::SyslogBroker`] (a process forked before `cap_enter`, not in
+//!   is the hook: [`broker::Broker`] (a process forked before `cap_enter`, not in
 //!   capability mode, same unprivileged user) connects and passes the socket back by
 //!   SCM_RIGHTS. [`enter`] installs it with `-C`.
-//! * **SIGHUP reload.** The configuration is re-read with `openat` through the directory
-//!   descriptor taken at start ([`dir_entry::DirEntry`]; a file with `<?include?>` is read
-//!   by path and fails in capability mode, keeping the old configuration). Before the
+//! * **HA partner connections.** `connect` is `ECAPMODE`. [`connect_tcp`] starts a
+//!   non-blocking connection (as `mio::net::TcpStream::connect` does) directly, or through
+//!   the broker in capability mode; peers must be declared with [`permit_tcp_peer`] before
+//!   the sandbox point (on every platform: after it, an undeclared peer is refused).
+//! * **Files by name: SIGHUP / `config-reload` (the configuration and its includes),
+//!   `config-write` and auto-persist (temp file, fsync, rename, timestamped backup), file
+//!   loggers reopened on reload, the control socket's removal at exit.** All go through
+//!   [`dirs`]: directory descriptors opened at start (before the seal), used with
+//!   `openat`/`renameat`/`unlinkat`/`fstatat`, each limited to the rights of its uses; a
+//!   name in a directory not opened before the sandbox point is refused with a "restart"
+//!   message and the old state keeps serving. Before the
 //!   sandbox point the event loop is sealed (`EventLoop::seal`): the interface facts
 //!   (index, MAC, addresses) are frozen as scanned then (`getifaddrs` is `ECAPMODE`), the
 //!   raw devices of interfaces still configured are kept, and an interface that would need
@@ -66,15 +75,16 @@
 //!   ([`crate::route_events`]) opened before the sandbox reports arrivals and departures;
 //!   a new interface needs a restart.
 //!
-//! Still path-based (not in this module's reach): Kea file loggers are reopened by path on
-//! reload (the error is logged, the old loggers keep writing); the control channel's
-//! `config-write`/`config-reload` and its socket's removal at exit.
+//! The directory table and the TCP peer list are sealed whenever a sandbox policy is given
+//! (`-u`, `-g` or `-C`), so Linux runs the same logic; `WREN_BROKER=1` also starts the
+//! broker without capability mode (tests and the audit).
 //!
 //! `scripts/freebsd/capsicum-audit.sh` (Linux, root; a `scripts/freebsd-checks.sh` step)
-//! runs the server as `nobody` under strace through a lease, a unicast renewal, a
-//! compaction, a reload and an exit, and fails on any call after the sandbox point that
-//! capability mode would refuse; it passes (`WREN_AUDIT_CONTROL=1` adds a control socket,
-//! whose path-based unlink at exit it still reports).
+//! runs the server as `nobody` with the broker under strace through a lease, a unicast
+//! renewal, a compaction, a SIGHUP reload (file logger reopened), `config-write` and
+//! `config-reload` on the control socket and an exit, in raw and in udp mode, and fails on
+//! any call of the server process after the sandbox point that capability mode would
+//! refuse; it passes.
 //!
 //! What is never needed after start and so never allowed: `open` by path, `execve`, `wait4`,
 //! `bind`, `connect`, `getpwnam`, `getifaddrs`.
@@ -87,6 +97,7 @@ use nix::unistd::{Gid, Group, Uid, User};
 
 pub mod broker;
 pub mod dir_entry;
+pub mod dirs;
 
 /// What [`enter`] does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -192,7 +203,7 @@ impl fmt::Display for SandboxError {
             } => write!(f, "{call} on descriptor {fd} ({kind:?}) failed: {error}"),
             SandboxError::CapEnter(e) => write!(f, "cap_enter failed: {e}"),
             SandboxError::Inventory(e) => write!(f, "cannot list open descriptors: {e}"),
-            SandboxError::Broker(e) => write!(f, "cannot start the syslog broker: {e}"),
+            SandboxError::Broker(e) => write!(f, "cannot start the broker: {e}"),
         }
     }
 }
@@ -210,6 +221,10 @@ pub struct Report {
     pub untouched: Vec<RawFd>,
     /// Capability mode entered.
     pub capability_mode: bool,
+    /// A broker was started (connects and addressed sends go through it).
+    pub broker: bool,
+    /// The directories files are still reached through, and for what.
+    pub directories: Vec<(std::path::PathBuf, Vec<dirs::Access>)>,
 }
 
 // ===================================================================================
@@ -619,6 +634,8 @@ fn classify_socket(fd: RawFd) -> DescriptorKind {
     match (family, kind) {
         (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM) => DescriptorKind::UdpSocket,
         (libc::AF_UNIX, libc::SOCK_DGRAM) => DescriptorKind::UnixDatagram,
+        // The broker channel: messages with descriptors, nothing else.
+        (libc::AF_UNIX, libc::SOCK_SEQPACKET) => DescriptorKind::StreamSocket,
         (libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX, libc::SOCK_STREAM) if listening => {
             DescriptorKind::StreamListener
         }
@@ -784,18 +801,50 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     if policy.capability_mode && !cfg!(target_os = "freebsd") {
         return Err(SandboxError::NoCapsicum);
     }
+    if policy.is_empty() {
+        return Ok(report);
+    }
     if let Some(identity) = resolve(policy)? {
         drop_privileges(&identity)?;
         report.identity = Some(identity);
     }
+    // From here on no file is opened by path, on every platform: the directory table
+    // refuses names outside the directories opened so far (dirs.rs), so Linux runs the
+    // FreeBSD logic. Likewise no TCP connection to a peer not permitted so far.
+    let directory_rights = dirs::seal().map_err(SandboxError::Inventory)?;
+    report.directories = dirs::describe();
+    let peers = seal_tcp_peers();
+    #[cfg(not(target_os = "freebsd"))]
+    let _ = directory_rights; // applied by cap_rights_limit on FreeBSD only
+    if policy.capability_mode || broker_requested() {
+        // Connects and addressed sends go through a broker outside capability mode.
+        let broker = broker::Broker::spawn(&peers).map_err(SandboxError::Broker)?;
+        for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
+            if kind == DescriptorKind::UdpSocket {
+                broker
+                    .adopt_udp(unsafe_borrow(fd))
+                    .map_err(SandboxError::Broker)?;
+            }
+        }
+        if broker::install(broker) {
+            crate::logging::set_syslog_connector(|path| match broker::installed() {
+                Some(broker) => broker.connect_unix_datagram(path),
+                None => Err(io::Error::other("no broker")),
+            });
+            report.broker = true;
+        }
+    }
     if policy.capability_mode {
         #[cfg(target_os = "freebsd")]
         {
-            // Syslog reconnects go through a broker outside capability mode.
-            let broker = broker::SyslogBroker::spawn().map_err(SandboxError::Broker)?;
-            crate::logging::set_syslog_connector(move |path| broker.connect(path));
             capsicum::prepare();
             for (fd, kind) in inventory().map_err(SandboxError::Inventory)? {
+                // A directory of the table keeps only the rights of its uses.
+                if let Some((_, rights)) = directory_rights.iter().find(|(d, _)| *d == fd) {
+                    capsicum::limit(fd, kind, rights)?;
+                    report.limited.push((fd, kind));
+                    continue;
+                }
                 match rights_for(kind) {
                     Some(list) => {
                         capsicum::limit(fd, kind, list)?;
@@ -811,6 +860,99 @@ pub fn enter(policy: &Policy) -> Result<Report, SandboxError> {
     Ok(report)
 }
 
+/// `WREN_BROKER=1`: start the broker without capability mode (any platform), so Linux runs
+/// the sends and connects exactly as FreeBSD's capability mode does (tests, the Capsicum
+/// audit).
+fn broker_requested() -> bool {
+    std::env::var_os("WREN_BROKER").is_some_and(|v| v == "1")
+}
+
+// ===================================================================================
+// Outbound TCP (HA partners)
+// ===================================================================================
+
+/// TCP peers the server may connect to after the sandbox point, and whether that point
+/// has passed.
+#[derive(Debug, Default)]
+pub struct PeerList {
+    peers: Vec<std::net::SocketAddr>,
+    sealed: bool,
+}
+
+impl PeerList {
+    /// Adds `peer`; refused once sealed (unless already listed).
+    pub fn permit(&mut self, peer: std::net::SocketAddr) -> io::Result<()> {
+        if self.peers.contains(&peer) {
+            return Ok(());
+        }
+        if self.sealed {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("TCP peer {peer} was not known before the sandbox point (restart wrend)"),
+            ));
+        }
+        self.peers.push(peer);
+        Ok(())
+    }
+
+    /// The sandbox point: the list is final.
+    pub fn seal(&mut self) -> Vec<std::net::SocketAddr> {
+        self.sealed = true;
+        self.peers.clone()
+    }
+
+    /// Whether a connection to `peer` may be made now.
+    pub fn check(&self, peer: std::net::SocketAddr) -> io::Result<()> {
+        if self.sealed && !self.peers.contains(&peer) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("TCP peer {peer} was not permitted before the sandbox point"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+static TCP_PEERS: std::sync::Mutex<PeerList> = std::sync::Mutex::new(PeerList {
+    peers: Vec::new(),
+    sealed: false,
+});
+
+fn with_peers<R>(f: impl FnOnce(&mut PeerList) -> io::Result<R>) -> io::Result<R> {
+    let mut guard = TCP_PEERS
+        .lock()
+        .map_err(|_| io::Error::other("peer list lock poisoned"))?;
+    f(&mut guard)
+}
+
+/// Declares, before the sandbox point, a TCP peer the server will connect to later (an HA
+/// partner's control API). After the sandbox point only permitted peers can be reached
+/// ([`connect_tcp`]); permitting a new one then is refused (a restart is needed, as for
+/// interfaces). Permitting twice is harmless.
+pub fn permit_tcp_peer(peer: std::net::SocketAddr) -> io::Result<()> {
+    with_peers(|p| p.permit(peer))
+}
+
+fn seal_tcp_peers() -> Vec<std::net::SocketAddr> {
+    with_peers(|p| Ok(p.seal())).unwrap_or_default()
+}
+
+/// Starts a TCP connection to `peer` that works in Capsicum capability mode, returning as
+/// `mio::net::TcpStream::connect` does: non-blocking, connection in progress (register for
+/// WRITABLE, then `take_error()` / `peer_addr()` tell whether it connected).
+///
+/// Before the sandbox point, or without a broker: a direct non-blocking `connect` here.
+/// With a broker (`-C`, or `WREN_BROKER=1`): the broker connects and passes the socket back
+/// with SCM_RIGHTS. After the sandbox point, on every platform, a peer not declared with
+/// [`permit_tcp_peer`] before it is refused with `PermissionDenied`.
+pub fn connect_tcp(peer: std::net::SocketAddr) -> io::Result<mio::net::TcpStream> {
+    with_peers(|p| p.check(peer))?;
+    match broker::installed() {
+        Some(broker) => Ok(mio::net::TcpStream::from_std(broker.connect_tcp(peer)?)),
+        None => mio::net::TcpStream::connect(peer),
+    }
+}
+
 /// Logs what [`enter`] did.
 pub fn log_report(report: &Report) {
     if let Some(id) = &report.identity {
@@ -820,6 +962,20 @@ pub fn log_report(report: &Report) {
             id.uid,
             id.group,
             id.gid
+        );
+    }
+    for (dir, uses) in &report.directories {
+        let uses: Vec<String> = uses.iter().map(ToString::to_string).collect();
+        log::info!(
+            "WREN_SANDBOX_DIRECTORY {} kept open for {}",
+            dir.display(),
+            uses.join(", ")
+        );
+    }
+    if report.broker {
+        log::info!(
+            "WREN_BROKER_STARTED syslog reconnects, TCP connects to permitted peers and \
+             UDP replies to addresses go through the broker process"
         );
     }
     if report.capability_mode {
@@ -979,6 +1135,38 @@ mod tests {
         let all = inventory().unwrap();
         assert!(all.contains(&(udp.as_raw_fd(), DescriptorKind::UdpSocket)));
         assert!(all.contains(&(dir_fd.as_raw_fd(), DescriptorKind::Directory)));
+    }
+
+    #[test]
+    fn tcp_peers_are_fixed_at_the_sandbox_point() {
+        let partner: std::net::SocketAddr = "198.18.0.2:8000".parse().unwrap();
+        let other: std::net::SocketAddr = "198.18.0.3:8000".parse().unwrap();
+        let mut list = PeerList::default();
+        // Before the seal anything may be reached, and declared.
+        list.check(other).unwrap();
+        list.permit(partner).unwrap();
+        list.permit(partner).unwrap();
+        assert_eq!(list.seal(), vec![partner]);
+        list.check(partner).unwrap();
+        assert_eq!(
+            list.check(other).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            list.permit(other).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        list.permit(partner).unwrap(); // already known: fine
+    }
+
+    #[test]
+    fn connect_tcp_before_the_sandbox_point_connects_directly() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = listener.local_addr().unwrap();
+        permit_tcp_peer(peer).unwrap();
+        let stream = connect_tcp(peer).unwrap();
+        let (_accepted, from) = listener.accept().unwrap();
+        assert_eq!(Some(from), stream.local_addr().ok());
     }
 
     #[test]

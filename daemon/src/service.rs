@@ -67,6 +67,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
         config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
     crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
+    crate::ha::check(&config)?; // [HA] libdhcp_ha.so parameters
     Ok(warnings)
 }
 
@@ -127,19 +128,11 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
     let mut signals = Some(Signals::install()?);
-    // [freebsd branch] SIGHUP re-reads the file through its directory, opened now: `open`
-    // by path is refused in capability mode, `openat` is not (freebsd.md §2).
-    let config_entry = crate::sandbox::dir_entry::DirEntry::open(path).map_err(|error| {
-        Fatal::Config(LoadError::Read {
-            path: path.to_path_buf(),
-            error,
-        })
-    })?;
-
     let mut table: Option<OwnedLeaseTable> = None;
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
     let mut stats = None; // [control API] statistics, kept across reloads
+    let mut ha: Option<crate::ha::Shared> = None; // [HA] built once, at start
     let mut started = false;
 
     loop {
@@ -179,7 +172,17 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     return Err(Fatal::Io(std::io::Error::other("signals already taken")));
                 };
                 let mut fresh = EventLoop::new(settings, s)?;
-                crate::control::start(&mut fresh, path, &text)?; // [control API]
+                ha = crate::ha::HaRuntime::from_config(&config)
+                    .map_err(std::io::Error::other)?
+                    .map(crate::ha::HaRuntime::shared);
+                match &ha {
+                    // [HA] the control listeners plus this peer's URL
+                    Some(shared) => {
+                        crate::ha::start_control(&mut fresh, path, &text, shared)?;
+                        fresh.attach_ha(shared.clone());
+                    }
+                    None => crate::control::start(&mut fresh, path, &text)?, // [control API]
+                }
                 event_loop = Some(fresh);
             }
         }
@@ -199,18 +202,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         if !started {
             // [freebsd branch] Everything privileged is open (sockets, lease file, PID file,
             // syslog): drop privileges (-u/-g), Capsicum (-C); then release a -D parent.
-            let mut policy = options.sandbox.clone();
-            if cfg!(target_os = "freebsd") && policy.capability_mode && !event_loop.every_link_raw()
-            {
-                // Replies through the UDP socket are sendmsg with a destination address:
-                // ECAPMODE. Only a privileged broker could send them (not written yet).
-                log::warn!(
-                    "WREN_CAPSICUM_SKIPPED capability mode (-C) stays off: dhcp-socket-type \
-                     \"udp\" (or an interface without a raw device) replies with sendmsg to \
-                     an address, which capability mode refuses; use dhcp-socket-type \"raw\""
-                );
-                policy.capability_mode = false;
-            }
+            let policy = options.sandbox.clone();
+            // dhcp-socket-type "udp" replies (sendmsg to an address) go through the
+            // sandbox's broker in capability mode (crate::sandbox::broker).
             if !policy.is_empty() {
                 event_loop.seal()?;
             }
@@ -223,7 +217,17 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         }
 
         let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
-        let mut engine = CoreEngine::new(config, table).with_stats(stats);
+        if let Some(shared) = &ha {
+            if !shared.borrow().same_parameters(&config) {
+                log::warn!("HA_CONFIG_UNCHANGED the libdhcp_ha.so parameters changed: restart wrend to apply them; the HA relationship keeps running as started");
+            }
+        }
+        let mut engine = crate::ha::engine::HaEngine::new(
+            CoreEngine::new(config, table)
+                .with_ports(options.server_port, options.client_port)
+                .with_stats(stats),
+            ha.clone(), // [HA] filter and lease updates
+        );
         if let Some(control) = event_loop.control_mut() {
             control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
         }
@@ -248,7 +252,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                         break new_text;
                     }
                     logging::dynamic_reconfiguration(path);
-                    match reload_check(&config_entry, path) {
+                    // [freebsd branch] The file and its includes are read through the
+                    // directory table (crate::sandbox::dirs), so this works after the
+                    // sandbox point too.
+                    match config_load::check(path) {
                         Ok((new_text, warnings)) => {
                             for w in &warnings {
                                 log::warn!("DHCP4_CONFIG_SYNTAX_WARNING {w}");
@@ -266,28 +273,6 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         };
         text = next_text;
     }
-}
-
-/// The SIGHUP re-read: [`config_load::check`], but the file is opened with `openat`
-/// through the directory descriptor taken at start, which works after the sandbox point.
-/// A file with `<?include?>` directives is re-read by path (includes are resolved against
-/// the working directory, as Kea does): that fails in capability mode, and the old
-/// configuration keeps serving.
-fn reload_check(
-    entry: &crate::sandbox::dir_entry::DirEntry,
-    path: &Path,
-) -> Result<(String, Vec<String>), LoadError> {
-    let text = entry.read_to_string().map_err(|error| LoadError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    if text.contains("<?include") {
-        return config_load::check(path);
-    }
-    let mut storage = config_load::allocate(path, &text)?;
-    let mut warnings = Vec::new();
-    config_load::parse(path, &text, &mut storage, &mut warnings)?;
-    Ok((text, warnings))
 }
 
 fn summary(config: &Config<'_>, event_loop: &EventLoop) -> String {

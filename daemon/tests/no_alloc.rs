@@ -6,6 +6,9 @@
 //! (distinct clients, real Ethernet/IPv4/UDP frames, a real lease file in a temp directory)
 //! through [`PacketPath`] and asserts the count does not move after the first exchanges.
 //! One test per binary: the counter is process-wide.
+//!
+//! The last scenarios run with the packet trace on (by a DEBUG `kea-dhcp4.packets` logger,
+//! then by the `wren-trace` switch), every line written to a real log file.
 
 // Test code: a failed unwrap or index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -16,13 +19,17 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use wren_core::config::Severity;
+use wren_core::control::trace_cmd::TraceRequest;
 use wren_core::lease::{csv, LeaseRecord};
 use wren_core::server::LeaseSink;
 use wren_core::time::Timestamp;
 use wren_core::wire::frame::{self, FrameSpec};
 use wrend::config_load;
 use wrend::engine_glue::{self, CoreEngine, OwnedLeaseStorage};
-use wrend::packet_path::{Journal, LinkView, PacketPath, Transmit, BROADCAST_MAC};
+use wrend::logging::{self, LoggerSpec, OutputSpec};
+use wrend::packet_path::{Engine as _, Journal, LinkView, PacketPath, Transmit, BROADCAST_MAC};
+use wrend::trace::SharedSwitch;
 
 struct Counting;
 
@@ -200,6 +207,8 @@ const WARM_UP: u32 = 64;
 const MEASURED: u32 = 2000;
 /// Fewer with the real file: each exchange costs an fdatasync.
 const MEASURED_WITH_FILE: u32 = 300;
+/// Traced exchanges (each writes two log lines and more).
+const MEASURED_TRACED: u32 = 300;
 
 /// Runs `WARM_UP + measured` DORA exchanges through the packet path; returns the
 /// allocations counted after warm-up.
@@ -208,7 +217,7 @@ fn run_dora<J: Journal>(
     journal: &mut J,
     measured: u32,
 ) -> usize {
-    let mut path = PacketPath::new(8, 67, 68);
+    let mut path = PacketPath::new(8, 67);
     let link = LinkView {
         slot: 0,
         ifindex: 2,
@@ -314,4 +323,70 @@ fn dora_allocates_nothing_after_warm_up() {
         allocations, 0,
         "{allocations} allocations in {MEASURED_WITH_FILE} DORA exchanges with the lease file"
     );
+
+    // 3. Packet trace on: (a) a DEBUG kea-dhcp4.packets logger, (b) the wren-trace switch
+    // with the loggers at INFO. Every line goes to a real log file.
+    let dir = scratch_dir("trace");
+    let log_path = dir.join("wrend.log");
+    let text = CONFIG.replace("LEASES", dir.join("unused.csv").to_str().unwrap());
+    let config_path = dir.join("no-alloc.json");
+    let traced_lines = |debug: bool| -> usize {
+        let spec = |name: &str, severity| LoggerSpec {
+            name: name.into(),
+            severity,
+            debuglevel: 99,
+            outputs: vec![OutputSpec::File(log_path.clone())],
+        };
+        let packets = if debug {
+            Severity::Debug
+        } else {
+            Severity::Info
+        };
+        let _ = std::fs::remove_file(&log_path);
+        logging::install(&[
+            spec("kea-dhcp4", Severity::Info),
+            spec("kea-dhcp4.packets", packets),
+        ])
+        .unwrap();
+        let mut storage = config_load::allocate(&config_path, &text).unwrap();
+        let config =
+            config_load::parse(&config_path, &text, &mut storage, &mut Vec::new()).unwrap();
+        let mut lease_storage = OwnedLeaseStorage::for_config(&config);
+        let mut table = lease_storage.table(&config).unwrap();
+        let mut journal = FormattingJournal {
+            batch: vec![0; 64 * 1024],
+            len: 0,
+            rows: 0,
+        };
+        let mut engine = CoreEngine::new(config, &mut table);
+        if !debug {
+            let switch = SharedSwitch::default();
+            let mut on = switch.get();
+            let _ = on.apply(TraceRequest::On {
+                packets: Some(2 * (WARM_UP + MEASURED_TRACED)),
+                hw_address: None,
+            });
+            switch.set(on);
+            engine.attach_trace(switch.clone());
+        }
+        let allocations = run_dora(&mut engine, &mut journal, MEASURED_TRACED);
+        assert_eq!(
+            allocations, 0,
+            "{allocations} allocations in {MEASURED_TRACED} traced DORA exchanges (debug: {debug})"
+        );
+        logging::install(&[LoggerSpec::default_root()]).unwrap();
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("WREN_PACKET_TRACE recv DHCP"))
+            .count()
+    };
+    let exchanges = 2 * (WARM_UP + MEASURED_TRACED) as usize;
+    assert_eq!(traced_lines(true), exchanges, "one line per packet (debug)");
+    assert_eq!(
+        traced_lines(false),
+        exchanges,
+        "one line per packet (command)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -173,6 +173,312 @@ fn foreground_server_drops_to_nobody_and_keeps_serving() {
     assert!(!show_log().contains("panicked at"), "{}", show_log());
 }
 
+/// Sends one control command over the unix socket; the answer without whitespace.
+fn control(socket: &Path, json: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(json.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn count(path: &Path, needle: &str) -> usize {
+    wren_tests::read_text(path).matches(needle).count()
+}
+
+/// After the drop every file is reached through a directory opened at start (the code path
+/// Capsicum needs, daemon/src/sandbox/dirs.rs; the same on Linux): SIGHUP re-reads the
+/// configuration and an `<?include?>` in another directory, a file logger is reopened,
+/// `config-write` replaces the file with a timestamped backup, `config-reload` re-reads it,
+/// an include in a directory not opened at start is refused with a clear error while the
+/// old configuration keeps serving, and the control socket is removed at exit.
+#[test]
+fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
+    require_root();
+    let dir = TestDir::new("privdrop-dirs");
+    let net = NetPair::basic();
+    // The configuration in its own directory (writable by the server's user, for
+    // config-write), the include in another; leases, log and socket in the test directory.
+    let first = setup(&dir, &net);
+    let etc = dir.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::os::unix::fs::chown(&etc, Some(NOBODY), Some(NOGROUP)).unwrap();
+    let config = etc.join("server.conf");
+    std::fs::rename(&first, &config).unwrap();
+    let include_dir = dir.join("inc");
+    std::fs::create_dir(&include_dir).unwrap();
+    let include = include_dir.join("lifetime.json");
+    std::fs::write(&include, "600").unwrap();
+    // The log file exists and belongs to the server's user (it is reopened after the drop).
+    let file_log = dir.join("wrend-file.log");
+    std::fs::write(&file_log, "").unwrap();
+    std::os::unix::fs::chown(&file_log, Some(NOBODY), Some(NOGROUP)).unwrap();
+    // This one the server creates as root at start: the unprivileged server cannot reopen
+    // it on a reload and keeps writing to the descriptor it has.
+    let root_log = dir.join("wrend-root.log");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_include = text
+        .replace(
+            "\"valid-lifetime\": 600,",
+            &format!("\"valid-lifetime\": <?include \"{}\"?>,", include.display()),
+        )
+        .replace(
+            "{ \"output\": \"stdout\" }",
+            &format!(
+                "{{ \"output\": \"stdout\" }}, {{ \"output\": \"{}\" }}, \
+                 {{ \"output\": \"{}\" }}",
+                file_log.display(),
+                root_log.display()
+            ),
+        );
+    assert!(with_include.contains("<?include") && with_include.contains("wrend-file.log"));
+    std::fs::write(&config, &with_include).unwrap();
+
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let pid = server.pid().unwrap();
+    let show_log = || wren_tests::read_text(&log);
+    assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
+    assert_unprivileged(pid, &show_log);
+    // The directories kept, and for what.
+    let kept = show_log();
+    for (path, uses) in [
+        (&etc, "reading, writing"),
+        (&include_dir, "reading"),
+        (&dir.path().to_path_buf(), "appending, removing"),
+    ] {
+        let line = format!(
+            "WREN_SANDBOX_DIRECTORY {} kept open for {uses}\n",
+            path.display()
+        );
+        assert!(kept.contains(&line), "{line}{kept}");
+    }
+    let hup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+
+    // SIGHUP: the include is re-read (its new value is in effect), the file logger reopened.
+    std::fs::write(&include, "700").unwrap();
+    hup();
+    assert!(
+        wait_for_log(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS"),
+        "{}",
+        show_log()
+    );
+    // The loggers were reopened by the reload (a failed reopen keeps the old ones and
+    // says so).
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (count(&file_log, "DHCP4_CONFIG_COMPLETE") >= 2).then_some(())
+        })
+        .is_some(),
+        "file log: {}",
+        wren_tests::read_text(&file_log)
+    );
+    assert!(
+        !show_log().contains("DHCP4_CONFIG_LOAD_FAIL loggers"),
+        "{}",
+        show_log()
+    );
+    assert_eq!(std::fs::metadata(&root_log).unwrap().uid(), 0);
+    assert!(
+        show_log().contains(&format!(
+            "WREN_LOG_FILE_KEPT {}: cannot reopen",
+            root_log.display()
+        )),
+        "{}",
+        show_log()
+    );
+    assert!(
+        !show_log().contains(&format!("WREN_LOG_FILE_KEPT {}", file_log.display())),
+        "{}",
+        show_log()
+    );
+    assert!(
+        count(&root_log, "DHCP4_CONFIG_COMPLETE") >= 2,
+        "{}",
+        wren_tests::read_text(&root_log)
+    );
+    let sock = dir.join("ctrl.sock");
+    let answer = control(&sock, r#"{ "command": "config-get" }"#);
+    assert!(answer.contains("\"valid-lifetime\":700"), "{answer}");
+
+    // config-write: the file is replaced (by the unprivileged user), the old one kept.
+    let answer = control(&sock, r#"{ "command": "config-write" }"#);
+    assert!(answer.contains("\"result\":0"), "{answer}\n{}", show_log());
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(!written.contains("<?include"), "{written}");
+    assert_eq!(std::fs::metadata(&config).unwrap().uid(), NOBODY);
+    let backups: Vec<_> = std::fs::read_dir(&etc)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("server.conf.") && n.ends_with(".bak"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(
+        std::fs::read_to_string(etc.join(&backups[0])).unwrap(),
+        with_include
+    );
+
+    // config-reload re-reads the written file.
+    let reloads = count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS");
+    let answer = control(&sock, r#"{ "command": "config-reload" }"#);
+    assert!(answer.contains("\"result\":0"), "{answer}\n{}", show_log());
+    // The answer comes after the check; the reload itself follows in the loop.
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS") > reloads).then_some(())
+        })
+        .is_some(),
+        "{}",
+        show_log()
+    );
+
+    // An include in a directory the server did not open before the drop: refused, named,
+    // and the server keeps serving its configuration.
+    let late_dir = dir.join("late");
+    std::fs::create_dir(&late_dir).unwrap();
+    std::fs::write(late_dir.join("lifetime.json"), "800").unwrap();
+    let failures = count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_FAIL");
+    std::fs::write(
+        &config,
+        written.replace(
+            "\"valid-lifetime\": 700",
+            &format!(
+                "\"valid-lifetime\": <?include \"{}\"?>",
+                late_dir.join("lifetime.json").display()
+            ),
+        ),
+    )
+    .unwrap();
+    hup();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_FAIL") > failures).then_some(())
+        })
+        .is_some(),
+        "{}",
+        show_log()
+    );
+    assert!(show_log().contains("restart wrend"), "{}", show_log());
+    let answer = control(&sock, r#"{ "command": "config-get" }"#);
+    assert!(answer.contains("\"valid-lifetime\":700"), "{answer}");
+    lease_and_renew(&net, &dir);
+
+    // Exit: the control socket is removed through its directory.
+    let status = server.stop(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "exit status {status:?}:\n{}", show_log());
+    assert!(!sock.exists(), "control socket left behind");
+    assert!(!show_log().contains("panicked at"), "{}", show_log());
+}
+
+/// `dhcp-socket-type: udp` with the broker (`WREN_BROKER=1`, what `-C` starts on FreeBSD):
+/// every reply is a `sendmsg` to an address, which capability mode refuses, so the broker
+/// process makes it on its copy of the port-67 socket. The server, as nobody, still answers
+/// DISCOVER/REQUEST (broadcast) and a unicast renewal; the broker runs as nobody too, outside
+/// the server process, and exits with it.
+#[test]
+fn udp_mode_replies_through_the_broker_as_nobody() {
+    require_root();
+    let dir = TestDir::new("privdrop-udp-broker");
+    let net = NetPair::basic();
+    let config = setup(&dir, &net);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let udp = text.replace(
+        "\"dhcp-socket-type\": \"raw\"",
+        "\"dhcp-socket-type\": \"udp\"",
+    );
+    assert_ne!(udp, text);
+    std::fs::write(&config, udp).unwrap();
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .env("WREN_BROKER", "1")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let pid = server.pid().unwrap();
+    let show_log = || wren_tests::read_text(&log);
+    assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
+    assert!(show_log().contains("WREN_BROKER_STARTED"), "{}", show_log());
+    assert_unprivileged(pid, &show_log);
+
+    // The broker: another wrend process, same user, holding a UDP socket the server gave it.
+    let exe = ServerKind::Wrend.binary().canonicalize().unwrap();
+    let brokers: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != pid)
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe")).ok().as_deref() == Some(exe.as_path())
+                && std::fs::read_to_string(format!("/proc/{p}/environ"))
+                    .map(|e| e.contains(&format!("KEA_PIDFILE_DIR={}", dir.path().display())))
+                    .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(brokers.len(), 1, "brokers {brokers:?}");
+    let broker = brokers[0];
+    assert_eq!(status_field(broker, "Uid"), status_field(pid, "Uid"));
+    // It holds the server's port-67 socket (the inode /proc/net/udp lists for :0043).
+    let udp_table = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).unwrap();
+    let inode = udp_table
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(":0043"))
+        })
+        .and_then(|l| l.split_whitespace().nth(9))
+        .unwrap_or_else(|| panic!("no :67 socket in\n{udp_table}"))
+        .to_owned();
+    let holds = std::fs::read_dir(format!("/proc/{broker}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|l| l.to_string_lossy() == format!("socket:[{inode}]"));
+    assert!(holds, "the broker does not hold the port-67 socket {inode}");
+
+    let address = lease_and_renew(&net, &dir);
+    let rows = lease_rows(&dir.join("leases4.csv"));
+    assert!(rows.iter().any(|r| r.address == address), "{rows:?}");
+    let c = show_log();
+    assert!(!c.contains("panicked at"), "{c}");
+
+    let status = server.stop(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "exit status {status:?}:\n{}", show_log());
+    // The broker saw its channel close and exited.
+    assert!(
+        wait_for(Duration::from_secs(10), || (!process_alive(broker))
+            .then_some(()))
+        .is_some(),
+        "broker {broker} outlived the server"
+    );
+}
+
 /// Stops a daemonised server (not our child) by the PID in its file, on drop as well —
 /// including when the test fails between the start and the stop, so no `wrend -D` outlives
 /// a test. Created before the first start (and declared after the namespaces, so it is

@@ -71,6 +71,30 @@ pub fn subnet_of_address(config: &Config<'_>, address: Ipv4Addr) -> Option<usize
         .position(|s| s.prefix.contains(address))
 }
 
+/// Which rule of the selection decided (or, when nothing matched, which address was
+/// looked for): the "why" of a packet trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectedBy {
+    /// Option 82 sub-option 5 (RFC 3527 link-selection) named this address.
+    LinkSelection(Ipv4Addr),
+    /// Option 118 (RFC 3011 subnet-selection) named this address.
+    SubnetSelection(Ipv4Addr),
+    /// giaddr is listed in the subnet's (or its shared network's) `relay.ip-addresses`.
+    RelayAddress(Ipv4Addr),
+    /// The subnet's prefix contains giaddr.
+    Giaddr(Ipv4Addr),
+    /// The subnet's prefix contains ciaddr (a unicast renewal).
+    Ciaddr(Ipv4Addr),
+    /// The subnet's prefix contains the IP source address (unicast, ciaddr 0).
+    SourceAddress(Ipv4Addr),
+    /// The subnet's `interface` names the receiving interface.
+    InterfaceName,
+    /// The subnet's prefix contains the receiving interface's first address.
+    InterfaceAddress(Ipv4Addr),
+    /// A direct broadcast on an interface without an IPv4 address: nothing to look for.
+    NoInterfaceAddress,
+}
+
 /// Selects the subnet of a query; `None` when no subnet matches. Returns an index into
 /// `config.subnets`.
 pub fn select_subnet(
@@ -78,16 +102,29 @@ pub fn select_subnet(
     input: &SelectionInput<'_>,
     classes: &dyn Membership,
 ) -> Option<usize> {
+    select_subnet_by(config, input, classes).0
+}
+
+/// [`select_subnet`], and the rule that decided ([`SelectedBy`]).
+pub fn select_subnet_by(
+    config: &Config<'_>,
+    input: &SelectionInput<'_>,
+    classes: &dyn Membership,
+) -> (Option<usize>, SelectedBy) {
     // §2.1: "If option 82 has sub-option 5 link-selection (RFC 3527, exactly 4 bytes) →
     // select by that address. Else if option 118 subnet-selection (RFC 3011) is present →
     // select by that address. … No match → no subnet (no fallback to giaddr or interface)."
     // Kea's `initSelector`: a 0.0.0.0 selection address counts as absent.
-    let chosen = input
-        .link_selection
-        .filter(|a| !a.is_unspecified())
-        .or(input.subnet_selection.filter(|a| !a.is_unspecified()));
-    if let Some(a) = chosen {
-        return subnet_containing(config, a, classes);
+    let chosen = match (
+        input.link_selection.filter(|a| !a.is_unspecified()),
+        input.subnet_selection.filter(|a| !a.is_unspecified()),
+    ) {
+        (Some(a), _) => Some(SelectedBy::LinkSelection(a)),
+        (None, Some(a)) => Some(SelectedBy::SubnetSelection(a)),
+        (None, None) => None,
+    };
+    if let Some(by @ (SelectedBy::LinkSelection(a) | SelectedBy::SubnetSelection(a))) = chosen {
+        return (subnet_containing(config, a, classes), by);
     }
     if !input.giaddr.is_unspecified() {
         // §2.2: "If giaddr ≠ 0: first subnet that lists giaddr in its relay.ip-addresses
@@ -101,19 +138,28 @@ pub fn select_subnet(
                 && class_permits(config, s, classes)
         });
         if by_relay.is_some() {
-            return by_relay;
+            return (by_relay, SelectedBy::RelayAddress(input.giaddr));
         }
         // §2.3: "Address to match: giaddr if ≠ 0".
-        return subnet_containing(config, input.giaddr, classes);
+        return (
+            subnet_containing(config, input.giaddr, classes),
+            SelectedBy::Giaddr(input.giaddr),
+        );
     }
     // §2.3: "else ciaddr if ≠ 0 and the packet was not received as broadcast; else IP
     // source address if ≠ 0 and not broadcast-received".
     if !input.received_broadcast {
         if !input.ciaddr.is_unspecified() {
-            return subnet_containing(config, input.ciaddr, classes);
+            return (
+                subnet_containing(config, input.ciaddr, classes),
+                SelectedBy::Ciaddr(input.ciaddr),
+            );
         }
         if !input.source_ip.is_unspecified() {
-            return subnet_containing(config, input.source_ip, classes);
+            return (
+                subnet_containing(config, input.source_ip, classes),
+                SelectedBy::SourceAddress(input.source_ip),
+            );
         }
     }
     // "else (direct, broadcast): first subnet whose `interface` equals the receiving
@@ -124,9 +170,15 @@ pub fn select_subnet(
             && class_permits(config, s, classes)
     });
     if by_interface.is_some() {
-        return by_interface;
+        return (by_interface, SelectedBy::InterfaceName);
     }
-    subnet_containing(config, input.interface_address?, classes)
+    match input.interface_address {
+        Some(a) => (
+            subnet_containing(config, a, classes),
+            SelectedBy::InterfaceAddress(a),
+        ),
+        None => (None, SelectedBy::NoInterfaceAddress),
+    }
 }
 
 /// Indices (into `config.subnets`) of the subnets that may serve a client selected into
@@ -238,6 +290,52 @@ pub(crate) mod tests {
         i.interface_name = "nothing";
         i.interface_address = None;
         assert_eq!(select_subnet(&c, &i, &NoClasses), None);
+    }
+
+    /// Each rule names itself, with the address it looked for, also when nothing matched.
+    #[test]
+    fn the_deciding_rule_is_reported() {
+        let mut f = Fixture::three_subnets();
+        let c = f.config();
+        let by = |i: &SelectionInput<'_>| select_subnet_by(&c, i, &NoClasses);
+        let mut i = input();
+        assert_eq!(
+            by(&i),
+            (
+                Some(0),
+                SelectedBy::InterfaceAddress(Ipv4Addr::new(198, 18, 1, 1))
+            )
+        );
+        i.interface_name = "ue1";
+        assert_eq!(by(&i), (Some(1), SelectedBy::InterfaceName));
+        i.interface_name = "eth9";
+        i.interface_address = None;
+        assert_eq!(by(&i), (None, SelectedBy::NoInterfaceAddress));
+        i.received_broadcast = false;
+        i.source_ip = Ipv4Addr::new(198, 18, 3, 7);
+        assert_eq!(by(&i), (Some(2), SelectedBy::SourceAddress(i.source_ip)));
+        i.ciaddr = Ipv4Addr::new(198, 18, 2, 7);
+        assert_eq!(by(&i), (Some(1), SelectedBy::Ciaddr(i.ciaddr)));
+        i.giaddr = Ipv4Addr::new(198, 18, 9, 1);
+        assert_eq!(by(&i), (Some(2), SelectedBy::RelayAddress(i.giaddr)));
+        i.giaddr = Ipv4Addr::new(198, 19, 0, 1);
+        assert_eq!(by(&i), (None, SelectedBy::Giaddr(i.giaddr)));
+        i.subnet_selection = Some(Ipv4Addr::new(198, 18, 1, 9));
+        assert_eq!(
+            by(&i),
+            (
+                Some(0),
+                SelectedBy::SubnetSelection(Ipv4Addr::new(198, 18, 1, 9))
+            )
+        );
+        i.link_selection = Some(Ipv4Addr::new(198, 18, 2, 9));
+        assert_eq!(
+            by(&i),
+            (
+                Some(1),
+                SelectedBy::LinkSelection(Ipv4Addr::new(198, 18, 2, 9))
+            )
+        );
     }
 
     #[test]

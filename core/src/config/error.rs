@@ -227,6 +227,9 @@ pub enum ConfigErrorKind {
     // ---- semantics ----
     /// `lease-database` or another database of a type wren does not implement.
     UnsupportedDatabase(Snippet),
+    /// A `hooks-libraries` entry naming a library wren has not built in (the file name;
+    /// see [`super::hooks::BuiltinHook`]).
+    UnknownHookLibrary(Snippet),
     /// `min-valid-lifetime` above `valid-lifetime` (same level).
     MinAboveValid {
         /// The minimum.
@@ -412,6 +415,10 @@ impl fmt::Display for ConfigErrorKind {
                 f,
                 "database type \"{t}\" is not supported: wren supports only \"memfile\""
             ),
+            K::UnknownHookLibrary(name) => write!(
+                f,
+                "hooks library \"{name}\" is not built into wren; wren loads no libraries and implements only libdhcp_lease_cmds.so, libdhcp_stat_cmds.so, libdhcp_subnet_cmds.so, libdhcp_host_cmds.so and libdhcp_ha.so (recognised by file name): remove the entry or use Kea"
+            ),
             K::MinAboveValid { min, valid } => write!(
                 f,
                 "min-valid-lifetime ({min}) is more than valid-lifetime ({valid})"
@@ -510,6 +517,7 @@ impl ConfigErrorKind {
         matches!(
             self,
             ConfigErrorKind::UnsupportedDatabase(_)
+                | ConfigErrorKind::UnknownHookLibrary(_)
                 | ConfigErrorKind::UnsupportedOptionDef { .. }
                 | ConfigErrorKind::UnresolvedInclude(_)
         )

@@ -46,6 +46,7 @@ commands! {
     Lease4GetByHostname = "lease4-get-by-hostname",
     Lease4GetByHwAddress = "lease4-get-by-hw-address",
     Lease4GetPage = "lease4-get-page",
+    Lease4ResendDdns = "lease4-resend-ddns",
     Lease4Update = "lease4-update",
     Lease4Wipe = "lease4-wipe",
     LeasesReclaim = "leases-reclaim",
@@ -70,6 +71,7 @@ commands! {
     Subnet4List = "subnet4-list",
     Subnet4Update = "subnet4-update",
     VersionGet = "version-get",
+    WrenTrace = "wren-trace",
 }
 
 /// A well-formed request.

@@ -666,11 +666,15 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
-    /// The partner acknowledged the cancel: back to the state before maintenance.
+    /// The partner acknowledged the cancel: back to the state before maintenance. The
+    /// model does not run on this event (Kea's handlers stay put on the maintenance-cancel
+    /// event): the partner state known now is the stale `in-maintenance`, which would send
+    /// the server straight back to partner-in-maintenance; the next heartbeat brings the
+    /// partner's real state.
     pub fn on_maintenance_cancel_sent(&mut self, now_ms: u64) -> &'static str {
+        let _ = now_ms;
         let back = self.previous;
         self.transition(back);
-        self.run_model(now_ms);
         "Server maintenance successfully canceled."
     }
 

@@ -76,6 +76,8 @@ pub struct PacketClasses<'c> {
     tested: &'c [u64],
     /// Required classes to evaluate on demand (§5 step 13), once the address is known.
     required: Option<Required<'c>>,
+    /// [HA] A hook-assigned class (`HA_<peer>`); empty for none.
+    hook_class: &'c [u8],
 }
 
 /// The required-class lists of a reply (`require-client-classes` of the shared network,
@@ -97,6 +99,15 @@ impl<'c> PacketClasses<'c> {
             reservation_classes: IndexRange::EMPTY,
             tested: &[],
             required: None,
+            hook_class: &[],
+        }
+    }
+
+    /// [HA] The same classes plus the hook-assigned class `name` (empty: none).
+    pub fn with_hook_class(self, name: &'c [u8]) -> Self {
+        PacketClasses {
+            hook_class: name,
+            ..self
         }
     }
 
@@ -185,7 +196,7 @@ impl<'c> PacketClasses<'c> {
 
 impl Membership for PacketClasses<'_> {
     fn is_member(&self, name: &[u8]) -> bool {
-        if name == b"ALL" {
+        if name == b"ALL" || (!self.hook_class.is_empty() && name == self.hook_class) {
             return true;
         }
         if !self.tested.is_empty() {

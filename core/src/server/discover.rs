@@ -32,6 +32,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         ) else {
             return Outcome::Drop(DropReason::AllocationFailed);
         };
+        self.record.choose(&alloc);
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
         let mut names = NameBuffers::default();
         let name = self.client_name(ctx, alloc.reservation, &mut names);

@@ -23,6 +23,7 @@ use crate::server::lifetime::tee_times;
 use crate::server::reply::{
     self, OptionSet, RANK_ALWAYS_SEND, RANK_BASIC, RANK_PRL, RANK_REQUIRED,
 };
+use crate::server::trace::{index_u32, ClassList, DecisionRecord};
 use crate::server::vendor;
 use crate::server::{Destination, LeaseSink, MessageType, Query};
 use crate::time::Timestamp;
@@ -238,6 +239,16 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     pub(crate) client_port: u16,
     /// Whether option 52 is followed into `sname`/`file` (Kea 2.2: no).
     pub(crate) overload: accept::Overload,
+    /// What was decided for the last query (packet trace), rewritten by every `handle`.
+    pub(crate) record: DecisionRecord,
+    /// Whether the record lists the packet's classes ([`Engine::with_trace`]).
+    pub(crate) trace_classes: bool,
+    /// The classes once the reply's required classes joined (set while the reply is built,
+    /// which only borrows the engine; moved into `record` after `handle`).
+    pub(crate) trace_required: core::cell::Cell<Option<ClassList>>,
+    /// [HA] The class a hook put the packet in (`HA_<peer name>`, kea-ha.md §3); empty
+    /// for none.
+    pub(crate) hook_class: &'a [u8],
 }
 
 /// What a reply is built from.
@@ -286,7 +297,26 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             server_port: destination::SERVER_PORT,
             client_port: destination::CLIENT_PORT,
             overload: accept::Overload::Ignore,
+            record: DecisionRecord::EMPTY,
+            trace_classes: false,
+            trace_required: core::cell::Cell::new(None),
+            hook_class: &[],
         }
+    }
+
+    /// Packet trace: also record the packet's classes in [`Engine::decision`] (the rest of
+    /// the record is always filled; listing classes costs a pass over the configured ones).
+    pub fn with_trace(mut self, on: bool) -> Self {
+        self.trace_classes = on;
+        self
+    }
+
+    /// What was decided for the last query given to [`Engine::handle`]: subnet and the rule
+    /// that chose it, host reservation, classes (with [`Engine::with_trace`]), REQUEST
+    /// state, address and why. The [`Outcome`] says the rest (reply, NAK or drop reason).
+    /// [`crate::server::trace::TraceLine`] formats both.
+    pub fn decision(&self) -> &DecisionRecord {
+        &self.record
     }
 
     /// A wren extension: read options carried in `sname`/`file` when option 52 says so
@@ -333,6 +363,14 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         self
     }
 
+    /// [HA] Puts every packet this engine handles in the class `name` (Kea's HA hook
+    /// assigns `HA_<scope owner>` before classification, kea-ha.md §3), as pool and subnet
+    /// `client-class` and `member('HA_…')` see it. Empty: none.
+    pub fn with_hook_class(mut self, name: &'a [u8]) -> Self {
+        self.hook_class = name;
+        self
+    }
+
     /// Adds the evaluation of class `test` expressions; `bits` needs
     /// [`class_words`]`(config.classes.len())` words (scratch, rewritten per packet).
     /// Without it, the packet is only in the classes the engine decides itself
@@ -370,8 +408,12 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     ) -> Outcome {
         // The class bits are lent to this packet's context and given back afterwards.
         let bits = core::mem::take(&mut self.class_bits);
+        self.record = DecisionRecord::EMPTY;
         let outcome = self.handle_with(query, now, reply, sink, bits);
         self.class_bits = bits;
+        if let Some(classes) = self.trace_required.take() {
+            self.record.classes = Some(classes);
+        }
         outcome
     }
 
@@ -433,7 +475,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes =
+            PacketClasses::new(config_ref, vendor_class).with_hook_class(self.hook_class);
         let tests = self.class_tests;
         let words = class_words(config.classes.len());
         let bits = match bits.get_mut(..words) {
@@ -466,7 +509,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         };
         // Subnet `client-class` restrictions see the pass-1 matches (Kea selects the
         // subnet after `classifyPacket`).
-        let selected = subnet_select::select_subnet(config_ref, &input, &classes.with_tested(bits));
+        let (selected, selected_by) =
+            subnet_select::select_subnet_by(config_ref, &input, &classes.with_tested(bits));
+        self.record.selection = Some(selected_by);
+        self.record.subnet = selected.map(index_u32);
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
         // accepted only if a subnet can be selected for the receiving interface; a direct
         // INFORM with ciaddr 0 and IP source 0.0.0.0 is dropped".
@@ -501,11 +547,16 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             MessageType::Discover | MessageType::Request | MessageType::Inform
         ) {
             classes = classes.with_host(reservation);
+            self.record.known = Some(reservation.is_some());
+            self.record.reservation = reservation.map(index_u32);
             if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
                 run_class_pass(config_ref, tests, query, &classes, bits);
             }
         }
         let classes = classes.with_tested(bits);
+        if self.trace_classes {
+            self.record.classes = Some(ClassList::collect(classes.configured()));
+        }
         if classes.is_member(b"DROP") {
             return Outcome::Drop(DropReason::DropClass);
         }
@@ -714,6 +765,10 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                     ),
                     ..*ctx
                 };
+                if self.trace_classes {
+                    let all = with_required.classes.configured();
+                    self.trace_required.set(Some(ClassList::collect(all)));
+                }
                 &with_required
             }
             _ => ctx,

@@ -1518,3 +1518,40 @@ fn overloaded_file_is_read_only_when_asked() {
     };
     assert!(codes(&buf[..len]).contains(&12));
 }
+
+/// kea-ha.md §3: Kea's HA hook puts the packet in `HA_<scope owner>` before
+/// classification; a pool restricted to `HA_server1` serves only packets the hook put there
+/// (the load-balancing split of the address space Kea's manual recommends).
+#[test]
+fn hook_class_opens_the_pool_of_its_ha_scope() {
+    let mut f = kea_fixture_config();
+    let class = f.text(b"HA_server1");
+    f.pools[0].client_class = class;
+    let mut rig = Rig::new(f);
+    let discover = packet([0; 4], [0; 4], &[53, 1, 1]);
+    let query = broadcast_query(&discover);
+    let mut sink = Sink::default();
+    for (hook, offered) in [
+        (&b""[..], false),
+        (b"HA_server2", false),
+        (b"HA_server1", true),
+    ] {
+        let config = rig.fixture.config();
+        let mut store = ArrayLeaseStore::new(&mut rig.slots);
+        let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_hook_class(hook);
+        let mut buf = [0u8; 1500];
+        let o = engine.handle(&query, Timestamp(T0), &mut buf, &mut sink);
+        assert_eq!(
+            matches!(
+                o,
+                Outcome::Reply {
+                    kind: MessageType::Offer,
+                    ..
+                }
+            ),
+            offered,
+            "hook class {:?}: {o:?}",
+            core::str::from_utf8(hook)
+        );
+    }
+}

@@ -46,7 +46,8 @@
 //! [`discover`], [`request`], [`decline`], [`release`], [`inform`] (one message type each),
 //! [`reply`] (which options, packing), [`vendor`] (option 125), [`destination`] (RFC 2131 §4.1), [`lifetime`]
 //! (T1/T2), [`accept`] (reading the query with the wire codec under Kea's rules), [`classes`] (class
-//! membership the engine can decide without expressions).
+//! membership the engine can decide without expressions), [`trace`] (the decision record and
+//! the packet-trace line).
 
 use core::net::Ipv4Addr;
 
@@ -65,6 +66,7 @@ pub mod lifetime;
 pub mod release;
 pub mod reply;
 pub mod request;
+pub mod trace;
 pub mod vendor;
 
 #[cfg(test)]
@@ -72,6 +74,7 @@ mod engine_tests;
 
 pub use classes::{class_words, ClassTests};
 pub use engine::{DropReason, Engine, Event, Outcome, PriorLease, Summary};
+pub use trace::{DecisionRecord, TraceLine};
 
 /// The interface a packet arrived on, as the daemon knows it.
 #[derive(Clone, Copy, Debug)]

@@ -116,6 +116,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
             ctx.q.header().ciaddr(),
             ctx.received_broadcast,
         );
+        self.record.request_state = Some(state);
         let check = match (state, hint) {
             (RequestState::InitReboot, Some(want)) => {
                 let lease =
@@ -172,6 +173,7 @@ impl<S: LeaseStore + ?Sized> Engine<'_, S> {
         reply: &mut [u8],
         sink: &mut dyn LeaseSink,
     ) -> Outcome {
+        self.record.choose(alloc);
         let lifetime = self.lifetime(ctx, &ctx.classes, alloc.subnet);
         let mut names = NameBuffers::default();
         let name = self.client_name(ctx, alloc.reservation, &mut names);

@@ -45,14 +45,31 @@ pub use settings::{ControlSettings, Listener};
 pub const TOKEN_BASE: usize = 1 << 24;
 /// Listeners at most.
 const MAX_LISTENERS: usize = 8;
-/// Concurrent connections at most; beyond, a connection is accepted and closed at once.
+/// Concurrent connections at most; beyond, the oldest idle connection (or, when none is
+/// idle, the oldest one) is closed to make room, so a flood of idle or slow connections
+/// cannot lock a well-behaved client (an HA partner, an operator) out of the API.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Initial input buffer per slot: a request line, headers and a command of common size.
+/// A larger body grows the buffer up to [`Limits`] and it shrinks back once answered, so
+/// the resident memory of 64 slots stays ~1 MiB whatever clients sent before.
+const INPUT_CAPACITY: usize = 16 * 1024;
+/// At most one "connections full" warning per this interval (a flood must not flood the log).
+const BUSY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A request must arrive whole within this time (slow clients are cut off).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle keep-alive connection is closed after this time.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Initial answer buffer per slot (grows for large answers such as `lease4-get-all`).
 const ANSWER_CAPACITY: usize = 64 * 1024;
+
+/// [HA] Commands answered outside the core's control module (`crate::ha::peer_commands`).
+pub trait CommandHook {
+    /// Appends the answer object for `body` to `out` when the command is the hook's;
+    /// returns whether it was.
+    fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
+    /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
+    fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+}
 
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +119,8 @@ struct Connection {
     listener: usize,
     http: bool,
     deadline: Instant,
+    /// When it was accepted (the oldest makes room when all slots are taken).
+    accepted: Instant,
     /// Close once the answer is out.
     closing: bool,
 }
@@ -135,12 +154,21 @@ struct State {
     request_timeout: Duration,
     /// [`IDLE_TIMEOUT`] (shorter in tests).
     idle_timeout: Duration,
+    /// Connections closed to make room since the last "full" warning, and when it was.
+    evicted: u64,
+    busy_logged: Option<Instant>,
+    /// [packet trace] `wren-trace`'s switch, shared with the engine.
+    trace: crate::trace::SharedSwitch,
+    /// [HA] Sees every command first.
+    hook: Option<Box<dyn CommandHook>>,
 }
 
 /// The control listeners and their connections.
 pub struct ControlServer {
     /// What the listeners were opened from.
     settings: ControlSettings,
+    /// [HA] Listeners at the end of `settings` opened for the HA peer URL (not in the text).
+    ha_listeners: usize,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -192,7 +220,9 @@ impl ControlServer {
         for l in settings.listeners.iter().take(MAX_LISTENERS) {
             match l {
                 Listener::Unix(p) => {
-                    let _ = std::fs::remove_file(p);
+                    // [freebsd branch] Through the directory table, which keeps the
+                    // socket's directory for the removal at exit (crate::sandbox::dirs).
+                    let _ = crate::sandbox::dirs::unlink(p);
                     let socket = UnixListener::bind(p).map_err(|e| {
                         io::Error::new(e.kind(), format!("control socket {}: {e}", p.display()))
                     })?;
@@ -215,6 +245,21 @@ impl ControlServer {
                 }
             }
         }
+        if !listeners.is_empty() {
+            // [freebsd branch] config-write / auto-persist replace files in the config
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
+            let dir = crate::sandbox::dirs::parent_of(path);
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
+            {
+                log::warn!(
+                    "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
+                    dir.display()
+                );
+            }
+        }
         let limits = Limits::DEFAULT;
         let slots = if listeners.is_empty() {
             Vec::new()
@@ -222,7 +267,7 @@ impl ControlServer {
             (0..MAX_CONNECTIONS)
                 .map(|_| Slot {
                     conn: None,
-                    input: vec![0; limits.max_head + limits.max_body + 4],
+                    input: vec![0; INPUT_CAPACITY],
                     input_len: 0,
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
@@ -232,6 +277,7 @@ impl ControlServer {
         };
         Ok(ControlServer {
             settings: settings.clone(),
+            ha_listeners: 0,
             listeners,
             slots,
             limits,
@@ -249,15 +295,40 @@ impl ControlServer {
                 enable_at: None,
                 request_timeout: REQUEST_TIMEOUT,
                 idle_timeout: IDLE_TIMEOUT,
+                evicted: 0,
+                busy_logged: None,
+                trace: crate::trace::SharedSwitch::default(),
+                hook: None,
             },
         })
+    }
+
+    /// [HA] The last `n` listeners serve the HA peer URL (not configured as control sockets).
+    pub fn set_ha_listeners(&mut self, n: usize) {
+        self.ha_listeners = n;
+    }
+
+    /// [HA] Installs the handler of the HA commands.
+    pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
+        self.state.hook = Some(hook);
+    }
+
+    /// [HA] Lifts a `dhcp-disable` (the HA partner finished its sync).
+    pub fn lift_dhcp_disable(&mut self) {
+        if self.state.dhcp_disabled {
+            log::info!("DHCP4_DHCP_ENABLE the HA partner finished its sync: DHCP service enabled");
+        }
+        self.state.dhcp_disabled = false;
+        self.state.enable_at = None;
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
     pub fn configure(&mut self, text: &str) {
         match ControlSettings::from_text(text) {
             Ok(new) => {
-                if new.listeners != self.settings.listeners {
+                let own = self.settings.listeners.len()
+                    - self.ha_listeners.min(self.settings.listeners.len());
+                if new.listeners.as_slice() != self.settings.listeners.get(..own).unwrap_or(&[]) {
                     log::warn!(
                         "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
                     );
@@ -301,9 +372,11 @@ impl ControlServer {
         self.state.exit.take()
     }
 
-    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet.
+    /// Hands a new engine (after a reload) the `dhcp-disable` state before its first packet,
+    /// and the `wren-trace` switch.
     pub fn prepare<E: Engine>(&self, engine: &mut E) {
         engine.set_serving(!self.state.dhcp_disabled);
+        engine.attach_trace(self.state.trace.clone()); // [packet trace]
     }
 
     /// Whether `dhcp-disable` is in force.
@@ -323,6 +396,7 @@ impl ControlServer {
     ) {
         for slot in &mut self.slots {
             if slot.conn.as_ref().is_some_and(|c| c.deadline <= now) {
+                time_out(slot);
                 close(registry, slot);
             }
         }
@@ -384,19 +458,31 @@ impl ControlServer {
                 },
                 None => return,
             };
-            let Some(free) = self.slots.iter().position(|s| s.conn.is_none()) else {
-                log::warn!("WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open; closing a new one");
-                drop(socket);
-                continue;
+            let free = match self.slots.iter().position(|s| s.conn.is_none()) {
+                Some(free) => free,
+                None => {
+                    let Some(victim) = eviction_victim(&self.slots) else {
+                        drop(socket);
+                        continue;
+                    };
+                    self.state.note_eviction();
+                    let Some(slot) = self.slots.get_mut(victim) else {
+                        continue;
+                    };
+                    close(registry, slot);
+                    victim
+                }
             };
             let Some(slot) = self.slots.get_mut(free) else {
                 continue;
             };
+            let now = Instant::now();
             let mut conn = Connection {
                 socket,
                 listener: index,
                 http,
-                deadline: Instant::now() + self.state.request_timeout,
+                deadline: now + self.state.request_timeout,
+                accepted: now,
                 closing: false,
             };
             if registry
@@ -458,14 +544,24 @@ impl ControlServer {
                 continue;
             }
             // Read more.
+            if slot.input_len >= slot.input.len() {
+                // Grow towards the largest request the limits allow (a large body).
+                let max = limits.max_head + limits.max_body + 4;
+                if slot.input.len() >= max {
+                    close(registry, slot);
+                    return;
+                }
+                let grown = slot
+                    .input
+                    .len()
+                    .saturating_mul(2)
+                    .clamp(INPUT_CAPACITY, max);
+                slot.input.resize(grown, 0);
+            }
             let Some(conn) = slot.conn.as_mut() else {
                 return;
             };
             let free = slot.input.get_mut(slot.input_len..).unwrap_or(&mut []);
-            if free.is_empty() {
-                close(registry, slot);
-                return;
-            }
             match conn.socket.read(free) {
                 Ok(0) => {
                     // Unix clients may half-close after the command: answer what came.
@@ -498,6 +594,73 @@ fn close(registry: &Registry, slot: &mut Slot) {
     slot.input_len = 0;
     slot.output.clear();
     slot.output_pos = 0;
+    slot.resume = false;
+    shrink(slot);
+}
+
+/// Gives back what a large request or answer grew the slot's buffers to.
+fn shrink(slot: &mut Slot) {
+    if slot.input.len() > INPUT_CAPACITY && slot.input_len <= INPUT_CAPACITY {
+        slot.input.truncate(INPUT_CAPACITY);
+        slot.input.shrink_to_fit();
+    }
+    if slot.output.is_empty() && slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
+}
+
+/// The slot to close when all are taken: the oldest idle connection (nothing buffered in
+/// either direction), else the oldest of all.
+fn eviction_victim(slots: &[Slot]) -> Option<usize> {
+    let oldest = |idle_only: bool| {
+        slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.conn.as_ref().map(|c| (i, s, c.accepted)))
+            .filter(|(_, s, _)| !idle_only || (s.input_len == 0 && s.output.is_empty()))
+            .min_by_key(|(_, _, accepted)| *accepted)
+            .map(|(i, _, _)| i)
+    };
+    oldest(true).or_else(|| oldest(false))
+}
+
+/// A connection past its deadline: an HTTP client in the middle of a request gets a 408
+/// (RFC 9110 §15.5.9), written once without waiting; an idle one is just closed.
+fn time_out(slot: &mut Slot) {
+    let Some(conn) = slot.conn.as_mut() else {
+        return;
+    };
+    if conn.http && slot.input_len > 0 && slot.output.is_empty() {
+        http::write_response(
+            &mut slot.output,
+            (408, "Request Timeout"),
+            "application/json",
+            "",
+            false,
+            br#"{ "result": 408, "text": "Request Timeout" }"#,
+        );
+        conn.closing = true;
+        let _ = flush(slot);
+    }
+}
+
+impl State {
+    /// Counts a connection closed to make room; warns at most once per [`BUSY_LOG_INTERVAL`].
+    fn note_eviction(&mut self) {
+        self.evicted += 1;
+        let now = Instant::now();
+        if self
+            .busy_logged
+            .is_none_or(|t| now.duration_since(t) >= BUSY_LOG_INTERVAL)
+        {
+            log::warn!(
+                "WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open: closed {} of the oldest to make room",
+                self.evicted
+            );
+            self.evicted = 0;
+            self.busy_logged = Some(now);
+        }
+    }
 }
 
 /// Writes pending output; false when the socket would block.
@@ -523,6 +686,9 @@ fn flush(slot: &mut Slot) -> bool {
     }
     slot.output.clear();
     slot.output_pos = 0;
+    if slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
     true
 }
 
@@ -579,6 +745,10 @@ fn answer_buffered<E: Engine, J: Journal>(
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
+                log::warn!(
+                    "HTTP_CLIENT_REQUEST_NOT_AUTHORIZED {} credentials on the control listener: 401",
+                    if request.authorization.is_some() { "wrong" } else { "missing" }
+                );
                 http::write_response(
                     &mut out,
                     (401, "Unauthorized"),
@@ -590,11 +760,37 @@ fn answer_buffered<E: Engine, J: Journal>(
             } else {
                 match (request.method, request.path) {
                     (Method::Get, "/metrics") => {
-                        let gauges = [Gauge {
+                        let uptime = Gauge {
                             name: "wren_uptime_seconds",
                             help: "Seconds since wrend started.",
                             value: state.started.elapsed().as_secs_f64(),
-                        }];
+                        };
+                        let gauges = match journal.sync_timing() {
+                            Some(t) => vec![
+                                Gauge {
+                                    name: "wren_lease_file_sync_seconds",
+                                    help: "Write + fdatasync time of the last lease-file batch (replies wait for it).",
+                                    value: t.last.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_max_seconds",
+                                    help: "Longest write + fdatasync of a lease-file batch since start.",
+                                    value: t.max.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_mean_seconds",
+                                    help: "Mean write + fdatasync time of the lease-file batches since start.",
+                                    value: t.mean().as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_syncs",
+                                    help: "Lease-file batches written and synced since start.",
+                                    value: t.count as f64,
+                                },
+                                uptime,
+                            ],
+                            None => vec![uptime],
+                        };
                         let mut text = Vec::new();
                         let mut len = 0;
                         engine.with_control(&mut |_, _, stats| {
@@ -642,6 +838,22 @@ fn answer_buffered<E: Engine, J: Journal>(
                             br#"{ "result": 415, "text": "Unsupported Media Type" }"#,
                         )
                     }
+                    (Method::Post, _) if let Some(why) = unreadable(request.body) => {
+                        // Kea's agent answers a body that is not JSON with 400 (checked on
+                        // kea-ctrl-agent 2.2); wren says where the JSON broke.
+                        let body = format!(
+                            "{{ \"result\": 400, \"text\": \"Bad Request: {}\" }}",
+                            http::json_escape(&why)
+                        );
+                        http::write_response(
+                            &mut out,
+                            (400, "Bad Request"),
+                            "application/json",
+                            "",
+                            keep,
+                            body.as_bytes(),
+                        )
+                    }
                     (Method::Post, _) => {
                         let mut json = Vec::with_capacity(256);
                         json.extend_from_slice(b"[ ");
@@ -669,8 +881,20 @@ fn answer_buffered<E: Engine, J: Journal>(
                 } else {
                     state.idle_timeout
                 };
+            shrink(slot);
             true
         }
+    }
+}
+
+/// Why an HTTP body is not a JSON text at all (not UTF-8, empty, a syntax error), or `None`
+/// when it is JSON (a JSON text that is not a valid command is answered with result 1, as
+/// Kea's agent does).
+fn unreadable(body: &[u8]) -> Option<String> {
+    match control::parse_request_bytes(body) {
+        Err(control::RequestError::Syntax(e)) => Some(format!("invalid JSON: {e}")),
+        Err(control::RequestError::NotUtf8) => Some("the body is not UTF-8".into()),
+        _ => None,
     }
 }
 
@@ -743,6 +967,12 @@ fn run_command<E: Engine, J: Journal>(
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
+    let start = out.len();
+    if let Some(hook) = state.hook.as_mut() {
+        if hook.command(body, out) {
+            return;
+        }
+    }
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
     let mut answered = false;
@@ -784,6 +1014,16 @@ fn run_command<E: Engine, J: Journal>(
         }
         let reply = match decision {
             Decision::Reply(r) => r,
+            Decision::Action(Action::LeasesReclaim { remove }) => {
+                reclaim_now(config, leases, stats, journal, now, remove);
+                match journal.sync_batch() {
+                    Ok(()) => Reply::status(0, control::texts::RECLAIM_DONE),
+                    Err(e) => {
+                        log::error!("DHCPSRV_MEMFILE_WRITE_FAIL leases-reclaim lease write: {e}");
+                        Reply::error(&e)
+                    }
+                }
+            }
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
         render_all(&reply, config, &text, leases, stats, state, out);
@@ -795,6 +1035,9 @@ fn run_command<E: Engine, J: Journal>(
     }
     if state.text.is_empty() {
         state.text = text;
+    }
+    if let Some(hook) = state.hook.as_mut() {
+        hook.amend(body, out, start);
     }
 }
 
@@ -843,13 +1086,65 @@ fn render_all(
     }
 }
 
+/// `leases-reclaim`: one reclamation cycle now over every expired lease (Kea's
+/// `reclaimExpiredLeases4(0, 0, remove)`: no lease or time limit). `remove` removes each
+/// reclaimed lease (a `valid_lifetime` 0 row); otherwise it stays in state 2
+/// (expired-reclaimed) for the flush timer, whatever `hold-reclaimed-time` says. Each
+/// change goes to the lease file and into the statistics (`reclaimed-leases`, …), as the
+/// timer's cycle does.
+fn reclaim_now<J: Journal>(
+    config: &Config<'_>,
+    leases: &mut LeaseTable<'_>,
+    stats: &mut Stats<'_>,
+    journal: &mut J,
+    now: Timestamp,
+    remove: bool,
+) -> usize {
+    let hold = if remove {
+        0
+    } else {
+        config.globals.expired_leases.hold_reclaimed_time.max(1)
+    };
+    let reclaimed = leases.reclaim_expired(now, usize::MAX, hold, |record| {
+        stats.record_reclaimed(record, now);
+        journal.lease_changed(record);
+    });
+    log::info!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE leases-reclaim: {reclaimed} expired lease(s) reclaimed");
+    reclaimed
+}
+
+/// Where a candidate config text came from, for the error text.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A whole `Dhcp4` map in a command (`config-test`, `config-set`): positions are in
+    /// the command, shown as Kea does (`<wire>:line:column`).
+    Wire,
+    /// The running text with a command's subnet or reservation edited in: positions are
+    /// in no file the operator has, so only the key path and the reason are shown.
+    Edit,
+}
+
 /// Parses a candidate config text as the server would at a reload.
-fn validate(path: &Path, text: &str) -> Result<(), String> {
-    let mut storage = crate::config_load::allocate(path, text).map_err(|e| e.to_string())?;
+fn validate(path: &Path, text: &str, origin: Origin) -> Result<(), String> {
+    let describe = |e: crate::config_load::LoadError| match (e, origin) {
+        (crate::config_load::LoadError::Invalid { error, .. }, origin) => {
+            let mut text = match origin {
+                Origin::Wire => format!("<wire>:{}:{}: ", error.line, error.column),
+                Origin::Edit => String::new(),
+            };
+            if !error.path.is_empty() {
+                text.push_str(&format!("{}: ", error.path));
+            }
+            text.push_str(&error.kind.to_string());
+            text
+        }
+        (other, _) => other.to_string(),
+    };
+    let mut storage = crate::config_load::allocate(path, text).map_err(describe)?;
     let mut warnings = Vec::new();
     crate::config_load::parse(path, text, &mut storage, &mut warnings)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(describe)
 }
 
 fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::Ipv4Prefix> {
@@ -859,59 +1154,88 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
     config.subnet_by_id(id).map(|s| s.prefix)
 }
 
-/// Writes `text` to `target` atomically: temp file, fsync, rename; the previous file is
-/// kept as `<target>.<unix seconds>.bak`. Returns the size written.
+/// Writes `text` to `target` atomically (issue 5: "temp file, fsync, rename"): a temp file
+/// in the same directory, written and `fsync`ed, renamed over `target`, then the directory
+/// `fsync`ed, so a crash leaves either the old file or the new one, never a torn one. The
+/// previous file is kept as `<target>.<unix seconds>.bak` (`-2`, `-3`, … when several
+/// writes fall in one second; an fsynced copy with the same permission bits). The new
+/// file keeps the old one's permission bits (a config holding passwords stays private); a
+/// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.wren-tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    if target.exists() {
-        let backup = dir.join(format!("{name}.{}.bak", wall_clock().0));
-        let _ = std::fs::copy(target, backup);
-    }
-    std::fs::rename(&tmp, target)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // [freebsd branch] openat/renameat/fsync through the directory table (works in
+    // capability mode; crate::sandbox::dirs::replace does the steps above).
+    let stamp = wall_clock().0.to_string();
+    crate::sandbox::dirs::replace(target, text.as_bytes(), Some(&stamp))?;
     Ok(text.len() as u64)
 }
 
-/// Where `config-write` may write: only into the `-c` file's directory (a relative name is
-/// taken from there). Kea 2.2 wrote anywhere the process could; later Kea releases (2.6.3)
-/// restrict the path the same way, since a control client could otherwise overwrite any
-/// file the server (often root) can write.
+/// Whether the file system cannot be asked about `base` because of the sandbox (a
+/// directory that exists answers `stat` outside capability mode): a subdirectory that
+/// does not exist is refused, not written lexically.
+fn real_unknown_is_sandbox(base: &Path) -> bool {
+    std::fs::metadata(base).is_err() && std::fs::metadata("/").is_err()
+}
+
+/// Where `config-write` may write: into the `-c` file's directory or a directory below it
+/// (a relative name is taken from the config directory). Kea 2.2 wrote anywhere the process
+/// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
+/// otherwise overwrite any file the server (often root) can write. wren also allows
+/// existing subdirectories, so the founding user's script, which keeps timestamped copies
+/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged.
+///
+/// Where the file system can be asked (Linux, or before the sandbox), the real parent
+/// (canonicalised) must lie inside the config directory, compared by device and inode
+/// while walking up: `..` and a symlinked subdirectory cannot lead out, and the config
+/// directory reached through a bind mount counts. Where it cannot (`stat` and `realpath`
+/// by path are refused in Capsicum's capability mode), the path is checked lexically (`.`
+/// and `..` folded against the working directory): the file is then opened relative to the
+/// config directory's descriptor, and capability mode keeps such lookups beneath it.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let candidate = dir.join(name);
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let shown = absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
-            dir.display()
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
+            shown.display()
         )
     };
-    let parent = candidate.parent().ok_or_else(refuse)?;
-    let same = match (parent.canonicalize(), dir.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+    let candidate = dir.join(name);
+    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
         return Err(refuse());
     }
-    Ok(candidate)
+    let (Ok(file), Ok(base)) = (absolute(&candidate), absolute(dir)) else {
+        return Err(refuse());
+    };
+    let Some(parent) = file.parent() else {
+        return Err(refuse());
+    };
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let real_inside = match (identity(&base), parent.canonicalize()) {
+        (Some(base_id), Ok(real)) => Some(real.ancestors().any(|a| identity(a) == Some(base_id))),
+        _ => None,
+    };
+    let allowed = match real_inside {
+        // The file system answered: it decides (a symlink leading out is refused, the
+        // config directory reached through a bind mount is accepted).
+        Some(inside) => inside,
+        // It cannot be asked (capability mode): lexically below the configuration
+        // directory. The file is reached with openat() relative to that directory's
+        // descriptor (daemon/src/sandbox/dirs.rs), which Capsicum keeps beneath it.
+        None => parent.starts_with(&base) && real_unknown_is_sandbox(&base),
+    };
+    if !allowed {
+        return Err(refuse());
+    }
+    // The file itself must not be a symlink pointing elsewhere.
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse());
+    }
+    Ok(file)
 }
 
 fn pretty(text: &str) -> Result<String, String> {
@@ -923,7 +1247,7 @@ fn pretty(text: &str) -> Result<String, String> {
 
 /// Applies an edited text: validate, persist if asked, swap at the end of this wakeup.
 fn apply_edit(state: &mut State, new_text: String) -> Result<(), String> {
-    validate(&state.path, &new_text)?;
+    validate(&state.path, &new_text, Origin::Edit)?;
     if state.auto_persist {
         let p = pretty(&new_text)?;
         write_atomically(&state.path, &p).map_err(|e| format!("auto-persist: {e}"))?;
@@ -952,12 +1276,11 @@ fn carry_out(
 ) -> Reply<'static> {
     use control::texts;
     let result: Result<Reply<'static>, String> = match action {
-        Action::ConfigTest { config: node } => {
-            validate(&state.path, node.text()).map(|_| Reply::status(0, texts::CONFIG_TEST_OK))
-        }
+        Action::ConfigTest { config: node } => validate(&state.path, node.text(), Origin::Wire)
+            .map(|_| Reply::status(0, texts::CONFIG_TEST_OK)),
         Action::ConfigSet { config: node } => {
             let new_text = node.text().to_owned();
-            validate(&state.path, &new_text).map(|_| {
+            validate(&state.path, &new_text, Origin::Wire).map(|_| {
                 state.exit = Some(ControlExit::Replace(new_text.clone()));
                 state.text = new_text;
                 Reply::status(0, texts::CONFIG_SET_OK)
@@ -1010,7 +1333,18 @@ fn carry_out(
             log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
+        // Carried out in `run_command`, where the lease table is at hand.
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
+        Action::Trace(request) => {
+            // [packet trace] The switch the engine follows (attached in `prepare`).
+            let mut switch = state.trace.get();
+            let text = switch.apply(request);
+            state.trace.set(switch);
+            if request != control::trace_cmd::TraceRequest::Status {
+                log::info!("WREN_PACKET_TRACE_SET {}", text.as_str());
+            }
+            Ok(Reply::Status { result: 0, text })
+        }
         Action::SubnetAdd { id, subnet } | Action::SubnetUpdate { id, subnet } => {
             let update = matches!(action, Action::SubnetUpdate { .. });
             let edited = if update {
@@ -1100,7 +1434,7 @@ impl Drop for ControlServer {
     fn drop(&mut self) {
         for l in &self.listeners {
             if let ListenSocket::Unix(_, path) = l {
-                let _ = std::fs::remove_file(path);
+                let _ = crate::sandbox::dirs::unlink(path);
             }
         }
     }

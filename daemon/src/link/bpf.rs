@@ -11,51 +11,16 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use super::filter::{self, Instruction};
 
-/// `_IOC(inout, group, num, len)` as `<sys/ioccom.h>` encodes it.
-const fn ioc(inout: u32, num: u32, len: usize) -> libc::c_ulong {
-    (inout | (((len as u32) & 0x1fff) << 16) | ((b'B' as u32) << 8) | num) as libc::c_ulong
+// Every ioctl number and BPF constant comes from `crate::freebsd_sys`, the one place where
+// they are defined and checked at compile time against the FreeBSD 14 header values and
+// libc's own structs (freebsd.md §1.2). They are `u64` there (the ioctl encoding); on both
+// 64-bit FreeBSD targets `c_ulong` is `u64`, which freebsd_sys also asserts.
+use crate::freebsd_sys as sys;
+
+/// An ioctl request number as `libc::ioctl` takes it.
+const fn ioctl_number(number: u64) -> libc::c_ulong {
+    number as libc::c_ulong
 }
-const IOC_VOID: u32 = 0x2000_0000;
-const IOC_OUT: u32 = 0x4000_0000;
-const IOC_IN: u32 = 0x8000_0000;
-const IOC_INOUT: u32 = IOC_IN | IOC_OUT;
-
-const UINT: usize = mem::size_of::<libc::c_uint>();
-const BIOCSBLEN: libc::c_ulong = ioc(IOC_INOUT, 102, UINT);
-const BIOCSETF: libc::c_ulong = ioc(IOC_IN, 103, mem::size_of::<libc::bpf_program>());
-const BIOCGDLT: libc::c_ulong = ioc(IOC_OUT, 106, UINT);
-const BIOCSETIF: libc::c_ulong = ioc(IOC_IN, 108, mem::size_of::<libc::ifreq>());
-const BIOCIMMEDIATE: libc::c_ulong = ioc(IOC_IN, 112, UINT);
-const BIOCVERSION: libc::c_ulong = ioc(IOC_OUT, 113, mem::size_of::<libc::bpf_version>());
-const BIOCSHDRCMPLT: libc::c_ulong = ioc(IOC_IN, 117, UINT);
-const BIOCSDIRECTION: libc::c_ulong = ioc(IOC_IN, 119, UINT);
-const BIOCLOCK: libc::c_ulong = ioc(IOC_VOID, 122, 0);
-const BIOCSETWF: libc::c_ulong = ioc(IOC_IN, 123, mem::size_of::<libc::bpf_program>());
-const BIOCSTSTAMP: libc::c_ulong = ioc(IOC_IN, 132, UINT);
-
-// The values freebsd.md §1.2 lists (identical on amd64 and arm64).
-const _: () = {
-    assert!(BIOCSBLEN == 0xc004_4266);
-    assert!(BIOCSETF == 0x8010_4267);
-    assert!(BIOCGDLT == 0x4004_426a);
-    assert!(BIOCSETIF == 0x8020_426c);
-    assert!(BIOCIMMEDIATE == 0x8004_4270);
-    assert!(BIOCVERSION == 0x4004_4271);
-    assert!(BIOCSHDRCMPLT == 0x8004_4275);
-    assert!(BIOCSDIRECTION == 0x8004_4277);
-    assert!(BIOCLOCK == 0x2000_427a);
-    assert!(BIOCSETWF == 0x8010_427b);
-    assert!(BIOCSTSTAMP == 0x8004_4284);
-    assert!(BIOCSBLEN == libc::BIOCSBLEN);
-    assert!(BIOCSETIF == libc::BIOCSETIF);
-};
-
-/// `DLT_EN10MB`: Ethernet.
-const DLT_EN10MB: libc::c_uint = 1;
-/// `BPF_D_IN`: incoming packets only.
-const BPF_D_IN: libc::c_uint = 0;
-/// `BPF_T_NONE`: no timestamps.
-const BPF_T_NONE: libc::c_uint = 3;
 
 /// The buffer size wrend asks for: 64 KiB holds a DISCOVER storm's worth of records
 /// (freebsd.md §1.1 step 3; the kernel keeps two of these per descriptor).
@@ -144,7 +109,14 @@ impl BpfDevice {
         // SAFETY: plain data; zero is valid.
         let mut version: libc::bpf_version = unsafe { mem::zeroed() };
         // SAFETY: BIOCVERSION writes one struct bpf_version.
-        if unsafe { libc::ioctl(raw, BIOCVERSION, &mut version as *mut libc::bpf_version) } < 0 {
+        if unsafe {
+            libc::ioctl(
+                raw,
+                ioctl_number(sys::BIOCVERSION),
+                &mut version as *mut libc::bpf_version,
+            )
+        } < 0
+        {
             return Err(os_error("BIOCVERSION"));
         }
         if version.bv_major != 1 || version.bv_minor < 1 {
@@ -159,7 +131,10 @@ impl BpfDevice {
 
         // 3: buffer size before the interface; the kernel clamps and writes it back.
         let mut size = libc::c_uint::try_from(buffer_size).unwrap_or(libc::c_uint::MAX);
-        step("BIOCSBLEN", ioctl_uint(raw, BIOCSBLEN, &mut size))?;
+        step(
+            "BIOCSBLEN",
+            ioctl_uint(raw, ioctl_number(sys::BIOCSBLEN), &mut size),
+        )?;
 
         // 4: attach.
         // SAFETY: plain data; zero is valid (the union must be zeroed).
@@ -174,14 +149,24 @@ impl BpfDevice {
             *slot = byte as libc::c_char;
         }
         // SAFETY: BIOCSETIF reads one struct ifreq.
-        if unsafe { libc::ioctl(raw, BIOCSETIF, &mut request as *mut libc::ifreq) } < 0 {
+        if unsafe {
+            libc::ioctl(
+                raw,
+                ioctl_number(sys::BIOCSETIF),
+                &mut request as *mut libc::ifreq,
+            )
+        } < 0
+        {
             return Err(os_error("BIOCSETIF"));
         }
 
         // 5: Ethernet only.
         let mut dlt: libc::c_uint = 0;
-        step("BIOCGDLT", ioctl_uint(raw, BIOCGDLT, &mut dlt))?;
-        if dlt != DLT_EN10MB {
+        step(
+            "BIOCGDLT",
+            ioctl_uint(raw, ioctl_number(sys::BIOCGDLT), &mut dlt),
+        )?;
+        if dlt != sys::DLT_EN10MB {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("{name}: link type {dlt} is not Ethernet"),
@@ -189,29 +174,47 @@ impl BpfDevice {
         }
 
         // 6–9.
-        step("BIOCIMMEDIATE", ioctl_uint(raw, BIOCIMMEDIATE, &mut 1))?;
-        step("BIOCSHDRCMPLT", ioctl_uint(raw, BIOCSHDRCMPLT, &mut 1))?;
+        step(
+            "BIOCIMMEDIATE",
+            ioctl_uint(raw, ioctl_number(sys::BIOCIMMEDIATE), &mut 1),
+        )?;
+        step(
+            "BIOCSHDRCMPLT",
+            ioctl_uint(raw, ioctl_number(sys::BIOCSHDRCMPLT), &mut 1),
+        )?;
         step(
             "BIOCSDIRECTION",
-            ioctl_uint(raw, BIOCSDIRECTION, &mut { BPF_D_IN }),
+            ioctl_uint(raw, ioctl_number(sys::BIOCSDIRECTION), &mut {
+                sys::BPF_D_IN
+            }),
         )?;
-        if let Err(e) = ioctl_uint(raw, BIOCSTSTAMP, &mut { BPF_T_NONE }) {
+        if let Err(e) = ioctl_uint(raw, ioctl_number(sys::BIOCSTSTAMP), &mut {
+            sys::BPF_T_NONE
+        }) {
             log::debug!("{name}: BIOCSTSTAMP not supported ({e}); timestamps stay on");
         }
 
         // 10: filters.
         step(
             "BIOCSETF",
-            set_program(raw, BIOCSETF, &filter::read_program(server_port)),
+            set_program(
+                raw,
+                ioctl_number(sys::BIOCSETF),
+                &filter::read_program(server_port),
+            ),
         )?;
         step(
             "BIOCSETWF",
-            set_program(raw, BIOCSETWF, &filter::write_program(server_port)),
+            set_program(
+                raw,
+                ioctl_number(sys::BIOCSETWF),
+                &filter::write_program(server_port),
+            ),
         )?;
 
         // 11: lock.
         // SAFETY: BIOCLOCK takes no argument.
-        if unsafe { libc::ioctl(raw, BIOCLOCK) } < 0 {
+        if unsafe { libc::ioctl(raw, ioctl_number(sys::BIOCLOCK)) } < 0 {
             return Err(os_error("BIOCLOCK"));
         }
         Ok(BpfDevice {

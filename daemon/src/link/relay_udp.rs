@@ -169,6 +169,28 @@ impl RelayUdp {
         Ok(datagram)
     }
 
+    /// A socket opened elsewhere (the broker's copy of the server's, see
+    /// [`crate::sandbox::broker`]).
+    pub fn from_fd(fd: OwnedFd) -> RelayUdp {
+        RelayUdp { fd }
+    }
+
+    /// [`Self::send_direct`], or, when the sandbox started a broker (capability mode, where
+    /// `sendmsg` with a destination is `ECAPMODE`), the same send made by the broker on its
+    /// copy of this socket ([`crate::sandbox::broker::Broker::send_udp`]).
+    pub fn send(
+        &self,
+        payload: &[u8],
+        to: SocketAddrV4,
+        source: Ipv4Addr,
+        ifindex: u32,
+    ) -> io::Result<()> {
+        match crate::sandbox::broker::installed() {
+            Some(broker) => broker.send_udp(self.fd.as_raw_fd(), payload, to, source, ifindex),
+            None => self.send_direct(payload, to, source, ifindex),
+        }
+    }
+
     /// Sends `payload` to `to`, from `source` (an address of the interface, or unspecified
     /// to let the kernel choose), out of `ifindex` where the platform allows (Linux; 0 lets
     /// routing decide).
@@ -176,8 +198,8 @@ impl RelayUdp {
     /// Only the `dhcp-socket-type: udp` path (and raw-mode replies with no known Ethernet
     /// next hop) use it: `sendmsg` with a destination address is `ECAPMODE` in Capsicum
     /// capability mode (freebsd.md §2), so raw mode sends frames instead
-    /// (`packet_path::leaves_as_frame`) and `-C` stays off in udp mode.
-    pub fn send(
+    /// (`packet_path::leaves_as_frame`) and udp mode goes through the broker ([`Self::send`]).
+    pub fn send_direct(
         &self,
         payload: &[u8],
         to: SocketAddrV4,

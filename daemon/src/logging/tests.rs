@@ -481,6 +481,28 @@ fn local_time_in_child() {
     assert!(receive(&server)
         .unwrap()
         .starts_with("<30>Nov 28 05:11:28 wrend["));
+
+    // A day below 10 is padded with a space, as FreeBSD's syslogd (parsemsg_rfc3164) and
+    // RFC 3164 §4.1.2 require: it takes the 15 bytes after the PRI as the time stamp only
+    // when bytes 3 and 6 are spaces, 9 and 12 colons and 15 a space; otherwise it stamps
+    // the line with its own clock and keeps ours as part of the message.
+    let november_3rd = UNIX_EPOCH + Duration::from_secs(1_795_860_688 - 25 * 86_400);
+    emit(
+        &mut loggers,
+        Level::Info,
+        ROOT,
+        "y",
+        november_3rd,
+        Instant::now(),
+    );
+    let line = receive(&server).unwrap();
+    assert!(line.starts_with("<30>Nov  3 05:11:28 wrend["), "{line}");
+    let stamp = line.as_bytes().get(4..).unwrap();
+    assert!(stamp.len() >= 16);
+    assert_eq!(
+        (stamp[3], stamp[6], stamp[9], stamp[12], stamp[15]),
+        (b' ', b' ', b':', b':', b' ')
+    );
 }
 
 #[test]

@@ -440,10 +440,17 @@ fn maintenance_from_partner_and_cancel() {
             }
         );
         assert_eq!(s.on_lease_committed(), UpdateDecision::SendAndPark);
+        // The partner's heartbeat reports in-maintenance.
+        s.on_heartbeat_ok(9_000, T0, hb(HaState::InMaintenance));
+        assert_eq!(s.state(), HaState::PartnerInMaintenance);
         s.ha_maintenance_cancel().unwrap();
         s.on_maintenance_cancel_sent(10_000);
         assert_eq!(s.state(), HaState::LoadBalancing);
         assert!(s.ha_maintenance_cancel().is_err());
+        // The last heartbeat still said in-maintenance: the cancel event itself does not
+        // send the server back; the next heartbeat (partner back in load-balancing) keeps it.
+        while s.poll(10_000).is_some() {}
+        assert_eq!(s.state(), HaState::LoadBalancing);
     });
 }
 
