@@ -1013,7 +1013,7 @@ fn class_tests_feed_options_boot_fields_and_pass_two() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
@@ -1062,7 +1062,7 @@ fn class_tests_pass_two_sees_known() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
@@ -1389,7 +1389,7 @@ fn required_classes_are_evaluated_for_address_bearing_replies() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
