@@ -238,6 +238,7 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   # the figure is exec -> first OFFER, without `ip netns exec` and `taskset` start-up (10-25
   # ms on a loaded machine), which would otherwise dominate a few-millisecond start.
   rm -f "$WORK/t0"
+  # shellcheck disable=SC2016 # the inner shell expands its own variables
   KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
     ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'printf "%s\n" "${EPOCHREALTIME/[.,]/}" >"$1"; shift; exec "$@"' \
     t0 "$WORK/t0" "$(binary_of "$1")" -c "$CONF" >>"$WORK/server.out" 2>&1 &
