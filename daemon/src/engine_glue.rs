@@ -240,6 +240,8 @@ pub struct CoreEngine<'c, 't, 's> {
     classes: CompiledClasses<'c>,
     /// Log-line context, reused for every query (nothing allocated per packet).
     label: LabelScratch,
+    /// [HA] `HA_<peer>` of the next query (set by `crate::ha::engine`), empty for none.
+    hook_class: &'static [u8],
     /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
     ports: (u16, u16),
     /// [packet trace] Whether to trace a packet, and its line buffer.
@@ -362,6 +364,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             serving: true,
             classes: CompiledClasses::compile(&config),
             label: LabelScratch::new(),
+            hook_class: &[],
             ports: (
                 wren_core::server::destination::SERVER_PORT,
                 wren_core::server::destination::CLIENT_PORT,
@@ -452,7 +455,8 @@ impl Engine for CoreEngine<'_, '_, '_> {
         let store: &mut dyn LeaseStore = &mut *self.table;
         let (server_port, client_port) = self.ports;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors)
-            .with_ports(server_port, client_port);
+            .with_ports(server_port, client_port)
+            .with_hook_class(self.hook_class); // [HA]
         let tests = CompiledClassTests {
             view: ExprView {
                 ops: &self.classes.ops,
@@ -537,6 +541,11 @@ impl Engine for CoreEngine<'_, '_, '_> {
 
     fn with_leases(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = LeaseRecord<'_>>)) {
         f(&mut self.table.iter().map(|(_, record)| record));
+    }
+
+    // [HA]
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        self.hook_class = class;
     }
 
     // [control API]

@@ -46,6 +46,11 @@ impl ClassQuery for EngineMembership<'_, '_, '_> {
             None
         }
     }
+
+    /// `member('HA_…')`: the hook classes the engine put the packet in.
+    fn has_named(&self, name: &[u8]) -> bool {
+        self.member.is_member(name)
+    }
 }
 
 impl ClassTests for CompiledClassTests<'_, '_> {

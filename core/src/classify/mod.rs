@@ -34,6 +34,30 @@ pub use program::{Expr, ExprStore, ExprView, Op};
 
 use core::fmt;
 
+/// Whether a class `test` uses the keywords `known` / `unknown`, which wren accepts (as
+/// `member('KNOWN')` / `not member('KNOWN')`, their Kea ARM meaning) but Kea 2.2's lexer
+/// rejects (`Invalid character: k`, kea-expressions.md §2 **\[checked\]**): the config
+/// loader warns that Kea 2.2 would refuse such a config. A word inside `option[…]` (an
+/// option name) does not count. Text that does not lex is not scanned further.
+pub fn uses_known_keyword(test: &[u8]) -> bool {
+    let mut lexer = lexer::Lexer::new(test);
+    let mut previous = lexer::TokenKind::End;
+    while let Ok(token) = lexer.next_token() {
+        match token.kind {
+            lexer::TokenKind::End => return false,
+            lexer::TokenKind::Word if previous != lexer::TokenKind::LeftBracket => {
+                let word = test.get(token.start..token.end).unwrap_or(&[]);
+                if word == b"known" || word == b"unknown" {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        previous = token.kind;
+    }
+    false
+}
+
 /// Deepest nesting of parentheses, `not`s and function calls a test may have. Deeper
 /// input is rejected with [`ParseErrorKind::TooDeep`] (the parser recurses once per
 /// level, so this bounds its stack use).
@@ -42,8 +66,8 @@ pub const MAX_NESTING: usize = 32;
 /// Why a `test` expression does not compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseErrorKind {
-    /// A byte that starts no token (Kea: `Invalid character: k`). This is also how Kea 2.2
-    /// rejects `known` / `unknown`.
+    /// A byte that starts no token (Kea: `Invalid character: k`). (This is also how Kea 2.2
+    /// rejects `known` / `unknown`, which wren accepts: [`uses_known_keyword`].)
     InvalidCharacter(u8),
     /// A word that is not a keyword here (e.g. an option name outside `option[…]`).
     UnexpectedWord,

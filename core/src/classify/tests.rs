@@ -401,6 +401,104 @@ fn vendor_options() {
     assert!(on(&plain, "vendor-class[*].data == ''"));
 }
 
+/// `known` / `unknown` (rejected by Kea 2.2's lexer, listed in the Kea ARM) mean
+/// `member('KNOWN')` / `not member('KNOWN')`: pass 2, after the host lookup.
+#[test]
+fn known_and_unknown_keywords() {
+    let packet = query(&[]);
+    let known = Classes {
+        members: 0,
+        known: Some(true),
+    };
+    let unknown = Classes {
+        members: 0,
+        known: Some(false),
+    };
+    for (test, with_host, without_host) in [
+        ("known", true, false),
+        ("unknown", false, true),
+        ("not known", false, true),
+        ("not unknown and known", true, false),
+        ("(unknown)", false, true),
+        ("ifelse(known, 'a', 'b') == 'a'", true, false),
+    ] {
+        assert_eq!(eval_with(test, &packet, &known), Ok(with_host), "{test}");
+        assert_eq!(
+            eval_with(test, &packet, &unknown),
+            Ok(without_host),
+            "{test}"
+        );
+        // Same meaning as the member() spelling, in every state (before the lookup too).
+        let spelled = test
+            .replace("unknown", "not member('KNOWN')")
+            .replace("known", "member('KNOWN')")
+            .replace("not member('KNOWN')", "(not member('KNOWN'))");
+        for classes in [&known, &unknown, &NOBODY] {
+            assert_eq!(
+                eval_with(test, &packet, classes),
+                eval_with(&spelled, &packet, classes),
+                "{test} vs {spelled}"
+            );
+        }
+    }
+    // Both make the class a pass-2 class.
+    let compiled = compile_all(&[
+        ("k", "known", false),
+        ("u", "unknown and option[60].exists", false),
+        ("plain", "option[60].exists", false),
+    ])
+    .unwrap();
+    assert!(compiled.classes[0].depends_on_known());
+    assert!(compiled.classes[1].depends_on_known());
+    assert!(!compiled.classes[2].depends_on_known());
+    // The config loader's warning trigger.
+    assert!(crate::classify::uses_known_keyword(b"known"));
+    assert!(crate::classify::uses_known_keyword(
+        b"option[60].exists and not unknown"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"member('KNOWN')"));
+    assert!(!crate::classify::uses_known_keyword(
+        b"'known' == 'unknown'"
+    ));
+    assert!(!crate::classify::uses_known_keyword(
+        b"option[known].exists"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"known-option == 'x'"));
+    assert!(!crate::classify::uses_known_keyword(b"'unterminated known"));
+}
+
+/// Bracketed numbers at and beyond their ranges (option/sub-option codes 0..255,
+/// enterprise ids 0..4294967295, 124 tuple index 0..255), and `all` only as a length.
+#[test]
+fn bracket_ranges_and_all() {
+    let vivso: &[u8] = &[0xff, 0xff, 0xff, 0xff, 3, 1, 1, b'x'];
+    let packet = query(&[(125, vivso), (124, &[0, 0, 0x11, 0x8b, 1, b'a'])]);
+    assert!(on(&packet, "vendor[4294967295].exists"));
+    assert!(on(&packet, "vendor[4294967295].option[1].hex == 'x'"));
+    assert!(on(&packet, "vendor.enterprise == 4294967295"));
+    assert!(on(&packet, "option[0].hex == ''"));
+    assert!(on(&packet, "option[255].hex == ''"));
+    assert!(on(&packet, "relay4[255].hex == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[255] == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[0] == 'a'"));
+    assert!(on(&packet, "vendor-class[4491].data == 'a'"));
+    assert!(on(&packet, "option[vivso-suboptions].exists"));
+    assert!(on(&packet, "substring('abc', -3, all) == 'abc'"));
+    for bad in [
+        "vendor[4294967296].exists",
+        "relay4[256].exists",
+        "vendor[1].option[256].exists",
+        "vendor-class[1].data[256] == ''",
+        "option[-1].exists",
+        "substring('abc', all, 1) == ''",
+        "split('abc', '.', all) == ''",
+        "vendor[].exists",
+    ] {
+        let e = parse_error(bad);
+        assert!(e.column >= 1, "{bad}: {e}");
+    }
+}
+
 #[test]
 fn member_builtins() {
     let packet = query(&[(60, b"PXEClient:Arch:00000")]);
@@ -464,16 +562,25 @@ fn parse_errors_name_the_column() {
     assert_eq!((e.kind, e.column), (ParseErrorKind::UnknownOptionName, 8));
     assert_eq!(e.token(test), "no-such-option");
 
-    // Kea 2.2's lexer has no `known`/`unknown`.
-    let e = parse_error("known");
+    // Words Kea 2.2's lexer has no rule for (3.0's `lcase`, `match`).
+    let e = parse_error("lcase('A') == 'a'");
     assert_eq!(
         (e.kind, e.column),
-        (ParseErrorKind::InvalidCharacter(b'k'), 1)
+        (ParseErrorKind::InvalidCharacter(b'l'), 1)
     );
-    assert_eq!(format!("{e}"), "column 1: Invalid character: k");
+    assert_eq!(format!("{e}"), "column 1: Invalid character: l");
     assert_eq!(
-        parse_error("not unknown").kind,
-        ParseErrorKind::InvalidCharacter(b'u')
+        parse_error("not match('x')").kind,
+        ParseErrorKind::InvalidCharacter(b'm')
+    );
+    // `known` is a boolean: it cannot be compared or called.
+    assert_eq!(
+        parse_error("known == 'true'").kind,
+        ParseErrorKind::Expected("a string expression")
+    );
+    assert_eq!(
+        parse_error("known('x')").kind,
+        ParseErrorKind::TrailingInput
     );
 
     assert_eq!(
@@ -1216,6 +1323,8 @@ fn gen_bool(rng: &mut XorShift, depth: usize) -> String {
         "member('UNKNOWN')",
         "member('VENDOR_CLASS_PXEClient')",
         "member('HA_a')",
+        "known",
+        "unknown",
     ];
     if depth == 0 || rng.below(4) == 0 {
         return String::from(LEAVES[rng.below(LEAVES.len())]);
@@ -1260,6 +1369,7 @@ const SOUP: &[&str] = &[
     "1.2.3",
     "::",
     "known",
+    "unknown",
     "=",
     "#",
     "é",
