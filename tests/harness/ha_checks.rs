@@ -289,6 +289,10 @@ pub fn load_and_capture(
     let name = format!("load-{}", crate::unique_tag());
     let cap = Capture::start(&member.ns, &member.iface, &pair.dir, &name);
     let report = PerfLoad::spawn(&member, &bounded_load(clients, base_mac), &pair.dir).finish();
+    // perfdhcp stops once its last exchange has started; an ACK still parked for the
+    // partner's lease-update acknowledgement (a loaded machine) leaves a little later and
+    // must still be seen on the wire.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let packets = cap.stop();
     (report, answered(&packets, expected))
 }
