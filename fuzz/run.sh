@@ -41,8 +41,11 @@ for shared in /work/shared/corpus ../shared/corpus; do
   fi
 done
 
+# Built once, then each fuzzer binary runs directly: `cargo fuzz run` would rebuild first
+# whenever a source changed since, eating the target's time.
 echo "==> cargo +nightly fuzz build -O"
 cargo +nightly fuzz build -O
+BIN="fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 status=0
 summary=""
@@ -51,7 +54,7 @@ for t in $TARGETS; do
   mkdir -p "fuzz/artifacts/$t"
   echo "==> $t for ${SECONDS_EACH}s"
   set +e
-  timeout $((SECONDS_EACH + 120)) cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" -- \
+  timeout $((SECONDS_EACH + 120)) "$BIN/$t" "fuzz/corpus/$t" -artifact_prefix="fuzz/artifacts/$t/" \
     -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -max_len=4096 -timeout=10 \
     -print_final_stats=1 >"$log" 2>&1
   rc=$?
@@ -60,7 +63,7 @@ for t in $TARGETS; do
   cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
   crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)
-  line="$t: rc $rc, executions $execs, coverage $cov edges, features $ft, corpus $(ls "fuzz/corpus/$t" | wc -l), crash/oom/timeout files $crashes"
+  line="$t: rc $rc, executions $execs, coverage $cov edges, features $ft, corpus $(find "fuzz/corpus/$t" -type f | wc -l), crash/oom/timeout files $crashes"
   echo "$line"
   summary="$summary$line"$'\n'
   if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then

@@ -178,15 +178,7 @@ fn dora_renew_release_allocate_nothing() {
         mac: [2, 0, 0, 0, 0, 1],
     };
     fn broadcast<'p>(payload: &'p [u8], interface: Interface<'p>) -> Query<'p> {
-        Query {
-            payload,
-            interface,
-            source_ip: Ipv4Addr::UNSPECIFIED,
-            source_port: 68,
-            destination_ip: Ipv4Addr::BROADCAST,
-            source_mac: [2, 0, 0, 0, 0, 2],
-            transport: Transport::Raw,
-        }
+        common::broadcast_query(payload, interface, [2, 0, 0, 0, 0, 2], Transport::Raw)
     }
 
     let mut offered = Vec::with_capacity(usize::from(CLIENTS));

@@ -8,9 +8,7 @@
 use std::net::Ipv4Addr;
 
 use wren_core::lease::LeaseRecord;
-use wren_core::server::{
-    Engine, Event, Interface, LeaseSink, MessageType, Outcome, Query, Transport,
-};
+use wren_core::server::{Engine, Event, Interface, LeaseSink, MessageType, Outcome, Transport};
 use wren_core::time::Timestamp;
 
 mod common;
@@ -28,28 +26,7 @@ impl LeaseSink for Sink {
 }
 
 fn packet(mac: [u8; 6], options: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 240];
-    p[0] = 1;
-    p[1] = 1;
-    p[2] = 6;
-    p[4..8].copy_from_slice(&[0x5e, 0xed, 0, 1]);
-    p[28..34].copy_from_slice(&mac);
-    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
-    p.extend_from_slice(options);
-    p.push(255);
-    p.resize(300, 0);
-    p
-}
-
-fn options(reply: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut i = 240;
-    while i < reply.len() && reply[i] != 255 {
-        let l = reply[i + 1] as usize;
-        v.push((reply[i], reply[i + 2..i + 2 + l].to_vec()));
-        i += 2 + l;
-    }
-    v
+    common::client_packet(0x5eed_0001, mac, options)
 }
 
 struct Exchange {
@@ -74,19 +51,12 @@ fn dora(mac: [u8; 6], extra: &[u8]) -> Exchange {
     let mut discover = vec![53, 1, 1, 55, 5, 1, 3, 6, 12, 15];
     discover.extend_from_slice(extra);
     let discover = packet(mac, &discover);
-    let q = |payload| Query {
-        payload,
-        interface: Interface {
-            name: "ue0",
-            addresses: &server,
-            mac: [2, 0, 0, 0, 0, 2],
-        },
-        source_ip: Ipv4Addr::UNSPECIFIED,
-        source_port: 68,
-        destination_ip: Ipv4Addr::BROADCAST,
-        source_mac: [0; 6],
-        transport: Transport::Udp,
+    let ue0 = Interface {
+        name: "ue0",
+        addresses: &server,
+        mac: [2, 0, 0, 0, 0, 2],
     };
+    let q = |payload| common::broadcast_query(payload, ue0, [0; 6], Transport::Udp);
     let mut buf = [0u8; 1500];
     let now = Timestamp(1_800_000_000);
     let o = engine.handle(&q(&discover), now, &mut buf, &mut sink);
@@ -131,7 +101,7 @@ fn reserved_mac_gets_its_address_and_hostname() {
     let x = dora([0x80, 0x2a, 0xa8, 0x93, 0xbe, 0xb8], &[]);
     assert_eq!(x.offered, Ipv4Addr::new(198, 18, 0, 29));
     for reply in [&x.offer, &x.ack] {
-        let o = options(reply);
+        let o = common::reply_options(reply);
         assert!(o.contains(&(12, b"ubnt-ap1".to_vec())), "{o:?}");
         assert!(o.contains(&(1, vec![255, 255, 255, 0])));
         assert!(o.contains(&(3, vec![198, 18, 0, 1])));
@@ -179,7 +149,7 @@ fn unknown_client_gets_the_first_pool_address_and_the_subnet_lifetime() {
     // the global 300/216000 bounds do not apply.
     let x = dora([2, 0, 0, 0, 0, 0x77], &[51, 4, 0, 0, 0, 10]);
     assert_eq!(x.offered, Ipv4Addr::new(198, 18, 0, 20));
-    let o = options(&x.ack);
+    let o = common::reply_options(&x.ack);
     assert!(o.contains(&(51, 172_800u32.to_be_bytes().to_vec())));
     assert!(!o.iter().any(|(c, _)| *c == 12));
 }

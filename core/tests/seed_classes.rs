@@ -12,7 +12,7 @@ use wren_core::classify::{compile_config_classes, storage_needed, CompiledClass}
 use wren_core::classify::{CompiledClassTests, ExprStore, Op};
 use wren_core::lease::LeaseRecord;
 use wren_core::server::{
-    class_words, DropReason, Engine, Interface, LeaseSink, MessageType, Outcome, Query, Transport,
+    class_words, DropReason, Engine, Interface, LeaseSink, MessageType, Outcome, Transport,
 };
 use wren_core::time::Timestamp;
 
@@ -27,28 +27,7 @@ impl LeaseSink for Sink {
 }
 
 fn packet(mac: [u8; 6], options: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 240];
-    p[0] = 1;
-    p[1] = 1;
-    p[2] = 6;
-    p[4..8].copy_from_slice(&[0x5e, 0xed, 0, 2]);
-    p[28..34].copy_from_slice(&mac);
-    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
-    p.extend_from_slice(options);
-    p.push(255);
-    p.resize(300, 0);
-    p
-}
-
-fn options(reply: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut i = 240;
-    while i < reply.len() && reply[i] != 255 {
-        let l = reply[i + 1] as usize;
-        v.push((reply[i], reply[i + 2..i + 2 + l].to_vec()));
-        i += 2 + l;
-    }
-    v
+    common::client_packet(0x5eed_0002, mac, options)
 }
 
 fn c_string(field: &[u8]) -> &[u8] {
@@ -96,25 +75,18 @@ fn dora(text: &str, mac: [u8; 6], extra: &[u8]) -> Result<(Reply, Reply), DropRe
     let mut engine =
         Engine::new(&config, &mut table, &mut cursors).with_class_tests(&tests, &mut bits);
     let server = [Ipv4Addr::new(198, 18, 0, 2)];
-    let q = |payload| Query {
-        payload,
-        interface: Interface {
-            name: "ue0",
-            addresses: &server,
-            mac: [2, 0, 0, 0, 0, 2],
-        },
-        source_ip: Ipv4Addr::UNSPECIFIED,
-        source_port: 68,
-        destination_ip: Ipv4Addr::BROADCAST,
-        source_mac: [0; 6],
-        transport: Transport::Udp,
+    let ue0 = Interface {
+        name: "ue0",
+        addresses: &server,
+        mac: [2, 0, 0, 0, 0, 2],
     };
+    let q = |payload| common::broadcast_query(payload, ue0, [0; 6], Transport::Udp);
     let reply = |buf: &[u8], kind| Reply {
         kind,
         yiaddr: Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]),
         sname: c_string(&buf[44..108]).to_vec(),
         file: c_string(&buf[108..236]).to_vec(),
-        options: options(buf),
+        options: common::reply_options(buf),
     };
     let mut buf = [0u8; 1500];
     let now = Timestamp(1_800_000_000);

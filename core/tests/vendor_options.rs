@@ -10,7 +10,7 @@
 use std::net::Ipv4Addr;
 
 use wren_core::lease::LeaseRecord;
-use wren_core::server::{Engine, Interface, LeaseSink, MessageType, Outcome, Query, Transport};
+use wren_core::server::{Engine, Interface, LeaseSink, MessageType, Outcome, Transport};
 use wren_core::time::Timestamp;
 
 mod common;
@@ -66,17 +66,9 @@ const DOCSIS: &str = r#"{ "Dhcp4": {
                  "subnet": "198.18.0.0/24" } ] } }"#;
 
 fn discover(options: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 240];
-    p[0] = 1;
-    p[1] = 1;
-    p[2] = 6;
-    p[4..8].copy_from_slice(&[0x5e, 0xed, 0, 43]);
-    p[28..34].copy_from_slice(&[2, 0, 0, 0, 0x01, 0x53]);
-    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
-    p.extend_from_slice(&[53, 1, 1]);
-    p.extend_from_slice(options);
-    p.push(255);
-    p
+    let mut all = vec![53, 1, 1];
+    all.extend_from_slice(options);
+    common::client_packet(0x5eed_002b, [2, 0, 0, 0, 0x01, 0x53], &all)
 }
 
 /// The options of the OFFER to a DISCOVER carrying `options`, by code.
@@ -89,19 +81,12 @@ fn offer_options(config_text: &str, options: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut engine = Engine::new(&config, &mut table, &mut cursors);
     let server = [Ipv4Addr::new(198, 18, 0, 1)];
     let payload = discover(options);
-    let q = Query {
-        payload: &payload,
-        interface: Interface {
-            name: "eth0",
-            addresses: &server,
-            mac: [2, 0, 0, 0, 0, 1],
-        },
-        source_ip: Ipv4Addr::UNSPECIFIED,
-        source_port: 68,
-        destination_ip: Ipv4Addr::BROADCAST,
-        source_mac: [2, 0, 0, 0, 0x01, 0x53],
-        transport: Transport::Udp,
+    let eth0 = Interface {
+        name: "eth0",
+        addresses: &server,
+        mac: [2, 0, 0, 0, 0, 1],
     };
+    let q = common::broadcast_query(&payload, eth0, [2, 0, 0, 0, 0x01, 0x53], Transport::Udp);
     let mut buf = [0u8; 1500];
     let o = engine.handle(&q, Timestamp(1_800_000_000), &mut buf, &mut NoSink);
     let Outcome::Reply {
@@ -112,15 +97,7 @@ fn offer_options(config_text: &str, options: &[u8]) -> Vec<(u8, Vec<u8>)> {
     else {
         panic!("no offer: {o:?}")
     };
-    let reply = &buf[..len];
-    let mut v = Vec::new();
-    let mut i = 240;
-    while reply[i] != 255 {
-        let l = reply[i + 1] as usize;
-        v.push((reply[i], reply[i + 2..i + 2 + l].to_vec()));
-        i += 2 + l;
-    }
-    v
+    common::reply_options(&buf[..len])
 }
 
 fn option(options: &[(u8, Vec<u8>)], code: u8) -> Option<&[u8]> {

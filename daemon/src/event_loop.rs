@@ -207,6 +207,10 @@ pub struct EventLoop {
     /// Set by [`EventLoop::seal`]: the interface facts known at the sandbox point, used
     /// instead of a fresh scan from then on.
     sealed_host: Option<Vec<interfaces::HostInterface>>,
+    /// [HA] The HA relationship, if configured.
+    ha: Option<crate::ha::Shared>,
+    /// [HA] Parked replies whose partner answers came in this wakeup.
+    released: Vec<(u32, bool)>,
 }
 
 fn wall_clock() -> Timestamp {
@@ -274,6 +278,8 @@ impl EventLoop {
             control: None,
             control_text: None,
             sealed_host: None,
+            ha: None,
+            released: Vec::with_capacity(crate::ha::PARKED_LIMIT),
         };
         event_loop.open_links()?;
         event_loop.check_require_all()?;
@@ -372,6 +378,12 @@ impl EventLoop {
         control.register(self.poll.registry())?;
         self.control = Some(control);
         Ok(())
+    }
+
+    /// [HA] Drives the HA relationship from this loop (its partner connection, timers and
+    /// parked replies).
+    pub fn attach_ha(&mut self, ha: crate::ha::Shared) {
+        self.ha = Some(ha);
     }
 
     /// [control API] The control server, to follow a new configuration.
@@ -570,6 +582,7 @@ impl EventLoop {
             self.next_compact,
             self.next_redetect,
             self.control.as_ref().and_then(ControlServer::next_deadline),
+            self.ha.as_ref().and_then(|ha| ha.borrow().next_deadline()),
         ]
         .into_iter()
         .flatten()
@@ -619,6 +632,8 @@ impl EventLoop {
                         pending.terminate |= p.terminate;
                         Drain::Done
                     }
+                    // [HA] The partner connection: driven below, after the commit.
+                    crate::ha::CLIENT_TOKEN => Drain::Done,
                     ROUTE => {
                         let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
                         if changed && self.settings.re_detect {
@@ -691,6 +706,7 @@ impl EventLoop {
             }
 
             self.commit(journal);
+            self.drive_ha(engine, journal);
 
             if self.next_compact.is_some_and(|d| d <= instant) {
                 let mut result = Ok(());
@@ -732,6 +748,39 @@ impl EventLoop {
             }
             if pending.reload {
                 return Ok(Exit::Reload);
+            }
+        }
+    }
+
+    /// [HA] After the batch's commit (so every parked reply is in the parked store): the
+    /// state machine's actions, the partner connection, the parked replies whose updates
+    /// were answered, and a `dhcp-disable` the partner's finished sync lifts.
+    fn drive_ha<E: Engine, J: Journal>(&mut self, engine: &mut E, journal: &mut J) {
+        let Some(ha) = self.ha.clone() else {
+            return;
+        };
+        let lift = {
+            let mut rt = ha.borrow_mut();
+            rt.tick(self.poll.registry(), engine, journal);
+            rt.take_completed(&mut self.released);
+            rt.take_lift_partner_disable()
+        };
+        let mut tx = Sockets {
+            links: &self.links,
+            udp: self.udp.as_ref(),
+        };
+        for &(id, acked) in &self.released {
+            if self.path.release_parked(id, acked, &mut tx) {
+                if acked {
+                    self.counters.sent += 1;
+                } else {
+                    self.counters.dropped += 1;
+                }
+            }
+        }
+        if lift {
+            if let Some(control) = self.control.as_mut() {
+                control.lift_dhcp_disable();
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod daemonize;
 pub mod engine_glue;
 pub mod event_loop;
 pub mod freebsd_sys;
+pub mod ha;
 pub mod lease_file;
 pub mod link;
 pub mod logging;

@@ -71,6 +71,62 @@ pub trait Engine {
     fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
         let _ = switch;
     }
+
+    /// [HA] What happens to the reply of the query just handled once the lease file is
+    /// synced: sent (the default), parked until the HA partner acknowledged the lease
+    /// updates, or dropped (kea-ha.md §6).
+    fn hold(&mut self) -> Hold {
+        Hold::Send
+    }
+
+    /// [HA] The class the next query is put in before classification (`HA_<peer>`,
+    /// kea-ha.md §3); empty for none.
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        let _ = class;
+    }
+}
+
+/// [HA] The fate of a reply after its batch's lease file sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Send it.
+    Send,
+    /// Keep it until [`PacketPath::release_parked`] is called with this id.
+    Park(u32),
+    /// Drop it (the partner cannot be told; the client retries).
+    Drop,
+}
+
+/// [control API] How long the lease file's write + `fdatasync` of a batch took (the issue's
+/// "lease file sync latency" metric): every reply waits for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SyncTiming {
+    /// Batches written and synced.
+    pub count: u64,
+    /// Their total time.
+    pub total: std::time::Duration,
+    /// The last one.
+    pub last: std::time::Duration,
+    /// The longest one.
+    pub max: std::time::Duration,
+}
+
+impl SyncTiming {
+    /// Adds one sync.
+    pub fn record(&mut self, took: std::time::Duration) {
+        self.count = self.count.saturating_add(1);
+        self.total = self.total.saturating_add(took);
+        self.last = took;
+        self.max = self.max.max(took);
+    }
+
+    /// The mean, zero before the first sync.
+    pub fn mean(&self) -> std::time::Duration {
+        u32::try_from(self.count)
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(std::time::Duration::ZERO, |n| self.total / n)
+    }
 }
 
 /// What the daemon needs from the lease file: append records to a buffer as the engine
@@ -78,6 +134,12 @@ pub trait Engine {
 pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
+
+    /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
+    /// (no file, fakes in tests).
+    fn sync_timing(&self) -> Option<SyncTiming> {
+        None
+    }
 
     /// Rewrites the lease file from `leases`, every lease the table holds
     /// (`lfc-interval`). The default keeps no file, so has nothing to do.
@@ -166,6 +228,8 @@ struct QueuedReply {
     ifindex: u32,
     link_mac: [u8; 6],
     raw_link: bool,
+    /// [HA] Park id: the reply waits for the partner after the sync.
+    park: Option<u32>,
 }
 
 /// Fixed-capacity queue of replies waiting for their batch's sync.
@@ -223,13 +287,39 @@ pub struct CommitReport {
     pub dropped_unsynced: usize,
 }
 
+/// [HA] Replies synced to the lease file that wait for the partner's acknowledgement:
+/// fixed slots of [`MAX_REPLY`] bytes, allocated once.
+#[derive(Debug)]
+struct ParkedReplies {
+    payloads: Vec<u8>,
+    entries: Vec<Option<(u32, QueuedReply)>>,
+}
+
+impl ParkedReplies {
+    fn new(capacity: usize) -> ParkedReplies {
+        ParkedReplies {
+            payloads: vec![0; capacity.saturating_mul(MAX_REPLY)],
+            entries: vec![None; capacity],
+        }
+    }
+
+    fn slot_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        let start = index.checked_mul(MAX_REPLY)?;
+        self.payloads.get_mut(start..start.checked_add(MAX_REPLY)?)
+    }
+}
+
 /// Ports and buffers of the packet path.
 #[derive(Debug)]
 pub struct PacketPath {
     ring: ReplyRing,
     frame: Vec<u8>,
     server_port: u16,
+    parked: ParkedReplies,
 }
+
+/// [HA] Replies parked at most (Kea's `parked-packet-limit` default).
+pub const PARKED_CAPACITY: usize = 256;
 
 impl PacketPath {
     /// Allocates the reply ring and the frame scratch buffer. Replies leave from
@@ -240,7 +330,52 @@ impl PacketPath {
             ring: ReplyRing::new(ring_capacity),
             frame: vec![0; MAX_REPLY + frame::OVERHEAD],
             server_port,
+            parked: ParkedReplies::new(PARKED_CAPACITY),
         }
+    }
+
+    /// [HA] Replies parked now.
+    pub fn parked(&self) -> usize {
+        self.parked.entries.iter().flatten().count()
+    }
+
+    /// [HA] The partner answered the lease updates of the reply parked as `id`: send it
+    /// (`acked`) or drop it. Returns whether a reply was parked under that id.
+    pub fn release_parked<T: Transmit>(&mut self, id: u32, acked: bool, tx: &mut T) -> bool {
+        let Some(index) = self
+            .parked
+            .entries
+            .iter()
+            .position(|e| e.is_some_and(|(p, _)| p == id))
+        else {
+            return false;
+        };
+        let Some((_, reply)) = self.parked.entries.get_mut(index).and_then(Option::take) else {
+            return false;
+        };
+        if !acked {
+            log::info!(
+                "HA_LEASE_UPDATE_FAILED reply to {} dropped: the partner did not acknowledge the lease update",
+                reply.destination.ip
+            );
+            return true;
+        }
+        let start = index.saturating_mul(MAX_REPLY);
+        let Some(payload) = self
+            .parked
+            .payloads
+            .get(start..start.saturating_add(reply.len))
+        else {
+            return true;
+        };
+        if let Err(e) = send_one(&mut self.frame, self.server_port, &reply, payload, tx) {
+            log::warn!(
+                "DHCP4_PACKET_SEND_FAIL failed to send reply to {}:{}: {e}",
+                reply.destination.ip,
+                reply.destination.port
+            );
+        }
+        true
     }
 
     /// The queue of the current batch.
@@ -325,6 +460,11 @@ impl PacketPath {
         let Some((len, destination)) = engine.handle(query, now, slot, journal) else {
             return Err(Skip::NoReply);
         };
+        let park = match engine.hold() {
+            Hold::Send => None,
+            Hold::Park(id) => Some(id),
+            Hold::Drop => return Err(Skip::NoReply),
+        };
         self.ring.entries.push(QueuedReply {
             len: len.min(MAX_REPLY),
             destination,
@@ -332,6 +472,7 @@ impl PacketPath {
             ifindex: link.ifindex,
             link_mac: link.mac,
             raw_link: link.has_raw,
+            park,
         });
         Ok(())
     }
@@ -366,6 +507,25 @@ impl PacketPath {
             let Some(payload) = self.ring.slot(index).and_then(|s| s.get(..reply.len)) else {
                 continue;
             };
+            if let Some(id) = reply.park {
+                // [HA] Synced: now wait for the partner's acknowledgement.
+                let free = self.parked.entries.iter().position(Option::is_none);
+                match free.and_then(|i| self.parked.slot_mut(i).map(|s| (i, s))) {
+                    Some((i, slot)) => {
+                        if let Some(dst) = slot.get_mut(..payload.len()) {
+                            dst.copy_from_slice(payload);
+                        }
+                        if let Some(e) = self.parked.entries.get_mut(i) {
+                            *e = Some((id, reply));
+                        }
+                    }
+                    None => {
+                        report.dropped_unsynced += 1;
+                        log::warn!("HA_LEASE_UPDATE_FAILED {PARKED_CAPACITY} replies parked: reply dropped");
+                    }
+                }
+                continue;
+            }
             let result = send_one(&mut self.frame, self.server_port, &reply, payload, tx);
             match result {
                 Ok(()) => report.sent += 1,
@@ -727,6 +887,7 @@ pub(crate) mod tests {
             ifindex: 7,
             link_mac: [2, 0, 0, 0, 0, 1],
             raw_link,
+            park: None,
         };
         let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
         let mut tx = Recorder::default();

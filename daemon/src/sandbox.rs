@@ -873,39 +873,68 @@ fn broker_requested() -> bool {
 
 /// TCP peers the server may connect to after the sandbox point, and whether that point
 /// has passed.
-static TCP_PEERS: std::sync::Mutex<(Vec<std::net::SocketAddr>, bool)> =
-    std::sync::Mutex::new((Vec::new(), false));
+#[derive(Debug, Default)]
+pub struct PeerList {
+    peers: Vec<std::net::SocketAddr>,
+    sealed: bool,
+}
+
+impl PeerList {
+    /// Adds `peer`; refused once sealed (unless already listed).
+    pub fn permit(&mut self, peer: std::net::SocketAddr) -> io::Result<()> {
+        if self.peers.contains(&peer) {
+            return Ok(());
+        }
+        if self.sealed {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("TCP peer {peer} was not known before the sandbox point (restart wrend)"),
+            ));
+        }
+        self.peers.push(peer);
+        Ok(())
+    }
+
+    /// The sandbox point: the list is final.
+    pub fn seal(&mut self) -> Vec<std::net::SocketAddr> {
+        self.sealed = true;
+        self.peers.clone()
+    }
+
+    /// Whether a connection to `peer` may be made now.
+    pub fn check(&self, peer: std::net::SocketAddr) -> io::Result<()> {
+        if self.sealed && !self.peers.contains(&peer) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("TCP peer {peer} was not permitted before the sandbox point"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+static TCP_PEERS: std::sync::Mutex<PeerList> = std::sync::Mutex::new(PeerList {
+    peers: Vec::new(),
+    sealed: false,
+});
+
+fn with_peers<R>(f: impl FnOnce(&mut PeerList) -> io::Result<R>) -> io::Result<R> {
+    let mut guard = TCP_PEERS
+        .lock()
+        .map_err(|_| io::Error::other("peer list lock poisoned"))?;
+    f(&mut guard)
+}
 
 /// Declares, before the sandbox point, a TCP peer the server will connect to later (an HA
 /// partner's control API). After the sandbox point only permitted peers can be reached
 /// ([`connect_tcp`]); permitting a new one then is refused (a restart is needed, as for
 /// interfaces). Permitting twice is harmless.
 pub fn permit_tcp_peer(peer: std::net::SocketAddr) -> io::Result<()> {
-    let mut guard = TCP_PEERS
-        .lock()
-        .map_err(|_| io::Error::other("peer list lock poisoned"))?;
-    let (peers, sealed) = &mut *guard;
-    if peers.contains(&peer) {
-        return Ok(());
-    }
-    if *sealed {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("TCP peer {peer} was not known before the sandbox point (restart wrend)"),
-        ));
-    }
-    peers.push(peer);
-    Ok(())
+    with_peers(|p| p.permit(peer))
 }
 
 fn seal_tcp_peers() -> Vec<std::net::SocketAddr> {
-    match TCP_PEERS.lock() {
-        Ok(mut guard) => {
-            guard.1 = true;
-            guard.0.clone()
-        }
-        Err(_) => Vec::new(),
-    }
+    with_peers(|p| Ok(p.seal())).unwrap_or_default()
 }
 
 /// Starts a TCP connection to `peer` that works in Capsicum capability mode, returning as
@@ -917,18 +946,7 @@ fn seal_tcp_peers() -> Vec<std::net::SocketAddr> {
 /// with SCM_RIGHTS. After the sandbox point, on every platform, a peer not declared with
 /// [`permit_tcp_peer`] before it is refused with `PermissionDenied`.
 pub fn connect_tcp(peer: std::net::SocketAddr) -> io::Result<mio::net::TcpStream> {
-    {
-        let guard = TCP_PEERS
-            .lock()
-            .map_err(|_| io::Error::other("peer list lock poisoned"))?;
-        let (peers, sealed) = &*guard;
-        if *sealed && !peers.contains(&peer) {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("TCP peer {peer} was not permitted before the sandbox point"),
-            ));
-        }
-    }
+    with_peers(|p| p.check(peer))?;
     match broker::installed() {
         Some(broker) => Ok(mio::net::TcpStream::from_std(broker.connect_tcp(peer)?)),
         None => mio::net::TcpStream::connect(peer),
@@ -1117,6 +1135,38 @@ mod tests {
         let all = inventory().unwrap();
         assert!(all.contains(&(udp.as_raw_fd(), DescriptorKind::UdpSocket)));
         assert!(all.contains(&(dir_fd.as_raw_fd(), DescriptorKind::Directory)));
+    }
+
+    #[test]
+    fn tcp_peers_are_fixed_at_the_sandbox_point() {
+        let partner: std::net::SocketAddr = "198.18.0.2:8000".parse().unwrap();
+        let other: std::net::SocketAddr = "198.18.0.3:8000".parse().unwrap();
+        let mut list = PeerList::default();
+        // Before the seal anything may be reached, and declared.
+        list.check(other).unwrap();
+        list.permit(partner).unwrap();
+        list.permit(partner).unwrap();
+        assert_eq!(list.seal(), vec![partner]);
+        list.check(partner).unwrap();
+        assert_eq!(
+            list.check(other).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            list.permit(other).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        list.permit(partner).unwrap(); // already known: fine
+    }
+
+    #[test]
+    fn connect_tcp_before_the_sandbox_point_connects_directly() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = listener.local_addr().unwrap();
+        permit_tcp_peer(peer).unwrap();
+        let stream = connect_tcp(peer).unwrap();
+        let (_accepted, from) = listener.accept().unwrap();
+        assert_eq!(Some(from), stream.local_addr().ok());
     }
 
     #[test]

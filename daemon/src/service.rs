@@ -67,6 +67,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
         config_load::parse(path, &text, &mut storage, &mut ignored).map_err(|e| e.to_string())?;
     check_interfaces(path, &config)?;
     crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
+    crate::ha::check(&config)?; // [HA] libdhcp_ha.so parameters
     Ok(warnings)
 }
 
@@ -131,6 +132,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     let mut journal: Option<LeaseFile> = None;
     let mut event_loop: Option<EventLoop> = None;
     let mut stats = None; // [control API] statistics, kept across reloads
+    let mut ha: Option<crate::ha::Shared> = None; // [HA] built once, at start
     let mut started = false;
 
     loop {
@@ -170,7 +172,17 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                     return Err(Fatal::Io(std::io::Error::other("signals already taken")));
                 };
                 let mut fresh = EventLoop::new(settings, s)?;
-                crate::control::start(&mut fresh, path, &text)?; // [control API]
+                ha = crate::ha::HaRuntime::from_config(&config)
+                    .map_err(std::io::Error::other)?
+                    .map(crate::ha::HaRuntime::shared);
+                match &ha {
+                    // [HA] the control listeners plus this peer's URL
+                    Some(shared) => {
+                        crate::ha::start_control(&mut fresh, path, &text, shared)?;
+                        fresh.attach_ha(shared.clone());
+                    }
+                    None => crate::control::start(&mut fresh, path, &text)?, // [control API]
+                }
                 event_loop = Some(fresh);
             }
         }
@@ -205,9 +217,17 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         }
 
         let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
-        let mut engine = CoreEngine::new(config, table)
-            .with_ports(options.server_port, options.client_port)
-            .with_stats(stats);
+        if let Some(shared) = &ha {
+            if !shared.borrow().same_parameters(&config) {
+                log::warn!("HA_CONFIG_UNCHANGED the libdhcp_ha.so parameters changed: restart wrend to apply them; the HA relationship keeps running as started");
+            }
+        }
+        let mut engine = crate::ha::engine::HaEngine::new(
+            CoreEngine::new(config, table)
+                .with_ports(options.server_port, options.client_port)
+                .with_stats(stats),
+            ha.clone(), // [HA] filter and lease updates
+        );
         if let Some(control) = event_loop.control_mut() {
             control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
         }

@@ -9,7 +9,7 @@
 # destination address, socket creation for lookups (netlink ≈ getifaddrs), execve.
 #
 # Exits 1 when such calls remain or the run did not exercise renewal, reload and exit;
-# bounded (about 10 s, `timeout` in freebsd-checks.sh). Needs root, strace, udhcpc
+# bounded (about 12 s, `timeout` in freebsd-checks.sh). Needs root, strace, udhcpc, python3
 # (busybox) and iproute2.
 #
 #   sudo scripts/freebsd/capsicum-audit.sh [path/to/wrend]
@@ -17,7 +17,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 wrend=${1:-$root/target/debug/wrend}
 [ -x "$wrend" ] || { echo "build first: cargo build -p wrend" >&2; exit 2; }
-for p in strace udhcpc ip; do
+for p in strace udhcpc ip python3; do
 	command -v $p >/dev/null 2>&1 || { echo "missing $p" >&2; exit 2; }
 done
 

@@ -9,6 +9,8 @@
 
 pub mod capture;
 pub mod clients;
+pub mod ha;
+pub mod ha_checks;
 pub mod inject;
 pub mod leases;
 pub mod netns;

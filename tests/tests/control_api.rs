@@ -124,6 +124,60 @@ fn prometheus_samples(text: &str) -> Vec<(String, f64)> {
     samples
 }
 
+/// Fetches `/metrics` and `statistic-get-all` (argv: URL, user, password), parses the
+/// metrics with prometheus_client's text parser and checks each counter and per-subnet
+/// gauge against the newest sample of its Kea statistic. Exits 1 on any difference.
+const METRICS_CHECK: &str = r#"
+import sys, requests
+from prometheus_client.parser import text_string_to_metric_families
+url, auth = sys.argv[1], (sys.argv[2], sys.argv[3])
+text = requests.get(url + "metrics", auth=auth, timeout=10)
+text.raise_for_status()
+assert text.headers["Content-Type"].startswith("text/plain"), text.headers
+samples = {}
+for family in text_string_to_metric_families(text.text):
+    for s in family.samples:
+        samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+stats = requests.post(url, json={"command": "statistic-get-all", "service": ["dhcp4"]},
+                      auth=auth, timeout=10).json()[0]
+assert stats["result"] == 0, stats
+kea = {name: values[0][0] for name, values in stats["arguments"].items()}
+pairs = [("wren_pkt4_received_total", (("type", "all"),), "pkt4-received"),
+         ("wren_pkt4_sent_total", (("type", "all"),), "pkt4-sent"),
+         ("wren_pkt4_parse_failed_total", (), "pkt4-parse-failed"),
+         ("wren_pkt4_receive_drop_total", (), "pkt4-receive-drop"),
+         ("wren_v4_allocation_fail_total", (), "v4-allocation-fail"),
+         ("wren_reclaimed_leases_total", (), "reclaimed-leases")]
+for t in ["discover", "offer", "request", "ack", "nak", "release", "decline", "inform", "unknown"]:
+    pairs.append(("wren_pkt4_received_total", (("type", t),), "pkt4-%s-received" % t))
+for t in ["offer", "ack", "nak"]:
+    pairs.append(("wren_pkt4_sent_total", (("type", t),), "pkt4-%s-sent" % t))
+subnets = sorted({dict(l)["subnet_id"] for (n, l) in samples if n == "wren_subnet_addresses_total"})
+assert subnets, samples
+for sid in subnets:
+    for metric, stat in [("total", "total-addresses"), ("assigned", "assigned-addresses"),
+                         ("declined", "declined-addresses")]:
+        labels = next(l for (n, l) in samples if n == "wren_subnet_addresses_" + metric
+                      and dict(l)["subnet_id"] == sid)
+        pairs.append(("wren_subnet_addresses_" + metric, labels, "subnet[%s].%s" % (sid, stat)))
+bad = []
+for name, labels, stat in pairs:
+    got = samples.get((name, tuple(sorted(labels))))
+    want = kea.get(stat)
+    if got is None or want is None or got != want:
+        bad.append("%s%s = %s, %s = %s" % (name, dict(labels), got, stat, want))
+assert samples[("wren_pkt4_received_total", (("type", "all"),))] > 0
+assert samples[("wren_uptime_seconds", ())] >= 0
+# Lease-file sync latency: the leases above were synced, each batch in well under 10 s.
+assert samples[("wren_lease_file_syncs", ())] > 0, samples
+assert 0 < samples[("wren_lease_file_sync_max_seconds", ())] < 10, samples
+assert 0 < samples[("wren_lease_file_sync_mean_seconds", ())] <= samples[("wren_lease_file_sync_max_seconds", ())]
+print("compared %d samples (%d subnets)" % (len(pairs), len(subnets)))
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+"#;
+
 #[test]
 fn http_control_api() {
     require_root();
@@ -178,6 +232,11 @@ fn http_control_api() {
     assert!(
         a.contains("\"result\":0") && a.contains("\"Dhcp4\":{") && a.contains("198.18.0.0/24"),
         "{a}"
+    );
+    // The password is redacted in config-get (and kept in the file: see the restart below).
+    assert!(
+        a.contains(r#"{"user":"admin","password":"*****"}"#) && !a.contains("1234"),
+        "config-get shows the password: {a}"
     );
 
     // lease4-get-all after a real client lease.
@@ -260,6 +319,10 @@ fn http_control_api() {
         text.contains("\"Dhcp4\"") && text.contains("198.18.1.0/24"),
         "{text}"
     );
+    assert!(
+        text.contains("\"password\": \"1234\""),
+        "config-write must keep the password: {text}"
+    );
 
     // Services: one answer per listed service, dhcp6 is not here.
     let a = command(
@@ -279,9 +342,26 @@ fn http_control_api() {
     );
     assert!(a.contains("servicevaluemustbealist"), "{a}");
 
-    // Command errors: invalid JSON → 1, unknown command → 2.
-    let a = command(&net.server, r#"{ "command": "#);
-    assert!(a.contains("\"result\":1"), "invalid JSON: {a}");
+    // Command errors: invalid JSON → HTTP 400 (as Kea's agent), a JSON text that is not a
+    // command → 1, unknown command → 2.
+    let (code, text) = curl(
+        &net.server,
+        &[
+            "-u",
+            USER,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{ "command": "#,
+            URL,
+        ],
+    );
+    assert!(
+        code == 400 && text.contains(r#"{ "result": 400, "text": "Bad Request: invalid JSON"#),
+        "invalid JSON: {text}"
+    );
+    let a = command(&net.server, "[ 1 ]");
+    assert!(a.contains("\"result\":1"), "not a map: {a}");
     let a = command(&net.server, r#"{ "command": "no-such-command" }"#);
     assert!(a.contains("\"result\":2"), "unknown command: {a}");
 
@@ -344,6 +424,33 @@ fn http_control_api() {
     assert!(
         stats.contains(&format!("\"pkt4-received\":[[{received},")),
         "statistic-get-all pkt4-received != metrics {received}: {stats}"
+    );
+
+    // The same, through Python's prometheus_client text parser (what a Prometheus server
+    // accepts), every wren_* family against its Kea statistic.
+    let out = net
+        .server
+        .command("/usr/bin/python3")
+        .args([
+            "-c",
+            METRICS_CHECK,
+            "http://127.0.0.1:8080/",
+            "admin",
+            "1234",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "metrics vs statistic-get-all: {report}"
+    );
+    assert!(
+        report.contains("compared 24 samples (2 subnets)"),
+        "{report}"
     );
 
     // dhcp-disable: no answers until dhcp-enable.

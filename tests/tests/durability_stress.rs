@@ -7,7 +7,8 @@
 //!     replies (`strace -f -tt -xx -e trace=fdatasync,fsync,sendto,sendmsg,write`).
 //! (b) SIGKILL the server at random moments under load, 10 times, restarting it each time:
 //!     from a client-side tcpdump capture, no lease ACKed before a kill is missing from the
-//!     lease files the restart loads, and no address is ever ACKed to two clients.
+//!     lease files the restart loads (same client, an expiry at least as late as the ACK
+//!     promised: a lost renewal counts), and no address is ever ACKed to two clients.
 //! (c) the same with lease-file compaction running every second (`lfc-interval: 1`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -351,29 +352,49 @@ fn loadable_rows(name: &Path) -> Vec<LeaseRow> {
         .collect()
 }
 
-/// ACKs seen on the wire: (capture time, address, client MAC).
-fn acks_seen(packets: &[wren_tests::capture::UdpPacket]) -> Vec<(u64, Ipv4Addr, String)> {
+/// An ACK seen on the wire.
+struct Ack {
+    /// Capture time, µs since the epoch.
+    time_us: u64,
+    address: Ipv4Addr,
+    mac: String,
+    /// Option 51, seconds.
+    lease_time: u64,
+}
+
+/// ACKs seen on the wire, in capture order.
+fn acks_seen(packets: &[wren_tests::capture::UdpPacket]) -> Vec<Ack> {
     packets
         .iter()
         .filter_map(|p| {
             let d = Dhcp::parse(&p.payload)?;
-            (d.message_type() == Some(DHCPACK))
-                .then(|| (p.time_us, d.yiaddr(), mac_string(&d.chaddr())))
+            let lease_time = d
+                .option(51)
+                .and_then(|v| <[u8; 4]>::try_from(v).ok())
+                .map_or(0, |b| u64::from(u32::from_be_bytes(b)));
+            (d.message_type() == Some(DHCPACK)).then(|| Ack {
+                time_us: p.time_us,
+                address: d.yiaddr(),
+                mac: mac_string(&d.chaddr()),
+                lease_time,
+            })
         })
         .collect()
 }
 
-/// No ACK seen before `until_us` is missing from the loadable lease files (same client), and
-/// no address was ever ACKed to two clients. Returns how many ACKed addresses were checked.
-fn check_acked_leases(
-    acks: &[(u64, Ipv4Addr, String)],
-    until_us: u64,
-    lease_file: &Path,
-    cycle: usize,
-) -> usize {
+/// How far before the ACK's capture time the server may have taken its clock reading for
+/// the lease (queueing, the batch's sync, whole-second clocks), seconds.
+const EXPIRE_SLACK_SECS: u64 = 3;
+
+/// No ACK seen before `until_us` is missing from the loadable lease files: each address's
+/// latest ACK is there with the same client and an expiry at least as late as that ACK
+/// promised (less [`EXPIRE_SLACK_SECS`]), so a renewal lost to the kill is caught too, not
+/// only a new lease; and no address was ever ACKed to two clients. Returns how many ACKed
+/// addresses were checked.
+fn check_acked_leases(acks: &[Ack], until_us: u64, lease_file: &Path, cycle: usize) -> usize {
     let mut owners: BTreeMap<Ipv4Addr, BTreeSet<&str>> = BTreeMap::new();
-    for (_, a, m) in acks {
-        owners.entry(*a).or_default().insert(m);
+    for a in acks {
+        owners.entry(a.address).or_default().insert(&a.mac);
     }
     let doubled: Vec<_> = owners
         .iter()
@@ -385,18 +406,30 @@ fn check_acked_leases(
         "cycle {cycle}: addresses ACKed to two clients: {doubled:?}"
     );
     let table = leases::current(&loadable_rows(lease_file));
-    let before: BTreeMap<Ipv4Addr, &str> = acks
+    // The latest ACK of each address before the kill.
+    let before: BTreeMap<Ipv4Addr, &Ack> = acks
         .iter()
-        .filter(|(t, _, _)| *t < until_us)
-        .map(|(_, a, m)| (*a, m.as_str()))
+        .filter(|a| a.time_us < until_us)
+        .map(|a| (a.address, a))
         .collect();
     let lost: Vec<_> = before
-        .iter()
-        .filter(|(a, m)| {
+        .values()
+        .filter(|a| {
+            let promised = (a.time_us / 1_000_000 + a.lease_time).saturating_sub(EXPIRE_SLACK_SECS);
             table
-                .get(*a)
-                .map(|r| r.hwaddr != **m || r.valid_lifetime == 0)
+                .get(&a.address)
+                .map(|r| r.hwaddr != a.mac || r.valid_lifetime == 0 || r.expire < promised)
                 .unwrap_or(true)
+        })
+        .map(|a| {
+            let row = table.get(&a.address).map(|r| (r.hwaddr.as_str(), r.expire));
+            format!(
+                "{} ACKed to {} at {} s for {} s, file: {row:?}",
+                a.address,
+                a.mac,
+                a.time_us / 1_000_000,
+                a.lease_time
+            )
         })
         .take(10)
         .collect();

@@ -216,6 +216,9 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     let file_log = dir.join("wrend-file.log");
     std::fs::write(&file_log, "").unwrap();
     std::os::unix::fs::chown(&file_log, Some(NOBODY), Some(NOGROUP)).unwrap();
+    // This one the server creates as root at start: the unprivileged server cannot reopen
+    // it on a reload and keeps writing to the descriptor it has.
+    let root_log = dir.join("wrend-root.log");
     let text = std::fs::read_to_string(&config).unwrap();
     let with_include = text
         .replace(
@@ -225,8 +228,10 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
         .replace(
             "{ \"output\": \"stdout\" }",
             &format!(
-                "{{ \"output\": \"stdout\" }}, {{ \"output\": \"{}\" }}",
-                file_log.display()
+                "{{ \"output\": \"stdout\" }}, {{ \"output\": \"{}\" }}, \
+                 {{ \"output\": \"{}\" }}",
+                file_log.display(),
+                root_log.display()
             ),
         );
     assert!(with_include.contains("<?include") && with_include.contains("wrend-file.log"));
@@ -293,6 +298,25 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
         "{}",
         show_log()
     );
+    assert_eq!(std::fs::metadata(&root_log).unwrap().uid(), 0);
+    assert!(
+        show_log().contains(&format!(
+            "WREN_LOG_FILE_KEPT {}: cannot reopen",
+            root_log.display()
+        )),
+        "{}",
+        show_log()
+    );
+    assert!(
+        !show_log().contains(&format!("WREN_LOG_FILE_KEPT {}", file_log.display())),
+        "{}",
+        show_log()
+    );
+    assert!(
+        count(&root_log, "DHCP4_CONFIG_COMPLETE") >= 2,
+        "{}",
+        wren_tests::read_text(&root_log)
+    );
     let sock = dir.join("ctrl.sock");
     let answer = control(&sock, r#"{ "command": "config-get" }"#);
     assert!(answer.contains("\"valid-lifetime\":700"), "{answer}");
@@ -315,8 +339,18 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     );
 
     // config-reload re-reads the written file.
+    let reloads = count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS");
     let answer = control(&sock, r#"{ "command": "config-reload" }"#);
     assert!(answer.contains("\"result\":0"), "{answer}\n{}", show_log());
+    // The answer comes after the check; the reload itself follows in the loop.
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS") > reloads).then_some(())
+        })
+        .is_some(),
+        "{}",
+        show_log()
+    );
 
     // An include in a directory the server did not open before the drop: refused, named,
     // and the server keeps serving its configuration.
@@ -354,6 +388,95 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     assert!(status.success(), "exit status {status:?}:\n{}", show_log());
     assert!(!sock.exists(), "control socket left behind");
     assert!(!show_log().contains("panicked at"), "{}", show_log());
+}
+
+/// `dhcp-socket-type: udp` with the broker (`WREN_BROKER=1`, what `-C` starts on FreeBSD):
+/// every reply is a `sendmsg` to an address, which capability mode refuses, so the broker
+/// process makes it on its copy of the port-67 socket. The server, as nobody, still answers
+/// DISCOVER/REQUEST (broadcast) and a unicast renewal; the broker runs as nobody too, outside
+/// the server process, and exits with it.
+#[test]
+fn udp_mode_replies_through_the_broker_as_nobody() {
+    require_root();
+    let dir = TestDir::new("privdrop-udp-broker");
+    let net = NetPair::basic();
+    let config = setup(&dir, &net);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let udp = text.replace(
+        "\"dhcp-socket-type\": \"raw\"",
+        "\"dhcp-socket-type\": \"udp\"",
+    );
+    assert_ne!(udp, text);
+    std::fs::write(&config, udp).unwrap();
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
+        .arg(&config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .env("WREN_BROKER", "1")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let pid = server.pid().unwrap();
+    let show_log = || wren_tests::read_text(&log);
+    assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
+    assert!(show_log().contains("WREN_BROKER_STARTED"), "{}", show_log());
+    assert_unprivileged(pid, &show_log);
+
+    // The broker: another wrend process, same user, holding a UDP socket the server gave it.
+    let exe = ServerKind::Wrend.binary().canonicalize().unwrap();
+    let brokers: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != pid)
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe")).ok().as_deref() == Some(exe.as_path())
+                && std::fs::read_to_string(format!("/proc/{p}/environ"))
+                    .map(|e| e.contains(&format!("KEA_PIDFILE_DIR={}", dir.path().display())))
+                    .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(brokers.len(), 1, "brokers {brokers:?}");
+    let broker = brokers[0];
+    assert_eq!(status_field(broker, "Uid"), status_field(pid, "Uid"));
+    // It holds the server's port-67 socket (the inode /proc/net/udp lists for :0043).
+    let udp_table = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).unwrap();
+    let inode = udp_table
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(":0043"))
+        })
+        .and_then(|l| l.split_whitespace().nth(9))
+        .unwrap_or_else(|| panic!("no :67 socket in\n{udp_table}"))
+        .to_owned();
+    let holds = std::fs::read_dir(format!("/proc/{broker}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|l| l.to_string_lossy() == format!("socket:[{inode}]"));
+    assert!(holds, "the broker does not hold the port-67 socket {inode}");
+
+    let address = lease_and_renew(&net, &dir);
+    let rows = lease_rows(&dir.join("leases4.csv"));
+    assert!(rows.iter().any(|r| r.address == address), "{rows:?}");
+    let c = show_log();
+    assert!(!c.contains("panicked at"), "{c}");
+
+    let status = server.stop(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "exit status {status:?}:\n{}", show_log());
+    // The broker saw its channel close and exited.
+    assert!(
+        wait_for(Duration::from_secs(10), || (!process_alive(broker))
+            .then_some(()))
+        .is_some(),
+        "broker {broker} outlived the server"
+    );
 }
 
 /// Stops a daemonised server (not our child) by the PID in its file, on drop as well —

@@ -227,6 +227,9 @@ pub enum ConfigErrorKind {
     // ---- semantics ----
     /// `lease-database` or another database of a type wren does not implement.
     UnsupportedDatabase(Snippet),
+    /// A `hooks-libraries` entry naming a library wren has not built in (the file name;
+    /// see [`super::hooks::BuiltinHook`]).
+    UnknownHookLibrary(Snippet),
     /// `min-valid-lifetime` above `valid-lifetime` (same level).
     MinAboveValid {
         /// The minimum.
@@ -412,6 +415,10 @@ impl fmt::Display for ConfigErrorKind {
                 f,
                 "database type \"{t}\" is not supported: wren supports only \"memfile\""
             ),
+            K::UnknownHookLibrary(name) => write!(
+                f,
+                "hooks library \"{name}\" is not built into wren; wren loads no libraries and implements only libdhcp_lease_cmds.so, libdhcp_stat_cmds.so, libdhcp_subnet_cmds.so, libdhcp_host_cmds.so and libdhcp_ha.so (recognised by file name): remove the entry or use Kea"
+            ),
             K::MinAboveValid { min, valid } => write!(
                 f,
                 "min-valid-lifetime ({min}) is more than valid-lifetime ({valid})"
@@ -510,6 +517,7 @@ impl ConfigErrorKind {
         matches!(
             self,
             ConfigErrorKind::UnsupportedDatabase(_)
+                | ConfigErrorKind::UnknownHookLibrary(_)
                 | ConfigErrorKind::UnsupportedOptionDef { .. }
                 | ConfigErrorKind::UnresolvedInclude(_)
         )
@@ -582,6 +590,10 @@ pub enum ConfigWarningKind {
     },
     /// `lease-database.persist` is false: leases are kept in memory only.
     LeasesNotPersisted,
+    /// A class `test` uses `known` / `unknown`: wren reads them as `member('KNOWN')` /
+    /// `not member('KNOWN')` (the Kea ARM's meaning), but Kea 2.2's lexer rejects them
+    /// (`Invalid character: k`), so Kea 2.2 would refuse this config.
+    KnownKeywordRejectedByKea,
     /// A key repeated in one map with the same value (same tokens, white space and comments
     /// aside). Kea 2.2 rejects any repeated key; wren accepts this case (the founding user's
     /// config has four) and ignores the later entry. A repeat with a different value is
@@ -612,6 +624,10 @@ impl fmt::Display for ConfigWarningKind {
             ConfigWarningKind::IgnoredOptionValues { count } => write!(
                 f,
                 "{count} value(s) after the first are ignored: the option is not an array (as Kea)"
+            ),
+            ConfigWarningKind::KnownKeywordRejectedByKea => f.write_str(
+                "the test uses `known`/`unknown`, read as member('KNOWN')/not member('KNOWN'); \
+                 Kea 2.2 rejects these keywords (Invalid character), so Kea 2.2 would refuse this config",
             ),
             ConfigWarningKind::LeasesNotPersisted => {
                 f.write_str("lease-database persist is false: leases are kept in memory only")

@@ -25,6 +25,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod hooks;
 pub mod include;
 pub mod json;
 pub mod model;

@@ -1035,7 +1035,17 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             let mut parameters = TextRef::EMPTY;
             while let Some(k) = self.r.next_key(&mut it)? {
                 match k.text {
-                    "library" => library = Some(self.string_field(None)?),
+                    "library" => {
+                        // Only the hooks wren has built in (core/src/config/hooks.rs).
+                        let t = self.r.peek()?;
+                        let (pos, text) = (t.pos, t.text);
+                        let file = super::hooks::file_name(text);
+                        let name = snippet(file);
+                        library = Some(self.string_field(None)?);
+                        if super::hooks::BuiltinHook::from_library(file).is_none() {
+                            return Err(self.err(pos, ConfigErrorKind::UnknownHookLibrary(name)));
+                        }
+                    }
                     "parameters" => {
                         let t = self.r.peek()?;
                         if t.kind != TokenKind::BeginMap {
@@ -1183,7 +1193,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 }
                 "test" => {
                     test_pos = Some(k.pos);
-                    c.test = self.string_field(None)?;
+                    let t = self.r.string()?;
+                    if crate::classify::uses_known_keyword(t.text.as_bytes()) {
+                        self.r
+                            .warn(t.pos, ConfigWarningKind::KnownKeywordRejectedByKea);
+                    }
+                    c.test = self.store_str(&t)?;
                 }
                 "only-if-required" => {
                     required_pos = Some(k.pos);

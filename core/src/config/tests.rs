@@ -938,3 +938,72 @@ fn control_sockets_list_and_singular_control_socket_both_load() {
         "{kind:?}"
     );
 }
+
+#[test]
+fn builtin_hook_libraries_load_from_any_directory() {
+    let text = r#"{ "Dhcp4": {
+      "hooks-libraries": [
+        { "library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so" },
+        { "library": "/usr/local/lib/kea/hooks/libdhcp_stat_cmds.so" },
+        { "library": "/opt/kea/libdhcp_subnet_cmds.so" },
+        { "library": "libdhcp_host_cmds.so" },
+        { "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": { "high-availability": [ ] } }
+      ],
+      "subnet4": [ ]
+    } }"#;
+    with_config(text, |cfg, warnings| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(cfg.hooks.len(), 5);
+        for name in [
+            "libdhcp_lease_cmds.so",
+            "libdhcp_stat_cmds.so",
+            "libdhcp_subnet_cmds.so",
+            "libdhcp_host_cmds.so",
+            "libdhcp_ha.so",
+        ] {
+            assert!(cfg.hook_library(name).is_some(), "{name}");
+        }
+        let ha = cfg.hook_library("libdhcp_ha.so").unwrap();
+        assert!(cfg.str(ha.parameters).contains("high-availability"));
+    });
+}
+
+#[test]
+fn an_unknown_hook_library_is_an_error_naming_it_line_column_and_key() {
+    let text = "{ \"Dhcp4\": {\n  \"hooks-libraries\": [\n    { \"library\": \"/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so\" },\n    { \"library\": \"/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_flex_option.so\" }\n  ]\n} }";
+    let e = error(text);
+    assert_eq!(
+        e.kind,
+        ConfigErrorKind::UnknownHookLibrary(error::snippet("libdhcp_flex_option.so"))
+    );
+    assert_eq!((e.line, e.column), (4, 18));
+    assert_eq!(e.path.as_str(), "Dhcp4.hooks-libraries[1].library");
+    let message = e.kind.to_string();
+    assert!(
+        message.contains("\"libdhcp_flex_option.so\" is not built into wren")
+            && message.contains("libdhcp_ha.so"),
+        "{message}"
+    );
+    assert!(e.kind.is_unsupported_feature());
+}
+
+/// `known` / `unknown` in a class test load (as member('KNOWN') / not member('KNOWN')) with a
+/// warning naming the class test's place and saying Kea 2.2 would reject the config; the
+/// member() spelling and a quoted 'known' give no warning.
+#[test]
+fn known_keyword_in_a_test_is_a_warning() {
+    let body = r#""client-classes": [
+  { "name": "a", "test": "member('KNOWN')" },
+  { "name": "b", "test": "'known' == 'unknown'" },
+  { "name": "c", "test": "not unknown" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert_eq!(cfg.classes.len(), 3);
+        assert_eq!(cfg.bytes(cfg.classes[2].test), b"not unknown");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("Kea 2.2 would refuse")
+                && warnings[0].contains("line 6 col 26: Dhcp4.client-classes[2].test"),
+            "{warnings:?}"
+        );
+    });
+}

@@ -242,10 +242,12 @@ impl core::fmt::Write for Cursor<'_> {
     }
 }
 
-/// Writes the HTTP request that carries `body` to `peer`: `POST / HTTP/1.1`, `Host`,
-/// `Content-Type: application/json`, `Content-Length`, and `Authorization: Basic` when
-/// the peer has `basic-auth-user` (`password` = `basic-auth-password` or the content of
-/// `basic-auth-password-file`, read by the daemon). Returns the length written.
+/// Writes the HTTP request that carries `body` to `peer`, headers in the order Kea 2.2's
+/// HTTP client writes them (captured between two kea-dhcp4 2.2.0 + kea-ctrl-agent peers,
+/// core/tests/fixtures/ha/request-lease4-update.http): `POST / HTTP/1.1`, `Host: <peer ip>`,
+/// `Authorization: Basic …` when the peer has `basic-auth-user` (`password` =
+/// `basic-auth-password` or the content of `basic-auth-password-file`, read by the daemon),
+/// `Content-Length`, `Content-Type: application/json`. Returns the length written.
 pub fn http_request(
     out: &mut [u8],
     peer: &Peer<'_>,
@@ -259,12 +261,6 @@ pub fn http_request(
         IpAddr::V6(a) => write!(c, "POST / HTTP/1.1\r\nHost: [{a}]\r\n"),
     };
     r.map_err(|_| BufferFull)?;
-    write!(
-        c,
-        "Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    )
-    .map_err(|_| BufferFull)?;
     if let Some(user) = peer.basic_auth_user {
         c.put(b"Authorization: Basic ")?;
         // base64("user:password") without building the joined string.
@@ -280,6 +276,12 @@ pub fn http_request(
         base64_into(&mut c, j)?;
         c.put(b"\r\n")?;
     }
+    write!(
+        c,
+        "Content-Length: {}\r\nContent-Type: application/json\r\n",
+        body.len()
+    )
+    .map_err(|_| BufferFull)?;
     c.put(b"\r\n")?;
     c.put(body)?;
     Ok(c.len)

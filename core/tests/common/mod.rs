@@ -1,5 +1,6 @@
-//! Owned storage for integration tests: a parsed config and a lease table, in `Vec`s
-//! allocated before the engine runs (the daemon does the same once at start-up).
+//! Shared helpers of the core's integration tests: owned storage for a parsed config and a
+//! lease table, in `Vec`s allocated before the engine runs (the daemon does the same once
+//! at start-up), and the client packets the engine tests send.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::Ipv4Addr;
@@ -8,6 +9,7 @@ use wren_core::config::{self, *};
 use wren_core::lease::occupancy::{OccupancySizes, OccupancyStorage, PoolBits, SortedPool};
 use wren_core::lease::table::{LeaseSlot, LeaseStorage};
 use wren_core::lease::LeaseTable;
+use wren_core::server::{Interface, Query, Transport};
 
 /// Storage for a configuration parsed from text.
 pub struct ConfigStore {
@@ -30,7 +32,11 @@ pub struct ConfigStore {
 impl ConfigStore {
     /// Storage measured for `text`.
     pub fn for_text(text: &str) -> Self {
-        let cap = config::measure(text).expect("config measures");
+        Self::for_capacity(&config::measure(text).expect("config measures"))
+    }
+
+    /// Storage of exactly `cap` (what `config::measure` asked for).
+    pub fn for_capacity(cap: &Capacity) -> Self {
         ConfigStore {
             subnets: vec![Subnet::EMPTY; cap.subnets],
             shared_networks: vec![SharedNetwork::EMPTY; cap.shared_networks],
@@ -51,7 +57,12 @@ impl ConfigStore {
 
     /// Parses `text` into the storage.
     pub fn parse(&mut self, text: &str) -> Config<'_> {
-        let storage = ConfigStorage {
+        config::parse(text, self.storage(), &mut |_| {}).expect("config parses")
+    }
+
+    /// The storage as `config::parse` takes it.
+    pub fn storage(&mut self) -> ConfigStorage<'_> {
+        ConfigStorage {
             subnets: &mut self.subnets,
             shared_networks: &mut self.shared_networks,
             pools: &mut self.pools,
@@ -66,8 +77,7 @@ impl ConfigStore {
             text: &mut self.text,
             reservation_id_slots: &mut self.id_slots,
             reservation_addr_slots: &mut self.addr_slots,
-        };
-        config::parse(text, storage, &mut |_| {}).expect("config parses")
+        }
     }
 }
 
@@ -121,5 +131,52 @@ impl LeaseStore {
         .expect("lease storage fits");
         t.set_pools(pools).expect("pools fit");
         t
+    }
+}
+
+/// A BOOTREQUEST from `mac` (Ethernet) with transaction id `xid`, the magic cookie,
+/// `options` and END, padded to 300 bytes as dhclient pads it.
+pub fn client_packet(xid: u32, mac: [u8; 6], options: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 240];
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 6;
+    p[4..8].copy_from_slice(&xid.to_be_bytes());
+    p[28..34].copy_from_slice(&mac);
+    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(options);
+    p.push(255);
+    p.resize(p.len().max(300), 0);
+    p
+}
+
+/// The options of a reply, in order (code, value), up to END.
+pub fn reply_options(reply: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut i = 240;
+    while i < reply.len() && reply[i] != 255 {
+        let l = reply[i + 1] as usize;
+        v.push((reply[i], reply[i + 2..i + 2 + l].to_vec()));
+        i += 2 + l;
+    }
+    v
+}
+
+/// A query broadcast by a client without an address (0.0.0.0:68 to 255.255.255.255) from
+/// `source_mac`, received on `interface` through `transport`.
+pub fn broadcast_query<'a>(
+    payload: &'a [u8],
+    interface: Interface<'a>,
+    source_mac: [u8; 6],
+    transport: Transport,
+) -> Query<'a> {
+    Query {
+        payload,
+        interface,
+        source_ip: Ipv4Addr::UNSPECIFIED,
+        source_port: 68,
+        destination_ip: Ipv4Addr::BROADCAST,
+        source_mac,
+        transport,
     }
 }

@@ -279,6 +279,21 @@ pub fn http_date(unix: u64) -> String {
     )
 }
 
+/// `text` made safe inside a JSON string: quotes and backslashes escaped, control
+/// characters as `\u00XX`.
+pub fn json_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Whether `buf` holds one whole JSON value (object or list): brackets balanced outside
 /// strings. The unix socket has no framing; Kea reads until the command parses.
 pub fn json_complete(buf: &[u8]) -> bool {
@@ -474,6 +489,12 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(http_date(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");
+    }
+
+    #[test]
+    fn json_escape_quotes_backslashes_and_controls() {
+        assert_eq!(json_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\u000ad");
+        assert_eq!(json_escape("plain"), "plain");
     }
 
     #[test]

@@ -45,14 +45,31 @@ pub use settings::{ControlSettings, Listener};
 pub const TOKEN_BASE: usize = 1 << 24;
 /// Listeners at most.
 const MAX_LISTENERS: usize = 8;
-/// Concurrent connections at most; beyond, a connection is accepted and closed at once.
+/// Concurrent connections at most; beyond, the oldest idle connection (or, when none is
+/// idle, the oldest one) is closed to make room, so a flood of idle or slow connections
+/// cannot lock a well-behaved client (an HA partner, an operator) out of the API.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Initial input buffer per slot: a request line, headers and a command of common size.
+/// A larger body grows the buffer up to [`Limits`] and it shrinks back once answered, so
+/// the resident memory of 64 slots stays ~1 MiB whatever clients sent before.
+const INPUT_CAPACITY: usize = 16 * 1024;
+/// At most one "connections full" warning per this interval (a flood must not flood the log).
+const BUSY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A request must arrive whole within this time (slow clients are cut off).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle keep-alive connection is closed after this time.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Initial answer buffer per slot (grows for large answers such as `lease4-get-all`).
 const ANSWER_CAPACITY: usize = 64 * 1024;
+
+/// [HA] Commands answered outside the core's control module (`crate::ha::peer_commands`).
+pub trait CommandHook {
+    /// Appends the answer object for `body` to `out` when the command is the hook's;
+    /// returns whether it was.
+    fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
+    /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
+    fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+}
 
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +119,8 @@ struct Connection {
     listener: usize,
     http: bool,
     deadline: Instant,
+    /// When it was accepted (the oldest makes room when all slots are taken).
+    accepted: Instant,
     /// Close once the answer is out.
     closing: bool,
 }
@@ -135,14 +154,21 @@ struct State {
     request_timeout: Duration,
     /// [`IDLE_TIMEOUT`] (shorter in tests).
     idle_timeout: Duration,
+    /// Connections closed to make room since the last "full" warning, and when it was.
+    evicted: u64,
+    busy_logged: Option<Instant>,
     /// [packet trace] `wren-trace`'s switch, shared with the engine.
     trace: crate::trace::SharedSwitch,
+    /// [HA] Sees every command first.
+    hook: Option<Box<dyn CommandHook>>,
 }
 
 /// The control listeners and their connections.
 pub struct ControlServer {
     /// What the listeners were opened from.
     settings: ControlSettings,
+    /// [HA] Listeners at the end of `settings` opened for the HA peer URL (not in the text).
+    ha_listeners: usize,
     listeners: Vec<ListenSocket>,
     slots: Vec<Slot>,
     limits: Limits,
@@ -221,10 +247,12 @@ impl ControlServer {
         }
         if !listeners.is_empty() {
             // [freebsd branch] config-write / auto-persist replace files in the config
-            // directory after the sandbox point: open it for that now.
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
             let dir = crate::sandbox::dirs::parent_of(path);
-            if let Err(e) =
-                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
             {
                 log::warn!(
                     "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
@@ -239,7 +267,7 @@ impl ControlServer {
             (0..MAX_CONNECTIONS)
                 .map(|_| Slot {
                     conn: None,
-                    input: vec![0; limits.max_head + limits.max_body + 4],
+                    input: vec![0; INPUT_CAPACITY],
                     input_len: 0,
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
@@ -249,6 +277,7 @@ impl ControlServer {
         };
         Ok(ControlServer {
             settings: settings.clone(),
+            ha_listeners: 0,
             listeners,
             slots,
             limits,
@@ -266,16 +295,40 @@ impl ControlServer {
                 enable_at: None,
                 request_timeout: REQUEST_TIMEOUT,
                 idle_timeout: IDLE_TIMEOUT,
+                evicted: 0,
+                busy_logged: None,
                 trace: crate::trace::SharedSwitch::default(),
+                hook: None,
             },
         })
+    }
+
+    /// [HA] The last `n` listeners serve the HA peer URL (not configured as control sockets).
+    pub fn set_ha_listeners(&mut self, n: usize) {
+        self.ha_listeners = n;
+    }
+
+    /// [HA] Installs the handler of the HA commands.
+    pub fn set_hook(&mut self, hook: Box<dyn CommandHook>) {
+        self.state.hook = Some(hook);
+    }
+
+    /// [HA] Lifts a `dhcp-disable` (the HA partner finished its sync).
+    pub fn lift_dhcp_disable(&mut self) {
+        if self.state.dhcp_disabled {
+            log::info!("DHCP4_DHCP_ENABLE the HA partner finished its sync: DHCP service enabled");
+        }
+        self.state.dhcp_disabled = false;
+        self.state.enable_at = None;
     }
 
     /// Follows a new configuration (after start, a reload or a replace).
     pub fn configure(&mut self, text: &str) {
         match ControlSettings::from_text(text) {
             Ok(new) => {
-                if new.listeners != self.settings.listeners {
+                let own = self.settings.listeners.len()
+                    - self.ha_listeners.min(self.settings.listeners.len());
+                if new.listeners.as_slice() != self.settings.listeners.get(..own).unwrap_or(&[]) {
                     log::warn!(
                         "WREN_CONTROL_SOCKETS_UNCHANGED control socket changes take effect at the next start; the listeners stay as they are"
                     );
@@ -343,6 +396,7 @@ impl ControlServer {
     ) {
         for slot in &mut self.slots {
             if slot.conn.as_ref().is_some_and(|c| c.deadline <= now) {
+                time_out(slot);
                 close(registry, slot);
             }
         }
@@ -404,19 +458,31 @@ impl ControlServer {
                 },
                 None => return,
             };
-            let Some(free) = self.slots.iter().position(|s| s.conn.is_none()) else {
-                log::warn!("WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open; closing a new one");
-                drop(socket);
-                continue;
+            let free = match self.slots.iter().position(|s| s.conn.is_none()) {
+                Some(free) => free,
+                None => {
+                    let Some(victim) = eviction_victim(&self.slots) else {
+                        drop(socket);
+                        continue;
+                    };
+                    self.state.note_eviction();
+                    let Some(slot) = self.slots.get_mut(victim) else {
+                        continue;
+                    };
+                    close(registry, slot);
+                    victim
+                }
             };
             let Some(slot) = self.slots.get_mut(free) else {
                 continue;
             };
+            let now = Instant::now();
             let mut conn = Connection {
                 socket,
                 listener: index,
                 http,
-                deadline: Instant::now() + self.state.request_timeout,
+                deadline: now + self.state.request_timeout,
+                accepted: now,
                 closing: false,
             };
             if registry
@@ -478,14 +544,24 @@ impl ControlServer {
                 continue;
             }
             // Read more.
+            if slot.input_len >= slot.input.len() {
+                // Grow towards the largest request the limits allow (a large body).
+                let max = limits.max_head + limits.max_body + 4;
+                if slot.input.len() >= max {
+                    close(registry, slot);
+                    return;
+                }
+                let grown = slot
+                    .input
+                    .len()
+                    .saturating_mul(2)
+                    .clamp(INPUT_CAPACITY, max);
+                slot.input.resize(grown, 0);
+            }
             let Some(conn) = slot.conn.as_mut() else {
                 return;
             };
             let free = slot.input.get_mut(slot.input_len..).unwrap_or(&mut []);
-            if free.is_empty() {
-                close(registry, slot);
-                return;
-            }
             match conn.socket.read(free) {
                 Ok(0) => {
                     // Unix clients may half-close after the command: answer what came.
@@ -518,6 +594,73 @@ fn close(registry: &Registry, slot: &mut Slot) {
     slot.input_len = 0;
     slot.output.clear();
     slot.output_pos = 0;
+    slot.resume = false;
+    shrink(slot);
+}
+
+/// Gives back what a large request or answer grew the slot's buffers to.
+fn shrink(slot: &mut Slot) {
+    if slot.input.len() > INPUT_CAPACITY && slot.input_len <= INPUT_CAPACITY {
+        slot.input.truncate(INPUT_CAPACITY);
+        slot.input.shrink_to_fit();
+    }
+    if slot.output.is_empty() && slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
+}
+
+/// The slot to close when all are taken: the oldest idle connection (nothing buffered in
+/// either direction), else the oldest of all.
+fn eviction_victim(slots: &[Slot]) -> Option<usize> {
+    let oldest = |idle_only: bool| {
+        slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.conn.as_ref().map(|c| (i, s, c.accepted)))
+            .filter(|(_, s, _)| !idle_only || (s.input_len == 0 && s.output.is_empty()))
+            .min_by_key(|(_, _, accepted)| *accepted)
+            .map(|(i, _, _)| i)
+    };
+    oldest(true).or_else(|| oldest(false))
+}
+
+/// A connection past its deadline: an HTTP client in the middle of a request gets a 408
+/// (RFC 9110 §15.5.9), written once without waiting; an idle one is just closed.
+fn time_out(slot: &mut Slot) {
+    let Some(conn) = slot.conn.as_mut() else {
+        return;
+    };
+    if conn.http && slot.input_len > 0 && slot.output.is_empty() {
+        http::write_response(
+            &mut slot.output,
+            (408, "Request Timeout"),
+            "application/json",
+            "",
+            false,
+            br#"{ "result": 408, "text": "Request Timeout" }"#,
+        );
+        conn.closing = true;
+        let _ = flush(slot);
+    }
+}
+
+impl State {
+    /// Counts a connection closed to make room; warns at most once per [`BUSY_LOG_INTERVAL`].
+    fn note_eviction(&mut self) {
+        self.evicted += 1;
+        let now = Instant::now();
+        if self
+            .busy_logged
+            .is_none_or(|t| now.duration_since(t) >= BUSY_LOG_INTERVAL)
+        {
+            log::warn!(
+                "WREN_CONTROL_BUSY {MAX_CONNECTIONS} control connections open: closed {} of the oldest to make room",
+                self.evicted
+            );
+            self.evicted = 0;
+            self.busy_logged = Some(now);
+        }
+    }
 }
 
 /// Writes pending output; false when the socket would block.
@@ -543,6 +686,9 @@ fn flush(slot: &mut Slot) -> bool {
     }
     slot.output.clear();
     slot.output_pos = 0;
+    if slot.output.capacity() > ANSWER_CAPACITY {
+        slot.output.shrink_to(ANSWER_CAPACITY);
+    }
     true
 }
 
@@ -599,6 +745,10 @@ fn answer_buffered<E: Engine, J: Journal>(
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
+                log::warn!(
+                    "HTTP_CLIENT_REQUEST_NOT_AUTHORIZED {} credentials on the control listener: 401",
+                    if request.authorization.is_some() { "wrong" } else { "missing" }
+                );
                 http::write_response(
                     &mut out,
                     (401, "Unauthorized"),
@@ -610,11 +760,37 @@ fn answer_buffered<E: Engine, J: Journal>(
             } else {
                 match (request.method, request.path) {
                     (Method::Get, "/metrics") => {
-                        let gauges = [Gauge {
+                        let uptime = Gauge {
                             name: "wren_uptime_seconds",
                             help: "Seconds since wrend started.",
                             value: state.started.elapsed().as_secs_f64(),
-                        }];
+                        };
+                        let gauges = match journal.sync_timing() {
+                            Some(t) => vec![
+                                Gauge {
+                                    name: "wren_lease_file_sync_seconds",
+                                    help: "Write + fdatasync time of the last lease-file batch (replies wait for it).",
+                                    value: t.last.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_max_seconds",
+                                    help: "Longest write + fdatasync of a lease-file batch since start.",
+                                    value: t.max.as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_sync_mean_seconds",
+                                    help: "Mean write + fdatasync time of the lease-file batches since start.",
+                                    value: t.mean().as_secs_f64(),
+                                },
+                                Gauge {
+                                    name: "wren_lease_file_syncs",
+                                    help: "Lease-file batches written and synced since start.",
+                                    value: t.count as f64,
+                                },
+                                uptime,
+                            ],
+                            None => vec![uptime],
+                        };
                         let mut text = Vec::new();
                         let mut len = 0;
                         engine.with_control(&mut |_, _, stats| {
@@ -663,18 +839,38 @@ fn answer_buffered<E: Engine, J: Journal>(
                         )
                     }
                     (Method::Post, _) => {
-                        let mut json = Vec::with_capacity(256);
-                        json.extend_from_slice(b"[ ");
-                        http_services(request.body, state, engine, journal, &mut json);
-                        json.extend_from_slice(b" ]");
-                        http::write_response(
-                            &mut out,
-                            (200, "OK"),
-                            "application/json",
-                            "",
-                            keep,
-                            &json,
-                        );
+                        // The body is parsed once here and served from the parsed request
+                        // (a large body costs one pass while DHCP waits, not three).
+                        let parsed = control::parse_request_bytes(request.body);
+                        if let Some(why) = unreadable(&parsed) {
+                            // Kea's agent answers a body that is not JSON with 400 (checked
+                            // on kea-ctrl-agent 2.2); wren says where the JSON broke.
+                            let body = format!(
+                                "{{ \"result\": 400, \"text\": \"Bad Request: {}\" }}",
+                                http::json_escape(&why)
+                            );
+                            http::write_response(
+                                &mut out,
+                                (400, "Bad Request"),
+                                "application/json",
+                                "",
+                                keep,
+                                body.as_bytes(),
+                            )
+                        } else {
+                            let mut json = Vec::with_capacity(256);
+                            json.extend_from_slice(b"[ ");
+                            http_services(request.body, &parsed, state, engine, journal, &mut json);
+                            json.extend_from_slice(b" ]");
+                            http::write_response(
+                                &mut out,
+                                (200, "OK"),
+                                "application/json",
+                                "",
+                                keep,
+                                &json,
+                            );
+                        }
                     }
                 }
             }
@@ -689,8 +885,20 @@ fn answer_buffered<E: Engine, J: Journal>(
                 } else {
                     state.idle_timeout
                 };
+            shrink(slot);
             true
         }
+    }
+}
+
+/// Why an HTTP body is not a JSON text at all (not UTF-8, empty, a syntax error), or `None`
+/// when it is JSON (a JSON text that is not a valid command is answered with result 1, as
+/// Kea's agent does).
+fn unreadable(parsed: &Result<control::Request<'_>, control::RequestError<'_>>) -> Option<String> {
+    match parsed {
+        Err(control::RequestError::Syntax(e)) => Some(format!("invalid JSON: {e}")),
+        Err(control::RequestError::NotUtf8) => Some("the body is not UTF-8".into()),
+        _ => None,
     }
 }
 
@@ -700,12 +908,13 @@ fn answer_buffered<E: Engine, J: Journal>(
 /// runs it for dhcp4 too (the agent would answer for itself; the command set is ours).
 fn http_services<E: Engine, J: Journal>(
     body: &[u8],
+    parsed: &Result<control::Request<'_>, control::RequestError<'_>>,
     state: &mut State,
     engine: &mut E,
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
-    let names: Vec<String> = match control::parse_request_bytes(body) {
+    let names: Vec<String> = match parsed {
         Ok(request) => request
             .services()
             .map(|s| {
@@ -716,7 +925,7 @@ fn http_services<E: Engine, J: Journal>(
         Err(_) => Vec::new(),
     };
     if names.is_empty() {
-        run_command(body, state, engine, journal, out);
+        run_command(body, parsed, state, engine, journal, out);
         return;
     }
     for (i, name) in names.iter().enumerate() {
@@ -724,7 +933,7 @@ fn http_services<E: Engine, J: Journal>(
             out.extend_from_slice(b", ");
         }
         if name == "dhcp4" {
-            run_command(body, state, engine, journal, out);
+            run_command(body, parsed, state, engine, journal, out);
         } else {
             let mut text = Vec::new();
             // The name goes into a JSON string: quotes, backslashes and controls dropped.
@@ -751,18 +960,26 @@ fn run_unix<E: Engine, J: Journal>(
 ) {
     let mut out = std::mem::take(&mut slot.output);
     out.clear();
-    run_command(body, state, engine, journal, &mut out);
+    let parsed = control::parse_request_bytes(body);
+    run_command(body, &parsed, state, engine, journal, &mut out);
     slot.output = out;
 }
 
 /// Runs one command and appends its JSON answer object to `out`.
 fn run_command<E: Engine, J: Journal>(
     body: &[u8],
+    parsed: &Result<control::Request<'_>, control::RequestError<'_>>,
     state: &mut State,
     engine: &mut E,
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
+    let start = out.len();
+    if let Some(hook) = state.hook.as_mut() {
+        if hook.command(body, out) {
+            return;
+        }
+    }
     let now = wall_clock();
     let text = std::mem::take(&mut state.text);
     let mut answered = false;
@@ -771,11 +988,11 @@ fn run_command<E: Engine, J: Journal>(
             return;
         };
         answered = true;
-        let request = match control::parse_request_bytes(body) {
+        let request = match parsed {
             Ok(r) => r,
             Err(e) => {
                 render_all(
-                    &Reply::from_request_error(&e),
+                    &Reply::from_request_error(e),
                     config,
                     &text,
                     leases,
@@ -794,7 +1011,7 @@ fn run_command<E: Engine, J: Journal>(
                 stats,
                 now,
             };
-            control::execute(&request, &mut env, journal)
+            control::execute(request, &mut env, journal)
         };
         // Lease rows durable before the answer.
         if let Err(e) = journal.sync_batch() {
@@ -804,6 +1021,16 @@ fn run_command<E: Engine, J: Journal>(
         }
         let reply = match decision {
             Decision::Reply(r) => r,
+            Decision::Action(Action::LeasesReclaim { remove }) => {
+                reclaim_now(config, leases, stats, journal, now, remove);
+                match journal.sync_batch() {
+                    Ok(()) => Reply::status(0, control::texts::RECLAIM_DONE),
+                    Err(e) => {
+                        log::error!("DHCPSRV_MEMFILE_WRITE_FAIL leases-reclaim lease write: {e}");
+                        Reply::error(&e)
+                    }
+                }
+            }
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
         render_all(&reply, config, &text, leases, stats, state, out);
@@ -815,6 +1042,9 @@ fn run_command<E: Engine, J: Journal>(
     }
     if state.text.is_empty() {
         state.text = text;
+    }
+    if let Some(hook) = state.hook.as_mut() {
+        hook.amend(body, out, start);
     }
 }
 
@@ -863,13 +1093,65 @@ fn render_all(
     }
 }
 
+/// `leases-reclaim`: one reclamation cycle now over every expired lease (Kea's
+/// `reclaimExpiredLeases4(0, 0, remove)`: no lease or time limit). `remove` removes each
+/// reclaimed lease (a `valid_lifetime` 0 row); otherwise it stays in state 2
+/// (expired-reclaimed) for the flush timer, whatever `hold-reclaimed-time` says. Each
+/// change goes to the lease file and into the statistics (`reclaimed-leases`, …), as the
+/// timer's cycle does.
+fn reclaim_now<J: Journal>(
+    config: &Config<'_>,
+    leases: &mut LeaseTable<'_>,
+    stats: &mut Stats<'_>,
+    journal: &mut J,
+    now: Timestamp,
+    remove: bool,
+) -> usize {
+    let hold = if remove {
+        0
+    } else {
+        config.globals.expired_leases.hold_reclaimed_time.max(1)
+    };
+    let reclaimed = leases.reclaim_expired(now, usize::MAX, hold, |record| {
+        stats.record_reclaimed(record, now);
+        journal.lease_changed(record);
+    });
+    log::info!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE leases-reclaim: {reclaimed} expired lease(s) reclaimed");
+    reclaimed
+}
+
+/// Where a candidate config text came from, for the error text.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A whole `Dhcp4` map in a command (`config-test`, `config-set`): positions are in
+    /// the command, shown as Kea does (`<wire>:line:column`).
+    Wire,
+    /// The running text with a command's subnet or reservation edited in: positions are
+    /// in no file the operator has, so only the key path and the reason are shown.
+    Edit,
+}
+
 /// Parses a candidate config text as the server would at a reload.
-fn validate(path: &Path, text: &str) -> Result<(), String> {
-    let mut storage = crate::config_load::allocate(path, text).map_err(|e| e.to_string())?;
+fn validate(path: &Path, text: &str, origin: Origin) -> Result<(), String> {
+    let describe = |e: crate::config_load::LoadError| match (e, origin) {
+        (crate::config_load::LoadError::Invalid { error, .. }, origin) => {
+            let mut text = match origin {
+                Origin::Wire => format!("<wire>:{}:{}: ", error.line, error.column),
+                Origin::Edit => String::new(),
+            };
+            if !error.path.is_empty() {
+                text.push_str(&format!("{}: ", error.path));
+            }
+            text.push_str(&error.kind.to_string());
+            text
+        }
+        (other, _) => other.to_string(),
+    };
+    let mut storage = crate::config_load::allocate(path, text).map_err(describe)?;
     let mut warnings = Vec::new();
     crate::config_load::parse(path, text, &mut storage, &mut warnings)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(describe)
 }
 
 fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::Ipv4Prefix> {
@@ -879,8 +1161,13 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
     config.subnet_by_id(id).map(|s| s.prefix)
 }
 
-/// Writes `text` to `target` atomically: temp file, fsync, rename; the previous file is
-/// kept as `<target>.<unix seconds>.bak`. Returns the size written.
+/// Writes `text` to `target` atomically (issue 5: "temp file, fsync, rename"): a temp file
+/// in the same directory, written and `fsync`ed, renamed over `target`, then the directory
+/// `fsync`ed, so a crash leaves either the old file or the new one, never a torn one. The
+/// previous file is kept as `<target>.<unix seconds>.bak` (`-2`, `-3`, … when several
+/// writes fall in one second; an fsynced copy with the same permission bits). The new
+/// file keeps the old one's permission bits (a config holding passwords stays private); a
+/// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
     // [freebsd branch] openat/renameat/fsync through the directory table (works in
     // capability mode; crate::sandbox::dirs::replace does the steps above).
@@ -889,33 +1176,73 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
     Ok(text.len() as u64)
 }
 
-/// Where `config-write` may write: only into the `-c` file's directory (a relative name is
-/// taken from there). Kea 2.2 wrote anywhere the process could; later Kea releases (2.6.3)
-/// restrict the path the same way, since a control client could otherwise overwrite any
-/// file the server (often root) can write.
+/// Whether the file system cannot be asked about `base` because of the sandbox (a
+/// directory that exists answers `stat` outside capability mode): a subdirectory that
+/// does not exist is refused, not written lexically.
+fn real_unknown_is_sandbox(base: &Path) -> bool {
+    std::fs::metadata(base).is_err() && std::fs::metadata("/").is_err()
+}
+
+/// Where `config-write` may write: into the `-c` file's directory or a directory below it
+/// (a relative name is taken from the config directory). Kea 2.2 wrote anywhere the process
+/// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
+/// otherwise overwrite any file the server (often root) can write. wren also allows
+/// existing subdirectories, so the founding user's script, which keeps timestamped copies
+/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged.
+///
+/// Where the file system can be asked (Linux, or before the sandbox), the real parent
+/// (canonicalised) must lie inside the config directory, compared by device and inode
+/// while walking up: `..` and a symlinked subdirectory cannot lead out, and the config
+/// directory reached through a bind mount counts. Where it cannot (`stat` and `realpath`
+/// by path are refused in Capsicum's capability mode), the path is checked lexically (`.`
+/// and `..` folded against the working directory): the file is then opened relative to the
+/// config directory's descriptor, and capability mode keeps such lookups beneath it.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let candidate = dir.join(name);
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let shown = absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
-            dir.display()
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
+            shown.display()
         )
     };
-    let parent = candidate.parent().ok_or_else(refuse)?;
-    // Lexically ("." and ".." folded): `realpath` is refused in capability mode.
-    let absolute = crate::sandbox::dirs::absolute_path;
-    let same = match (absolute(parent), absolute(dir)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+    let candidate = dir.join(name);
+    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
         return Err(refuse());
     }
-    Ok(candidate)
+    let (Ok(file), Ok(base)) = (absolute(&candidate), absolute(dir)) else {
+        return Err(refuse());
+    };
+    let Some(parent) = file.parent() else {
+        return Err(refuse());
+    };
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let real_inside = match (identity(&base), parent.canonicalize()) {
+        (Some(base_id), Ok(real)) => Some(real.ancestors().any(|a| identity(a) == Some(base_id))),
+        _ => None,
+    };
+    let allowed = match real_inside {
+        // The file system answered: it decides (a symlink leading out is refused, the
+        // config directory reached through a bind mount is accepted).
+        Some(inside) => inside,
+        // It cannot be asked (capability mode): lexically below the configuration
+        // directory. The file is reached with openat() relative to that directory's
+        // descriptor (daemon/src/sandbox/dirs.rs), which Capsicum keeps beneath it.
+        None => parent.starts_with(&base) && real_unknown_is_sandbox(&base),
+    };
+    if !allowed {
+        return Err(refuse());
+    }
+    // The file itself must not be a symlink pointing elsewhere.
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse());
+    }
+    Ok(file)
 }
 
 fn pretty(text: &str) -> Result<String, String> {
@@ -927,7 +1254,7 @@ fn pretty(text: &str) -> Result<String, String> {
 
 /// Applies an edited text: validate, persist if asked, swap at the end of this wakeup.
 fn apply_edit(state: &mut State, new_text: String) -> Result<(), String> {
-    validate(&state.path, &new_text)?;
+    validate(&state.path, &new_text, Origin::Edit)?;
     if state.auto_persist {
         let p = pretty(&new_text)?;
         write_atomically(&state.path, &p).map_err(|e| format!("auto-persist: {e}"))?;
@@ -956,12 +1283,11 @@ fn carry_out(
 ) -> Reply<'static> {
     use control::texts;
     let result: Result<Reply<'static>, String> = match action {
-        Action::ConfigTest { config: node } => {
-            validate(&state.path, node.text()).map(|_| Reply::status(0, texts::CONFIG_TEST_OK))
-        }
+        Action::ConfigTest { config: node } => validate(&state.path, node.text(), Origin::Wire)
+            .map(|_| Reply::status(0, texts::CONFIG_TEST_OK)),
         Action::ConfigSet { config: node } => {
             let new_text = node.text().to_owned();
-            validate(&state.path, &new_text).map(|_| {
+            validate(&state.path, &new_text, Origin::Wire).map(|_| {
                 state.exit = Some(ControlExit::Replace(new_text.clone()));
                 state.text = new_text;
                 Reply::status(0, texts::CONFIG_SET_OK)
@@ -1014,6 +1340,7 @@ fn carry_out(
             log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
+        // Carried out in `run_command`, where the lease table is at hand.
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
         Action::Trace(request) => {
             // [packet trace] The switch the engine follows (attached in `prepare`).

@@ -175,16 +175,27 @@ fn connections_beyond_the_limit_are_closed_and_slow_clients_cut_off() {
             .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
             .collect();
         std::thread::sleep(Duration::from_millis(100));
-        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        assert!(
-            closed_within(&mut extra, Duration::from_millis(300)),
-            "connection {} kept",
-            MAX_CONNECTIONS + 1
-        );
-        // A slow client (half a request line) is cut off at the request deadline.
-        let slow = &mut open[0];
-        slow.write_all(b"POST / HT").unwrap();
+        // A slow client (half a request line) is cut off at the request deadline with a 408;
+        // it is not the one closed to make room while idle connections exist.
+        open[0].write_all(b"POST / HT").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
         let started = Instant::now();
+        // One more: the oldest idle connection (open[1]) is closed to make room and the
+        // newcomer is served.
+        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        extra.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut extra, &mut Vec::new()).0, 200);
+        assert!(
+            closed_within(&mut open[1], Duration::from_millis(300)),
+            "the oldest idle connection was kept"
+        );
+        let slow = &mut open[0];
+        slow.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut pending = Vec::new();
+        assert_eq!(read_response(slow, &mut pending).0, 408);
         assert!(
             closed_within(slow, Duration::from_secs(3)),
             "slow client kept"
@@ -245,15 +256,202 @@ fn config_write_stays_in_the_config_directory() {
         config_write_target(&conf, absolute.to_str().unwrap()).unwrap(),
         absolute
     );
+    // An existing directory below it (the seed's /etc/kea/backups/), by any spelling.
+    assert_eq!(
+        config_write_target(&conf, "sub/x.json").unwrap(),
+        dir.join("sub/x.json")
+    );
+    assert_eq!(
+        config_write_target(&conf, dir.join("sub/../sub/y.json").to_str().unwrap()).unwrap(),
+        dir.join("sub/y.json")
+    );
+    // A symlinked directory leading out, and a symlinked file, are refused.
+    let outside = std::env::temp_dir().join(format!("wren-cw-out-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let _ = std::fs::remove_file(dir.join("out"));
+    std::os::unix::fs::symlink(&outside, dir.join("out")).unwrap();
+    std::os::unix::fs::symlink(outside.join("f.json"), dir.join("link.json")).unwrap();
     for bad in [
         "/etc/passwd",
         "../escape.json",
-        "sub/x.json",
         "sub/../../x.json",
+        "missing-dir/x.json",
+        "out/x.json",
+        "link.json",
+        "sub/",
         "",
     ] {
         let e = config_write_target(&conf, bad).unwrap_err();
         assert!(e.contains("not allowed to write config"), "{bad}: {e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+#[test]
+fn config_write_is_atomic_and_keeps_the_previous_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("wren-cwa-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("kea-dhcp4.conf");
+    // A new file is private.
+    assert_eq!(write_atomically(&target, "one").unwrap(), 3);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&target), 0o600);
+    // An existing file keeps its mode; each write keeps the one before as a backup, even
+    // several within one second.
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let first = inode(&target);
+    write_atomically(&target, "two").unwrap();
+    // (Compared right away: a freed inode number may come back at the next write.)
+    assert_ne!(
+        inode(&target),
+        first,
+        "replaced by rename, not rewritten in place"
+    );
+    write_atomically(&target, "three").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "three");
+    assert_eq!(mode(&target), 0o640);
+    let mut backups: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".bak"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    backups.sort_by(|a, b| a.1.cmp(&b.1)); // "one" < "two"
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    assert_eq!(
+        (backups[0].1.as_str(), backups[1].1.as_str()),
+        ("one", "two")
+    );
+    for (name, _) in &backups {
+        assert!(
+            name.starts_with("kea-dhcp4.conf.") && name.ends_with(".bak"),
+            "{name}"
+        );
+    }
+    // No temp file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("wren-tmp")), "{names:?}");
+    // A directory that cannot be written: an error, the old file untouched.
+    let missing = dir.join("no-such-dir").join("x.conf");
+    assert!(write_atomically(&missing, "x").is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sync_timing_keeps_last_max_and_mean() {
+    use crate::packet_path::SyncTiming;
+    let mut t = SyncTiming::default();
+    assert_eq!(t.mean(), Duration::ZERO);
+    for ms in [4, 10, 1] {
+        t.record(Duration::from_millis(ms));
+    }
+    assert_eq!(t.count, 3);
+    assert_eq!(t.last, Duration::from_millis(1));
+    assert_eq!(t.max, Duration::from_millis(10));
+    assert_eq!(t.mean(), Duration::from_millis(5));
+}
+
+/// POSTs `body` on a fresh connection and returns the answer body.
+fn post(port: u16, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (code, answer) = read_response(&mut s, &mut Vec::new());
+    assert_eq!(code, 200, "{answer}");
+    answer
+}
+
+#[test]
+fn leases_reclaim_runs_a_reclamation_cycle() {
+    let port = free_port();
+    serve(http(port), REQUEST_TIMEOUT, move || {
+        let now = wall_clock().0;
+        // Two leases that expired 100 s ago, one that is current.
+        for (ip, mac, expire) in [
+            ("198.18.0.10", "02:00:00:00:00:10", now - 100),
+            ("198.18.0.11", "02:00:00:00:00:11", now - 100),
+            ("198.18.0.12", "02:00:00:00:00:12", now + 600),
+        ] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "{ip}", "hw-address": "{mac}", "valid-lft": 60, "expire": {expire} }} }}"#
+                ),
+            );
+            assert!(a.contains("\"result\": 0"), "{a}");
+        }
+        let a = post(port, r#"{ "command": "leases-reclaim" }"#);
+        assert!(a.contains("Missing mandatory 'remove' parameter."), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": false } }"#,
+        );
+        assert!(
+            a.contains(r#""result": 0, "text": "Reclamation of expired leases is complete.""#),
+            "{a}"
+        );
+        // Kept in state 2 (expired-reclaimed); the current lease untouched.
+        for ip in ["198.18.0.10", "198.18.0.11"] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-get", "arguments": {{ "ip-address": "{ip}" }} }}"#
+                ),
+            );
+            assert!(a.contains("\"state\": 2"), "{ip}: {a}");
+        }
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.12" } }"#,
+        );
+        assert!(a.contains("\"state\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "reclaimed-leases" } }"#,
+        );
+        assert!(a.contains(r#""reclaimed-leases": [ [ 2, "#), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "subnet[1].assigned-addresses" } }"#,
+        );
+        assert!(a.contains(r#"[ [ 1, "#), "{a}");
+        // remove: true takes an expired lease out of the table.
+        let a = post(
+            port,
+            &format!(
+                r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "198.18.0.13", "hw-address": "02:00:00:00:00:13", "valid-lft": 60, "expire": {} }} }}"#,
+                now - 100
+            ),
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": true } }"#,
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.13" } }"#,
+        );
+        assert!(a.contains("\"result\": 3"), "{a}");
+    });
 }

@@ -114,7 +114,7 @@ fn http_framing_with_basic_auth() {
     let body = br#"{ "command": "ha-heartbeat", "service": [ "dhcp4" ] }"#;
     let mut out = [0u8; 512];
     let n = http_request(&mut out, cfg.partner().unwrap(), None, body).unwrap();
-    let expected = "POST / HTTP/1.1\r\nHost: 192.168.1.3\r\nContent-Type: application/json\r\nContent-Length: 53\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n{ \"command\": \"ha-heartbeat\", \"service\": [ \"dhcp4\" ] }";
+    let expected = "POST / HTTP/1.1\r\nHost: 192.168.1.3\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\nContent-Length: 53\r\nContent-Type: application/json\r\n\r\n{ \"command\": \"ha-heartbeat\", \"service\": [ \"dhcp4\" ] }";
     assert_eq!(text(&out, n), expected);
     // Without auth; password from the file content given by the daemon.
     let n = http_request(&mut out, cfg.this().unwrap(), None, b"{}").unwrap();

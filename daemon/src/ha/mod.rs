@@ -1,0 +1,916 @@
+//! High availability (Kea 2.2's `libdhcp_ha.so`, kea-ha.md) as the daemon runs it: the
+//! core's [`HaService`] state machine driven by the event loop, the partner reached through
+//! a non-blocking HTTP client ([`client`]), DHCP queries filtered and replies parked until
+//! the partner acknowledged the lease updates ([`engine`]), peer and administrator HA
+//! commands answered on the control listeners ([`peer_commands`]).
+//!
+//! Decisions (states, scopes, failure detection, the sync merge rule, command shapes) are
+//! the core's (`wren_core::ha`); this module moves bytes and keeps the bookkeeping of
+//! requests in flight, parked replies and the sync's paging.
+
+pub mod client;
+pub mod engine;
+pub mod peer_commands;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::{Registry, Token};
+use wren_core::config::Config;
+use wren_core::control::json_in::Value;
+use wren_core::ha::commands::{self, LeaseScratch};
+use wren_core::ha::config::{parse_ha_parameters, HaConfig, Peer, EMPTY_PEER};
+use wren_core::ha::state::{Action, HaService, HaState, UpdateDecision};
+use wren_core::lease::LeaseRecord;
+use wren_core::time::Timestamp;
+
+use crate::control::auth::{BasicAuth, Credential};
+use crate::control::Listener;
+use crate::packet_path::{Engine, Hold, Journal};
+use client::{Completion, PeerClient, REQUEST_TIMEOUT};
+
+/// The partner connection's token (between the fixed tokens and the link tokens).
+pub const CLIENT_TOKEN: Token = Token(3);
+/// Kea's `parked-packet-limit` default: replies waiting for lease update acks at most.
+pub const PARKED_LIMIT: usize = 256;
+/// Requests waiting for the partner at most (lease updates of parked replies, heartbeats,
+/// sync pages): a slow partner fills it, then updates fail and replies are dropped.
+pub const QUEUE_CAPACITY: usize = 1024;
+/// Parallel connections to the partner: several lease updates in flight at once, so the
+/// update rate is not one per round trip of two busy event loops.
+pub const CONNECTIONS: usize = 4;
+/// Distinct clients failure detection remembers while communication is interrupted.
+const FAILURE_DETECTION_CLIENTS: usize = 4096;
+/// Largest request body (a lease with a large user context).
+const BODY_BUFFER: usize = 64 * 1024;
+
+/// What a request to the partner was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tag {
+    /// `ha-heartbeat`.
+    Heartbeat,
+    /// A `lease4-update`/`lease4-del` of the parked reply `park`.
+    Update {
+        /// Park id.
+        park: u32,
+    },
+    /// A communication-recovery backlog entry; `last` ends the backlog.
+    Backlog {
+        /// The backlog's last entry.
+        last: bool,
+    },
+    /// The sync's `dhcp-disable` before the page starting after `from`.
+    SyncDisable {
+        /// Page start (`None` = `start`).
+        from: Option<Ipv4Addr>,
+    },
+    /// A `lease4-get-page` starting after `from`.
+    SyncPage {
+        /// Page start (`None` = `start`).
+        from: Option<Ipv4Addr>,
+    },
+    /// `ha-sync-complete-notify` at the end of the sync.
+    SyncComplete,
+    /// `dhcp-enable` for a partner that does not know `ha-sync-complete-notify`.
+    SyncEnable,
+    /// `ha-reset` (fire and forget).
+    Reset,
+    /// `ha-maintenance-notify` (fire and forget; see [`peer_commands`]).
+    MaintenanceNotify,
+}
+
+/// One reply's lease updates in flight.
+#[derive(Clone, Copy, Debug, Default)]
+struct Park {
+    used: bool,
+    generation: u16,
+    pending: u32,
+    failed: bool,
+}
+
+/// The lease changes of the query being handled, formatted as request bodies.
+#[derive(Debug, Default)]
+pub struct Staging {
+    bodies: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    tmp: Vec<u8>,
+}
+
+impl Staging {
+    fn clear(&mut self) {
+        self.bodies.clear();
+        self.ranges.clear();
+    }
+
+    /// Formats `record` as `lease4-del` (a removal) or `lease4-update`.
+    pub fn push(&mut self, record: &LeaseRecord<'_>) {
+        if self.tmp.len() < BODY_BUFFER {
+            self.tmp.resize(BODY_BUFFER, 0);
+        }
+        let written = if record.is_removal() {
+            commands::lease4_del_request(&mut self.tmp, record)
+        } else {
+            commands::lease4_update_request(&mut self.tmp, record)
+        };
+        match written {
+            Ok(n) => {
+                let start = self.bodies.len();
+                self.bodies
+                    .extend_from_slice(self.tmp.get(..n).unwrap_or(&[]));
+                self.ranges.push((start, self.bodies.len()));
+            }
+            Err(_) => log::error!(
+                "HA_LEASE_UPDATE_FAILED lease {} too large for a lease update",
+                record.address
+            ),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+/// The HA relationship of this server, shared by the event loop, the engine wrapper and
+/// the control hook (one thread: `Rc<RefCell<…>>`).
+pub type Shared = Rc<RefCell<HaRuntime>>;
+
+/// The HA runtime.
+pub struct HaRuntime {
+    svc: HaService<'static, 'static, 'static, 'static>,
+    params: &'static str,
+    partner: Option<&'static Peer<'static>>,
+    password: Option<String>,
+    client: Option<PeerClient<Tag>>,
+    epoch: Instant,
+    parks: Vec<Park>,
+    completed: Vec<(u32, bool)>,
+    /// The query being handled.
+    pub staging: Staging,
+    /// Communication-recovery backlog (request bodies), ≤ `delayed-updates-limit`.
+    backlog: VecDeque<Vec<u8>>,
+    /// Reused backlog buffers (nothing allocated per query once warm).
+    backlog_free: Vec<Vec<u8>>,
+    outbox: VecDeque<Tag>,
+    body: Vec<u8>,
+    lease_scratch: Box<LeaseScratch>,
+    sync_leases: u64,
+    lift_partner_disable: bool,
+    /// An `ha-maintenance-start` waits for its notify's outcome.
+    pub pending_maintenance: bool,
+    /// `HA_<name>` of the primary's and the secondary/standby's scope.
+    scope_classes: [&'static [u8]; 2],
+}
+
+fn monotonic_ms(epoch: Instant, now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The `parameters` text of the `libdhcp_ha.so` hook library, if configured.
+pub fn ha_parameters<'c>(config: &'c Config<'_>) -> Option<&'c str> {
+    config.hooks.iter().find_map(|h| {
+        let library = config.str(h.library);
+        let file = library.rsplit('/').next().unwrap_or(library);
+        (file == "libdhcp_ha.so").then(|| config.str(h.parameters))
+    })
+}
+
+/// Checks the HA parameters of `config` as the start would (for `-t` and reloads).
+pub fn check(config: &Config<'_>) -> Result<(), String> {
+    let Some(params) = ha_parameters(config) else {
+        return Ok(());
+    };
+    let mut peers = vec![EMPTY_PEER; peer_slots(params)];
+    parse_ha_parameters(params, &mut peers)
+        .map(|_| ())
+        .map_err(|e| format!("libdhcp_ha.so parameters: {e}"))
+}
+
+fn peer_slots(params: &str) -> usize {
+    // Every peer is a map with a "url": more slots than peers is harmless.
+    params.matches("\"url\"").count().max(2)
+}
+
+fn read_password_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+        .map_err(|e| format!("basic-auth-password-file {path}: {e}"))
+}
+
+impl HaRuntime {
+    /// Builds the HA runtime when `config` loads `libdhcp_ha.so`. The parameter text and
+    /// the peers are kept for the life of the process (the state machine borrows them).
+    pub fn from_config(config: &Config<'_>) -> Result<Option<HaRuntime>, String> {
+        let Some(params) = ha_parameters(config) else {
+            return Ok(None);
+        };
+        let params: &'static str = Box::leak(params.to_owned().into_boxed_str());
+        let peers: &'static mut [Peer<'static>] =
+            Box::leak(vec![EMPTY_PEER; peer_slots(params)].into_boxed_slice());
+        let cfg = parse_ha_parameters(params, peers)
+            .map_err(|e| format!("libdhcp_ha.so parameters: {e}"))?;
+        let cfg: &'static HaConfig<'static, 'static> = Box::leak(Box::new(cfg));
+        let clients: &'static mut [u64] =
+            Box::leak(vec![0u64; FAILURE_DETECTION_CLIENTS].into_boxed_slice());
+        let partner = cfg.partner();
+        let password = match partner {
+            Some(p) => match (p.basic_auth_password, p.basic_auth_password_file) {
+                (Some(pw), _) => Some(pw.to_owned()),
+                (None, Some(file)) => Some(read_password_file(file)?),
+                (None, None) => None,
+            },
+            None => None,
+        };
+        if let Some(p) = partner {
+            if p.tls {
+                return Err(format!(
+                    "libdhcp_ha.so: peer '{}' uses https, which wren does not support yet",
+                    p.name
+                ));
+            }
+        }
+        if let Some(backup) =
+            cfg.peers.iter().enumerate().find(|(i, p)| {
+                *i != cfg.this_index && p.role == wren_core::ha::config::Role::Backup
+            })
+        {
+            log::warn!(
+                "HA_BACKUP_NOT_SUPPORTED backup peer '{}': wren sends no lease updates to backup servers yet",
+                backup.1.name
+            );
+        }
+        let epoch = Instant::now();
+        let client = partner.map(|p| {
+            PeerClient::new(
+                SocketAddr::new(p.address, p.port),
+                CLIENT_TOKEN,
+                QUEUE_CAPACITY,
+                CONNECTIONS,
+            )
+        });
+        log::info!(
+            "HA_SERVICE_STARTED {} ({}), mode {}, partner {}",
+            cfg.this_server_name,
+            cfg.this_role().name(),
+            cfg.mode.name(),
+            partner.map_or("none", |p| p.url)
+        );
+        Ok(Some(HaRuntime {
+            svc: HaService::new(cfg, clients, 0),
+            params,
+            partner,
+            password,
+            client,
+            epoch,
+            parks: vec![Park::default(); PARKED_LIMIT],
+            completed: Vec::with_capacity(PARKED_LIMIT),
+            staging: Staging::default(),
+            backlog: VecDeque::with_capacity(cfg.delayed_updates_limit as usize),
+            backlog_free: Vec::new(),
+            outbox: VecDeque::with_capacity(16),
+            body: vec![0; BODY_BUFFER],
+            lease_scratch: Box::default(),
+            sync_leases: 0,
+            lift_partner_disable: false,
+            pending_maintenance: false,
+            scope_classes: [0, 1].map(|i| -> &'static [u8] {
+                match cfg.scope_owner(i) {
+                    Some(p) => Box::leak(format!("HA_{}", p.name).into_bytes().into_boxed_slice()),
+                    None => &[],
+                }
+            }),
+        }))
+    }
+
+    /// Wraps the runtime for sharing.
+    pub fn shared(self) -> Shared {
+        Rc::new(RefCell::new(self))
+    }
+
+    /// Whether a reloaded config carries the same HA parameters (otherwise a restart is
+    /// needed to apply them; the running relationship stays).
+    pub fn same_parameters(&self, config: &Config<'_>) -> bool {
+        ha_parameters(config) == Some(self.params)
+    }
+
+    /// The state machine.
+    pub fn service(&self) -> &HaService<'static, 'static, 'static, 'static> {
+        &self.svc
+    }
+
+    /// The state machine, mutable (commands).
+    pub fn service_mut(&mut self) -> &mut HaService<'static, 'static, 'static, 'static> {
+        &mut self.svc
+    }
+
+    /// Monotonic milliseconds for the state machine.
+    pub fn now_ms(&self) -> u64 {
+        monotonic_ms(self.epoch, Instant::now())
+    }
+
+    /// The listener this server must offer its partner: this peer's `url`, unless a
+    /// control socket already listens there. Its credentials are this peer's
+    /// `basic-auth-user`/`-password` (what the partner sends, since both configs share the
+    /// peer list). `None` when covered or when there is no partner.
+    pub fn listener(&self, existing: &[Listener]) -> Result<Option<Listener>, String> {
+        let cfg = self.svc.config();
+        let Some(this) = cfg.this() else {
+            return Ok(None);
+        };
+        if self.partner.is_none() {
+            return Ok(None);
+        }
+        let address = SocketAddr::new(this.address, this.port);
+        let covered = existing.iter().any(|l| match l {
+            Listener::Http { address: a, .. } => {
+                a.port() == address.port() && (a.ip() == address.ip() || a.ip().is_unspecified())
+            }
+            Listener::Unix(_) => false,
+        });
+        if covered {
+            return Ok(None);
+        }
+        let auth = match this.basic_auth_user {
+            Some(user) => {
+                let password = match (this.basic_auth_password, this.basic_auth_password_file) {
+                    (Some(p), _) => p.to_owned(),
+                    (None, Some(f)) => read_password_file(f)?,
+                    (None, None) => String::new(),
+                };
+                Some(BasicAuth {
+                    realm: "kea-control-agent".to_owned(),
+                    clients: vec![Credential::new(user, &password)],
+                })
+            }
+            None => {
+                log::warn!(
+                    "HA_LISTENER_UNAUTHENTICATED the HA listener http://{address}/ checks no credentials: set basic-auth-user/basic-auth-password on peer '{}' (the partner sends them)",
+                    this.name
+                );
+                None
+            }
+        };
+        Ok(Some(Listener::Http { address, auth }))
+    }
+
+    // ----- the packet path -----
+
+    /// A reply's lease changes were committed (REQUEST/RELEASE/DECLINE with changes in
+    /// [`HaRuntime::staging`]): send them and park the reply, keep them for the backlog,
+    /// or count them unsent. Returns what happens to the reply: parked under an id, sent,
+    /// or dropped (no room to park it or to queue its updates).
+    pub fn lease_committed(&mut self) -> Hold {
+        if self.staging.is_empty() {
+            return Hold::Send;
+        }
+        match self.svc.on_lease_committed() {
+            UpdateDecision::NotSent => Hold::Send,
+            UpdateDecision::Backlog => {
+                for &(a, b) in &self.staging.ranges {
+                    let mut entry = self.backlog_free.pop().unwrap_or_default();
+                    entry.clear();
+                    entry.extend_from_slice(self.staging.bodies.get(a..b).unwrap_or(&[]));
+                    self.backlog.push_back(entry);
+                }
+                Hold::Send
+            }
+            UpdateDecision::SendAndPark => {
+                let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
+                    return Hold::Send;
+                };
+                if client.room() < self.staging.ranges.len() {
+                    log::warn!(
+                        "HA_LEASE_UPDATE_FAILED request queue to the partner full: reply dropped"
+                    );
+                    let now = monotonic_ms(self.epoch, Instant::now());
+                    self.svc.on_lease_update_result(now, false);
+                    return Hold::Drop;
+                }
+                let Some(index) = self.parks.iter().position(|p| !p.used) else {
+                    log::warn!(
+                        "HA_LEASE_UPDATE_FAILED {PARKED_LIMIT} replies parked: reply dropped"
+                    );
+                    return Hold::Drop;
+                };
+                let Some(park) = self.parks.get_mut(index) else {
+                    return Hold::Drop;
+                };
+                park.used = true;
+                park.generation = park.generation.wrapping_add(1);
+                park.failed = false;
+                park.pending = 0;
+                let id = (u32::from(park.generation) << 16) | index as u32;
+                for &(a, b) in &self.staging.ranges {
+                    let body = self.staging.bodies.get(a..b).unwrap_or(&[]);
+                    let queued = enqueue(
+                        client,
+                        peer,
+                        self.password.as_deref(),
+                        Tag::Update { park: id },
+                        body,
+                        REQUEST_TIMEOUT,
+                    );
+                    if queued {
+                        park.pending += 1;
+                    } else {
+                        park.failed = true;
+                    }
+                }
+                if park.pending == 0 {
+                    park.used = false;
+                    return Hold::Drop;
+                }
+                Hold::Park(id)
+            }
+        }
+    }
+
+    /// The class Kea's HA hook puts `query` in: `HA_<owner of its scope>`.
+    pub fn hook_class(&self, query: &wren_core::ha::load_balance::QueryFacts<'_>) -> &'static [u8] {
+        wren_core::ha::load_balance::scope_of(query, self.svc.config().mode)
+            .ok()
+            .and_then(|i| self.scope_classes.get(i).copied())
+            .unwrap_or(&[])
+    }
+
+    /// Replies whose updates all answered since the last call: `(park id, acked)`.
+    pub fn take_completed(&mut self, out: &mut Vec<(u32, bool)>) {
+        out.clear();
+        out.append(&mut self.completed);
+    }
+
+    /// Whether the partner's `dhcp-disable` must be lifted (its sync completed).
+    pub fn take_lift_partner_disable(&mut self) -> bool {
+        std::mem::take(&mut self.lift_partner_disable)
+    }
+
+    /// Queues a `ha-maintenance-notify` to the partner.
+    pub fn send_maintenance_notify(&mut self, cancel: bool) -> bool {
+        let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
+            return false;
+        };
+        let n = commands::maintenance_notify_request(&mut self.body, cancel).unwrap_or(0);
+        enqueue(
+            client,
+            peer,
+            self.password.as_deref(),
+            Tag::MaintenanceNotify,
+            self.body.get(..n).unwrap_or(&[]),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// The nearest time the runtime needs a wakeup.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let svc = self
+            .svc
+            .next_deadline()
+            .map(|ms| self.epoch + Duration::from_millis(ms));
+        let client = self.client.as_ref().and_then(PeerClient::next_deadline);
+        // Failure detection: partner-down may become due without any event.
+        let interrupt = (!self.svc.communication_interrupted(self.now_ms())).then(|| {
+            self.epoch
+                + Duration::from_millis(
+                    self.now_ms()
+                        .saturating_sub(self.svc.contact_age_ms(self.now_ms()))
+                        .saturating_add(u64::from(self.svc.config().max_response_delay_ms) + 1),
+                )
+        });
+        [svc, client, interrupt].into_iter().flatten().min()
+    }
+
+    /// Once per loop wakeup (and on the client token's events): runs the state machine's
+    /// actions, moves the partner connection's bytes and handles the answers. The sync's
+    /// leases go into the engine's table and the lease file.
+    pub fn tick<E: Engine, J: Journal>(
+        &mut self,
+        registry: &Registry,
+        engine: &mut E,
+        journal: &mut J,
+    ) {
+        for _ in 0..8 {
+            let now = Instant::now();
+            let now_ms = monotonic_ms(self.epoch, now);
+            while let Some(action) = self.svc.poll(now_ms) {
+                self.act(action, now_ms);
+            }
+            self.flush_outbox();
+            let Some(mut client) = self.client.take() else {
+                return;
+            };
+            let mut progressed = false;
+            client.drive(registry, now, &mut |c, body| {
+                progressed = true;
+                self.complete(c, body, engine, journal);
+            });
+            self.client = Some(client);
+            if !progressed && self.outbox.is_empty() {
+                let more = self.svc.poll(now_ms);
+                match more {
+                    Some(a) => self.act(a, now_ms),
+                    None => return,
+                }
+            }
+        }
+    }
+
+    fn act(&mut self, action: Action, now_ms: u64) {
+        match action {
+            Action::SendHeartbeat => self.outbox.push_back(Tag::Heartbeat),
+            Action::Synchronize => {
+                self.sync_leases = 0;
+                log::info!(
+                    "HA_SYNC_START {}: starting lease database synchronization with {}",
+                    self.svc.config().this_server_name,
+                    self.partner.map_or("", |p| p.name)
+                );
+                self.outbox.push_back(Tag::SyncDisable { from: None });
+            }
+            Action::SendBacklog => {
+                if self.backlog.is_empty() {
+                    self.svc.on_backlog_sent(now_ms, true);
+                } else {
+                    let n = self.backlog.len();
+                    for i in 0..n {
+                        self.outbox.push_back(Tag::Backlog { last: i + 1 == n });
+                    }
+                }
+            }
+            Action::SendReset => self.outbox.push_back(Tag::Reset),
+            Action::EnableDhcp => log::info!("HA_LOCAL_DHCP_ENABLE local DHCP service is enabled"),
+            Action::DisableDhcp => {
+                log::info!("HA_LOCAL_DHCP_DISABLE local DHCP service is disabled")
+            }
+            Action::EnablePartnerDisabled => self.lift_partner_disable = true,
+            Action::StateChanged { from, to } => {
+                let partner = match self.svc.partner_state() {
+                    wren_core::ha::state::PartnerState::Known(s) => s.name(),
+                    wren_core::ha::state::PartnerState::Unavailable => "unavailable",
+                    wren_core::ha::state::PartnerState::Unknown => "unknown",
+                };
+                log::info!(
+                    "HA_STATE_TRANSITION {}: server transitions from {} to {} state, partner state is {}",
+                    self.svc.config().this_server_name,
+                    from.name().to_uppercase(),
+                    to.name().to_uppercase(),
+                    partner.to_uppercase()
+                );
+                if to == HaState::Waiting {
+                    self.backlog_free.extend(self.backlog.drain(..));
+                }
+            }
+        }
+    }
+
+    /// Turns the queued tags into requests.
+    fn flush_outbox(&mut self) {
+        let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
+            self.outbox.clear();
+            return;
+        };
+        let cfg = self.svc.config();
+        while let Some(tag) = self.outbox.pop_front() {
+            let mut timeout = REQUEST_TIMEOUT;
+            let written = match tag {
+                Tag::Heartbeat => commands::heartbeat_request(&mut self.body),
+                Tag::SyncDisable { .. } => {
+                    commands::dhcp_disable_request(&mut self.body, commands::sync_max_period(cfg))
+                }
+                Tag::SyncPage { from } => {
+                    commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
+                }
+                Tag::SyncComplete => {
+                    commands::simple_request(&mut self.body, "ha-sync-complete-notify")
+                }
+                Tag::SyncEnable => commands::dhcp_enable_request(&mut self.body),
+                Tag::Reset => commands::simple_request(&mut self.body, "ha-reset"),
+                Tag::MaintenanceNotify => Ok(0),
+                Tag::Backlog { .. } => {
+                    let Some(entry) = self.backlog.pop_front() else {
+                        continue;
+                    };
+                    let n = entry.len().min(self.body.len());
+                    if let (Some(dst), Some(src)) = (self.body.get_mut(..n), entry.get(..n)) {
+                        dst.copy_from_slice(src);
+                    }
+                    self.backlog_free.push(entry);
+                    Ok(n)
+                }
+                Tag::Update { .. } => Ok(0),
+            };
+            if let Tag::SyncDisable { .. } | Tag::SyncPage { .. } = tag {
+                timeout = Duration::from_millis(u64::from(cfg.sync_timeout_ms.max(1000)));
+            }
+            let Ok(n) = written else {
+                continue;
+            };
+            let body = self.body.get(..n).unwrap_or(&[]);
+            if !enqueue(client, peer, self.password.as_deref(), tag, body, timeout) {
+                let now = monotonic_ms(self.epoch, Instant::now());
+                fail_tag(
+                    &mut self.svc,
+                    tag,
+                    now,
+                    &mut self.parks,
+                    &mut self.completed,
+                );
+            }
+        }
+    }
+
+    fn complete<E: Engine, J: Journal>(
+        &mut self,
+        c: Completion<Tag>,
+        body: &[u8],
+        engine: &mut E,
+        journal: &mut J,
+    ) {
+        let now = monotonic_ms(self.epoch, Instant::now());
+        let text = std::str::from_utf8(body).unwrap_or("");
+        let name = self.partner.map_or("", |p| p.name);
+        if let Err(f) = &c.result {
+            if c.tag == Tag::Heartbeat {
+                log::warn!(
+                    "HA_HEARTBEAT_COMMUNICATIONS_FAILED failed to send heartbeat to {name}: {f}"
+                );
+            } else {
+                log::warn!("HA_COMMAND_FAILED {:?} to {name} failed: {f}", c.tag);
+            }
+            fail_tag(
+                &mut self.svc,
+                c.tag,
+                now,
+                &mut self.parks,
+                &mut self.completed,
+            );
+            if c.tag == Tag::MaintenanceNotify && std::mem::take(&mut self.pending_maintenance) {
+                self.maintenance_outcome(None);
+            }
+            if matches!(
+                c.tag,
+                Tag::SyncDisable { .. }
+                    | Tag::SyncPage { .. }
+                    | Tag::SyncComplete
+                    | Tag::SyncEnable
+            ) {
+                self.sync_failed(now);
+            }
+            return;
+        }
+        match c.tag {
+            Tag::Heartbeat => match commands::parse_heartbeat(text, self.svc.config()) {
+                Ok(hb) => self.svc.on_heartbeat_ok(now, unix_secs(), hb),
+                Err(e) => {
+                    log::warn!("HA_HEARTBEAT_FAILED heartbeat answer of {name} rejected: {e:?}");
+                    self.svc.on_heartbeat_failed(now);
+                }
+            },
+            Tag::Update { park } => {
+                let ok = commands::expect_success(text, true).is_ok();
+                if !ok {
+                    log::warn!("HA_LEASE_UPDATE_FAILED {name} refused a lease update: {text}");
+                    self.svc.on_lease_update_result(now, false);
+                }
+                settle(&mut self.parks, &mut self.completed, park, ok);
+            }
+            Tag::Backlog { last } => {
+                let ok = commands::expect_success(text, true).is_ok();
+                if !ok {
+                    self.backlog_free.extend(self.backlog.drain(..));
+                    self.outbox.retain(|t| !matches!(t, Tag::Backlog { .. }));
+                    self.svc.on_backlog_sent(now, false);
+                } else if last {
+                    self.svc.on_backlog_sent(now, true);
+                }
+            }
+            Tag::SyncDisable { from } => {
+                if commands::expect_success(text, false).is_err() {
+                    log::warn!("HA_SYNC_FAILED {name} refused dhcp-disable: {text}");
+                    self.sync_failed(now);
+                    return;
+                }
+                self.outbox.push_back(Tag::SyncPage { from });
+            }
+            Tag::SyncPage { .. } => self.apply_page(text, engine, journal, now),
+            Tag::SyncComplete => match commands::parse_answer(text) {
+                Ok(a) if a.result == commands::result::UNSUPPORTED => {
+                    self.outbox.push_back(Tag::SyncEnable)
+                }
+                Ok(a) if a.result == commands::result::SUCCESS => self.sync_succeeded(now),
+                _ => {
+                    log::warn!("HA_SYNC_FAILED {name} refused ha-sync-complete-notify: {text}");
+                    self.sync_failed(now);
+                }
+            },
+            Tag::SyncEnable => {
+                if commands::expect_success(text, false).is_ok() {
+                    self.sync_succeeded(now);
+                } else {
+                    self.sync_failed(now);
+                }
+            }
+            Tag::Reset => {}
+            Tag::MaintenanceNotify => {
+                if std::mem::take(&mut self.pending_maintenance) {
+                    let result = commands::parse_answer(text).map(|a| a.result).unwrap_or(1);
+                    self.maintenance_outcome(Some(u16::try_from(result).unwrap_or(1)));
+                }
+            }
+        }
+    }
+
+    fn maintenance_outcome(&mut self, partner_result: Option<u16>) {
+        match self.svc.on_maintenance_start_result(partner_result) {
+            Ok(t) => log::info!("HA_MAINTENANCE_STARTED {t}"),
+            Err(r) => log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text),
+        }
+    }
+
+    fn apply_page<E: Engine, J: Journal>(
+        &mut self,
+        text: &str,
+        engine: &mut E,
+        journal: &mut J,
+        now_ms: u64,
+    ) {
+        let page = match commands::parse_lease_page(text) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("HA_SYNC_FAILED lease page rejected: {e:?}");
+                self.sync_failed(now_ms);
+                return;
+            }
+        };
+        let mut last: Option<Ipv4Addr> = None;
+        let mut taken = 0u64;
+        let mut skipped = 0u64;
+        let scratch = &mut *self.lease_scratch;
+        if let Some(list) = page.leases {
+            engine.with_control(&mut |_config, table, _stats| {
+                for (value, _) in list.items() {
+                    if let Value::Map(m) = value {
+                        if let Some(Value::Str(s)) = m.get("ip-address") {
+                            if let Some(a) = s.plain().and_then(|t| t.parse().ok()) {
+                                last = Some(a);
+                            }
+                        }
+                    }
+                    let Some(record) = commands::parse_lease(&value, scratch) else {
+                        skipped += 1;
+                        continue;
+                    };
+                    let local = table.get(record.address);
+                    if commands::sync_should_take(local.as_ref(), &record) {
+                        match table.apply(&record) {
+                            Ok(_) => {
+                                journal.lease_changed(&record);
+                                taken += 1;
+                            }
+                            Err(e) => {
+                                skipped += 1;
+                                log::warn!("HA_SYNC lease {} not stored: {e:?}", record.address);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        if let Err(e) = journal.sync_batch() {
+            log::error!("HA_SYNC_FAILED lease file write failed: {e}");
+            self.sync_failed(now_ms);
+            return;
+        }
+        self.sync_leases += taken;
+        if skipped > 0 {
+            log::warn!("HA_SYNC {skipped} leases of the partner's page skipped");
+        }
+        let limit = self.svc.config().sync_page_limit;
+        match last {
+            Some(from) if page.more(limit) => {
+                // kea-ha.md §6: dhcp-disable again before every page.
+                self.outbox.push_back(Tag::SyncDisable { from: Some(from) });
+            }
+            _ => self.outbox.push_back(Tag::SyncComplete),
+        }
+    }
+
+    fn sync_failed(&mut self, now_ms: u64) {
+        self.outbox.retain(|t| {
+            !matches!(
+                t,
+                Tag::SyncDisable { .. } | Tag::SyncComplete | Tag::SyncEnable
+            )
+        });
+        self.svc.on_sync_done(now_ms, false);
+    }
+
+    fn sync_succeeded(&mut self, now_ms: u64) {
+        log::info!(
+            "HA_SYNC_SUCCESSFUL {}: lease database synchronization with {} complete, {} leases taken",
+            self.svc.config().this_server_name,
+            self.partner.map_or("", |p| p.name),
+            self.sync_leases
+        );
+        self.svc.on_sync_done(now_ms, true);
+    }
+}
+
+fn settle(parks: &mut [Park], completed: &mut Vec<(u32, bool)>, id: u32, ok: bool) {
+    let index = (id & 0xffff) as usize;
+    let Some(park) = parks.get_mut(index) else {
+        return;
+    };
+    if !park.used || u32::from(park.generation) != id >> 16 {
+        return;
+    }
+    park.failed |= !ok;
+    park.pending = park.pending.saturating_sub(1);
+    if park.pending == 0 {
+        park.used = false;
+        completed.push((id, !park.failed));
+    }
+}
+
+fn fail_tag(
+    svc: &mut HaService<'static, 'static, 'static, 'static>,
+    tag: Tag,
+    now_ms: u64,
+    parks: &mut [Park],
+    completed: &mut Vec<(u32, bool)>,
+) {
+    match tag {
+        Tag::Heartbeat => svc.on_heartbeat_failed(now_ms),
+        Tag::Update { park } => {
+            svc.on_lease_update_result(now_ms, false);
+            settle(parks, completed, park, false);
+        }
+        Tag::Backlog { .. } => svc.on_backlog_sent(now_ms, false),
+        _ => {}
+    }
+}
+
+/// Frames `body` for `peer` and queues it; false when the queue is full.
+fn enqueue(
+    client: &mut PeerClient<Tag>,
+    peer: &Peer<'_>,
+    password: Option<&str>,
+    tag: Tag,
+    body: &[u8],
+    timeout: Duration,
+) -> bool {
+    client
+        .enqueue(tag, timeout, |out| {
+            out.resize(body.len() + 1024, 0);
+            let n = commands::http_request(out, peer, password, body).unwrap_or(0);
+            out.truncate(n);
+        })
+        .is_ok()
+}
+
+/// The daemon's control listeners plus the HA listener (see [`HaRuntime::listener`]),
+/// opened and attached to the loop; replaces `crate::control::start` when HA is on.
+pub fn start_control(
+    event_loop: &mut crate::event_loop::EventLoop,
+    path: &std::path::Path,
+    text: &str,
+    ha: &Shared,
+) -> std::io::Result<()> {
+    let mut settings =
+        crate::control::ControlSettings::from_text(text).map_err(std::io::Error::other)?;
+    let extra = ha
+        .borrow()
+        .listener(&settings.listeners)
+        .map_err(std::io::Error::other)?;
+    let extra_opened = extra.is_some();
+    if let Some(l) = extra {
+        if let Listener::Http { address, .. } = &l {
+            log::info!("HA_LISTENER_STARTED HA peer commands on http://{address}/");
+        }
+        settings.listeners.push(l);
+    }
+    if settings.listeners.is_empty() {
+        return Ok(());
+    }
+    let mut server = crate::control::ControlServer::open(&settings, path, text)?;
+    server.set_ha_listeners(usize::from(extra_opened));
+    server.set_hook(Box::new(peer_commands::HaCommands::new(ha.clone())));
+    event_loop.attach_control(server)
+}
+
+/// A unix time stamp for logs.
+pub fn wall_clock() -> Timestamp {
+    Timestamp(unix_secs())
+}
+
+#[cfg(test)]
+mod tests;

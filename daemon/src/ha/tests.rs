@@ -1,0 +1,281 @@
+//! Tests of the HA runtime's bookkeeping.
+use super::*;
+
+#[test]
+fn settle_completes_once_every_update_answered() {
+    let mut parks = vec![Park::default(); 4];
+    parks[2] = Park {
+        used: true,
+        generation: 5,
+        pending: 2,
+        failed: false,
+    };
+    let id = (5 << 16) | 2;
+    let mut done = Vec::new();
+    settle(&mut parks, &mut done, id, true);
+    assert!(done.is_empty());
+    settle(&mut parks, &mut done, id, true);
+    assert_eq!(done, vec![(id, true)]);
+    assert!(!parks[2].used);
+    // A stale id (old generation) is ignored.
+    settle(&mut parks, &mut done, id, true);
+    assert_eq!(done.len(), 1);
+}
+
+#[test]
+fn one_failed_update_drops_the_reply() {
+    let mut parks = vec![Park::default(); 1];
+    parks[0] = Park {
+        used: true,
+        generation: 1,
+        pending: 2,
+        failed: false,
+    };
+    let id = 1 << 16;
+    let mut done = Vec::new();
+    settle(&mut parks, &mut done, id, false);
+    settle(&mut parks, &mut done, id, true);
+    assert_eq!(done, vec![(id, false)]);
+}
+
+use crate::packet_path::tests::{EchoEngine, MemoryJournal};
+use crate::packet_path::Engine;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use wren_core::ha::load_balance::Scopes;
+use wren_core::ha::state::HeartbeatInfo;
+use wren_core::server::{Interface, Query, Transport};
+
+const PARAMS: &str = r#"{ "high-availability": [ { "this-server-name": "server1", "mode": "load-balancing",
+    "heartbeat-delay": 1000, "max-response-delay": 3000, "max-unacked-clients": 0,
+    "peers": [ { "name": "server1", "url": "http://198.18.0.1:8001/", "role": "primary",
+                 "basic-auth-user": "ha", "basic-auth-password": "one" },
+               { "name": "server2", "url": "http://198.18.0.2:8001/", "role": "secondary" } ] } ] }"#;
+
+fn runtime() -> HaRuntime {
+    let text = format!(
+        r#"{{ "Dhcp4": {{ "subnet4": [ {{ "id": 1, "subnet": "198.18.0.0/24" }} ],
+            "hooks-libraries": [ {{ "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {PARAMS} }} ] }} }}"#
+    );
+    let path = Path::new("ha-test.json");
+    let mut storage = crate::config_load::allocate(path, &text).unwrap();
+    let config = crate::config_load::parse(path, &text, &mut storage, &mut Vec::new()).unwrap();
+    check(&config).unwrap();
+    HaRuntime::from_config(&config).unwrap().unwrap()
+}
+
+/// Drives the state machine to load-balancing as a partner in load-balancing would.
+fn to_load_balancing(rt: &mut HaRuntime) {
+    let hb = |state| HeartbeatInfo {
+        state,
+        date_time: unix_secs(),
+        unsent_update_count: 0,
+        scopes: Scopes::NONE,
+    };
+    let svc = rt.service_mut();
+    while svc.poll(0).is_some() {}
+    svc.on_heartbeat_ok(1, unix_secs(), hb(HaState::LoadBalancing));
+    while svc.poll(1).is_some() {}
+    svc.on_sync_done(2, true);
+    while svc.poll(2).is_some() {}
+    assert_eq!(svc.state(), HaState::LoadBalancing);
+}
+
+/// A DHCP message of `message_type` from `chaddr`.
+fn dhcp(message_type: u8, chaddr: [u8; 6]) -> Vec<u8> {
+    let mut p = vec![0u8; 240];
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 6;
+    p[4..8].copy_from_slice(&[0, 0, 0x12, 0x34]);
+    p[28..34].copy_from_slice(&chaddr);
+    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(&[53, 1, message_type, 255]);
+    p
+}
+
+const ADDRESSES: [Ipv4Addr; 1] = [Ipv4Addr::new(198, 18, 0, 1)];
+/// Hash 182: the primary's (server1's) scope (kea-ha.md §3 vector).
+const OURS: [u8; 6] = [2, 0, 0, 0, 0, 3];
+/// Hash 133: the secondary's scope.
+const THEIRS: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+fn handle(engine: &mut engine::HaEngine<EchoEngine>, payload: &[u8]) -> (bool, Hold) {
+    let query = Query {
+        payload,
+        interface: Interface {
+            name: "eth0",
+            addresses: &ADDRESSES,
+            mac: [2, 0, 0, 0, 0, 0xaa],
+        },
+        source_ip: Ipv4Addr::UNSPECIFIED,
+        source_port: 68,
+        destination_ip: Ipv4Addr::BROADCAST,
+        source_mac: [2, 0, 0, 0, 0, 3],
+        transport: Transport::Raw,
+    };
+    let mut reply = [0u8; 1500];
+    let mut journal = MemoryJournal::default();
+    let answered = engine
+        .handle(&query, Timestamp(1_000), &mut reply, &mut journal)
+        .is_some();
+    (answered, engine.hold())
+}
+
+#[test]
+fn waiting_answers_nothing() {
+    let shared = runtime().shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    shared.borrow_mut().service_mut().poll(0);
+    assert_eq!(handle(&mut engine, &dhcp(1, OURS)), (false, Hold::Send));
+}
+
+#[test]
+fn load_balancing_serves_its_scope_and_parks_request_replies() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    // DISCOVER in our scope: answered, no update (never for DISCOVER).
+    assert_eq!(handle(&mut engine, &dhcp(1, OURS)), (true, Hold::Send));
+    // Partner's scope: dropped.
+    assert!(!handle(&mut engine, &dhcp(1, THEIRS)).0);
+    assert!(!handle(&mut engine, &dhcp(3, THEIRS)).0);
+    // REQUEST in our scope: the lease change is queued as one lease4-update and the reply
+    // is parked under an id.
+    let (answered, hold) = handle(&mut engine, &dhcp(3, OURS));
+    assert!(answered);
+    let Hold::Park(id) = hold else {
+        panic!("{hold:?}")
+    };
+    let rt = shared.borrow();
+    let client = rt.client.as_ref().unwrap();
+    assert_eq!(client.len(), 1);
+    assert_eq!(rt.service().unsent_update_count(), 0);
+    assert!(rt.parks[(id & 0xffff) as usize].used);
+}
+
+#[test]
+fn partner_down_sends_no_update_and_counts_it() {
+    let mut rt = runtime();
+    {
+        let svc = rt.service_mut();
+        while svc.poll(0).is_some() {}
+        // No heartbeat answered for longer than max-response-delay; max-unacked-clients 0.
+        svc.on_heartbeat_failed(10_000);
+        while svc.poll(10_000).is_some() {}
+        assert_eq!(svc.state(), HaState::PartnerDown);
+    }
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    // Every scope is served, nothing is parked.
+    assert_eq!(handle(&mut engine, &dhcp(3, THEIRS)), (true, Hold::Send));
+    assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Send));
+    let rt = shared.borrow();
+    assert_eq!(rt.service().unsent_update_count(), 2);
+    assert!(rt.client.as_ref().unwrap().is_empty());
+}
+
+#[test]
+fn a_full_queue_drops_the_reply() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    let client = rt.client.as_mut().unwrap();
+    while client.room() > 0 {
+        client
+            .enqueue(Tag::Reset, REQUEST_TIMEOUT, |b| b.push(b'x'))
+            .unwrap();
+    }
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Drop));
+}
+
+#[test]
+fn the_listener_is_this_peer_url_with_its_credentials_unless_a_control_socket_covers_it() {
+    let rt = runtime();
+    let Some(Listener::Http { address, auth }) = rt.listener(&[]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(address, "198.18.0.1:8001".parse().unwrap());
+    let auth = auth.unwrap();
+    let mut scratch = Vec::new();
+    // base64("ha:one")
+    assert!(auth.allows(Some("Basic aGE6b25l"), &mut scratch));
+    assert!(!auth.allows(Some("Basic aGE6dHdv"), &mut scratch));
+    let covering = Listener::Http {
+        address: "0.0.0.0:8001".parse().unwrap(),
+        auth: None,
+    };
+    assert_eq!(rt.listener(&[covering]).unwrap(), None);
+    let elsewhere = Listener::Http {
+        address: "127.0.0.1:8000".parse().unwrap(),
+        auth: None,
+    };
+    assert!(rt.listener(&[elsewhere]).unwrap().is_some());
+}
+
+#[test]
+fn status_get_gains_the_high_availability_part_and_heartbeats_are_answered() {
+    use crate::control::CommandHook;
+    let shared = runtime().shared();
+    let mut hook = peer_commands::HaCommands::new(shared.clone());
+    let mut out = b"[ ".to_vec();
+    let start = out.len();
+    out.extend_from_slice(br#"{ "arguments": { "pid": 1 }, "result": 0 }"#);
+    hook.amend(br#"{ "command": "status-get" }"#, &mut out, start);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with(r#"[ { "arguments": { "high-availability": [ { "ha-mode": "load-balancing", "ha-servers": { "local": { "role": "primary", "scopes": [  ], "state": "waiting" }"#),
+        "{text}"
+    );
+    assert!(text.ends_with(r#", "pid": 1 }, "result": 0 }"#), "{text}");
+    let mut out = Vec::new();
+    assert!(hook.command(
+        br#"{ "command": "ha-heartbeat", "service": [ "dhcp4" ] }"#,
+        &mut out
+    ));
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with(r#"{ "arguments": { "date-time": ""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""state": "waiting""#), "{text}");
+    let mut out = Vec::new();
+    assert!(hook.command(
+        br#"{ "command": "ha-scopes", "arguments": { "scopes": [ "HA_server1" ] } }"#,
+        &mut out
+    ));
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{ "result": 1, "text": "invalid server name specified 'HA_server1' while enabling/disabling HA scopes" }"#
+    );
+    let mut out = Vec::new();
+    assert!(hook.command(
+        br#"{ "command": "ha-scopes", "arguments": { "scopes": [ "server1", "server2" ] } }"#,
+        &mut out
+    ));
+    assert_eq!(
+        shared.borrow().service().scopes(),
+        Scopes {
+            primary: true,
+            secondary: true
+        }
+    );
+    assert!(!hook.command(br#"{ "command": "lease4-update" }"#, &mut Vec::new()));
+}
+
+#[test]
+fn queries_are_put_in_the_class_of_their_scope_owner() {
+    let rt = runtime();
+    let facts = |chaddr: &'static [u8], message_type| wren_core::ha::load_balance::QueryFacts {
+        message_type: Some(message_type),
+        client_id: &[],
+        chaddr,
+        secs: 0,
+    };
+    assert_eq!(rt.hook_class(&facts(&OURS, 1)), b"HA_server1");
+    assert_eq!(rt.hook_class(&facts(&THEIRS, 1)), b"HA_server2");
+    // Not load balanced (DHCPLEASEQUERY-like type 10): the primary's scope.
+    assert_eq!(rt.hook_class(&facts(&THEIRS, 10)), b"HA_server1");
+}
