@@ -546,7 +546,11 @@ impl<'a> Stats<'a> {
 
     /// Counts a lease change made outside the packet path (control commands, reclamation,
     /// HA updates): `before` is the address's lease before the change, if any; `after` the
-    /// record written (`valid_lifetime` 0 for a removal).
+    /// record written (`valid_lifetime` 0 for a removal). Only `assigned-addresses` and
+    /// `declined-addresses` move: Kea's lease_cmds (`lease4-add`, `-update`, which HA lease
+    /// updates use too) leave `cumulative-assigned-addresses` alone, which counts the
+    /// allocation engine's assignments only (checked on kea-dhcp4 2.2: after `lease4-add`,
+    /// `cumulative-assigned-addresses` stays 0 while `subnet[1].assigned-addresses` is 1).
     pub fn record_lease_change(
         &mut self,
         before: Option<LeaseCount>,
@@ -558,15 +562,6 @@ impl<'a> Stats<'a> {
         }
         if !after.is_removal() {
             self.count_lease(after.subnet_id, after.state, 1, now);
-            if before.is_none() && after.state == LeaseState::Default {
-                self.add_subnet(
-                    after.subnet_id,
-                    SubnetStat::CumulativeAssignedAddresses,
-                    1,
-                    now,
-                );
-                self.add_global(GlobalStat::CumulativeAssignedAddresses, 1, now);
-            }
         }
     }
 
@@ -597,7 +592,14 @@ impl<'a> Stats<'a> {
                 self.add_subnet(id, SubnetStat::ReclaimedDeclinedAddresses, 1, now);
                 self.add_global(GlobalStat::ReclaimedDeclinedAddresses, 1, now);
             }
-            LeaseState::ExpiredReclaimed => {}
+            // The table reports a lease it keeps as state 2 after reclaiming it; only a
+            // lease in state 0 is kept that way (a declined one is removed, reported with
+            // its state 1), so it was an assigned address (core/src/lease/table.rs
+            // `reclaim_expired`). Without this, `assigned-addresses` never fell when
+            // `hold-reclaimed-time` (default 3600 s) keeps reclaimed leases.
+            LeaseState::ExpiredReclaimed => {
+                self.add_subnet(id, SubnetStat::AssignedAddresses, -1, now)
+            }
         }
     }
 

@@ -240,6 +240,8 @@ pub struct CoreEngine<'c, 't, 's> {
     classes: CompiledClasses<'c>,
     /// Log-line context, reused for every query (nothing allocated per packet).
     label: LabelScratch,
+    /// [HA] `HA_<peer>` of the next query (set by `crate::ha::engine`), empty for none.
+    hook_class: &'static [u8],
     /// `-p` / `-P`: the core decides every reply's port from them ([`server::Engine::with_ports`]).
     ports: (u16, u16),
     /// [packet trace] Whether to trace a packet, and its line buffer.
@@ -362,6 +364,7 @@ impl<'c, 't, 's> CoreEngine<'c, 't, 's> {
             serving: true,
             classes: CompiledClasses::compile(&config),
             label: LabelScratch::new(),
+            hook_class: &[],
             ports: (
                 wren_core::server::destination::SERVER_PORT,
                 wren_core::server::destination::CLIENT_PORT,
@@ -410,6 +413,12 @@ fn client_label<'a>(
 
 /// Logs a lease event with Kea's message id and label (see [`LabelScratch`]).
 fn log_summary(summary: &Summary, payload: &[u8], label: &mut LabelScratch) {
+    // At Kea's usual WARN severity nothing below is written: skip the label's option parse
+    // (a second parse of every query) and the formatting.
+    #[cfg(not(test))]
+    if !log::log_enabled!(target: logging::TARGET_LEASES, log::Level::Info) {
+        return;
+    }
     let stored = label.hostname.get(..label.hostname_len).unwrap_or(&[]);
     let query = label
         .options
@@ -446,7 +455,8 @@ impl Engine for CoreEngine<'_, '_, '_> {
         let store: &mut dyn LeaseStore = &mut *self.table;
         let (server_port, client_port) = self.ports;
         let mut engine = server::Engine::new(&self.config, store, &mut self.cursors)
-            .with_ports(server_port, client_port);
+            .with_ports(server_port, client_port)
+            .with_hook_class(self.hook_class); // [HA]
         let tests = CompiledClassTests {
             view: ExprView {
                 ops: &self.classes.ops,
@@ -533,6 +543,11 @@ impl Engine for CoreEngine<'_, '_, '_> {
         f(&mut self.table.iter().map(|(_, record)| record));
     }
 
+    // [HA]
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        self.hook_class = class;
+    }
+
     // [control API]
     fn set_serving(&mut self, serving: bool) {
         self.serving = serving;
@@ -566,6 +581,26 @@ impl std::fmt::Display for NotServed<'_> {
     }
 }
 
+/// Kea's shortest lease row (no client-id, hostname or user context) is about 56 bytes.
+const SHORTEST_ROW_BYTES: u64 = 56;
+
+/// At most how many rows the lease file set at `path` holds (the journal, `.1`, `.2`,
+/// `.completed`): its size over the shortest row. The table widens its indexes for that many
+/// before the load ([`LeaseTable::reserve`]) instead of rehashing as they fill; a file of
+/// long rows or of many rewrites of the same address only makes the estimate generous.
+fn estimated_rows(path: &std::path::Path) -> usize {
+    let bytes: u64 = ["", ".1", ".2", ".completed"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::metadata(name).ok()
+        })
+        .map(|m| m.len())
+        .sum();
+    usize::try_from(bytes / SHORTEST_ROW_BYTES).unwrap_or(usize::MAX)
+}
+
 /// Opens the lease file named by `config` and loads it into `table` (Kea's journal rules
 /// and `sanity-checks.lease-checks`, through [`TableSink`]). A file set in another Kea
 /// schema is rewritten at once, as Kea runs LFC in that case.
@@ -574,6 +609,11 @@ pub fn open_lease_file(
     table: &mut LeaseTable<'_>,
 ) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
     let options = OpenOptions::from_config(config);
+    if options.persist {
+        table.reserve(estimated_rows(
+            options.path.unwrap_or(lease_file::default_path()),
+        ));
+    }
     let mut sink = TableSink::new(table, config, config.globals.lease_checks);
     let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
     if report.needs_compaction {

@@ -394,6 +394,11 @@ pub struct LeaseFile {
     /// batch, cut it (or, if that still fails, end it with `\n` so it stays one bad row
     /// instead of swallowing the next one).
     journal_needs_newline: bool,
+    /// The journal was created (or its header rewritten) at start without a sync: its header
+    /// and directory entry are made durable by the first batch's commit instead (a journal
+    /// without rows needs no durability: a lost or torn header is recreated at the next
+    /// start), which keeps two disk syncs off the start-up path.
+    dir_sync_pending: bool,
     /// Rows formatted since the last sync: `batch[..batch_len]` (the vector's length is its
     /// usable size, so formatting never zero-fills or reallocates per row).
     batch: Vec<u8>,
@@ -456,6 +461,7 @@ impl LeaseFile {
             name,
             journal: None,
             journal_len: 0,
+            dir_sync_pending: false,
             journal_needs_newline: false,
             batch: Vec::new(),
             batch_len: 0,
@@ -564,7 +570,13 @@ impl LeaseFile {
             self.discard_batch();
             return Err(Error::ConversionPending);
         }
-        let result = self.write_batch();
+        let mut result = self.write_batch();
+        if result.is_ok() && self.dir_sync_pending {
+            // The first commit after the journal was created: its directory entry too
+            // (`write_batch` has just fdatasynced the header with the rows).
+            result = self.sync_dir();
+            self.dir_sync_pending = result.is_err();
+        }
         self.discard_batch();
         result
     }
@@ -790,9 +802,8 @@ impl LeaseFile {
             journal
                 .set_len(0)
                 .and_then(|()| journal.write_all(&header))
-                .and_then(|()| journal.sync_data())
                 .map_err(|e| io_err("write header", &path, e))?;
-            self.sync_dir()?;
+            self.dir_sync_pending = true;
             self.journal_len = header_len;
         } else if let Some(tail) = scan.unterminated_tail {
             if tail.parsed {

@@ -351,7 +351,8 @@ enum Sink {
     Stdout,
     Stderr,
     Syslog(SyslogSink),
-    File(File),
+    /// An open log file and the name it was configured as.
+    File(File, PathBuf),
 }
 
 struct Entry {
@@ -378,6 +379,32 @@ impl fmt::Debug for Loggers {
 impl Loggers {
     /// Opens the outputs of `specs`.
     pub fn open(specs: &[LoggerSpec]) -> Result<Loggers, LogError> {
+        Loggers::open_after(specs, None, &mut Vec::new())
+    }
+
+    /// The open file of `previous` configured as `path`, duplicated (`dup` works in
+    /// capability mode).
+    fn reuse_file(previous: Option<&Loggers>, path: &Path) -> Option<File> {
+        previous?
+            .entries
+            .iter()
+            .flat_map(|e| e.sinks.iter())
+            .find_map(|sink| match sink {
+                Sink::File(f, p) if p == path => f.try_clone().ok(),
+                _ => None,
+            })
+    }
+
+    /// Opens the outputs of `specs` on a reload. A log file that can no longer be opened
+    /// for lack of permission — typically created by root before the privilege drop, or
+    /// in a directory not opened before the sandbox point — keeps the descriptor
+    /// `previous` holds for the same name (a note says so), rather than failing the whole
+    /// logger configuration.
+    fn open_after(
+        specs: &[LoggerSpec],
+        previous: Option<&Loggers>,
+        notes: &mut Vec<String>,
+    ) -> Result<Loggers, LogError> {
         let mut entries = Vec::with_capacity(specs.len());
         for spec in specs {
             let mut sinks = Vec::with_capacity(spec.outputs.len());
@@ -390,14 +417,27 @@ impl Loggers {
                     }
                     // Through the directory table: a reload reopens it after the sandbox
                     // point (crate::sandbox::dirs).
-                    OutputSpec::File(path) => {
-                        Sink::File(crate::sandbox::dirs::open_append(path).map_err(|source| {
-                            LogError::OpenFile {
-                                path: path.clone(),
-                                source,
+                    OutputSpec::File(path) => match crate::sandbox::dirs::open_append(path) {
+                        Ok(file) => Sink::File(file, path.clone()),
+                        Err(source) => match Loggers::reuse_file(previous, path)
+                            .filter(|_| source.kind() == io::ErrorKind::PermissionDenied)
+                        {
+                            Some(file) => {
+                                notes.push(format!(
+                                    "{}: cannot reopen ({source}); still writing to the file \
+                                     opened before",
+                                    path.display()
+                                ));
+                                Sink::File(file, path.clone())
                             }
-                        })?)
-                    }
+                            None => {
+                                return Err(LogError::OpenFile {
+                                    path: path.clone(),
+                                    source,
+                                })
+                            }
+                        },
+                    },
                 });
             }
             entries.push(Entry {
@@ -463,7 +503,7 @@ impl Loggers {
         let mut console: Option<LineBuf> = None;
         for sink in &mut entry.sinks {
             match sink {
-                Sink::Stdout | Sink::Stderr | Sink::File(_) => {
+                Sink::Stdout | Sink::Stderr | Sink::File(..) => {
                     let line = console.get_or_insert_with(|| {
                         let mut l = LineBuf::new();
                         let _ = write!(
@@ -489,7 +529,7 @@ impl Loggers {
                     let _ = match sink {
                         Sink::Stdout => io::stdout().lock().write_all(bytes),
                         Sink::Stderr => io::stderr().lock().write_all(bytes),
-                        Sink::File(f) => f.write_all(bytes),
+                        Sink::File(f, _) => f.write_all(bytes),
                         Sink::Syslog(_) => Ok(()),
                     };
                 }
@@ -525,7 +565,7 @@ impl Loggers {
                 let _ = match s {
                     Sink::Stdout => io::stdout().flush(),
                     Sink::Stderr => io::stderr().flush(),
-                    Sink::File(f) => f.flush(),
+                    Sink::File(f, _) => f.flush(),
                     Sink::Syslog(_) => Ok(()),
                 };
             }
@@ -723,7 +763,15 @@ pub fn configure(config: &Config<'_>, debug: bool) -> Result<(), LogError> {
     if debug {
         force_debug(&mut specs);
     }
-    install(&specs)?;
+    let mut notes = Vec::new();
+    install_noting(&specs, &mut notes)?;
+    for note in notes {
+        emit(
+            Level::Warn,
+            TARGET_DHCP4,
+            format_args!("WREN_LOG_FILE_KEPT {}", Sanitized(&note)),
+        );
+    }
     for name in unknown {
         emit(
             Level::Warn,
@@ -739,11 +787,22 @@ pub fn configure(config: &Config<'_>, debug: bool) -> Result<(), LogError> {
 
 /// Opens `specs` and makes them the process's outputs.
 pub fn install(specs: &[LoggerSpec]) -> Result<(), LogError> {
-    let loggers = Loggers::open(specs)?;
-    let max = loggers.max_level();
-    if let Ok(mut g) = LOGGER.loggers.lock() {
-        *g = Some(loggers);
-    }
+    install_noting(specs, &mut Vec::new())
+}
+
+/// [`install`], keeping a previous log file's descriptor where the file cannot be
+/// reopened (see [`Loggers::open_after`]); `notes` says where.
+fn install_noting(specs: &[LoggerSpec], notes: &mut Vec<String>) -> Result<(), LogError> {
+    let max = {
+        let mut guard = LOGGER.loggers.lock().ok();
+        let previous = guard.as_deref().and_then(Option::as_ref);
+        let loggers = Loggers::open_after(specs, previous, notes)?;
+        let max = loggers.max_level();
+        if let Some(g) = guard.as_mut() {
+            **g = Some(loggers);
+        }
+        max
+    };
     // Fails only when another logger was installed first (tests); then ours is not active.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(max);

@@ -78,6 +78,12 @@ pub trait Engine {
     fn hold(&mut self) -> Hold {
         Hold::Send
     }
+
+    /// [HA] The class the next query is put in before classification (`HA_<peer>`,
+    /// kea-ha.md §3); empty for none.
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        let _ = class;
+    }
 }
 
 /// [HA] The fate of a reply after its batch's lease file sync.

@@ -11,6 +11,8 @@
 //! Checked: nothing panics; a reply fits its buffer and the size limit, is a BOOTREPLY
 //! with the magic cookie and ends with END; and no address is leased to a second client
 //! while a first client's unexpired lease on it stands (the sink's records are the model).
+//! The packet trace is on: every packet's trace line is formatted into a 700-byte buffer
+//! and must stay within it as UTF-8 without a line break.
 #![no_main]
 
 use std::collections::HashMap;
@@ -21,7 +23,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use wren_core::config;
 use wren_core::lease::{LeaseRecord, LeaseState};
-use wren_core::server::{Engine, Interface, LeaseSink, Outcome, Query, Transport};
+use wren_core::server::trace::write_bounded;
+use wren_core::server::{Engine, Interface, LeaseSink, Outcome, Query, TraceLine, Transport};
 use wren_core::time::Timestamp;
 use wrend::config_load::OwnedConfigStorage;
 use wrend::engine_glue::OwnedLeaseStorage;
@@ -96,7 +99,8 @@ fuzz_target!(|data: &[u8]| {
     let mut lease_storage = OwnedLeaseStorage::for_config(&cfg);
     let mut table = lease_storage.table(&cfg).expect("lease table");
     let mut cursors = vec![Ipv4Addr::UNSPECIFIED; cfg.subnets.len()];
-    let mut engine = Engine::new(&cfg, &mut table, &mut cursors);
+    let mut engine = Engine::new(&cfg, &mut table, &mut cursors).with_trace(true);
+    let mut line = [0u8; 700];
     let mut sink = ModelSink {
         now: T0,
         leases: HashMap::new(),
@@ -146,7 +150,21 @@ fuzz_target!(|data: &[u8]| {
         } else {
             &mut buf
         };
-        if let Outcome::Reply { len, .. } = engine.handle(&query, Timestamp(now), out, &mut sink) {
+        let outcome = engine.handle(&query, Timestamp(now), out, &mut sink);
+        let record = *engine.decision();
+        let n = write_bounded(
+            &mut line,
+            &TraceLine {
+                query: &query,
+                record: &record,
+                outcome: &outcome,
+                reply: out,
+                config: &cfg,
+            },
+        );
+        let text = std::str::from_utf8(&line[..n]).expect("trace line is UTF-8");
+        assert!(!text.contains('\n'), "trace line breaks: {text}");
+        if let Outcome::Reply { len, .. } = outcome {
             assert!(
                 len <= out.len(),
                 "reply of {len} bytes in a {}-byte buffer",

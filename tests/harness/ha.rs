@@ -6,11 +6,10 @@
 //! `kea-dhcp4` with `libdhcp_lease_cmds.so` + `libdhcp_ha.so`, and `kea-ctrl-agent` listening
 //! on the peer URL and forwarding to kea-dhcp4's unix socket, as Kea 2.2 HA peers talk.
 //!
-//! Addresses: the LAN is 198.18.0.0/24 (servers 198.18.0.1 and .2; load generators .50-.59;
-//! pool 198.18.0.100-.149 for the primary's scope, .150-.199 for the secondary's; DHCP
+//! Addresses: the LAN is 198.18.0.0/24 (servers 198.18.0.1 and .2; load generators from
+//! .240; pool 198.18.0.10-.119 for the primary's scope, .120-.229 for the secondary's; DHCP
 //! clients configure their address as a /24, so unicast renewals and releases reach the
-//! servers). Every namespace and process
-//! created here goes on drop, by name and PID.
+//! servers). Every namespace and process created here goes on drop, by name and PID.
 
 // Test-side code reading its own captures: a malformed capture is a test failure, so indexing
 // panics are acceptable here (the pcap walker checks lengths before slicing).
@@ -291,8 +290,8 @@ impl HaSpec {
     }
 
     /// The whole `Dhcp4` config of `this` server. The subnet 198.18.0.0/24 has one pool per
-    /// active scope: .100-.149 for `HA_server1`, .150-.199 for `HA_server2` in load-balancing
-    /// (hot-standby: one pool .100-.199 for everyone).
+    /// active scope: .10-.119 for `HA_server1`, .120-.229 for `HA_server2` in load-balancing
+    /// (hot-standby: one pool .10-.229 for everyone).
     pub fn dhcp4_config(
         &self,
         kind: PeerKind,
@@ -322,12 +321,12 @@ impl HaSpec {
         let split = std::env::var_os("WREN_HA_SHARED_POOL").is_none();
         let pools = if self.mode == "load-balancing" && split {
             format!(
-                r#"{{ "pool": "198.18.0.100 - 198.18.0.149", "client-class": "HA_{}" }},
-                  {{ "pool": "198.18.0.150 - 198.18.0.199", "client-class": "HA_{}" }}"#,
+                r#"{{ "pool": "198.18.0.10 - 198.18.0.119", "client-class": "HA_{}" }},
+                  {{ "pool": "198.18.0.120 - 198.18.0.229", "client-class": "HA_{}" }}"#,
                 self.peers[0].name, self.peers[1].name
             )
         } else {
-            r#"{ "pool": "198.18.0.100 - 198.18.0.199" }"#.to_string()
+            r#"{ "pool": "198.18.0.10 - 198.18.0.229" }"#.to_string()
         };
         format!(
             r#"{{

@@ -1,7 +1,7 @@
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! `-t` agrees with Kea 2.2 on which config files are valid: the seed configs in
 //! core/tests/fixtures, the harness's own templates, and (when present) Kea's example configs
-//! in `$WREN_CORPUS` (default /work/shared/corpus/kea4-examples). The check runs in a namespace
+//! in `../shared/corpus/kea4-examples` next to the repository (or `$WREN_CORPUS`). The check runs in a namespace
 //! that has the interfaces the files name (Kea checks that they exist).
 
 use std::path::{Path, PathBuf};
@@ -23,14 +23,26 @@ fn config_files(dir: &Path) -> Vec<PathBuf> {
             "seed-198-e2e.conf",
             std::fs::read_to_string(root.join("tests/configs/seed-198.conf.in")).unwrap(),
         ),
+        (
+            "differential.conf",
+            std::fs::read_to_string(root.join("tests/configs/differential.conf.in")).unwrap(),
+        ),
     ] {
         let p = dir.join(name);
         std::fs::write(&p, render(&template, "eth0", dir)).unwrap();
         files.push(p);
     }
-    let corpus = std::env::var_os("WREN_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/corpus/kea4-examples"));
+    // `../shared/corpus/kea4-examples` relative to the repository root, or `WREN_CORPUS`
+    // (then it must exist: `.ci/run` sets it whenever ../shared/corpus is there).
+    let (corpus, required) = match std::env::var_os("WREN_CORPUS") {
+        Some(d) => (PathBuf::from(d), true),
+        None => (root.join("../shared/corpus/kea4-examples"), false),
+    };
+    assert!(
+        !required || corpus.is_dir(),
+        "WREN_CORPUS={} is not a directory",
+        corpus.display()
+    );
     if let Ok(entries) = std::fs::read_dir(&corpus) {
         files.extend(
             entries

@@ -1,8 +1,9 @@
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! The HTTP control listener under abuse (issue 5, "How it is checked"): an oversized body,
-//! endless headers, 500 idle connections, a slow writer, 64 large bodies at once, invalid
+//! endless headers, 500 idle connections, a slow writer, 60 large bodies at once, invalid
 //! JSON and an unknown command. Each gets a clear answer or a closed connection; the
 //! control API still answers a well-behaved client while 500 idle connections are held;
+//! 60 clients sending a 1000 KiB body at once are all answered;
 //! a real DHCP client gets a lease during the abuse and after it; wrend's resident memory
 //! (VmRSS, printed before and after) grows by less than a generous bound.
 
@@ -60,7 +61,7 @@ fn curl(ns: &Netns, json: &str) -> (u16, String) {
 /// until the server closes: the whole answer text.
 fn exchange(stream: &mut TcpStream, request: &[u8]) -> String {
     stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let _ = stream.write_all(request);
     let mut answer = Vec::new();
@@ -223,9 +224,12 @@ fn control_listener_survives_abuse() {
         })
     };
 
-    // 64 clients at once, each with a 1000 KiB body (within the 1 MiB limit): all answered.
+    // 60 clients at once (with the slow writer, within the 64 connection slots), each with
+    // a 1000 KiB body (within the 1 MiB limit): all answered. One event loop serves them
+    // in turn (each body is parsed once; DHCP waits meanwhile, as it would for any command).
+    let started = Instant::now();
     let answers: Vec<String> = net.server.run_inside(|| {
-        let threads: Vec<_> = (0..64)
+        let threads: Vec<_> = (0..60)
             .map(|_| {
                 std::thread::spawn(|| {
                     let body = format!(
@@ -243,6 +247,10 @@ fn control_listener_survives_abuse() {
             .collect();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
+    eprintln!(
+        "60 x 1000 KiB bodies answered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     for a in &answers {
         assert!(
             a.starts_with("HTTP/1.1 200 ") && a.contains("\"result\": 0"),

@@ -233,6 +233,11 @@ fn http_control_api() {
         a.contains("\"result\":0") && a.contains("\"Dhcp4\":{") && a.contains("198.18.0.0/24"),
         "{a}"
     );
+    // The password is redacted in config-get (and kept in the file: see the restart below).
+    assert!(
+        a.contains(r#"{"user":"admin","password":"*****"}"#) && !a.contains("1234"),
+        "config-get shows the password: {a}"
+    );
 
     // lease4-get-all after a real client lease.
     let mut c = Client::start(
@@ -313,6 +318,10 @@ fn http_control_api() {
     assert!(
         text.contains("\"Dhcp4\"") && text.contains("198.18.1.0/24"),
         "{text}"
+    );
+    assert!(
+        text.contains("\"password\": \"1234\""),
+        "config-write must keep the password: {text}"
     );
 
     // Services: one answer per listed service, dhcp6 is not here.

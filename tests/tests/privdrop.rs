@@ -216,6 +216,9 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     let file_log = dir.join("wrend-file.log");
     std::fs::write(&file_log, "").unwrap();
     std::os::unix::fs::chown(&file_log, Some(NOBODY), Some(NOGROUP)).unwrap();
+    // This one the server creates as root at start: the unprivileged server cannot reopen
+    // it on a reload and keeps writing to the descriptor it has.
+    let root_log = dir.join("wrend-root.log");
     let text = std::fs::read_to_string(&config).unwrap();
     let with_include = text
         .replace(
@@ -225,8 +228,10 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
         .replace(
             "{ \"output\": \"stdout\" }",
             &format!(
-                "{{ \"output\": \"stdout\" }}, {{ \"output\": \"{}\" }}",
-                file_log.display()
+                "{{ \"output\": \"stdout\" }}, {{ \"output\": \"{}\" }}, \
+                 {{ \"output\": \"{}\" }}",
+                file_log.display(),
+                root_log.display()
             ),
         );
     assert!(with_include.contains("<?include") && with_include.contains("wrend-file.log"));
@@ -293,6 +298,25 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
         "{}",
         show_log()
     );
+    assert_eq!(std::fs::metadata(&root_log).unwrap().uid(), 0);
+    assert!(
+        show_log().contains(&format!(
+            "WREN_LOG_FILE_KEPT {}: cannot reopen",
+            root_log.display()
+        )),
+        "{}",
+        show_log()
+    );
+    assert!(
+        !show_log().contains(&format!("WREN_LOG_FILE_KEPT {}", file_log.display())),
+        "{}",
+        show_log()
+    );
+    assert!(
+        count(&root_log, "DHCP4_CONFIG_COMPLETE") >= 2,
+        "{}",
+        wren_tests::read_text(&root_log)
+    );
     let sock = dir.join("ctrl.sock");
     let answer = control(&sock, r#"{ "command": "config-get" }"#);
     assert!(answer.contains("\"valid-lifetime\":700"), "{answer}");
@@ -315,8 +339,18 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     );
 
     // config-reload re-reads the written file.
+    let reloads = count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS");
     let answer = control(&sock, r#"{ "command": "config-reload" }"#);
     assert!(answer.contains("\"result\":0"), "{answer}\n{}", show_log());
+    // The answer comes after the check; the reload itself follows in the loop.
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (count(&log, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS") > reloads).then_some(())
+        })
+        .is_some(),
+        "{}",
+        show_log()
+    );
 
     // An include in a directory the server did not open before the drop: refused, named,
     // and the server keeps serving its configuration.

@@ -128,11 +128,13 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::classify::classes::{ClassSet, ClassTable};
-    use crate::classify::eval::EvalContext;
+    use crate::assign::subnet_select::Membership;
+    use crate::classify::engine_glue::CompiledClassTests;
     use crate::classify::program::Op;
     use crate::config::model::*;
     use crate::config::{measure, parse};
+    use crate::server::classes::{run_class_pass, PacketClasses, Pass};
+    use crate::server::{class_words, Interface, Query, Transport};
     use crate::wire::message::Message;
     use crate::wire::options::OptionWriter;
 
@@ -141,7 +143,7 @@ mod tests {
     /// Load `text`, compile its classes, and hand both to `f`.
     fn with_classes(
         text: &str,
-        f: impl FnOnce(&Config<'_>, Result<ClassTable<'_, '_>, std::string::String>),
+        f: impl FnOnce(&Config<'_>, Result<CompiledClassTests<'_, '_>, std::string::String>),
     ) {
         let c = measure(text).unwrap();
         let mut subnets = vec![Subnet::EMPTY; c.subnets];
@@ -190,7 +192,7 @@ mod tests {
         match compile_config_classes(&config, &mut store, &mut compiled) {
             Ok(n) => {
                 assert_eq!(n, config.classes.len());
-                let table = ClassTable {
+                let table = CompiledClassTests {
                     view: store.view(),
                     classes: &compiled,
                 };
@@ -200,7 +202,13 @@ mod tests {
         }
     }
 
-    fn classes_of(table: &ClassTable<'_, '_>, options: &[(u8, &[u8])]) -> Vec<u32> {
+    /// The configured classes (indices) a DISCOVER with `options` ends up in, through the
+    /// engine's class machinery: pass 1, then the required classes of the first subnet.
+    fn classes_of(
+        config: &Config<'_>,
+        table: &CompiledClassTests<'_, '_>,
+        options: &[(u8, &[u8])],
+    ) -> Vec<usize> {
         let mut packet = vec![0u8; 240];
         packet[0] = 1;
         packet[1] = 1;
@@ -216,32 +224,54 @@ mod tests {
         packet.extend_from_slice(&area[..n]);
         let mut scratch = vec![0u8; packet.len()];
         let message = Message::parse(&packet, &mut scratch).unwrap();
-        let ctx = EvalContext {
-            message: &message,
-            interface: b"ue0",
-            source: Ipv4Addr::UNSPECIFIED,
-            destination: Ipv4Addr::BROADCAST,
-            length: 0,
+        let query = Query {
+            payload: &packet,
+            interface: Interface {
+                name: "ue0",
+                addresses: &[],
+                mac: [0; 6],
+            },
+            source_ip: Ipv4Addr::UNSPECIFIED,
+            source_port: 68,
+            destination_ip: Ipv4Addr::BROADCAST,
+            source_mac: [0; 6],
+            transport: Transport::Raw,
         };
-        let mut order = vec![0u32; table.classes.len()];
-        let mut bits = vec![0u64; ClassSet::words_needed(table.classes.len())];
-        let mut set = ClassSet::new(&mut order, &mut bits);
-        let mut eval_scratch = [0u8; 512];
-        table.classify_initial(&mut set, &ctx, &mut eval_scratch, &mut |_, r| {
-            assert!(r.is_ok())
-        });
-        assert!(!table.is_member_named(&set, &message, b"PXE Host"));
-        table.classify_required(
-            &mut set,
-            &mut [3].into_iter(),
-            &ctx,
-            &mut eval_scratch,
-            &mut |_, _| {},
+        let vendor = message.vendor_class_identifier().unwrap_or(&[]);
+        let mut bits = vec![0u64; class_words(config.classes.len())];
+        let classes = PacketClasses::new(config, vendor);
+        run_class_pass(config, table, &query, &classes, &mut bits, Pass::One);
+        let classes = classes.with_tested(&bits, Some(table));
+        assert!(!classes.is_member(b"PXE Host"));
+        // "PXE Host" required (the seed's subnet requires nothing: a config copy whose
+        // name list has it).
+        let mut names = config.names.to_vec();
+        let required = IndexRange {
+            start: names.len() as u32,
+            len: 1,
+        };
+        names.extend(
+            config
+                .classes
+                .iter()
+                .filter(|c| config.bytes(c.name) == b"PXE Host")
+                .map(|c| c.name),
         );
-        assert!(table.is_member_named(&set, &message, b"ALL"));
-        assert!(!table.is_member_named(&set, &message, b"KNOWN"));
-        assert!(!table.is_member_named(&set, &message, b"UNKNOWN"));
-        set.iter().collect()
+        let with_names = Config {
+            names: &names,
+            ..*config
+        };
+        let classes = PacketClasses::new(&with_names, vendor)
+            .with_tested(&bits, Some(table))
+            .with_required(
+                [IndexRange::EMPTY, required, IndexRange::EMPTY],
+                table,
+                &query,
+            );
+        assert!(classes.is_member(b"ALL"));
+        assert!(!classes.is_member(b"KNOWN"));
+        assert!(!classes.is_member(b"UNKNOWN"));
+        classes.configured().collect()
     }
 
     #[test]
@@ -251,10 +281,13 @@ mod tests {
             assert_eq!(config.classes.len(), 4);
             assert_eq!(table.classes[3].name, b"PXE Host");
             assert!(table.classes[3].only_if_required);
-            assert_eq!(classes_of(&table, &[(93, &[0, 0])]), [0, 3]);
-            assert_eq!(classes_of(&table, &[(93, &[0, 7])]), [1, 3]);
-            assert_eq!(classes_of(&table, &[(77, b"iPXE")]), [2, 3]);
-            assert_eq!(classes_of(&table, &[(93, &[0, 6])]), [] as [u32; 0]);
+            assert_eq!(classes_of(config, &table, &[(93, &[0, 0])]), [0, 3]);
+            assert_eq!(classes_of(config, &table, &[(93, &[0, 7])]), [1, 3]);
+            assert_eq!(classes_of(config, &table, &[(77, b"iPXE")]), [2, 3]);
+            assert_eq!(
+                classes_of(config, &table, &[(93, &[0, 6])]),
+                [] as [usize; 0]
+            );
         });
     }
 
@@ -274,11 +307,11 @@ mod tests {
             );
         });
         let text = text.replace("option[pi-tag.text == 'pi'", "option[pi-tag].text == 'no'");
-        with_classes(&text, |_, table| {
+        with_classes(&text, |config, table| {
             let table = table.unwrap();
-            assert_eq!(classes_of(&table, &[(224, b"pi")]), [0]);
+            assert_eq!(classes_of(config, &table, &[(224, b"pi")]), [0]);
             assert_eq!(
-                classes_of(&table, &[(224, b"pi"), (60, b"udhcp 1.35.0")]),
+                classes_of(config, &table, &[(224, b"pi"), (60, b"udhcp 1.35.0")]),
                 [1, 0]
             );
         });

@@ -1,8 +1,7 @@
 //! The classification module as the engine's [`ClassTests`]: the configured classes,
 //! compiled once per config load ([`super::compile_config_classes`]), evaluated against each
 //! query with Kea's expression semantics (kea-expressions.md §4) while the engine keeps the
-//! assignment order of §5 (ALL, `VENDOR_CLASS_…`, pass 1, host lookup, KNOWN/UNKNOWN,
-//! pass 2, required classes).
+//! assignment order of §5 ([`crate::server::classes`]).
 
 use super::classes::CompiledClass;
 use super::eval::{evaluate, ClassQuery, EvalContext, RECOMMENDED_SCRATCH};
@@ -45,6 +44,11 @@ impl ClassQuery for EngineMembership<'_, '_, '_> {
         } else {
             None
         }
+    }
+
+    /// `member('HA_…')`: the hook classes the engine put the packet in.
+    fn has_named(&self, name: &[u8]) -> bool {
+        self.member.is_member(name)
     }
 }
 

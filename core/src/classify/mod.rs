@@ -1,14 +1,16 @@
 //! Client classification: Kea 2.2's expression language (kea-expressions.md) compiled once
-//! at config load and evaluated per packet without allocation, and Kea's class assignment
-//! order (§5).
+//! at config load and evaluated per packet without allocation.
 //!
 //! * [`lexer`] and [`parser`]: `test` text → postfix [`program::Op`]s in an
 //!   [`program::ExprStore`] (caller-provided `&mut [Op]` + literal byte arena).
 //! * [`eval`]: one [`program::Expr`] against a [`eval::EvalContext`] (the parsed message plus
 //!   interface/addresses) and the classes assigned so far, on a fixed value stack over a
 //!   caller-provided scratch buffer.
-//! * [`classes`]: ALL → `VENDOR_CLASS_…` → pass 1 → (host lookup) KNOWN/UNKNOWN → pass 2 →
-//!   required classes, into a caller-provided ordered membership list + bitset.
+//! * [`classes`] and [`config_classes`]: the configured classes compiled in config order;
+//!   [`engine_glue`] hands them to the engine as its [`crate::server::ClassTests`]. Class
+//!   membership and Kea's assignment order (§5: ALL → `VENDOR_CLASS_…` → host classes →
+//!   pass 1 → KNOWN/UNKNOWN → pass 2 → late host classes → required) live in one place,
+//!   [`crate::server::classes`].
 //!
 //! Errors: a parse error names the column (the caller prefixes the class name, as Kea does
 //! with `client class "PXE": test: …`); an evaluation error makes the class not match and is
@@ -25,7 +27,7 @@ pub mod program;
 #[cfg(test)]
 mod tests;
 
-pub use classes::{ClassSet, ClassTable, CompiledClass, EarlierClasses};
+pub use classes::{CompiledClass, EarlierClasses};
 pub use config_classes::{compile_config_classes, storage_needed, ClassCompileError};
 pub use engine_glue::CompiledClassTests;
 pub use eval::{evaluate, ClassQuery, EvalContext, EvalError};
@@ -33,6 +35,30 @@ pub use parser::{compile, ClassRef, Resolver};
 pub use program::{Expr, ExprStore, ExprView, Op};
 
 use core::fmt;
+
+/// Whether a class `test` uses the keywords `known` / `unknown`, which wren accepts (as
+/// `member('KNOWN')` / `not member('KNOWN')`, their Kea ARM meaning) but Kea 2.2's lexer
+/// rejects (`Invalid character: k`, kea-expressions.md §2 **\[checked\]**): the config
+/// loader warns that Kea 2.2 would refuse such a config. A word inside `option[…]` (an
+/// option name) does not count. Text that does not lex is not scanned further.
+pub fn uses_known_keyword(test: &[u8]) -> bool {
+    let mut lexer = lexer::Lexer::new(test);
+    let mut previous = lexer::TokenKind::End;
+    while let Ok(token) = lexer.next_token() {
+        match token.kind {
+            lexer::TokenKind::End => return false,
+            lexer::TokenKind::Word if previous != lexer::TokenKind::LeftBracket => {
+                let word = test.get(token.start..token.end).unwrap_or(&[]);
+                if word == b"known" || word == b"unknown" {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        previous = token.kind;
+    }
+    false
+}
 
 /// Deepest nesting of parentheses, `not`s and function calls a test may have. Deeper
 /// input is rejected with [`ParseErrorKind::TooDeep`] (the parser recurses once per
@@ -42,8 +68,8 @@ pub const MAX_NESTING: usize = 32;
 /// Why a `test` expression does not compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseErrorKind {
-    /// A byte that starts no token (Kea: `Invalid character: k`). This is also how Kea 2.2
-    /// rejects `known` / `unknown`.
+    /// A byte that starts no token (Kea: `Invalid character: k`). (This is also how Kea 2.2
+    /// rejects `known` / `unknown`, which wren accepts: [`uses_known_keyword`].)
     InvalidCharacter(u8),
     /// A word that is not a keyword here (e.g. an option name outside `option[…]`).
     UnexpectedWord,

@@ -477,6 +477,22 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 self.advance()?;
                 self.call(|p| p.string_arg().map(|()| Op::IntToText { width, signed }))?
             }
+            // Kea 2.2's lexer rejects `known` / `unknown` (`Invalid character: k`,
+            // kea-expressions.md §2 [checked]); the Kea ARM lists them as shorthands for
+            // `member('KNOWN')` / `not member('KNOWN')`, and issue 4 asks for them. wren
+            // accepts them with that meaning; the config loader warns that Kea 2.2 would
+            // reject the config ([`super::uses_known_keyword`]).
+            b"known" | b"unknown" => {
+                let negate = word == b"unknown";
+                let at = self.token.at;
+                self.advance()?;
+                self.emit(Op::MemberBuiltin(Builtin::Known), at)?;
+                if negate {
+                    self.emit(Op::Not, at)?;
+                }
+                self.depends_on_known = true;
+                Type::Bool
+            }
             b"member" => {
                 self.advance()?;
                 self.member()?
@@ -498,7 +514,7 @@ impl<R: Resolver + ?Sized> Parser<'_, '_, R> {
                 return Err(self.error(ParseErrorKind::Expected("an expression")))
             }
             _ => {
-                // Kea 2.2's lexer has no rule for other words (`known`, `unknown`, …):
+                // Kea 2.2's lexer has no rule for other words (`lcase`, `match`, …):
                 // `Invalid character: k`.
                 let first = word.first().copied().unwrap_or(b'?');
                 return Err(self.error(ParseErrorKind::InvalidCharacter(first)));

@@ -8,11 +8,11 @@ use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-use super::classes::{compile_class, ClassTable};
+use super::classes::compile_class;
 use super::eval::{evaluate, ClassQuery, EvalContext, EvalError};
 use super::parser::{compile, NoClasses, Resolver};
 use super::program::{ExprStore, Op};
-use super::{ClassSet, CompiledClass, ParseError, ParseErrorKind};
+use super::{CompiledClass, ParseError, ParseErrorKind};
 use crate::wire::message::Message;
 use crate::wire::options::OptionWriter;
 
@@ -401,6 +401,104 @@ fn vendor_options() {
     assert!(on(&plain, "vendor-class[*].data == ''"));
 }
 
+/// `known` / `unknown` (rejected by Kea 2.2's lexer, listed in the Kea ARM) mean
+/// `member('KNOWN')` / `not member('KNOWN')`: pass 2, after the host lookup.
+#[test]
+fn known_and_unknown_keywords() {
+    let packet = query(&[]);
+    let known = Classes {
+        members: 0,
+        known: Some(true),
+    };
+    let unknown = Classes {
+        members: 0,
+        known: Some(false),
+    };
+    for (test, with_host, without_host) in [
+        ("known", true, false),
+        ("unknown", false, true),
+        ("not known", false, true),
+        ("not unknown and known", true, false),
+        ("(unknown)", false, true),
+        ("ifelse(known, 'a', 'b') == 'a'", true, false),
+    ] {
+        assert_eq!(eval_with(test, &packet, &known), Ok(with_host), "{test}");
+        assert_eq!(
+            eval_with(test, &packet, &unknown),
+            Ok(without_host),
+            "{test}"
+        );
+        // Same meaning as the member() spelling, in every state (before the lookup too).
+        let spelled = test
+            .replace("unknown", "not member('KNOWN')")
+            .replace("known", "member('KNOWN')")
+            .replace("not member('KNOWN')", "(not member('KNOWN'))");
+        for classes in [&known, &unknown, &NOBODY] {
+            assert_eq!(
+                eval_with(test, &packet, classes),
+                eval_with(&spelled, &packet, classes),
+                "{test} vs {spelled}"
+            );
+        }
+    }
+    // Both make the class a pass-2 class.
+    let compiled = compile_all(&[
+        ("k", "known", false),
+        ("u", "unknown and option[60].exists", false),
+        ("plain", "option[60].exists", false),
+    ])
+    .unwrap();
+    assert!(compiled.classes[0].depends_on_known());
+    assert!(compiled.classes[1].depends_on_known());
+    assert!(!compiled.classes[2].depends_on_known());
+    // The config loader's warning trigger.
+    assert!(crate::classify::uses_known_keyword(b"known"));
+    assert!(crate::classify::uses_known_keyword(
+        b"option[60].exists and not unknown"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"member('KNOWN')"));
+    assert!(!crate::classify::uses_known_keyword(
+        b"'known' == 'unknown'"
+    ));
+    assert!(!crate::classify::uses_known_keyword(
+        b"option[known].exists"
+    ));
+    assert!(!crate::classify::uses_known_keyword(b"known-option == 'x'"));
+    assert!(!crate::classify::uses_known_keyword(b"'unterminated known"));
+}
+
+/// Bracketed numbers at and beyond their ranges (option/sub-option codes 0..255,
+/// enterprise ids 0..4294967295, 124 tuple index 0..255), and `all` only as a length.
+#[test]
+fn bracket_ranges_and_all() {
+    let vivso: &[u8] = &[0xff, 0xff, 0xff, 0xff, 3, 1, 1, b'x'];
+    let packet = query(&[(125, vivso), (124, &[0, 0, 0x11, 0x8b, 1, b'a'])]);
+    assert!(on(&packet, "vendor[4294967295].exists"));
+    assert!(on(&packet, "vendor[4294967295].option[1].hex == 'x'"));
+    assert!(on(&packet, "vendor.enterprise == 4294967295"));
+    assert!(on(&packet, "option[0].hex == ''"));
+    assert!(on(&packet, "option[255].hex == ''"));
+    assert!(on(&packet, "relay4[255].hex == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[255] == ''"));
+    assert!(on(&packet, "vendor-class[4491].data[0] == 'a'"));
+    assert!(on(&packet, "vendor-class[4491].data == 'a'"));
+    assert!(on(&packet, "option[vivso-suboptions].exists"));
+    assert!(on(&packet, "substring('abc', -3, all) == 'abc'"));
+    for bad in [
+        "vendor[4294967296].exists",
+        "relay4[256].exists",
+        "vendor[1].option[256].exists",
+        "vendor-class[1].data[256] == ''",
+        "option[-1].exists",
+        "substring('abc', all, 1) == ''",
+        "split('abc', '.', all) == ''",
+        "vendor[].exists",
+    ] {
+        let e = parse_error(bad);
+        assert!(e.column >= 1, "{bad}: {e}");
+    }
+}
+
 #[test]
 fn member_builtins() {
     let packet = query(&[(60, b"PXEClient:Arch:00000")]);
@@ -464,16 +562,25 @@ fn parse_errors_name_the_column() {
     assert_eq!((e.kind, e.column), (ParseErrorKind::UnknownOptionName, 8));
     assert_eq!(e.token(test), "no-such-option");
 
-    // Kea 2.2's lexer has no `known`/`unknown`.
-    let e = parse_error("known");
+    // Words Kea 2.2's lexer has no rule for (3.0's `lcase`, `match`).
+    let e = parse_error("lcase('A') == 'a'");
     assert_eq!(
         (e.kind, e.column),
-        (ParseErrorKind::InvalidCharacter(b'k'), 1)
+        (ParseErrorKind::InvalidCharacter(b'l'), 1)
     );
-    assert_eq!(format!("{e}"), "column 1: Invalid character: k");
+    assert_eq!(format!("{e}"), "column 1: Invalid character: l");
     assert_eq!(
-        parse_error("not unknown").kind,
-        ParseErrorKind::InvalidCharacter(b'u')
+        parse_error("not match('x')").kind,
+        ParseErrorKind::InvalidCharacter(b'm')
+    );
+    // `known` is a boolean: it cannot be compared or called.
+    assert_eq!(
+        parse_error("known == 'true'").kind,
+        ParseErrorKind::Expected("a string expression")
+    );
+    assert_eq!(
+        parse_error("known('x')").kind,
+        ParseErrorKind::TrailingInput
     );
 
     assert_eq!(
@@ -794,51 +901,78 @@ fn classify_steps(
     host_classes: &[u32],
     required: &[u32],
 ) -> Vec<&'static str> {
-    let table = ClassTable {
+    use crate::assign::fixture::Fixture;
+    use crate::config::{IdentifierType, IndexRange};
+    use crate::server::classes::{run_class_pass, PacketClasses, Pass};
+    use crate::server::{class_words, Interface, Query, Transport};
+    // The engine's class machinery (crate::server::classes) over a config holding the
+    // compiled classes, a host with `host_classes` and a subnet requiring `required`.
+    let mut f = Fixture::new();
+    for c in &compiled.classes {
+        let i = f.class(core::str::from_utf8(c.name).unwrap());
+        if c.test.is_some() {
+            f.classes[i].test = f.text(b"compiled");
+        }
+        f.classes[i].only_if_required = c.only_if_required;
+    }
+    let names = |f: &mut Fixture, list: &[u32]| {
+        let start = f.names.len() as u32;
+        for &i in list {
+            let t = f.text(compiled.classes[i as usize].name);
+            f.names.push(t);
+        }
+        IndexRange {
+            start,
+            len: list.len() as u32,
+        }
+    };
+    let s = f.subnet(1, "198.18.0.0/24");
+    let host = f.reservation(Some(s), IdentifierType::HwAddress, &[1], None, "");
+    f.reservations[host].client_classes = names(&mut f, host_classes);
+    let required = names(&mut f, required);
+    let config = f.config();
+    let tests = super::CompiledClassTests {
         view: super::ExprView {
             ops: &compiled.ops,
             literals: &compiled.literals,
         },
         classes: &compiled.classes,
     };
+    let query = Query {
+        payload: packet,
+        interface: Interface {
+            name: "veth-wren0",
+            addresses: &[],
+            mac: [0; 6],
+        },
+        source_ip: Ipv4Addr::UNSPECIFIED,
+        source_port: 68,
+        destination_ip: Ipv4Addr::BROADCAST,
+        source_mac: [0; 6],
+        transport: Transport::Raw,
+    };
     let mut option_scratch = vec![0u8; packet.len()];
     let message = Message::parse(packet, &mut option_scratch).unwrap();
-    let ctx = EvalContext {
-        message: &message,
-        interface: b"veth-wren0",
-        source: Ipv4Addr::UNSPECIFIED,
-        destination: Ipv4Addr::BROADCAST,
-        length: 300,
-    };
-    let mut order = vec![0u32; compiled.classes.len()];
-    let mut bits = vec![0u64; ClassSet::words_needed(compiled.classes.len())];
-    let mut set = ClassSet::new(&mut order, &mut bits);
-    let mut scratch = [0u8; 1024];
-    let mut errors = 0;
-    let mut report = |_: u32, r: Result<bool, EvalError>| errors += usize::from(r.is_err());
-    table.classify_initial(&mut set, &ctx, &mut scratch, &mut report);
+    let vendor = message.vendor_class_identifier().unwrap_or(&[]);
+    let mut bits = vec![0u64; class_words(config.classes.len())];
+    let mut classes = PacketClasses::new(&config, vendor);
+    run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::One);
     if let Some(known) = known {
-        table.classify_after_host_lookup(
-            &mut set,
-            known,
-            &mut host_classes.iter().copied(),
-            &ctx,
-            &mut scratch,
-            &mut report,
-        );
+        classes = classes.with_host(known, Some(host));
+        if classes.has_early_host_classes() {
+            run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::One);
+        }
+        run_class_pass(&config, &tests, &query, &classes, &mut bits, Pass::Two);
     }
-    table.classify_required(
-        &mut set,
-        &mut required.iter().copied(),
-        &ctx,
-        &mut scratch,
-        &mut report,
+    let classes = classes.with_tested(&bits, Some(&tests)).with_required(
+        [IndexRange::EMPTY, required, IndexRange::EMPTY],
+        &tests,
+        &query,
     );
-    assert_eq!(errors, 0);
-    assert!(!set.overflowed());
-    set.iter()
+    classes
+        .configured()
         .map(|i| {
-            let name = compiled.classes[i as usize].name;
+            let name = compiled.classes[i].name;
             SEED_NAMES
                 .iter()
                 .chain(EXTRA_NAMES.iter())
@@ -1026,46 +1160,11 @@ fn assignment_order_known_unknown_drop_and_host_classes() {
             "after-raspi"
         ]
     );
-    // DROP
-    let table = ClassTable {
-        view: super::ExprView {
-            ops: &compiled.ops,
-            literals: &compiled.literals,
-        },
-        classes: &compiled.classes,
-    };
+    // DROP: a pass-1 class like any other; the engine drops a packet in it.
     for (vendor, dropped) in [(&b"evil"[..], true), (&b"good"[..], false)] {
         let packet = query(&[(60, vendor)]);
-        let mut option_scratch = vec![0u8; packet.len()];
-        let message = Message::parse(&packet, &mut option_scratch).unwrap();
-        let ctx = EvalContext {
-            message: &message,
-            interface: b"",
-            source: Ipv4Addr::UNSPECIFIED,
-            destination: Ipv4Addr::UNSPECIFIED,
-            length: 0,
-        };
-        let mut order = [0u32; 8];
-        let mut bits = [0u64; 1];
-        let mut set = ClassSet::new(&mut order, &mut bits);
-        let mut scratch = [0u8; 256];
-        table.classify_initial(&mut set, &ctx, &mut scratch, &mut |_, _| {});
-        assert_eq!(table.is_dropped(&set), dropped);
+        assert_eq!(classify(&compiled, &packet).contains(&"DROP"), dropped);
     }
-}
-
-#[test]
-fn membership_storage_overflow_is_reported() {
-    let mut order = [0u32; 1];
-    let mut bits = [0u64; 1];
-    let mut set = ClassSet::new(&mut order, &mut bits);
-    assert!(set.insert(3));
-    assert!(!set.insert(3));
-    assert!(!set.overflowed());
-    assert!(!set.insert(5));
-    assert!(set.overflowed());
-    assert!(!set.insert(64), "no bitset word for 64");
-    assert_eq!(set.iter().collect::<Vec<_>>(), [3]);
 }
 
 #[test]
@@ -1075,13 +1174,6 @@ fn evaluation_errors_are_reported_and_do_not_match() {
         ("plain", "member('raspi') or 'a' == 'a'", false),
     ];
     let compiled = compile_all(&defs).unwrap();
-    let table = ClassTable {
-        view: super::ExprView {
-            ops: &compiled.ops,
-            literals: &compiled.literals,
-        },
-        classes: &compiled.classes,
-    };
     let packet = pxe_discover([0, 7], b"PXEClient", None);
     let mut option_scratch = vec![0u8; packet.len()];
     let message = Message::parse(&packet, &mut option_scratch).unwrap();
@@ -1092,19 +1184,18 @@ fn evaluation_errors_are_reported_and_do_not_match() {
         destination: Ipv4Addr::UNSPECIFIED,
         length: 0,
     };
-    let mut order = [0u32; 2];
-    let mut bits = [0u64; 1];
-    let mut set = ClassSet::new(&mut order, &mut bits);
+    let view = super::ExprView {
+        ops: &compiled.ops,
+        literals: &compiled.literals,
+    };
     let mut scratch = [0u8; 256];
-    let mut results = Vec::new();
-    table.classify_initial(&mut set, &ctx, &mut scratch, &mut |i, r| {
-        results.push((i, r))
-    });
+    let raspi = compiled.classes[0].test.unwrap();
     assert_eq!(
-        results,
-        [(0, Err(EvalError::BadAddressLength(2))), (1, Ok(true))]
+        evaluate(view, &raspi, &ctx, &NOBODY, &mut scratch),
+        Err(EvalError::BadAddressLength(2))
     );
-    assert_eq!(set.iter().collect::<Vec<_>>(), [1]);
+    // Through the engine's path the error is "not a member"; the next class still runs.
+    assert_eq!(classify(&compiled, &packet), ["plain"]);
 }
 
 // ---- fuzz ----------------------------------------------------------------------------
@@ -1216,6 +1307,8 @@ fn gen_bool(rng: &mut XorShift, depth: usize) -> String {
         "member('UNKNOWN')",
         "member('VENDOR_CLASS_PXEClient')",
         "member('HA_a')",
+        "known",
+        "unknown",
     ];
     if depth == 0 || rng.below(4) == 0 {
         return String::from(LEAVES[rng.below(LEAVES.len())]);
@@ -1260,6 +1353,7 @@ const SOUP: &[&str] = &[
     "1.2.3",
     "::",
     "known",
+    "unknown",
     "=",
     "#",
     "é",

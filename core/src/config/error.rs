@@ -590,6 +590,10 @@ pub enum ConfigWarningKind {
     },
     /// `lease-database.persist` is false: leases are kept in memory only.
     LeasesNotPersisted,
+    /// A class `test` uses `known` / `unknown`: wren reads them as `member('KNOWN')` /
+    /// `not member('KNOWN')` (the Kea ARM's meaning), but Kea 2.2's lexer rejects them
+    /// (`Invalid character: k`), so Kea 2.2 would refuse this config.
+    KnownKeywordRejectedByKea,
     /// A key repeated in one map with the same value (same tokens, white space and comments
     /// aside). Kea 2.2 rejects any repeated key; wren accepts this case (the founding user's
     /// config has four) and ignores the later entry. A repeat with a different value is
@@ -620,6 +624,10 @@ impl fmt::Display for ConfigWarningKind {
             ConfigWarningKind::IgnoredOptionValues { count } => write!(
                 f,
                 "{count} value(s) after the first are ignored: the option is not an array (as Kea)"
+            ),
+            ConfigWarningKind::KnownKeywordRejectedByKea => f.write_str(
+                "the test uses `known`/`unknown`, read as member('KNOWN')/not member('KNOWN'); \
+                 Kea 2.2 rejects these keywords (Invalid character), so Kea 2.2 would refuse this config",
             ),
             ConfigWarningKind::LeasesNotPersisted => {
                 f.write_str("lease-database persist is false: leases are kept in memory only")

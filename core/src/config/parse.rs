@@ -1193,7 +1193,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 }
                 "test" => {
                     test_pos = Some(k.pos);
-                    c.test = self.string_field(None)?;
+                    let t = self.r.string()?;
+                    if crate::classify::uses_known_keyword(t.text.as_bytes()) {
+                        self.r
+                            .warn(t.pos, ConfigWarningKind::KnownKeywordRejectedByKea);
+                    }
+                    c.test = self.store_str(&t)?;
                 }
                 "only-if-required" => {
                     required_pos = Some(k.pos);

@@ -986,3 +986,24 @@ fn an_unknown_hook_library_is_an_error_naming_it_line_column_and_key() {
     );
     assert!(e.kind.is_unsupported_feature());
 }
+
+/// `known` / `unknown` in a class test load (as member('KNOWN') / not member('KNOWN')) with a
+/// warning naming the class test's place and saying Kea 2.2 would reject the config; the
+/// member() spelling and a quoted 'known' give no warning.
+#[test]
+fn known_keyword_in_a_test_is_a_warning() {
+    let body = r#""client-classes": [
+  { "name": "a", "test": "member('KNOWN')" },
+  { "name": "b", "test": "'known' == 'unknown'" },
+  { "name": "c", "test": "not unknown" } ]"#;
+    with_config(&wrapped(body), |cfg, warnings| {
+        assert_eq!(cfg.classes.len(), 3);
+        assert_eq!(cfg.bytes(cfg.classes[2].test), b"not unknown");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("Kea 2.2 would refuse")
+                && warnings[0].contains("line 6 col 26: Dhcp4.client-classes[2].test"),
+            "{warnings:?}"
+        );
+    });
+}

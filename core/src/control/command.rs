@@ -46,6 +46,7 @@ commands! {
     Lease4GetByHostname = "lease4-get-by-hostname",
     Lease4GetByHwAddress = "lease4-get-by-hw-address",
     Lease4GetPage = "lease4-get-page",
+    Lease4ResendDdns = "lease4-resend-ddns",
     Lease4Update = "lease4-update",
     Lease4Wipe = "lease4-wipe",
     LeasesReclaim = "leases-reclaim",

@@ -117,7 +117,20 @@ pub(crate) fn add<'r>(
     sink: &mut dyn LeaseSink,
     update: bool,
 ) -> Result<Decision<'r>, Refusal> {
-    let a = args::map(args)?;
+    // Kea 2.2's texts without arguments (checked on kea-dhcp4 2.2 + lease_cmds).
+    let a = args.ok_or_else(|| {
+        if update {
+            refuse(
+                RESULT_ERROR,
+                format_args!("no parameters specified for lease4-update command"),
+            )
+        } else {
+            refuse(
+                RESULT_ERROR,
+                format_args!("no parameters specified for the command"),
+            )
+        }
+    })?;
     let address = args::req_address(&a, "ip-address")?;
     let hw_text = args::req_string(&a, "hw-address")?;
     let mut hw_buf = [0u8; HWADDR_MAX];
@@ -225,6 +238,16 @@ fn find(a: &Node<'_>, env: &Env<'_, '_, '_>) -> Result<Option<Ipv4Addr>, Refusal
     if let Some(address) = args::address(a, "ip-address")? {
         return Ok(env.leases.get(address).map(|r| r.address));
     }
+    // Kea checks `subnet-id` before the identifier (checked: `{}` answers this).
+    let subnet_id = match a.get("subnet-id") {
+        Some(Value::Int(v)) if (0..=i64::from(u32::MAX)).contains(&v) => v as u32,
+        _ => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("Mandatory 'subnet-id' parameter missing."),
+            ))
+        }
+    };
     let kind = match a.get("identifier-type") {
         Some(Value::Str(s)) => s,
         _ => {
@@ -244,15 +267,6 @@ fn find(a: &Node<'_>, env: &Env<'_, '_, '_>) -> Result<Option<Ipv4Addr>, Refusal
                 format_args!(
                     "No 'ip-address' provided and 'identifier' is either missing or not a string."
                 ),
-            ))
-        }
-    };
-    let subnet_id = match a.get("subnet-id") {
-        Some(Value::Int(v)) if (0..=i64::from(u32::MAX)).contains(&v) => v as u32,
-        _ => {
-            return Err(refuse(
-                RESULT_ERROR,
-                format_args!("Mandatory 'subnet-id' parameter missing."),
             ))
         }
     };
@@ -373,9 +387,7 @@ pub(crate) fn get_page<'r>(
         Some(_) => {
             return Err(refuse(
                 RESULT_ERROR,
-                format_args!(
-                    "'from' parameter value is neither 'start' keyword nor a valid IPv4 address"
-                ),
+                format_args!("'from' parameter must be a string"),
             ))
         }
     };
@@ -426,7 +438,12 @@ pub(crate) fn get_by<'r>(
     env: &mut Env<'_, '_, '_>,
 ) -> Result<Decision<'r>, Refusal> {
     use super::Command as C;
-    let a = args::map(args)?;
+    let a = args.ok_or_else(|| {
+        refuse(
+            RESULT_ERROR,
+            format_args!("Command arguments missing or a not a map."),
+        )
+    })?;
     let key = match command {
         C::Lease4GetByHwAddress => "hw-address",
         C::Lease4GetByClientId => "client-id",
@@ -434,13 +451,26 @@ pub(crate) fn get_by<'r>(
     };
     let value = match a.get(key) {
         Some(Value::Str(s)) => s,
-        _ => {
+        None => {
             return Err(refuse(
                 RESULT_ERROR,
                 format_args!("'{key}' parameter not specified"),
             ))
         }
+        Some(_) => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("'{key}' parameter must be a string"),
+            ))
+        }
     };
+    if command == C::Lease4GetByClientId && value.0.is_empty() {
+        // Kea parses the client-id as a DUID-like identifier (its text, checked).
+        return Err(refuse(
+            RESULT_ERROR,
+            format_args!("Empty DUIDs are not allowed"),
+        ));
+    }
     let filter = match command {
         C::Lease4GetByHwAddress | C::Lease4GetByClientId => {
             let mut buf = [0u8; CLIENT_ID_MAX];
@@ -571,4 +601,31 @@ pub(crate) fn write_lease(
     }
     w.field_u64("valid-lft", u64::from(r.valid_lifetime))?;
     w.end_object()
+}
+
+/// `lease4-resend-ddns`: wren has no DDNS (no D2 client), so it answers as Kea 2.2 does
+/// with DDNS updates off, after the same argument checks (texts checked on kea-dhcp4 2.2;
+/// Kea itself aborts on this command without arguments, wren answers).
+pub(crate) fn resend_ddns<'r>(args: Option<Node<'r>>) -> Result<Decision<'r>, Refusal> {
+    let a = args::map(args)?;
+    match a.get("ip-address") {
+        Some(Value::Str(s)) => {
+            if s.plain().and_then(crate::config::values::ipv4).is_none() {
+                return Err(refuse(
+                    RESULT_ERROR,
+                    format_args!("'{}' is not a valid IP address.", s.0),
+                ));
+            }
+        }
+        _ => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("'ip-address' parameter is missing."),
+            ))
+        }
+    }
+    Err(refuse(
+        RESULT_ERROR,
+        format_args!("DDNS updating is not enabled"),
+    ))
 }

@@ -272,6 +272,12 @@ pub enum Reply<'r> {
     },
     /// `statistic-get-all`.
     Statistics,
+    /// `{ "arguments": { }, "result": 3, "text": … }` (`stat-lease4-get` of an unknown
+    /// subnet).
+    NoData {
+        /// The `text`.
+        text: Text,
+    },
     /// `server-tag-get`.
     ServerTag,
     /// `stat-lease4-get`: rows of the subnets with ids in `first..=last`.
@@ -490,6 +496,7 @@ pub fn execute<'r>(
         | Command::Lease4GetByHostname => lease_cmds::get_by(request.command, args, env),
         Command::Lease4Del => lease_cmds::del(args, env, sink),
         Command::Lease4Wipe => lease_cmds::wipe(args, env, sink),
+        Command::Lease4ResendDdns => lease_cmds::resend_ddns(args),
         Command::StatisticGet | Command::StatisticReset | Command::StatisticRemove => {
             stat_command(request.command, args, env)
         }
@@ -628,9 +635,13 @@ fn stat_lease4_get<'r>(
                 RESULT_ERROR,
                 format_args!("'{name}' parameter must be > 0"),
             )),
-            _ => Err(refuse(
+            None => Err(refuse(
                 RESULT_ERROR,
-                format_args!("'{name}' parameter missing or not an integer"),
+                format_args!("'{name}' parameter missing"),
+            )),
+            Some(_) => Err(refuse(
+                RESULT_ERROR,
+                format_args!("'{name}' parameter is not integer"),
             )),
         }
     };
@@ -638,10 +649,13 @@ fn stat_lease4_get<'r>(
         Some(a) if a.get("subnet-id").is_some() => {
             let n = id(a.get("subnet-id"), "subnet-id")?;
             if env.config.subnet_by_id(n).is_none() {
-                return Err(refuse(
-                    RESULT_EMPTY,
-                    format_args!("subnet-id: {n} does not exist"),
-                ));
+                // Kea: result 3, an empty `arguments` map (checked on kea-dhcp4 2.2).
+                return Ok(Reply::NoData {
+                    text: text(format_args!(
+                        "stat-lease4-get[subnet-id={n}]: no matching data, subnet-id: {n} does not exist"
+                    )),
+                }
+                .into());
             }
             (n, n, text(format_args!("subnet-id={n}")))
         }

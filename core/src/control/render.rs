@@ -83,7 +83,7 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.begin_object()?;
             w.key("Dhcp4")?;
             match edit::dhcp4_map(view.config_text) {
-                Ok(m) => copy_value(w, Value::Map(m))?,
+                Ok(m) => copy_value_redacted(w, Value::Map(m))?,
                 Err(_) => {
                     w.begin_object()?;
                     w.end_object()?
@@ -117,38 +117,30 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
                 None => result_text(w, RESULT_EMPTY, format_args!("Lease not found.")),
             }
         }
-        Reply::Leases { filter, count } => {
-            w.begin_object()?;
-            let start = match w.resume_item() {
-                Some(i) => i as usize,
-                None => {
-                    w.key("arguments")?;
-                    w.begin_object()?;
-                    w.key("leases")?;
-                    w.begin_array()?;
-                    0
+        Reply::Leases { filter, count } => paged_list(
+            w,
+            List::Named("leases"),
+            0,
+            |_| Ok(()),
+            |w, start| {
+                for (i, id) in view.lease_order.iter().enumerate().skip(start) {
+                    let Some(lease) = view.leases.record(LeaseId(*id)) else {
+                        continue;
+                    };
+                    if filter.matches(&lease) {
+                        w.item(i as u64);
+                        write_lease(w, &lease)?;
+                    }
                 }
-            };
-            for (i, id) in view.lease_order.iter().enumerate().skip(start) {
-                let Some(lease) = view.leases.record(LeaseId(*id)) else {
-                    continue;
-                };
-                if filter.matches(&lease) {
-                    w.item(i as u64);
-                    write_lease(w, &lease)?;
-                }
-            }
-            w.end_array()?;
-            w.end_object()?;
-            let result = if *count > 0 {
-                RESULT_SUCCESS
-            } else {
-                RESULT_EMPTY
-            };
-            result_text(w, result, format_args!("{count} IPv4 lease(s) found."))
-        }
+                Ok(())
+            },
+            |_| Ok(()),
+            Outcome::Text(
+                found_or_empty(*count),
+                format_args!("{count} IPv4 lease(s) found."),
+            ),
+        ),
         Reply::LeasePage { after, count } => {
-            w.begin_object()?;
             let order = view.lease_order;
             let first = match after {
                 None => 0,
@@ -158,56 +150,51 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
                         .is_some_and(|r| r.address <= *a)
                 }),
             };
-            let start = match w.resume_item() {
-                Some(i) => i as usize,
-                None => {
-                    w.key("arguments")?;
-                    w.begin_object()?;
-                    w.field_u64("count", *count)?;
-                    w.key("leases")?;
-                    w.begin_array()?;
-                    first
-                }
-            };
-            let end = first.saturating_add(*count as usize).min(order.len());
-            for i in start..end {
-                let Some(lease) = order.get(i).and_then(|id| view.leases.record(LeaseId(*id)))
-                else {
-                    continue;
-                };
-                w.item(i as u64);
-                write_lease(w, &lease)?;
-            }
-            w.end_array()?;
-            w.end_object()?;
-            let result = if *count > 0 {
-                RESULT_SUCCESS
-            } else {
-                RESULT_EMPTY
-            };
-            result_text(w, result, format_args!("{count} IPv4 lease(s) found."))
+            paged_list(
+                w,
+                List::Named("leases"),
+                first,
+                |w| w.field_u64("count", *count),
+                |w, start| {
+                    let end = first.saturating_add(*count as usize).min(order.len());
+                    for i in start..end {
+                        let Some(lease) =
+                            order.get(i).and_then(|id| view.leases.record(LeaseId(*id)))
+                        else {
+                            continue;
+                        };
+                        w.item(i as u64);
+                        write_lease(w, &lease)?;
+                    }
+                    Ok(())
+                },
+                |_| Ok(()),
+                Outcome::Text(
+                    found_or_empty(*count),
+                    format_args!("{count} IPv4 lease(s) found."),
+                ),
+            )
         }
         Reply::SubnetList => {
-            w.begin_object()?;
-            let start = match w.resume_item() {
-                Some(i) => i as usize,
-                None => {
-                    w.key("arguments")?;
-                    w.begin_object()?;
-                    w.key("subnets")?;
-                    w.begin_array()?;
-                    0
-                }
-            };
-            for (i, s) in config.subnets.iter().enumerate().skip(start) {
-                w.item(i as u64);
-                brief(w, s.id, s.prefix)?;
-            }
-            w.end_array()?;
-            w.end_object()?;
             let n = config.subnets.len();
-            let result = if n > 0 { RESULT_SUCCESS } else { RESULT_EMPTY };
-            result_text(w, result, format_args!("{n} IPv4 subnets found"))
+            paged_list(
+                w,
+                List::Named("subnets"),
+                0,
+                |_| Ok(()),
+                |w, start| {
+                    for (i, s) in config.subnets.iter().enumerate().skip(start) {
+                        w.item(i as u64);
+                        brief(w, s.id, s.prefix)?;
+                    }
+                    Ok(())
+                },
+                |_| Ok(()),
+                Outcome::Text(
+                    found_or_empty(n as u64),
+                    format_args!("{n} IPv4 subnets found"),
+                ),
+            )
         }
         Reply::Subnet { index } => {
             w.begin_object()?;
@@ -273,54 +260,50 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             from,
             count,
             page_next,
-        } => {
-            w.begin_object()?;
-            let start = match w.resume_item() {
-                Some(i) => i as usize,
-                None => {
-                    w.key("arguments")?;
-                    w.begin_object()?;
-                    if page_next.is_some() {
-                        w.field_u64("count", *count)?;
+        } => paged_list(
+            w,
+            List::Named("hosts"),
+            *from,
+            |w| match page_next {
+                Some(_) => w.field_u64("count", *count),
+                None => Ok(()),
+            },
+            |w, start| {
+                let mut left = *count;
+                // Hosts already delivered before the resumed item still count.
+                if start > *from {
+                    left = left
+                        .saturating_sub(hosts_matching(config, *subnet_id, *from, start) as u64);
+                }
+                let mut texts = edit::HostTexts::new(view.config_text);
+                for (i, r) in config.reservations.iter().enumerate().skip(start) {
+                    if left == 0 {
+                        break;
                     }
-                    w.key("hosts")?;
-                    w.begin_array()?;
-                    *from
+                    if subnet_id.is_some_and(|id| id != r.subnet_id) {
+                        continue;
+                    }
+                    w.item(i as u64);
+                    write_host(w, view, &mut texts, i, r, subnet_id.is_none())?;
+                    left -= 1;
                 }
-            };
-            let mut left = *count;
-            // Hosts already delivered before the resumed item still count.
-            if start > *from {
-                left = left.saturating_sub(hosts_matching(config, *subnet_id, *from, start) as u64);
-            }
-            let mut texts = edit::HostTexts::new(view.config_text);
-            for (i, r) in config.reservations.iter().enumerate().skip(start) {
-                if left == 0 {
-                    break;
+                Ok(())
+            },
+            |w| match page_next {
+                Some(next) => {
+                    w.key("next")?;
+                    w.begin_object()?;
+                    w.field_u64("from", *next)?;
+                    w.field_u64("source-index", 0)?;
+                    w.end_object()
                 }
-                if subnet_id.is_some_and(|id| id != r.subnet_id) {
-                    continue;
-                }
-                w.item(i as u64);
-                write_host(w, view, &mut texts, i, r, subnet_id.is_none())?;
-                left -= 1;
-            }
-            w.end_array()?;
-            if let Some(next) = page_next {
-                w.key("next")?;
-                w.begin_object()?;
-                w.field_u64("from", *next)?;
-                w.field_u64("source-index", 0)?;
-                w.end_object()?;
-            }
-            w.end_object()?;
-            let result = if *count > 0 {
-                RESULT_SUCCESS
-            } else {
-                RESULT_EMPTY
-            };
-            result_text(w, result, format_args!("{count} IPv4 host(s) found."))
-        }
+                None => Ok(()),
+            },
+            Outcome::Text(
+                found_or_empty(*count),
+                format_args!("{count} IPv4 host(s) found."),
+            ),
+        ),
         Reply::Statistic { name } => {
             w.begin_object()?;
             w.key("arguments")?;
@@ -333,6 +316,13 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.end_object()?;
             w.field_u64("result", 0)?;
             w.end_object()
+        }
+        Reply::NoData { text } => {
+            w.begin_object()?;
+            w.key("arguments")?;
+            w.begin_object()?;
+            w.end_object()?;
+            result_text(w, RESULT_EMPTY, format_args!("{text}"))
         }
         Reply::ServerTag => {
             w.begin_object()?;
@@ -403,22 +393,89 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             };
             result_text(w, result, format_args!("{text}"))
         }
-        Reply::Statistics => {
-            w.begin_object()?;
-            let start = match w.resume_item() {
-                Some(i) => i as usize,
-                None => {
-                    w.key("arguments")?;
-                    w.begin_object()?;
-                    0
+        Reply::Statistics => paged_list(
+            w,
+            List::Arguments,
+            0,
+            |_| Ok(()),
+            |w, start| {
+                for (i, (n, sample)) in view.stats.iter().enumerate().skip(start) {
+                    w.item(i as u64);
+                    write_stat(w, view, n, sample)?;
                 }
-            };
-            for (i, (n, sample)) in view.stats.iter().enumerate().skip(start) {
-                w.item(i as u64);
-                write_stat(w, view, n, sample)?;
+                Ok(())
+            },
+            |_| Ok(()),
+            Outcome::ResultOnly(RESULT_SUCCESS),
+        ),
+    }
+}
+
+/// Where a list answer's items go.
+enum List<'k> {
+    /// A JSON list under this key of `arguments` (`"leases": [ … ]`).
+    Named(&'k str),
+    /// The `arguments` map itself, one key per item (`statistic-get-all`).
+    Arguments,
+}
+
+/// How a list answer ends after `arguments`.
+enum Outcome<'t> {
+    /// `"result": r, "text": "…"`.
+    Text(u16, core::fmt::Arguments<'t>),
+    /// `"result": r` only (Kea's statistics answers have no text).
+    ResultOnly(u16),
+}
+
+/// Kea's result for a list: 0 with items, 3 (empty) without.
+fn found_or_empty(count: u64) -> u16 {
+    if count > 0 {
+        RESULT_SUCCESS
+    } else {
+        RESULT_EMPTY
+    }
+}
+
+/// The resumable skeleton every list answer shares (leases, lease pages, subnets, hosts,
+/// statistics): `{ "arguments": { <head> "<key>": [ <items> ] <tail> }, <outcome> }`.
+/// A long list spans several render chunks: on a resumed chunk ([`JsonOut::resume_item`])
+/// the opening and `head` are not written again and `items` gets the index of the item
+/// the previous chunk stopped at; on the first chunk it gets `first`. `items` marks each
+/// item with [`JsonOut::item`] (its index) so that the next chunk can resume there.
+#[allow(clippy::too_many_arguments)] // each part of the skeleton is one argument
+fn paged_list(
+    w: &mut JsonOut<'_>,
+    list: List<'_>,
+    first: usize,
+    head: impl FnOnce(&mut JsonOut<'_>) -> WriteResult,
+    items: impl FnOnce(&mut JsonOut<'_>, usize) -> WriteResult,
+    tail: impl FnOnce(&mut JsonOut<'_>) -> WriteResult,
+    outcome: Outcome<'_>,
+) -> WriteResult {
+    w.begin_object()?;
+    let start = match w.resume_item() {
+        Some(i) => i as usize,
+        None => {
+            w.key("arguments")?;
+            w.begin_object()?;
+            head(w)?;
+            if let List::Named(key) = list {
+                w.key(key)?;
+                w.begin_array()?;
             }
-            w.end_object()?;
-            w.field_u64("result", 0)?;
+            first
+        }
+    };
+    items(w, start)?;
+    if let List::Named(_) = list {
+        w.end_array()?;
+    }
+    tail(w)?;
+    w.end_object()?;
+    match outcome {
+        Outcome::Text(result, text) => result_text(w, result, text),
+        Outcome::ResultOnly(result) => {
+            w.field_u64("result", u64::from(result))?;
             w.end_object()
         }
     }
@@ -548,6 +605,40 @@ pub(crate) fn copy_value(w: &mut JsonOut<'_>, v: Value<'_>) -> WriteResult {
             }
             w.end_array()
         }
+    }
+}
+
+/// What `config-get` shows instead of a secret.
+pub const REDACTED: &str = "*****";
+
+/// [`copy_value`] with secrets hidden, for `config-get` (issue 5: "config-get (passwords
+/// redacted)"): the string value of every key ending in `password` or `secret` at any depth
+/// (the control socket's `authentication.clients[].password`, a database `password`)
+/// becomes `"*****"`, the rule and mark of Kea's own `redactConfig` (which Kea 2.2 applies
+/// to logged configurations, not yet to `config-get`). `password-file` and `user` stay: a
+/// path and a name are no secrets. `config-write` writes the unredacted text.
+pub(crate) fn copy_value_redacted(w: &mut JsonOut<'_>, v: Value<'_>) -> WriteResult {
+    match v {
+        Value::Map(n) => {
+            w.begin_object()?;
+            for (k, v, _) in n.entries() {
+                w.key_escaped(k.0)?;
+                let secret = k.0.ends_with("password") || k.0.ends_with("secret");
+                match v {
+                    Value::Str(_) if secret => w.string(REDACTED)?,
+                    other => copy_value_redacted(w, other)?,
+                }
+            }
+            w.end_object()
+        }
+        Value::List(n) => {
+            w.begin_array()?;
+            for (v, _) in n.items() {
+                copy_value_redacted(w, v)?;
+            }
+            w.end_array()
+        }
+        other => copy_value(w, other),
     }
 }
 

@@ -604,7 +604,9 @@ fn lease4_update_del_wipe() {
             stat: crate::stats::SubnetStat::CumulativeAssignedAddresses,
         };
         let before = w.stats.get(cumulative).unwrap().value;
-        assert_eq!(before, 4); // .30, .31, .40 (force-create), .60
+        // Lease commands do not count as assignments (Kea: cumulative-assigned-addresses
+        // counts the allocation engine's only).
+        assert_eq!(before, 0);
         w.stats.configure(w.config, &w.leases, NOW).unwrap();
         assert_eq!(w.stats.get(cumulative).unwrap().value, before);
         assert_eq!(assigned(w, 1), 1);
@@ -658,10 +660,10 @@ fn statistics_commands() {
         add(w, "198.18.2.10", "02:00:00:00:00:31", "");
         assert_eq!(
             w.call(r#"{"command": "stat-lease4-get"}"#),
-            r#"{ "arguments": { "result-set": { "columns": [ "subnet-id", "total-addresses", "cumulative-assigned-addresses", "assigned-addresses", "declined-addresses" ], "rows": [ [ 1, 0, 0, 0, 0 ], [ 2, 0, 1, 1, 0 ] ], "timestamp": "2026-11-28 09:16:18.000000" } }, "result": 0, "text": "stat-lease4-get[all subnets]: 2 rows found" }"#
+            r#"{ "arguments": { "result-set": { "columns": [ "subnet-id", "total-addresses", "cumulative-assigned-addresses", "assigned-addresses", "declined-addresses" ], "rows": [ [ 1, 0, 0, 0, 0 ], [ 2, 0, 0, 1, 0 ] ], "timestamp": "2026-11-28 09:16:18.000000" } }, "result": 0, "text": "stat-lease4-get[all subnets]: 2 rows found" }"#
         );
         let one = w.call(r#"{"command": "stat-lease4-get", "arguments": {"subnet-id": 2}}"#);
-        assert!(one.contains(r#""rows": [ [ 2, 0, 1, 1, 0 ] ]"#), "{one}");
+        assert!(one.contains(r#""rows": [ [ 2, 0, 0, 1, 0 ] ]"#), "{one}");
         assert!(
             one.ends_with(r#""text": "stat-lease4-get[subnet-id=2]: 1 rows found" }"#),
             "{one}"
@@ -673,7 +675,7 @@ fn statistics_commands() {
         );
         assert_eq!(
             w.call(r#"{"command": "stat-lease4-get", "arguments": {"subnet-id": 9}}"#),
-            r#"{ "result": 3, "text": "subnet-id: 9 does not exist" }"#
+            r#"{ "arguments": {  }, "result": 3, "text": "stat-lease4-get[subnet-id=9]: no matching data, subnet-id: 9 does not exist" }"#
         );
         assert_eq!(
             w.call(r#"{"command": "server-tag-get"}"#),
@@ -1131,5 +1133,29 @@ fn mutated_requests_are_answered_not_panicked() {
                 "{text}"
             );
         }
+    });
+}
+
+#[test]
+fn config_get_redacts_secrets_and_keeps_the_rest() {
+    let text = r#"{ "Dhcp4": {
+      "control-sockets": [ { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8080,
+        "authentication": { "type": "basic", "realm": "r", "clients": [
+          { "user": "admin", "password": "1234" },
+          { "user": "ops", "password-file": "/etc/wren/ops.pw" } ] } } ],
+      "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24" } ]
+    } }"#;
+    with_world(text, 4, |w| {
+        let cfg = w.call(r#"{"command": "config-get"}"#);
+        assert!(
+            cfg.contains(r#"{ "user": "admin", "password": "*****" }"#),
+            "{cfg}"
+        );
+        assert!(!cfg.contains("1234"), "{cfg}");
+        assert!(
+            cfg.contains(r#""password-file": "/etc/wren/ops.pw""#),
+            "{cfg}"
+        );
+        assert!(cfg.contains(r#""realm": "r""#), "{cfg}");
     });
 }

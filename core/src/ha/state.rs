@@ -195,6 +195,10 @@ pub struct HaService<'c, 't, 'p, 's> {
     dhcp_enabled: bool,
     started: bool,
     heartbeat_in_flight: bool,
+    /// The heartbeat in flight when a maintenance was canceled: its answer describes the
+    /// partner before the cancel (still in-maintenance / partner-in-maintenance) and must not
+    /// drive the model, or the restored state falls straight back into maintenance.
+    stale_heartbeat: bool,
     next_heartbeat_ms: u64,
     last_contact_ms: u64,
     sync_in_flight: bool,
@@ -243,6 +247,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             dhcp_enabled: true,
             started: false,
             heartbeat_in_flight: false,
+            stale_heartbeat: false,
             next_heartbeat_ms: now_ms,
             last_contact_ms: now_ms,
             sync_in_flight: false,
@@ -392,6 +397,10 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         self.heartbeat_in_flight = false;
         self.next_heartbeat_ms = now_ms.saturating_add(u64::from(self.cfg.heartbeat_delay_ms));
         self.last_contact_ms = now_ms;
+        if core::mem::take(&mut self.stale_heartbeat) {
+            // Sent before a maintenance cancel: contact, but no state from it.
+            return;
+        }
         self.clients_len = 0;
         self.unacked = 0;
         self.analyzed_packets = 0;
@@ -594,6 +603,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             }
             let back = self.previous;
             self.transition(back);
+            self.stale_heartbeat = self.heartbeat_in_flight;
             return Ok("Server maintenance canceled.");
         }
         match self.state {
@@ -666,11 +676,16 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
-    /// The partner acknowledged the cancel: back to the state before maintenance.
+    /// The cancel was sent to the partner: back to the state before maintenance. As in Kea
+    /// (the restored state's handler sees `HA_MAINTENANCE_CANCEL_EVT` and does nothing), the
+    /// model does not run again until the next heartbeat answer: the partner state known now
+    /// is the one from before the cancel (`in-maintenance`), which would send this server
+    /// straight back to `partner-in-maintenance`. A heartbeat already in flight is stale too.
     pub fn on_maintenance_cancel_sent(&mut self, now_ms: u64) -> &'static str {
+        let _ = now_ms;
         let back = self.previous;
         self.transition(back);
-        self.run_model(now_ms);
+        self.stale_heartbeat = self.heartbeat_in_flight;
         "Server maintenance successfully canceled."
     }
 

@@ -1013,10 +1013,41 @@ impl<'a> LeaseTable<'a> {
         }
     }
 
+    /// Widens the three indexes at once so that `leases` leases fit each without a later
+    /// widening (at most half full; capped by the storage): the lease file loader calls it
+    /// with its estimate of the rows to come, so a 100,000-lease start-up rehashes nothing.
+    /// Costs resident index memory for `leases` up front; nothing else changes.
+    pub fn reserve(&mut self, leases: usize) {
+        for kind in [IndexKind::Address, IndexKind::ClientId, IndexKind::HwAddr] {
+            let index = self.index(kind);
+            let mut active = index.active_slots();
+            while active < index.total_slots() && active / 2 < leases {
+                active *= 2;
+            }
+            if active > index.active_slots() {
+                self.widen_index_to(kind, active);
+            }
+        }
+    }
+
+    fn index(&self, kind: IndexKind) -> &HashIndex<'a> {
+        match kind {
+            IndexKind::Address => &self.by_address,
+            IndexKind::ClientId => &self.by_client_id,
+            IndexKind::HwAddr => &self.by_hwaddr,
+        }
+    }
+
     /// Doubles the slots `kind`'s index uses and re-inserts every lease it holds (from the
     /// lease slots). O(slots used); it runs about log2(leases / 1024) times in a table's
     /// life, so inserts stay amortised O(1), and it never allocates.
     fn widen_index(&mut self, kind: IndexKind) {
+        let doubled = self.index(kind).active_slots().saturating_mul(2);
+        self.widen_index_to(kind, doubled);
+    }
+
+    /// [`Self::widen_index`] to `active` slots (a power of two; capped by the storage).
+    fn widen_index_to(&mut self, kind: IndexKind, active: usize) {
         let used = self.high_water as usize;
         let slots = self.slots.get(..used).unwrap_or(&[]);
         let text = &self.text;
@@ -1025,7 +1056,9 @@ impl<'a> LeaseTable<'a> {
             IndexKind::ClientId => &mut self.by_client_id,
             IndexKind::HwAddr => &mut self.by_hwaddr,
         };
-        index.widen();
+        while index.active_slots() < active && index.active_slots() < index.total_slots() {
+            index.widen();
+        }
         for (id, slot) in slots.iter().enumerate() {
             if !slot.in_use() {
                 continue;
@@ -1527,6 +1560,27 @@ mod tests {
         );
         assert!(owned.expiry[N as usize..].iter().all(|&v| v == 0x5a5a_5a5a));
         assert!(owned.by_address[8192..].iter().all(|&v| v == 0x5a5a_5a5a));
+    }
+
+    /// `reserve` widens every index once, up to its storage, and keeps every lease findable.
+    #[test]
+    fn reserve_widens_the_indexes_up_front() {
+        let mut owned = Owned::new(8192, 64 * 1024, &[]);
+        let mut t = owned.table();
+        let hw = |i: u32| [2, 0, 0, 0, (i >> 8) as u8, i as u8];
+        for i in 0..300 {
+            t.upsert(&lease(i, &hw(i), &[], "")).unwrap();
+        }
+        assert_eq!(t.by_address.active_slots(), 1024);
+        t.reserve(3000);
+        assert_eq!(t.by_address.active_slots(), 8192);
+        assert_eq!(t.by_client_id.active_slots(), 8192);
+        t.reserve(100_000);
+        assert_eq!(t.by_hwaddr.active_slots(), 16_384, "capped by the storage");
+        for i in 0..300 {
+            assert_eq!(t.find_by_hwaddr(&hw(i), 1).unwrap().1.address, addr(i));
+            assert_eq!(t.id_of(addr(i)).map(|id| id.0), Some(i));
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::assign::{ClientIdentity, LeaseStore, StoreError};
 use crate::config::{Config, IndexRange, OptionSpace, OptionValue};
 use crate::lease::{LeaseRecord, LeaseState};
 use crate::server::accept::{self, ParseError};
-use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses};
+use crate::server::classes::{class_words, run_class_pass, ClassTests, PacketClasses, Pass};
 use crate::server::client_name::{self, ClientName, NameBuffers, Sanitizer};
 use crate::server::destination::{self, DestinationInput, ReplyKind};
 use crate::server::hostname_chars::CharSet;
@@ -246,6 +246,9 @@ pub struct Engine<'a, S: LeaseStore + ?Sized = dyn LeaseStore + 'a> {
     /// The classes once the reply's required classes joined (set while the reply is built,
     /// which only borrows the engine; moved into `record` after `handle`).
     pub(crate) trace_required: core::cell::Cell<Option<ClassList>>,
+    /// [HA] The class a hook put the packet in (`HA_<peer name>`, kea-ha.md §3); empty
+    /// for none.
+    pub(crate) hook_class: &'a [u8],
 }
 
 /// What a reply is built from.
@@ -297,6 +300,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             record: DecisionRecord::EMPTY,
             trace_classes: false,
             trace_required: core::cell::Cell::new(None),
+            hook_class: &[],
         }
     }
 
@@ -356,6 +360,14 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
     /// another interface (Kea: "an address a server socket is bound to").
     pub fn with_server_addresses(mut self, addresses: &'a [Ipv4Addr]) -> Self {
         self.server_addresses = addresses;
+        self
+    }
+
+    /// [HA] Puts every packet this engine handles in the class `name` (Kea's HA hook
+    /// assigns `HA_<scope owner>` before classification, kea-ha.md §3), as pool and subnet
+    /// `client-class` and `member('HA_…')` see it. Empty: none.
+    pub fn with_hook_class(mut self, name: &'a [u8]) -> Self {
+        self.hook_class = name;
         self
     }
 
@@ -463,7 +475,8 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         let vendor_class = q.vendor_class_identifier().unwrap_or(&[]);
         let config = self.config;
         let config_ref: &Config<'_> = &config;
-        let mut classes = PacketClasses::new(config_ref, vendor_class);
+        let mut classes =
+            PacketClasses::new(config_ref, vendor_class).with_hook_class(self.hook_class);
         let tests = self.class_tests;
         let words = class_words(config.classes.len());
         let bits = match bits.get_mut(..words) {
@@ -475,7 +488,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         };
         if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
             // §5 step 3: pass 1, before subnet selection.
-            run_class_pass(config_ref, tests, query, &classes, bits);
+            run_class_pass(config_ref, tests, query, &classes, bits, Pass::One);
         }
         let received_broadcast = query.destination_ip == Ipv4Addr::BROADCAST;
         let giaddr = q.header().giaddr();
@@ -497,7 +510,7 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
         // Subnet `client-class` restrictions see the pass-1 matches (Kea selects the
         // subnet after `classifyPacket`).
         let (selected, selected_by) =
-            subnet_select::select_subnet_by(config_ref, &input, &classes.with_tested(bits));
+            subnet_select::select_subnet_by(config_ref, &input, &classes.with_tested(bits, tests));
         self.record.selection = Some(selected_by);
         self.record.subnet = selected.map(index_u32);
         // §1 Direct broadcast sanity: "a non-relayed packet sent to 255.255.255.255 is
@@ -533,14 +546,18 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             kind,
             MessageType::Discover | MessageType::Request | MessageType::Inform
         ) {
-            classes = classes.with_host(reservation);
-            self.record.known = Some(reservation.is_some());
+            let (known, early) = self.host_classes(selected, reservation, &host_ids);
+            classes = classes.with_host(known, early);
+            self.record.known = Some(known);
             self.record.reservation = reservation.map(index_u32);
             if let Some(tests) = tests.filter(|_| !bits.is_empty()) {
-                run_class_pass(config_ref, tests, query, &classes, bits);
+                if classes.has_early_host_classes() {
+                    run_class_pass(config_ref, tests, query, &classes, bits, Pass::One);
+                }
+                run_class_pass(config_ref, tests, query, &classes, bits, Pass::Two);
             }
         }
-        let classes = classes.with_tested(bits);
+        let classes = classes.with_tested(bits, tests);
         if self.trace_classes {
             self.record.classes = Some(ClassList::collect(classes.configured()));
         }
@@ -602,6 +619,38 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                 s.params.match_client_id
             });
         ClientIdentity::for_matching(ctx.client_id, ctx.q.header().chaddr(), match_client_id)
+    }
+
+    /// KNOWN/UNKNOWN and the host whose `client-classes` join before pass 1
+    /// (kea-expressions.md §5 step 8). Kea 2.2's `findReservation` looks in every subnet of
+    /// the selected subnet's shared network, so a host reserved in another member subnet
+    /// makes the packet KNOWN; its classes join only after the allocation (step 12,
+    /// [`PacketClasses::with_late_host`]). A global host's classes, or those of a host in a
+    /// subnet outside any shared network, join before pass 1 ("re-run pass 1").
+    fn host_classes(
+        &self,
+        selected: Option<usize>,
+        reservation: Option<usize>,
+        host_ids: &HostIdentifiers<'_>,
+    ) -> (bool, Option<usize>) {
+        let config = &self.config;
+        let network = selected
+            .and_then(|s| config.subnets.get(s))
+            .and_then(|s| s.shared_network)
+            .and_then(|n| config.shared_networks.get(n as usize));
+        let Some(network) = network else {
+            return (reservation.is_some(), reservation);
+        };
+        let global =
+            reservation.filter(|&r| config.reservations.get(r).is_some_and(|h| h.subnet_id == 0));
+        let known = reservation.is_some()
+            || config
+                .subnets
+                .get(network.subnets.as_range())
+                .unwrap_or(&[])
+                .iter()
+                .any(|s| reservation::find_for_client(config, s, host_ids).is_some());
+        (known, global)
     }
 
     /// The lifetime to grant in `subnet`: "class triplet (first class defining one) else
@@ -731,11 +780,17 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
             self.class_tests,
             plan.subnet.and_then(|s| self.config.subnets.get(s)),
         ) {
-            (Some(tests), Some(subnet))
+            (tests, Some(subnet))
                 if !plan.bare
                     && (plan.kind == ReplyKind::InformAck || !plan.yiaddr.is_unspecified()) =>
             {
                 let config = &self.config;
+                // §5 step 12: a subnet-level host of a shared network adds its classes now.
+                let late_host = plan.reservation.filter(|&r| {
+                    subnet.shared_network.is_some()
+                        && config.reservations.get(r).is_some_and(|h| h.subnet_id != 0)
+                });
+                let classes = ctx.classes.with_late_host(late_host);
                 let network = subnet
                     .shared_network
                     .and_then(|n| config.shared_networks.get(n as usize))
@@ -745,11 +800,14 @@ impl<'a, S: LeaseStore + ?Sized> Engine<'a, S> {
                     .and_then(|p| config.pools.get(p))
                     .map_or(IndexRange::EMPTY, |p| p.require_client_classes);
                 with_required = Ctx {
-                    classes: ctx.classes.with_required(
-                        [network, subnet.require_client_classes, pool],
-                        tests,
-                        ctx.query,
-                    ),
+                    classes: match tests {
+                        Some(tests) => classes.with_required(
+                            [network, subnet.require_client_classes, pool],
+                            tests,
+                            ctx.query,
+                        ),
+                        None => classes,
+                    },
                     ..*ctx
                 };
                 if self.trace_classes {

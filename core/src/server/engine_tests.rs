@@ -1013,7 +1013,7 @@ fn class_tests_feed_options_boot_fields_and_pass_two() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
@@ -1062,7 +1062,7 @@ fn class_tests_pass_two_sees_known() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
@@ -1389,7 +1389,7 @@ fn required_classes_are_evaluated_for_address_bearing_replies() {
     let mut slots = std::vec![StoredLease::EMPTY; 8];
     let mut store = ArrayLeaseStore::new(&mut slots);
     let mut cursors = [Ipv4Addr::UNSPECIFIED; 1];
-    let mut bits = [0u64; 1];
+    let mut bits = std::vec![0u64; crate::server::class_words(config.classes.len())];
     let mut engine =
         Engine::new(&config, &mut store, &mut cursors).with_class_tests(&FakeTests, &mut bits);
     let mut sink = Sink::default();
@@ -1517,4 +1517,41 @@ fn overloaded_file_is_read_only_when_asked() {
         panic!()
     };
     assert!(codes(&buf[..len]).contains(&12));
+}
+
+/// kea-ha.md §3: Kea's HA hook puts the packet in `HA_<scope owner>` before
+/// classification; a pool restricted to `HA_server1` serves only packets the hook put there
+/// (the load-balancing split of the address space Kea's manual recommends).
+#[test]
+fn hook_class_opens_the_pool_of_its_ha_scope() {
+    let mut f = kea_fixture_config();
+    let class = f.text(b"HA_server1");
+    f.pools[0].client_class = class;
+    let mut rig = Rig::new(f);
+    let discover = packet([0; 4], [0; 4], &[53, 1, 1]);
+    let query = broadcast_query(&discover);
+    let mut sink = Sink::default();
+    for (hook, offered) in [
+        (&b""[..], false),
+        (b"HA_server2", false),
+        (b"HA_server1", true),
+    ] {
+        let config = rig.fixture.config();
+        let mut store = ArrayLeaseStore::new(&mut rig.slots);
+        let mut engine = Engine::new(&config, &mut store, &mut rig.cursors).with_hook_class(hook);
+        let mut buf = [0u8; 1500];
+        let o = engine.handle(&query, Timestamp(T0), &mut buf, &mut sink);
+        assert_eq!(
+            matches!(
+                o,
+                Outcome::Reply {
+                    kind: MessageType::Offer,
+                    ..
+                }
+            ),
+            offered,
+            "hook class {:?}: {o:?}",
+            core::str::from_utf8(hook)
+        );
+    }
 }

@@ -247,10 +247,12 @@ impl ControlServer {
         }
         if !listeners.is_empty() {
             // [freebsd branch] config-write / auto-persist replace files in the config
-            // directory after the sandbox point: open it for that now.
+            // directory after the sandbox point: open it (and, when the config file is a
+            // symbolic link, its target's) for that now.
             let dir = crate::sandbox::dirs::parent_of(path);
-            if let Err(e) =
-                crate::sandbox::dirs::prepare(dir, crate::sandbox::dirs::Access::Replace)
+            let replace = crate::sandbox::dirs::Access::Replace;
+            if let Err(e) = crate::sandbox::dirs::prepare(dir, replace)
+                .and_then(|()| crate::sandbox::dirs::prepare_file(path, replace))
             {
                 log::warn!(
                     "WREN_CONTROL_CONFIG_DIR {}: {e}; config-write will fail",
@@ -836,35 +838,39 @@ fn answer_buffered<E: Engine, J: Journal>(
                             br#"{ "result": 415, "text": "Unsupported Media Type" }"#,
                         )
                     }
-                    (Method::Post, _) if let Some(why) = unreadable(request.body) => {
-                        // Kea's agent answers a body that is not JSON with 400 (checked on
-                        // kea-ctrl-agent 2.2); wren says where the JSON broke.
-                        let body = format!(
-                            "{{ \"result\": 400, \"text\": \"Bad Request: {}\" }}",
-                            http::json_escape(&why)
-                        );
-                        http::write_response(
-                            &mut out,
-                            (400, "Bad Request"),
-                            "application/json",
-                            "",
-                            keep,
-                            body.as_bytes(),
-                        )
-                    }
                     (Method::Post, _) => {
-                        let mut json = Vec::with_capacity(256);
-                        json.extend_from_slice(b"[ ");
-                        http_services(request.body, state, engine, journal, &mut json);
-                        json.extend_from_slice(b" ]");
-                        http::write_response(
-                            &mut out,
-                            (200, "OK"),
-                            "application/json",
-                            "",
-                            keep,
-                            &json,
-                        );
+                        // The body is parsed once here and served from the parsed request
+                        // (a large body costs one pass while DHCP waits, not three).
+                        let parsed = control::parse_request_bytes(request.body);
+                        if let Some(why) = unreadable(&parsed) {
+                            // Kea's agent answers a body that is not JSON with 400 (checked
+                            // on kea-ctrl-agent 2.2); wren says where the JSON broke.
+                            let body = format!(
+                                "{{ \"result\": 400, \"text\": \"Bad Request: {}\" }}",
+                                http::json_escape(&why)
+                            );
+                            http::write_response(
+                                &mut out,
+                                (400, "Bad Request"),
+                                "application/json",
+                                "",
+                                keep,
+                                body.as_bytes(),
+                            )
+                        } else {
+                            let mut json = Vec::with_capacity(256);
+                            json.extend_from_slice(b"[ ");
+                            http_services(request.body, &parsed, state, engine, journal, &mut json);
+                            json.extend_from_slice(b" ]");
+                            http::write_response(
+                                &mut out,
+                                (200, "OK"),
+                                "application/json",
+                                "",
+                                keep,
+                                &json,
+                            );
+                        }
                     }
                 }
             }
@@ -888,8 +894,8 @@ fn answer_buffered<E: Engine, J: Journal>(
 /// Why an HTTP body is not a JSON text at all (not UTF-8, empty, a syntax error), or `None`
 /// when it is JSON (a JSON text that is not a valid command is answered with result 1, as
 /// Kea's agent does).
-fn unreadable(body: &[u8]) -> Option<String> {
-    match control::parse_request_bytes(body) {
+fn unreadable(parsed: &Result<control::Request<'_>, control::RequestError<'_>>) -> Option<String> {
+    match parsed {
         Err(control::RequestError::Syntax(e)) => Some(format!("invalid JSON: {e}")),
         Err(control::RequestError::NotUtf8) => Some("the body is not UTF-8".into()),
         _ => None,
@@ -902,12 +908,13 @@ fn unreadable(body: &[u8]) -> Option<String> {
 /// runs it for dhcp4 too (the agent would answer for itself; the command set is ours).
 fn http_services<E: Engine, J: Journal>(
     body: &[u8],
+    parsed: &Result<control::Request<'_>, control::RequestError<'_>>,
     state: &mut State,
     engine: &mut E,
     journal: &mut J,
     out: &mut Vec<u8>,
 ) {
-    let names: Vec<String> = match control::parse_request_bytes(body) {
+    let names: Vec<String> = match parsed {
         Ok(request) => request
             .services()
             .map(|s| {
@@ -918,7 +925,7 @@ fn http_services<E: Engine, J: Journal>(
         Err(_) => Vec::new(),
     };
     if names.is_empty() {
-        run_command(body, state, engine, journal, out);
+        run_command(body, parsed, state, engine, journal, out);
         return;
     }
     for (i, name) in names.iter().enumerate() {
@@ -926,7 +933,7 @@ fn http_services<E: Engine, J: Journal>(
             out.extend_from_slice(b", ");
         }
         if name == "dhcp4" {
-            run_command(body, state, engine, journal, out);
+            run_command(body, parsed, state, engine, journal, out);
         } else {
             let mut text = Vec::new();
             // The name goes into a JSON string: quotes, backslashes and controls dropped.
@@ -953,13 +960,15 @@ fn run_unix<E: Engine, J: Journal>(
 ) {
     let mut out = std::mem::take(&mut slot.output);
     out.clear();
-    run_command(body, state, engine, journal, &mut out);
+    let parsed = control::parse_request_bytes(body);
+    run_command(body, &parsed, state, engine, journal, &mut out);
     slot.output = out;
 }
 
 /// Runs one command and appends its JSON answer object to `out`.
 fn run_command<E: Engine, J: Journal>(
     body: &[u8],
+    parsed: &Result<control::Request<'_>, control::RequestError<'_>>,
     state: &mut State,
     engine: &mut E,
     journal: &mut J,
@@ -979,11 +988,11 @@ fn run_command<E: Engine, J: Journal>(
             return;
         };
         answered = true;
-        let request = match control::parse_request_bytes(body) {
+        let request = match parsed {
             Ok(r) => r,
             Err(e) => {
                 render_all(
-                    &Reply::from_request_error(&e),
+                    &Reply::from_request_error(e),
                     config,
                     &text,
                     leases,
@@ -1002,7 +1011,7 @@ fn run_command<E: Engine, J: Journal>(
                 stats,
                 now,
             };
-            control::execute(&request, &mut env, journal)
+            control::execute(request, &mut env, journal)
         };
         // Lease rows durable before the answer.
         if let Err(e) = journal.sync_batch() {
@@ -1012,6 +1021,16 @@ fn run_command<E: Engine, J: Journal>(
         }
         let reply = match decision {
             Decision::Reply(r) => r,
+            Decision::Action(Action::LeasesReclaim { remove }) => {
+                reclaim_now(config, leases, stats, journal, now, remove);
+                match journal.sync_batch() {
+                    Ok(()) => Reply::status(0, control::texts::RECLAIM_DONE),
+                    Err(e) => {
+                        log::error!("DHCPSRV_MEMFILE_WRITE_FAIL leases-reclaim lease write: {e}");
+                        Reply::error(&e)
+                    }
+                }
+            }
             Decision::Action(a) => carry_out(a, config, &text, state),
         };
         render_all(&reply, config, &text, leases, stats, state, out);
@@ -1074,6 +1093,33 @@ fn render_all(
     }
 }
 
+/// `leases-reclaim`: one reclamation cycle now over every expired lease (Kea's
+/// `reclaimExpiredLeases4(0, 0, remove)`: no lease or time limit). `remove` removes each
+/// reclaimed lease (a `valid_lifetime` 0 row); otherwise it stays in state 2
+/// (expired-reclaimed) for the flush timer, whatever `hold-reclaimed-time` says. Each
+/// change goes to the lease file and into the statistics (`reclaimed-leases`, …), as the
+/// timer's cycle does.
+fn reclaim_now<J: Journal>(
+    config: &Config<'_>,
+    leases: &mut LeaseTable<'_>,
+    stats: &mut Stats<'_>,
+    journal: &mut J,
+    now: Timestamp,
+    remove: bool,
+) -> usize {
+    let hold = if remove {
+        0
+    } else {
+        config.globals.expired_leases.hold_reclaimed_time.max(1)
+    };
+    let reclaimed = leases.reclaim_expired(now, usize::MAX, hold, |record| {
+        stats.record_reclaimed(record, now);
+        journal.lease_changed(record);
+    });
+    log::info!("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE leases-reclaim: {reclaimed} expired lease(s) reclaimed");
+    reclaimed
+}
+
 /// Where a candidate config text came from, for the error text.
 #[derive(Clone, Copy)]
 enum Origin {
@@ -1119,7 +1165,7 @@ fn subnet_prefix(path: &Path, text: &str, id: u32) -> Option<wren_core::config::
 /// in the same directory, written and `fsync`ed, renamed over `target`, then the directory
 /// `fsync`ed, so a crash leaves either the old file or the new one, never a torn one. The
 /// previous file is kept as `<target>.<unix seconds>.bak` (`-2`, `-3`, … when several
-/// writes fall in one second), as a hard link to the old inode (no copy to tear). The new
+/// writes fall in one second; an fsynced copy with the same permission bits). The new
 /// file keeps the old one's permission bits (a config holding passwords stays private); a
 /// new file is created `0600`. Returns the size written.
 pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
@@ -1130,37 +1176,73 @@ pub fn write_atomically(target: &Path, text: &str) -> io::Result<u64> {
     Ok(text.len() as u64)
 }
 
+/// Whether the file system cannot be asked about `base` because of the sandbox (a
+/// directory that exists answers `stat` outside capability mode): a subdirectory that
+/// does not exist is refused, not written lexically.
+fn real_unknown_is_sandbox(base: &Path) -> bool {
+    std::fs::metadata(base).is_err() && std::fs::metadata("/").is_err()
+}
+
 /// Where `config-write` may write: into the `-c` file's directory or a directory below it
 /// (a relative name is taken from the config directory). Kea 2.2 wrote anywhere the process
 /// could; later Kea releases (2.6.3, 3.0.1) restrict the path, since a control client could
 /// otherwise overwrite any file the server (often root) can write. wren also allows
 /// existing subdirectories, so the founding user's script, which keeps timestamped copies
-/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged. The parent
-/// is canonicalised (no `..` or symlink leaves the tree) and compared by device and inode,
-/// walking up, so the same directory reached by another path (a bind mount) counts.
+/// in `/etc/kea/backups/` next to `/etc/kea/kea-dhcp4.json`, works unchanged.
+///
+/// Where the file system can be asked (Linux, or before the sandbox), the real parent
+/// (canonicalised) must lie inside the config directory, compared by device and inode
+/// while walking up: `..` and a symlinked subdirectory cannot lead out, and the config
+/// directory reached through a bind mount counts. Where it cannot (`stat` and `realpath`
+/// by path are refused in Capsicum's capability mode), the path is checked lexically (`.`
+/// and `..` folded against the working directory): the file is then opened relative to the
+/// config directory's descriptor, and capability mode keeps such lookups beneath it.
 fn config_write_target(config_path: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
     let dir = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let candidate = dir.join(name);
+    let absolute = crate::sandbox::dirs::absolute_path;
+    let shown = absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let refuse = || {
         format!(
-            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({})",
-            dir.display()
+            "not allowed to write config into {name}: the file must be in the directory of the configuration file ({}) or below it",
+            shown.display()
         )
     };
-    let parent = candidate.parent().ok_or_else(refuse)?;
-    // Lexically ("." and ".." folded): `realpath` is refused in capability mode.
-    let absolute = crate::sandbox::dirs::absolute_path;
-    let same = match (absolute(parent), absolute(dir)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same || candidate.file_name().is_none() || name.ends_with('/') {
+    let candidate = dir.join(name);
+    if name.is_empty() || name.ends_with('/') || candidate.file_name().is_none() {
         return Err(refuse());
     }
-    Ok(candidate)
+    let (Ok(file), Ok(base)) = (absolute(&candidate), absolute(dir)) else {
+        return Err(refuse());
+    };
+    let Some(parent) = file.parent() else {
+        return Err(refuse());
+    };
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let real_inside = match (identity(&base), parent.canonicalize()) {
+        (Some(base_id), Ok(real)) => Some(real.ancestors().any(|a| identity(a) == Some(base_id))),
+        _ => None,
+    };
+    let allowed = match real_inside {
+        // The file system answered: it decides (a symlink leading out is refused, the
+        // config directory reached through a bind mount is accepted).
+        Some(inside) => inside,
+        // It cannot be asked (capability mode): lexically below the configuration
+        // directory. The file is reached with openat() relative to that directory's
+        // descriptor (daemon/src/sandbox/dirs.rs), which Capsicum keeps beneath it.
+        None => parent.starts_with(&base) && real_unknown_is_sandbox(&base),
+    };
+    if !allowed {
+        return Err(refuse());
+    }
+    // The file itself must not be a symlink pointing elsewhere.
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse());
+    }
+    Ok(file)
 }
 
 fn pretty(text: &str) -> Result<String, String> {
@@ -1258,6 +1340,7 @@ fn carry_out(
             log::info!("DHCP4_DHCP_ENABLE DHCP service enabled by a control command");
             Ok(Reply::status(0, texts::DHCP_ENABLED))
         }
+        // Carried out in `run_command`, where the lease table is at hand.
         Action::LeasesReclaim { .. } => Ok(Reply::status(0, texts::RECLAIM_DONE)),
         Action::Trace(request) => {
             // [packet trace] The switch the engine follows (attached in `prepare`).

@@ -256,9 +256,15 @@ fn config_write_stays_in_the_config_directory() {
         config_write_target(&conf, absolute.to_str().unwrap()).unwrap(),
         absolute
     );
-    // Only the configuration file's own directory: it is the one opened before the
-    // sandbox (capability mode reaches files through directory descriptors opened at
-    // start, daemon/src/sandbox/dirs.rs), so subdirectories are refused.
+    // An existing directory below it (the seed's /etc/kea/backups/), by any spelling.
+    assert_eq!(
+        config_write_target(&conf, "sub/x.json").unwrap(),
+        dir.join("sub/x.json")
+    );
+    assert_eq!(
+        config_write_target(&conf, dir.join("sub/../sub/y.json").to_str().unwrap()).unwrap(),
+        dir.join("sub/y.json")
+    );
     // A symlinked directory leading out, and a symlinked file, are refused.
     let outside = std::env::temp_dir().join(format!("wren-cw-out-{}", std::process::id()));
     std::fs::create_dir_all(&outside).unwrap();
@@ -271,7 +277,7 @@ fn config_write_stays_in_the_config_directory() {
         "sub/../../x.json",
         "missing-dir/x.json",
         "out/x.json",
-        "sub/x.json",
+        "link.json",
         "sub/",
         "",
     ] {
@@ -298,17 +304,16 @@ fn config_write_is_atomic_and_keeps_the_previous_file() {
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let first = inode(&target);
-    // Held open so its inode number cannot be reused by a later file.
-    let _first_open = std::fs::File::open(&target).unwrap();
     write_atomically(&target, "two").unwrap();
-    write_atomically(&target, "three").unwrap();
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "three");
-    assert_eq!(mode(&target), 0o640);
+    // (Compared right away: a freed inode number may come back at the next write.)
     assert_ne!(
         inode(&target),
         first,
         "replaced by rename, not rewritten in place"
     );
+    write_atomically(&target, "three").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "three");
+    assert_eq!(mode(&target), 0o640);
     let mut backups: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -320,7 +325,7 @@ fn config_write_is_atomic_and_keeps_the_previous_file() {
             )
         })
         .collect();
-    backups.sort_by(|a, b| a.1.cmp(&b.1));
+    backups.sort_by(|a, b| a.1.cmp(&b.1)); // "one" < "two"
     assert_eq!(backups.len(), 2, "{backups:?}");
     assert_eq!(
         (backups[0].1.as_str(), backups[1].1.as_str()),
@@ -356,4 +361,97 @@ fn sync_timing_keeps_last_max_and_mean() {
     assert_eq!(t.last, Duration::from_millis(1));
     assert_eq!(t.max, Duration::from_millis(10));
     assert_eq!(t.mean(), Duration::from_millis(5));
+}
+
+/// POSTs `body` on a fresh connection and returns the answer body.
+fn post(port: u16, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (code, answer) = read_response(&mut s, &mut Vec::new());
+    assert_eq!(code, 200, "{answer}");
+    answer
+}
+
+#[test]
+fn leases_reclaim_runs_a_reclamation_cycle() {
+    let port = free_port();
+    serve(http(port), REQUEST_TIMEOUT, move || {
+        let now = wall_clock().0;
+        // Two leases that expired 100 s ago, one that is current.
+        for (ip, mac, expire) in [
+            ("198.18.0.10", "02:00:00:00:00:10", now - 100),
+            ("198.18.0.11", "02:00:00:00:00:11", now - 100),
+            ("198.18.0.12", "02:00:00:00:00:12", now + 600),
+        ] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "{ip}", "hw-address": "{mac}", "valid-lft": 60, "expire": {expire} }} }}"#
+                ),
+            );
+            assert!(a.contains("\"result\": 0"), "{a}");
+        }
+        let a = post(port, r#"{ "command": "leases-reclaim" }"#);
+        assert!(a.contains("Missing mandatory 'remove' parameter."), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": false } }"#,
+        );
+        assert!(
+            a.contains(r#""result": 0, "text": "Reclamation of expired leases is complete.""#),
+            "{a}"
+        );
+        // Kept in state 2 (expired-reclaimed); the current lease untouched.
+        for ip in ["198.18.0.10", "198.18.0.11"] {
+            let a = post(
+                port,
+                &format!(
+                    r#"{{ "command": "lease4-get", "arguments": {{ "ip-address": "{ip}" }} }}"#
+                ),
+            );
+            assert!(a.contains("\"state\": 2"), "{ip}: {a}");
+        }
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.12" } }"#,
+        );
+        assert!(a.contains("\"state\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "reclaimed-leases" } }"#,
+        );
+        assert!(a.contains(r#""reclaimed-leases": [ [ 2, "#), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "statistic-get", "arguments": { "name": "subnet[1].assigned-addresses" } }"#,
+        );
+        assert!(a.contains(r#"[ [ 1, "#), "{a}");
+        // remove: true takes an expired lease out of the table.
+        let a = post(
+            port,
+            &format!(
+                r#"{{ "command": "lease4-add", "arguments": {{ "ip-address": "198.18.0.13", "hw-address": "02:00:00:00:00:13", "valid-lft": 60, "expire": {} }} }}"#,
+                now - 100
+            ),
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": true } }"#,
+        );
+        assert!(a.contains("\"result\": 0"), "{a}");
+        let a = post(
+            port,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "198.18.0.13" } }"#,
+        );
+        assert!(a.contains("\"result\": 3"), "{a}");
+    });
 }

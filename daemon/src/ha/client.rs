@@ -203,6 +203,11 @@ impl<T> PeerClient<T> {
         capacity: usize,
         connections: usize,
     ) -> PeerClient<T> {
+        // [Capsicum] connect() is refused in capability mode: the partner is permitted now
+        // (before the sandbox point) and reached through the broker later.
+        if let Err(e) = crate::sandbox::permit_tcp_peer(address) {
+            log::warn!("HA peer {address} not permitted for sandboxed connects: {e}");
+        }
         PeerClient {
             address,
             token,
@@ -364,7 +369,7 @@ impl<T> PeerClient<T> {
             lane.input.clear();
         }
         if let Conn::Idle = lane.conn {
-            match TcpStream::connect(self.address) {
+            match crate::sandbox::connect_tcp(self.address) {
                 Ok(mut stream) => {
                     if let Err(e) = registry.register(
                         &mut stream,

@@ -108,6 +108,9 @@ impl<E: Engine> Engine for HaEngine<E> {
                 return None;
             }
         }
+        // kea-ha.md §3: the packet is in the class of its scope's owner, `HA_<name>`.
+        let class = rt.hook_class(&facts);
+        self.inner.set_hook_class(class);
         let updates = sends_updates(facts.message_type);
         rt.staging.clear();
         let result = {
@@ -149,5 +152,15 @@ impl<E: Engine> Engine for HaEngine<E> {
 
     fn set_serving(&mut self, serving: bool) {
         self.inner.set_serving(serving)
+    }
+
+    fn set_hook_class(&mut self, class: &'static [u8]) {
+        self.inner.set_hook_class(class)
+    }
+
+    // [packet trace] The `wren-trace` switch reaches the engine that decides (without this
+    // the HA wrapper's default dropped it and the command traced nothing).
+    fn attach_trace(&mut self, switch: crate::trace::SharedSwitch) {
+        self.inner.attach_trace(switch)
     }
 }

@@ -161,6 +161,8 @@ pub struct HaRuntime {
     lift_partner_disable: bool,
     /// An `ha-maintenance-start` waits for its notify's outcome.
     pub pending_maintenance: bool,
+    /// `HA_<name>` of the primary's and the secondary/standby's scope.
+    scope_classes: [&'static [u8]; 2],
 }
 
 fn monotonic_ms(epoch: Instant, now: Instant) -> u64 {
@@ -281,6 +283,12 @@ impl HaRuntime {
             sync_leases: 0,
             lift_partner_disable: false,
             pending_maintenance: false,
+            scope_classes: [0, 1].map(|i| -> &'static [u8] {
+                match cfg.scope_owner(i) {
+                    Some(p) => Box::leak(format!("HA_{}", p.name).into_bytes().into_boxed_slice()),
+                    None => &[],
+                }
+            }),
         }))
     }
 
@@ -425,6 +433,14 @@ impl HaRuntime {
                 Hold::Park(id)
             }
         }
+    }
+
+    /// The class Kea's HA hook puts `query` in: `HA_<owner of its scope>`.
+    pub fn hook_class(&self, query: &wren_core::ha::load_balance::QueryFacts<'_>) -> &'static [u8] {
+        wren_core::ha::load_balance::scope_of(query, self.svc.config().mode)
+            .ok()
+            .and_then(|i| self.scope_classes.get(i).copied())
+            .unwrap_or(&[])
     }
 
     /// Replies whose updates all answered since the last call: `(park id, acked)`.

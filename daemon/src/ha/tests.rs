@@ -264,3 +264,18 @@ fn status_get_gains_the_high_availability_part_and_heartbeats_are_answered() {
     );
     assert!(!hook.command(br#"{ "command": "lease4-update" }"#, &mut Vec::new()));
 }
+
+#[test]
+fn queries_are_put_in_the_class_of_their_scope_owner() {
+    let rt = runtime();
+    let facts = |chaddr: &'static [u8], message_type| wren_core::ha::load_balance::QueryFacts {
+        message_type: Some(message_type),
+        client_id: &[],
+        chaddr,
+        secs: 0,
+    };
+    assert_eq!(rt.hook_class(&facts(&OURS, 1)), b"HA_server1");
+    assert_eq!(rt.hook_class(&facts(&THEIRS, 1)), b"HA_server2");
+    // Not load balanced (DHCPLEASEQUERY-like type 10): the primary's scope.
+    assert_eq!(rt.hook_class(&facts(&THEIRS, 10)), b"HA_server1");
+}

@@ -269,6 +269,29 @@ fn missing_file_is_created_with_header() {
     assert_eq!(report.files.len(), 1);
 }
 
+/// A journal created at start is not synced there (no disk sync before the first answer):
+/// the first batch's commit syncs its header with the rows, then its directory entry.
+#[test]
+fn created_journal_is_synced_by_the_first_commit() {
+    let dir = TempDir::new("firstcommit");
+    let (mut f, _report, _sink) = open(&dir);
+    assert!(
+        f.dir_sync_pending,
+        "created at start: its sync waits for the first batch"
+    );
+    f.sync_batch().unwrap();
+    assert!(f.dir_sync_pending, "an empty batch syncs nothing");
+    let lease = OwnedLease::parse(&row("198.18.0.10", 1, 3600, 1_000_000));
+    f.append(&lease.record());
+    f.sync_batch().unwrap();
+    assert!(!f.dir_sync_pending);
+    assert!(dir.read("").starts_with(&format!("{HEADER}\n198.18.0.10,")));
+    drop(f);
+    dir.write("", &file_of(&[row("198.18.0.11", 2, 3600, 1_000_000)]));
+    let (f, _report, _sink) = open(&dir);
+    assert!(!f.dir_sync_pending, "an existing journal is used as it is");
+}
+
 #[test]
 fn empty_file_gets_header() {
     let dir = TempDir::new("empty");

@@ -128,6 +128,7 @@ impl PacketSocket {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         attach_filter(raw, &filter::read_program(server_port))?;
+        super::set_receive_buffer(raw, "packet socket");
         // Checksum-offload status of each frame (see `recv`).
         set_int_option(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20. Older kernels: our frames carry PACKET_OUTGOING and are skipped in

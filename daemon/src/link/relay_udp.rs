@@ -55,6 +55,8 @@ impl RelayUdp {
         socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
         socket::setsockopt(&fd, sockopt::Broadcast, &true)?;
         #[cfg(target_os = "linux")]
+        super::set_receive_buffer(fd.as_raw_fd(), "UDP socket");
+        #[cfg(target_os = "linux")]
         socket::setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
         #[cfg(target_os = "freebsd")]
         {

@@ -34,7 +34,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -124,6 +123,8 @@ struct Dir {
 pub struct DirTable {
     cwd: PathBuf,
     dirs: Vec<Dir>,
+    /// Files that are symbolic links, and where they pointed before the seal.
+    aliases: Vec<(PathBuf, PathBuf)>,
     sealed: bool,
 }
 
@@ -163,8 +164,50 @@ impl DirTable {
         DirTable {
             cwd,
             dirs: Vec::new(),
+            aliases: Vec::new(),
             sealed: false,
         }
+    }
+
+    /// `path` made absolute; a file that is a symbolic link is replaced by its target.
+    ///
+    /// Why: in capability mode `openat` refuses to follow a link whose target is absolute
+    /// or climbs out of the directory (`ENOTCAPABLE`), so `/usr/local/etc/wren/wrend.conf ->
+    /// /usr/local/etc/kea/kea-dhcp4.conf` would read at start and fail at the first reload.
+    /// Before the seal the link is resolved (`realpath`) and remembered; the target's
+    /// directory is the one opened and used. A link made after the seal is followed by the
+    /// kernel as far as the sandbox allows. `config-write` through a link writes its target,
+    /// as Kea's does (it opens the name for writing).
+    fn resolve(&mut self, path: &Path) -> PathBuf {
+        let full = absolute(&self.cwd, path);
+        if let Some((_, target)) = self.aliases.iter().find(|(link, _)| *link == full) {
+            return target.clone();
+        }
+        if self.sealed {
+            return full;
+        }
+        let is_link = std::fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return full;
+        }
+        match std::fs::canonicalize(&full) {
+            Ok(target) => {
+                self.aliases.push((full, target.clone()));
+                target
+            }
+            Err(_) => full, // a dangling link: the open reports it
+        }
+    }
+
+    /// Opens, now, the directory that holds `file` (its link target's, for a symbolic
+    /// link) for `access`.
+    pub fn prepare_file(&mut self, file: &Path, access: Access) -> io::Result<()> {
+        let full = self.resolve(file);
+        let dir = full
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        self.prepare(&dir, access)
     }
 
     /// From now on no directory is opened by path: names outside the table are refused.
@@ -219,7 +262,7 @@ impl DirTable {
 
     /// The directory holding `path` (opened now if still allowed) and the name in it.
     fn locate(&mut self, path: &Path, access: Access) -> io::Result<(usize, CString)> {
-        let full = absolute(&self.cwd, path);
+        let full = self.resolve(path);
         let parent = match full.parent() {
             Some(p) if full.file_name().is_some() => p.to_path_buf(),
             _ => {
@@ -266,12 +309,24 @@ impl DirTable {
     }
 
     fn open_file(&mut self, path: &Path, access: Access, flags: OFlag) -> io::Result<File> {
+        self.open_file_mode(path, access, flags, 0o666)
+    }
+
+    /// [`Self::open_file`] creating with `mode` (before the umask): the mode is given at
+    /// creation, so no `fchmod` right is needed.
+    fn open_file_mode(
+        &mut self,
+        path: &Path,
+        access: Access,
+        flags: OFlag,
+        mode: u32,
+    ) -> io::Result<File> {
         let (index, name) = self.locate(path, access)?;
         let fd = nix::fcntl::openat(
             self.fd(index)?,
             name.as_c_str(),
             flags | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o666),
+            Mode::from_bits_truncate(mode as _),
         )
         .map_err(|e| with_path(path, e))?;
         Ok(File::from(fd))
@@ -307,19 +362,19 @@ impl DirTable {
     }
 
     /// Replaces `target` with `bytes` so that a crash leaves the old or the new file, never
-    /// a mix (issue 5: "temp file, fsync, rename"): `.<name>.wren-tmp` is written and
-    /// fsynced, the old file (if any) is copied to `<name>.<backup_suffix>.bak` when a suffix
-    /// is given (`<name>.<suffix>-2.bak`, `-3`, … when that name is taken, so several writes
-    /// within one second each keep their predecessor), the temp file is renamed over the
-    /// target, and the directory is fsynced. The new file keeps the old one's permission
-    /// bits (a config holding passwords stays private); a new file is created `0600`.
+    /// a mix: `.<name>.wren-tmp` is written and fsynced, the old file (if any) is copied to
+    /// `<name>.<backup_suffix>.bak` when a suffix is given (`<suffix>-2`, `-3`, … when that
+    /// name is taken: two writes in one second keep both old versions), the temp file is
+    /// renamed over the target, and the directory is fsynced. [control API] The new file
+    /// gets the old one's permission bits (a config holding passwords stays private), a
+    /// new file `0600`.
     pub fn replace(
         &mut self,
         target: &Path,
         bytes: &[u8],
         backup_suffix: Option<&str>,
     ) -> io::Result<()> {
-        let full = absolute(&self.cwd, target);
+        let full = self.resolve(target);
         let name = full
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
@@ -327,52 +382,41 @@ impl DirTable {
         let sibling = |n: String| full.with_file_name(n);
         let display = name.to_string_lossy().into_owned();
         let tmp = sibling(format!(".{display}.wren-tmp"));
-        let previous_mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
-            Ok(old) => Some(
-                old.metadata()
-                    .map_err(|e| with_path(&full, e))?
-                    .permissions()
-                    .mode()
-                    & 0o7777,
-            ),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+        let mode = match self.open_file(&full, Access::Replace, OFlag::O_RDONLY) {
+            Ok(old) => old
+                .metadata()
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+                .unwrap_or(0o600),
+            Err(_) => 0o600,
         };
+        // A stale temp file would keep its own mode through O_CREAT.
+        let _ = self.unlink_for_replace(&tmp);
         {
-            let mut file = self.open_file(
+            let mut file = self.open_file_mode(
                 &tmp,
                 Access::Replace,
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                mode,
             )?;
-            // The umask may have narrowed (or the old temp widened) the mode: set it.
-            file.set_permissions(std::fs::Permissions::from_mode(
-                previous_mode.unwrap_or(0o600),
-            ))
-            .map_err(|e| with_path(&tmp, e))?;
             file.write_all(bytes).map_err(|e| with_path(&tmp, e))?;
             file.sync_all().map_err(|e| with_path(&tmp, e))?;
         }
-        if let (Some(suffix), Some(_)) = (backup_suffix, previous_mode) {
-            let copied = (1..1000u32).find_map(|n| {
+        if let Some(suffix) = backup_suffix {
+            for n in 1..=100 {
                 let backup = if n == 1 {
                     sibling(format!("{display}.{suffix}.bak"))
                 } else {
                     sibling(format!("{display}.{suffix}-{n}.bak"))
                 };
                 match self.copy_within(&full, &backup) {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
-                    other => Some(other),
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => {}
+                    Err(e) => {
+                        let _ = self.unlink_for_replace(&tmp);
+                        return Err(e);
+                    }
                 }
-            });
-            let result = copied.unwrap_or_else(|| {
-                Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("no free backup name for {}", full.display()),
-                ))
-            });
-            if let Err(e) = result {
-                let _ = self.unlink_for_replace(&tmp);
-                return Err(e);
             }
         }
         let (from, tmp_name) = self.locate(&tmp, Access::Replace)?;
@@ -413,7 +457,7 @@ impl DirTable {
         source
             .read_to_end(&mut bytes)
             .map_err(|e| with_path(from, e))?;
-        // Exclusive: an existing backup is never overwritten (the caller picks another name).
+        // O_EXCL: an existing backup is never overwritten (the caller picks another name).
         let mut copy = self.open_file(
             to,
             Access::Replace,
@@ -521,6 +565,12 @@ pub fn absolute_path(path: &Path) -> io::Result<PathBuf> {
     with_table(|t| Ok(absolute(&t.cwd, path)))
 }
 
+/// [`DirTable::prepare_file`] on the process's table: the directory holding `file` (or its
+/// link target) is opened now for `access`.
+pub fn prepare_file(file: &Path, access: Access) -> io::Result<()> {
+    with_table(|t| t.prepare_file(file, access))
+}
+
 /// The parent directory of `file` (`.` for a bare name).
 pub fn parent_of(file: &Path) -> &Path {
     match file.parent() {
@@ -605,6 +655,46 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(&other).unwrap();
+    }
+
+    #[test]
+    fn a_linked_file_is_reached_through_its_target_directory() {
+        let conf = scratch("link-conf");
+        let kea = scratch("link-kea");
+        std::fs::write(kea.join("kea-dhcp4.conf"), "kea").unwrap();
+        let link = conf.join("wrend.conf");
+        std::os::unix::fs::symlink(kea.join("kea-dhcp4.conf"), &link).unwrap();
+        let mut table = DirTable::new(PathBuf::from("/"));
+        assert_eq!(table.read(&link).unwrap(), b"kea");
+        table.prepare_file(&link, Access::Replace).unwrap();
+        // The target's directory was opened (for reading and writing), not the link's.
+        assert_eq!(
+            table.describe(),
+            vec![(kea.clone(), vec![Access::Read, Access::Replace])]
+        );
+        table.seal();
+        std::fs::write(kea.join("kea-dhcp4.conf"), "edited").unwrap();
+        assert_eq!(table.read(&link).unwrap(), b"edited");
+        // config-write through the link replaces the target; the link stays a link.
+        table.replace(&link, b"written", None).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read(kea.join("kea-dhcp4.conf")).unwrap(),
+            b"written"
+        );
+        // A dangling link before the seal: the error is the open's.
+        let mut fresh = DirTable::new(PathBuf::from("/"));
+        let dangling = conf.join("dangling.conf");
+        std::os::unix::fs::symlink(conf.join("nowhere"), &dangling).unwrap();
+        assert_eq!(
+            fresh.read(&dangling).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(&conf).unwrap();
+        std::fs::remove_dir_all(&kea).unwrap();
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! after `--duration` seconds, and the program ends `--timeout-ms` after the last start.
 //! Prints one line; `--json` adds a JSON object, `--leases` writes `MAC ADDRESS` per ACK.
 //!
-//! `--probe`: instead, send one DISCOVER (new MAC, new xid) every 5 ms for at most
+//! `--probe`: instead, send one DISCOVER (new MAC, new xid) every 1 ms for at most
 //! `--duration` seconds and stop at the first OFFER, printing its wall-clock time
 //! (`probe: first answer unix_us N after K discovers offers ADDRESS`): start it, then the server, to measure
 //! a server's start-up time to its first answer. Exit 1 when nothing answered.
@@ -449,7 +449,10 @@ fn run(args: &Args) -> Result<Report, String> {
     Ok(report)
 }
 
-/// `--probe`: DISCOVERs every 5 ms until the first OFFER (see the module doc).
+/// Time between two probe DISCOVERs: the resolution of a start-up measurement.
+const PROBE_INTERVAL: Duration = Duration::from_millis(1);
+
+/// `--probe`: a DISCOVER every [`PROBE_INTERVAL`] until the first OFFER (see the module doc).
 fn probe(args: &Args) -> Result<Option<(u128, u32, Ipv4Addr)>, String> {
     let sock = rawsock::RawSocket::open(&args.iface).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
@@ -466,7 +469,7 @@ fn probe(args: &Args) -> Result<Option<(u128, u32, Ipv4Addr)>, String> {
             sock.send(f).map_err(|e| format!("send: {e}"))?;
         }
         sent += 1;
-        let step_end = Instant::now() + Duration::from_millis(5);
+        let step_end = Instant::now() + PROBE_INTERVAL;
         while let Some(left) = step_end.checked_duration_since(Instant::now()) {
             sock.wait_readable(left).map_err(|e| format!("poll: {e}"))?;
             while let Some(frame) = sock.recv(&mut rx_buf).map_err(|e| format!("recv: {e}"))? {

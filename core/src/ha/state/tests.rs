@@ -440,10 +440,56 @@ fn maintenance_from_partner_and_cancel() {
             }
         );
         assert_eq!(s.on_lease_committed(), UpdateDecision::SendAndPark);
+        // The partner's heartbeat reports in-maintenance.
+        s.on_heartbeat_ok(9_000, T0, hb(HaState::InMaintenance));
+        assert_eq!(s.state(), HaState::PartnerInMaintenance);
         s.ha_maintenance_cancel().unwrap();
         s.on_maintenance_cancel_sent(10_000);
         assert_eq!(s.state(), HaState::LoadBalancing);
         assert!(s.ha_maintenance_cancel().is_err());
+        // The last heartbeat still said in-maintenance: the cancel event itself does not
+        // send the server back; the next heartbeat (partner back in load-balancing) keeps it.
+        while s.poll(10_000).is_some() {}
+        assert_eq!(s.state(), HaState::LoadBalancing);
+    });
+}
+
+/// Found by the e2e test `ha_wrend_maintenance`: right after `ha-maintenance-cancel` the
+/// last known partner state is still `in-maintenance` (and on the partner, ours is still
+/// `partner-in-maintenance`); evaluating it sent both servers straight back into maintenance.
+/// Kea skips the handler on the cancel event and waits for the next heartbeat; a heartbeat
+/// already in flight at the cancel is as old as the known state.
+#[test]
+fn maintenance_cancel_waits_for_a_fresh_partner_state() {
+    // The operator's side: partner-in-maintenance → cancel.
+    with(SEED, |s| {
+        to_normal(s);
+        s.on_maintenance_start_result(Some(0)).unwrap();
+        ok(s, 10_000, HaState::InMaintenance);
+        assert_eq!(s.state(), HaState::PartnerInMaintenance);
+        await_heartbeat(s, 20_000);
+        s.ha_maintenance_cancel().unwrap();
+        s.on_maintenance_cancel_sent(20_000);
+        assert_eq!(s.state(), HaState::LoadBalancing);
+        // The answer to the heartbeat sent before the cancel still says in-maintenance.
+        s.on_heartbeat_ok(20_001, T0, hb(HaState::InMaintenance));
+        assert_eq!(s.state(), HaState::LoadBalancing);
+        ok(s, 35_000, HaState::LoadBalancing);
+        assert_eq!(s.state(), HaState::LoadBalancing);
+        // A partner that really is in maintenance again is seen on a fresh heartbeat.
+        ok(s, 50_000, HaState::InMaintenance);
+        assert_eq!(s.state(), HaState::PartnerInMaintenance);
+    });
+    // The partner's side: in-maintenance → cancel notified, no heartbeat in flight.
+    with(SEED, |s| {
+        to_normal(s);
+        s.ha_maintenance_notify(false).unwrap();
+        ok(s, 10_000, HaState::PartnerInMaintenance);
+        assert_eq!(s.state(), HaState::InMaintenance);
+        s.ha_maintenance_notify(true).unwrap();
+        assert_eq!(s.state(), HaState::LoadBalancing);
+        ok(s, 20_000, HaState::LoadBalancing);
+        assert_eq!(s.state(), HaState::LoadBalancing);
     });
 }
 
