@@ -167,6 +167,7 @@ perf_field() { # OUTPUT SECTION(DISCOVER-OFFER|REQUEST-ACK) KEY
 }
 
 # ---------------------------------------------------------------- 1. throughput per rate
+[ -n "${SKIP_THROUGHPUT:-}" ] && RATES=""
 for server in $SERVERS; do
   for rate in $RATES; do
     rm -f "$LEASES" "$LEASES".*

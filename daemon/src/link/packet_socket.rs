@@ -180,7 +180,7 @@ impl PacketSocket {
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.0.as_mut_ptr().cast();
-        msg.msg_controllen = control.0.len();
+        msg.msg_controllen = control.0.len() as _;
         // SAFETY: every pointer in `msg` refers to a live local of the stated size. MSG_TRUNC
         // makes the kernel return the real frame length.
         let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
