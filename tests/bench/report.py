@@ -271,6 +271,16 @@ def chart(by, png):
     return "no chart (install python3-matplotlib or gnuplot)"
 
 
+def carried(env, kind):
+    """A note when this part was skipped and its rows come from an earlier run (run.sh's
+    SKIP_THROUGHPUT / SKIP_MEMORY / SKIP_STARTUP)."""
+    when = env.get(f"carried_{kind}")
+    if not when:
+        return []
+    return [f"*Not measured in this run: the figures below are those of the run of {when} "
+            "(the machine, load and wrend build of that run).*", ""]
+
+
 def main():
     data, env_path, md_path, png = sys.argv[1:5]
     rows = load(data)
@@ -294,15 +304,18 @@ def main():
         f"at the start and {env.get('load_end', '?')} at the end of the run (other jobs share the "
         f"machine); servers and load generators ran at nice {env.get('nice', '0')}.",
         "",
+        f"wrend build: {env.get('wrend_build', 'glibc, dynamically linked (cargo build --release)')}.",
+        "",
         f"## Throughput: perfdhcp relayed DORA, {env.get('period', '?')} s per rate, fresh server and empty lease file per rate",
         "",
     ]
+    out += carried(env, "rate")
     table, _ = md_throughput(by)
     out += table
     out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
-    out += ["## Memory", ""] + md_memory(rows.get("mem", [])) + [""]
+    out += ["## Memory", ""] + carried(env, "mem") + md_memory(rows.get("mem", [])) + [""]
     out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 1 ms; t0 taken by the shell that execs the server)", ""]
-    out += md_startup(rows.get("start", [])) + [""]
+    out += carried(env, "start") + md_startup(rows.get("start", [])) + [""]
     out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
     how = chart(by, png)
     out += [f"Chart: {how}. Raw data: results.tsv. Latency: perfdhcp's DISCOVER→OFFER (DO) and REQUEST→ACK (RA) delays; "

@@ -19,7 +19,9 @@
 # process is stopped by its PID and both namespaces are deleted on exit (trap).
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
-# SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
+# WREND_TARGET=host (the glibc build; default: the static x86_64-unknown-linux-musl build)
+# SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_THROUGHPUT=1 SKIP_MEMORY=1
+# SKIP_STARTUP=1 (a skipped part keeps the previous run's figures, dated in the report)
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,12 +51,31 @@ if ! command -v cargo >/dev/null 2>&1; then
     if [ -x "$d/cargo" ]; then export PATH="$d:$PATH"; break; fi
   done
 fi
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> cargo build --release -p wrend -p wren-loadgen"
-  cargo build --release -p wrend -p wren-loadgen
+# wrend is measured as the static build (x86_64-unknown-linux-musl: one static-pie file, no
+# libc.so or ld.so mapped, the way it is meant to be installed on a small board) when that
+# Rust target is installed (`.ci/run` installs it); WREND_TARGET=host measures the ordinary
+# glibc build instead. The report says which one ran.
+if [ -z "${WREND_TARGET+x}" ]; then
+  if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    WREND_TARGET=x86_64-unknown-linux-musl
+  else
+    WREND_TARGET=host
+    echo "note: x86_64-unknown-linux-musl is not installed (rustup target add x86_64-unknown-linux-musl): measuring the glibc build" >&2
+  fi
 fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+if [ "$WREND_TARGET" = host ]; then
+  WREND_BUILD=(cargo build --release -p wrend)
+  WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+else
+  WREND_BUILD=(cargo build --release --target "$WREND_TARGET" -p wrend)
+  WREND_BIN="${WREND_BIN:-$TARGET/$WREND_TARGET/release/wrend}"
+fi
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "==> ${WREND_BUILD[*]}; cargo build --release -p wren-loadgen"
+  "${WREND_BUILD[@]}"
+  cargo build --release -p wren-loadgen
+fi
 LOADGEN="$TARGET/release/wren-loadgen"
 [ -x "$WREND_BIN" ] || { echo "no $WREND_BIN" >&2; exit 1; }
 [ -x "$LOADGEN" ] || { echo "no $LOADGEN" >&2; exit 1; }
@@ -167,7 +188,23 @@ perf_field() { # OUTPUT SECTION(DISCOVER-OFFER|REQUEST-ACK) KEY
 }
 
 # ---------------------------------------------------------------- 1. throughput per rate
-[ -n "${SKIP_THROUGHPUT:-}" ] && RATES=""
+# Parts skipped (SKIP_THROUGHPUT, SKIP_MEMORY, SKIP_STARTUP) keep the previous run's rows of
+# $OUT/results.tsv, and the report names the run they come from: a partial rerun updates
+# only what it measured.
+PREV_TSV="$OUT/results.tsv"
+PREV_ENV="$OUT/results.env.tsv"
+CARRIED=""
+carry() { # KIND: copy the previous run's KIND rows, remember where they come from
+  [ -f "$PREV_TSV" ] || return 0
+  awk -F'\t' -v k="$1" '$1 == k' "$PREV_TSV" >>"$DATA"
+  local when; when=$(awk -F'\t' -v k="$1" '$1 == "carried_" k {print $2; f=1} END {if (!f) exit 1}' "$PREV_ENV" 2>/dev/null ||
+    awk -F'\t' '$1 == "date" {d=$2} $1 == "wrend" {w=$2} END {print d ", wren at " w}' "$PREV_ENV" 2>/dev/null || echo "an earlier run")
+  CARRIED="${CARRIED}carried_$1	$when
+"
+}
+if [ -n "${SKIP_THROUGHPUT:-}" ]; then RATES=""; carry rate; fi
+[ -n "${SKIP_MEMORY:-}" ] && carry mem
+[ -n "${SKIP_STARTUP:-}" ] && carry start
 for server in $SERVERS; do
   for rate in $RATES; do
     rm -f "$LEASES" "$LEASES".*
@@ -288,6 +325,9 @@ done
   echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "kea	$($KEA_BIN -v 2>/dev/null | head -n 1)"
   echo "wrend	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [ "$WREND_TARGET" = host ]; then echo "wrend_build	glibc, dynamically linked (cargo build --release)"
+  else echo "wrend_build	static ($WREND_TARGET: cargo build --release --target $WREND_TARGET)"; fi
+  printf '%s' "$CARRIED"
   echo "period	$PERIOD"
   echo "cpus	$(nproc)"
   echo "nice	$NICE"
