@@ -324,7 +324,7 @@ fn primary_mac(n: u32) -> [u8; 6] {
     let mut seen = 0;
     loop {
         let mac = [0x02, 0xcc, 0, (k >> 16) as u8, (k >> 8) as u8, k as u8];
-        if rfc3074_hash(&mac) % 2 == 0 {
+        if rfc3074_hash(&mac).is_multiple_of(2) {
             if seen == n {
                 return mac;
             }
