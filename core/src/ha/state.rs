@@ -326,13 +326,17 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     pub fn unacked_clients(&self) -> u32 {
         self.unacked
     }
-    /// How many more unacked clients before failure is detected.
-    pub fn unacked_clients_left(&self) -> u32 {
+    /// How many more unacked clients before failure is detected, as Kea 2.2 reports it
+    /// (`CommunicationState::getReport`): `max-unacked-clients - unacked + 1` while
+    /// communication is interrupted and the limit is not yet passed, else 0. (With a limit
+    /// of 0 and no unacked client that is 1, as in Kea, although failure is already
+    /// "detected" by the zero limit.)
+    pub fn unacked_clients_left(&self, now_ms: u64) -> u32 {
         let max = self.cfg.max_unacked_clients;
-        if max == 0 {
-            0
+        if self.communication_interrupted(now_ms) && max >= self.unacked {
+            (max - self.unacked).saturating_add(1)
         } else {
-            (max + 1).saturating_sub(self.unacked)
+            0
         }
     }
     /// Failure detected (kea-ha.md §7): unacked clients > `max-unacked-clients`, or that

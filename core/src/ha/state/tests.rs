@@ -240,6 +240,8 @@ fn load_balancing_to_communication_recovery_to_partner_down() {
             s.on_query(&q, 75_000);
             assert_eq!(s.unacked_clients(), n as u32 + 1);
             assert_eq!(s.failure_detected(), n == 5);
+            // Kea's `unacked-clients-left`: max - unacked + 1, 0 once passed.
+            assert_eq!(s.unacked_clients_left(75_000), 5 - n.min(5) as u32);
         }
         assert_eq!(s.connecting_clients(), 6);
         fail(s, 80_000);
@@ -274,7 +276,9 @@ fn failure_detection_secs_rules() {
         let q = QueryFacts { secs: 0x0600, ..q };
         s.on_query(&q, 70_001);
         assert_eq!((s.connecting_clients(), s.unacked_clients()), (1, 1));
-        assert_eq!(s.unacked_clients_left(), 5);
+        // Kea's report: 5 - 1 + 1 while interrupted; 0 when not interrupted.
+        assert_eq!(s.unacked_clients_left(70_001), 5);
+        assert_eq!(s.unacked_clients_left(0), 0);
         // A successful heartbeat resets the counters.
         ok(s, 70_002, HaState::LoadBalancing);
         assert_eq!((s.analyzed_packets(), s.unacked_clients()), (0, 0));
