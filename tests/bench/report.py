@@ -271,14 +271,14 @@ def chart(by, png):
     return "no chart (install python3-matplotlib or gnuplot)"
 
 
-def carried(env, kind):
-    """A note when this part was skipped and its rows come from an earlier run (run.sh's
-    SKIP_THROUGHPUT / SKIP_MEMORY / SKIP_STARTUP)."""
-    when = env.get(f"carried_{kind}")
-    if not when:
+def not_this_run(env, part):
+    """A note when `part` was not run this time (run.sh's PARTS): its figures are those of
+    the run named by `part_<part>`."""
+    when = env.get(f"part_{part}", "")
+    if not when or when.startswith(env.get("date", "?")):
         return []
-    return [f"*Not measured in this run: the figures below are those of the run of {when} "
-            "(the machine, load and wrend build of that run).*", ""]
+    return [f"*Not measured in this run: these figures are from the run of {when} (that run's "
+            "machine load and wrend build).*", ""]
 
 
 def main():
@@ -309,13 +309,13 @@ def main():
         f"## Throughput: perfdhcp relayed DORA, {env.get('period', '?')} s per rate, fresh server and empty lease file per rate",
         "",
     ]
-    out += carried(env, "rate")
     table, _ = md_throughput(by)
+    out += not_this_run(env, "throughput")
     out += table
     out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
-    out += ["## Memory", ""] + carried(env, "mem") + md_memory(rows.get("mem", [])) + [""]
+    out += ["## Memory", ""] + not_this_run(env, "memory") + md_memory(rows.get("mem", [])) + [""]
     out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 1 ms; t0 taken by the shell that execs the server)", ""]
-    out += carried(env, "start") + md_startup(rows.get("start", [])) + [""]
+    out += not_this_run(env, "startup") + md_startup(rows.get("start", [])) + [""]
     out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
     how = chart(by, png)
     out += [f"Chart: {how}. Raw data: results.tsv. Latency: perfdhcp's DISCOVER→OFFER (DO) and REQUEST→ACK (RA) delays; "

@@ -27,7 +27,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use interfaces::ServedInterface;
 
 /// Frames a raw device reads at most per `read(2)`: the BPF buffer (freebsd.md §1.1 step 3);
-/// on Linux one frame per read, up to a jumbo MTU.
+/// on Linux the slots of one `recvmmsg` ([`packet_socket::FRAME_SLOT`] bytes each), and the
+/// UDP socket's likewise.
 pub const RECEIVE_BUFFER_SIZE: usize = 64 * 1024;
 
 /// Kernel receive buffer asked for on each packet socket and on the UDP socket
@@ -82,7 +83,8 @@ pub struct RawLink {
 pub enum ReadOutcome {
     /// Frames were handed to the callback (maybe none); read again.
     More,
-    /// Nothing left (EAGAIN): the edge-triggered event is fully drained.
+    /// Nothing left (EAGAIN, or a Linux batch the queue could not fill): the
+    /// edge-triggered event is fully drained.
     Drained,
 }
 
@@ -114,18 +116,14 @@ impl RawLink {
         }
     }
 
-    /// Reads once into `buffer` and calls `each` for every whole frame received.
+    /// Reads once into `buffer` (Linux: one `recvmmsg` of every queued frame the buffer has
+    /// slots for; FreeBSD: one BPF buffer) and calls `each` for every whole frame received.
     pub fn read(&self, buffer: &mut [u8], mut each: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
         #[cfg(target_os = "linux")]
         {
-            match self.device.recv(buffer) {
-                Ok(packet_socket::Received::Frame(n)) => {
-                    if let Some(frame) = buffer.get(..n) {
-                        each(frame);
-                    }
-                    Ok(ReadOutcome::More)
-                }
-                Ok(packet_socket::Received::Skipped) => Ok(ReadOutcome::More),
+            match self.device.recv_batch(buffer, &mut each) {
+                Ok(batch) if batch.drained => Ok(ReadOutcome::Drained),
+                Ok(_) => Ok(ReadOutcome::More),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::More),
                 Err(e) => Err(e),
@@ -152,6 +150,26 @@ impl RawLink {
     /// Sends one whole Ethernet frame.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         self.device.send(frame)
+    }
+
+    /// Sends whole Ethernet frames in order: Linux in one `sendmmsg` per
+    /// [`packet_socket::SEND_BATCH`]; FreeBSD one `write` each (BPF takes one frame per
+    /// write). Returns how many were sent from the front and, if not all, why the next one
+    /// was not.
+    pub fn send_batch(&self, frames: &[&[u8]]) -> (usize, Option<io::Error>) {
+        #[cfg(target_os = "linux")]
+        {
+            self.device.send_batch(frames)
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            for (sent, frame) in frames.iter().enumerate() {
+                if let Err(e) = self.device.send(frame) {
+                    return (sent, Some(e));
+                }
+            }
+            (frames.len(), None)
+        }
     }
 }
 
