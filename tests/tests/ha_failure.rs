@@ -1,3 +1,4 @@
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)] // test code: a panic here is a test failure
 //! HA failure detection and communication recovery end to end (issue 6, kea-ha.md §4, §7),
 //! each scenario first against a Kea 2.2 pair (so the checks cannot pass vacuously), then
 //! wrend + wrend and wrend with Kea as its partner.
