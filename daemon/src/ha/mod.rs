@@ -373,7 +373,8 @@ impl HaRuntime {
         if self.staging.is_empty() {
             return Hold::Send;
         }
-        match self.svc.on_lease_committed() {
+        let changes = u32::try_from(self.staging.ranges.len()).unwrap_or(u32::MAX);
+        match self.svc.on_lease_changes_committed(changes) {
             UpdateDecision::NotSent => Hold::Send,
             UpdateDecision::Backlog => {
                 for &(a, b) in &self.staging.ranges {
@@ -565,7 +566,8 @@ impl HaRuntime {
                     to.name().to_uppercase(),
                     partner.to_uppercase()
                 );
-                if to == HaState::Waiting {
+                // Kea clears the backlog when leaving communication-recovery.
+                if to == HaState::Waiting || from == HaState::CommunicationRecovery {
                     self.backlog_free.extend(self.backlog.drain(..));
                 }
             }
@@ -719,7 +721,13 @@ impl HaRuntime {
                     self.sync_failed(now);
                 }
             }
-            Tag::Reset => {}
+            Tag::Reset => {
+                let ok = commands::expect_success(text, false).is_ok();
+                if !ok {
+                    log::warn!("HA_RESET_FAILED {name} refused ha-reset: {text}");
+                }
+                self.svc.on_reset_sent(now, ok);
+            }
             Tag::MaintenanceNotify => {
                 if std::mem::take(&mut self.pending_maintenance) {
                     let result = commands::parse_answer(text).map(|a| a.result).unwrap_or(1);
@@ -855,6 +863,7 @@ fn fail_tag(
             settle(parks, completed, park, false);
         }
         Tag::Backlog { .. } => svc.on_backlog_sent(now_ms, false),
+        Tag::Reset => svc.on_reset_sent(now_ms, false),
         _ => {}
     }
 }

@@ -279,3 +279,55 @@ fn queries_are_put_in_the_class_of_their_scope_owner() {
     // Not load balanced (DHCPLEASEQUERY-like type 10): the primary's scope.
     assert_eq!(rt.hook_class(&facts(&THEIRS, 10)), b"HA_server1");
 }
+
+#[test]
+fn communication_recovery_keeps_updates_and_sends_them_when_the_partner_is_back() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    {
+        // One failed heartbeat before max-response-delay (3 s): communication-recovery.
+        let svc = rt.service_mut();
+        svc.on_heartbeat_failed(1_000);
+        while svc.poll(1_000).is_some() {}
+        assert_eq!(svc.state(), HaState::CommunicationRecovery);
+    }
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    // Replies go out at once; their lease updates wait in the backlog, nothing is queued
+    // to the unreachable partner and nothing counts as unsent.
+    for _ in 0..3 {
+        assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Send));
+    }
+    {
+        let rt = shared.borrow();
+        assert_eq!(rt.backlog.len(), 3);
+        assert_eq!(rt.service().backlog_len(), 3);
+        assert!(rt.client.as_ref().unwrap().is_empty());
+        assert_eq!(rt.service().unsent_update_count(), 0);
+    }
+    // The partner answers again: the backlog becomes three requests to it.
+    let mut rt = shared.borrow_mut();
+    let svc = rt.service_mut();
+    svc.on_heartbeat_ok(
+        2_000,
+        unix_secs(),
+        HeartbeatInfo {
+            state: HaState::LoadBalancing,
+            date_time: unix_secs(),
+            unsent_update_count: 0,
+            scopes: Scopes::NONE,
+        },
+    );
+    let mut actions = Vec::new();
+    while let Some(a) = rt.service_mut().poll(2_000) {
+        actions.push(a);
+        rt.act(a, 2_000);
+    }
+    assert!(actions.contains(&Action::SendBacklog), "{actions:?}");
+    rt.flush_outbox();
+    assert_eq!(rt.client.as_ref().unwrap().len(), 3);
+    assert!(rt.backlog.is_empty());
+    // All three acknowledged: back to load-balancing.
+    rt.service_mut().on_backlog_sent(2_100, true);
+    assert_eq!(rt.service().state(), HaState::LoadBalancing);
+}
