@@ -902,41 +902,51 @@ fn drain_udp<E: Engine, J: Journal>(
     let Some(socket) = udp else {
         return Drain::Done;
     };
-    for _ in 0..READ_BUDGET {
-        let datagram = match socket.recv(buffer) {
-            Ok(d) => d,
+    let mut packets = 0;
+    while packets < READ_BUDGET {
+        let mut handed = 0;
+        let batch = socket.recv_batch(buffer, |datagram, payload| {
+            handed += 1;
+            // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
+            let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
+                l.as_ref()
+                    .filter(|l| l.served.ifindex == datagram.ifindex)
+                    .map(|l| (slot, l))
+            }) else {
+                counters.skipped += 1;
+                return;
+            };
+            let view = link.view(slot);
+            let received = UdpPayload {
+                payload,
+                source: datagram.source,
+                destination: datagram.destination,
+            };
+            let mut result = path.on_datagram(engine, journal, &view, &received, now);
+            if result == Err(Skip::RingFull) {
+                commit_early(path, journal, links, udp, counters);
+                result = path.on_datagram(engine, journal, &view, &received, now);
+            }
+            account(result, counters);
+        });
+        let batch = match batch {
+            Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Done,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                packets += 1;
+                continue;
+            }
             Err(e) => {
                 log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
                 return Drain::Done;
             }
         };
-        let Some(payload) = buffer.get(..datagram.len) else {
-            counters.skipped += 1;
-            continue;
-        };
-        // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
-        let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
-            l.as_ref()
-                .filter(|l| l.served.ifindex == datagram.ifindex)
-                .map(|l| (slot, l))
-        }) else {
-            counters.skipped += 1;
-            continue;
-        };
-        let view = link.view(slot);
-        let received = UdpPayload {
-            payload,
-            source: datagram.source,
-            destination: datagram.destination,
-        };
-        let mut result = path.on_datagram(engine, journal, &view, &received, now);
-        if result == Err(Skip::RingFull) {
-            commit_early(path, journal, links, udp, counters);
-            result = path.on_datagram(engine, journal, &view, &received, now);
+        // Larger than a receive slot: dropped unread.
+        counters.skipped += batch.received.saturating_sub(handed) as u64;
+        if batch.drained {
+            return Drain::Done;
         }
-        account(result, counters);
+        packets += batch.received.max(1);
     }
     Drain::Budget
 }

@@ -22,6 +22,7 @@
 # WREND_TARGET=host (measure the glibc build; default: the static x86_64-unknown-linux-musl one)
 # SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
+# REPEAT=3 (rounds of each throughput load per server; the report takes medians)
 # PARTS="throughput memory startup size" (the parts to run; the rows of the parts not run are
 #   kept from the previous $OUT/results.tsv, so `PARTS=throughput` refreshes only that table)
 # CLIENT_RCVBUF=8388608 (bytes; the load generator's socket receive buffer, see below; 0 leaves
@@ -86,6 +87,7 @@ part() { [[ " $PARTS " == *" $1 "* ]]; }
 CLIENT_RCVBUF="${CLIENT_RCVBUF:-8388608}"
 RMEM_DEFAULT_SAVED=""
 PROFILE="${PROFILE:-}"
+REPEAT="${REPEAT:-3}"
 [ -n "$PROFILE" ] && KEEP=1
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ "$WREND_TARGET" = host ]; then WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
@@ -236,12 +238,16 @@ if part throughput && [ "$CLIENT_RCVBUF" != 0 ]; then
   sysctl -q -w net.core.rmem_default="$CLIENT_RCVBUF" >/dev/null
   echo "==> net.core.rmem_default $RMEM_DEFAULT_SAVED -> $CLIENT_RCVBUF for the throughput loads"
 fi
-part throughput && for server in $SERVERS; do
-  for rate in $RATES; do
+# Rates outer, servers inner and REPEAT rounds in between: on a shared VM the CPU time of the
+# same work drifts (the host's load, where the vCPUs land) over minutes, so the servers are
+# measured side by side and report.py takes each figure's median over the rounds.
+part throughput && for rate in $RATES; do
+  for round in $(seq "$REPEAT"); do
+  for server in $SERVERS; do
     rm -f "$LEASES" "$LEASES".*
     count=$(( rate * PERIOD ))
     start_server "$server"
-    profile_start "$server" "$rate"
+    profile_start "$server" "$rate-$round"
     t0=$(cpu_ticks "$SERVER_PID"); n0=$(cpu_ns "$SERVER_PID")
     e0=$(rcvbuf_errors); c0=$(rcvbuf_errors "$NS_C")
     out=$(run_perfdhcp "$rate" "$count" "$PERIOD" "00:0c:01:00:00:00")
@@ -263,7 +269,8 @@ part throughput && for server in $SERVERS; do
     printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
       "${do_sent:-0}" "${acks:-0}" "${do_avg:-0}" "${do_max:-0}" "${ra_avg:-0}" "${ra_max:-0}" \
       "$(( t1 - t0 ))" "$rows" "$(( e1 - e0 ))" "$(( c1 - c0 ))" "$(( n1 - n0 ))" >>"$DATA"
-    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( (n1 - n0) / 1000000 )) ms, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
+    echo "$server @ $rate/s (round $round): achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( (n1 - n0) / 1000000 )) ms, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
+  done
   done
 done
 restore_rmem
@@ -369,6 +376,7 @@ done
   echo "clk_tck	$CLK_TCK"
   echo "client_rcvbuf	$CLIENT_RCVBUF"
   echo "cpu_unit	ns"
+  echo "repeat	$REPEAT"
   for name in $PARTS; do echo "part_$name	$(date -u '+%Y-%m-%d %H:%M UTC') $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"; done
 } >"$WORK/env.tsv"
 # The parts not run this time keep their rows (and their date) from the previous results.

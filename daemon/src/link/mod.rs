@@ -27,9 +27,27 @@ use std::os::fd::{AsRawFd, RawFd};
 use interfaces::ServedInterface;
 
 /// Frames a raw device reads at most per `read(2)`: the BPF buffer (freebsd.md §1.1 step 3);
-/// on Linux the slots of one `recvmmsg` ([`packet_socket::FRAME_SLOT`] bytes each), and the
-/// UDP socket's likewise.
+/// on Linux the slots of one `recvmmsg` ([`FRAME_SLOT`] bytes each), and the UDP socket's
+/// likewise.
 pub const RECEIVE_BUFFER_SIZE: usize = 64 * 1024;
+
+/// Bytes of the receive buffer one packet of a batched receive (`recvmmsg`) gets: a whole
+/// Ethernet frame of a 1500-byte MTU (1514) and more. Kea reads at most 1500 bytes
+/// (`IfaceMgr::RCVBUFSIZE`); a larger packet is skipped, as one larger than the whole
+/// buffer was before.
+pub const FRAME_SLOT: usize = 2048;
+/// Packets one `recvmmsg` takes at most (stack arrays of this many headers).
+pub const RECV_BATCH: usize = 32;
+
+/// What one batched receive did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Packets the kernel handed over (skipped ones included).
+    pub received: usize,
+    /// Fewer than the batch could take: the queue is empty (the edge-triggered event is
+    /// drained; a packet arriving later raises a new one).
+    pub drained: bool,
+}
 
 /// Kernel receive buffer asked for on each packet socket and on the UDP socket
 /// (`SO_RCVBUFFORCE`, which root may set above `net.core.rmem_max`, else `SO_RCVBUF`, which

@@ -24,12 +24,8 @@ const PACKET_OUTGOING: u8 = 4;
 #[derive(Clone, Copy)]
 struct AuxBuffer([u8; 64]);
 
-/// Bytes of the caller's buffer one frame of a batched receive gets: a whole Ethernet frame
-/// of a 1500-byte MTU (1514) and more. Kea reads at most 1500 bytes
-/// (`IfaceMgr::RCVBUFSIZE`); a larger frame is skipped, as one larger than the buffer was.
-pub const FRAME_SLOT: usize = 2048;
-/// Frames one `recvmmsg` takes at most (stack arrays of this many headers).
-pub const RECV_BATCH: usize = 32;
+pub use super::{Batch, FRAME_SLOT, RECV_BATCH};
+
 /// Frames one `sendmmsg` takes at most.
 pub const SEND_BATCH: usize = 64;
 
@@ -292,15 +288,6 @@ impl PacketSocket {
             Err(_) => Err(io::Error::last_os_error()),
         }
     }
-}
-
-/// What one [`PacketSocket::recv_batch`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Batch {
-    /// Frames the kernel handed over (skipped ones included).
-    pub received: usize,
-    /// Fewer than the batch could take: the queue is empty.
-    pub drained: bool,
 }
 
 /// The `tp_status` of a received frame's `PACKET_AUXDATA`, 0 when absent.
