@@ -39,9 +39,10 @@ const FIRST_LINK: usize = 16;
 
 /// Events handled per poll.
 const EVENT_CAPACITY: usize = 64;
-/// Reads from one source per wakeup before the others get their turn (and signals are
-/// looked at): a DISCOVER storm on one interface cannot starve the rest or a SIGTERM. A
-/// source that still has data is polled again at once (timeout 0) until it drains.
+/// Packets read from one source per wakeup before the others get their turn (and signals
+/// are looked at): a DISCOVER storm on one interface cannot starve the rest or a SIGTERM. A
+/// source that still has data is polled again at once (timeout 0) until it drains. (Also
+/// the bound on reads: a read that yields nothing counts as one packet.)
 const READ_BUDGET: usize = 256;
 /// Delay between a routing message and the re-scan, so a burst of messages (an interface
 /// coming up announces itself, its link state and each address) costs one scan.
@@ -149,6 +150,21 @@ impl Transmit for Sockets<'_> {
         {
             Some(raw) => raw.send(frame),
             None => Err(io::Error::new(io::ErrorKind::NotConnected, "link closed")),
+        }
+    }
+
+    fn send_frames(&mut self, link: usize, frames: &[&[u8]]) -> (usize, Option<io::Error>) {
+        match self
+            .links
+            .get(link)
+            .and_then(|l| l.as_ref())
+            .and_then(|l| l.raw.as_ref())
+        {
+            Some(raw) => raw.send_batch(frames),
+            None => (
+                0,
+                Some(io::Error::new(io::ErrorKind::NotConnected, "link closed")),
+            ),
         }
     }
 
@@ -852,8 +868,11 @@ fn drain_link<E: Engine, J: Journal>(
         return Ok(Drain::Done);
     };
     let view = link.view(slot);
-    for _ in 0..READ_BUDGET {
+    let mut packets = 0;
+    while packets < READ_BUDGET {
+        let mut frames = 0;
         let outcome = raw.read(buffer, |frame| {
+            frames += 1;
             let mut result = path.on_frame(engine, journal, &view, frame, now);
             if result == Err(Skip::RingFull) {
                 commit_early(path, journal, links, udp, counters);
@@ -864,6 +883,7 @@ fn drain_link<E: Engine, J: Journal>(
         if outcome == ReadOutcome::Drained {
             return Ok(Drain::Done);
         }
+        packets += frames.max(1);
     }
     Ok(Drain::Budget)
 }
@@ -882,41 +902,51 @@ fn drain_udp<E: Engine, J: Journal>(
     let Some(socket) = udp else {
         return Drain::Done;
     };
-    for _ in 0..READ_BUDGET {
-        let datagram = match socket.recv(buffer) {
-            Ok(d) => d,
+    let mut packets = 0;
+    while packets < READ_BUDGET {
+        let mut handed = 0;
+        let batch = socket.recv_batch(buffer, |datagram, payload| {
+            handed += 1;
+            // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
+            let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
+                l.as_ref()
+                    .filter(|l| l.served.ifindex == datagram.ifindex)
+                    .map(|l| (slot, l))
+            }) else {
+                counters.skipped += 1;
+                return;
+            };
+            let view = link.view(slot);
+            let received = UdpPayload {
+                payload,
+                source: datagram.source,
+                destination: datagram.destination,
+            };
+            let mut result = path.on_datagram(engine, journal, &view, &received, now);
+            if result == Err(Skip::RingFull) {
+                commit_early(path, journal, links, udp, counters);
+                result = path.on_datagram(engine, journal, &view, &received, now);
+            }
+            account(result, counters);
+        });
+        let batch = match batch {
+            Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Done,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                packets += 1;
+                continue;
+            }
             Err(e) => {
                 log::warn!("DHCP4_PACKET_RECEIVE_FAIL UDP socket: {e}");
                 return Drain::Done;
             }
         };
-        let Some(payload) = buffer.get(..datagram.len) else {
-            counters.skipped += 1;
-            continue;
-        };
-        // Kea listens only on configured interfaces: a datagram from elsewhere is dropped.
-        let Some((slot, link)) = links.iter().enumerate().find_map(|(slot, l)| {
-            l.as_ref()
-                .filter(|l| l.served.ifindex == datagram.ifindex)
-                .map(|l| (slot, l))
-        }) else {
-            counters.skipped += 1;
-            continue;
-        };
-        let view = link.view(slot);
-        let received = UdpPayload {
-            payload,
-            source: datagram.source,
-            destination: datagram.destination,
-        };
-        let mut result = path.on_datagram(engine, journal, &view, &received, now);
-        if result == Err(Skip::RingFull) {
-            commit_early(path, journal, links, udp, counters);
-            result = path.on_datagram(engine, journal, &view, &received, now);
+        // Larger than a receive slot: dropped unread.
+        counters.skipped += batch.received.saturating_sub(handed) as u64;
+        if batch.drained {
+            return Drain::Done;
         }
-        account(result, counters);
+        packets += batch.received.max(1);
     }
     Drain::Budget
 }
