@@ -144,6 +144,12 @@ pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
 
+    /// Whether the next [`Self::sync_batch`] has records to write and sync (the event loop
+    /// paces its commits by the syncs that really reach the disk). The default: never.
+    fn batch_pending(&self) -> bool {
+        false
+    }
+
     /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
     /// (no file, fakes in tests).
     fn sync_timing(&self) -> Option<SyncTiming> {
@@ -319,6 +325,8 @@ impl ReplyRing {
 /// Counters of one commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommitReport {
+    /// Lease records were written and synced ([`Journal::batch_pending`] before the sync).
+    pub synced: bool,
     /// Replies sent.
     pub sent: usize,
     /// Replies whose send failed.
@@ -531,7 +539,10 @@ impl PacketPath {
     /// Ends the batch: syncs the lease file, then (only if that succeeded) sends every
     /// queued reply. The ring is empty afterwards either way.
     pub fn commit<J: Journal, T: Transmit>(&mut self, journal: &mut J, tx: &mut T) -> CommitReport {
-        let mut report = CommitReport::default();
+        let mut report = CommitReport {
+            synced: journal.batch_pending(),
+            ..CommitReport::default()
+        };
         if let Err(e) = journal.sync_batch() {
             report.dropped_unsynced = self.ring.entries.len();
             log::error!(
@@ -826,6 +837,9 @@ pub(crate) mod tests {
     }
 
     impl Journal for MemoryJournal {
+        fn batch_pending(&self) -> bool {
+            self.pending > 0
+        }
         fn sync_batch(&mut self) -> io::Result<()> {
             self.log.push("sync");
             if self.fail {
@@ -927,7 +941,10 @@ pub(crate) mod tests {
         assert!(tx.frames.is_empty(), "nothing leaves before commit");
         let report = path.commit(&mut journal, &mut tx);
         assert_eq!(report.sent, 1);
+        assert!(report.synced);
         assert_eq!(journal.synced, 1);
+        // Nothing appended since: the next commit syncs nothing.
+        assert!(!path.commit(&mut journal, &mut tx).synced);
         assert!(path.ring().is_empty());
         let (slot, bytes) = &tx.frames[0];
         assert_eq!(*slot, 3);
