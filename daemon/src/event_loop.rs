@@ -195,6 +195,19 @@ impl Transmit for Sockets<'_> {
             None => Err(io::Error::new(io::ErrorKind::NotConnected, "no UDP socket")),
         }
     }
+
+    fn send_datagrams(
+        &mut self,
+        datagrams: &[crate::packet_path::Outgoing<'_>],
+    ) -> (usize, Option<io::Error>) {
+        match self.udp {
+            Some(udp) => udp.send_batch(datagrams),
+            None => (
+                0,
+                Some(io::Error::new(io::ErrorKind::NotConnected, "no UDP socket")),
+            ),
+        }
+    }
 }
 
 /// Counters since start (logged at exit, later exported as Kea statistics).
