@@ -614,8 +614,16 @@ pub fn open_lease_file(
             options.path.unwrap_or(lease_file::default_path()),
         ));
     }
-    let mut sink = TableSink::new(table, config, config.globals.lease_checks);
-    let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
+    // The client-id and hardware-address indexes are rebuilt once after the load instead of
+    // row by row (LeaseTable::begin_bulk_load: a third of a 100,000-lease load's time), also
+    // when the load fails.
+    table.begin_bulk_load();
+    let opened = LeaseFile::open(
+        &options,
+        &mut TableSink::new(table, config, config.globals.lease_checks),
+    );
+    table.finish_bulk_load();
+    let (mut file, report) = opened?;
     if report.needs_compaction {
         file.compact(table.iter().map(|(_, r)| r))?;
     }

@@ -329,6 +329,16 @@ def chart(by, png):
     return "no chart (install python3-matplotlib or gnuplot)"
 
 
+def not_this_run(env, part):
+    """A note when `part` was not run this time (run.sh's PARTS): its figures are those of
+    the run named by `part_<part>`."""
+    when = env.get(f"part_{part}", "")
+    if not when or when.startswith(env.get("date", "?")):
+        return []
+    return [f"*Not measured in this run: these figures are from the run of {when} (that run's "
+            "machine load and wrend build).*", ""]
+
+
 def main():
     data, env_path, md_path, png = sys.argv[1:5]
     rows = load(data)
@@ -352,11 +362,9 @@ def main():
         f"at the start and {env.get('load_end', '?')} at the end of the run (other jobs share the "
         f"machine); servers and load generators ran at nice {env.get('nice', '0')}.",
         "",
+        f"wrend build: {env.get('wrend_build', 'glibc, dynamically linked (cargo build --release)')}.",
+        "",
     ]
-    parts = [(k[len("part_"):], v) for k, v in env.items() if k.startswith("part_")]
-    if parts:
-        out += ["Parts (date, wren commit): " + "; ".join(f"{name} {when}" for name, when in parts)
-                + ". A part not rerun keeps its rows from the run before (`PARTS=`).", ""]
     if env.get("repeat"):
         out += [
             f"Throughput method: {env['repeat']} rounds per rate, the two servers alternating, each figure "
@@ -371,11 +379,12 @@ def main():
         "",
     ]
     table, _ = md_throughput(by)
+    out += not_this_run(env, "throughput")
     out += table
     out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
-    out += ["## Memory", ""] + md_memory(rows.get("mem", [])) + [""]
+    out += ["## Memory", ""] + not_this_run(env, "memory") + md_memory(rows.get("mem", [])) + [""]
     out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 1 ms; t0 taken by the shell that execs the server)", ""]
-    out += md_startup(rows.get("start", [])) + [""]
+    out += not_this_run(env, "startup") + md_startup(rows.get("start", [])) + [""]
     out += ["## Size", ""] + md_size(rows.get("size", [])) + [""]
     how = chart(by, png)
     out += [f"Chart: {how}. Raw data: results.tsv. Latency: perfdhcp's DISCOVER→OFFER (DO) and REQUEST→ACK (RA) delays; "

@@ -19,6 +19,7 @@
 # process is stopped by its PID and both namespaces are deleted on exit (trap).
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
+# WREND_TARGET=host (measure the glibc build; default: the static x86_64-unknown-linux-musl one)
 # SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
 # REPEAT=3 (rounds of each throughput load per server; the report takes medians)
@@ -56,9 +57,23 @@ if ! command -v cargo >/dev/null 2>&1; then
     if [ -x "$d/cargo" ]; then export PATH="$d:$PATH"; break; fi
   done
 fi
+# wrend is measured as the static build (x86_64-unknown-linux-musl: one static-pie file, no
+# libc.so or ld.so mapped, as it is meant to be installed on a small board) when that Rust
+# target is installed (`.ci/run` installs it); WREND_TARGET=host measures the ordinary glibc
+# build instead. The report says which one ran.
+if [ -z "${WREND_TARGET:-}" ]; then
+  if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    WREND_TARGET=x86_64-unknown-linux-musl
+  else
+    WREND_TARGET=host
+    echo "note: x86_64-unknown-linux-musl not installed (rustup target add x86_64-unknown-linux-musl): measuring the glibc build" >&2
+  fi
+fi
+if [ "$WREND_TARGET" = host ]; then WREND_TARGET_ARGS=(); else WREND_TARGET_ARGS=(--target "$WREND_TARGET"); fi
 if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> cargo build --release -p wrend -p wren-loadgen"
-  cargo build --release -p wrend -p wren-loadgen
+  echo "==> cargo build --release ${WREND_TARGET_ARGS[*]} -p wrend; cargo build --release -p wren-loadgen"
+  cargo build --release "${WREND_TARGET_ARGS[@]}" -p wrend
+  cargo build --release -p wren-loadgen
 fi
 PARTS="${PARTS:-throughput memory startup size}"
 [ -n "${SKIP_MEMORY:-}" ] && PARTS="${PARTS//memory/}"
@@ -76,7 +91,8 @@ PROFILE="${PROFILE:-}"
 REPEAT="${REPEAT:-3}"
 [ -n "$PROFILE" ] && KEEP=1
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+if [ "$WREND_TARGET" = host ]; then WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+else WREND_BIN="${WREND_BIN:-$TARGET/$WREND_TARGET/release/wrend}"; fi
 LOADGEN="$TARGET/release/wren-loadgen"
 [ -x "$WREND_BIN" ] || { echo "no $WREND_BIN" >&2; exit 1; }
 [ -x "$LOADGEN" ] || { echo "no $LOADGEN" >&2; exit 1; }
@@ -352,6 +368,8 @@ done
   echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "kea	$($KEA_BIN -v 2>/dev/null | head -n 1)"
   echo "wrend	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [ "$WREND_TARGET" = host ]; then echo "wrend_build	glibc, dynamically linked (cargo build --release)"
+  else echo "wrend_build	static, $WREND_TARGET (cargo build --release --target $WREND_TARGET)"; fi
   echo "period	$PERIOD"
   echo "cpus	$(nproc)"
   echo "nice	$NICE"

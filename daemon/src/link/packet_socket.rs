@@ -199,7 +199,7 @@ impl PacketSocket {
             msg.msg_iov = iov;
             msg.msg_iovlen = 1;
             msg.msg_control = control.0.as_mut_ptr().cast();
-            msg.msg_controllen = control.0.len();
+            msg.msg_controllen = control.0.len() as _;
         }
         // SAFETY: the first `slots` headers point at live locals and at disjoint slots of
         // `buffer`, each of the stated size. MSG_TRUNC makes each msg_len the real length.
@@ -208,7 +208,7 @@ impl PacketSocket {
                 self.fd.as_raw_fd(),
                 headers.as_mut_ptr(),
                 slots as libc::c_uint,
-                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+                (libc::MSG_TRUNC | libc::MSG_DONTWAIT) as _,
                 std::ptr::null_mut(),
             )
         };

@@ -210,7 +210,7 @@ impl RelayUdp {
                 self.fd.as_raw_fd(),
                 headers.as_mut_ptr(),
                 slots as _,
-                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+                (libc::MSG_TRUNC | libc::MSG_DONTWAIT) as _,
                 std::ptr::null_mut(),
             )
         };
