@@ -26,8 +26,9 @@
 # PARTS="throughput memory startup size" (the parts to run; the rows of the parts not run are
 #   kept from the previous $OUT/results.tsv, so `PARTS=throughput` refreshes only that table)
 # CLIENT_RCVBUF=8388608 (bytes; the load generator's socket receive buffer, see below; 0 leaves
-#   the system default) PROFILE=stat|record|strace (attach `perf stat`, `perf record -g` or
-#   `strace -c` to the server during each throughput load; output kept in the work directory)
+#   the system default) PROFILE=stat|record|strace (attach `perf stat` (CPU, context switches,
+#   system calls, fdatasyncs), `perf record -g` or `strace -c` to the server during each
+#   throughput load; output kept in the work directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -218,7 +219,8 @@ profile_start() { # SERVER RATE: attaches $PROFILE to the server; sets PROFILE_P
   PROFILE_PID=""
   local out="$WORK/profile-$1-$2"
   case "$PROFILE" in
-    stat) perf stat -p "$SERVER_PID" -o "$out.stat.txt" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
+    stat) perf stat -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync \
+            -p "$SERVER_PID" -o "$out.stat.txt" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
     record) perf record -q -g -F 10000 -p "$SERVER_PID" -o "$out.perf.data" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
     strace) strace -c -f -p "$SERVER_PID" -o "$out.strace.txt" & PROFILE_PID=$! ;;
     "") ;;

@@ -293,7 +293,7 @@ fn scenario_communication_recovery(kinds: [PeerKind; 2], dir: &TestDir) {
     // back server1 resets server2 (ha-reset) and both resynchronize through waiting.
     cut_partner(&pair);
     let mark = server_log(&pair.peers[0]).len();
-    let (report, seen) = load_and_capture(&mut pair, 24, "02:00:00:fe:00:00", &|_| server1);
+    let (report, seen) = load_and_capture(&mut pair, 32, "02:00:00:fe:00:00", &|_| server1);
     assert!(
         seen.wrong.is_empty(),
         "{}: only server1 can answer: {:?}",
