@@ -33,7 +33,9 @@ use wren_core::control::{
     self, edit, Action, Cursor, Decision, Env, Reply, ServerInfo, SubnetChange, View,
 };
 use wren_core::lease::LeaseTable;
-use wren_core::stats::{Gauge, Stats, SubnetStats};
+use wren_core::stats::{
+    Gauge, History, SampleRing, Stats, StoredSample, SubnetStats, DEFAULT_SAMPLE_COUNT,
+};
 use wren_core::time::Timestamp;
 
 use crate::packet_path::{Engine, Journal};
@@ -175,11 +177,23 @@ pub struct ControlServer {
     state: State,
 }
 
+/// Samples kept per statistic: Kea 2.2's default (`statistic-default-sample-count`).
+/// The memory this costs is `Stats::history_slots(subnets)` × this × 12 bytes: 5.8 MB for
+/// 2,000 subnets, 150 KB for 50 (`wren_core::stats::history` gives the arithmetic).
+const SAMPLE_DEPTH: usize = DEFAULT_SAMPLE_COUNT as usize;
+
 fn leak_stats(subnets: usize) -> (Stats<'static>, usize) {
     let len = Stats::storage_len(subnets.max(16));
     let storage: &'static mut [SubnetStats] =
         Box::leak(vec![SubnetStats::default(); len].into_boxed_slice());
-    (Stats::new(storage, wall_clock()), len)
+    // History for the configured subnets (not the reconfiguration spare half).
+    let slots = Stats::history_slots(len / 2);
+    let rings: &'static mut [SampleRing] =
+        Box::leak(vec![SampleRing::default(); slots].into_boxed_slice());
+    let samples: &'static mut [StoredSample] =
+        Box::leak(vec![StoredSample::default(); slots * SAMPLE_DEPTH].into_boxed_slice());
+    let history = History::new(rings, samples);
+    (Stats::with_history(storage, history, wall_clock()), len)
 }
 
 /// The statistics for a (new) configuration, kept in `slot` across reloads (storage leaked
