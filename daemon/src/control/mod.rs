@@ -55,6 +55,12 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// A larger body grows the buffer up to [`Limits`] and it shrinks back once answered, so
 /// the resident memory of 64 slots stays ~1 MiB whatever clients sent before.
 const INPUT_CAPACITY: usize = 16 * 1024;
+/// The input buffers of all connections together may grow beyond [`INPUT_CAPACITY`] each
+/// by at most this many times [`Limits::max_body`]: one largest request (and the next one
+/// arriving meanwhile) always fits, while many large ones at once cannot exhaust memory.
+/// A connection whose growth would pass the budget is read no further until the others'
+/// buffers shrink (back-pressure through the socket; its request deadline still runs).
+pub const GROWTH_BUDGET_FACTOR: usize = 2;
 /// At most one "connections full" warning per this interval (a flood must not flood the log).
 const BUSY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A request must arrive whole within this time (slow clients are cut off).
@@ -274,7 +280,9 @@ impl ControlServer {
                 );
             }
         }
-        let limits = Limits::DEFAULT;
+        let limits = settings
+            .max_request_bytes
+            .map_or(Limits::DEFAULT, Limits::with_max_body);
         let slots = if listeners.is_empty() {
             Vec::new()
         } else {
@@ -348,6 +356,9 @@ impl ControlServer {
                     );
                 }
                 self.state.auto_persist = new.auto_persist;
+                self.limits = new
+                    .max_request_bytes
+                    .map_or(Limits::DEFAULT, Limits::with_max_body);
             }
             Err(e) => log::warn!("WREN_CONTROL_SOCKETS_UNCHANGED {e}"),
         }
@@ -525,6 +536,16 @@ impl ControlServer {
         journal: &mut J,
     ) {
         let limits = self.limits;
+        // What the other connections' buffers have grown by (they do not change while
+        // this one is served).
+        let grown_elsewhere: usize = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, s)| s.input.len().saturating_sub(INPUT_CAPACITY))
+            .sum();
+        let budget = limits.max_body.saturating_mul(GROWTH_BUDGET_FACTOR);
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
@@ -570,6 +591,13 @@ impl ControlServer {
                     .len()
                     .saturating_mul(2)
                     .clamp(INPUT_CAPACITY, max);
+                if grown_elsewhere.saturating_add(grown.saturating_sub(INPUT_CAPACITY)) > budget {
+                    // Back-pressure: read no more of it (the client's writes wait in the
+                    // socket) until the large requests being received are answered and
+                    // their buffers shrink; `tick` tries again. Its deadline still runs.
+                    slot.resume = true;
+                    return;
+                }
                 slot.input.resize(grown, 0);
             }
             let Some(conn) = slot.conn.as_mut() else {
