@@ -4,7 +4,8 @@
 //! (a) strace wrend during a perfdhcp load: every ACK it sends (sendto/sendmsg/write of a
 //!     DHCPACK) comes after the lease-file write holding its lease AND after an fdatasync
 //!     (or fsync) of that file following the write: the group commit really precedes the
-//!     replies (`strace -f -tt -xx -e trace=fdatasync,fsync,sendto,sendmsg,write`).
+//!     replies (`strace -f -tt -xx -e trace=fdatasync,fsync,sendto,sendmsg,sendmmsg,write`;
+//!     a batch's frames leave in one `sendmmsg`, each of its messages checked).
 //! (b) SIGKILL the server at random moments under load, 10 times, restarting it each time:
 //!     from a client-side tcpdump capture, no lease ACKed before a kill is missing from the
 //!     lease files the restart loads (same client, an expiry at least as late as the ACK
@@ -51,7 +52,8 @@ enum Call {
     Sync { fd: i32 },
     /// write(fd, …) of lease-file rows: the addresses of the rows written.
     LeaseWrite { fd: i32, addresses: Vec<Ipv4Addr> },
-    /// A DHCPACK sent (sendto, sendmsg or write of a UDP payload or an Ethernet frame).
+    /// A DHCPACK sent (sendto, sendmsg, a message of sendmmsg, or write of a UDP payload or
+    /// an Ethernet frame).
     AckSent { yiaddr: Ipv4Addr },
 }
 
@@ -134,6 +136,24 @@ fn parse_strace(text: &str) -> Vec<Call> {
             continue;
         }
         match name {
+            "sendmmsg" => {
+                // "[{msg_hdr={…, msg_iov=[{iov_base="…", …}], …}, msg_len=N}, …], 3, 0) = 2":
+                // the first `ret` messages left, each with its own iov_base.
+                let sent: usize = full
+                    .rsplit_once(" = ")
+                    .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(0);
+                let mut rest = args;
+                let mut taken = 0;
+                while let (true, Some(i)) = (taken < sent, rest.find("iov_base=")) {
+                    rest = &rest[i..];
+                    if let Some(yiaddr) = first_string(rest).and_then(|b| ack_in(&b)) {
+                        calls.push(Call::AckSent { yiaddr });
+                    }
+                    rest = &rest["iov_base=".len()..];
+                    taken += 1;
+                }
+            }
             "fdatasync" | "fsync" => {
                 if let Some(fd) = fd_of(args) {
                     calls.push(Call::Sync { fd });
@@ -246,6 +266,36 @@ fn strace_parser_reads_sync_writes_and_acks() {
     assert!(check_sync_before_ack(&ack_first).is_err());
     let stale_sync = [calls[1].clone(), calls[0].clone(), calls[2].clone()];
     assert!(check_sync_before_ack(&stale_sync).is_err());
+
+    // A batch of frames in one sendmmsg: each message that left is an ACK sent; one the
+    // kernel did not take (return value 2 of 3) is not.
+    let frame = |last: u8| {
+        let mut f = vec![0u8; 42];
+        let mut a = ack.clone();
+        a[19] = last;
+        f.extend_from_slice(&a);
+        f.iter().map(|b| format!("\\x{b:02x}")).collect::<String>()
+    };
+    let message = |hex: String| {
+        format!("{{msg_hdr={{msg_name=NULL, msg_namelen=0, msg_iov=[{{iov_base=\"{hex}\", iov_len=286}}], msg_iovlen=1, msg_controllen=0, msg_flags=0}}, msg_len=286}}")
+    };
+    let trace = format!(
+        "100 10:00:00.000006 sendmmsg(4, [{}, {}, {}], 3, 0) = 2\n",
+        message(frame(8)),
+        message(frame(9)),
+        message(frame(10))
+    );
+    assert_eq!(
+        parse_strace(&trace),
+        vec![
+            Call::AckSent {
+                yiaddr: Ipv4Addr::new(198, 18, 1, 8)
+            },
+            Call::AckSent {
+                yiaddr: Ipv4Addr::new(198, 18, 1, 9)
+            },
+        ]
+    );
 }
 
 #[test]
@@ -267,7 +317,7 @@ fn fdatasync_precedes_every_ack_under_load() {
     let log = std::fs::File::create(&trace_log).unwrap();
     let child = std::process::Command::new(STRACE)
         .args(["-f", "-tt", "-xx", "-s", "16384", "-e"])
-        .arg("trace=fdatasync,fsync,sendto,sendmsg,write")
+        .arg("trace=fdatasync,fsync,sendto,sendmsg,sendmmsg,write")
         .arg("-o")
         .arg(&trace)
         .arg("-p")
