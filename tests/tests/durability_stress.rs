@@ -21,7 +21,7 @@ use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK, DHCPREQUEST};
 use wren_tests::clients::{Perfdhcp, PerfdhcpOptions};
 use wren_tests::inject::Lcg;
 use wren_tests::leases::{self, LeaseRow};
-use wren_tests::netns::{NetPair, PairOptions};
+use wren_tests::netns::NetPair;
 use wren_tests::process::Background;
 use wren_tests::server::{render, Server, ServerKind, RELAY_CONFIG};
 use wren_tests::{require_program, require_root, wait_for, TestDir};
@@ -33,14 +33,6 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
-}
-
-fn relay_pair() -> NetPair {
-    NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    })
 }
 
 // ------------------------------------------------------------------ strace parsing
@@ -353,7 +345,7 @@ fn fdatasync_precedes_every_ack_under_load() {
     require_root();
     require_program(STRACE, "strace");
     let dir = TestDir::new("durstress-strace");
-    let net = relay_pair();
+    let net = NetPair::relay();
     // The invariant is wren's promise (Kea 2.2's memfile never fsyncs): always wrend here.
     let server = Server::start(
         ServerKind::Wrend,
@@ -581,7 +573,7 @@ fn check_acked_leases(acks: &[Ack], until_us: u64, lease_file: &Path, cycle: usi
 fn kill_cycles(kind: ServerKind, lfc_interval: u32, cycles: usize, seed: u64) {
     require_root();
     let dir = TestDir::new(&format!("durstress-{}-lfc{lfc_interval}", kind.name()));
-    let net = relay_pair();
+    let net = NetPair::relay();
     let config = render(RELAY_CONFIG, &net.server_if, dir.path()).replace(
         "\"lfc-interval\": 0",
         &format!("\"lfc-interval\": {lfc_interval}"),

@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use wren_tests::clients::{run_perfdhcp, Client, ClientKind, ClientOptions, PerfdhcpOptions};
-use wren_tests::netns::{NetPair, Netns, PairOptions};
+use wren_tests::netns::{NetPair, Netns};
 use wren_tests::process::{self, Background};
 use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG, RELAY_CONFIG};
 use wren_tests::{require_root, wait_for, TestDir};
@@ -636,11 +636,7 @@ fn reload_after_privilege_drop_keeps_serving() {
 fn relayed_exchange_renewal_reload_and_exit_as_nobody() {
     require_root();
     let dir = TestDir::new("privdrop-relay");
-    let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    });
+    let net = NetPair::relay();
     let config_text = render(RELAY_CONFIG, &net.server_if, dir.path())
         .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
     let config = dir.join("server.conf");
