@@ -49,6 +49,11 @@ CLK_TCK=$(getconf CLK_TCK)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (network namespaces): sudo $0" >&2; exit 1; }
+# One benchmark at a time: two would share the pinned CPUs, and the receive-buffer sysctl of
+# the throughput part must be restored to what it was before either of them.
+LOCK_DIR=/run/lock; [ -d "$LOCK_DIR" ] || LOCK_DIR=/tmp
+exec 9>"$LOCK_DIR/wren-bench.lock"
+if ! flock -n 9; then echo "==> waiting for another tests/bench/run.sh to finish"; flock 9; fi
 for p in "$KEA_BIN:kea-dhcp4-server" "$PERFDHCP:kea-admin" "/usr/bin/taskset:util-linux" "/usr/sbin/ip:iproute2"; do
   [ -x "${p%%:*}" ] || { echo "missing ${p%%:*}: apt-get install ${p##*:}" >&2; exit 1; }
 done
