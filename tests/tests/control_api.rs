@@ -359,7 +359,8 @@ fn http_control_api() {
 
     // HTTP errors: oversized body → 413; GET elsewhere → 404; PUT → 405; text body → 415.
     let big = dir.join("big.json");
-    std::fs::write(&big, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    // Past the 32 MiB body limit (daemon/src/control/http.rs Limits::DEFAULT).
+    std::fs::write(&big, vec![b' '; 32 * 1024 * 1024 + 1]).unwrap();
     let at = format!("@{}", big.display());
     let (code, _) = curl(
         &net.server,
