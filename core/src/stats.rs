@@ -412,6 +412,18 @@ impl<'a> Stats<'a> {
         }
         // Kea's recount sets `declined-addresses` (a sample at each configuration); the
         // first one creates it, so it has no earlier sample.
+        // `statistic-default-sample-count` / `-age`: the default and every statistic's
+        // bound (Kea 2.2 sets both at configuration: with a count of 3, a subnet's
+        // `assigned-addresses` keeps 3 samples, checked on kea-dhcp4 2.2). A count of 0
+        // switches to the age bound; without either key the bounds stay as they are.
+        match (
+            config.globals.statistic_sample_count,
+            config.globals.statistic_sample_age,
+        ) {
+            (Some(0), age) => self.set_limit_all(SampleLimit::Age(age.unwrap_or(0))),
+            (Some(n), _) => self.set_limit_all(SampleLimit::Count(n)),
+            (None, _) => {}
+        }
         let declined_name = StatName::Global(GlobalStat::DeclinedAddresses);
         if !self.configured {
             if let Some(slot) = self.slot(declined_name) {

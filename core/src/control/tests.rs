@@ -841,6 +841,66 @@ fn statistic_samples_and_limits() {
     });
 }
 
+/// `statistic-default-sample-count` / `-age` in the config bound every statistic (Kea 2.2
+/// applies them at configuration; with a count of 3 a subnet's `assigned-addresses` keeps
+/// 3 samples).
+#[test]
+fn config_sample_defaults_bound_every_statistic() {
+    let text = CONFIG.replace(
+        r#""valid-lifetime": 4000,"#,
+        r#""valid-lifetime": 4000, "statistic-default-sample-count": 2,"#,
+    );
+    with_world(&text, 16, |w| {
+        for i in 0..4u8 {
+            add(
+                w,
+                &format!("198.18.0.{}", 30 + i),
+                &format!("02:00:00:00:01:{i:02x}"),
+                "",
+            );
+        }
+        let all = w.call(r#"{"command": "statistic-get", "arguments": {"name": "subnet[1].assigned-addresses"}}"#);
+        assert!(
+            all.contains(r#"[ [ 4, "#) && all.contains(r#" ], [ 3, "#) && !all.contains("[ 2, "),
+            "{all}"
+        );
+        let limit = |w: &World<'_, '_, '_>, name| {
+            w.stats.limit(crate::stats::StatName::parse(name).unwrap())
+        };
+        assert_eq!(
+            limit(w, "pkt4-received"),
+            Some(crate::stats::SampleLimit::Count(2))
+        );
+    });
+    let text = CONFIG.replace(
+        r#""valid-lifetime": 4000,"#,
+        r#""valid-lifetime": 4000, "statistic-default-sample-count": 0, "statistic-default-sample-age": 60,"#,
+    );
+    with_world(&text, 16, |w| {
+        let limit = |w: &World<'_, '_, '_>, name| {
+            w.stats.limit(crate::stats::StatName::parse(name).unwrap())
+        };
+        assert_eq!(
+            limit(w, "subnet[2].total-addresses"),
+            Some(crate::stats::SampleLimit::Age(60))
+        );
+    });
+    // The age alone leaves Kea's count of 20 in force.
+    let text = CONFIG.replace(
+        r#""valid-lifetime": 4000,"#,
+        r#""valid-lifetime": 4000, "statistic-default-sample-age": 60,"#,
+    );
+    with_world(&text, 16, |w| {
+        let limit = |w: &World<'_, '_, '_>, name| {
+            w.stats.limit(crate::stats::StatName::parse(name).unwrap())
+        };
+        assert_eq!(
+            limit(w, "pkt4-received"),
+            Some(crate::stats::SampleLimit::Count(20))
+        );
+    });
+}
+
 #[test]
 fn subnet_read_commands() {
     with_world(CONFIG, 16, |w| {
