@@ -7,6 +7,7 @@
 //!   queries with it and reports peer answers back;
 //! * [`commands`] writes the peer commands (and their HTTP framing) and reads the answers.
 
+pub mod admin_sync;
 pub mod commands;
 pub mod config;
 pub mod load_balance;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::{Registry, Token};
 use wren_core::config::Config;
 use wren_core::control::json_in::Value;
+use wren_core::ha::admin_sync::{self, HaSyncError, HaSyncRequest, SyncFailure};
 use wren_core::ha::commands::{self, LeaseScratch};
 use wren_core::ha::config::{parse_ha_parameters, HaConfig, Peer, EMPTY_PEER};
 use wren_core::ha::state::{Action, HaService, HaState, UpdateDecision};
@@ -76,6 +77,10 @@ pub enum Tag {
     SyncComplete,
     /// `dhcp-enable` for a partner that does not know `ha-sync-complete-notify`.
     SyncEnable,
+    /// `dhcp-enable` after a failed sync that had disabled the partner (Kea's
+    /// `synchronize()`: "whether or not there was an error while fetching the leases, we
+    /// need to re-enable the DHCP service on the peer"); fire and forget.
+    SyncRelease,
     /// `ha-reset` (fire and forget).
     Reset,
     /// `ha-maintenance-notify` (fire and forget; see [`peer_commands`]).
@@ -89,6 +94,18 @@ struct Park {
     generation: u16,
     pending: u32,
     failed: bool,
+}
+
+/// Where the operator's `ha-sync` is (kea-ha.md §5; one at a time, as Kea runs it
+/// synchronously).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AdminSync {
+    /// None asked.
+    Idle,
+    /// Running; the operator's connection waits.
+    Running,
+    /// Over: the answer waits for the control server to take it.
+    Done(u16, &'static str),
 }
 
 /// The lease changes of the query being handled, formatted as request bodies.
@@ -161,6 +178,16 @@ pub struct HaRuntime {
     lift_partner_disable: bool,
     /// An `ha-maintenance-start` waits for its notify's outcome.
     pub pending_maintenance: bool,
+    /// A sync (the state machine's, an operator's, or both) is running.
+    sync_running: bool,
+    /// The state machine waits for the running sync (`on_sync_done`).
+    sync_for_machine: bool,
+    /// The partner's `dhcp-disable` `max-period` of the running sync.
+    sync_period: u64,
+    /// The running sync's `dhcp-disable` was accepted (re-enable it if the sync fails).
+    partner_disabled: bool,
+    /// The operator's `ha-sync`.
+    admin_sync: AdminSync,
     /// `HA_<name>` of the primary's and the secondary/standby's scope.
     scope_classes: [&'static [u8]; 2],
 }
@@ -283,6 +310,11 @@ impl HaRuntime {
             sync_leases: 0,
             lift_partner_disable: false,
             pending_maintenance: false,
+            sync_running: false,
+            sync_for_machine: false,
+            sync_period: commands::sync_max_period(cfg),
+            partner_disabled: false,
+            admin_sync: AdminSync::Idle,
             scope_classes: [0, 1].map(|i| -> &'static [u8] {
                 match cfg.scope_owner(i) {
                     Some(p) => Box::leak(format!("HA_{}", p.name).into_bytes().into_boxed_slice()),
@@ -528,13 +560,10 @@ impl HaRuntime {
         match action {
             Action::SendHeartbeat => self.outbox.push_back(Tag::Heartbeat),
             Action::Synchronize => {
-                self.sync_leases = 0;
-                log::info!(
-                    "HA_SYNC_START {}: starting lease database synchronization with {}",
-                    self.svc.config().this_server_name,
-                    self.partner.map_or("", |p| p.name)
-                );
-                self.outbox.push_back(Tag::SyncDisable { from: None });
+                self.sync_for_machine = true;
+                if !self.sync_running {
+                    self.begin_sync(commands::sync_max_period(self.svc.config()));
+                }
             }
             Action::SendBacklog => {
                 if self.backlog.is_empty() {
@@ -572,6 +601,52 @@ impl HaRuntime {
         }
     }
 
+    /// Starts the sync exchange (kea-ha.md §6) with the partner's `dhcp-disable` for
+    /// `period` seconds.
+    fn begin_sync(&mut self, period: u64) {
+        self.sync_leases = 0;
+        self.sync_running = true;
+        self.sync_period = period;
+        self.partner_disabled = false;
+        log::info!(
+            "HA_SYNC_START {}: starting lease database synchronization with {}",
+            self.svc.config().this_server_name,
+            self.partner.map_or("", |p| p.name)
+        );
+        self.outbox.push_back(Tag::SyncDisable { from: None });
+    }
+
+    /// The operator's `ha-sync` (kea-ha.md §5): runs the start-up sync's exchange with
+    /// the partner (or joins the state machine's, already running); its outcome is taken
+    /// with [`HaRuntime::take_admin_answer`].
+    pub fn start_admin_sync(
+        &mut self,
+        request: &HaSyncRequest<'_>,
+    ) -> Result<(), HaSyncError<'static>> {
+        if self.admin_sync != AdminSync::Idle {
+            return Err(HaSyncError::InProgress);
+        }
+        self.admin_sync = AdminSync::Running;
+        if !self.sync_running {
+            self.begin_sync(admin_sync::disable_period(
+                self.svc.config(),
+                request.max_period_secs,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The operator's `ha-sync` answer (result, text) once the sync is over.
+    pub fn take_admin_answer(&mut self) -> Option<(u16, &'static str)> {
+        match self.admin_sync {
+            AdminSync::Done(result, text) => {
+                self.admin_sync = AdminSync::Idle;
+                Some((result, text))
+            }
+            _ => None,
+        }
+    }
+
     /// Turns the queued tags into requests.
     fn flush_outbox(&mut self) {
         let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
@@ -584,7 +659,7 @@ impl HaRuntime {
             let written = match tag {
                 Tag::Heartbeat => commands::heartbeat_request(&mut self.body),
                 Tag::SyncDisable { .. } => {
-                    commands::dhcp_disable_request(&mut self.body, commands::sync_max_period(cfg))
+                    commands::dhcp_disable_request(&mut self.body, self.sync_period)
                 }
                 Tag::SyncPage { from } => {
                     commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
@@ -592,7 +667,7 @@ impl HaRuntime {
                 Tag::SyncComplete => {
                     commands::simple_request(&mut self.body, "ha-sync-complete-notify")
                 }
-                Tag::SyncEnable => commands::dhcp_enable_request(&mut self.body),
+                Tag::SyncEnable | Tag::SyncRelease => commands::dhcp_enable_request(&mut self.body),
                 Tag::Reset => commands::simple_request(&mut self.body, "ha-reset"),
                 Tag::MaintenanceNotify => Ok(0),
                 Tag::Backlog { .. } => {
@@ -663,7 +738,7 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now);
+                self.sync_failed(now, SyncFailure::Unreachable);
             }
             return;
         }
@@ -696,9 +771,10 @@ impl HaRuntime {
             Tag::SyncDisable { from } => {
                 if commands::expect_success(text, false).is_err() {
                     log::warn!("HA_SYNC_FAILED {name} refused dhcp-disable: {text}");
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::DisableRefused);
                     return;
                 }
+                self.partner_disabled = true;
                 self.outbox.push_back(Tag::SyncPage { from });
             }
             Tag::SyncPage { .. } => self.apply_page(text, engine, journal, now),
@@ -709,16 +785,17 @@ impl HaRuntime {
                 Ok(a) if a.result == commands::result::SUCCESS => self.sync_succeeded(now),
                 _ => {
                     log::warn!("HA_SYNC_FAILED {name} refused ha-sync-complete-notify: {text}");
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::EnableRefused);
                 }
             },
             Tag::SyncEnable => {
                 if commands::expect_success(text, false).is_ok() {
                     self.sync_succeeded(now);
                 } else {
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::EnableRefused);
                 }
             }
+            Tag::SyncRelease => {}
             Tag::Reset => {}
             Tag::MaintenanceNotify => {
                 if std::mem::take(&mut self.pending_maintenance) {
@@ -747,7 +824,7 @@ impl HaRuntime {
             Ok(p) => p,
             Err(e) => {
                 log::warn!("HA_SYNC_FAILED lease page rejected: {e:?}");
-                self.sync_failed(now_ms);
+                self.sync_failed(now_ms, SyncFailure::BadPage);
                 return;
             }
         };
@@ -787,7 +864,7 @@ impl HaRuntime {
         }
         if let Err(e) = journal.sync_batch() {
             log::error!("HA_SYNC_FAILED lease file write failed: {e}");
-            self.sync_failed(now_ms);
+            self.sync_failed(now_ms, SyncFailure::LeaseFile);
             return;
         }
         self.sync_leases += taken;
@@ -804,14 +881,36 @@ impl HaRuntime {
         }
     }
 
-    fn sync_failed(&mut self, now_ms: u64) {
+    fn sync_failed(&mut self, now_ms: u64, why: SyncFailure) {
         self.outbox.retain(|t| {
             !matches!(
                 t,
-                Tag::SyncDisable { .. } | Tag::SyncComplete | Tag::SyncEnable
+                Tag::SyncDisable { .. }
+                    | Tag::SyncPage { .. }
+                    | Tag::SyncComplete
+                    | Tag::SyncEnable
             )
         });
-        self.svc.on_sync_done(now_ms, false);
+        if !std::mem::take(&mut self.sync_running) {
+            return;
+        }
+        if std::mem::take(&mut self.partner_disabled) {
+            self.outbox.push_back(Tag::SyncRelease);
+        }
+        self.sync_over(now_ms, Err(why));
+    }
+
+    /// The running sync ended: the state machine and the operator learn the outcome.
+    fn sync_over(&mut self, now_ms: u64, outcome: Result<(), SyncFailure>) {
+        self.sync_running = false;
+        self.partner_disabled = false;
+        if std::mem::take(&mut self.sync_for_machine) {
+            self.svc.on_sync_done(now_ms, outcome.is_ok());
+        }
+        if self.admin_sync == AdminSync::Running {
+            let (result, text) = admin_sync::answer(outcome);
+            self.admin_sync = AdminSync::Done(result, text);
+        }
     }
 
     fn sync_succeeded(&mut self, now_ms: u64) {
@@ -821,7 +920,7 @@ impl HaRuntime {
             self.partner.map_or("", |p| p.name),
             self.sync_leases
         );
-        self.svc.on_sync_done(now_ms, true);
+        self.sync_over(now_ms, Ok(()));
     }
 }
 
@@ -875,6 +974,64 @@ fn enqueue(
             out.truncate(n);
         })
         .is_ok()
+}
+
+/// A reload's HA part (kea-ha.md: Kea 2.2 re-loads `libdhcp_ha.so` on reconfiguration, so
+/// its state machine starts again from `waiting` and syncs): a changed parameter text
+/// replaces the runtime in place (every holder of `shared` sees the new one), an unchanged
+/// one keeps it running. Parameters that no longer parse, or a removed hook, keep the
+/// running relationship with an error (the DHCP config is applied regardless).
+pub fn reconfigure(shared: &Shared, config: &Config<'_>) {
+    if shared.borrow().same_parameters(config) {
+        return;
+    }
+    match HaRuntime::from_config(config) {
+        Ok(Some(fresh)) => {
+            let mut rt = shared.borrow_mut();
+            rt.hand_over(fresh);
+            log::info!("HA_RECONFIGURED the libdhcp_ha.so parameters changed: the HA service restarted in the waiting state");
+        }
+        Ok(None) => log::warn!(
+            "HA_CONFIG_UNCHANGED libdhcp_ha.so was removed from the configuration: restart wrend to stop HA; the relationship keeps running"
+        ),
+        Err(e) => log::error!(
+            "HA_CONFIG_UNCHANGED {e}: the HA relationship keeps running with the previous parameters"
+        ),
+    }
+}
+
+impl HaRuntime {
+    /// Becomes `fresh` (a reload's new relationship): replies parked for the old
+    /// partner's acks are dropped (the client retries, kea-ha.md §6), a pending operator
+    /// `ha-sync` is answered as interrupted, a pending lift of the partner's `dhcp-disable`
+    /// is kept. The old connections close with the old client.
+    fn hand_over(&mut self, mut fresh: HaRuntime) {
+        for (index, park) in self.parks.iter().enumerate() {
+            if park.used {
+                let id = (u32::from(park.generation) << 16) | index as u32;
+                fresh.completed.push((id, false));
+            }
+        }
+        fresh.completed.append(&mut self.completed);
+        // The new parks must not reuse an id the loop still holds a reply under.
+        for (new, old) in fresh.parks.iter_mut().zip(self.parks.iter()) {
+            new.generation = old.generation.wrapping_add(1);
+        }
+        if self.admin_sync == AdminSync::Running {
+            let (result, text) = admin_sync::answer(Err(SyncFailure::Reconfigured));
+            fresh.admin_sync = AdminSync::Done(result, text);
+        } else {
+            fresh.admin_sync = self.admin_sync;
+        }
+        fresh.lift_partner_disable |= self.lift_partner_disable;
+        let listen = |rt: &HaRuntime| rt.svc.config().this().map(|p| (p.address, p.port));
+        if listen(self) != listen(&fresh) {
+            log::warn!(
+                "HA_LISTENER_UNCHANGED this peer's url changed: the HA listener moves at the next start"
+            );
+        }
+        *self = fresh;
+    }
 }
 
 /// The daemon's control listeners plus the HA listener (see [`HaRuntime::listener`]),

@@ -1,15 +1,15 @@
 //! The HA commands answered on the control listeners (kea-ha.md §5): what the partner sends
 //! (`ha-heartbeat`, `ha-sync-complete-notify`, `ha-reset`, `ha-maintenance-notify`) and
 //! what an administrator sends (`ha-scopes`, `ha-continue`, `ha-maintenance-start`,
-//! `ha-maintenance-cancel`, `ha-sync`), plus the `"high-availability"` part of
+//! `ha-maintenance-cancel`, `ha-sync` — answered once the sync is over), plus the `"high-availability"` part of
 //! `status-get`. `lease4-update`, `lease4-del`, `lease4-get-page`, `dhcp-disable` and
 //! `dhcp-enable` from the partner are ordinary control commands (the core's): a lease the
 //! partner sends is stored and written to the lease file, and never sent back.
 
 use wren_core::control::json_in::{parse_document, Node, Value};
 use wren_core::control::json_out::JsonOut;
-use wren_core::ha::commands;
 use wren_core::ha::load_balance::Scopes;
+use wren_core::ha::{admin_sync, commands};
 
 use super::Shared;
 use crate::control::CommandHook;
@@ -18,6 +18,8 @@ use crate::control::CommandHook;
 pub struct HaCommands {
     ha: Shared,
     buf: Vec<u8>,
+    /// The command just taken (`ha-sync`) is answered later.
+    deferred: bool,
 }
 
 impl HaCommands {
@@ -26,6 +28,7 @@ impl HaCommands {
         HaCommands {
             ha,
             buf: vec![0; 16 * 1024],
+            deferred: false,
         }
     }
 }
@@ -176,15 +179,29 @@ impl CommandHook for HaCommands {
                 }
             },
             "ha-sync" => {
-                status(
-                    out,
-                    buf,
-                    1,
-                    "ha-sync is not supported by wren yet: restart the server (it synchronizes on start) or send ha-reset",
-                );
+                // kea-ha.md §5: the answer comes when the sync is over (`poll_deferred`);
+                // the loop keeps serving DHCP and the other connections meanwhile.
+                let request = admin_sync::parse_ha_sync(args, rt.service().config())
+                    .and_then(|r| rt.start_admin_sync(&r));
+                match request {
+                    Ok(()) => self.deferred = true,
+                    Err(e) => status(out, buf, 1, &e.to_string()),
+                }
             }
             _ => return false,
         }
+        true
+    }
+
+    fn take_deferred(&mut self) -> bool {
+        std::mem::take(&mut self.deferred)
+    }
+
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some((result, text)) = self.ha.borrow_mut().take_admin_answer() else {
+            return false;
+        };
+        status(out, &mut self.buf, result, text);
         true
     }
 
