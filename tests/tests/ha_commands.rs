@@ -162,11 +162,147 @@ fn ha_sync_kea_reference() {
 
 #[test]
 fn ha_sync_wrend() {
-    run([W, W], "hac-sync-ww");
+    require_root();
+    let dir = TestDir::new("hac-sync-ww");
+    let pair = HaPair::start(HaSpec::pair("load-balancing"), [W, W], dir.path());
+    scenario_ha_sync(&pair);
+    scenario_sync_waits_without_blocking(&pair);
+}
+
+/// wrend only (Kea 2.2 runs `ha-sync` synchronously and answers nothing meanwhile): while
+/// server2's `ha-sync` waits for a stopped server1, server2 still answers other control
+/// commands; once server1 runs again the waiting operator gets Kea's success answer.
+fn scenario_sync_waits_without_blocking(pair: &HaPair) {
+    pair.wait_formed();
+    let pid = pair.peers[0].pid().expect("server1 runs") as libc::pid_t;
+    // SAFETY: signalling the test's own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let s2 = &pair.peers[1];
+    let (code, body, heartbeat, still_waiting, sync) = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            s2.command(&ha_sync_body(
+                r#", "arguments": { "server-name": "server1" }"#,
+            ))
+        });
+        // The sync cannot end while server1 is stopped: these answers come while it waits.
+        std::thread::sleep(Duration::from_millis(300));
+        let (code, body) = s2.command(r#"{ "command": "status-get", "service": [ "dhcp4" ] }"#);
+        let heartbeat = s2.ha_state();
+        let still_waiting = !waiting.is_finished();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+        (
+            code,
+            body,
+            heartbeat,
+            still_waiting,
+            waiting.join().unwrap(),
+        )
+    });
+    assert!(
+        code == 200 && body.contains("\"result\": 0") && heartbeat.is_some(),
+        "{}: server2 must answer while its ha-sync waits: {code} {body} {heartbeat:?}",
+        pair.describe()
+    );
+    assert!(
+        still_waiting,
+        "{}: ha-sync answered before server1 could answer: {sync:?}",
+        pair.describe()
+    );
+    assert_eq!(
+        (sync.0, sync.1.as_str()),
+        (
+            200,
+            r#"[ { "result": 0, "text": "Lease database synchronization complete." } ]"#
+        ),
+        "{}: ha-sync after server1 resumed; logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+    pair.wait_formed();
 }
 
 /// wrend pulls from Kea.
 #[test]
 fn ha_sync_wrend_from_kea() {
     run([K, W], "hac-sync-kw");
+}
+
+/// Times server2 went from waiting to syncing, in its log (Kea's and wrend's
+/// `HA_STATE_TRANSITION` lines say it the same way).
+fn syncs_started(pair: &HaPair) -> usize {
+    pair.peers[1]
+        .server
+        .log()
+        .matches("transitions from WAITING to SYNCING")
+        .count()
+}
+
+/// SIGHUPs server2 and waits until its log shows `marker` more often than `before` times.
+fn reload_and_wait(pair: &HaPair, marker: &str, before: usize) {
+    assert!(pair.peers[1].server.reload(), "SIGHUP server2");
+    let seen = wren_tests::wait_for(Duration::from_secs(20), || {
+        (pair.peers[1].server.log().matches(marker).count() > before).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "{}: no '{marker}' after the reload; logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+}
+
+/// Scenario "reload": a reload whose `high-availability` parameters changed restarts the
+/// relationship (Kea 2.2 re-loads its hook libraries on reconfiguration: waiting → syncing
+/// → ready → load-balancing again). With `unchanged_keeps` (wrend), a reload with the same
+/// parameters keeps the running state: no new sync.
+fn scenario_reload(pair: &HaPair, unchanged_keeps: bool) {
+    pair.wait_formed();
+    let syncs = syncs_started(pair);
+    assert!(syncs >= 1, "{}: no start-up sync logged", pair.describe());
+    if unchanged_keeps {
+        let marker = "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS";
+        let before = pair.peers[1].server.log().matches(marker).count();
+        reload_and_wait(pair, marker, before);
+        // One heartbeat round later the state is still the normal one and nothing synced.
+        std::thread::sleep(Duration::from_millis(
+            2 * u64::from(pair.spec.heartbeat_delay_ms),
+        ));
+        assert_eq!(
+            pair.peers[1].ha_state().as_deref(),
+            Some(pair.normal_state()),
+            "{}: unchanged reload",
+            pair.describe()
+        );
+        assert_eq!(
+            syncs_started(pair),
+            syncs,
+            "{}: a reload with unchanged HA parameters must keep the relationship; logs:\n{}",
+            pair.describe(),
+            pair.logs()
+        );
+    }
+    let path = pair.peers[1].server.config_path().to_path_buf();
+    let text = wren_tests::read_text(&path);
+    let changed = text.replace("\"heartbeat-delay\": 1000", "\"heartbeat-delay\": 1500");
+    assert_ne!(text, changed, "the harness's heartbeat-delay moved");
+    pair.peers[1].server.write_config(&changed);
+    reload_and_wait(pair, "transitions from WAITING to SYNCING", syncs);
+    pair.wait_formed();
+}
+
+#[test]
+fn ha_reload_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hac-reload-kk");
+    let pair = HaPair::start(HaSpec::pair("load-balancing"), [K, K], dir.path());
+    scenario_reload(&pair, false);
+}
+
+#[test]
+fn ha_reload_wrend() {
+    require_root();
+    let dir = TestDir::new("hac-reload-ww");
+    let pair = HaPair::start(HaSpec::pair("load-balancing"), [W, W], dir.path());
+    scenario_reload(&pair, true);
 }
