@@ -609,13 +609,21 @@ pub fn open_lease_file(
     table: &mut LeaseTable<'_>,
 ) -> Result<(LeaseFile, lease_file::LoadReport), lease_file::Error> {
     let options = OpenOptions::from_config(config);
-    if options.persist {
-        table.reserve(estimated_rows(
-            options.path.unwrap_or(lease_file::default_path()),
-        ));
-    }
-    let mut sink = TableSink::new(table, config, config.globals.lease_checks);
-    let (mut file, report) = LeaseFile::open(&options, &mut sink)?;
+    let expected_rows = if options.persist {
+        estimated_rows(options.path.unwrap_or(lease_file::default_path()))
+    } else {
+        0
+    };
+    // The address index is widened up front for the file's rows; the client-id and
+    // hardware-address indexes are built once after the load instead of row by row
+    // (LeaseTable::begin_bulk_load), also when the load fails.
+    table.begin_bulk_load(expected_rows);
+    let opened = LeaseFile::open(
+        &options,
+        &mut TableSink::new(table, config, config.globals.lease_checks),
+    );
+    table.finish_bulk_load();
+    let (mut file, report) = opened?;
     if report.needs_compaction {
         file.compact(table.iter().map(|(_, r)| r))?;
     }

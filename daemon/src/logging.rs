@@ -683,6 +683,9 @@ impl LocalClock {
 
 /// `localtime_r(3)`: the C library applies TZ and the zone files, which no crate we use does
 /// soundly (the `time` crate refuses local offsets in multi-threaded processes).
+// The libc crate marks musl's `time_t` alias deprecated (it announces musl 1.2's 64-bit
+// `time_t` on 32-bit targets); the alias is still the type `localtime_r` takes.
+#[cfg_attr(target_env = "musl", allow(deprecated))]
 fn local_time(secs: i64) -> LocalTime {
     let t: libc::time_t = secs as libc::time_t;
     // SAFETY: `tm` is plain old data that `localtime_r` fills in; both pointers are valid

@@ -10,6 +10,11 @@
 //! the batch's lease changes reach the disk (`Journal::sync_batch`). If the sync fails, the
 //! batch's replies are dropped: a client that gets no ACK retries, a client that got an ACK
 //! for a lease we then forget after a crash would collide with the next owner.
+//!
+//! Each ring slot keeps [`frame::OVERHEAD`] bytes of room in front of the reply, so a reply
+//! that leaves as an Ethernet frame gets its headers written in place at commit and the
+//! batch's frames go to [`Transmit::send_frames`] together (one `sendmmsg` on Linux)
+//! without being copied.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -23,6 +28,10 @@ use wren_core::wire::frame::{self, FrameSpec};
 pub const MAX_REPLY: usize = 1500 - 20 - 8;
 /// Replies one batch can hold before it is committed early.
 pub const DEFAULT_RING_CAPACITY: usize = 128;
+/// Frames handed to one [`Transmit::send_frames`] call at most (a stack array).
+pub const SEND_BATCH: usize = 64;
+/// A ring slot: room for the frame headers, then the reply.
+const SLOT: usize = frame::OVERHEAD + MAX_REPLY;
 /// The Ethernet broadcast address.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
@@ -135,6 +144,12 @@ pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
 
+    /// Whether the next [`Self::sync_batch`] has records to write and sync (the event loop
+    /// paces its commits by the syncs that really reach the disk). The default: never.
+    fn batch_pending(&self) -> bool {
+        false
+    }
+
     /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
     /// (no file, fakes in tests).
     fn sync_timing(&self) -> Option<SyncTiming> {
@@ -149,10 +164,45 @@ pub trait Journal: LeaseSink {
     }
 }
 
+/// One reply leaving through the UDP socket ([`Transmit::send_datagrams`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outgoing<'a> {
+    /// The DHCP message.
+    pub payload: &'a [u8],
+    /// Destination address and port.
+    pub to: SocketAddrV4,
+    /// Source address (unspecified: the kernel's choice).
+    pub source: Ipv4Addr,
+    /// Outgoing interface (0: routing decides).
+    pub ifindex: u32,
+}
+
+impl Outgoing<'_> {
+    /// A placeholder to fill stack arrays with.
+    pub const NONE: Outgoing<'static> = Outgoing {
+        payload: &[],
+        to: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        source: Ipv4Addr::UNSPECIFIED,
+        ifindex: 0,
+    };
+}
+
 /// Where a reply leaves: implemented by the event loop's sockets, by recorders in tests.
 pub trait Transmit {
     /// Sends a whole Ethernet frame on link `link` (raw path).
     fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()>;
+    /// Sends whole Ethernet frames on link `link`, in order, in as few system calls as the
+    /// platform allows (Linux: one `sendmmsg`). Returns how many left from the front and,
+    /// when that is not all of them, why the next one could not be sent (the caller counts
+    /// it as failed and calls again with the rest). The default sends them one by one.
+    fn send_frames(&mut self, link: usize, frames: &[&[u8]]) -> (usize, Option<io::Error>) {
+        for (sent, frame) in frames.iter().enumerate() {
+            if let Err(e) = self.send_frame(link, frame) {
+                return (sent, Some(e));
+            }
+        }
+        (frames.len(), None)
+    }
     /// Sends a UDP payload through the kernel from `source` (unspecified: kernel's choice)
     /// out of interface `ifindex` (0: routing decides).
     fn send_datagram(
@@ -162,6 +212,18 @@ pub trait Transmit {
         source: Ipv4Addr,
         ifindex: u32,
     ) -> io::Result<()>;
+    /// Sends UDP replies in order, in as few system calls as the platform allows (Linux,
+    /// FreeBSD: `sendmmsg`). Returns how many left from the front and, when that is not all
+    /// of them, why the next one could not be sent (as [`Self::send_frames`]). The default
+    /// sends them one by one.
+    fn send_datagrams(&mut self, datagrams: &[Outgoing<'_>]) -> (usize, Option<io::Error>) {
+        for (sent, d) in datagrams.iter().enumerate() {
+            if let Err(e) = self.send_datagram(d.payload, d.to, d.source, d.ifindex) {
+                return (sent, Some(e));
+            }
+        }
+        (datagrams.len(), None)
+    }
 }
 
 /// A served interface as the packet path sees it.
@@ -230,6 +292,19 @@ struct QueuedReply {
     raw_link: bool,
     /// [HA] Park id: the reply waits for the partner after the sync.
     park: Option<u32>,
+    /// How it leaves, decided at commit.
+    route: Route,
+}
+
+/// How a queued reply leaves, decided at commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// Not decided yet (or parked, or refused).
+    Undecided,
+    /// Its frame headers are in place in front of it: with the link's frames.
+    Frame,
+    /// Through the UDP socket, with the other datagrams.
+    Datagram,
 }
 
 /// Fixed-capacity queue of replies waiting for their batch's sync.
@@ -241,10 +316,11 @@ pub struct ReplyRing {
 }
 
 impl ReplyRing {
-    /// Allocates room for `capacity` replies of [`MAX_REPLY`] bytes.
+    /// Allocates room for `capacity` replies of [`MAX_REPLY`] bytes, each with room for its
+    /// frame headers in front.
     pub fn new(capacity: usize) -> ReplyRing {
         ReplyRing {
-            payloads: vec![0; capacity.saturating_mul(MAX_REPLY)],
+            payloads: vec![0; capacity.saturating_mul(SLOT)],
             entries: Vec::with_capacity(capacity),
             capacity,
         }
@@ -265,20 +341,38 @@ impl ReplyRing {
         self.entries.len() >= self.capacity
     }
 
-    fn slot_mut(&mut self, index: usize) -> Option<&mut [u8]> {
-        let start = index.checked_mul(MAX_REPLY)?;
+    /// Where the engine writes reply `index` (after the room for the headers).
+    fn reply_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        let start = index.checked_mul(SLOT)?.checked_add(frame::OVERHEAD)?;
         self.payloads.get_mut(start..start.checked_add(MAX_REPLY)?)
     }
 
-    fn slot(&self, index: usize) -> Option<&[u8]> {
-        let start = index.checked_mul(MAX_REPLY)?;
-        self.payloads.get(start..start.checked_add(MAX_REPLY)?)
+    /// Reply `index`, `len` bytes.
+    fn reply(&self, index: usize, len: usize) -> Option<&[u8]> {
+        let start = index.checked_mul(SLOT)?.checked_add(frame::OVERHEAD)?;
+        self.payloads.get(start..start.checked_add(len)?)
+    }
+
+    /// Reply `index` of `len` bytes with the room for its headers in front.
+    fn frame_mut(&mut self, index: usize, len: usize) -> Option<&mut [u8]> {
+        let start = index.checked_mul(SLOT)?;
+        self.payloads
+            .get_mut(start..start.checked_add(frame::OVERHEAD)?.checked_add(len)?)
+    }
+
+    /// The frame [`Self::frame_mut`] made.
+    fn frame(&self, index: usize, len: usize) -> Option<&[u8]> {
+        let start = index.checked_mul(SLOT)?;
+        self.payloads
+            .get(start..start.checked_add(frame::OVERHEAD)?.checked_add(len)?)
     }
 }
 
 /// Counters of one commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommitReport {
+    /// Lease records were written and synced ([`Journal::batch_pending`] before the sync).
+    pub synced: bool,
     /// Replies sent.
     pub sent: usize,
     /// Replies whose send failed.
@@ -454,7 +548,7 @@ impl PacketPath {
             return Err(Skip::RingFull);
         }
         let index = self.ring.entries.len();
-        let Some(slot) = self.ring.slot_mut(index) else {
+        let Some(slot) = self.ring.reply_mut(index) else {
             return Err(Skip::RingFull);
         };
         let Some((len, destination)) = engine.handle(query, now, slot, journal) else {
@@ -473,6 +567,7 @@ impl PacketPath {
             link_mac: link.mac,
             raw_link: link.has_raw,
             park,
+            route: Route::Undecided,
         });
         Ok(())
     }
@@ -490,7 +585,10 @@ impl PacketPath {
     /// Ends the batch: syncs the lease file, then (only if that succeeded) sends every
     /// queued reply. The ring is empty afterwards either way.
     pub fn commit<J: Journal, T: Transmit>(&mut self, journal: &mut J, tx: &mut T) -> CommitReport {
-        let mut report = CommitReport::default();
+        let mut report = CommitReport {
+            synced: journal.batch_pending(),
+            ..CommitReport::default()
+        };
         if let Err(e) = journal.sync_batch() {
             report.dropped_unsynced = self.ring.entries.len();
             log::error!(
@@ -500,14 +598,15 @@ impl PacketPath {
             self.ring.entries.clear();
             return report;
         }
+        // Parked replies move out, datagrams leave, frames get their headers in place...
         for index in 0..self.ring.entries.len() {
             let Some(reply) = self.ring.entries.get(index).copied() else {
                 break;
             };
-            let Some(payload) = self.ring.slot(index).and_then(|s| s.get(..reply.len)) else {
-                continue;
-            };
             if let Some(id) = reply.park {
+                let Some(payload) = self.ring.reply(index, reply.len) else {
+                    continue;
+                };
                 // [HA] Synced: now wait for the partner's acknowledgement.
                 let free = self.parked.entries.iter().position(Option::is_none);
                 match free.and_then(|i| self.parked.slot_mut(i).map(|s| (i, s))) {
@@ -526,18 +625,92 @@ impl PacketPath {
                 }
                 continue;
             }
-            let result = send_one(&mut self.frame, self.server_port, &reply, payload, tx);
-            match result {
-                Ok(()) => report.sent += 1,
-                Err(e) => {
-                    report.send_errors += 1;
-                    log::warn!(
-                        "DHCP4_PACKET_SEND_FAIL failed to send reply to {}:{}: {e}",
-                        reply.destination.ip,
-                        reply.destination.port
-                    );
+            let route = if leaves_as_frame(&reply) {
+                let spec = frame_spec(self.server_port, &reply);
+                let built = self
+                    .ring
+                    .frame_mut(index, reply.len)
+                    .ok_or(frame::FrameError::Truncated)
+                    .and_then(|f| frame::write_udp_headers(&spec, f));
+                match built {
+                    Ok(_) => Route::Frame,
+                    Err(e) => {
+                        let e = io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+                        count_send(&mut report, &reply, Err(e));
+                        continue;
+                    }
                 }
+            } else {
+                Route::Datagram
+            };
+            if let Some(e) = self.ring.entries.get_mut(index) {
+                e.route = route;
             }
+        }
+        // ...then the frames, a link's run of them per call, and the datagrams.
+        let entries = &self.ring.entries;
+        let mut owners = [0usize; SEND_BATCH];
+        let mut frames: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
+        let mut pending = 0;
+        let mut link = 0;
+        for (index, reply) in entries.iter().enumerate() {
+            if reply.route != Route::Frame {
+                continue;
+            }
+            if pending == SEND_BATCH || (pending > 0 && reply.link_slot != link) {
+                let run = frames.get(..pending).unwrap_or(&[]);
+                send_run(pending, &owners, entries, &mut report, |from| {
+                    tx.send_frames(link, run.get(from..).unwrap_or(&[]))
+                });
+                pending = 0;
+            }
+            let (Some(slot), Some(owner), Some(bytes)) = (
+                frames.get_mut(pending),
+                owners.get_mut(pending),
+                self.ring.frame(index, reply.len),
+            ) else {
+                continue;
+            };
+            *slot = bytes;
+            *owner = index;
+            link = reply.link_slot;
+            pending += 1;
+        }
+        if pending > 0 {
+            let run = frames.get(..pending).unwrap_or(&[]);
+            send_run(pending, &owners, entries, &mut report, |from| {
+                tx.send_frames(link, run.get(from..).unwrap_or(&[]))
+            });
+        }
+        let mut datagrams = [Outgoing::NONE; SEND_BATCH];
+        let mut pending = 0;
+        for (index, reply) in entries.iter().enumerate() {
+            if reply.route != Route::Datagram {
+                continue;
+            }
+            if pending == SEND_BATCH {
+                let run = datagrams.get(..pending).unwrap_or(&[]);
+                send_run(pending, &owners, entries, &mut report, |from| {
+                    tx.send_datagrams(run.get(from..).unwrap_or(&[]))
+                });
+                pending = 0;
+            }
+            let (Some(slot), Some(owner), Some(payload)) = (
+                datagrams.get_mut(pending),
+                owners.get_mut(pending),
+                self.ring.reply(index, reply.len),
+            ) else {
+                continue;
+            };
+            *slot = outgoing(reply, payload);
+            *owner = index;
+            pending += 1;
+        }
+        if pending > 0 {
+            let run = datagrams.get(..pending).unwrap_or(&[]);
+            send_run(pending, &owners, entries, &mut report, |from| {
+                tx.send_datagrams(run.get(from..).unwrap_or(&[]))
+            });
         }
         self.ring.entries.clear();
         report
@@ -563,6 +736,80 @@ fn leaves_as_frame(reply: &QueuedReply) -> bool {
     reply.raw_link && (d.raw_frame || d.mac != [0; 6])
 }
 
+/// The addresses and ports of reply's frame: from the link, to the engine's destination
+/// (its port: 68, 67 or the RFC 8357 relay port, or `-P`'s for every reply).
+fn frame_spec(server_port: u16, reply: &QueuedReply) -> FrameSpec {
+    let d = reply.destination;
+    FrameSpec {
+        src_mac: reply.link_mac,
+        dst_mac: d.mac,
+        src_ip: d.source_ip,
+        dst_ip: d.ip,
+        src_port: server_port,
+        dst_port: d.port,
+    }
+}
+
+/// Reply `reply` with its `payload` as the UDP socket sends it.
+fn outgoing<'a>(reply: &QueuedReply, payload: &'a [u8]) -> Outgoing<'a> {
+    let d = reply.destination;
+    Outgoing {
+        payload,
+        to: SocketAddrV4::new(d.ip, d.port),
+        source: d.source_ip,
+        ifindex: reply.ifindex,
+    }
+}
+
+fn count_send(report: &mut CommitReport, reply: &QueuedReply, result: io::Result<()>) {
+    match result {
+        Ok(()) => report.sent += 1,
+        Err(e) => {
+            report.send_errors += 1;
+            log::warn!(
+                "DHCP4_PACKET_SEND_FAIL failed to send reply to {}:{}: {e}",
+                reply.destination.ip,
+                reply.destination.port
+            );
+        }
+    }
+}
+
+/// Sends a run of `count` replies (`owners[i]` is the ring entry of the run's reply `i`)
+/// through `send`, which sends the run from a given index on and says how many left; a reply
+/// the platform refuses is counted and logged, and the rest are sent after it.
+fn send_run(
+    count: usize,
+    owners: &[usize],
+    entries: &[QueuedReply],
+    report: &mut CommitReport,
+    mut send: impl FnMut(usize) -> (usize, Option<io::Error>),
+) {
+    let mut from = 0;
+    while from < count {
+        let (sent, error) = send(from);
+        let sent = sent.min(count - from);
+        report.sent += sent;
+        from += sent;
+        match error {
+            Some(e) => {
+                if let Some(reply) = owners.get(from).and_then(|&i| entries.get(i)) {
+                    count_send(report, reply, Err(e));
+                }
+                from += 1;
+            }
+            // Nothing sent and no reason given: do not spin.
+            None if sent == 0 => {
+                report.send_errors += count - from;
+                break;
+            }
+            None => {}
+        }
+    }
+}
+
+/// One reply, copied into a frame in `frame_buffer` when it leaves as one ([HA] parked
+/// replies, sent one at a time as the partner answers).
 fn send_one<T: Transmit>(
     frame_buffer: &mut [u8],
     server_port: u16,
@@ -570,18 +817,8 @@ fn send_one<T: Transmit>(
     payload: &[u8],
     tx: &mut T,
 ) -> io::Result<()> {
-    let d = reply.destination;
-    // The engine's port: 68, 67 or the RFC 8357 relay port, or `-P`'s for every reply.
-    let port = d.port;
     if leaves_as_frame(reply) {
-        let spec = FrameSpec {
-            src_mac: reply.link_mac,
-            dst_mac: d.mac,
-            src_ip: d.source_ip,
-            dst_ip: d.ip,
-            src_port: server_port,
-            dst_port: port,
-        };
+        let spec = frame_spec(server_port, reply);
         let len = frame::build_udp_frame(&spec, payload, frame_buffer)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let bytes = frame_buffer
@@ -589,12 +826,8 @@ fn send_one<T: Transmit>(
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         tx.send_frame(reply.link_slot, bytes)
     } else {
-        tx.send_datagram(
-            payload,
-            SocketAddrV4::new(d.ip, port),
-            d.source_ip,
-            reply.ifindex,
-        )
+        let d = outgoing(reply, payload);
+        tx.send_datagram(d.payload, d.to, d.source, d.ifindex)
     }
 }
 
@@ -672,6 +905,9 @@ pub(crate) mod tests {
     }
 
     impl Journal for MemoryJournal {
+        fn batch_pending(&self) -> bool {
+            self.pending > 0
+        }
         fn sync_batch(&mut self) -> io::Result<()> {
             self.log.push("sync");
             if self.fail {
@@ -687,12 +923,33 @@ pub(crate) mod tests {
     pub(crate) struct Recorder {
         pub(crate) frames: Vec<(usize, Vec<u8>)>,
         pub(crate) datagrams: Vec<(Vec<u8>, SocketAddrV4, Ipv4Addr, u32)>,
+        /// Link and frame count of each `send_frames` call.
+        pub(crate) batches: Vec<(usize, usize)>,
+        /// Datagram count of each `send_datagrams` call.
+        pub(crate) datagram_batches: Vec<usize>,
+        /// Frames (counted over all sends) refused with `ENOBUFS`.
+        pub(crate) refuse: Vec<usize>,
+        attempts: usize,
     }
 
     impl Transmit for Recorder {
         fn send_frame(&mut self, link: usize, frame: &[u8]) -> io::Result<()> {
+            let attempt = self.attempts;
+            self.attempts += 1;
+            if self.refuse.contains(&attempt) {
+                return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+            }
             self.frames.push((link, frame.to_vec()));
             Ok(())
+        }
+        fn send_frames(&mut self, link: usize, frames: &[&[u8]]) -> (usize, Option<io::Error>) {
+            self.batches.push((link, frames.len()));
+            for (sent, frame) in frames.iter().enumerate() {
+                if let Err(e) = self.send_frame(link, frame) {
+                    return (sent, Some(e));
+                }
+            }
+            (frames.len(), None)
         }
         fn send_datagram(
             &mut self,
@@ -701,8 +958,22 @@ pub(crate) mod tests {
             source: Ipv4Addr,
             ifindex: u32,
         ) -> io::Result<()> {
+            let attempt = self.attempts;
+            self.attempts += 1;
+            if self.refuse.contains(&attempt) {
+                return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+            }
             self.datagrams.push((payload.to_vec(), to, source, ifindex));
             Ok(())
+        }
+        fn send_datagrams(&mut self, datagrams: &[Outgoing<'_>]) -> (usize, Option<io::Error>) {
+            self.datagram_batches.push(datagrams.len());
+            for (sent, d) in datagrams.iter().enumerate() {
+                if let Err(e) = self.send_datagram(d.payload, d.to, d.source, d.ifindex) {
+                    return (sent, Some(e));
+                }
+            }
+            (datagrams.len(), None)
         }
     }
 
@@ -754,7 +1025,10 @@ pub(crate) mod tests {
         assert!(tx.frames.is_empty(), "nothing leaves before commit");
         let report = path.commit(&mut journal, &mut tx);
         assert_eq!(report.sent, 1);
+        assert!(report.synced);
         assert_eq!(journal.synced, 1);
+        // Nothing appended since: the next commit syncs nothing.
+        assert!(!path.commit(&mut journal, &mut tx).synced);
         assert!(path.ring().is_empty());
         let (slot, bytes) = &tx.frames[0];
         assert_eq!(*slot, 3);
@@ -764,6 +1038,142 @@ pub(crate) mod tests {
         assert_eq!(parsed.dst_mac, BROADCAST_MAC);
         assert_eq!(parsed.src_ip, ADDRS[0]);
         assert_eq!((parsed.src_port, parsed.dst_port), (67, 68));
+    }
+
+    /// Queues one reply per payload on the link of `view`.
+    fn queue(path: &mut PacketPath, view: &LinkView<'_>, payloads: &[&[u8]]) {
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        for payload in payloads {
+            path.on_frame(
+                &mut engine,
+                &mut journal,
+                view,
+                &client_frame(payload, 67),
+                Timestamp(1),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_batch_of_frames_leaves_in_one_call_per_link_run_in_order() {
+        let mut path = PacketPath::new(8, 67);
+        let a = link(true);
+        let b = LinkView {
+            slot: 5,
+            ..link(true)
+        };
+        queue(&mut path, &a, &[&[1], &[2, 2], &[3, 3, 3]]);
+        queue(&mut path, &b, &[&[4]]);
+        queue(&mut path, &a, &[&[5]]);
+        let mut tx = Recorder::default();
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!(report.sent, 5);
+        assert_eq!(tx.batches, vec![(3, 3), (5, 1), (3, 1)]);
+        let payloads: Vec<(usize, Vec<u8>)> = tx
+            .frames
+            .iter()
+            .map(|(l, f)| (*l, frame::parse_udp_frame(f).unwrap().payload.to_vec()))
+            .collect();
+        assert_eq!(
+            payloads,
+            vec![
+                (3, vec![1]),
+                (3, vec![2, 2]),
+                (3, vec![3, 3, 3]),
+                (5, vec![4]),
+                (3, vec![5])
+            ]
+        );
+        // The ring's frames were built in place: a second batch reuses the slots cleanly.
+        queue(&mut path, &a, &[&[9, 8]]);
+        let mut tx = Recorder::default();
+        path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!(
+            frame::parse_udp_frame(&tx.frames[0].1).unwrap().payload,
+            &[8, 9]
+        );
+    }
+
+    #[test]
+    fn more_frames_than_one_call_takes_are_split() {
+        let n = SEND_BATCH + 3;
+        let mut path = PacketPath::new(n, 67);
+        let payloads: Vec<[u8; 2]> = (0..n).map(|i| [i as u8, 0xee]).collect();
+        let refs: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
+        queue(&mut path, &link(true), &refs);
+        let mut tx = Recorder::default();
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!(report.sent, n);
+        assert_eq!(tx.batches, vec![(3, SEND_BATCH), (3, 3)]);
+        let last = frame::parse_udp_frame(&tx.frames[n - 1].1).unwrap();
+        assert_eq!(last.payload, &[0xee, (n - 1) as u8]);
+    }
+
+    #[test]
+    fn a_refused_frame_is_counted_and_the_rest_still_leave() {
+        let mut path = PacketPath::new(8, 67);
+        queue(&mut path, &link(true), &[&[1], &[2], &[3], &[4]]);
+        let mut tx = Recorder {
+            refuse: vec![1, 3],
+            ..Default::default()
+        };
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!((report.sent, report.send_errors), (2, 2));
+        // Called again after each refusal with what was left.
+        assert_eq!(tx.batches, vec![(3, 4), (3, 2)]);
+        let sent: Vec<Vec<u8>> = tx
+            .frames
+            .iter()
+            .map(|(_, f)| frame::parse_udp_frame(f).unwrap().payload.to_vec())
+            .collect();
+        assert_eq!(sent, vec![vec![1], vec![3]]);
+        assert!(path.ring().is_empty());
+    }
+
+    /// Queues one reply per payload that leaves through the UDP socket (a link without a
+    /// raw device).
+    fn queue_udp(path: &mut PacketPath, payloads: &[&[u8]]) {
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        let from = SocketAddrV4::new(Ipv4Addr::new(198, 18, 5, 1), 67);
+        for payload in payloads {
+            path.on_datagram(
+                &mut engine,
+                &mut journal,
+                &link(false),
+                &udp(payload, from),
+                Timestamp(1),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_batch_of_datagrams_leaves_in_one_call_and_a_refused_one_is_counted() {
+        let mut path = PacketPath::new(8, 67);
+        queue_udp(&mut path, &[&[1], &[2, 2], &[3]]);
+        let mut tx = Recorder::default();
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!(report.sent, 3);
+        assert_eq!(tx.datagram_batches, vec![3]);
+        assert!(tx.batches.is_empty() && tx.frames.is_empty());
+        let sent: Vec<(Vec<u8>, SocketAddrV4, Ipv4Addr, u32)> = tx.datagrams.clone();
+        assert_eq!(sent[1].0, vec![2, 2]);
+        assert_eq!(sent[1].1, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+        assert_eq!((sent[1].2, sent[1].3), (ADDRS[0], 7));
+
+        queue_udp(&mut path, &[&[4], &[5], &[6]]);
+        let mut tx = Recorder {
+            refuse: vec![0],
+            ..Default::default()
+        };
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!((report.sent, report.send_errors), (2, 1));
+        assert_eq!(tx.datagram_batches, vec![3, 2]);
+        let payloads: Vec<Vec<u8>> = tx.datagrams.iter().map(|d| d.0.clone()).collect();
+        assert_eq!(payloads, vec![vec![5], vec![6]]);
     }
 
     #[test]
@@ -888,6 +1298,7 @@ pub(crate) mod tests {
             link_mac: [2, 0, 0, 0, 0, 1],
             raw_link,
             park: None,
+            route: Route::Undecided,
         };
         let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
         let mut tx = Recorder::default();

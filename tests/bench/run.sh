@@ -19,8 +19,16 @@
 # process is stopped by its PID and both namespaces are deleted on exit (trap).
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
+# WREND_TARGET=host (measure the glibc build; default: the static x86_64-unknown-linux-musl one)
 # SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
+# REPEAT=3 (rounds of each throughput load per server; the report takes medians)
+# PARTS="throughput memory startup size" (the parts to run; the rows of the parts not run are
+#   kept from the previous $OUT/results.tsv, so `PARTS=throughput` refreshes only that table)
+# CLIENT_RCVBUF=8388608 (bytes; the load generator's socket receive buffer, see below; 0 leaves
+#   the system default) PROFILE=stat|record|strace (attach `perf stat` (CPU, context switches,
+#   system calls, fdatasyncs), `perf record -g` or `strace -c` to the server during each
+#   throughput load; output kept in the work directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -41,6 +49,11 @@ CLK_TCK=$(getconf CLK_TCK)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (network namespaces): sudo $0" >&2; exit 1; }
+# One benchmark at a time: two would share the pinned CPUs, and the receive-buffer sysctl of
+# the throughput part must be restored to what it was before either of them.
+LOCK_DIR=/run/lock; [ -d "$LOCK_DIR" ] || LOCK_DIR=/tmp
+exec 9>"$LOCK_DIR/wren-bench.lock"
+if ! flock -n 9; then echo "==> waiting for another tests/bench/run.sh to finish"; flock 9; fi
 for p in "$KEA_BIN:kea-dhcp4-server" "$PERFDHCP:kea-admin" "/usr/bin/taskset:util-linux" "/usr/sbin/ip:iproute2"; do
   [ -x "${p%%:*}" ] || { echo "missing ${p%%:*}: apt-get install ${p##*:}" >&2; exit 1; }
 done
@@ -49,12 +62,42 @@ if ! command -v cargo >/dev/null 2>&1; then
     if [ -x "$d/cargo" ]; then export PATH="$d:$PATH"; break; fi
   done
 fi
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "==> cargo build --release -p wrend -p wren-loadgen"
-  cargo build --release -p wrend -p wren-loadgen
+# wrend is measured as the static build (x86_64-unknown-linux-musl: one static-pie file, no
+# libc.so or ld.so mapped, as it is meant to be installed on a small board) when that Rust
+# target is installed (`.ci/run` installs it); WREND_TARGET=host measures the ordinary glibc
+# build instead. The report says which one ran.
+if [ -z "${WREND_TARGET:-}" ]; then
+  if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    WREND_TARGET=x86_64-unknown-linux-musl
+  else
+    WREND_TARGET=host
+    echo "note: x86_64-unknown-linux-musl not installed (rustup target add x86_64-unknown-linux-musl): measuring the glibc build" >&2
+  fi
 fi
+if [ "$WREND_TARGET" = host ]; then WREND_TARGET_ARGS=(); else WREND_TARGET_ARGS=(--target "$WREND_TARGET"); fi
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "==> cargo build --release ${WREND_TARGET_ARGS[*]} -p wrend; cargo build --release -p wren-loadgen"
+  cargo build --release "${WREND_TARGET_ARGS[@]}" -p wrend
+  cargo build --release -p wren-loadgen
+fi
+PARTS="${PARTS:-throughput memory startup size}"
+[ -n "${SKIP_MEMORY:-}" ] && PARTS="${PARTS//memory/}"
+[ -n "${SKIP_STARTUP:-}" ] && PARTS="${PARTS//startup/}"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+# perfdhcp has no option for its socket receive buffer, and at a few thousand replies per
+# second its default (net.core.rmem_default, 208 KiB) overflows before either server is
+# saturated: the load generator, not the server, would set the ceiling. The default is a
+# global sysctl (read-only inside a network namespace), so it is raised only for the
+# throughput loads and restored on exit (trap), for both servers alike: Kea's own sockets,
+# which set no size, get the same default; wrend asks for 4 MiB itself (SO_RCVBUFFORCE).
+CLIENT_RCVBUF="${CLIENT_RCVBUF:-8388608}"
+RMEM_DEFAULT_SAVED=""
+PROFILE="${PROFILE:-}"
+REPEAT="${REPEAT:-3}"
+[ -n "$PROFILE" ] && KEEP=1
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+if [ "$WREND_TARGET" = host ]; then WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
+else WREND_BIN="${WREND_BIN:-$TARGET/$WREND_TARGET/release/wrend}"; fi
 LOADGEN="$TARGET/release/wren-loadgen"
 [ -x "$WREND_BIN" ] || { echo "no $WREND_BIN" >&2; exit 1; }
 [ -x "$LOADGEN" ] || { echo "no $LOADGEN" >&2; exit 1; }
@@ -79,7 +122,14 @@ stop_pid() { # PID: SIGTERM, up to 10 s, then SIGKILL; never a group, never by n
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+restore_rmem() {
+  if [ -n "$RMEM_DEFAULT_SAVED" ]; then
+    sysctl -q -w net.core.rmem_default="$RMEM_DEFAULT_SAVED" >/dev/null || true
+    RMEM_DEFAULT_SAVED=""
+  fi
+}
 cleanup() {
+  restore_rmem
   stop_pid "$LOAD_PID"; stop_pid "$PROBE_PID"; stop_pid "$SERVER_PID"
   ip netns del "$NS_S" 2>/dev/null || true
   ip netns del "$NS_C" 2>/dev/null || true
@@ -148,6 +198,9 @@ start_server() { # KIND: sets SERVER_PID, waits until port 67 is bound (30 s max
 }
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=""; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time in ns of every thread of PID (the scheduler's sum_exec_runtime, exact where the
+# utime/stime ticks above have 10 ms steps: a few ticks per load at the low rates).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 # UDP datagrams the server namespace's kernel dropped for a full socket receive buffer.
 rcvbuf_errors() { # [NS]
   ip netns exec "${1:-$NS_S}" awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") col = i; n = 1 } else { print $col; exit } }' /proc/net/snmp
@@ -167,16 +220,47 @@ perf_field() { # OUTPUT SECTION(DISCOVER-OFFER|REQUEST-ACK) KEY
 }
 
 # ---------------------------------------------------------------- 1. throughput per rate
-for server in $SERVERS; do
-  for rate in $RATES; do
+profile_start() { # SERVER RATE: attaches $PROFILE to the server; sets PROFILE_PID
+  PROFILE_PID=""
+  local out="$WORK/profile-$1-$2"
+  case "$PROFILE" in
+    stat) perf stat -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync \
+            -p "$SERVER_PID" -o "$out.stat.txt" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
+    record) perf record -q -g -F 10000 -p "$SERVER_PID" -o "$out.perf.data" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
+    strace) strace -c -f -p "$SERVER_PID" -o "$out.strace.txt" & PROFILE_PID=$! ;;
+    "") ;;
+    *) echo "PROFILE=$PROFILE: stat, record or strace" >&2; exit 1 ;;
+  esac
+  [ -n "$PROFILE_PID" ] && sleep 0.2
+  return 0
+}
+profile_stop() {
+  [ -n "${PROFILE_PID:-}" ] || return 0
+  if [ "$PROFILE" = strace ]; then kill -INT "$PROFILE_PID" 2>/dev/null || true; fi
+  wait "$PROFILE_PID" 2>/dev/null || true
+  PROFILE_PID=""
+}
+if part throughput && [ "$CLIENT_RCVBUF" != 0 ]; then
+  RMEM_DEFAULT_SAVED=$(sysctl -n net.core.rmem_default)
+  sysctl -q -w net.core.rmem_default="$CLIENT_RCVBUF" >/dev/null
+  echo "==> net.core.rmem_default $RMEM_DEFAULT_SAVED -> $CLIENT_RCVBUF for the throughput loads"
+fi
+# Rates outer, servers inner and REPEAT rounds in between: on a shared VM the CPU time of the
+# same work drifts (the host's load, where the vCPUs land) over minutes, so the servers are
+# measured side by side and report.py takes each figure's median over the rounds.
+part throughput && for rate in $RATES; do
+  for round in $(seq "$REPEAT"); do
+  for server in $SERVERS; do
     rm -f "$LEASES" "$LEASES".*
     count=$(( rate * PERIOD ))
     start_server "$server"
-    t0=$(cpu_ticks "$SERVER_PID")
+    profile_start "$server" "$rate-$round"
+    t0=$(cpu_ticks "$SERVER_PID"); n0=$(cpu_ns "$SERVER_PID")
     e0=$(rcvbuf_errors); c0=$(rcvbuf_errors "$NS_C")
     out=$(run_perfdhcp "$rate" "$count" "$PERIOD" "00:0c:01:00:00:00")
-    t1=$(cpu_ticks "$SERVER_PID")
+    t1=$(cpu_ticks "$SERVER_PID"); n1=$(cpu_ns "$SERVER_PID")
     e1=$(rcvbuf_errors); c1=$(rcvbuf_errors "$NS_C")
+    profile_stop
     stop_server
     # Rows written = ACKs the server sent (one lease row per ACK, written before it): with
     # perfdhcp's count of ACKs received, this tells server-side from client-side loss.
@@ -189,15 +273,17 @@ for server in $SERVERS; do
     do_max=$(perf_field "$out" DISCOVER-OFFER "max delay")
     ra_avg=$(perf_field "$out" REQUEST-ACK "avg delay")
     ra_max=$(perf_field "$out" REQUEST-ACK "max delay")
-    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
+    printf 'rate\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "${achieved:-0}" \
       "${do_sent:-0}" "${acks:-0}" "${do_avg:-0}" "${do_max:-0}" "${ra_avg:-0}" "${ra_max:-0}" \
-      "$(( t1 - t0 ))" "$rows" "$(( e1 - e0 ))" "$(( c1 - c0 ))" >>"$DATA"
-    echo "$server @ $rate/s: achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( t1 - t0 )) ticks, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
+      "$(( t1 - t0 ))" "$rows" "$(( e1 - e0 ))" "$(( c1 - c0 ))" "$(( n1 - n0 ))" >>"$DATA"
+    echo "$server @ $rate/s (round $round): achieved ${achieved:-?}/s, discovers ${do_sent:-?}, acks ${acks:-?} (server wrote $rows), cpu $(( (n1 - n0) / 1000000 )) ms, socket buffer overflows: server side $(( e1 - e0 )), perfdhcp side $(( c1 - c0 ))"
+  done
   done
 done
+restore_rmem
 
 # ---------------------------------------------------------------- 2. memory
-if [ -z "${SKIP_MEMORY:-}" ]; then
+if part memory; then
   for server in $SERVERS; do
     rm -f "$LEASES" "$LEASES".*
     start_server "$server"
@@ -240,36 +326,43 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   rm -f "$WORK/t0"
   # shellcheck disable=SC2016 # the inner shell expands its own variables
   KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
-    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'printf "%s\n" "${EPOCHREALTIME/[.,]/}" >"$1"; shift; exec "$@"' \
+    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'read -r c _ </proc/self/schedstat; printf "%s %s\n" "${EPOCHREALTIME/[.,]/}" "$c" >"$1"; shift; exec "$@"' \
     t0 "$WORK/t0" "$(binary_of "$1")" -c "$CONF" >>"$WORK/server.out" 2>&1 &
   SERVER_PID=$!
   wait "$PROBE_PID" || true
   PROBE_PID=""
-  local t0; t0=$(cat "$WORK/t0" 2>/dev/null || echo 0)
+  local t0; t0=$(awk '{print $1}' "$WORK/t0" 2>/dev/null || echo 0)
+  # CPU time the launching shell (same PID: ip netns exec, nice, taskset, bash, then exec) had
+  # used before the exec, subtracted below so the CPU figure is the server's own.
+  local c0; c0=$(awk '{print $2}' "$WORK/t0" 2>/dev/null || echo 0)
   local t1; t1=$(awk '/first answer/ {print $5}' "$WORK/probe.out")
   STARTUP_OFFER=$(awk '/first answer/ {print $10}' "$WORK/probe.out")
   sleep 0.5
   STARTUP_RSS=$(mem_kb "$SERVER_PID" VmRSS || true)
+  # The server's CPU time since its exec (ns on CPU, /proc/PID/schedstat): start-up plus answering the
+  # probe's few DISCOVERs. Unlike the wall time it does not count waiting for a CPU that
+  # neighbours hold, so it is the fairer start-up figure on a shared machine.
+  STARTUP_CPU=$(awk -v c0="${c0:-0}" '{printf "%.1f", ($1 - c0) / 1e6}' "/proc/$SERVER_PID/schedstat" 2>/dev/null || echo -1)
   stop_server
   if [ -n "$t1" ] && [ "$t0" != 0 ]; then STARTUP_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}'); else STARTUP_MS=-1; fi
 }
-if [ -z "${SKIP_STARTUP:-}" ]; then
+if part startup; then
   make_lease_file 100000 "$WORK/leases-100k.csv"
   for server in $SERVERS; do
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
-      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" >>"$DATA"
       cp "$WORK/leases-100k.csv" "$LEASES"
       startup_ms "$server"
-      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" >>"$DATA"
       echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
     done
   done
 fi
 
 # ---------------------------------------------------------------- 4. size and libraries
-for server in $SERVERS; do
+part size && for server in $SERVERS; do
   bin=$(binary_of "$server")
   strip -s -o "$WORK/$server.stripped" "$bin" 2>/dev/null || cp "$bin" "$WORK/$server.stripped"
   libs=$(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u)
@@ -287,13 +380,31 @@ done
   echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "kea	$($KEA_BIN -v 2>/dev/null | head -n 1)"
   echo "wrend	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [ "$WREND_TARGET" = host ]; then echo "wrend_build	glibc, dynamically linked (cargo build --release)"
+  else echo "wrend_build	static, $WREND_TARGET (cargo build --release --target $WREND_TARGET)"; fi
   echo "period	$PERIOD"
   echo "cpus	$(nproc)"
   echo "nice	$NICE"
   echo "load_start	$LOAD_START"
   echo "load_end	$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "clk_tck	$CLK_TCK"
+  echo "client_rcvbuf	$CLIENT_RCVBUF"
+  echo "cpu_unit	ns"
+  echo "repeat	$REPEAT"
+  for name in $PARTS; do echo "part_$name	$(date -u '+%Y-%m-%d %H:%M UTC') $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"; done
 } >"$WORK/env.tsv"
+# The parts not run this time keep their rows (and their date) from the previous results.
+for pair in throughput:rate memory:mem startup:start size:size; do
+  name=${pair%%:*} kind=${pair##*:}
+  part "$name" && continue
+  [ -f "$OUT/results.tsv" ] || continue
+  awk -F'\t' -v k="$kind" '$1 == k' "$OUT/results.tsv" >>"$DATA"
+  if grep -q "^part_$name	" "$OUT/results.env.tsv" 2>/dev/null; then
+    grep "^part_$name	" "$OUT/results.env.tsv" >>"$WORK/env.tsv"
+  elif [ -f "$OUT/results.env.tsv" ]; then
+    awk -F'\t' -v n="$name" '$1 == "date" {d = $2} $1 == "wrend" {w = $2} END {if (d) print "part_" n "\t" d " " w}' "$OUT/results.env.tsv" >>"$WORK/env.tsv"
+  fi
+done
 cp "$DATA" "$OUT/results.tsv"
 cp "$WORK/env.tsv" "$OUT/results.env.tsv"
 PY=/usr/bin/python3

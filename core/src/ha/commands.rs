@@ -461,7 +461,7 @@ pub fn write_status_ha(
         w.field_u64("unacked-clients", u64::from(svc.unacked_clients()))?;
         w.field_u64(
             "unacked-clients-left",
-            u64::from(svc.unacked_clients_left()),
+            u64::from(svc.unacked_clients_left(now_ms)),
         )?;
         w.end_object()?;
     }

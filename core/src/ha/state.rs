@@ -105,7 +105,9 @@ pub enum Action {
     Synchronize,
     /// Send the communication-recovery backlog, then call [`HaService::on_backlog_sent`].
     SendBacklog,
-    /// Send `ha-reset` to the partner (fire and forget).
+    /// Send `ha-reset` to the partner, then call [`HaService::on_reset_sent`]: as Kea's
+    /// communication-recovery handler, the move to `waiting` waits for its success (a
+    /// failed reset leaves the server in communication-recovery, retried on the next run).
     SendReset,
     /// Enable the local DHCP service (origin "HA").
     EnableDhcp,
@@ -205,6 +207,7 @@ pub struct HaService<'c, 't, 'p, 's> {
     backlog_in_flight: bool,
     backlog_len: u32,
     backlog_overflowed: bool,
+    reset_in_flight: bool,
     entered_by_maintenance: bool,
     partner_unsent: (u64, u64),
     partner_scopes: Scopes,
@@ -254,6 +257,7 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             backlog_in_flight: false,
             backlog_len: 0,
             backlog_overflowed: false,
+            reset_in_flight: false,
             entered_by_maintenance: false,
             partner_unsent: (0, 0),
             partner_scopes: Scopes::NONE,
@@ -326,13 +330,17 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     pub fn unacked_clients(&self) -> u32 {
         self.unacked
     }
-    /// How many more unacked clients before failure is detected.
-    pub fn unacked_clients_left(&self) -> u32 {
+    /// How many more unacked clients before failure is detected, as Kea 2.2 reports it
+    /// (`CommunicationState::getReport`): `max-unacked-clients - unacked + 1` while
+    /// communication is interrupted and the limit is not yet passed, else 0. (With a limit
+    /// of 0 and no unacked client that is 1, as in Kea, although failure is already
+    /// "detected" by the zero limit.)
+    pub fn unacked_clients_left(&self, now_ms: u64) -> u32 {
         let max = self.cfg.max_unacked_clients;
-        if max == 0 {
-            0
+        if self.communication_interrupted(now_ms) && max >= self.unacked {
+            (max - self.unacked).saturating_add(1)
         } else {
-            (max + 1).saturating_sub(self.unacked)
+            0
         }
     }
     /// Failure detected (kea-ha.md §7): unacked clients > `max-unacked-clients`, or that
@@ -448,8 +456,24 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     }
 
     /// The lease changes of one committed query (REQUEST/RELEASE/DECLINE, never DISCOVER):
-    /// whether to send them to the active partner.
+    /// whether to send them to the active partner. One lease change; see
+    /// [`HaService::on_lease_changes_committed`].
     pub fn on_lease_committed(&mut self) -> UpdateDecision {
+        self.on_lease_changes_committed(1)
+    }
+
+    /// The `changes` lease changes (deletes and updates) of one committed query: whether
+    /// to send them to the active partner.
+    ///
+    /// In communication-recovery they go to the backlog, which Kea 2.2 counts per lease
+    /// (`LeaseUpdateBacklog::push` for each deleted then each new lease): past
+    /// `delayed-updates-limit` queued leases the backlog is marked overflowed and the
+    /// partner will be reset (§4). Queued, Kea does not count them in
+    /// `unsent-update-count` (`shouldQueueLeaseUpdates` skips that); overflowed, wren does
+    /// (a deliberate deviation, see below). While the backlog is
+    /// being sent the partner is reachable again, so new changes go to it directly (Kea
+    /// sends the backlog synchronously and handles no query meanwhile).
+    pub fn on_lease_changes_committed(&mut self, changes: u32) -> UpdateDecision {
         if !self.cfg.send_lease_updates || self.cfg.partner().is_none() {
             return UpdateDecision::NotSent;
         }
@@ -457,16 +481,31 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             HaState::LoadBalancing | HaState::HotStandby | HaState::PartnerInMaintenance => {
                 UpdateDecision::SendAndPark
             }
-            HaState::CommunicationRecovery => {
-                if self.backlog_len < self.cfg.delayed_updates_limit {
-                    self.backlog_len += 1;
+            HaState::CommunicationRecovery if self.backlog_in_flight => UpdateDecision::SendAndPark,
+            HaState::CommunicationRecovery => match self.backlog_len.checked_add(changes) {
+                Some(n) if n <= self.cfg.delayed_updates_limit && !self.backlog_overflowed => {
+                    self.backlog_len = n;
                     UpdateDecision::Backlog
-                } else {
+                }
+                _ => {
+                    // wren deviation (durability): Kea 2.2 does not count overflowed
+                    // updates as unsent, so a partner that reaches `partner-down` before
+                    // the `ha-reset` lands goes back to load-balancing without a sync and
+                    // never learns these leases (seen on a Kea pair, tests/tests/ha_failure.rs).
+                    // Counting every change the overflow throws away (the discarded backlog
+                    // once, then each new change) makes the partner's `partner-down` handler
+                    // see new unsent updates and resynchronize through `waiting`.
+                    let dropped = if self.backlog_overflowed {
+                        changes
+                    } else {
+                        self.backlog_len.saturating_add(changes)
+                    };
                     self.backlog_overflowed = true;
-                    self.unsent_update_count = self.unsent_update_count.saturating_add(1);
+                    self.unsent_update_count =
+                        self.unsent_update_count.saturating_add(u64::from(dropped));
                     UpdateDecision::NotSent
                 }
-            }
+            },
             _ => {
                 self.unsent_update_count = self.unsent_update_count.saturating_add(1);
                 UpdateDecision::NotSent
@@ -484,21 +523,61 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         }
     }
 
-    /// The backlog requested by [`Action::SendBacklog`] was sent (`ok`) or not.
+    /// The backlog requested by [`Action::SendBacklog`] was sent (`ok`) or not. Sent:
+    /// back to load-balancing. Not sent (or overflowed meanwhile): reset the partner, and
+    /// go to `waiting` once it accepted ([`HaService::on_reset_sent`]).
     pub fn on_backlog_sent(&mut self, now_ms: u64, ok: bool) {
         self.backlog_in_flight = false;
-        self.backlog_len = 0;
         if self.state != HaState::CommunicationRecovery {
             return;
         }
         if ok && !self.backlog_overflowed {
+            self.backlog_len = 0;
             self.transition(HaState::LoadBalancing);
         } else {
-            self.backlog_overflowed = false;
-            self.push(Action::SendReset);
-            self.transition(HaState::Waiting);
+            if !ok && !self.backlog_overflowed {
+                // The backlog is lost with the failed send: counted as unsent for the
+                // same reason as an overflow (see on_lease_changes_committed).
+                self.unsent_update_count = self
+                    .unsent_update_count
+                    .saturating_add(u64::from(self.backlog_len));
+            }
+            self.request_reset();
         }
         let _ = now_ms; // the next heartbeat drives the model on
+    }
+
+    /// The `ha-reset` requested by [`Action::SendReset`] was accepted (`ok`: result 0) or
+    /// not. Kea (`communicationRecoveryHandler`): `if (sendHAReset()) → waiting`; a failed
+    /// reset marks the partner unavailable and the server stays in communication-recovery.
+    pub fn on_reset_sent(&mut self, now_ms: u64, ok: bool) {
+        self.reset_in_flight = false;
+        if self.state != HaState::CommunicationRecovery {
+            return;
+        }
+        if ok {
+            self.transition(HaState::Waiting);
+        } else {
+            self.partner = PartnerState::Unavailable;
+        }
+        let _ = now_ms; // the next heartbeat drives the model on
+    }
+
+    fn request_reset(&mut self) {
+        if !self.reset_in_flight {
+            self.reset_in_flight = true;
+            self.push(Action::SendReset);
+        }
+    }
+
+    /// Leases queued in the communication-recovery backlog (Kea counts each lease).
+    pub fn backlog_len(&self) -> u32 {
+        self.backlog_len
+    }
+
+    /// Whether the backlog overflowed `delayed-updates-limit` (the partner will be reset).
+    pub fn backlog_overflowed(&self) -> bool {
+        self.backlog_overflowed
     }
 
     /// A DHCP query arrived: serve it or drop it (Kea's `buffer4_receive` filter), feeding
@@ -758,6 +837,11 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
         if to != HaState::PartnerDown {
             self.entered_by_maintenance = false;
         }
+        if from == HaState::CommunicationRecovery && to != from {
+            // Kea clears the backlog when leaving communication-recovery (`doOnExit`).
+            self.backlog_len = 0;
+            self.backlog_overflowed = false;
+        }
         self.state = to;
         if from != to {
             self.push(Action::StateChanged { from, to });
@@ -920,19 +1004,15 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                 PartnerState::Unavailable if self.should_partner_down(now_ms) => {
                     self.transition(PartnerDown)
                 }
+                // The partner is synchronizing already: no reset needed.
                 PartnerState::Known(Waiting | Syncing | Ready) if self.backlog_overflowed => {
-                    self.backlog_overflowed = false;
-                    self.backlog_len = 0;
                     self.transition(Waiting)
                 }
                 PartnerState::Known(LoadBalancing | CommunicationRecovery)
-                    if !self.backlog_in_flight =>
+                    if !self.backlog_in_flight && !self.reset_in_flight =>
                 {
                     if self.backlog_overflowed {
-                        self.backlog_overflowed = false;
-                        self.backlog_len = 0;
-                        self.push(Action::SendReset);
-                        self.transition(Waiting);
+                        self.request_reset();
                     } else {
                         self.backlog_in_flight = true;
                         self.push(Action::SendBacklog);

@@ -3,7 +3,8 @@
 //!
 //! A server that answers clients without addresses must build whole frames itself
 //! (dhcpv4-server-behaviour.md §7: the kernel would ARP for an address the client does not
-//! have yet). [`parse_udp_frame`] unwraps a received frame; [`build_udp_frame`] wraps a reply.
+//! have yet). [`parse_udp_frame`] unwraps a received frame; [`build_udp_frame`] wraps a reply
+//! ([`write_udp_headers`]: the same around a payload already placed after room for them).
 
 use core::net::Ipv4Addr;
 
@@ -153,17 +154,36 @@ pub fn build_udp_frame(
     payload: &[u8],
     out: &mut [u8],
 ) -> Result<usize, FrameError> {
-    let udp_len = UDP_HEADER_LEN + payload.len();
-    let ip_len = IPV4_HEADER_LEN + udp_len;
-    let (Ok(udp_len16), Ok(ip_len16)) = (u16::try_from(udp_len), u16::try_from(ip_len)) else {
-        return Err(FrameError::PayloadTooLong(payload.len()));
-    };
-    let frame_len = ETHERNET_HEADER_LEN + ip_len;
+    let frame_len = frame_len(payload.len())?;
     let given = out.len();
     let frame = out.get_mut(..frame_len).ok_or(FrameError::BufferTooSmall {
         needed: frame_len,
         given,
     })?;
+    frame
+        .get_mut(OVERHEAD..)
+        .ok_or(FrameError::Truncated)?
+        .copy_from_slice(payload);
+    write_udp_headers(spec, frame)
+}
+
+/// The headers of [`build_udp_frame`] written in front of a payload already in place:
+/// `frame` is [`OVERHEAD`] bytes of room followed by exactly the payload. Returns the frame
+/// length (`frame.len()`). Lets a caller that reserves the room when the payload is written
+/// (the daemon's reply ring) hand whole frames to a batched send without copying them.
+pub fn write_udp_headers(spec: &FrameSpec, frame: &mut [u8]) -> Result<usize, FrameError> {
+    let payload_len = frame
+        .len()
+        .checked_sub(OVERHEAD)
+        .ok_or(FrameError::BufferTooSmall {
+            needed: OVERHEAD,
+            given: frame.len(),
+        })?;
+    let frame_len = frame_len(payload_len)?;
+    let udp_len16 = u16::try_from(UDP_HEADER_LEN + payload_len)
+        .map_err(|_| FrameError::PayloadTooLong(payload_len))?;
+    let ip_len16 = u16::try_from(IPV4_HEADER_LEN + UDP_HEADER_LEN + payload_len)
+        .map_err(|_| FrameError::PayloadTooLong(payload_len))?;
 
     // Every smoltcp view below covers exactly the bytes its header fields describe, whose
     // lengths were just checked: no setter can index out of range.
@@ -197,9 +217,17 @@ pub fn build_udp_frame(
     udp.set_src_port(spec.src_port);
     udp.set_dst_port(spec.dst_port);
     udp.set_len(udp_len16);
-    udp.payload_mut().copy_from_slice(payload);
     udp.fill_checksum(&IpAddress::Ipv4(spec.src_ip), &IpAddress::Ipv4(spec.dst_ip));
     Ok(frame_len)
+}
+
+/// The length of a frame carrying `payload_len` bytes, if the payload fits one IPv4 datagram.
+fn frame_len(payload_len: usize) -> Result<usize, FrameError> {
+    let ip_len = IPV4_HEADER_LEN + UDP_HEADER_LEN + payload_len;
+    if u16::try_from(ip_len).is_err() {
+        return Err(FrameError::PayloadTooLong(payload_len));
+    }
+    Ok(ETHERNET_HEADER_LEN + ip_len)
 }
 
 #[cfg(test)]
@@ -298,6 +326,34 @@ mod tests {
         );
         // The largest legal payload builds.
         assert!(build_udp_frame(&offer_spec(), &huge[..65_507], &mut out).is_ok());
+    }
+
+    #[test]
+    fn headers_in_place_match_the_copying_build() {
+        let payload = hex(OFFER);
+        // Room for the headers filled with garbage, then the payload.
+        let mut in_place = std::vec![0xa5u8; OVERHEAD];
+        in_place.extend_from_slice(&payload);
+        let n = write_udp_headers(&offer_spec(), &mut in_place).unwrap();
+        assert_eq!(n, in_place.len());
+        assert_eq!(in_place, hex(OFFER_FRAME));
+        // An empty payload is a valid (header-only) frame.
+        let mut empty = [0xffu8; OVERHEAD];
+        assert_eq!(write_udp_headers(&offer_spec(), &mut empty), Ok(OVERHEAD));
+        assert_eq!(parse_udp_frame(&empty).unwrap().payload, &[] as &[u8]);
+        // No room for the headers.
+        assert_eq!(
+            write_udp_headers(&offer_spec(), &mut [0u8; OVERHEAD - 1]),
+            Err(FrameError::BufferTooSmall {
+                needed: OVERHEAD,
+                given: OVERHEAD - 1
+            })
+        );
+        let mut huge = std::vec![0u8; OVERHEAD + 65_508];
+        assert_eq!(
+            write_udp_headers(&offer_spec(), &mut huge),
+            Err(FrameError::PayloadTooLong(65_508))
+        );
     }
 
     #[test]

@@ -86,7 +86,9 @@ pub mod relay_agent;
 mod test_vectors;
 
 pub use bootp::{Error as BootpError, Packet as BootpPacket};
-pub use frame::{build_udp_frame, parse_udp_frame, FrameError, FrameSpec, UdpDatagram};
+pub use frame::{
+    build_udp_frame, parse_udp_frame, write_udp_headers, FrameError, FrameSpec, UdpDatagram,
+};
 pub use message::{
     reply_size_limit, ClientFqdn, Error as MessageError, Message, MessageType, ReplyError,
     ReplySummary, ReplyWriter, StagedOption,

@@ -279,3 +279,161 @@ fn queries_are_put_in_the_class_of_their_scope_owner() {
     // Not load balanced (DHCPLEASEQUERY-like type 10): the primary's scope.
     assert_eq!(rt.hook_class(&facts(&THEIRS, 10)), b"HA_server1");
 }
+
+#[test]
+fn communication_recovery_keeps_updates_and_sends_them_when_the_partner_is_back() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    {
+        // One failed heartbeat before max-response-delay (3 s): communication-recovery.
+        let svc = rt.service_mut();
+        svc.on_heartbeat_failed(1_000);
+        while svc.poll(1_000).is_some() {}
+        assert_eq!(svc.state(), HaState::CommunicationRecovery);
+    }
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    // Replies go out at once; their lease updates wait in the backlog, nothing is queued
+    // to the unreachable partner and nothing counts as unsent.
+    for _ in 0..3 {
+        assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Send));
+    }
+    {
+        let rt = shared.borrow();
+        assert_eq!(rt.backlog.len(), 3);
+        assert_eq!(rt.service().backlog_len(), 3);
+        assert!(rt.client.as_ref().unwrap().is_empty());
+        assert_eq!(rt.service().unsent_update_count(), 0);
+    }
+    // The partner answers again: the backlog becomes three requests to it.
+    let mut rt = shared.borrow_mut();
+    let svc = rt.service_mut();
+    svc.on_heartbeat_ok(
+        2_000,
+        unix_secs(),
+        HeartbeatInfo {
+            state: HaState::LoadBalancing,
+            date_time: unix_secs(),
+            unsent_update_count: 0,
+            scopes: Scopes::NONE,
+        },
+    );
+    let mut actions = Vec::new();
+    while let Some(a) = rt.service_mut().poll(2_000) {
+        actions.push(a);
+        rt.act(a, 2_000);
+    }
+    assert!(actions.contains(&Action::SendBacklog), "{actions:?}");
+    rt.flush_outbox();
+    assert_eq!(rt.client.as_ref().unwrap().len(), 3);
+    assert!(rt.backlog.is_empty());
+    // All three acknowledged: back to load-balancing.
+    rt.service_mut().on_backlog_sent(2_100, true);
+    assert_eq!(rt.service().state(), HaState::LoadBalancing);
+}
+
+/// A config file (one key per line) whose HA relationship carries every key wren does not
+/// act on.
+const IGNORED_KEYS_CONFIG: &str = r#"{ "Dhcp4": {
+  "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24" } ],
+  "hooks-libraries": [ { "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {
+    "high-availability": [ {
+      "this-server-name": "server1",
+      "mode": "load-balancing",
+      "trust-anchor": "/etc/kea/ca.pem",
+      "cert-file": "/etc/kea/server1.pem",
+      "key-file": "/etc/kea/server1.key",
+      "require-client-certs": false,
+      "restrict-commands": true,
+      "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true },
+      "comment": "comments and user contexts are no feature: not reported",
+      "peers": [
+        { "name": "server1", "url": "https://198.18.0.1:8001/", "role": "primary" },
+        { "name": "server2", "url": "http://198.18.0.2:8001/", "role": "secondary",
+          "trust-anchor": "/etc/kea/ca2.pem" }
+      ]
+    } ]
+  } } ]
+} }"#;
+
+fn parsed(text: &str, f: impl FnOnce(&Config<'_>)) {
+    let path = Path::new("/etc/wren/ha.json");
+    let mut storage = crate::config_load::allocate(path, text).unwrap();
+    let config = crate::config_load::parse(path, text, &mut storage, &mut Vec::new()).unwrap();
+    f(&config)
+}
+
+#[test]
+fn every_ha_key_wren_does_not_implement_gets_a_warning_with_file_and_line() {
+    parsed(IGNORED_KEYS_CONFIG, |config| {
+        check(config).unwrap();
+        let w = ignored_key_warnings(config, Path::new("/etc/wren/ha.json"), IGNORED_KEYS_CONFIG);
+        let expected = [
+            (
+                "/etc/wren/ha.json:7: ",
+                "high-availability[0].trust-anchor ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:8: ",
+                "high-availability[0].cert-file ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:9: ",
+                "high-availability[0].key-file ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:10: ",
+                "high-availability[0].require-client-certs ignored",
+            ),
+            (
+                "/etc/wren/ha.json:11: ",
+                "high-availability[0].restrict-commands ignored",
+            ),
+            (
+                "/etc/wren/ha.json:12: ",
+                "high-availability[0].multi-threading ignored: wren is single-threaded",
+            ),
+            (
+                "/etc/wren/ha.json:15: ",
+                "peers[name=server1].url ignored: https",
+            ),
+            (
+                "/etc/wren/ha.json:17: ",
+                "peers[name=server2].trust-anchor ignored: TLS",
+            ),
+        ];
+        assert_eq!(w.len(), expected.len(), "{w:#?}");
+        for (got, (location, what)) in w.iter().zip(expected) {
+            assert!(
+                got.starts_with(location) && got.contains(what),
+                "{got:?} is not {location}…{what}…"
+            );
+        }
+    });
+}
+
+#[test]
+fn an_https_partner_is_refused_by_the_check_and_the_start() {
+    let text = IGNORED_KEYS_CONFIG
+        .replace("https://198.18.0.1", "http://198.18.0.1")
+        .replace("http://198.18.0.2", "https://198.18.0.2");
+    parsed(&text, |config| {
+        let e = check(config).unwrap_err();
+        assert!(e.contains("peer 'server2' uses https"), "{e}");
+        assert!(HaRuntime::from_config(config).is_err());
+        // Not also warned about: it is an error.
+        let w = ignored_key_warnings(config, Path::new("x.json"), &text);
+        assert!(w.iter().all(|w| !w.contains(".url ")), "{w:#?}");
+    });
+}
+
+#[test]
+fn a_plain_relationship_has_no_warning() {
+    let text = format!(
+        r#"{{ "Dhcp4": {{ "subnet4": [ {{ "id": 1, "subnet": "198.18.0.0/24" }} ],
+            "hooks-libraries": [ {{ "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {PARAMS} }} ] }} }}"#
+    );
+    parsed(&text, |config| {
+        assert!(ignored_key_warnings(config, Path::new("x.json"), &text).is_empty());
+    });
+}

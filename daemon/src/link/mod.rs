@@ -27,8 +27,27 @@ use std::os::fd::{AsRawFd, RawFd};
 use interfaces::ServedInterface;
 
 /// Frames a raw device reads at most per `read(2)`: the BPF buffer (freebsd.md §1.1 step 3);
-/// on Linux one frame per read, up to a jumbo MTU.
+/// on Linux the slots of one `recvmmsg` ([`FRAME_SLOT`] bytes each), and the UDP socket's
+/// likewise.
 pub const RECEIVE_BUFFER_SIZE: usize = 64 * 1024;
+
+/// Bytes of the receive buffer one packet of a batched receive (`recvmmsg`) gets: a whole
+/// Ethernet frame of a 1500-byte MTU (1514) and more. Kea reads at most 1500 bytes
+/// (`IfaceMgr::RCVBUFSIZE`); a larger packet is skipped, as one larger than the whole
+/// buffer was before.
+pub const FRAME_SLOT: usize = 2048;
+/// Packets one `recvmmsg` takes at most (stack arrays of this many headers).
+pub const RECV_BATCH: usize = 32;
+
+/// What one batched receive did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Packets the kernel handed over (skipped ones included).
+    pub received: usize,
+    /// Fewer than the batch could take: the queue is empty (the edge-triggered event is
+    /// drained; a packet arriving later raises a new one).
+    pub drained: bool,
+}
 
 /// Kernel receive buffer asked for on each packet socket and on the UDP socket
 /// (`SO_RCVBUFFORCE`, which root may set above `net.core.rmem_max`, else `SO_RCVBUF`, which
@@ -82,7 +101,8 @@ pub struct RawLink {
 pub enum ReadOutcome {
     /// Frames were handed to the callback (maybe none); read again.
     More,
-    /// Nothing left (EAGAIN): the edge-triggered event is fully drained.
+    /// Nothing left (EAGAIN, or a Linux batch the queue could not fill): the
+    /// edge-triggered event is fully drained.
     Drained,
 }
 
@@ -114,18 +134,14 @@ impl RawLink {
         }
     }
 
-    /// Reads once into `buffer` and calls `each` for every whole frame received.
+    /// Reads once into `buffer` (Linux: one `recvmmsg` of every queued frame the buffer has
+    /// slots for; FreeBSD: one BPF buffer) and calls `each` for every whole frame received.
     pub fn read(&self, buffer: &mut [u8], mut each: impl FnMut(&[u8])) -> io::Result<ReadOutcome> {
         #[cfg(target_os = "linux")]
         {
-            match self.device.recv(buffer) {
-                Ok(packet_socket::Received::Frame(n)) => {
-                    if let Some(frame) = buffer.get(..n) {
-                        each(frame);
-                    }
-                    Ok(ReadOutcome::More)
-                }
-                Ok(packet_socket::Received::Skipped) => Ok(ReadOutcome::More),
+            match self.device.recv_batch(buffer, &mut each) {
+                Ok(batch) if batch.drained => Ok(ReadOutcome::Drained),
+                Ok(_) => Ok(ReadOutcome::More),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::More),
                 Err(e) => Err(e),
@@ -152,6 +168,26 @@ impl RawLink {
     /// Sends one whole Ethernet frame.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         self.device.send(frame)
+    }
+
+    /// Sends whole Ethernet frames in order: Linux in one `sendmmsg` per
+    /// [`packet_socket::SEND_BATCH`]; FreeBSD one `write` each (BPF takes one frame per
+    /// write). Returns how many were sent from the front and, if not all, why the next one
+    /// was not.
+    pub fn send_batch(&self, frames: &[&[u8]]) -> (usize, Option<io::Error>) {
+        #[cfg(target_os = "linux")]
+        {
+            self.device.send_batch(frames)
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            for (sent, frame) in frames.iter().enumerate() {
+                if let Err(e) = self.device.send(frame) {
+                    return (sent, Some(e));
+                }
+            }
+            (frames.len(), None)
+        }
     }
 }
 

@@ -153,20 +153,97 @@ impl RelayUdp {
             destination: Ipv4Addr::UNSPECIFIED,
             ifindex: 0,
         };
-        // SAFETY: the CMSG macros walk the control buffer the kernel filled, bounded by
-        // msg_controllen; each payload read is of the type the (level, type) pair names.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                let header = &*cmsg;
-                let data = libc::CMSG_DATA(cmsg);
-                if header.cmsg_level == libc::IPPROTO_IP {
-                    read_control(header.cmsg_type, data, &mut datagram);
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        // SAFETY: `msg` was just filled by recvmsg; `control` is alive.
+        unsafe { read_all_control(&msg, &mut datagram) };
+        Ok(datagram)
+    }
+
+    /// Receives every queued datagram, up to [`super::RECV_BATCH`] and as many as `buffer`
+    /// has [`super::FRAME_SLOT`]s for, with one `recvmmsg`, and calls `each` with each
+    /// one's metadata and payload, in arrival order; a datagram larger than a slot is
+    /// skipped. Fewer received than the batch could hold means the queue was empty.
+    /// `WouldBlock` when nothing was queued.
+    pub fn recv_batch(
+        &self,
+        buffer: &mut [u8],
+        mut each: impl FnMut(&Datagram, &[u8]),
+    ) -> io::Result<super::Batch> {
+        use super::{FRAME_SLOT, RECV_BATCH};
+        let slots = (buffer.len() / FRAME_SLOT).min(RECV_BATCH);
+        if slots == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "receive buffer smaller than one datagram slot",
+            ));
+        }
+        // SAFETY: these are plain C structs; all-zero is a valid value of each.
+        let mut from: [libc::sockaddr_in; RECV_BATCH] = unsafe { mem::zeroed() };
+        let mut control: [ControlBuffer; RECV_BATCH] =
+            [const { ControlBuffer([0; 128]) }; RECV_BATCH];
+        // SAFETY: as above.
+        let mut iov: [libc::iovec; RECV_BATCH] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut headers: [libc::mmsghdr; RECV_BATCH] = unsafe { mem::zeroed() };
+        let base = buffer.as_mut_ptr();
+        for (i, ((header, iov), (from, control))) in headers
+            .iter_mut()
+            .zip(iov.iter_mut())
+            .zip(from.iter_mut().zip(control.iter_mut()))
+            .take(slots)
+            .enumerate()
+        {
+            // SAFETY: i < slots, so slot i lies inside `buffer`.
+            iov.iov_base = unsafe { base.add(i * FRAME_SLOT) }.cast();
+            iov.iov_len = FRAME_SLOT;
+            let msg = &mut header.msg_hdr;
+            msg.msg_name = (from as *mut libc::sockaddr_in).cast();
+            msg.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            msg.msg_controllen = control.0.len() as _;
+        }
+        // SAFETY: the first `slots` headers point at live locals and at disjoint slots of
+        // `buffer`, each of the stated size. MSG_TRUNC: each msg_len is the real length.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                headers.as_mut_ptr(),
+                slots as _,
+                (libc::MSG_TRUNC | libc::MSG_DONTWAIT) as _,
+                std::ptr::null_mut(),
+            )
+        };
+        let received = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        for (i, header) in headers.iter().enumerate().take(received.min(slots)) {
+            let len = header.msg_len as usize;
+            let Some(sender) = from.get(i) else {
+                continue;
+            };
+            let mut datagram = Datagram {
+                len,
+                source: SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(sender.sin_addr.s_addr)),
+                    u16::from_be(sender.sin_port),
+                ),
+                destination: Ipv4Addr::UNSPECIFIED,
+                ifindex: 0,
+            };
+            // SAFETY: the kernel filled this header's control buffer (still alive) up to
+            // msg_controllen.
+            unsafe { read_all_control(&header.msg_hdr, &mut datagram) };
+            let start = i * FRAME_SLOT;
+            if len > FRAME_SLOT {
+                continue;
+            }
+            if let Some(payload) = buffer.get(start..start + len) {
+                each(&datagram, payload);
             }
         }
-        Ok(datagram)
+        Ok(super::Batch {
+            received,
+            drained: received < slots,
+        })
     }
 
     /// A socket opened elsewhere (the broker's copy of the server's, see
@@ -251,6 +328,85 @@ impl RelayUdp {
     }
 }
 
+/// Datagrams one `sendmmsg` takes at most (stack arrays of this many headers).
+pub const SEND_BATCH: usize = 64;
+
+impl RelayUdp {
+    /// Sends `datagrams` in order, each as [`Self::send_direct`] would (its own destination,
+    /// source address and interface), with one `sendmmsg` per [`SEND_BATCH`]; through the
+    /// broker one by one when the sandbox installed one ([`Self::send`]). Returns how many
+    /// were sent from the front and, if not all, the error of the next one.
+    pub fn send_batch(
+        &self,
+        datagrams: &[crate::packet_path::Outgoing<'_>],
+    ) -> (usize, Option<io::Error>) {
+        if crate::sandbox::broker::installed().is_some() {
+            for (sent, d) in datagrams.iter().enumerate() {
+                if let Err(e) = self.send(d.payload, d.to, d.source, d.ifindex) {
+                    return (sent, Some(e));
+                }
+            }
+            return (datagrams.len(), None);
+        }
+        let mut sent = 0;
+        while let Some(rest) = datagrams.get(sent..).filter(|r| !r.is_empty()) {
+            let count = rest.len().min(SEND_BATCH);
+            // SAFETY: plain C structs; all-zero is valid.
+            let mut names: [libc::sockaddr_in; SEND_BATCH] = unsafe { mem::zeroed() };
+            let mut control: [ControlBuffer; SEND_BATCH] =
+                [const { ControlBuffer([0; 128]) }; SEND_BATCH];
+            // SAFETY: as above.
+            let mut iov: [libc::iovec; SEND_BATCH] = unsafe { mem::zeroed() };
+            // SAFETY: as above.
+            let mut headers: [libc::mmsghdr; SEND_BATCH] = unsafe { mem::zeroed() };
+            for ((header, iov), ((name, control), d)) in headers
+                .iter_mut()
+                .zip(iov.iter_mut())
+                .zip(names.iter_mut().zip(control.iter_mut()).zip(rest))
+            {
+                name.sin_family = libc::AF_INET as libc::sa_family_t;
+                name.sin_port = d.to.port().to_be();
+                name.sin_addr.s_addr = u32::from(*d.to.ip()).to_be();
+                #[cfg(target_os = "freebsd")]
+                {
+                    name.sin_len = mem::size_of::<libc::sockaddr_in>() as u8;
+                }
+                iov.iov_base = d.payload.as_ptr() as *mut libc::c_void;
+                iov.iov_len = d.payload.len();
+                let msg = &mut header.msg_hdr;
+                msg.msg_name = (name as *mut libc::sockaddr_in).cast();
+                msg.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                msg.msg_iov = iov;
+                msg.msg_iovlen = 1;
+                if !d.source.is_unspecified() || d.ifindex != 0 {
+                    msg.msg_control = control.0.as_mut_ptr().cast();
+                    // SAFETY: computes a size, no memory access.
+                    msg.msg_controllen = unsafe { libc::CMSG_SPACE(source_control_len()) } as _;
+                    // SAFETY: the control buffer holds CMSG_SPACE(len) bytes (the const
+                    // assertion below), so the first header and its payload fit.
+                    unsafe {
+                        let cmsg = libc::CMSG_FIRSTHDR(msg);
+                        write_source_control(cmsg, d.source, d.ifindex);
+                    }
+                }
+            }
+            // SAFETY: the first `count` headers point at live locals and at the callers'
+            // payloads, which the kernel only reads.
+            let n =
+                unsafe { libc::sendmmsg(self.fd.as_raw_fd(), headers.as_mut_ptr(), count as _, 0) };
+            let Ok(n) = usize::try_from(n) else {
+                return (sent, Some(io::Error::last_os_error()));
+            };
+            if n == 0 {
+                return (sent, Some(io::Error::from(io::ErrorKind::WriteZero)));
+            }
+            // A UDP socket sends a datagram whole or not at all.
+            sent += n.min(count);
+        }
+        (sent, None)
+    }
+}
+
 #[cfg(target_os = "linux")]
 const fn source_control_len() -> u32 {
     mem::size_of::<libc::in_pktinfo>() as u32
@@ -262,6 +418,26 @@ const fn source_control_len() -> u32 {
 }
 
 const _: () = assert!(source_control_len() as usize + 32 <= 128);
+
+/// The interface and header destination from a received message's control data.
+///
+/// # Safety
+/// `msg` is a header `recvmsg`/`recvmmsg` filled, its control buffer still alive.
+unsafe fn read_all_control(msg: &libc::msghdr, datagram: &mut Datagram) {
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled, bounded by
+    // msg_controllen; each payload read is of the type the (level, type) pair names.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let header = &*cmsg;
+            let data = libc::CMSG_DATA(cmsg);
+            if header.cmsg_level == libc::IPPROTO_IP {
+                read_control(header.cmsg_type, data, datagram);
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+}
 
 /// Linux: `IP_PKTINFO` carries both the interface and the header destination.
 ///
@@ -406,6 +582,106 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let d = server.recv(&mut buffer).unwrap();
         assert_eq!(&buffer[..d.len], b"kept");
+    }
+
+    /// One `recvmmsg` takes what is queued, with each datagram's metadata, and says when
+    /// the queue is empty; an oversized datagram is skipped but counted.
+    #[test]
+    fn batch_receive_with_metadata() {
+        let server = RelayUdp::open(0).unwrap();
+        let port = socket::getsockname::<SockaddrIn>(server.as_raw_fd())
+            .unwrap()
+            .port();
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let from = match client.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        };
+        let lo = nix::net::if_::if_nametoindex(crate::link::interfaces::LOOPBACK).unwrap();
+        let mut buffer = vec![0u8; crate::link::FRAME_SLOT * 2];
+        assert_eq!(
+            server
+                .recv_batch(&mut buffer, |_, _| panic!())
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::WouldBlock
+        );
+        client.send_to(b"one", to).unwrap();
+        client
+            .send_to(&[7u8; crate::link::FRAME_SLOT + 1], to)
+            .unwrap();
+        client.send_to(b"three", to).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut seen = Vec::new();
+        let take = |buffer: &mut Vec<u8>, seen: &mut Vec<(Vec<u8>, Datagram)>| {
+            server
+                .recv_batch(buffer, |d, p| seen.push((p.to_vec(), *d)))
+                .unwrap()
+        };
+        let first = take(&mut buffer, &mut seen);
+        assert_eq!((first.received, first.drained), (2, false));
+        let second = take(&mut buffer, &mut seen);
+        assert_eq!((second.received, second.drained), (1, true));
+        let payloads: Vec<&[u8]> = seen.iter().map(|(p, _)| &p[..]).collect();
+        assert_eq!(payloads, vec![&b"one"[..], &b"three"[..]]);
+        for (payload, d) in &seen {
+            assert_eq!(d.len, payload.len());
+            assert_eq!(d.source, from);
+            assert_eq!(d.destination, Ipv4Addr::LOCALHOST);
+            assert_eq!(d.ifindex, lo);
+        }
+    }
+
+    /// One `sendmmsg` sends datagrams to different destinations, each from its source.
+    #[test]
+    fn batch_send_to_several_destinations() {
+        let server = RelayUdp::open(0).unwrap();
+        let port = socket::getsockname::<SockaddrIn>(server.as_raw_fd())
+            .unwrap()
+            .port();
+        let lo = nix::net::if_::if_nametoindex(crate::link::interfaces::LOOPBACK).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = |s: &UdpSocket| match s.local_addr().unwrap() {
+            std::net::SocketAddr::V4(v4) => v4,
+            other => panic!("{other}"),
+        };
+        let out = [
+            crate::packet_path::Outgoing {
+                payload: b"to a",
+                to: to(&a),
+                source: Ipv4Addr::LOCALHOST,
+                ifindex: lo,
+            },
+            crate::packet_path::Outgoing {
+                payload: b"to b",
+                to: to(&b),
+                source: Ipv4Addr::UNSPECIFIED,
+                ifindex: 0,
+            },
+            crate::packet_path::Outgoing {
+                payload: b"to a again",
+                to: to(&a),
+                source: Ipv4Addr::LOCALHOST,
+                ifindex: 0,
+            },
+        ];
+        let (sent, error) = server.send_batch(&out);
+        assert_eq!(sent, 3);
+        assert!(error.is_none());
+        let from = std::net::SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let mut buf = [0u8; 64];
+        for (socket, expected) in [(&a, &b"to a"[..]), (&b, b"to b"), (&a, b"to a again")] {
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let (n, source) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], expected);
+            assert_eq!(source, from);
+        }
+        // Nothing to send is no call and no error.
+        assert_eq!(server.send_batch(&[]).0, 0);
     }
 
     #[test]

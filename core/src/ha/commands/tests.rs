@@ -228,8 +228,15 @@ fn status_get_section() {
     let n = w.len();
     assert_eq!(
         text(&b, n),
-        r#"[ { "ha-mode": "load-balancing", "ha-servers": { "local": { "role": "primary", "scopes": [  ], "state": "waiting" }, "remote": { "age": 5, "analyzed-packets": 0, "communication-interrupted": false, "connecting-clients": 0, "in-touch": false, "last-scopes": [  ], "last-state": "", "role": "secondary", "unacked-clients": 0, "unacked-clients-left": 6 } } } ]"#
+        r#"[ { "ha-mode": "load-balancing", "ha-servers": { "local": { "role": "primary", "scopes": [  ], "state": "waiting" }, "remote": { "age": 5, "analyzed-packets": 0, "communication-interrupted": false, "connecting-clients": 0, "in-touch": false, "last-scopes": [  ], "last-state": "", "role": "secondary", "unacked-clients": 0, "unacked-clients-left": 0 } } } ]"#
     );
+    // Kea counts `unacked-clients-left` only while communication is interrupted
+    // (max-response-delay 60 s in the seed): max-unacked-clients 5 - 0 + 1.
+    let mut w = JsonOut::new(&mut b);
+    write_status_ha(&mut w, &s, 60_001).unwrap();
+    let n = w.len();
+    assert!(text(&b, n).contains(r#""communication-interrupted": true"#));
+    assert!(text(&b, n).contains(r#""unacked-clients-left": 6 }"#));
 }
 
 #[test]

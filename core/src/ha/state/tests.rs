@@ -240,6 +240,8 @@ fn load_balancing_to_communication_recovery_to_partner_down() {
             s.on_query(&q, 75_000);
             assert_eq!(s.unacked_clients(), n as u32 + 1);
             assert_eq!(s.failure_detected(), n == 5);
+            // Kea's `unacked-clients-left`: max - unacked + 1, 0 once passed.
+            assert_eq!(s.unacked_clients_left(75_000), 5 - n.min(5) as u32);
         }
         assert_eq!(s.connecting_clients(), 6);
         fail(s, 80_000);
@@ -274,7 +276,9 @@ fn failure_detection_secs_rules() {
         let q = QueryFacts { secs: 0x0600, ..q };
         s.on_query(&q, 70_001);
         assert_eq!((s.connecting_clients(), s.unacked_clients()), (1, 1));
-        assert_eq!(s.unacked_clients_left(), 5);
+        // Kea's report: 5 - 1 + 1 while interrupted; 0 when not interrupted.
+        assert_eq!(s.unacked_clients_left(70_001), 5);
+        assert_eq!(s.unacked_clients_left(0), 0);
         // A successful heartbeat resets the counters.
         ok(s, 70_002, HaState::LoadBalancing);
         assert_eq!((s.analyzed_packets(), s.unacked_clients()), (0, 0));
@@ -592,9 +596,78 @@ fn communication_recovery_backlog() {
         fail(s, 10_000);
         assert_eq!(s.on_lease_committed(), UpdateDecision::Backlog);
         assert_eq!(s.on_lease_committed(), UpdateDecision::NotSent);
+        assert!(s.backlog_overflowed());
+        // Kea counts neither queued nor overflowed updates as unsent; wren counts what
+        // the overflow discards (the queued lease and the one that overflowed), so the
+        // partner resynchronizes even if it missed the ha-reset.
+        assert_eq!(s.unsent_update_count(), 2);
         ok(s, 20_000, HaState::LoadBalancing);
-        assert_eq!(s.state(), HaState::Waiting);
+        // ha-reset first; waiting only once the partner accepted it.
         assert!(drain(s, 20_000).contains(&Action::SendReset));
+        assert_eq!(s.state(), HaState::CommunicationRecovery);
+        s.on_reset_sent(20_010, true);
+        assert_eq!(s.state(), HaState::Waiting);
+        assert_eq!((s.backlog_len(), s.backlog_overflowed()), (0, false));
+    });
+}
+
+#[test]
+fn communication_recovery_backlog_counts_leases_and_retries_a_failed_reset() {
+    let text = SEED.replace("\"mode\"", "\"delayed-updates-limit\":3,\"mode\"");
+    with(&text, |s| {
+        to_normal(s);
+        fail(s, 10_000);
+        assert_eq!(s.state(), HaState::CommunicationRecovery);
+        // A client moved to another address: a delete and an update, two leases.
+        assert_eq!(s.on_lease_changes_committed(2), UpdateDecision::Backlog);
+        assert_eq!(s.backlog_len(), 2);
+        assert_eq!(s.on_lease_changes_committed(1), UpdateDecision::Backlog);
+        assert_eq!((s.backlog_len(), s.backlog_overflowed()), (3, false));
+        // The fourth lease overflows; later ones stay out even if they would fit.
+        assert_eq!(s.on_lease_changes_committed(1), UpdateDecision::NotSent);
+        assert!(s.backlog_overflowed());
+        assert_eq!(s.unsent_update_count(), 4);
+        assert_eq!(s.on_lease_changes_committed(2), UpdateDecision::NotSent);
+        assert_eq!(s.unsent_update_count(), 6);
+        // The partner is back: reset it; a failed reset leaves us in
+        // communication-recovery with the partner unavailable, the next good heartbeat
+        // tries again.
+        ok(s, 20_000, HaState::LoadBalancing);
+        assert!(drain(s, 20_000).contains(&Action::SendReset));
+        s.on_reset_sent(20_010, false);
+        assert_eq!(s.state(), HaState::CommunicationRecovery);
+        assert_eq!(s.partner_state(), PartnerState::Unavailable);
+        ok(s, 30_000, HaState::CommunicationRecovery);
+        assert!(drain(s, 30_000).contains(&Action::SendReset));
+        s.on_reset_sent(30_010, true);
+        assert_eq!(s.state(), HaState::Waiting);
+    });
+    // Not overflowed: the backlog goes out; changes committed while it is being sent go
+    // straight to the partner (it is reachable again).
+    let text = SEED.replace("\"mode\"", "\"delayed-updates-limit\":3,\"mode\"");
+    with(&text, |s| {
+        to_normal(s);
+        fail(s, 10_000);
+        assert_eq!(s.on_lease_changes_committed(3), UpdateDecision::Backlog);
+        ok(s, 20_000, HaState::LoadBalancing);
+        assert!(drain(s, 20_000).contains(&Action::SendBacklog));
+        assert_eq!(s.on_lease_committed(), UpdateDecision::SendAndPark);
+        s.on_backlog_sent(20_010, true);
+        assert_eq!(s.state(), HaState::LoadBalancing);
+        assert_eq!(s.backlog_len(), 0);
+    });
+    // Leaving communication-recovery any other way clears the backlog (Kea's doOnExit).
+    with(&text, |s| {
+        to_normal(s);
+        fail(s, 10_000);
+        assert_eq!(s.on_lease_changes_committed(4), UpdateDecision::NotSent);
+        ok(s, 20_000, HaState::Ready);
+        assert_eq!(
+            s.state(),
+            HaState::Waiting,
+            "partner syncing, our backlog overflowed"
+        );
+        assert_eq!((s.backlog_len(), s.backlog_overflowed()), (0, false));
     });
 }
 
@@ -785,8 +858,10 @@ fn communication_recovery_table() {
         ok(s, 20_000, HaState::CommunicationRecovery);
         assert!(drain(s, 20_000).contains(&Action::SendBacklog));
         s.on_backlog_sent(20_000, false);
-        assert_eq!(s.state(), HaState::Waiting);
         assert!(drain(s, 20_000).contains(&Action::SendReset));
+        assert_eq!(s.state(), HaState::CommunicationRecovery);
+        s.on_reset_sent(20_010, true);
+        assert_eq!(s.state(), HaState::Waiting);
     });
 }
 
