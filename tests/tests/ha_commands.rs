@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use wren_tests::ha::{HaPeer, HaSpec, PeerKind};
-use wren_tests::ha_checks::HaPair;
+use wren_tests::ha_checks::{admin_command, lb_owner, load_and_capture, HaPair};
 use wren_tests::{require_root, TestDir};
 
 const W: PeerKind = PeerKind::Wrend;
@@ -289,6 +289,28 @@ fn scenario_reload(pair: &HaPair, unchanged_keeps: bool) {
     pair.peers[1].server.write_config(&changed);
     reload_and_wait(pair, "transitions from WAITING to SYNCING", syncs);
     pair.wait_formed();
+    // ha-reset: back to waiting, a new sync, the pair forms again.
+    let syncs = syncs_started(pair);
+    let (result, body) = admin_command(&pair.peers[1], "ha-reset");
+    assert_eq!(
+        (result, body.as_str()),
+        (
+            Some(0),
+            r#"[ { "result": 0, "text": "HA state machine reset." } ]"#
+        ),
+        "{}: ha-reset",
+        pair.describe()
+    );
+    let again = wren_tests::wait_for(pair.formed_limit(), || {
+        (syncs_started(pair) > syncs).then_some(())
+    });
+    assert!(
+        again.is_some(),
+        "{}: no sync after ha-reset; logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+    pair.wait_formed();
 }
 
 #[test]
@@ -304,5 +326,215 @@ fn ha_reload_wrend() {
     require_root();
     let dir = TestDir::new("hac-reload-ww");
     let pair = HaPair::start(HaSpec::pair("load-balancing"), [W, W], dir.path());
+    scenario_reload(&pair, true);
+}
+
+fn ha_scopes(peer: &HaPeer, scopes: &[&str]) -> String {
+    let list: Vec<String> = scopes.iter().map(|s| format!("\"{s}\"")).collect();
+    let (code, body) = peer.command(&format!(
+        r#"{{ "command": "ha-scopes", "service": [ "dhcp4" ], "arguments": {{ "scopes": [ {} ] }} }}"#,
+        list.join(", ")
+    ));
+    assert_eq!(code, 200, "{}: ha-scopes: {body}", peer.name);
+    body
+}
+
+const SCOPES_SET: &str = r#"[ { "result": 0, "text": "New HA scopes configured." } ]"#;
+
+/// Scenario "ha-scopes" (kea-ha.md §5): with server2 serving no scope and server1 both,
+/// every client is answered by server1 (perfdhcp, captured); back to one scope each, the
+/// clients split by the load-balancing hash again.
+fn scenario_ha_scopes(pair: &mut HaPair) {
+    pair.wait_formed();
+    assert_eq!(
+        ha_scopes(&pair.peers[0], &["server9"]),
+        r#"[ { "result": 1, "text": "invalid server name specified 'server9' while enabling/disabling HA scopes" } ]"#,
+        "{}",
+        pair.describe()
+    );
+    assert_eq!(
+        ha_scopes(&pair.peers[1], &[]),
+        SCOPES_SET,
+        "{}",
+        pair.describe()
+    );
+    assert_eq!(
+        ha_scopes(&pair.peers[0], &["server1", "server2"]),
+        SCOPES_SET,
+        "{}",
+        pair.describe()
+    );
+    let only = pair.server_ip(0);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:61:00:00", &|_| only);
+    assert!(
+        seen.wrong.is_empty() && seen.acked_clients.len() == 20,
+        "{}: server1 serving both scopes must answer all 20 clients alone ({report:?}): {:?}\n{}",
+        pair.describe(),
+        seen.by_server,
+        seen.wrong.join("\n")
+    );
+    assert_eq!(ha_scopes(&pair.peers[0], &["server1"]), SCOPES_SET);
+    assert_eq!(ha_scopes(&pair.peers[1], &["server2"]), SCOPES_SET);
+    let owner = lb_owner(pair);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:62:00:00", &owner);
+    assert!(
+        seen.wrong.is_empty() && seen.acked_clients.len() == 20 && seen.by_server.len() == 2,
+        "{}: one scope each again: both serve their bucket ({report:?}): {:?}\n{}",
+        pair.describe(),
+        seen.by_server,
+        seen.wrong.join("\n")
+    );
+}
+
+#[test]
+fn ha_scopes_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hac-scopes-kk");
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), [K, K], dir.path());
+    scenario_ha_scopes(&mut pair);
+}
+
+#[test]
+fn ha_scopes_wrend() {
+    require_root();
+    let dir = TestDir::new("hac-scopes-ww");
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), [W, W], dir.path());
+    scenario_ha_scopes(&mut pair);
+}
+
+/// Scenario "pause" (kea-ha.md §2 `state-machine`): with `pause: once` on `ready`, both
+/// peers stop in ready and stay there until the operator's `ha-continue`; a second
+/// `ha-continue` finds nothing paused.
+fn scenario_pause(pair: &HaPair) {
+    pair.wait_states(["ready", "ready"]);
+    std::thread::sleep(Duration::from_millis(
+        3 * u64::from(pair.spec.heartbeat_delay_ms),
+    ));
+    for p in &pair.peers {
+        assert_eq!(
+            p.ha_state().as_deref(),
+            Some("ready"),
+            "{}: {} must stay paused in ready",
+            pair.describe(),
+            p.name
+        );
+    }
+    for p in &pair.peers {
+        let (_, body) = admin_command(p, "ha-continue");
+        assert_eq!(
+            body,
+            r#"[ { "result": 0, "text": "HA state machine continues." } ]"#,
+            "{}: {}",
+            pair.describe(),
+            p.name
+        );
+    }
+    pair.wait_formed();
+    let (_, body) = admin_command(&pair.peers[0], "ha-continue");
+    assert_eq!(
+        body,
+        r#"[ { "result": 0, "text": "HA state machine is not paused." } ]"#,
+        "{}",
+        pair.describe()
+    );
+}
+
+fn paused_spec() -> HaSpec {
+    let mut spec = HaSpec::pair("load-balancing");
+    spec.state_machine = Some(r#"{ "states": [ { "state": "ready", "pause": "once" } ] }"#.into());
+    spec
+}
+
+#[test]
+fn ha_pause_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hac-pause-kk");
+    scenario_pause(&HaPair::start(paused_spec(), [K, K], dir.path()));
+}
+
+#[test]
+fn ha_pause_wrend() {
+    require_root();
+    let dir = TestDir::new("hac-pause-ww");
+    scenario_pause(&HaPair::start(paused_spec(), [W, W], dir.path()));
+}
+
+#[test]
+fn ha_pause_mixed() {
+    require_root();
+    let dir = TestDir::new("hac-pause-kw");
+    scenario_pause(&HaPair::start(paused_spec(), [K, W], dir.path()));
+}
+
+/// Scenario "auto-failover false" (kea-ha.md §2, §8): server2 dies; server1 reaches
+/// partner-down but keeps serving only its own scope until the operator's `ha-scopes`
+/// hands it server2's, after which it serves every client.
+fn scenario_no_auto_failover(pair: &mut HaPair) {
+    pair.wait_formed();
+    pair.peers[1].kill();
+    pair.peers[0].wait_state("partner-down", pair.partner_down_limit());
+    let owner = lb_owner(pair);
+    let server1 = pair.server_ip(0);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:63:00:00", &owner);
+    // Replies only from server1, only to its own bucket (`wrong` is empty), so some
+    // clients (server2's bucket) get nothing.
+    let acked = seen.acked_clients.len();
+    assert!(
+        seen.wrong.is_empty() && acked > 0 && acked < seen.clients.len(),
+        "{}: without auto-failover the survivor serves only its scope ({acked} of {} clients acked; {report:?}): {:?}\n{}",
+        pair.describe(),
+        seen.clients.len(),
+        seen.by_server,
+        seen.wrong.join("\n")
+    );
+    assert_eq!(
+        ha_scopes(&pair.peers[0], &["server1", "server2"]),
+        SCOPES_SET
+    );
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:64:00:00", &|_| server1);
+    assert!(
+        seen.wrong.is_empty() && seen.acked_clients.len() == 20,
+        "{}: after ha-scopes the survivor serves everyone ({report:?}): {:?}\n{}",
+        pair.describe(),
+        seen.by_server,
+        seen.wrong.join("\n")
+    );
+}
+
+fn no_failover_spec() -> HaSpec {
+    let mut spec = HaSpec::pair("load-balancing");
+    spec.auto_failover = false;
+    spec
+}
+
+#[test]
+fn ha_no_auto_failover_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hac-noaf-kk");
+    scenario_no_auto_failover(&mut HaPair::start(no_failover_spec(), [K, K], dir.path()));
+}
+
+#[test]
+fn ha_no_auto_failover_wrend() {
+    require_root();
+    let dir = TestDir::new("hac-noaf-ww");
+    scenario_no_auto_failover(&mut HaPair::start(no_failover_spec(), [W, W], dir.path()));
+}
+
+/// wrend serves as server1 with Kea as server2: each takes the other's `ha-scopes`.
+#[test]
+fn ha_scopes_mixed() {
+    require_root();
+    let dir = TestDir::new("hac-scopes-wk");
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), [W, K], dir.path());
+    scenario_ha_scopes(&mut pair);
+}
+
+/// wrend as server2 reloads next to Kea: the changed parameters restart it against Kea.
+#[test]
+fn ha_reload_mixed() {
+    require_root();
+    let dir = TestDir::new("hac-reload-kw");
+    let pair = HaPair::start(HaSpec::pair("load-balancing"), [K, W], dir.path());
     scenario_reload(&pair, true);
 }
