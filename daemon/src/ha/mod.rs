@@ -732,6 +732,7 @@ impl HaRuntime {
             return;
         };
         let cfg = self.svc.config();
+        let mut sync_unsent = false;
         while let Some(tag) = self.outbox.pop_front() {
             let mut timeout = REQUEST_TIMEOUT;
             let written = match tag {
@@ -770,6 +771,13 @@ impl HaRuntime {
             let body = self.body.get(..n).unwrap_or(&[]);
             if !enqueue(client, peer, self.password.as_deref(), tag, body, timeout) {
                 let now = monotonic_ms(self.epoch, Instant::now());
+                sync_unsent |= matches!(
+                    tag,
+                    Tag::SyncDisable { .. }
+                        | Tag::SyncPage { .. }
+                        | Tag::SyncComplete
+                        | Tag::SyncEnable
+                );
                 fail_tag(
                     &mut self.svc,
                     tag,
@@ -778,6 +786,12 @@ impl HaRuntime {
                     &mut self.completed,
                 );
             }
+        }
+        // A sync request that could not even be queued ends the sync (a waiting operator's
+        // `ha-sync` is answered instead of waiting for an answer that never comes).
+        if sync_unsent {
+            let now = monotonic_ms(self.epoch, Instant::now());
+            self.sync_failed(now, SyncFailure::Unreachable);
         }
     }
 
