@@ -437,6 +437,34 @@ fn scenario_pause(pair: &HaPair) {
         "{}",
         pair.describe()
     );
+    scenario_maintenance_texts(pair);
+}
+
+/// `ha-maintenance-start` is answered once the partner took the notify, with Kea's text;
+/// `ha-maintenance-cancel` likewise (kea-ha.md §5).
+fn scenario_maintenance_texts(pair: &HaPair) {
+    let (_, body) = admin_command(&pair.peers[1], "ha-maintenance-start");
+    assert_eq!(
+        body,
+        r#"[ { "result": 0, "text": "Server is now in the partner-in-maintenance state and its partner is in-maintenance state. The partner can be now safely shut down." } ]"#,
+        "{}",
+        pair.describe()
+    );
+    // The answer came after the transition.
+    assert_eq!(
+        pair.peers[1].ha_state().as_deref(),
+        Some("partner-in-maintenance"),
+        "{}",
+        pair.describe()
+    );
+    let (_, body) = admin_command(&pair.peers[1], "ha-maintenance-cancel");
+    assert_eq!(
+        body,
+        r#"[ { "result": 0, "text": "Server maintenance successfully canceled." } ]"#,
+        "{}",
+        pair.describe()
+    );
+    pair.wait_formed();
 }
 
 fn paused_spec() -> HaSpec {

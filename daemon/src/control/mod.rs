@@ -78,20 +78,23 @@ pub trait CommandHook {
     /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
     /// Whether the command `command` just took is answered later (`ha-sync`: Kea answers
-    /// when the sync is over, kea-ha.md §5): `out` was left untouched, the connection waits
-    /// for [`CommandHook::poll_deferred`] while the loop serves everything else.
-    fn take_deferred(&mut self) -> bool {
-        false
+    /// when the sync is over; `ha-maintenance-start`: when the partner answered, kea-ha.md
+    /// §5), under which ticket: `out` was left untouched, the connection waits for
+    /// [`CommandHook::poll_deferred`] while the loop serves everything else.
+    fn take_deferred(&mut self) -> Option<u64> {
+        None
     }
-    /// Appends the deferred answer object to `out` once it is ready; returns whether it was.
-    fn poll_deferred(&mut self, _out: &mut Vec<u8>) -> bool {
-        false
+    /// Appends the next deferred answer object that is ready to `out`; returns its ticket.
+    fn poll_deferred(&mut self, _out: &mut Vec<u8>) -> Option<u64> {
+        None
     }
 }
 
 /// A connection whose command is answered later ([`CommandHook::take_deferred`]).
 #[derive(Debug)]
 struct Waiting {
+    /// The hook's ticket for the answer.
+    ticket: u64,
     /// HTTP: the answer list written so far (`[ ` and earlier services' answers) and
     /// whether to keep the connection; `None` on the unix socket (one object, then close).
     http: Option<(Vec<u8>, bool)>,
@@ -193,8 +196,9 @@ struct State {
     trace: crate::trace::SharedSwitch,
     /// [HA] Sees every command first.
     hook: Option<Box<dyn CommandHook>>,
-    /// [HA] The last command's answer is deferred ([`CommandHook::take_deferred`]).
-    deferred: bool,
+    /// [HA] The last command's answer is deferred under this ticket
+    /// ([`CommandHook::take_deferred`]).
+    deferred: Option<u64>,
 }
 
 /// The control listeners and their connections.
@@ -348,7 +352,7 @@ impl ControlServer {
                 busy_logged: None,
                 trace: crate::trace::SharedSwitch::default(),
                 hook: None,
-                deferred: false,
+                deferred: None,
             },
         })
     }
@@ -484,20 +488,27 @@ impl ControlServer {
             return;
         };
         let mut answer = Vec::new();
-        if !hook.poll_deferred(&mut answer) {
-            return;
+        while let Some(ticket) = hook.poll_deferred(&mut answer) {
+            let index = self
+                .slots
+                .iter()
+                .position(|s| s.waiting.as_ref().is_some_and(|w| w.ticket == ticket));
+            if let Some(slot) = index.and_then(|i| self.slots.get_mut(i)) {
+                if let Some(waiting) = slot.waiting.take() {
+                    finish_deferred(slot, waiting, &answer);
+                }
+            }
+            answer.clear();
         }
-        let Some(index) = self.slots.iter().position(|s| s.waiting.is_some()) else {
-            return;
-        };
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        let Some(waiting) = slot.waiting.take() else {
-            return;
-        };
-        finish_deferred(slot, waiting, &answer);
-        self.serve(registry, index, engine, journal);
+        for index in 0..self.slots.len() {
+            let ready = self
+                .slots
+                .get(index)
+                .is_some_and(|s| s.conn.is_some() && s.waiting.is_none() && !s.output.is_empty());
+            if ready {
+                self.serve(registry, index, engine, journal);
+            }
+        }
     }
 
     /// Serves a ready control token.
@@ -976,9 +987,10 @@ fn answer_buffered<E: Engine, J: Journal>(
                             let mut json = Vec::with_capacity(256);
                             json.extend_from_slice(b"[ ");
                             http_services(request.body, &parsed, state, engine, journal, &mut json);
-                            if std::mem::take(&mut state.deferred) {
+                            if let Some(ticket) = state.deferred.take() {
                                 // [HA] Answered later (`finish_deferred`).
                                 deferred = Some(Waiting {
+                                    ticket,
                                     http: Some((json, keep)),
                                 });
                             } else {
@@ -1059,7 +1071,7 @@ fn http_services<E: Engine, J: Journal>(
         }
         if name == "dhcp4" {
             run_command(body, parsed, state, engine, journal, out);
-            if state.deferred {
+            if state.deferred.is_some() {
                 // [HA] The answer comes later; services listed after dhcp4 are not
                 // answered (only `dhcp4` is ever served here).
                 return;
@@ -1093,8 +1105,8 @@ fn run_unix<E: Engine, J: Journal>(
     let parsed = control::parse_request_bytes(body);
     run_command(body, &parsed, state, engine, journal, &mut out);
     slot.output = out;
-    if std::mem::take(&mut state.deferred) {
-        slot.waiting = Some(Waiting { http: None });
+    if let Some(ticket) = state.deferred.take() {
+        slot.waiting = Some(Waiting { ticket, http: None });
         if let Some(conn) = slot.conn.as_mut() {
             conn.deadline = Instant::now() + DEFERRED_LIMIT;
         }

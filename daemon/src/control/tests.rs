@@ -174,16 +174,16 @@ impl CommandHook for SlowHook {
         true
     }
     fn amend(&mut self, _body: &[u8], _out: &mut Vec<u8>, _start: usize) {}
-    fn take_deferred(&mut self) -> bool {
-        std::mem::take(&mut self.deferred)
+    fn take_deferred(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.deferred).then_some(42)
     }
-    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> bool {
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> Option<u64> {
         if !self.pending || !self.release.load(Ordering::SeqCst) {
-            return false;
+            return None;
         }
         self.pending = false;
         out.extend_from_slice(br#"{ "result": 0, "text": "slow done" }"#);
-        true
+        Some(42)
     }
 }
 

@@ -102,11 +102,12 @@ struct Park {
 enum AdminSync {
     /// None asked.
     Idle,
-    /// Running; the operator's connection waits.
-    Running,
-    /// Over: the answer waits for the control server to take it.
-    Done(u16, &'static str),
+    /// Running; the operator's connection waits for the answer under this ticket.
+    Running(u64),
 }
+
+/// An operator's deferred answer, ready: (ticket, result, text).
+pub type DeferredAnswer = (u64, u16, &'static str);
 
 /// The lease changes of the query being handled, formatted as request bodies.
 #[derive(Debug, Default)]
@@ -176,8 +177,12 @@ pub struct HaRuntime {
     lease_scratch: Box<LeaseScratch>,
     sync_leases: u64,
     lift_partner_disable: bool,
-    /// An `ha-maintenance-start` waits for its notify's outcome.
-    pub pending_maintenance: bool,
+    /// An `ha-maintenance-start` waits for its notify's outcome (the operator's ticket).
+    pending_maintenance: Option<u64>,
+    /// Deferred answers ready for the control server.
+    answers: VecDeque<DeferredAnswer>,
+    /// The next deferred answer's ticket.
+    next_ticket: u64,
     /// A sync (the state machine's, an operator's, or both) is running.
     sync_running: bool,
     /// The state machine waits for the running sync (`on_sync_done`).
@@ -385,7 +390,9 @@ impl HaRuntime {
             lease_scratch: Box::default(),
             sync_leases: 0,
             lift_partner_disable: false,
-            pending_maintenance: false,
+            pending_maintenance: None,
+            answers: VecDeque::with_capacity(4),
+            next_ticket: 1,
             sync_running: false,
             sync_for_machine: false,
             sync_period: commands::sync_max_period(cfg),
@@ -696,33 +703,51 @@ impl HaRuntime {
 
     /// The operator's `ha-sync` (kea-ha.md §5): runs the start-up sync's exchange with
     /// the partner (or joins the state machine's, already running); its outcome is taken
-    /// with [`HaRuntime::take_admin_answer`].
+    /// with [`HaRuntime::take_answer`] under the returned ticket.
     pub fn start_admin_sync(
         &mut self,
         request: &HaSyncRequest<'_>,
-    ) -> Result<(), HaSyncError<'static>> {
+    ) -> Result<u64, HaSyncError<'static>> {
         if self.admin_sync != AdminSync::Idle {
             return Err(HaSyncError::InProgress);
         }
-        self.admin_sync = AdminSync::Running;
+        let ticket = self.ticket();
+        self.admin_sync = AdminSync::Running(ticket);
         if !self.sync_running {
             self.begin_sync(admin_sync::disable_period(
                 self.svc.config(),
                 request.max_period_secs,
             ));
         }
-        Ok(())
+        Ok(ticket)
     }
 
-    /// The operator's `ha-sync` answer (result, text) once the sync is over.
-    pub fn take_admin_answer(&mut self) -> Option<(u16, &'static str)> {
-        match self.admin_sync {
-            AdminSync::Done(result, text) => {
-                self.admin_sync = AdminSync::Idle;
-                Some((result, text))
-            }
-            _ => None,
+    fn ticket(&mut self) -> u64 {
+        let t = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1).max(1);
+        t
+    }
+
+    /// The next operator answer that became ready (`ha-sync`, `ha-maintenance-start`).
+    pub fn take_answer(&mut self) -> Option<DeferredAnswer> {
+        self.answers.pop_front()
+    }
+
+    /// `ha-maintenance-start` accepted by the state: sends the partner
+    /// `ha-maintenance-notify` and returns the ticket of the operator's answer, which Kea
+    /// gives once the partner answered (kea-ha.md §5: partner OK → partner-in-maintenance,
+    /// unreachable → partner-down). `Err` with Kea's refusal text when one is pending or the
+    /// notify cannot be queued.
+    pub fn start_maintenance(&mut self) -> Result<u64, &'static str> {
+        if self.pending_maintenance.is_some() {
+            return Err("A maintenance request is already in progress.");
         }
+        if !self.send_maintenance_notify(false) {
+            return Err("Unable to send the maintenance notification to the partner.");
+        }
+        let ticket = self.ticket();
+        self.pending_maintenance = Some(ticket);
+        Ok(ticket)
     }
 
     /// Turns the queued tags into requests.
@@ -820,8 +845,10 @@ impl HaRuntime {
                 &mut self.parks,
                 &mut self.completed,
             );
-            if c.tag == Tag::MaintenanceNotify && std::mem::take(&mut self.pending_maintenance) {
-                self.maintenance_outcome(None);
+            if c.tag == Tag::MaintenanceNotify {
+                if let Some(ticket) = self.pending_maintenance.take() {
+                    self.maintenance_outcome(ticket, None);
+                }
             }
             if matches!(
                 c.tag,
@@ -896,18 +923,24 @@ impl HaRuntime {
                 self.svc.on_reset_sent(now, ok);
             }
             Tag::MaintenanceNotify => {
-                if std::mem::take(&mut self.pending_maintenance) {
+                if let Some(ticket) = self.pending_maintenance.take() {
                     let result = commands::parse_answer(text).map(|a| a.result).unwrap_or(1);
-                    self.maintenance_outcome(Some(u16::try_from(result).unwrap_or(1)));
+                    self.maintenance_outcome(ticket, Some(u16::try_from(result).unwrap_or(1)));
                 }
             }
         }
     }
 
-    fn maintenance_outcome(&mut self, partner_result: Option<u16>) {
+    fn maintenance_outcome(&mut self, ticket: u64, partner_result: Option<u16>) {
         match self.svc.on_maintenance_start_result(partner_result) {
-            Ok(t) => log::info!("HA_MAINTENANCE_STARTED {t}"),
-            Err(r) => log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text),
+            Ok(t) => {
+                log::info!("HA_MAINTENANCE_STARTED {t}");
+                self.answers.push_back((ticket, 0, t));
+            }
+            Err(r) => {
+                log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text);
+                self.answers.push_back((ticket, r.result, r.text));
+            }
         }
     }
 
@@ -1005,9 +1038,10 @@ impl HaRuntime {
         if std::mem::take(&mut self.sync_for_machine) {
             self.svc.on_sync_done(now_ms, outcome.is_ok());
         }
-        if self.admin_sync == AdminSync::Running {
+        if let AdminSync::Running(ticket) = self.admin_sync {
             let (result, text) = admin_sync::answer(outcome);
-            self.admin_sync = AdminSync::Done(result, text);
+            self.answers.push_back((ticket, result, text));
+            self.admin_sync = AdminSync::Idle;
         }
     }
 
@@ -1116,12 +1150,19 @@ impl HaRuntime {
         for (new, old) in fresh.parks.iter_mut().zip(self.parks.iter()) {
             new.generation = old.generation.wrapping_add(1);
         }
-        if self.admin_sync == AdminSync::Running {
+        fresh.answers.append(&mut self.answers);
+        if let AdminSync::Running(ticket) = self.admin_sync {
             let (result, text) = admin_sync::answer(Err(SyncFailure::Reconfigured));
-            fresh.admin_sync = AdminSync::Done(result, text);
-        } else {
-            fresh.admin_sync = self.admin_sync;
+            fresh.answers.push_back((ticket, result, text));
         }
+        if let Some(ticket) = self.pending_maintenance.take() {
+            fresh.answers.push_back((
+                ticket,
+                1,
+                "Maintenance request interrupted: the HA configuration changed.",
+            ));
+        }
+        fresh.next_ticket = self.next_ticket;
         fresh.lift_partner_disable |= self.lift_partner_disable;
         let listen = |rt: &HaRuntime| rt.svc.config().this().map(|p| (p.address, p.port));
         if listen(self) != listen(&fresh) {

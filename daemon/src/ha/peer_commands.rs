@@ -18,8 +18,9 @@ use crate::control::CommandHook;
 pub struct HaCommands {
     ha: Shared,
     buf: Vec<u8>,
-    /// The command just taken (`ha-sync`) is answered later.
-    deferred: bool,
+    /// The command just taken (`ha-sync`, `ha-maintenance-start`) is answered later,
+    /// under this ticket.
+    deferred: Option<u64>,
 }
 
 impl HaCommands {
@@ -28,7 +29,7 @@ impl HaCommands {
         HaCommands {
             ha,
             buf: vec![0; 16 * 1024],
-            deferred: false,
+            deferred: None,
         }
     }
 }
@@ -147,28 +148,12 @@ impl CommandHook for HaCommands {
             }
             "ha-maintenance-start" => match rt.service().ha_maintenance_start() {
                 Err(r) => status(out, buf, r.result, r.text),
-                Ok(()) => {
-                    // Kea waits for the partner's answer; wren's control listeners answer
-                    // at once, so the notify goes out and its outcome drives the state
-                    // (`HaRuntime::tick`): partner OK → partner-in-maintenance, partner
-                    // unreachable → partner-down.
-                    if rt.send_maintenance_notify(false) {
-                        rt.pending_maintenance = true;
-                        status(
-                            out,
-                            buf,
-                            0,
-                            "Maintenance notification sent to the partner; the server moves to the partner-in-maintenance state when the partner accepts it, or to partner-down when it is unreachable.",
-                        );
-                    } else {
-                        status(
-                            out,
-                            buf,
-                            1,
-                            "Unable to send the maintenance notification to the partner.",
-                        );
-                    }
-                }
+                // Kea answers once the partner answered the notify (kea-ha.md §5); the
+                // answer is deferred to then (`poll_deferred`).
+                Ok(()) => match rt.start_maintenance() {
+                    Ok(ticket) => self.deferred = Some(ticket),
+                    Err(text) => status(out, buf, 1, text),
+                },
             },
             "ha-maintenance-cancel" => match rt.service().ha_maintenance_cancel() {
                 Err(r) => status(out, buf, r.result, r.text),
@@ -184,7 +169,7 @@ impl CommandHook for HaCommands {
                 let request = admin_sync::parse_ha_sync(args, rt.service().config())
                     .and_then(|r| rt.start_admin_sync(&r));
                 match request {
-                    Ok(()) => self.deferred = true,
+                    Ok(ticket) => self.deferred = Some(ticket),
                     Err(e) => status(out, buf, 1, &e.to_string()),
                 }
             }
@@ -193,16 +178,14 @@ impl CommandHook for HaCommands {
         true
     }
 
-    fn take_deferred(&mut self) -> bool {
-        std::mem::take(&mut self.deferred)
+    fn take_deferred(&mut self) -> Option<u64> {
+        self.deferred.take()
     }
 
-    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some((result, text)) = self.ha.borrow_mut().take_admin_answer() else {
-            return false;
-        };
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        let (ticket, result, text) = self.ha.borrow_mut().take_answer()?;
         status(out, &mut self.buf, result, text);
-        true
+        Some(ticket)
     }
 
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize) {
