@@ -357,9 +357,9 @@ fn http_control_api() {
     let a = command(&net.server, r#"{ "command": "no-such-command" }"#);
     assert!(a.contains("\"result\":2"), "unknown command: {a}");
 
-    // HTTP errors: oversized body → 413; GET elsewhere → 404; PUT → 405; text body → 415.
+    // HTTP errors: oversized body (over the 32 MiB default) → 413; GET elsewhere → 404; PUT → 405; text body → 415.
     let big = dir.join("big.json");
-    std::fs::write(&big, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(&big, vec![b' '; 33 * 1024 * 1024]).unwrap();
     let at = format!("@{}", big.display());
     let (code, _) = curl(
         &net.server,
