@@ -304,3 +304,108 @@ fn answers_and_lease_pages() {
     let cfg = parse_ha_parameters(SEED, &mut peers).unwrap();
     assert_eq!(sync_max_period(&cfg), 60);
 }
+
+/// `ha-sync` without `max-period`: the partner's `dhcp-disable` carries none.
+#[test]
+fn dhcp_disable_without_max_period() {
+    let mut b = [0u8; 256];
+    let n = dhcp_disable_request_for(&mut b, None).unwrap();
+    assert_eq!(
+        text(&b, n),
+        r#"{ "arguments": { "origin": "ha-partner" }, "command": "dhcp-disable", "service": [ "dhcp4" ] }"#
+    );
+    let n = dhcp_disable_request_for(&mut b, Some(30)).unwrap();
+    assert_eq!(
+        text(&b, n),
+        r#"{ "arguments": { "max-period": 30, "origin": "ha-partner" }, "command": "dhcp-disable", "service": [ "dhcp4" ] }"#
+    );
+    assert!(dhcp_disable_request_for(&mut b[..20], None).is_err());
+}
+
+/// `ha-sync` arguments, checked in Kea 2.2's order with its texts.
+#[test]
+fn ha_sync_arguments() {
+    let mut peers = [EMPTY_PEER; 2];
+    let cfg = parse_ha_parameters(SEED, &mut peers).unwrap();
+    let args = |doc: &'static str| match parse_document(doc).unwrap() {
+        Value::Map(m) => m.get("arguments"),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        parse_ha_sync_args(args(r#"{ "command": "ha-sync" }"#), &cfg),
+        Err(HaSyncRefusal::NoArguments)
+    );
+    assert_eq!(
+        HaSyncRefusal::NoArguments.text(),
+        "arguments not found in the 'ha-sync' command"
+    );
+    assert_eq!(
+        parse_ha_sync_args(args(r#"{ "arguments": [ ] }"#), &cfg),
+        Err(HaSyncRefusal::ArgumentsNotMap)
+    );
+    let e = parse_ha_sync_args(args(r#"{ "arguments": { } }"#), &cfg).unwrap_err();
+    assert_eq!(e, HaSyncRefusal::NoServerName);
+    assert_eq!(
+        e.text(),
+        "'server-name' is mandatory for the 'ha-sync' command"
+    );
+    let e = parse_ha_sync_args(args(r#"{ "arguments": { "server-name": 7 } }"#), &cfg).unwrap_err();
+    assert_eq!(
+        e.text(),
+        "'server-name' must be a string in the 'ha-sync' command"
+    );
+    for doc in [
+        r#"{ "arguments": { "server-name": "infra-2", "max-period": 0 } }"#,
+        r#"{ "arguments": { "server-name": "infra-2", "max-period": -5 } }"#,
+        r#"{ "arguments": { "server-name": "infra-2", "max-period": 1.5 } }"#,
+        r#"{ "arguments": { "server-name": "infra-2", "max-period": "60" } }"#,
+    ] {
+        let e = parse_ha_sync_args(args(doc), &cfg).unwrap_err();
+        assert_eq!(
+            e.text(),
+            "'max-period' must be a positive integer in the 'ha-sync' command",
+            "{doc}"
+        );
+    }
+    // The name is checked after the arguments, and must be the partner.
+    for (doc, name) in [
+        (
+            r#"{ "arguments": { "server-name": "infra-1" } }"#,
+            "infra-1",
+        ),
+        (r#"{ "arguments": { "server-name": "nosuch" } }"#, "nosuch"),
+    ] {
+        let e = parse_ha_sync_args(args(doc), &cfg).unwrap_err();
+        assert_eq!(e, HaSyncRefusal::NotPartner(name));
+        let mut s = [0u8; 128];
+        let mut c = Cursor {
+            buf: &mut s,
+            len: 0,
+        };
+        write!(c, "{e}").unwrap();
+        let len = c.len;
+        let t = text(&s, len);
+        assert!(t.starts_with('\'') && t[1..].starts_with(name), "{t}");
+        assert!(t.contains("is not the partner"), "{t}");
+    }
+    assert_eq!(
+        parse_ha_sync_args(
+            args(r#"{ "arguments": { "server-name": "infra-2", "max-period": 30 } }"#),
+            &cfg
+        ),
+        Ok(HaSyncArgs {
+            server_name: "infra-2",
+            max_period_secs: Some(30)
+        })
+    );
+    assert_eq!(
+        parse_ha_sync_args(
+            args(r#"{ "arguments": { "server-name": "infra-2" } }"#),
+            &cfg
+        ),
+        Ok(HaSyncArgs {
+            server_name: "infra-2",
+            max_period_secs: None
+        })
+    );
+}

@@ -1,0 +1,277 @@
+//! HA administrator commands end to end (kea-ha.md §5, §6): `ha-sync` on a Kea + Kea pair
+//! first (the reference that proves the check: the leases really are missing on the
+//! operator's peer before, and Kea's answers are the texts asserted), then wrend + wrend and
+//! both mixed pairs.
+//!
+//! `lease4-add` stores a lease on one peer only (the HA hook sends lease updates for DHCP
+//! traffic, never for lease commands), so `ha-sync` sent to the other peer is the only way
+//! those leases get there.
+
+// Test code: a malformed answer is a test failure.
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wren_tests::ha::{HaPeer, HaSpec, PeerKind};
+use wren_tests::ha_checks::HaPair;
+use wren_tests::{require_root, TestDir};
+
+/// `result` and `text` of the first answer object in `body`.
+fn result_text(body: &str) -> (Option<i64>, Option<String>) {
+    let result = body
+        .find("\"result\"")
+        .map(|i| &body[i + 8..])
+        .and_then(|r| r.trim_start().strip_prefix(':'))
+        .and_then(|r| {
+            let digits: String = r
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
+            digits.parse().ok()
+        });
+    (result, wren_tests::ha::json_string_after(body, "\"text\""))
+}
+
+/// One command over HTTP with the admin credentials: (result, text, body).
+fn http_command(peer: &HaPeer, body: &str) -> (Option<i64>, Option<String>, String) {
+    let (code, answer) = peer.command(body);
+    assert_eq!(code, 200, "{}: {body}: HTTP {code}: {answer}", peer.name);
+    let (r, t) = result_text(&answer);
+    (r, t, answer)
+}
+
+/// One command over the peer's unix control socket (kea-dhcp4's own, or wrend's).
+fn unix_command(peer: &HaPeer, body: &str, timeout: Duration) -> String {
+    let path = peer.dir.join("ctrl.sock");
+    let mut s = UnixStream::connect(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    s.set_read_timeout(Some(timeout)).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Kea answers and closes; so does wrend. A whole JSON object is enough either way.
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                if balanced(&answer) {
+                    break;
+                }
+            }
+            Err(e) => panic!(
+                "{}: {body}: {e} after {:?}",
+                peer.name,
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    String::from_utf8(answer).unwrap()
+}
+
+fn balanced(b: &[u8]) -> bool {
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut seen = false;
+    for &c in b {
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                seen = true
+            }
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    seen && depth == 0
+}
+
+fn lease_json(i: u8) -> String {
+    format!(
+        r#"{{ "ip-address": "198.18.0.{}", "hw-address": "02:00:00:5c:00:{:02x}", "subnet-id": 1, "valid-lft": 3600, "hostname": "sync{i}" }}"#,
+        230 + i,
+        i
+    )
+}
+
+fn lease4_get(peer: &HaPeer, i: u8) -> (Option<i64>, String) {
+    let (r, _, body) = http_command(
+        peer,
+        &format!(
+            r#"{{ "command": "lease4-get", "service": [ "dhcp4" ], "arguments": {{ "ip-address": "198.18.0.{}" }} }}"#,
+            230 + i
+        ),
+    );
+    (r, body)
+}
+
+/// The answers Kea 2.2's HA hook gives to `ha-sync` (read off the Kea + Kea run).
+const SYNC_COMPLETE: &str = "Lease database synchronization complete.";
+
+/// Scenario "ha-sync": leases added on `source` only, `ha-sync` sent to the other peer
+/// (HTTP with `max-period`, then the unix socket without), the leases appear there, both
+/// answers are Kea's, and the pair stays in its normal state.
+fn scenario_ha_sync(pair: &mut HaPair, source: usize) {
+    let target = 1 - source;
+    pair.wait_formed();
+    let src = &pair.peers[source];
+    let dst = &pair.peers[target];
+    // Argument errors (Kea's texts, printed for the record).
+    for args in [
+        "",
+        r#", "arguments": { }"#,
+        r#", "arguments": { "server-name": 7 }"#,
+        r#", "arguments": { "server-name": "server1", "max-period": 0 }"#,
+        r#", "arguments": { "server-name": "nosuch" }"#,
+    ] {
+        let (r, t, body) = http_command(
+            dst,
+            &format!(r#"{{ "command": "ha-sync", "service": [ "dhcp4" ]{args} }}"#),
+        );
+        eprintln!("[ha-sync{args}] {:?} {:?} {body}", r, t);
+    }
+    // Seven leases (more than two pages of sync-page-limit 3) on the source only.
+    for i in 0..7u8 {
+        let (r, t, body) = http_command(
+            src,
+            &format!(
+                r#"{{ "command": "lease4-add", "service": [ "dhcp4" ], "arguments": {} }}"#,
+                lease_json(i)
+            ),
+        );
+        assert_eq!(r, Some(0), "{}: lease4-add: {t:?} {body}", pair.describe());
+    }
+    // Not there yet: lease commands are not HA updates (else this check would be vacuous).
+    std::thread::sleep(Duration::from_secs(2));
+    for i in 0..7u8 {
+        let (r, body) = lease4_get(dst, i);
+        assert_eq!(
+            r,
+            Some(3),
+            "{}: {} has lease {i} before ha-sync: {body}",
+            pair.describe(),
+            dst.name
+        );
+    }
+    let started = Instant::now();
+    let (r, t, body) = http_command(
+        dst,
+        &format!(
+            r#"{{ "command": "ha-sync", "service": [ "dhcp4" ], "arguments": {{ "server-name": "{}", "max-period": 30 }} }}"#,
+            src.name
+        ),
+    );
+    eprintln!("[ha-sync over HTTP] {:?}: {body}", started.elapsed());
+    assert_eq!(
+        (r, t.as_deref()),
+        (Some(0), Some(SYNC_COMPLETE)),
+        "{}: ha-sync to {}: {body}\nlogs:\n{}",
+        pair.describe(),
+        dst.name,
+        pair.logs()
+    );
+    for i in 0..7u8 {
+        let (r, body) = lease4_get(dst, i);
+        assert_eq!(
+            r,
+            Some(0),
+            "{}: lease {i} after ha-sync: {body}",
+            pair.describe()
+        );
+        assert!(
+            body.contains(&format!("02:00:00:5c:00:{i:02x}")),
+            "{}: lease {i} after ha-sync: {body}",
+            pair.describe()
+        );
+    }
+    // More leases, then the unix socket without max-period.
+    for i in 7..9u8 {
+        let (r, t, body) = http_command(
+            src,
+            &format!(
+                r#"{{ "command": "lease4-add", "service": [ "dhcp4" ], "arguments": {} }}"#,
+                lease_json(i)
+            ),
+        );
+        assert_eq!(r, Some(0), "{}: lease4-add: {t:?} {body}", pair.describe());
+    }
+    let started = Instant::now();
+    let answer = unix_command(
+        dst,
+        &format!(
+            r#"{{ "command": "ha-sync", "arguments": {{ "server-name": "{}" }} }}"#,
+            src.name
+        ),
+        Duration::from_secs(30),
+    );
+    eprintln!("[ha-sync over unix] {:?}: {answer}", started.elapsed());
+    let (r, t) = result_text(&answer);
+    assert_eq!(
+        (r, t.as_deref()),
+        (Some(0), Some(SYNC_COMPLETE)),
+        "{}: ha-sync over unix to {}: {answer}",
+        pair.describe(),
+        dst.name
+    );
+    for i in 7..9u8 {
+        let (r, body) = lease4_get(dst, i);
+        assert_eq!(
+            r,
+            Some(0),
+            "{}: lease {i} after ha-sync: {body}",
+            pair.describe()
+        );
+    }
+    // The partner's service came back and the relationship is untouched.
+    pair.wait_formed();
+}
+
+fn run(name: &str, kinds: [PeerKind; 2], source: usize) {
+    require_root();
+    let dir = TestDir::new(name);
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), kinds, dir.path());
+    scenario_ha_sync(&mut pair, source);
+    let _ = Path::new("");
+}
+
+#[test]
+fn ha_sync_kea_reference() {
+    run("hacmd-sync-kea", [PeerKind::Kea; 2], 0);
+}
+
+#[test]
+fn ha_sync_wrend_pair() {
+    run("hacmd-sync-wrend", [PeerKind::Wrend; 2], 0);
+}
+
+#[test]
+fn ha_sync_wrend_from_kea() {
+    run(
+        "hacmd-sync-wrend-from-kea",
+        [PeerKind::Kea, PeerKind::Wrend],
+        0,
+    );
+}
+
+#[test]
+fn ha_sync_kea_from_wrend() {
+    run(
+        "hacmd-sync-kea-from-wrend",
+        [PeerKind::Kea, PeerKind::Wrend],
+        1,
+    );
+}
