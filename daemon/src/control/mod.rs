@@ -69,6 +69,33 @@ pub trait CommandHook {
     fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
     /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+    /// Asked right after [`CommandHook::command`] returned true: `Some(ticket)` when the
+    /// command answers later (`ha-sync` waits for the sync; Kea answers it when done). The
+    /// connection then waits, the loop serves everything else, and the answer object
+    /// comes back through [`CommandHook::take_finished`] under the same ticket.
+    fn take_deferral(&mut self) -> Option<u64> {
+        None
+    }
+    /// Deferred answers that are ready: `(ticket, answer object)` appended to `out`.
+    fn take_finished(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
+        let _ = out;
+    }
+}
+
+/// How long a connection waits for a deferred answer before it is closed (a bound only:
+/// the HA runtime answers every `ha-sync` when its requests finish or time out).
+const DEFERRED_LIMIT: Duration = Duration::from_secs(600);
+
+/// [HA] A request whose answer the hook gives later: the connection reads and answers
+/// nothing else until it is written.
+struct Waiting {
+    ticket: u64,
+    /// The answer around the deferred one (HTTP: the JSON list of every service's answer;
+    /// unix: empty); the hook's answer object goes in at `at`.
+    json: Vec<u8>,
+    at: usize,
+    /// HTTP keep-alive; `None` on a unix socket (the answer alone, then close).
+    http_keep: Option<bool>,
 }
 
 /// What the event loop must do after a command.
@@ -134,6 +161,8 @@ struct Slot {
     output_pos: usize,
     /// Requests wait in `input` for a config swap; serve them on the next tick.
     resume: bool,
+    /// [HA] The answer being waited for (`ha-sync`).
+    waiting: Option<Waiting>,
 }
 
 /// The state a command runs against, besides the engine.
@@ -161,6 +190,11 @@ struct State {
     trace: crate::trace::SharedSwitch,
     /// [HA] Sees every command first.
     hook: Option<Box<dyn CommandHook>>,
+    /// [HA] Set by [`run_command`] when the hook defers the answer: (ticket, where the
+    /// answer object goes in the output).
+    deferred: Option<(u64, usize)>,
+    /// [HA] Deferred answers collected from the hook (reused).
+    finished: Vec<(u64, Vec<u8>)>,
 }
 
 /// The control listeners and their connections.
@@ -272,6 +306,7 @@ impl ControlServer {
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
                     resume: false,
+                    waiting: None,
                 })
                 .collect()
         };
@@ -299,6 +334,8 @@ impl ControlServer {
                 busy_logged: None,
                 trace: crate::trace::SharedSwitch::default(),
                 hook: None,
+                deferred: None,
+                finished: Vec::new(),
             },
         })
     }
@@ -406,6 +443,7 @@ impl ControlServer {
             self.state.enable_at = None;
         }
         engine.set_serving(!self.state.dhcp_disabled);
+        self.deliver_deferred(registry, now, engine, journal);
         if self.state.exit.is_none() {
             for index in 0..self.slots.len() {
                 if self.slots.get(index).is_some_and(|s| s.resume) {
@@ -435,6 +473,66 @@ impl ControlServer {
             let slot = index - MAX_LISTENERS;
             self.serve(registry, slot, engine, journal);
         }
+    }
+
+    /// [HA] Writes the deferred answers the hook finished to their connections.
+    fn deliver_deferred<E: Engine, J: Journal>(
+        &mut self,
+        registry: &Registry,
+        now: Instant,
+        engine: &mut E,
+        journal: &mut J,
+    ) {
+        let Some(hook) = self.state.hook.as_mut() else {
+            return;
+        };
+        let mut finished = std::mem::take(&mut self.state.finished);
+        hook.take_finished(&mut finished);
+        for (ticket, answer) in finished.drain(..) {
+            let Some(index) = self
+                .slots
+                .iter()
+                .position(|s| s.waiting.as_ref().is_some_and(|w| w.ticket == ticket))
+            else {
+                continue; // the connection went away meanwhile
+            };
+            let Some(slot) = self.slots.get_mut(index) else {
+                continue;
+            };
+            let Some(w) = slot.waiting.take() else {
+                continue;
+            };
+            let mut json = w.json;
+            let at = w.at.min(json.len());
+            json.splice(at..at, answer);
+            match w.http_keep {
+                Some(keep) => {
+                    let mut out = std::mem::take(&mut slot.output);
+                    out.clear();
+                    http::write_response(
+                        &mut out,
+                        (200, "OK"),
+                        "application/json",
+                        "",
+                        keep,
+                        &json,
+                    );
+                    slot.output = out;
+                }
+                None => slot.output = json,
+            }
+            slot.output_pos = 0;
+            if let Some(conn) = slot.conn.as_mut() {
+                conn.deadline = now
+                    + if slot.input_len > 0 {
+                        self.state.request_timeout
+                    } else {
+                        self.state.idle_timeout
+                    };
+            }
+            self.serve(registry, index, engine, journal);
+        }
+        self.state.finished = finished;
     }
 
     fn accept(&mut self, registry: &Registry, index: usize) {
@@ -500,6 +598,7 @@ impl ControlServer {
             slot.output.clear();
             slot.output_pos = 0;
             slot.resume = false;
+            slot.waiting = None;
         }
     }
 
@@ -518,6 +617,9 @@ impl ControlServer {
             // Flush what is pending first.
             if !flush(slot) {
                 return; // would block: wait for writable
+            }
+            if slot.waiting.is_some() {
+                return; // the deferred answer comes first (`deliver_deferred`)
             }
             let Some(conn) = slot.conn.as_mut() else {
                 return;
@@ -595,6 +697,7 @@ fn close(registry: &Registry, slot: &mut Slot) {
     slot.output.clear();
     slot.output_pos = 0;
     slot.resume = false;
+    slot.waiting = None;
     shrink(slot);
 }
 
@@ -713,6 +816,11 @@ fn answer_buffered<E: Engine, J: Journal>(
         conn.closing = true;
         slot.input_len = 0;
         run_unix(slot, &body, state, engine, journal);
+        if slot.waiting.is_some() {
+            if let Some(conn) = slot.conn.as_mut() {
+                conn.deadline = Instant::now() + DEFERRED_LIMIT;
+            }
+        }
         return true;
     }
     let auth = match listeners.get(conn.listener) {
@@ -862,14 +970,25 @@ fn answer_buffered<E: Engine, J: Journal>(
                             json.extend_from_slice(b"[ ");
                             http_services(request.body, &parsed, state, engine, journal, &mut json);
                             json.extend_from_slice(b" ]");
-                            http::write_response(
-                                &mut out,
-                                (200, "OK"),
-                                "application/json",
-                                "",
-                                keep,
-                                &json,
-                            );
+                            match state.deferred.take() {
+                                // [HA] Answered later (`deliver_deferred`).
+                                Some((ticket, at)) => {
+                                    slot.waiting = Some(Waiting {
+                                        ticket,
+                                        json,
+                                        at,
+                                        http_keep: Some(keep),
+                                    })
+                                }
+                                None => http::write_response(
+                                    &mut out,
+                                    (200, "OK"),
+                                    "application/json",
+                                    "",
+                                    keep,
+                                    &json,
+                                ),
+                            }
                         }
                     }
                 }
@@ -880,7 +999,9 @@ fn answer_buffered<E: Engine, J: Journal>(
             slot.input_len -= len;
             conn.closing = !keep;
             conn.deadline = Instant::now()
-                + if slot.input_len > 0 {
+                + if slot.waiting.is_some() {
+                    DEFERRED_LIMIT
+                } else if slot.input_len > 0 {
                     state.request_timeout
                 } else {
                     state.idle_timeout
@@ -962,7 +1083,18 @@ fn run_unix<E: Engine, J: Journal>(
     out.clear();
     let parsed = control::parse_request_bytes(body);
     run_command(body, &parsed, state, engine, journal, &mut out);
-    slot.output = out;
+    match state.deferred.take() {
+        // [HA] Answered later (`deliver_deferred`).
+        Some((ticket, at)) => {
+            slot.waiting = Some(Waiting {
+                ticket,
+                at,
+                json: out,
+                http_keep: None,
+            })
+        }
+        None => slot.output = out,
+    }
 }
 
 /// Runs one command and appends its JSON answer object to `out`.
@@ -977,6 +1109,9 @@ fn run_command<E: Engine, J: Journal>(
     let start = out.len();
     if let Some(hook) = state.hook.as_mut() {
         if hook.command(body, out) {
+            if let Some(ticket) = hook.take_deferral() {
+                state.deferred = Some((ticket, out.len()));
+            }
             return;
         }
     }

@@ -76,6 +76,9 @@ pub enum Tag {
     SyncComplete,
     /// `dhcp-enable` for a partner that does not know `ha-sync-complete-notify`.
     SyncEnable,
+    /// `dhcp-enable` after a failed sync that had disabled the partner (fire and forget,
+    /// as Kea 2.2's `HAService::synchronize` does).
+    SyncRelease,
     /// `ha-reset` (fire and forget).
     Reset,
     /// `ha-maintenance-notify` (fire and forget; see [`peer_commands`]).
@@ -138,6 +141,20 @@ impl Staging {
 /// the control hook (one thread: `Rc<RefCell<…>>`).
 pub type Shared = Rc<RefCell<HaRuntime>>;
 
+/// An administrator's `ha-sync` in progress (kea-ha.md §5): its answer waits for the end
+/// of the sync.
+#[derive(Clone, Copy, Debug)]
+struct OperatorSync {
+    /// The control connection's ticket ([`crate::control::CommandHook::take_deferral`]).
+    ticket: u64,
+    /// `max-period` of the partner's `dhcp-disable` (`None`: none sent).
+    max_period_secs: Option<u64>,
+    started: Instant,
+}
+
+/// The answer of a finished `ha-sync`: (ticket, result, text).
+pub type SyncAnswer = (u64, u16, String);
+
 /// The HA runtime.
 pub struct HaRuntime {
     svc: HaService<'static, 'static, 'static, 'static>,
@@ -158,6 +175,16 @@ pub struct HaRuntime {
     body: Vec<u8>,
     lease_scratch: Box<LeaseScratch>,
     sync_leases: u64,
+    /// The state machine's sync ([`Action::Synchronize`]) runs (or rides on an
+    /// administrator's `ha-sync` that was already running).
+    machine_sync: bool,
+    /// An administrator's `ha-sync` runs.
+    operator_sync: Option<OperatorSync>,
+    next_ticket: u64,
+    /// Finished `ha-sync` answers for the control connections.
+    sync_answers: Vec<SyncAnswer>,
+    /// The partner answered this sync's `dhcp-disable` (a failure must enable it again).
+    partner_disabled: bool,
     lift_partner_disable: bool,
     /// An `ha-maintenance-start` waits for its notify's outcome.
     pub pending_maintenance: bool,
@@ -281,6 +308,11 @@ impl HaRuntime {
             body: vec![0; BODY_BUFFER],
             lease_scratch: Box::default(),
             sync_leases: 0,
+            machine_sync: false,
+            operator_sync: None,
+            next_ticket: 0,
+            sync_answers: Vec::new(),
+            partner_disabled: false,
             lift_partner_disable: false,
             pending_maintenance: false,
             scope_classes: [0, 1].map(|i| -> &'static [u8] {
@@ -529,13 +561,12 @@ impl HaRuntime {
         match action {
             Action::SendHeartbeat => self.outbox.push_back(Tag::Heartbeat),
             Action::Synchronize => {
-                self.sync_leases = 0;
-                log::info!(
-                    "HA_SYNC_START {}: starting lease database synchronization with {}",
-                    self.svc.config().this_server_name,
-                    self.partner.map_or("", |p| p.name)
-                );
-                self.outbox.push_back(Tag::SyncDisable { from: None });
+                self.machine_sync = true;
+                if self.operator_sync.is_none() {
+                    self.begin_sync();
+                }
+                // else: the administrator's `ha-sync` already fetches the same leases; its
+                // outcome is the state machine's too (`sync_failed`/`sync_succeeded`).
             }
             Action::SendBacklog => {
                 if self.backlog.is_empty() {
@@ -586,7 +617,11 @@ impl HaRuntime {
             let written = match tag {
                 Tag::Heartbeat => commands::heartbeat_request(&mut self.body),
                 Tag::SyncDisable { .. } => {
-                    commands::dhcp_disable_request(&mut self.body, commands::sync_max_period(cfg))
+                    let period = match &self.operator_sync {
+                        Some(op) => op.max_period_secs,
+                        None => Some(commands::sync_max_period(cfg)),
+                    };
+                    commands::dhcp_disable_request_for(&mut self.body, period)
                 }
                 Tag::SyncPage { from } => {
                     commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
@@ -594,7 +629,7 @@ impl HaRuntime {
                 Tag::SyncComplete => {
                     commands::simple_request(&mut self.body, "ha-sync-complete-notify")
                 }
-                Tag::SyncEnable => commands::dhcp_enable_request(&mut self.body),
+                Tag::SyncEnable | Tag::SyncRelease => commands::dhcp_enable_request(&mut self.body),
                 Tag::Reset => commands::simple_request(&mut self.body, "ha-reset"),
                 Tag::MaintenanceNotify => Ok(0),
                 Tag::Backlog { .. } => {
@@ -665,7 +700,7 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now);
+                self.sync_failed(now, &format!("{f}"));
             }
             return;
         }
@@ -696,11 +731,12 @@ impl HaRuntime {
                 }
             }
             Tag::SyncDisable { from } => {
-                if commands::expect_success(text, false).is_err() {
+                if let Err(e) = commands::expect_success(text, false) {
                     log::warn!("HA_SYNC_FAILED {name} refused dhcp-disable: {text}");
-                    self.sync_failed(now);
+                    self.sync_failed(now, &refusal_text(text, &e));
                     return;
                 }
+                self.partner_disabled = true;
                 self.outbox.push_back(Tag::SyncPage { from });
             }
             Tag::SyncPage { .. } => self.apply_page(text, engine, journal, now),
@@ -709,16 +745,22 @@ impl HaRuntime {
                     self.outbox.push_back(Tag::SyncEnable)
                 }
                 Ok(a) if a.result == commands::result::SUCCESS => self.sync_succeeded(now),
-                _ => {
+                other => {
                     log::warn!("HA_SYNC_FAILED {name} refused ha-sync-complete-notify: {text}");
-                    self.sync_failed(now);
+                    let why = match other {
+                        Ok(a) => a.text.to_owned(),
+                        Err(e) => format!("{e:?}"),
+                    };
+                    self.sync_failed(now, &why);
                 }
             },
-            Tag::SyncEnable => {
-                if commands::expect_success(text, false).is_ok() {
-                    self.sync_succeeded(now);
-                } else {
-                    self.sync_failed(now);
+            Tag::SyncEnable => match commands::expect_success(text, false) {
+                Ok(_) => self.sync_succeeded(now),
+                Err(e) => self.sync_failed(now, &refusal_text(text, &e)),
+            },
+            Tag::SyncRelease => {
+                if commands::expect_success(text, false).is_err() {
+                    log::warn!("HA_DHCP_ENABLE_FAILED {name} refused dhcp-enable: {text}");
                 }
             }
             Tag::Reset => {
@@ -755,7 +797,7 @@ impl HaRuntime {
             Ok(p) => p,
             Err(e) => {
                 log::warn!("HA_SYNC_FAILED lease page rejected: {e:?}");
-                self.sync_failed(now_ms);
+                self.sync_failed(now_ms, &refusal_text(text, &e));
                 return;
             }
         };
@@ -795,7 +837,7 @@ impl HaRuntime {
         }
         if let Err(e) = journal.sync_batch() {
             log::error!("HA_SYNC_FAILED lease file write failed: {e}");
-            self.sync_failed(now_ms);
+            self.sync_failed(now_ms, &format!("lease file write failed: {e}"));
             return;
         }
         self.sync_leases += taken;
@@ -812,24 +854,99 @@ impl HaRuntime {
         }
     }
 
-    fn sync_failed(&mut self, now_ms: u64) {
+    /// Starts the paging of kea-ha.md §6 (the first `dhcp-disable`).
+    fn begin_sync(&mut self) {
+        self.sync_leases = 0;
+        self.partner_disabled = false;
+        log::info!(
+            "HA_SYNC_START {}: starting lease database synchronization with {}",
+            self.svc.config().this_server_name,
+            self.partner.map_or("", |p| p.name)
+        );
+        self.outbox.push_back(Tag::SyncDisable { from: None });
+    }
+
+    /// An administrator's `ha-sync` (arguments checked by
+    /// [`commands::parse_ha_sync_args`]): starts the sync and returns the ticket its answer
+    /// will carry ([`HaRuntime::take_sync_answers`]), or the refusal text (one sync at a
+    /// time; no partner).
+    pub fn start_operator_sync(
+        &mut self,
+        max_period_secs: Option<u64>,
+    ) -> Result<u64, &'static str> {
+        if self.operator_sync.is_some() || self.machine_sync {
+            return Err(commands::HA_SYNC_BUSY);
+        }
+        if self.client.is_none() {
+            return Err("this server has no partner to synchronize with");
+        }
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        let ticket = self.next_ticket;
+        self.operator_sync = Some(OperatorSync {
+            ticket,
+            max_period_secs,
+            started: Instant::now(),
+        });
+        self.begin_sync();
+        Ok(ticket)
+    }
+
+    /// Finished `ha-sync` answers.
+    pub fn take_sync_answers(&mut self, out: &mut Vec<SyncAnswer>) {
+        out.append(&mut self.sync_answers);
+    }
+
+    fn sync_failed(&mut self, now_ms: u64, why: &str) {
         self.outbox.retain(|t| {
             !matches!(
                 t,
                 Tag::SyncDisable { .. } | Tag::SyncComplete | Tag::SyncEnable
             )
         });
-        self.svc.on_sync_done(now_ms, false);
+        if std::mem::take(&mut self.partner_disabled) {
+            self.outbox.push_back(Tag::SyncRelease);
+        }
+        log::warn!(
+            "HA_SYNC_FAILED {}: lease database synchronization with {} failed: {why}",
+            self.svc.config().this_server_name,
+            self.partner.map_or("", |p| p.name)
+        );
+        if let Some(op) = self.operator_sync.take() {
+            self.sync_answers.push((op.ticket, 1, why.to_owned()));
+        }
+        if std::mem::take(&mut self.machine_sync) {
+            self.svc.on_sync_done(now_ms, false);
+        }
     }
 
     fn sync_succeeded(&mut self, now_ms: u64) {
+        self.partner_disabled = false;
+        let took = self
+            .operator_sync
+            .map(|op| format!(" in {:?}", op.started.elapsed()))
+            .unwrap_or_default();
         log::info!(
-            "HA_SYNC_SUCCESSFUL {}: lease database synchronization with {} complete, {} leases taken",
+            "HA_SYNC_SUCCESSFUL {}: lease database synchronization with {} complete{took}, {} leases taken",
             self.svc.config().this_server_name,
             self.partner.map_or("", |p| p.name),
             self.sync_leases
         );
-        self.svc.on_sync_done(now_ms, true);
+        if let Some(op) = self.operator_sync.take() {
+            self.sync_answers
+                .push((op.ticket, 0, commands::HA_SYNC_COMPLETE.to_owned()));
+        }
+        if std::mem::take(&mut self.machine_sync) {
+            self.svc.on_sync_done(now_ms, true);
+        }
+    }
+}
+
+/// The answer's own `text` when it has one (Kea's error message for a refused command),
+/// else what was wrong with it.
+fn refusal_text(body: &str, e: &commands::AnswerError) -> String {
+    match commands::parse_answer(body) {
+        Ok(a) if !a.text.is_empty() => a.text.to_owned(),
+        _ => format!("{e:?}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The HA commands answered on the control listeners (kea-ha.md §5): what the partner sends
 //! (`ha-heartbeat`, `ha-sync-complete-notify`, `ha-reset`, `ha-maintenance-notify`) and
 //! what an administrator sends (`ha-scopes`, `ha-continue`, `ha-maintenance-start`,
-//! `ha-maintenance-cancel`, `ha-sync`), plus the `"high-availability"` part of
+//! `ha-maintenance-cancel`, `ha-sync`, whose answer is deferred until the sync ends), plus the `"high-availability"` part of
 //! `status-get`. `lease4-update`, `lease4-del`, `lease4-get-page`, `dhcp-disable` and
 //! `dhcp-enable` from the partner are ordinary control commands (the core's): a lease the
 //! partner sends is stored and written to the lease file, and never sent back.
@@ -18,6 +18,9 @@ use crate::control::CommandHook;
 pub struct HaCommands {
     ha: Shared,
     buf: Vec<u8>,
+    /// The ticket of the `ha-sync` just started (handed to the control server).
+    deferral: Option<u64>,
+    answers: Vec<super::SyncAnswer>,
 }
 
 impl HaCommands {
@@ -26,6 +29,8 @@ impl HaCommands {
         HaCommands {
             ha,
             buf: vec![0; 16 * 1024],
+            deferral: None,
+            answers: Vec::new(),
         }
     }
 }
@@ -45,6 +50,15 @@ fn unwrap_list(bytes: &[u8]) -> &[u8] {
 fn status(out: &mut Vec<u8>, buf: &mut [u8], result: u16, text: &str) {
     let n = commands::status_reply(buf, result, text).unwrap_or(0);
     out.extend_from_slice(unwrap_list(buf.get(..n).unwrap_or(&[])));
+}
+
+/// The `arguments` value of a request body as given (any type), for checks that tell a
+/// missing value from a wrong one.
+fn raw_arguments(body: &str) -> Option<Value<'_>> {
+    match parse_document(body) {
+        Ok(Value::Map(m)) => m.get("arguments"),
+        _ => None,
+    }
 }
 
 /// The command name and arguments of a request body.
@@ -176,16 +190,33 @@ impl CommandHook for HaCommands {
                 }
             },
             "ha-sync" => {
-                status(
-                    out,
-                    buf,
-                    1,
-                    "ha-sync is not supported by wren yet: restart the server (it synchronizes on start) or send ha-reset",
-                );
+                // Kea 2.2 runs the sync inside the command and answers when it is over;
+                // wren starts it and the control connection waits for the answer
+                // (`take_deferral`/`take_finished`) while the loop keeps serving.
+                match commands::parse_ha_sync_args(raw_arguments(text), rt.service().config()) {
+                    Err(refusal) => status(out, buf, 1, &refusal.to_string()),
+                    Ok(a) => match rt.start_operator_sync(a.max_period_secs) {
+                        Ok(ticket) => self.deferral = Some(ticket),
+                        Err(t) => status(out, buf, 1, t),
+                    },
+                }
             }
             _ => return false,
         }
         true
+    }
+
+    fn take_deferral(&mut self) -> Option<u64> {
+        self.deferral.take()
+    }
+
+    fn take_finished(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
+        self.ha.borrow_mut().take_sync_answers(&mut self.answers);
+        for (ticket, result, text) in self.answers.drain(..) {
+            let mut answer = Vec::with_capacity(text.len() + 32);
+            status(&mut answer, &mut self.buf, result, &text);
+            out.push((ticket, answer));
+        }
     }
 
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize) {
