@@ -48,6 +48,16 @@ fn serve(
     request_timeout: Duration,
     client: impl FnOnce() + Send + 'static,
 ) {
+    serve_with_hook(listeners, request_timeout, None, client)
+}
+
+/// [`serve`] with a [`CommandHook`] installed.
+fn serve_with_hook(
+    listeners: Vec<Listener>,
+    request_timeout: Duration,
+    hook: Option<Box<dyn CommandHook>>,
+    client: impl FnOnce() + Send + 'static,
+) {
     let path = PathBuf::from("control-test.json");
     let storage = Box::leak(Box::new(config_load::allocate(&path, TEXT).unwrap()));
     let config = config_load::parse(&path, TEXT, storage, &mut Vec::new()).unwrap();
@@ -61,6 +71,9 @@ fn serve(
     };
     let mut server = ControlServer::open(&settings, &path, TEXT).unwrap();
     server.state.request_timeout = request_timeout;
+    if let Some(h) = hook {
+        server.set_hook(h);
+    }
     let mut engine = CoreEngine::new(config, table).with_stats(stats);
     let mut journal = Journal0::default();
     let mut poll = Poll::new().unwrap();
@@ -454,4 +467,109 @@ fn leases_reclaim_runs_a_reclamation_cycle() {
         );
         assert!(a.contains("\"result\": 3"), "{a}");
     });
+}
+
+/// A hook whose `slow` command answers later: when the client thread sets `release`.
+struct SlowHook {
+    release: Arc<AtomicBool>,
+    next: u64,
+    pending: Vec<u64>,
+    deferral: Option<u64>,
+}
+
+impl CommandHook for SlowHook {
+    fn command(&mut self, body: &[u8], _out: &mut Vec<u8>) -> bool {
+        if !String::from_utf8_lossy(body).contains(r#""slow""#) {
+            return false;
+        }
+        self.next += 1;
+        self.pending.push(self.next);
+        self.deferral = Some(self.next);
+        true
+    }
+    fn amend(&mut self, _body: &[u8], _out: &mut Vec<u8>, _start: usize) {}
+    fn take_deferral(&mut self) -> Option<u64> {
+        self.deferral.take()
+    }
+    fn take_finished(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
+        if self.release.load(Ordering::SeqCst) {
+            for t in self.pending.drain(..) {
+                out.push((
+                    t,
+                    format!(r#"{{ "result": 0, "text": "slow {t} done" }}"#).into_bytes(),
+                ));
+            }
+        }
+    }
+}
+
+/// A deferred answer (`ha-sync`'s mechanism): its connection waits (a request pipelined
+/// behind it waits too), other connections and the unix socket are answered meanwhile,
+/// and the answer lands in its place in the HTTP list.
+#[test]
+fn deferred_answers_wait_without_blocking_others() {
+    let port = free_port();
+    let sock = std::env::temp_dir().join(format!("wren-ctl-slow-{}.sock", std::process::id()));
+    let release = Arc::new(AtomicBool::new(false));
+    let hook = SlowHook {
+        release: release.clone(),
+        next: 0,
+        pending: Vec::new(),
+        deferral: None,
+    };
+    let mut listeners = http(port);
+    listeners.push(Listener::Unix(sock.clone()));
+    let sock2 = sock.clone();
+    serve_with_hook(
+        listeners,
+        REQUEST_TIMEOUT,
+        Some(Box::new(hook)),
+        move || {
+            let request = |body: &str| {
+                format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            };
+            let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let pipelined = request(r#"{ "command": "slow", "service": [ "dhcp4" ] }"#)
+                + &request(r#"{ "command": "version-get" }"#);
+            slow.write_all(pipelined.as_bytes()).unwrap();
+            let mut unix = std::os::unix::net::UnixStream::connect(&sock2).unwrap();
+            unix.write_all(br#"{ "command": "slow" }"#).unwrap();
+            // Meanwhile another connection is served.
+            let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            other
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            other
+                .write_all(request(r#"{ "command": "version-get" }"#).as_bytes())
+                .unwrap();
+            let (code, body) = read_response(&mut other, &mut Vec::new());
+            assert_eq!(code, 200);
+            assert!(body.contains(crate::cli::version()), "{body}");
+            // The slow connection has nothing yet (neither answer).
+            slow.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            assert!(
+                matches!(slow.read(&mut buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+                "answered before the release"
+            );
+            release.store(true, Ordering::SeqCst);
+            slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut pending = Vec::new();
+            let (code, body) = read_response(&mut slow, &mut pending);
+            assert_eq!(code, 200);
+            assert_eq!(body, r#"[ { "result": 0, "text": "slow 1 done" } ]"#);
+            let (code, body) = read_response(&mut slow, &mut pending);
+            assert_eq!(code, 200);
+            assert!(body.contains(crate::cli::version()), "{body}");
+            unix.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut answer = String::new();
+            unix.read_to_string(&mut answer).unwrap();
+            assert_eq!(answer, r#"{ "result": 0, "text": "slow 2 done" }"#);
+        },
+    );
+    assert!(!Path::new(&sock).exists());
 }
