@@ -14,8 +14,9 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use wren_tests::clients::ClientKind;
 use wren_tests::ha::{HaPeer, HaSpec, PeerKind};
-use wren_tests::ha_checks::HaPair;
+use wren_tests::ha_checks::{load_and_capture, mac_in_bucket, real_client, HaPair};
 use wren_tests::{require_root, TestDir};
 
 /// `result` and `text` of the first answer object in `body`.
@@ -330,6 +331,81 @@ fn scenario_ha_sync_does_not_block(pair: &mut HaPair) {
         "ha-sync after the partner resumed: {answer}\nlogs:\n{}",
         pair.logs()
     );
+}
+
+/// `ha-scopes` with `names` (a JSON list's items) to peer `peer`: Kea's answer.
+fn set_scopes(pair: &HaPair, peer: usize, names: &str) {
+    let (r, t, body) = http_command(
+        &pair.peers[peer],
+        &format!(
+            r#"{{ "command": "ha-scopes", "service": [ "dhcp4" ], "arguments": {{ "scopes": [ {names} ] }} }}"#
+        ),
+    );
+    assert_eq!(
+        (r, t.as_deref()),
+        (Some(0), Some("New HA scopes configured.")),
+        "{}: ha-scopes [{names}] to server{}: {body}",
+        pair.describe(),
+        peer + 1
+    );
+}
+
+/// `ha-scopes` (kea-ha.md §5): server2 told to serve no scope and server1 both; every
+/// client of both buckets (perfdhcp and a real udhcpc of server2's bucket) is answered by
+/// server1 only. Then the scopes go back and the pair stays formed.
+fn scenario_ha_scopes(pair: &mut HaPair) {
+    pair.wait_formed();
+    set_scopes(pair, 1, "");
+    set_scopes(pair, 0, r#""server1", "server2""#);
+    let only = pair.server_ip(0);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:5d:00:00", &|_| only);
+    assert!(
+        seen.wrong.is_empty() && seen.by_server.keys().eq([&only]),
+        "{}: with every scope on server1, replies came from {:?}:\n{}",
+        pair.describe(),
+        seen.by_server,
+        seen.wrong.join("\n")
+    );
+    assert_eq!(
+        seen.acked_clients.len(),
+        20,
+        "{}: server1 serves both scopes ({report:?}); logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+    let mac = mac_in_bucket(ClientKind::Udhcpc, 1, 0x300);
+    let (_client, _member, lease) = real_client(pair, ClientKind::Udhcpc, &mac);
+    assert_eq!(
+        lease.server_id,
+        Some(only),
+        "{}: udhcpc {mac} of server2's bucket: {lease:?}",
+        pair.describe()
+    );
+    set_scopes(pair, 0, r#""server1""#);
+    set_scopes(pair, 1, r#""server2""#);
+    pair.wait_formed();
+}
+
+fn run_scopes(name: &str, kinds: [PeerKind; 2]) {
+    require_root();
+    let dir = TestDir::new(name);
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), kinds, dir.path());
+    scenario_ha_scopes(&mut pair);
+}
+
+#[test]
+fn ha_scopes_kea_reference() {
+    run_scopes("hacmd-scopes-kea", [PeerKind::Kea; 2]);
+}
+
+#[test]
+fn ha_scopes_wrend_pair() {
+    run_scopes("hacmd-scopes-wrend", [PeerKind::Wrend; 2]);
+}
+
+#[test]
+fn ha_scopes_wrend_takes_both_from_kea() {
+    run_scopes("hacmd-scopes-mixed", [PeerKind::Wrend, PeerKind::Kea]);
 }
 
 fn run(name: &str, kinds: [PeerKind; 2], source: usize) {
