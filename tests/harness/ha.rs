@@ -177,6 +177,8 @@ pub struct HaSpec {
     pub delayed_updates_limit: Option<u32>,
     pub sync_page_limit: u32,
     pub sync_timeout_ms: u32,
+    /// `auto-failover` of every peer (Kea's default: true).
+    pub auto_failover: bool,
     pub peers: Vec<PeerSpec>,
     /// DHCP timers for the subnet (clients renew quickly so failover shows up).
     pub valid_lifetime: u32,
@@ -214,6 +216,7 @@ impl HaSpec {
             delayed_updates_limit: None,
             sync_page_limit: 3,
             sync_timeout_ms: 10000,
+            auto_failover: true,
             peers: vec![peer(0, "primary"), peer(1, second_role)],
             valid_lifetime: 600,
             renew_timer: 300,
@@ -254,10 +257,11 @@ impl HaSpec {
                     }
                 };
                 format!(
-                    r#"{{ "name": "{}", "url": "{}", "role": "{}", "auto-failover": true{auth} }}"#,
+                    r#"{{ "name": "{}", "url": "{}", "role": "{}", "auto-failover": {}{auth} }}"#,
                     p.name,
                     HaSpec::url(p),
-                    p.role
+                    p.role,
+                    self.auto_failover
                 )
             })
             .collect();

@@ -370,11 +370,7 @@ fn scenario_ha_scopes(pair: &mut HaPair) {
     // are ACKed. (Not "all 20 ACKed": wren's allocator may offer one free address to two
     // clients whose DISCOVERs arrive together, and the second REQUEST then fails; Kea's
     // iterative allocator does not. That is the allocator's, not ha-scopes'.)
-    let mut acked_buckets = [0usize; 2];
-    for mac in &seen.acked_clients {
-        let key = [&[1u8][..], &mac[..]].concat();
-        acked_buckets[lb_bucket(&key)] += 1;
-    }
+    let acked_buckets = acked_per_bucket(&seen);
     assert!(
         report.offer_received == 20 && acked_buckets[0] > 0 && acked_buckets[1] > 0,
         "{}: server1 serves both scopes (ACKed per bucket {acked_buckets:?}, {report:?}); logs:\n{}",
@@ -414,6 +410,71 @@ fn ha_scopes_wrend_pair() {
 #[test]
 fn ha_scopes_wrend_takes_both_from_kea() {
     run_scopes("hacmd-scopes-mixed", [PeerKind::Wrend, PeerKind::Kea]);
+}
+
+/// ACKed clients per load-balancing bucket (perfdhcp sends client-id 01 + MAC).
+fn acked_per_bucket(seen: &wren_tests::ha_checks::Answered) -> [usize; 2] {
+    let mut acked = [0usize; 2];
+    for mac in &seen.acked_clients {
+        acked[lb_bucket(&[&[1u8][..], &mac[..]].concat())] += 1;
+    }
+    acked
+}
+
+/// `auto-failover: false` (kea-ha.md §2): server2 is killed, server1 reaches partner-down
+/// but keeps serving its own scope only (server2's clients get nothing) until the
+/// administrator hands it server2's scope with `ha-scopes`.
+fn scenario_no_auto_failover(pair: &mut HaPair) {
+    pair.wait_formed();
+    pair.peers[1].kill();
+    pair.peers[0].wait_state("partner-down", pair.partner_down_limit());
+    let only = pair.server_ip(0);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:5f:00:00", &|_| only);
+    let acked = acked_per_bucket(&seen);
+    let asked = seen
+        .clients
+        .iter()
+        .filter(|mac| lb_bucket(&[&[1u8][..], &mac[..]].concat()) == 1)
+        .count();
+    assert!(
+        seen.wrong.is_empty() && acked[0] > 0 && acked[1] == 0 && asked > 0,
+        "{}: partner-down without auto-failover serves its own scope only: ACKed per bucket {acked:?}, {asked} clients of server2's bucket asked ({report:?}); logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+    set_scopes(pair, 0, r#""server1", "server2""#);
+    let (report, seen) = load_and_capture(pair, 20, "02:00:00:5f:01:00", &|_| only);
+    let acked = acked_per_bucket(&seen);
+    assert!(
+        seen.wrong.is_empty() && report.offer_received == 20 && acked[0] > 0 && acked[1] > 0,
+        "{}: after ha-scopes both buckets are served: ACKed per bucket {acked:?} ({report:?}); logs:\n{}",
+        pair.describe(),
+        pair.logs()
+    );
+}
+
+fn run_no_auto_failover(name: &str, kinds: [PeerKind; 2]) {
+    require_root();
+    let dir = TestDir::new(name);
+    let mut spec = HaSpec::pair("load-balancing");
+    spec.auto_failover = false;
+    let mut pair = HaPair::start(spec, kinds, dir.path());
+    scenario_no_auto_failover(&mut pair);
+}
+
+#[test]
+fn no_auto_failover_kea_reference() {
+    run_no_auto_failover("hacmd-noauto-kea", [PeerKind::Kea; 2]);
+}
+
+#[test]
+fn no_auto_failover_wrend_pair() {
+    run_no_auto_failover("hacmd-noauto-wrend", [PeerKind::Wrend; 2]);
+}
+
+#[test]
+fn no_auto_failover_wrend_survives_kea() {
+    run_no_auto_failover("hacmd-noauto-mixed", [PeerKind::Wrend, PeerKind::Kea]);
 }
 
 fn run(name: &str, kinds: [PeerKind; 2], source: usize) {
