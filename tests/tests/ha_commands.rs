@@ -121,6 +121,8 @@ fn lease4_get(peer: &HaPeer, i: u8) -> (Option<i64>, String) {
 
 /// The answers Kea 2.2's HA hook gives to `ha-sync` (read off the Kea + Kea run).
 const SYNC_COMPLETE: &str = "Lease database synchronization complete.";
+/// `ha-sync`'s text when the partner's port refuses the connection.
+const PARTNER_REFUSED: &str = "Connection refused";
 const ARGUMENT_ERRORS: &[(&str, &str)] = &[
     ("", "arguments not found in the 'ha-sync' command"),
     (
@@ -475,6 +477,52 @@ fn no_auto_failover_wrend_pair() {
 #[test]
 fn no_auto_failover_wrend_survives_kea() {
     run_no_auto_failover("hacmd-noauto-mixed", [PeerKind::Wrend, PeerKind::Kea]);
+}
+
+/// `ha-sync` while the partner is down: result 1 at once (the connection is refused), and
+/// the server stays usable.
+fn scenario_ha_sync_partner_down(pair: &mut HaPair) {
+    pair.wait_formed();
+    pair.peers[0].kill();
+    let (r, t, body) = http_command(
+        &pair.peers[1],
+        r#"{ "command": "ha-sync", "service": [ "dhcp4" ], "arguments": { "server-name": "server1" } }"#,
+    );
+    eprintln!("[ha-sync, partner dead] {body}");
+    assert_eq!(
+        r,
+        Some(1),
+        "{}: ha-sync to a dead partner: {body}",
+        pair.describe()
+    );
+    assert_eq!(
+        t.as_deref(),
+        Some(PARTNER_REFUSED),
+        "{}: {body}",
+        pair.describe()
+    );
+    let (r, _, body) = http_command(
+        &pair.peers[1],
+        r#"{ "command": "status-get", "service": [ "dhcp4" ] }"#,
+    );
+    assert_eq!(r, Some(0), "{body}");
+}
+
+fn run_partner_down(name: &str, kinds: [PeerKind; 2]) {
+    require_root();
+    let dir = TestDir::new(name);
+    let mut pair = HaPair::start(HaSpec::pair("load-balancing"), kinds, dir.path());
+    scenario_ha_sync_partner_down(&mut pair);
+}
+
+#[test]
+fn ha_sync_partner_down_kea_reference() {
+    run_partner_down("hacmd-syncdown-kea", [PeerKind::Kea; 2]);
+}
+
+#[test]
+fn ha_sync_partner_down_wrend() {
+    run_partner_down("hacmd-syncdown-wrend", [PeerKind::Kea, PeerKind::Wrend]);
 }
 
 fn run(name: &str, kinds: [PeerKind; 2], source: usize) {

@@ -776,7 +776,7 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now, &format!("{f}"));
+                self.sync_failed(now, &f.kea_text());
             }
             return;
         }
