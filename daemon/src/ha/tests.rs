@@ -437,3 +437,81 @@ fn a_plain_relationship_has_no_warning() {
         assert!(ignored_key_warnings(config, Path::new("x.json"), &text).is_empty());
     });
 }
+
+/// An administrator's `ha-sync`: one at a time, the state machine's sync rides on it, and
+/// its outcome becomes the deferred answer (Kea's texts) and the machine's result.
+#[test]
+fn operator_sync_answers_once_and_carries_the_machine_sync() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    let ticket = rt.start_operator_sync(Some(30)).unwrap();
+    assert_eq!(rt.outbox.back(), Some(&Tag::SyncDisable { from: None }));
+    assert_eq!(
+        rt.start_operator_sync(None),
+        Err(commands::HA_SYNC_BUSY),
+        "a second ha-sync while one runs"
+    );
+    // The state machine asks for a sync meanwhile: no second paging starts.
+    let queued = rt.outbox.len();
+    rt.act(Action::Synchronize, 3);
+    assert_eq!(rt.outbox.len(), queued);
+    assert!(rt.machine_sync);
+    rt.sync_succeeded(4);
+    assert!(!rt.machine_sync && rt.operator_sync.is_none());
+    let mut answers = Vec::new();
+    rt.take_sync_answers(&mut answers);
+    assert_eq!(
+        answers,
+        vec![(
+            ticket,
+            0,
+            "Lease database synchronization complete.".to_owned()
+        )]
+    );
+    // A failure after the partner was disabled: result 1 with the reason, and the
+    // partner is enabled again.
+    let ticket = rt.start_operator_sync(None).unwrap();
+    assert_ne!(ticket, answers[0].0);
+    rt.partner_disabled = true;
+    rt.sync_failed(5, "Connection refused");
+    assert_eq!(rt.outbox.back(), Some(&Tag::SyncRelease));
+    answers.clear();
+    rt.take_sync_answers(&mut answers);
+    assert_eq!(answers, vec![(ticket, 1, "Connection refused".to_owned())]);
+    assert!(rt.start_operator_sync(None).is_ok(), "free again");
+}
+
+/// `ha-sync` through the command hook: refused with Kea's texts, or deferred with a ticket.
+#[test]
+fn ha_sync_command_is_checked_then_deferred() {
+    use crate::control::CommandHook;
+    let shared = runtime().shared();
+    to_load_balancing(&mut shared.borrow_mut());
+    let mut hook = peer_commands::HaCommands::new(shared.clone());
+    let mut out = Vec::new();
+    assert!(hook.command(br#"{ "command": "ha-sync" }"#, &mut out));
+    assert_eq!(hook.take_deferral(), None);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{ "result": 1, "text": "arguments not found in the 'ha-sync' command" }"#
+    );
+    let partner = shared.borrow().partner.unwrap().name;
+    let mut out = Vec::new();
+    let body =
+        format!(r#"{{ "command": "ha-sync", "arguments": {{ "server-name": "{partner}" }} }}"#);
+    assert!(hook.command(body.as_bytes(), &mut out));
+    assert!(out.is_empty());
+    let ticket = hook.take_deferral().unwrap();
+    let mut done = Vec::new();
+    hook.take_finished(&mut done);
+    assert!(done.is_empty(), "answered before the sync ended");
+    shared.borrow_mut().sync_succeeded(9);
+    hook.take_finished(&mut done);
+    assert_eq!(
+        done,
+        vec![(
+            ticket,
+            br#"{ "result": 0, "text": "Lease database synchronization complete." }"#.to_vec()
+        )]
+    );
+}
