@@ -253,11 +253,12 @@ def md_startup(rows):
     for r in rows:
         ms = num(r[3], -1)
         cpu = num(r[6], -1) if len(r) > 6 else -1
-        by[r[0]][r[1]].append((ms, int(num(r[4])), r[5] if len(r) > 5 else "?", cpu))
+        wait = num(r[7], -1) if len(r) > 7 else -1
+        by[r[0]][r[1]].append((ms, int(num(r[4])), r[5] if len(r) > 5 else "?", cpu, wait))
     servers = [s for s in ("wrend", "kea") if s in by]
     if not servers:
         return []
-    out = ["| lease file | " + " | ".join(f"{NAMES.get(s, s)} ms to first OFFER (median of runs) | {NAMES.get(s, s)} CPU ms (median) | {NAMES.get(s, s)} VmRSS after (MiB)" for s in servers) + " |",
+    out = ["| lease file | " + " | ".join(f"{NAMES.get(s, s)} ms to first OFFER (median of runs) | {NAMES.get(s, s)} CPU ms · waiting for a CPU ms (medians) | {NAMES.get(s, s)} VmRSS after (MiB)" for s in servers) + " |",
            "|---|" + "---:|---:|---:|" * len(servers)]
 
     def median(values):
@@ -267,17 +268,20 @@ def md_startup(rows):
     for kind, label in (("empty", "empty"), ("100k", "100,000 leases (generated Kea CSV)")):
         line = f"| {label} |"
         for s in servers:
-            runs = sorted(m for m, _, _, _ in by[s][kind] if m >= 0)
-            rss = max((r for _, r, _, _ in by[s][kind]), default=0)
+            runs = sorted(m for m, _, _, _, _ in by[s][kind] if m >= 0)
+            rss = max((r for _, r, _, _, _ in by[s][kind]), default=0)
             med = f"{runs[len(runs) // 2]:.1f} ({', '.join(f'{m:.1f}' for m in runs)})" if runs else "no answer"
-            cpu = median(c for _, _, _, c in by[s][kind])
-            line += f" {med} | {f'{cpu:.1f}' if cpu is not None else '–'} | {rss / 1024:.1f} |"
+            cpu = median(c for _, _, _, c, _ in by[s][kind])
+            wait = median(w for _, _, _, _, w in by[s][kind])
+            cpu_text = f"{cpu:.1f}" if cpu is not None else "–"
+            wait_text = f"{wait:.1f}" if wait is not None else "–"
+            line += f" {med} | {cpu_text} · {wait_text} | {rss / 1024:.1f} |"
         out.append(line)
-    out += ["", "CPU ms: the server's time on a CPU (`/proc/PID/schedstat`) from exec until 0.5 s after "
-            "the first OFFER (start-up plus the probe's few DISCOVERs). The wall time also counts "
-            "waiting for a CPU that other jobs hold, so on a shared machine the CPU time is the "
-            "steadier start-up figure."]
-    offers = sorted({f"{NAMES.get(s, s)} {a}" for s in servers for _, _, a, _ in by[s]["100k"]})
+    out += ["", "CPU ms: the server's time on a CPU (`/proc/PID/schedstat`) from its exec until 0.5 s "
+            "after the first OFFER (start-up plus the probe's few DISCOVERs); waiting: the time it was "
+            "runnable but its CPU was taken (schedstat's run-queue delay). The wall time also counts "
+            "that wait, so on a shared machine the CPU time is the steadier start-up figure."]
+    offers = sorted({f"{NAMES.get(s, s)} {a}" for s in servers for _, _, a, _, _ in by[s]["100k"]})
     out += ["", "With the 100,000-lease file (198.18.1.0 – 198.19.135.159 taken) the first OFFERs were: "
             + ", ".join(offers) + " (an address above the loaded range shows the leases were loaded)."]
     return out

@@ -326,7 +326,7 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   rm -f "$WORK/t0"
   # shellcheck disable=SC2016 # the inner shell expands its own variables
   KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
-    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'read -r c _ </proc/self/schedstat; printf "%s %s\n" "${EPOCHREALTIME/[.,]/}" "$c" >"$1"; shift; exec "$@"' \
+    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'read -r c w _ </proc/self/schedstat; printf "%s %s %s\n" "${EPOCHREALTIME/[.,]/}" "$c" "$w" >"$1"; shift; exec "$@"' \
     t0 "$WORK/t0" "$(binary_of "$1")" -c "$CONF" >>"$WORK/server.out" 2>&1 &
   SERVER_PID=$!
   wait "$PROBE_PID" || true
@@ -335,6 +335,7 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   # CPU time the launching shell (same PID: ip netns exec, nice, taskset, bash, then exec) had
   # used before the exec, subtracted below so the CPU figure is the server's own.
   local c0; c0=$(awk '{print $2}' "$WORK/t0" 2>/dev/null || echo 0)
+  local w0; w0=$(awk '{print $3}' "$WORK/t0" 2>/dev/null || echo 0)
   local t1; t1=$(awk '/first answer/ {print $5}' "$WORK/probe.out")
   STARTUP_OFFER=$(awk '/first answer/ {print $10}' "$WORK/probe.out")
   sleep 0.5
@@ -343,6 +344,9 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   # probe's few DISCOVERs. Unlike the wall time it does not count waiting for a CPU that
   # neighbours hold, so it is the fairer start-up figure on a shared machine.
   STARTUP_CPU=$(awk -v c0="${c0:-0}" '{printf "%.1f", ($1 - c0) / 1e6}' "/proc/$SERVER_PID/schedstat" 2>/dev/null || echo -1)
+  # ... and the time it spent runnable but waiting for its CPU (schedstat's second field):
+  # what other jobs' load adds to the wall time.
+  STARTUP_WAIT=$(awk -v w0="${w0:-0}" '{printf "%.1f", ($2 - w0) / 1e6}' "/proc/$SERVER_PID/schedstat" 2>/dev/null || echo -1)
   stop_server
   if [ -n "$t1" ] && [ "$t0" != 0 ]; then STARTUP_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}'); else STARTUP_MS=-1; fi
 }
@@ -352,10 +356,10 @@ if part startup; then
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
-      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" >>"$DATA"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" "${STARTUP_WAIT:--1}" >>"$DATA"
       cp "$WORK/leases-100k.csv" "$LEASES"
       startup_ms "$server"
-      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" >>"$DATA"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" "${STARTUP_WAIT:--1}" >>"$DATA"
       echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
     done
   done
