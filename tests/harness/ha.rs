@@ -177,13 +177,16 @@ pub struct HaSpec {
     pub delayed_updates_limit: Option<u32>,
     pub sync_page_limit: u32,
     pub sync_timeout_ms: u32,
-    /// `auto-failover` of every peer (Kea's default: true).
-    pub auto_failover: bool,
     pub peers: Vec<PeerSpec>,
     /// DHCP timers for the subnet (clients renew quickly so failover shows up).
     pub valid_lifetime: u32,
     pub renew_timer: u32,
     pub rebind_timer: u32,
+    /// Every peer's `auto-failover` (kea-ha.md §2; default true).
+    pub auto_failover: bool,
+    /// The `state-machine` value (JSON), e.g. `{ "states": [ { "state": "ready", "pause":
+    /// "once" } ] }`; `None` leaves it out.
+    pub state_machine: Option<String>,
 }
 
 /// Server addresses on the LAN, in peer order.
@@ -216,11 +219,12 @@ impl HaSpec {
             delayed_updates_limit: None,
             sync_page_limit: 3,
             sync_timeout_ms: 10000,
-            auto_failover: true,
             peers: vec![peer(0, "primary"), peer(1, second_role)],
             valid_lifetime: 600,
             renew_timer: 300,
             rebind_timer: 500,
+            auto_failover: true,
+            state_machine: None,
         }
     }
 
@@ -269,6 +273,10 @@ impl HaSpec {
             .delayed_updates_limit
             .map(|d| format!(r#""delayed-updates-limit": {d},"#))
             .unwrap_or_default();
+        let dul = match &self.state_machine {
+            Some(sm) => format!(r#"{dul} "state-machine": {sm},"#),
+            None => dul,
+        };
         format!(
             r#"[ {{
             "this-server-name": "{this}",

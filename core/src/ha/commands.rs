@@ -66,23 +66,11 @@ pub fn heartbeat_request(buf: &mut [u8]) -> Result<usize, BufferFull> {
 /// `dhcp-disable` sent to the partner before each sync page; `max_period_secs` =
 /// sync-timeout / 1000, at least 1 ([`sync_max_period`]).
 pub fn dhcp_disable_request(buf: &mut [u8], max_period_secs: u64) -> Result<usize, BufferFull> {
-    dhcp_disable_request_for(buf, Some(max_period_secs))
-}
-
-/// `dhcp-disable` with an optional `max-period`: an `ha-sync` without `max-period` sends
-/// none (Kea 2.2's `CommandCreator::createDHCPDisable` omits it when the period is 0), so
-/// the partner stays disabled until `ha-sync-complete-notify`/`dhcp-enable`.
-pub fn dhcp_disable_request_for(
-    buf: &mut [u8],
-    max_period_secs: Option<u64>,
-) -> Result<usize, BufferFull> {
     let mut w = JsonOut::new(buf);
     w.begin_object()?;
     w.key("arguments")?;
     w.begin_object()?;
-    if let Some(p) = max_period_secs {
-        w.field_u64("max-period", p)?;
-    }
+    w.field_u64("max-period", max_period_secs)?;
     w.field_str("origin", "ha-partner")?;
     w.end_object()?;
     tail(&mut w, "dhcp-disable")?;
@@ -708,110 +696,6 @@ pub fn parse_lease<'t: 'b, 'b>(
 /// local `cltt` is older.
 pub fn sync_should_take(local: Option<&LeaseRecord<'_>>, remote: &LeaseRecord<'_>) -> bool {
     local.is_none_or(|l| l.cltt < remote.cltt)
-}
-
-/// `ha-sync`'s answer when every page was applied and the partner was re-enabled
-/// (kea-ha.md §5; the text of Kea 2.2's `HAService::synchronize`, checked on Kea 2.2).
-pub const HA_SYNC_COMPLETE: &str = "Lease database synchronization complete.";
-
-/// `ha-sync`'s answer while a synchronization already runs (wren runs one at a time; Kea
-/// 2.2 blocks the whole server during a sync, so it never sees a second one).
-pub const HA_SYNC_BUSY: &str = "Lease database synchronization is already in progress.";
-
-/// The arguments of `ha-sync` (kea-ha.md §5), checked as Kea 2.2's
-/// `HAImpl::synchronizeHandler` does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HaSyncArgs<'t> {
-    /// The peer to fetch leases from (`server-name`, mandatory in 2.2).
-    pub server_name: &'t str,
-    /// `max-period` of the `dhcp-disable` sent to that peer; `None` sends none.
-    pub max_period_secs: Option<u64>,
-}
-
-/// Why `ha-sync` was refused before anything was sent: result 1 with this text. The
-/// argument texts are Kea 2.2's, read off kea-dhcp4 2.2.0 (tests/tests/ha_commands.rs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HaSyncRefusal<'t> {
-    /// No `arguments`.
-    NoArguments,
-    /// `arguments` is not a map.
-    ArgumentsNotMap,
-    /// No `server-name`.
-    NoServerName,
-    /// `server-name` is not a string.
-    ServerNameNotString,
-    /// `max-period` is not an integer > 0.
-    BadMaxPeriod,
-    /// `server-name` is not this server's partner. Kea 2.2 drops the control connection
-    /// on an unknown name (its exception escapes the command handler) and would try to
-    /// reach itself when given its own name; wren answers why instead.
-    NotPartner(&'t str),
-}
-
-impl HaSyncRefusal<'_> {
-    /// The answer text (the dynamic one for [`HaSyncRefusal::NotPartner`] is written by
-    /// [`core::fmt::Display`]).
-    pub fn text(&self) -> &'static str {
-        match self {
-            HaSyncRefusal::NoArguments => "arguments not found in the 'ha-sync' command",
-            HaSyncRefusal::ArgumentsNotMap => "arguments in the 'ha-sync' command are not a map",
-            HaSyncRefusal::NoServerName => "'server-name' is mandatory for the 'ha-sync' command",
-            HaSyncRefusal::ServerNameNotString => {
-                "'server-name' must be a string in the 'ha-sync' command"
-            }
-            HaSyncRefusal::BadMaxPeriod => {
-                "'max-period' must be a positive integer in the 'ha-sync' command"
-            }
-            HaSyncRefusal::NotPartner(_) => {
-                "'server-name' of the 'ha-sync' command is not this server's partner"
-            }
-        }
-    }
-}
-
-impl core::fmt::Display for HaSyncRefusal<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            HaSyncRefusal::NotPartner(name) => write!(
-                f,
-                "'{name}' is not the partner of this server: 'ha-sync' fetches the partner's leases"
-            ),
-            other => f.write_str(other.text()),
-        }
-    }
-}
-
-/// Checks `ha-sync`'s `arguments` (the value of the key, `None` when absent) in Kea 2.2's
-/// order: arguments present, a map, `server-name` present and a string, `max-period` (if
-/// present) an integer > 0; then the name must be the partner's (`cfg`).
-pub fn parse_ha_sync_args<'t>(
-    args: Option<Value<'t>>,
-    cfg: &HaConfig<'_, '_>,
-) -> Result<HaSyncArgs<'t>, HaSyncRefusal<'t>> {
-    let map = match args {
-        None => return Err(HaSyncRefusal::NoArguments),
-        Some(Value::Map(m)) => m,
-        Some(_) => return Err(HaSyncRefusal::ArgumentsNotMap),
-    };
-    let server_name = match map.get("server-name") {
-        None => return Err(HaSyncRefusal::NoServerName),
-        Some(Value::Str(s)) => s.plain().unwrap_or(s.0),
-        Some(_) => return Err(HaSyncRefusal::ServerNameNotString),
-    };
-    let max_period_secs = match map.get("max-period") {
-        None => None,
-        Some(Value::Int(p)) if p > 0 => {
-            Some(u64::try_from(p).map_err(|_| HaSyncRefusal::BadMaxPeriod)?)
-        }
-        Some(_) => return Err(HaSyncRefusal::BadMaxPeriod),
-    };
-    if cfg.partner().is_none_or(|p| p.name != server_name) {
-        return Err(HaSyncRefusal::NotPartner(server_name));
-    }
-    Ok(HaSyncArgs {
-        server_name,
-        max_period_secs,
-    })
 }
 
 /// Whether `role` is an active (non-backup) server.

@@ -59,20 +59,11 @@ fn serve_with(
     max_request_bytes: Option<usize>,
     client: impl FnOnce() + Send + 'static,
 ) -> usize {
-    serve_full(listeners, request_timeout, max_request_bytes, None, client)
+    serve_hooked(listeners, request_timeout, max_request_bytes, None, client)
 }
 
-/// [`serve`] with a [`CommandHook`] installed.
-fn serve_with_hook(
-    listeners: Vec<Listener>,
-    request_timeout: Duration,
-    hook: Option<Box<dyn CommandHook>>,
-    client: impl FnOnce() + Send + 'static,
-) {
-    serve_full(listeners, request_timeout, None, hook, client);
-}
-
-fn serve_full(
+/// [`serve_with`] with a command hook installed.
+fn serve_hooked(
     listeners: Vec<Listener>,
     request_timeout: Duration,
     max_request_bytes: Option<usize>,
@@ -163,6 +154,99 @@ fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> (u16, String) {
         );
         pending.extend_from_slice(&buf[..n]);
     }
+}
+
+/// A hook whose `slow` command is answered once `release` is set (as `ha-sync` is once the
+/// sync is over).
+struct SlowHook {
+    release: Arc<AtomicBool>,
+    pending: bool,
+    deferred: bool,
+}
+
+impl CommandHook for SlowHook {
+    fn command(&mut self, body: &[u8], _out: &mut Vec<u8>) -> bool {
+        if !String::from_utf8_lossy(body).contains("\"slow\"") {
+            return false;
+        }
+        self.pending = true;
+        self.deferred = true;
+        true
+    }
+    fn amend(&mut self, _body: &[u8], _out: &mut Vec<u8>, _start: usize) {}
+    fn take_deferred(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.deferred).then_some(42)
+    }
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        if !self.pending || !self.release.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.pending = false;
+        out.extend_from_slice(br#"{ "result": 0, "text": "slow done" }"#);
+        Some(42)
+    }
+}
+
+#[test]
+fn deferred_answers_wait_without_blocking_other_connections() {
+    let port = free_port();
+    let release = Arc::new(AtomicBool::new(false));
+    let hook = SlowHook {
+        release: release.clone(),
+        pending: false,
+        deferred: false,
+    };
+    serve_hooked(
+        http(port),
+        REQUEST_TIMEOUT,
+        None,
+        Some(Box::new(hook)),
+        move || {
+            let request = |body: &str| {
+                format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            };
+            let slow = r#"{ "command": "slow", "service": [ "dhcp4" ] }"#;
+            let version = r#"{ "command": "version-get", "service": [ "dhcp4" ] }"#;
+            let mut waiting = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            // The slow command, and a request pipelined behind it (answered after it, in order).
+            waiting
+                .write_all(format!("{}{}", request(slow), request(version)).as_bytes())
+                .unwrap();
+            waiting
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            assert!(
+                waiting.read(&mut byte).is_err(),
+                "the deferred command must not be answered yet"
+            );
+            // Another connection is served meanwhile.
+            let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            other
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            other.write_all(request(version).as_bytes()).unwrap();
+            let (code, body) = read_response(&mut other, &mut Vec::new());
+            assert_eq!(code, 200);
+            assert!(body.contains(crate::cli::version()), "{body}");
+            release.store(true, Ordering::SeqCst);
+            waiting
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut pending = Vec::new();
+            let (c1, b1) = read_response(&mut waiting, &mut pending);
+            assert_eq!(
+                (c1, b1.as_str()),
+                (200, r#"[ { "result": 0, "text": "slow done" } ]"#)
+            );
+            let (c2, b2) = read_response(&mut waiting, &mut pending);
+            assert_eq!(c2, 200);
+            assert!(b2.contains(crate::cli::version()), "{b2}");
+        },
+    );
 }
 
 #[test]
@@ -540,109 +624,4 @@ fn leases_reclaim_runs_a_reclamation_cycle() {
         );
         assert!(a.contains("\"result\": 3"), "{a}");
     });
-}
-
-/// A hook whose `slow` command answers later: when the client thread sets `release`.
-struct SlowHook {
-    release: Arc<AtomicBool>,
-    next: u64,
-    pending: Vec<u64>,
-    deferral: Option<u64>,
-}
-
-impl CommandHook for SlowHook {
-    fn command(&mut self, body: &[u8], _out: &mut Vec<u8>) -> bool {
-        if !String::from_utf8_lossy(body).contains(r#""slow""#) {
-            return false;
-        }
-        self.next += 1;
-        self.pending.push(self.next);
-        self.deferral = Some(self.next);
-        true
-    }
-    fn amend(&mut self, _body: &[u8], _out: &mut Vec<u8>, _start: usize) {}
-    fn take_deferral(&mut self) -> Option<u64> {
-        self.deferral.take()
-    }
-    fn take_finished(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
-        if self.release.load(Ordering::SeqCst) {
-            for t in self.pending.drain(..) {
-                out.push((
-                    t,
-                    format!(r#"{{ "result": 0, "text": "slow {t} done" }}"#).into_bytes(),
-                ));
-            }
-        }
-    }
-}
-
-/// A deferred answer (`ha-sync`'s mechanism): its connection waits (a request pipelined
-/// behind it waits too), other connections and the unix socket are answered meanwhile,
-/// and the answer lands in its place in the HTTP list.
-#[test]
-fn deferred_answers_wait_without_blocking_others() {
-    let port = free_port();
-    let sock = std::env::temp_dir().join(format!("wren-ctl-slow-{}.sock", std::process::id()));
-    let release = Arc::new(AtomicBool::new(false));
-    let hook = SlowHook {
-        release: release.clone(),
-        next: 0,
-        pending: Vec::new(),
-        deferral: None,
-    };
-    let mut listeners = http(port);
-    listeners.push(Listener::Unix(sock.clone()));
-    let sock2 = sock.clone();
-    serve_with_hook(
-        listeners,
-        REQUEST_TIMEOUT,
-        Some(Box::new(hook)),
-        move || {
-            let request = |body: &str| {
-                format!(
-                "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            };
-            let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            let pipelined = request(r#"{ "command": "slow", "service": [ "dhcp4" ] }"#)
-                + &request(r#"{ "command": "version-get" }"#);
-            slow.write_all(pipelined.as_bytes()).unwrap();
-            let mut unix = std::os::unix::net::UnixStream::connect(&sock2).unwrap();
-            unix.write_all(br#"{ "command": "slow" }"#).unwrap();
-            // Meanwhile another connection is served.
-            let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            other
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            other
-                .write_all(request(r#"{ "command": "version-get" }"#).as_bytes())
-                .unwrap();
-            let (code, body) = read_response(&mut other, &mut Vec::new());
-            assert_eq!(code, 200);
-            assert!(body.contains(crate::cli::version()), "{body}");
-            // The slow connection has nothing yet (neither answer).
-            slow.set_read_timeout(Some(Duration::from_millis(200)))
-                .unwrap();
-            let mut buf = [0u8; 64];
-            assert!(
-                matches!(slow.read(&mut buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
-                "answered before the release"
-            );
-            release.store(true, Ordering::SeqCst);
-            slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut pending = Vec::new();
-            let (code, body) = read_response(&mut slow, &mut pending);
-            assert_eq!(code, 200);
-            assert_eq!(body, r#"[ { "result": 0, "text": "slow 1 done" } ]"#);
-            let (code, body) = read_response(&mut slow, &mut pending);
-            assert_eq!(code, 200);
-            assert!(body.contains(crate::cli::version()), "{body}");
-            unix.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut answer = String::new();
-            unix.read_to_string(&mut answer).unwrap();
-            assert_eq!(answer, r#"{ "result": 0, "text": "slow 2 done" }"#);
-        },
-    );
-    assert!(!Path::new(&sock).exists());
 }

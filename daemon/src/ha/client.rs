@@ -42,23 +42,6 @@ pub enum Failure {
     Malformed,
 }
 
-impl Failure {
-    /// The error text Kea 2.2 puts in a command's answer for this failure (its HTTP
-    /// client's `boost::system::error_code::message()`): `Connection refused`,
-    /// `Connection timed out` (checked for a refused connection on Kea 2.2's `ha-sync`).
-    pub fn kea_text(&self) -> String {
-        match self {
-            Failure::Connect(e) if e == "connect timed out" => "Connection timed out".to_owned(),
-            Failure::Connect(e) | Failure::Transport(e) => match e.find(" (os error ") {
-                Some(at) => e.get(..at).unwrap_or(e).to_owned(),
-                None => e.clone(),
-            },
-            Failure::Timeout => "Connection timed out".to_owned(),
-            other => other.to_string(),
-        }
-    }
-}
-
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -784,22 +767,5 @@ mod tests {
             1,
         );
         assert_eq!(done[0].1, Err(Failure::Http(401)));
-    }
-}
-
-#[cfg(test)]
-mod kea_text_tests {
-    use super::Failure;
-
-    #[test]
-    fn failures_read_as_kea_writes_them() {
-        let refused = std::io::Error::from_raw_os_error(111).to_string();
-        assert_eq!(Failure::Connect(refused).kea_text(), "Connection refused");
-        assert_eq!(
-            Failure::Connect("connect timed out".into()).kea_text(),
-            "Connection timed out"
-        );
-        assert_eq!(Failure::Timeout.kea_text(), "Connection timed out");
-        assert_eq!(Failure::Http(401).kea_text(), "HTTP status 401");
     }
 }

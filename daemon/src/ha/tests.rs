@@ -438,80 +438,112 @@ fn a_plain_relationship_has_no_warning() {
     });
 }
 
-/// An administrator's `ha-sync`: one at a time, the state machine's sync rides on it, and
-/// its outcome becomes the deferred answer (Kea's texts) and the machine's result.
-#[test]
-fn operator_sync_answers_once_and_carries_the_machine_sync() {
-    let mut rt = runtime();
-    to_load_balancing(&mut rt);
-    let ticket = rt.start_operator_sync(Some(30)).unwrap();
-    assert_eq!(rt.outbox.back(), Some(&Tag::SyncDisable { from: None }));
-    assert_eq!(
-        rt.start_operator_sync(None),
-        Err(commands::HA_SYNC_BUSY),
-        "a second ha-sync while one runs"
-    );
-    // The state machine asks for a sync meanwhile: no second paging starts.
-    let queued = rt.outbox.len();
-    rt.act(Action::Synchronize, 3);
-    assert_eq!(rt.outbox.len(), queued);
-    assert!(rt.machine_sync);
-    rt.sync_succeeded(4);
-    assert!(!rt.machine_sync && rt.operator_sync.is_none());
-    let mut answers = Vec::new();
-    rt.take_sync_answers(&mut answers);
-    assert_eq!(
-        answers,
-        vec![(
-            ticket,
-            0,
-            "Lease database synchronization complete.".to_owned()
-        )]
-    );
-    // A failure after the partner was disabled: result 1 with the reason, and the
-    // partner is enabled again.
-    let ticket = rt.start_operator_sync(None).unwrap();
-    assert_ne!(ticket, answers[0].0);
-    rt.partner_disabled = true;
-    rt.sync_failed(5, "Connection refused");
-    assert_eq!(rt.outbox.back(), Some(&Tag::SyncRelease));
-    answers.clear();
-    rt.take_sync_answers(&mut answers);
-    assert_eq!(answers, vec![(ticket, 1, "Connection refused".to_owned())]);
-    assert!(rt.start_operator_sync(None).is_ok(), "free again");
+fn ha_sync_request(max_period_secs: Option<u32>) -> HaSyncRequest<'static> {
+    HaSyncRequest {
+        server_name: "server2",
+        max_period_secs,
+    }
 }
 
-/// `ha-sync` through the command hook: refused with Kea's texts, or deferred with a ticket.
 #[test]
-fn ha_sync_command_is_checked_then_deferred() {
-    use crate::control::CommandHook;
-    let shared = runtime().shared();
-    to_load_balancing(&mut shared.borrow_mut());
-    let mut hook = peer_commands::HaCommands::new(shared.clone());
-    let mut out = Vec::new();
-    assert!(hook.command(br#"{ "command": "ha-sync" }"#, &mut out));
-    assert_eq!(hook.take_deferral(), None);
+fn an_operator_sync_runs_the_sync_exchange_and_is_answered_once() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    assert_eq!(rt.start_admin_sync(&ha_sync_request(Some(30))), Ok(1));
+    assert_eq!(rt.outbox.front(), Some(&Tag::SyncDisable { from: None }));
+    assert_eq!(rt.sync_period, 30);
+    // One at a time, as Kea's synchronous command.
     assert_eq!(
-        String::from_utf8(out).unwrap(),
-        r#"{ "result": 1, "text": "arguments not found in the 'ha-sync' command" }"#
+        rt.start_admin_sync(&ha_sync_request(None)),
+        Err(HaSyncError::InProgress)
     );
-    let partner = shared.borrow().partner.unwrap().name;
-    let mut out = Vec::new();
-    let body =
-        format!(r#"{{ "command": "ha-sync", "arguments": {{ "server-name": "{partner}" }} }}"#);
-    assert!(hook.command(body.as_bytes(), &mut out));
-    assert!(out.is_empty());
-    let ticket = hook.take_deferral().unwrap();
-    let mut done = Vec::new();
-    hook.take_finished(&mut done);
-    assert!(done.is_empty(), "answered before the sync ended");
-    shared.borrow_mut().sync_succeeded(9);
-    hook.take_finished(&mut done);
+    assert_eq!(rt.take_answer(), None);
+    rt.sync_succeeded(5);
     assert_eq!(
-        done,
-        vec![(
-            ticket,
-            br#"{ "result": 0, "text": "Lease database synchronization complete." }"#.to_vec()
-        )]
+        rt.take_answer(),
+        Some((1, 0, "Lease database synchronization complete."))
     );
+    assert_eq!(rt.take_answer(), None);
+    // The state machine did not ask for this sync: it stays in load-balancing.
+    assert_eq!(rt.service().state(), HaState::LoadBalancing);
+    // Without max-period the partner is disabled for sync-timeout (default 60 s).
+    rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    assert_eq!(rt.sync_period, 60);
+}
+
+#[test]
+fn a_failed_operator_sync_re_enables_the_partner_and_says_why() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    rt.outbox.clear();
+    // dhcp-disable was accepted, then a page was not a page.
+    rt.partner_disabled = true;
+    rt.sync_failed(7, SyncFailure::BadPage);
+    assert_eq!(rt.outbox.back(), Some(&Tag::SyncRelease));
+    let (_, result, text) = rt.take_answer().unwrap();
+    assert_eq!(result, 1);
+    assert_eq!(text, SyncFailure::BadPage.text());
+    // A second failure report of the same sync changes nothing.
+    rt.sync_failed(8, SyncFailure::Unreachable);
+    assert_eq!(rt.take_answer(), None);
+}
+
+#[test]
+fn an_operator_sync_joins_the_state_machine_sync_already_running() {
+    let mut rt = runtime();
+    rt.act(Action::Synchronize, 0);
+    assert_eq!(rt.outbox.len(), 1);
+    rt.start_admin_sync(&ha_sync_request(Some(9))).unwrap();
+    // No second exchange, the running one's period.
+    assert_eq!(rt.outbox.len(), 1);
+    assert_ne!(rt.sync_period, 9);
+    rt.sync_succeeded(3);
+    assert!(!rt.sync_for_machine);
+    assert_eq!(rt.take_answer().map(|a| a.1), Some(0));
+}
+
+#[test]
+fn a_reload_hand_over_drops_parked_replies_and_answers_the_waiting_operator() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    rt.parks[3] = Park {
+        used: true,
+        generation: 7,
+        pending: 1,
+        failed: false,
+    };
+    let ticket = rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    let fresh = runtime();
+    rt.hand_over(fresh);
+    assert_eq!(rt.service().state(), HaState::Waiting);
+    assert_eq!(rt.completed, vec![((7 << 16) | 3, false)]);
+    // The new parks never reuse the old ids.
+    assert_eq!(rt.parks[3].generation, 8);
+    assert_eq!(
+        rt.take_answer(),
+        Some((ticket, 1, SyncFailure::Reconfigured.text()))
+    );
+    // Tickets keep counting across the hand-over.
+    assert_eq!(rt.next_ticket, ticket + 1);
+}
+
+#[test]
+fn maintenance_start_is_answered_with_kea_text_once_the_partner_answered() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    let ticket = rt.start_maintenance().unwrap();
+    assert_eq!(
+        rt.start_maintenance(),
+        Err("A maintenance request is already in progress.")
+    );
+    assert_eq!(rt.take_answer(), None);
+    let taken = rt.pending_maintenance.take().unwrap();
+    assert_eq!(taken, ticket);
+    rt.maintenance_outcome(ticket, Some(0));
+    assert_eq!(
+        rt.take_answer(),
+        Some((ticket, 0, "Server is now in the partner-in-maintenance state and its partner is in-maintenance state. The partner can be now safely shut down."))
+    );
+    assert_eq!(rt.service().state(), HaState::PartnerInMaintenance);
 }
