@@ -146,6 +146,26 @@ fn scenario_ha_sync(pair: &HaPair) {
     );
     // The pair is still formed: the partner's dhcp-disable was lifted.
     pair.wait_formed();
+    // On the wire (Kea 2.2, seen on the Kea pair): the HTTP ha-sync's dhcp-disable
+    // carried max-period 30, the one without max-period none (the start-up sync's
+    // carries sync-timeout / 1000).
+    let mut disables = Vec::new();
+    let seen = wren_tests::wait_for(Duration::from_secs(10), || {
+        disables = pair
+            .peer_messages()
+            .into_iter()
+            .filter(|m| m.is_request() && m.command().as_deref() == Some("dhcp-disable"))
+            .map(|m| m.body)
+            .collect::<Vec<_>>();
+        (disables.iter().any(|b| b.contains(r#""max-period": 30"#))
+            && disables.iter().any(|b| !b.contains("max-period")))
+        .then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "{}: dhcp-disable bodies: {disables:#?}",
+        pair.describe()
+    );
 }
 
 fn run(kinds: [PeerKind; 2], name: &str) {

@@ -123,13 +123,13 @@ pub fn parse_ha_sync<'t>(
     })
 }
 
-/// The partner's `dhcp-disable` `max-period`: the operator's, else `sync-timeout` in
-/// seconds (Kea's `synchronize()` with `max_period` 0 uses the sync timeout).
-pub fn disable_period(cfg: &HaConfig<'_, '_>, requested: Option<u32>) -> u64 {
-    match requested {
-        Some(secs) if secs > 0 => u64::from(secs),
-        _ => super::commands::sync_max_period(cfg),
-    }
+/// The partner's `dhcp-disable` `max-period` for an operator's `ha-sync`: the operator's,
+/// else none. Kea 2.2's `CommandCreator::createDHCPDisable` leaves `max-period` out when
+/// the command gave none (seen on the wire between two kea-dhcp4 2.2.0: the `ha-sync`
+/// without `max-period` sends `{ "arguments": { "origin": "ha-partner" }, "command":
+/// "dhcp-disable", … }`); only the state machine's sync uses `sync-timeout`.
+pub fn disable_period(requested: Option<u32>) -> Option<u64> {
+    requested.filter(|&s| s > 0).map(u64::from)
 }
 
 /// Why a sync (the state machine's or an operator's) failed; the operator's answer text.
