@@ -586,3 +586,46 @@ fn ha_reload_mixed() {
     let pair = HaPair::start(HaSpec::pair("load-balancing"), [K, W], dir.path());
     scenario_reload(&pair, true);
 }
+
+/// `ha-sync` while the partner is down (killed): answered at once with result 1 and Kea
+/// 2.2's text (its HTTP client's error), and the server keeps answering commands.
+fn scenario_ha_sync_partner_down(pair: &mut HaPair) {
+    pair.wait_formed();
+    pair.peers[0].kill();
+    let (code, body) = pair.peers[1].command(&ha_sync_body(
+        r#", "arguments": { "server-name": "server1" }"#,
+    ));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"[ { "result": 1, "text": "Connection refused" } ]"#),
+        "{}: ha-sync to a dead partner",
+        pair.describe()
+    );
+    let (code, body) =
+        pair.peers[1].command(r#"{ "command": "status-get", "service": [ "dhcp4" ] }"#);
+    assert!(code == 200 && body.contains(r#""result": 0"#), "{body}");
+}
+
+#[test]
+fn ha_sync_partner_down_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hacmd-syncdown-kea");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea; 2],
+        dir.path(),
+    );
+    scenario_ha_sync_partner_down(&mut pair);
+}
+
+#[test]
+fn ha_sync_partner_down_wrend() {
+    require_root();
+    let dir = TestDir::new("hacmd-syncdown-wrend");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea, PeerKind::Wrend],
+        dir.path(),
+    );
+    scenario_ha_sync_partner_down(&mut pair);
+}

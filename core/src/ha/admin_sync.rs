@@ -137,6 +137,9 @@ pub fn disable_period(requested: Option<u32>) -> Option<u64> {
 pub enum SyncFailure {
     /// The partner could not be reached or did not answer within `sync-timeout`.
     Unreachable,
+    /// The partner's port refused the connection: Kea 2.2 answers with its HTTP client's
+    /// error text, `Connection refused` (checked on a Kea pair with the partner killed).
+    ConnectionRefused,
     /// The partner refused `dhcp-disable`.
     DisableRefused,
     /// A `lease4-get-page` answer was not a lease page.
@@ -153,6 +156,7 @@ impl SyncFailure {
     /// The operator's answer text.
     pub fn text(self) -> &'static str {
         match self {
+            SyncFailure::ConnectionRefused => "Connection refused",
             SyncFailure::Unreachable => {
                 "lease database synchronization failed: the partner did not answer within sync-timeout"
             }

@@ -854,7 +854,13 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now, SyncFailure::Unreachable);
+                let why = match f {
+                    client::Failure::Connect(e) if e.contains("Connection refused") => {
+                        SyncFailure::ConnectionRefused
+                    }
+                    _ => SyncFailure::Unreachable,
+                };
+                self.sync_failed(now, why);
             }
             return;
         }
