@@ -146,6 +146,26 @@ fn scenario_ha_sync(pair: &HaPair) {
     );
     // The pair is still formed: the partner's dhcp-disable was lifted.
     pair.wait_formed();
+    // On the wire (Kea 2.2, seen on the Kea pair): the HTTP ha-sync's dhcp-disable
+    // carried max-period 30, the one without max-period none (the start-up sync's
+    // carries sync-timeout / 1000).
+    let mut disables = Vec::new();
+    let seen = wren_tests::wait_for(Duration::from_secs(10), || {
+        disables = pair
+            .peer_messages()
+            .into_iter()
+            .filter(|m| m.is_request() && m.command().as_deref() == Some("dhcp-disable"))
+            .map(|m| m.body)
+            .collect::<Vec<_>>();
+        (disables.iter().any(|b| b.contains(r#""max-period": 30"#))
+            && disables.iter().any(|b| !b.contains("max-period")))
+        .then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "{}: dhcp-disable bodies: {disables:#?}",
+        pair.describe()
+    );
 }
 
 fn run(kinds: [PeerKind; 2], name: &str) {
@@ -565,4 +585,47 @@ fn ha_reload_mixed() {
     let dir = TestDir::new("hac-reload-kw");
     let pair = HaPair::start(HaSpec::pair("load-balancing"), [K, W], dir.path());
     scenario_reload(&pair, true);
+}
+
+/// `ha-sync` while the partner is down (killed): answered at once with result 1 and Kea
+/// 2.2's text (its HTTP client's error), and the server keeps answering commands.
+fn scenario_ha_sync_partner_down(pair: &mut HaPair) {
+    pair.wait_formed();
+    pair.peers[0].kill();
+    let (code, body) = pair.peers[1].command(&ha_sync_body(
+        r#", "arguments": { "server-name": "server1" }"#,
+    ));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"[ { "result": 1, "text": "Connection refused" } ]"#),
+        "{}: ha-sync to a dead partner",
+        pair.describe()
+    );
+    let (code, body) =
+        pair.peers[1].command(r#"{ "command": "status-get", "service": [ "dhcp4" ] }"#);
+    assert!(code == 200 && body.contains(r#""result": 0"#), "{body}");
+}
+
+#[test]
+fn ha_sync_partner_down_kea_reference() {
+    require_root();
+    let dir = TestDir::new("hacmd-syncdown-kea");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea; 2],
+        dir.path(),
+    );
+    scenario_ha_sync_partner_down(&mut pair);
+}
+
+#[test]
+fn ha_sync_partner_down_wrend() {
+    require_root();
+    let dir = TestDir::new("hacmd-syncdown-wrend");
+    let mut pair = HaPair::start(
+        HaSpec::pair("load-balancing"),
+        [PeerKind::Kea, PeerKind::Wrend],
+        dir.path(),
+    );
+    scenario_ha_sync_partner_down(&mut pair);
 }

@@ -123,13 +123,13 @@ pub fn parse_ha_sync<'t>(
     })
 }
 
-/// The partner's `dhcp-disable` `max-period`: the operator's, else `sync-timeout` in
-/// seconds (Kea's `synchronize()` with `max_period` 0 uses the sync timeout).
-pub fn disable_period(cfg: &HaConfig<'_, '_>, requested: Option<u32>) -> u64 {
-    match requested {
-        Some(secs) if secs > 0 => u64::from(secs),
-        _ => super::commands::sync_max_period(cfg),
-    }
+/// The partner's `dhcp-disable` `max-period` for an operator's `ha-sync`: the operator's,
+/// else none. Kea 2.2's `CommandCreator::createDHCPDisable` leaves `max-period` out when
+/// the command gave none (seen on the wire between two kea-dhcp4 2.2.0: the `ha-sync`
+/// without `max-period` sends `{ "arguments": { "origin": "ha-partner" }, "command":
+/// "dhcp-disable", … }`); only the state machine's sync uses `sync-timeout`.
+pub fn disable_period(requested: Option<u32>) -> Option<u64> {
+    requested.filter(|&s| s > 0).map(u64::from)
 }
 
 /// Why a sync (the state machine's or an operator's) failed; the operator's answer text.
@@ -137,6 +137,9 @@ pub fn disable_period(cfg: &HaConfig<'_, '_>, requested: Option<u32>) -> u64 {
 pub enum SyncFailure {
     /// The partner could not be reached or did not answer within `sync-timeout`.
     Unreachable,
+    /// The partner's port refused the connection: Kea 2.2 answers with its HTTP client's
+    /// error text, `Connection refused` (checked on a Kea pair with the partner killed).
+    ConnectionRefused,
     /// The partner refused `dhcp-disable`.
     DisableRefused,
     /// A `lease4-get-page` answer was not a lease page.
@@ -153,6 +156,7 @@ impl SyncFailure {
     /// The operator's answer text.
     pub fn text(self) -> &'static str {
         match self {
+            SyncFailure::ConnectionRefused => "Connection refused",
             SyncFailure::Unreachable => {
                 "lease database synchronization failed: the partner did not answer within sync-timeout"
             }

@@ -66,11 +66,23 @@ pub fn heartbeat_request(buf: &mut [u8]) -> Result<usize, BufferFull> {
 /// `dhcp-disable` sent to the partner before each sync page; `max_period_secs` =
 /// sync-timeout / 1000, at least 1 ([`sync_max_period`]).
 pub fn dhcp_disable_request(buf: &mut [u8], max_period_secs: u64) -> Result<usize, BufferFull> {
+    dhcp_disable_request_for(buf, Some(max_period_secs))
+}
+
+/// `dhcp-disable` with an optional `max-period`: an operator's `ha-sync` without
+/// `max-period` sends none (Kea 2.2), so the partner stays disabled until
+/// `ha-sync-complete-notify`/`dhcp-enable`.
+pub fn dhcp_disable_request_for(
+    buf: &mut [u8],
+    max_period_secs: Option<u64>,
+) -> Result<usize, BufferFull> {
     let mut w = JsonOut::new(buf);
     w.begin_object()?;
     w.key("arguments")?;
     w.begin_object()?;
-    w.field_u64("max-period", max_period_secs)?;
+    if let Some(p) = max_period_secs {
+        w.field_u64("max-period", p)?;
+    }
     w.field_str("origin", "ha-partner")?;
     w.end_object()?;
     tail(&mut w, "dhcp-disable")?;

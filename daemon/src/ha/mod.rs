@@ -188,7 +188,7 @@ pub struct HaRuntime {
     /// The state machine waits for the running sync (`on_sync_done`).
     sync_for_machine: bool,
     /// The partner's `dhcp-disable` `max-period` of the running sync.
-    sync_period: u64,
+    sync_period: Option<u64>,
     /// The running sync's `dhcp-disable` was accepted (re-enable it if the sync fails).
     partner_disabled: bool,
     /// The operator's `ha-sync`.
@@ -395,7 +395,7 @@ impl HaRuntime {
             next_ticket: 1,
             sync_running: false,
             sync_for_machine: false,
-            sync_period: commands::sync_max_period(cfg),
+            sync_period: Some(commands::sync_max_period(cfg)),
             partner_disabled: false,
             admin_sync: AdminSync::Idle,
             scope_classes: [0, 1].map(|i| -> &'static [u8] {
@@ -646,7 +646,7 @@ impl HaRuntime {
             Action::Synchronize => {
                 self.sync_for_machine = true;
                 if !self.sync_running {
-                    self.begin_sync(commands::sync_max_period(self.svc.config()));
+                    self.begin_sync(Some(commands::sync_max_period(self.svc.config())));
                 }
             }
             Action::SendBacklog => {
@@ -688,7 +688,7 @@ impl HaRuntime {
 
     /// Starts the sync exchange (kea-ha.md §6) with the partner's `dhcp-disable` for
     /// `period` seconds.
-    fn begin_sync(&mut self, period: u64) {
+    fn begin_sync(&mut self, period: Option<u64>) {
         self.sync_leases = 0;
         self.sync_running = true;
         self.sync_period = period;
@@ -714,10 +714,7 @@ impl HaRuntime {
         let ticket = self.ticket();
         self.admin_sync = AdminSync::Running(ticket);
         if !self.sync_running {
-            self.begin_sync(admin_sync::disable_period(
-                self.svc.config(),
-                request.max_period_secs,
-            ));
+            self.begin_sync(admin_sync::disable_period(request.max_period_secs));
         }
         Ok(ticket)
     }
@@ -763,7 +760,7 @@ impl HaRuntime {
             let written = match tag {
                 Tag::Heartbeat => commands::heartbeat_request(&mut self.body),
                 Tag::SyncDisable { .. } => {
-                    commands::dhcp_disable_request(&mut self.body, self.sync_period)
+                    commands::dhcp_disable_request_for(&mut self.body, self.sync_period)
                 }
                 Tag::SyncPage { from } => {
                     commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
@@ -857,7 +854,13 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now, SyncFailure::Unreachable);
+                let why = match f {
+                    client::Failure::Connect(e) if e.contains("Connection refused") => {
+                        SyncFailure::ConnectionRefused
+                    }
+                    _ => SyncFailure::Unreachable,
+                };
+                self.sync_failed(now, why);
             }
             return;
         }

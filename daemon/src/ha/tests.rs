@@ -451,7 +451,7 @@ fn an_operator_sync_runs_the_sync_exchange_and_is_answered_once() {
     to_load_balancing(&mut rt);
     assert_eq!(rt.start_admin_sync(&ha_sync_request(Some(30))), Ok(1));
     assert_eq!(rt.outbox.front(), Some(&Tag::SyncDisable { from: None }));
-    assert_eq!(rt.sync_period, 30);
+    assert_eq!(rt.sync_period, Some(30));
     // One at a time, as Kea's synchronous command.
     assert_eq!(
         rt.start_admin_sync(&ha_sync_request(None)),
@@ -466,9 +466,9 @@ fn an_operator_sync_runs_the_sync_exchange_and_is_answered_once() {
     assert_eq!(rt.take_answer(), None);
     // The state machine did not ask for this sync: it stays in load-balancing.
     assert_eq!(rt.service().state(), HaState::LoadBalancing);
-    // Without max-period the partner is disabled for sync-timeout (default 60 s).
+    // Without max-period the partner's dhcp-disable carries none (Kea 2.2).
     rt.start_admin_sync(&ha_sync_request(None)).unwrap();
-    assert_eq!(rt.sync_period, 60);
+    assert_eq!(rt.sync_period, None);
 }
 
 #[test]
@@ -497,7 +497,7 @@ fn an_operator_sync_joins_the_state_machine_sync_already_running() {
     rt.start_admin_sync(&ha_sync_request(Some(9))).unwrap();
     // No second exchange, the running one's period.
     assert_eq!(rt.outbox.len(), 1);
-    assert_ne!(rt.sync_period, 9);
+    assert_eq!(rt.sync_period, Some(60));
     rt.sync_succeeded(3);
     assert!(!rt.sync_for_machine);
     assert_eq!(rt.take_answer().map(|a| a.1), Some(0));

@@ -304,3 +304,21 @@ fn answers_and_lease_pages() {
     let cfg = parse_ha_parameters(SEED, &mut peers).unwrap();
     assert_eq!(sync_max_period(&cfg), 60);
 }
+
+/// An operator's `ha-sync` without `max-period`: the partner's `dhcp-disable` carries none
+/// (as Kea 2.2's, seen on the wire).
+#[test]
+fn dhcp_disable_without_max_period() {
+    let mut b = [0u8; 256];
+    let n = dhcp_disable_request_for(&mut b, None).unwrap();
+    assert_eq!(
+        text(&b, n),
+        r#"{ "arguments": { "origin": "ha-partner" }, "command": "dhcp-disable", "service": [ "dhcp4" ] }"#
+    );
+    let n = dhcp_disable_request_for(&mut b, Some(30)).unwrap();
+    assert_eq!(
+        text(&b, n),
+        r#"{ "arguments": { "max-period": 30, "origin": "ha-partner" }, "command": "dhcp-disable", "service": [ "dhcp4" ] }"#
+    );
+    assert!(dhcp_disable_request_for(&mut b[..20], None).is_err());
+}
