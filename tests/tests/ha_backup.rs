@@ -19,7 +19,7 @@ use std::time::Duration;
 use wren_tests::clients::ClientKind;
 use wren_tests::ha::{HaSpec, PeerKind};
 use wren_tests::ha_checks::{
-    active_leases, admin_command, assert_no_double_allocation, load_and_capture, lb_owner,
+    active_leases, admin_command, assert_no_double_allocation, lb_owner, load_and_capture,
     mac_in_bucket, real_client, HaPair,
 };
 use wren_tests::{require_root, TestDir};
@@ -123,6 +123,17 @@ fn scenario_passive_backup(group: &mut HaPair, mac_base: &str, seed: u16) {
     let mac = mac_in_bucket(ClientKind::Udhcpc, 1, seed);
     let (mut client, _m, lease) = real_client(group, ClientKind::Udhcpc, &mac);
     assert_eq!(lease.server_id, Some(primary));
+    if group.spec.wait_backup_ack {
+        // The ACK left only after the backup acknowledged the lease: it is there already,
+        // without waiting.
+        let (result, body) = lease4_get(group, 1, lease.address);
+        assert!(
+            result == Some(0) && body.contains(&mac),
+            "{}: bound with wait-backup-ack but lease4-get {} on the backup: {body}",
+            describe(group),
+            lease.address
+        );
+    }
     let n = assert_backup_has_every_lease(group, &[0], 1);
     assert!(n >= 21, "{}: {n} leases on the primary", describe(group));
     let (result, body) = lease4_get(group, 1, lease.address);
@@ -204,16 +215,17 @@ fn scenario_backup_down(group: &mut HaPair, mac_base: &str) {
             group.logs()
         );
     }
-    assert_eq!(
-        group.peers[0].ha_state().as_deref(),
-        Some("passive-backup")
-    );
+    assert_eq!(group.peers[0].ha_state().as_deref(), Some("passive-backup"));
 }
 
 fn passive(kinds: [PeerKind; 2], name: &str, mac_base: &str, seed: u16) {
+    passive_with(kinds, false, name, mac_base, seed)
+}
+
+fn passive_with(kinds: [PeerKind; 2], wait: bool, name: &str, mac_base: &str, seed: u16) {
     require_root();
     let dir = TestDir::new(name);
-    let mut group = HaPair::start_group(HaSpec::passive_backup(false), &kinds, dir.path());
+    let mut group = HaPair::start_group(HaSpec::passive_backup(wait), &kinds, dir.path());
     scenario_passive_backup(&mut group, mac_base, seed);
 }
 
@@ -257,6 +269,39 @@ fn ha_backup_kea_primary_wrend_backup() {
     );
 }
 
+#[test]
+fn ha_backup_kea_reference_passive_backup_wait_ack() {
+    passive_with(
+        [PeerKind::Kea, PeerKind::Kea],
+        true,
+        "hab-kea-pbw",
+        "02:00:00:64:00:00",
+        0x200,
+    );
+}
+
+#[test]
+fn ha_backup_wrend_primary_wrend_backup_wait_ack() {
+    passive_with(
+        [PeerKind::Wrend, PeerKind::Wrend],
+        true,
+        "hab-ww-pbw",
+        "02:00:00:64:00:00",
+        0x200,
+    );
+}
+
+#[test]
+fn ha_backup_wrend_primary_kea_backup_wait_ack() {
+    passive_with(
+        [PeerKind::Wrend, PeerKind::Kea],
+        true,
+        "hab-wk-pbw",
+        "02:00:00:64:00:00",
+        0x200,
+    );
+}
+
 fn lb_with_backup(kinds: [PeerKind; 3], name: &str) {
     require_root();
     let dir = TestDir::new(name);
@@ -277,7 +322,10 @@ fn ha_backup_wrend_load_balancing_with_wrend_backup() {
 
 #[test]
 fn ha_backup_kea_load_balancing_with_wrend_backup() {
-    lb_with_backup([PeerKind::Kea, PeerKind::Kea, PeerKind::Wrend], "hab-kkw-lb");
+    lb_with_backup(
+        [PeerKind::Kea, PeerKind::Kea, PeerKind::Wrend],
+        "hab-kkw-lb",
+    );
 }
 
 fn backup_down(kinds: [PeerKind; 2], wait: bool, name: &str) {
