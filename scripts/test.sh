@@ -38,7 +38,7 @@ step cargo build -p wren-core --target x86_64-unknown-none
 step scripts/freebsd-checks.sh
 # the binaries the e2e tests run (wrend; wren-loadgen for tests/tests/storm.rs)
 step cargo build -p wrend -p wren-loadgen
-# the static build (musl: no libc.so/ld.so mapped; README "Memory and start-up") still builds
+# the static build (musl: no libc.so/ld.so mapped; what tests/bench/run.sh measures) still builds
 step cargo build -p wrend --target x86_64-unknown-linux-musl
 step cargo test --workspace --exclude wren-tests
 # cargo-fuzz targets (fuzz/README.md), each for WREN_FUZZ_SECONDS (default 20): a crash,

@@ -2,8 +2,9 @@
 //! the engine's [`Outcome`]s and the control commands' lease changes, read by the
 //! `statistic-*` commands and exported as Prometheus text for `GET /metrics`.
 //!
-//! Kea keeps up to 20 timestamped samples per statistic; wren keeps the current value and
-//! the time it last changed (one sample), which is what `statistic-get` users read.
+//! Every change adds a timestamped sample, kept as Kea 2.2 keeps them (up to 20 per
+//! statistic by default, `statistic-sample-count-set` / `-age-set` change it) in the
+//! caller's [`History`] storage ([`history`] explains the bound).
 //!
 //! Counting rules (§6.1): `pkt4-received` counts every datagram; a parse failure adds
 //! `pkt4-parse-failed` and `pkt4-receive-drop`; a packet dropped by the server's checks adds
@@ -18,6 +19,9 @@ use crate::config::Config;
 use crate::lease::{LeaseRecord, LeaseState, LeaseTable};
 use crate::server::{DropReason, Event, MessageType, Outcome};
 use crate::time::Timestamp;
+
+pub mod history;
+pub use history::{History, SampleLimit, SampleRing, StoredSample, DEFAULT_SAMPLE_COUNT};
 
 macro_rules! names {
     ($(#[$m:meta])* $enum:ident, $all:ident, $( $variant:ident = $name:literal, )*) => {
@@ -93,6 +97,26 @@ names! {
 }
 
 const GLOBAL_COUNT: usize = GlobalStat::ALL.len();
+
+impl SubnetStat {
+    /// The per-subnet statistics Kea 2.2 creates only when an allocation fails in the
+    /// subnet (the other seven exist from the configuration on).
+    pub const CREATED_ON_FAILURE: [SubnetStat; 5] = [
+        SubnetStat::V4AllocationFail,
+        SubnetStat::V4AllocationFailClasses,
+        SubnetStat::V4AllocationFailNoPools,
+        SubnetStat::V4AllocationFailSharedNetwork,
+        SubnetStat::V4AllocationFailSubnet,
+    ];
+}
+
+/// The history slot of statistic `stat` of the subnet at `index` (by id) of the configured
+/// subnets: after the globals' slots.
+fn subnet_slot(index: usize, stat: SubnetStat) -> usize {
+    GLOBAL_COUNT
+        .saturating_add(index.saturating_mul(SUBNET_STAT_COUNT))
+        .saturating_add(stat.index())
+}
 /// Statistics per subnet.
 pub const SUBNET_STAT_COUNT: usize = SubnetStat::ALL.len();
 
@@ -223,6 +247,11 @@ pub struct Stats<'a> {
     subnets: &'a mut [SubnetStats],
     used: usize,
     drops: [u64; DROP_LABELS.len()],
+    history: History<'a>,
+    /// The limit statistics start with (`statistic-sample-*-set-all` change it).
+    default_limit: SampleLimit,
+    /// [`Stats::configure`] ran once (Kea creates `declined-addresses` then).
+    configured: bool,
 }
 
 impl<'a> Stats<'a> {
@@ -232,25 +261,54 @@ impl<'a> Stats<'a> {
         subnets.saturating_mul(2)
     }
 
-    /// Statistics with room for `storage.len()` subnets, all global counters at 0.
+    /// [`SampleRing`]s a [`History`] needs for a config of `subnets` subnets: one per
+    /// statistic (26 global, 12 per subnet). Give it `depth` times as many
+    /// [`StoredSample`]s to keep `depth` samples per statistic.
+    pub const fn history_slots(subnets: usize) -> usize {
+        GLOBAL_COUNT.saturating_add(subnets.saturating_mul(SUBNET_STAT_COUNT))
+    }
+
+    /// Statistics with room for `storage.len()` subnets, all global counters at 0, each
+    /// showing its current value only (no history).
     pub fn new(storage: &'a mut [SubnetStats], now: Timestamp) -> Self {
+        Self::with_history(storage, History::none(), now)
+    }
+
+    /// Statistics keeping up to [`History::depth`] samples each (for the subnets
+    /// [`History::slots`] has room for; the others show their current value only).
+    pub fn with_history(
+        storage: &'a mut [SubnetStats],
+        history: History<'a>,
+        now: Timestamp,
+    ) -> Self {
         let zero = Sample {
             value: 0,
             at: now,
             removed: false,
         };
-        Stats {
+        let mut stats = Stats {
             global: [zero; GLOBAL_COUNT],
             subnets: storage,
             used: 0,
             drops: [0; DROP_LABELS.len()],
+            history,
+            default_limit: SampleLimit::default(),
+            configured: false,
+        };
+        for g in GlobalStat::ALL {
+            stats.history.restart(g.index(), stats.default_limit);
+            stats.history.push(g.index(), 0, now.0);
         }
+        stats
     }
 
     /// Follows a (new) config: one entry per subnet (sorted by id), `total-addresses` from
     /// the pools, `assigned-addresses` and `declined-addresses` recounted from the lease
     /// table (as Kea does at startup and reconfiguration). Counters of subnets that keep
-    /// their id keep their values.
+    /// their id keep their values. Each subnet statistic's history starts again from its
+    /// current value with the default limit (Kea removes and recreates them).
+    /// The `v4-allocation-fail*` statistics of a new subnet do not exist until counted
+    /// (Kea 2.2 creates seven per subnet at configuration, checked with `statistic-get-all`).
     pub fn configure(
         &mut self,
         config: &Config<'_>,
@@ -270,6 +328,11 @@ impl<'a> Stats<'a> {
             0
         };
         let mut fresh = 0;
+        let at_now = |value| Sample {
+            value,
+            at: now,
+            removed: false,
+        };
         for s in config.subnets {
             let total: u64 = config.pools_of(s).iter().map(|p| p.size()).sum();
             let old = self
@@ -278,28 +341,29 @@ impl<'a> Stats<'a> {
                 .and_then(|o| o.binary_search_by_key(&s.id, |e| e.id).ok())
                 .and_then(|i| self.subnets.get(i))
                 .copied();
-            let mut entry = old.unwrap_or(SubnetStats {
-                id: s.id,
-                prefix: (s.prefix.address, s.prefix.len),
-                samples: [Sample {
-                    value: 0,
-                    at: now,
-                    removed: false,
-                }; SUBNET_STAT_COUNT],
+            let mut entry = old.unwrap_or_else(|| {
+                let mut e = SubnetStats {
+                    id: s.id,
+                    prefix: (s.prefix.address, s.prefix.len),
+                    samples: [at_now(0); SUBNET_STAT_COUNT],
+                };
+                for stat in SubnetStat::CREATED_ON_FAILURE {
+                    if let Some(x) = e.samples.get_mut(stat.index()) {
+                        x.removed = true;
+                    }
+                }
+                e
             });
             entry.prefix = (s.prefix.address, s.prefix.len);
-            let set = |e: &mut SubnetStats, stat: SubnetStat, v: i64| {
-                if let Some(x) = e.samples.get_mut(stat.index()) {
-                    *x = Sample {
-                        value: v,
-                        at: now,
-                        removed: false,
-                    };
+            for (stat, v) in [
+                (SubnetStat::TotalAddresses, total as i64),
+                (SubnetStat::AssignedAddresses, 0),
+                (SubnetStat::DeclinedAddresses, 0),
+            ] {
+                if let Some(x) = entry.samples.get_mut(stat.index()) {
+                    *x = at_now(v);
                 }
-            };
-            set(&mut entry, SubnetStat::TotalAddresses, total as i64);
-            set(&mut entry, SubnetStat::AssignedAddresses, 0);
-            set(&mut entry, SubnetStat::DeclinedAddresses, 0);
+            }
             // Entries are written after the old ones so lookups above still see them.
             if let Some(slot) = self.subnets.get_mut(old_used + fresh) {
                 *slot = entry;
@@ -314,24 +378,48 @@ impl<'a> Stats<'a> {
         if let Some(used) = self.subnets.get_mut(..fresh) {
             used.sort_unstable_by_key(|e| e.id);
         }
+        // Recount without a sample per lease (Kea sets each count once).
         let mut declined = 0i64;
         for (_, lease) in leases.iter() {
-            match lease.state {
-                LeaseState::Default => {
-                    self.add_subnet(lease.subnet_id, SubnetStat::AssignedAddresses, 1, now)
-                }
+            let stat = match lease.state {
+                LeaseState::Default => SubnetStat::AssignedAddresses,
                 LeaseState::Declined => {
                     declined += 1;
-                    self.add_subnet(lease.subnet_id, SubnetStat::DeclinedAddresses, 1, now)
+                    SubnetStat::DeclinedAddresses
                 }
-                LeaseState::ExpiredReclaimed => {}
+                LeaseState::ExpiredReclaimed => continue,
+            };
+            if let Some(x) = self
+                .subnet_mut(lease.subnet_id)
+                .and_then(|e| e.samples.get_mut(stat.index()))
+            {
+                x.value = x.value.saturating_add(1);
             }
         }
-        self.set(
-            StatName::Global(GlobalStat::DeclinedAddresses),
-            declined,
-            now,
-        );
+        for i in 0..fresh {
+            for stat in SubnetStat::ALL {
+                let slot = subnet_slot(i, *stat);
+                self.history.restart(slot, self.default_limit);
+                let current = self
+                    .subnets
+                    .get(i)
+                    .and_then(|e| e.samples.get(stat.index()))
+                    .filter(|x| !x.removed);
+                if let Some(x) = current {
+                    self.history.push(slot, x.value, x.at.0);
+                }
+            }
+        }
+        // Kea's recount sets `declined-addresses` (a sample at each configuration); the
+        // first one creates it, so it has no earlier sample.
+        let declined_name = StatName::Global(GlobalStat::DeclinedAddresses);
+        if !self.configured {
+            if let Some(slot) = self.slot(declined_name) {
+                self.history.clear(slot);
+            }
+            self.configured = true;
+        }
+        self.set(declined_name, declined, now);
         Ok(())
     }
 
@@ -340,10 +428,21 @@ impl<'a> Stats<'a> {
         self.subnets.get(..self.used).unwrap_or(&[])
     }
 
+    fn subnet_index(&self, id: u32) -> Option<usize> {
+        self.subnets().binary_search_by_key(&id, |e| e.id).ok()
+    }
+
     fn subnet_mut(&mut self, id: u32) -> Option<&mut SubnetStats> {
-        let used = self.subnets.get_mut(..self.used)?;
-        let i = used.binary_search_by_key(&id, |e| e.id).ok()?;
-        used.get_mut(i)
+        let i = self.subnet_index(id)?;
+        self.subnets.get_mut(i)
+    }
+
+    /// The statistic's slot in the history.
+    fn slot(&self, name: StatName) -> Option<usize> {
+        match name {
+            StatName::Global(g) => Some(g.index()),
+            StatName::Subnet { id, stat } => Some(subnet_slot(self.subnet_index(id)?, stat)),
+        }
     }
 
     fn sample_mut(&mut self, name: StatName) -> Option<&mut Sample> {
@@ -359,34 +458,59 @@ impl<'a> Stats<'a> {
             StatName::Global(g) => self.global.get(g.index()),
             StatName::Subnet { id, stat } => {
                 let used = self.subnets();
-                let i = used.binary_search_by_key(&id, |e| e.id).ok()?;
-                used.get(i)?.samples.get(stat.index())
+                used.get(self.subnet_index(id)?)?.samples.get(stat.index())
             }
         }?;
         (!s.removed).then_some(*s)
     }
 
+    /// A statistic's kept samples, newest first (`statistic-get`); empty if it does not
+    /// exist. Without history storage for it, its current value alone.
+    pub fn samples(&self, name: StatName) -> impl Iterator<Item = Sample> + '_ {
+        let current = self.get(name);
+        let slot = current.and(self.slot(name));
+        let kept = slot.map_or(0, |s| self.history.samples(s).count());
+        let fallback = current.filter(|_| kept == 0);
+        slot.into_iter()
+            .flat_map(|s| self.history.samples(s))
+            .map(|s| Sample {
+                value: s.value(),
+                at: Timestamp(s.at()),
+                removed: false,
+            })
+            .chain(fallback)
+    }
+
+    /// Writes a statistic's new value (recreating a removed one with the default limit)
+    /// and records the sample.
+    fn write(&mut self, name: StatName, value: impl FnOnce(i64) -> i64, now: Timestamp) {
+        let Some(slot) = self.slot(name) else {
+            return;
+        };
+        let Some(s) = self.sample_mut(name) else {
+            return;
+        };
+        let recreated = s.removed;
+        let v = value(if s.removed { 0 } else { s.value });
+        *s = Sample {
+            value: v,
+            at: now,
+            removed: false,
+        };
+        if recreated {
+            self.history.restart(slot, self.default_limit);
+        }
+        self.history.push(slot, v, now.0);
+    }
+
     /// Adds `delta` (recreating a removed statistic).
     pub fn add(&mut self, name: StatName, delta: i64, now: Timestamp) {
-        if let Some(s) = self.sample_mut(name) {
-            let base = if s.removed { 0 } else { s.value };
-            *s = Sample {
-                value: base.saturating_add(delta),
-                at: now,
-                removed: false,
-            };
-        }
+        self.write(name, |v| v.saturating_add(delta), now);
     }
 
     /// Sets a value.
     pub fn set(&mut self, name: StatName, value: i64, now: Timestamp) {
-        if let Some(s) = self.sample_mut(name) {
-            *s = Sample {
-                value,
-                at: now,
-                removed: false,
-            };
-        }
+        self.write(name, |_| value, now);
     }
 
     fn add_global(&mut self, g: GlobalStat, delta: i64, now: Timestamp) {
@@ -397,10 +521,14 @@ impl<'a> Stats<'a> {
         self.add(StatName::Subnet { id, stat }, delta, now);
     }
 
-    /// `statistic-reset`: value back to 0. False if there is no such statistic.
+    /// `statistic-reset`: value back to 0, earlier samples forgotten (Kea:
+    /// `Observation::reset`), limit kept. False if there is no such statistic.
     pub fn reset(&mut self, name: StatName, now: Timestamp) -> bool {
         if self.get(name).is_none() {
             return false;
+        }
+        if let Some(slot) = self.slot(name) {
+            self.history.clear(slot);
         }
         self.set(name, 0, now);
         true
@@ -414,48 +542,90 @@ impl<'a> Stats<'a> {
         if let Some(s) = self.sample_mut(name) {
             s.removed = true;
         }
+        if let Some(slot) = self.slot(name) {
+            self.history.restart(slot, self.default_limit);
+        }
         true
+    }
+
+    /// Every statistic's name, existing or not, in `statistic-get-all` order.
+    fn all_names(&self) -> impl Iterator<Item = StatName> + '_ {
+        let before = GlobalStat::ALL.iter().take_while(|g| g.name() < "subnet[");
+        let after = GlobalStat::ALL.iter().skip_while(|g| g.name() < "subnet[");
+        before
+            .map(|g| StatName::Global(*g))
+            .chain(self.subnets().iter().flat_map(|e| {
+                SubnetStat::ALL
+                    .iter()
+                    .map(move |s| StatName::Subnet { id: e.id, stat: *s })
+            }))
+            .chain(after.map(|g| StatName::Global(*g)))
     }
 
     /// `statistic-reset-all`: every statistic that exists back to 0.
     pub fn reset_all(&mut self, now: Timestamp) {
-        for s in self.global.iter_mut().filter(|s| !s.removed) {
-            *s = Sample {
-                value: 0,
-                at: now,
-                removed: false,
-            };
-        }
-        let used = self.used;
-        for e in self.subnets.iter_mut().take(used) {
-            for s in e.samples.iter_mut().filter(|s| !s.removed) {
-                *s = Sample {
-                    value: 0,
-                    at: now,
-                    removed: false,
-                };
+        for i in 0..GLOBAL_COUNT.saturating_add(self.used.saturating_mul(SUBNET_STAT_COUNT)) {
+            if let Some(name) = self.name_of_slot(i) {
+                self.reset(name, now);
             }
         }
     }
 
+    /// `statistic-remove-all`: every statistic removed (the next change recreates it).
+    pub fn remove_all(&mut self) {
+        for i in 0..GLOBAL_COUNT.saturating_add(self.used.saturating_mul(SUBNET_STAT_COUNT)) {
+            if let Some(name) = self.name_of_slot(i) {
+                self.remove(name);
+            }
+        }
+    }
+
+    fn name_of_slot(&self, slot: usize) -> Option<StatName> {
+        if let Some(g) = GlobalStat::ALL.get(slot) {
+            return Some(StatName::Global(*g));
+        }
+        let rest = slot.checked_sub(GLOBAL_COUNT)?;
+        let e = self.subnets().get(rest / SUBNET_STAT_COUNT)?;
+        let stat = *SubnetStat::ALL.get(rest % SUBNET_STAT_COUNT)?;
+        Some(StatName::Subnet { id: e.id, stat })
+    }
+
+    /// `statistic-sample-count-set` / `-age-set`: the statistic's new limit (its oldest
+    /// samples beyond it go at once). False if there is no such statistic.
+    pub fn set_limit(&mut self, name: StatName, limit: SampleLimit) -> bool {
+        if self.get(name).is_none() {
+            return false;
+        }
+        if let Some(slot) = self.slot(name) {
+            self.history.set_limit(slot, limit);
+        }
+        true
+    }
+
+    /// `statistic-sample-count-set-all` / `-age-set-all`: every statistic's limit, and the
+    /// one statistics created later start with.
+    pub fn set_limit_all(&mut self, limit: SampleLimit) {
+        self.default_limit = limit;
+        for slot in 0..self.history.slots() {
+            self.history.set_limit(slot, limit);
+        }
+    }
+
+    /// A statistic's limit (`None` if it does not exist).
+    pub fn limit(&self, name: StatName) -> Option<SampleLimit> {
+        self.get(name)?;
+        Some(
+            self.slot(name)
+                .and_then(|s| self.history.limit(s))
+                .unwrap_or(self.default_limit),
+        )
+    }
+
     /// Every existing statistic in `statistic-get-all` order: globals alphabetically, with
-    /// the per-subnet ones (by id) where Kea's sort puts `subnet[…]`.
+    /// the per-subnet ones (by id) where Kea's sort puts `subnet[…]`. The sample is the
+    /// current one ([`Stats::samples`] lists the kept ones).
     pub fn iter(&self) -> impl Iterator<Item = (StatName, Sample)> + '_ {
-        let before = GlobalStat::ALL.iter().take_while(|g| g.name() < "subnet[");
-        let after = GlobalStat::ALL.iter().skip_while(|g| g.name() < "subnet[");
-        let global = |g: &GlobalStat| (StatName::Global(*g), self.global.get(g.index()).copied());
-        before
-            .map(global)
-            .chain(self.subnets().iter().flat_map(|e| {
-                SubnetStat::ALL.iter().map(move |s| {
-                    (
-                        StatName::Subnet { id: e.id, stat: *s },
-                        e.samples.get(s.index()).copied(),
-                    )
-                })
-            }))
-            .chain(after.map(global))
-            .filter_map(|(n, s)| s.filter(|s| !s.removed).map(|s| (n, s)))
+        self.all_names().filter_map(|n| self.get(n).map(|s| (n, s)))
     }
 
     /// Counts one handled query from the engine's outcome; `query` is the UDP payload it

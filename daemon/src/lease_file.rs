@@ -1170,6 +1170,10 @@ impl Journal for LeaseFile {
         self.dir.is_some().then_some(self.timing)
     }
 
+    fn batch_pending(&self) -> bool {
+        self.batch_len > 0 && self.dir.is_some()
+    }
+
     fn compact(&mut self, leases: &mut dyn Iterator<Item = LeaseRecord<'_>>) -> io::Result<()> {
         match LeaseFile::compact(self, leases) {
             Ok(_) => Ok(()),

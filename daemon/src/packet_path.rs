@@ -144,6 +144,12 @@ pub trait Journal: LeaseSink {
     /// Writes the appended records and syncs them. Nothing appended: nothing to do.
     fn sync_batch(&mut self) -> io::Result<()>;
 
+    /// Whether the next [`Self::sync_batch`] has records to write and sync (the event loop
+    /// paces its commits by the syncs that really reach the disk). The default: never.
+    fn batch_pending(&self) -> bool {
+        false
+    }
+
     /// [control API] The sync times so far (`/metrics`); `None` when nothing is measured
     /// (no file, fakes in tests).
     fn sync_timing(&self) -> Option<SyncTiming> {
@@ -156,6 +162,29 @@ pub trait Journal: LeaseSink {
         let _ = leases;
         Ok(())
     }
+}
+
+/// One reply leaving through the UDP socket ([`Transmit::send_datagrams`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outgoing<'a> {
+    /// The DHCP message.
+    pub payload: &'a [u8],
+    /// Destination address and port.
+    pub to: SocketAddrV4,
+    /// Source address (unspecified: the kernel's choice).
+    pub source: Ipv4Addr,
+    /// Outgoing interface (0: routing decides).
+    pub ifindex: u32,
+}
+
+impl Outgoing<'_> {
+    /// A placeholder to fill stack arrays with.
+    pub const NONE: Outgoing<'static> = Outgoing {
+        payload: &[],
+        to: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        source: Ipv4Addr::UNSPECIFIED,
+        ifindex: 0,
+    };
 }
 
 /// Where a reply leaves: implemented by the event loop's sockets, by recorders in tests.
@@ -183,6 +212,18 @@ pub trait Transmit {
         source: Ipv4Addr,
         ifindex: u32,
     ) -> io::Result<()>;
+    /// Sends UDP replies in order, in as few system calls as the platform allows (Linux,
+    /// FreeBSD: `sendmmsg`). Returns how many left from the front and, when that is not all
+    /// of them, why the next one could not be sent (as [`Self::send_frames`]). The default
+    /// sends them one by one.
+    fn send_datagrams(&mut self, datagrams: &[Outgoing<'_>]) -> (usize, Option<io::Error>) {
+        for (sent, d) in datagrams.iter().enumerate() {
+            if let Err(e) = self.send_datagram(d.payload, d.to, d.source, d.ifindex) {
+                return (sent, Some(e));
+            }
+        }
+        (datagrams.len(), None)
+    }
 }
 
 /// A served interface as the packet path sees it.
@@ -251,8 +292,19 @@ struct QueuedReply {
     raw_link: bool,
     /// [HA] Park id: the reply waits for the partner after the sync.
     park: Option<u32>,
-    /// Set at commit once the frame headers are in place in front of the reply.
-    framed: bool,
+    /// How it leaves, decided at commit.
+    route: Route,
+}
+
+/// How a queued reply leaves, decided at commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// Not decided yet (or parked, or refused).
+    Undecided,
+    /// Its frame headers are in place in front of it: with the link's frames.
+    Frame,
+    /// Through the UDP socket, with the other datagrams.
+    Datagram,
 }
 
 /// Fixed-capacity queue of replies waiting for their batch's sync.
@@ -319,6 +371,8 @@ impl ReplyRing {
 /// Counters of one commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommitReport {
+    /// Lease records were written and synced ([`Journal::batch_pending`] before the sync).
+    pub synced: bool,
     /// Replies sent.
     pub sent: usize,
     /// Replies whose send failed.
@@ -513,7 +567,7 @@ impl PacketPath {
             link_mac: link.mac,
             raw_link: link.has_raw,
             park,
-            framed: false,
+            route: Route::Undecided,
         });
         Ok(())
     }
@@ -531,7 +585,10 @@ impl PacketPath {
     /// Ends the batch: syncs the lease file, then (only if that succeeded) sends every
     /// queued reply. The ring is empty afterwards either way.
     pub fn commit<J: Journal, T: Transmit>(&mut self, journal: &mut J, tx: &mut T) -> CommitReport {
-        let mut report = CommitReport::default();
+        let mut report = CommitReport {
+            synced: journal.batch_pending(),
+            ..CommitReport::default()
+        };
         if let Err(e) = journal.sync_batch() {
             report.dropped_unsynced = self.ring.entries.len();
             log::error!(
@@ -568,7 +625,7 @@ impl PacketPath {
                 }
                 continue;
             }
-            let result = if leaves_as_frame(&reply) {
+            let route = if leaves_as_frame(&reply) {
                 let spec = frame_spec(self.server_port, &reply);
                 let built = self
                     .ring
@@ -576,41 +633,35 @@ impl PacketPath {
                     .ok_or(frame::FrameError::Truncated)
                     .and_then(|f| frame::write_udp_headers(&spec, f));
                 match built {
-                    Ok(_) => {
-                        if let Some(e) = self.ring.entries.get_mut(index) {
-                            e.framed = true;
-                        }
+                    Ok(_) => Route::Frame,
+                    Err(e) => {
+                        let e = io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+                        count_send(&mut report, &reply, Err(e));
                         continue;
                     }
-                    Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())),
                 }
             } else {
-                match self.ring.reply(index, reply.len) {
-                    Some(payload) => send_datagram(&reply, payload, tx),
-                    None => continue,
-                }
+                Route::Datagram
             };
-            count_send(&mut report, &reply, result);
+            if let Some(e) = self.ring.entries.get_mut(index) {
+                e.route = route;
+            }
         }
-        // ...then the frames, a link's run of them per call.
-        let mut frames: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
+        // ...then the frames, a link's run of them per call, and the datagrams.
+        let entries = &self.ring.entries;
         let mut owners = [0usize; SEND_BATCH];
+        let mut frames: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
         let mut pending = 0;
         let mut link = 0;
-        let entries = &self.ring.entries;
         for (index, reply) in entries.iter().enumerate() {
-            if !reply.framed {
+            if reply.route != Route::Frame {
                 continue;
             }
             if pending == SEND_BATCH || (pending > 0 && reply.link_slot != link) {
-                send_run(
-                    tx,
-                    link,
-                    frames.get(..pending).unwrap_or(&[]),
-                    &owners,
-                    entries,
-                    &mut report,
-                );
+                let run = frames.get(..pending).unwrap_or(&[]);
+                send_run(pending, &owners, entries, &mut report, |from| {
+                    tx.send_frames(link, run.get(from..).unwrap_or(&[]))
+                });
                 pending = 0;
             }
             let (Some(slot), Some(owner), Some(bytes)) = (
@@ -626,14 +677,40 @@ impl PacketPath {
             pending += 1;
         }
         if pending > 0 {
-            send_run(
-                tx,
-                link,
-                frames.get(..pending).unwrap_or(&[]),
-                &owners,
-                entries,
-                &mut report,
-            );
+            let run = frames.get(..pending).unwrap_or(&[]);
+            send_run(pending, &owners, entries, &mut report, |from| {
+                tx.send_frames(link, run.get(from..).unwrap_or(&[]))
+            });
+        }
+        let mut datagrams = [Outgoing::NONE; SEND_BATCH];
+        let mut pending = 0;
+        for (index, reply) in entries.iter().enumerate() {
+            if reply.route != Route::Datagram {
+                continue;
+            }
+            if pending == SEND_BATCH {
+                let run = datagrams.get(..pending).unwrap_or(&[]);
+                send_run(pending, &owners, entries, &mut report, |from| {
+                    tx.send_datagrams(run.get(from..).unwrap_or(&[]))
+                });
+                pending = 0;
+            }
+            let (Some(slot), Some(owner), Some(payload)) = (
+                datagrams.get_mut(pending),
+                owners.get_mut(pending),
+                self.ring.reply(index, reply.len),
+            ) else {
+                continue;
+            };
+            *slot = outgoing(reply, payload);
+            *owner = index;
+            pending += 1;
+        }
+        if pending > 0 {
+            let run = datagrams.get(..pending).unwrap_or(&[]);
+            send_run(pending, &owners, entries, &mut report, |from| {
+                tx.send_datagrams(run.get(from..).unwrap_or(&[]))
+            });
         }
         self.ring.entries.clear();
         report
@@ -673,14 +750,15 @@ fn frame_spec(server_port: u16, reply: &QueuedReply) -> FrameSpec {
     }
 }
 
-fn send_datagram<T: Transmit>(reply: &QueuedReply, payload: &[u8], tx: &mut T) -> io::Result<()> {
+/// Reply `reply` with its `payload` as the UDP socket sends it.
+fn outgoing<'a>(reply: &QueuedReply, payload: &'a [u8]) -> Outgoing<'a> {
     let d = reply.destination;
-    tx.send_datagram(
+    Outgoing {
         payload,
-        SocketAddrV4::new(d.ip, d.port),
-        d.source_ip,
-        reply.ifindex,
-    )
+        to: SocketAddrV4::new(d.ip, d.port),
+        source: d.source_ip,
+        ifindex: reply.ifindex,
+    }
 }
 
 fn count_send(report: &mut CommitReport, reply: &QueuedReply, result: io::Result<()>) {
@@ -697,20 +775,20 @@ fn count_send(report: &mut CommitReport, reply: &QueuedReply, result: io::Result
     }
 }
 
-/// Sends one link's run of frames; a frame the platform refuses is counted and logged, and
-/// the rest are sent after it. `owners[i]` is the ring entry of `frames[i]`.
-fn send_run<T: Transmit>(
-    tx: &mut T,
-    link: usize,
-    frames: &[&[u8]],
+/// Sends a run of `count` replies (`owners[i]` is the ring entry of the run's reply `i`)
+/// through `send`, which sends the run from a given index on and says how many left; a reply
+/// the platform refuses is counted and logged, and the rest are sent after it.
+fn send_run(
+    count: usize,
     owners: &[usize],
     entries: &[QueuedReply],
     report: &mut CommitReport,
+    mut send: impl FnMut(usize) -> (usize, Option<io::Error>),
 ) {
     let mut from = 0;
-    while let Some(rest) = frames.get(from..).filter(|r| !r.is_empty()) {
-        let (sent, error) = tx.send_frames(link, rest);
-        let sent = sent.min(rest.len());
+    while from < count {
+        let (sent, error) = send(from);
+        let sent = sent.min(count - from);
         report.sent += sent;
         from += sent;
         match error {
@@ -722,7 +800,7 @@ fn send_run<T: Transmit>(
             }
             // Nothing sent and no reason given: do not spin.
             None if sent == 0 => {
-                report.send_errors += rest.len();
+                report.send_errors += count - from;
                 break;
             }
             None => {}
@@ -748,7 +826,8 @@ fn send_one<T: Transmit>(
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         tx.send_frame(reply.link_slot, bytes)
     } else {
-        send_datagram(reply, payload, tx)
+        let d = outgoing(reply, payload);
+        tx.send_datagram(d.payload, d.to, d.source, d.ifindex)
     }
 }
 
@@ -826,6 +905,9 @@ pub(crate) mod tests {
     }
 
     impl Journal for MemoryJournal {
+        fn batch_pending(&self) -> bool {
+            self.pending > 0
+        }
         fn sync_batch(&mut self) -> io::Result<()> {
             self.log.push("sync");
             if self.fail {
@@ -843,6 +925,8 @@ pub(crate) mod tests {
         pub(crate) datagrams: Vec<(Vec<u8>, SocketAddrV4, Ipv4Addr, u32)>,
         /// Link and frame count of each `send_frames` call.
         pub(crate) batches: Vec<(usize, usize)>,
+        /// Datagram count of each `send_datagrams` call.
+        pub(crate) datagram_batches: Vec<usize>,
         /// Frames (counted over all sends) refused with `ENOBUFS`.
         pub(crate) refuse: Vec<usize>,
         attempts: usize,
@@ -874,8 +958,22 @@ pub(crate) mod tests {
             source: Ipv4Addr,
             ifindex: u32,
         ) -> io::Result<()> {
+            let attempt = self.attempts;
+            self.attempts += 1;
+            if self.refuse.contains(&attempt) {
+                return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+            }
             self.datagrams.push((payload.to_vec(), to, source, ifindex));
             Ok(())
+        }
+        fn send_datagrams(&mut self, datagrams: &[Outgoing<'_>]) -> (usize, Option<io::Error>) {
+            self.datagram_batches.push(datagrams.len());
+            for (sent, d) in datagrams.iter().enumerate() {
+                if let Err(e) = self.send_datagram(d.payload, d.to, d.source, d.ifindex) {
+                    return (sent, Some(e));
+                }
+            }
+            (datagrams.len(), None)
         }
     }
 
@@ -927,7 +1025,10 @@ pub(crate) mod tests {
         assert!(tx.frames.is_empty(), "nothing leaves before commit");
         let report = path.commit(&mut journal, &mut tx);
         assert_eq!(report.sent, 1);
+        assert!(report.synced);
         assert_eq!(journal.synced, 1);
+        // Nothing appended since: the next commit syncs nothing.
+        assert!(!path.commit(&mut journal, &mut tx).synced);
         assert!(path.ring().is_empty());
         let (slot, bytes) = &tx.frames[0];
         assert_eq!(*slot, 3);
@@ -1029,6 +1130,50 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(sent, vec![vec![1], vec![3]]);
         assert!(path.ring().is_empty());
+    }
+
+    /// Queues one reply per payload that leaves through the UDP socket (a link without a
+    /// raw device).
+    fn queue_udp(path: &mut PacketPath, payloads: &[&[u8]]) {
+        let mut engine = EchoEngine { silent: false };
+        let mut journal = MemoryJournal::default();
+        let from = SocketAddrV4::new(Ipv4Addr::new(198, 18, 5, 1), 67);
+        for payload in payloads {
+            path.on_datagram(
+                &mut engine,
+                &mut journal,
+                &link(false),
+                &udp(payload, from),
+                Timestamp(1),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_batch_of_datagrams_leaves_in_one_call_and_a_refused_one_is_counted() {
+        let mut path = PacketPath::new(8, 67);
+        queue_udp(&mut path, &[&[1], &[2, 2], &[3]]);
+        let mut tx = Recorder::default();
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!(report.sent, 3);
+        assert_eq!(tx.datagram_batches, vec![3]);
+        assert!(tx.batches.is_empty() && tx.frames.is_empty());
+        let sent: Vec<(Vec<u8>, SocketAddrV4, Ipv4Addr, u32)> = tx.datagrams.clone();
+        assert_eq!(sent[1].0, vec![2, 2]);
+        assert_eq!(sent[1].1, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+        assert_eq!((sent[1].2, sent[1].3), (ADDRS[0], 7));
+
+        queue_udp(&mut path, &[&[4], &[5], &[6]]);
+        let mut tx = Recorder {
+            refuse: vec![0],
+            ..Default::default()
+        };
+        let report = path.commit(&mut MemoryJournal::default(), &mut tx);
+        assert_eq!((report.sent, report.send_errors), (2, 1));
+        assert_eq!(tx.datagram_batches, vec![3, 2]);
+        let payloads: Vec<Vec<u8>> = tx.datagrams.iter().map(|d| d.0.clone()).collect();
+        assert_eq!(payloads, vec![vec![5], vec![6]]);
     }
 
     #[test]
@@ -1153,7 +1298,7 @@ pub(crate) mod tests {
             link_mac: [2, 0, 0, 0, 0, 1],
             raw_link,
             park: None,
-            framed: false,
+            route: Route::Undecided,
         };
         let mut buffer = vec![0; MAX_REPLY + frame::OVERHEAD];
         let mut tx = Recorder::default();

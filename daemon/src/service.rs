@@ -60,7 +60,7 @@ impl From<std::io::Error> for Fatal {
 /// every named interface exists.
 pub fn check(options: &Options) -> Result<Vec<String>, String> {
     let path = &options.config_file;
-    let (text, warnings) = config_load::check(path).map_err(|e| e.to_string())?;
+    let (text, mut warnings) = config_load::check(path).map_err(|e| e.to_string())?;
     let mut storage = config_load::allocate(path, &text).map_err(|e| e.to_string())?;
     let mut ignored = Vec::new();
     let config =
@@ -68,6 +68,7 @@ pub fn check(options: &Options) -> Result<Vec<String>, String> {
     check_interfaces(path, &config)?;
     crate::control::ControlSettings::from_text(&text)?; // [control API] listener refusals
     crate::ha::check(&config)?; // [HA] libdhcp_ha.so parameters
+    warnings.extend(crate::ha::ignored_key_warnings(&config, path, &text));
     Ok(warnings)
 }
 
@@ -175,6 +176,9 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
                 ha = crate::ha::HaRuntime::from_config(&config)
                     .map_err(std::io::Error::other)?
                     .map(crate::ha::HaRuntime::shared);
+                for w in crate::ha::ignored_key_warnings(&config, path, &text) {
+                    log::warn!("HA_CONFIG_KEY_IGNORED {w}");
+                }
                 match &ha {
                     // [HA] the control listeners plus this peer's URL
                     Some(shared) => {

@@ -3,52 +3,20 @@
 //! header is on the stack and the datagram goes by `iovec`, so the packet path stays
 //! allocation-free with the broker on. Real broker process, real UDP sockets on loopback.
 //!
-//! A counting global allocator wraps the system one (one test per binary: the counter is
-//! process-wide).
+//! A counting global allocator (tests/support) wraps the system one (one test per binary:
+//! the counter is process-wide).
 
 // Test code: a failed unwrap or index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wrend::link::relay_udp::RelayUdp;
 use wrend::sandbox::broker::Broker;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+mod support;
 
 #[test]
 fn udp_replies_through_the_broker_allocate_nothing() {
@@ -72,8 +40,7 @@ fn udp_replies_through_the_broker_allocate_nothing() {
         .unwrap();
     assert_eq!(client.recv(&mut received).unwrap(), payload.len());
 
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    COUNTING.store(true, Ordering::Relaxed);
+    support::start_counting();
     for _ in 0..200 {
         broker
             .send_udp(key, &payload, to, Ipv4Addr::LOCALHOST, 0)
@@ -81,6 +48,5 @@ fn udp_replies_through_the_broker_allocate_nothing() {
         let n = client.recv(&mut received).unwrap();
         assert_eq!(n, payload.len());
     }
-    COUNTING.store(false, Ordering::Relaxed);
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
+    assert_eq!(support::stop_counting(), 0);
 }

@@ -2,7 +2,7 @@
 //! engine over the lease table, the lease file's row formatting and group-commit sync, the
 //! reply ring and reply framing — everything between a socket's read and its write.
 //!
-//! A counting global allocator wraps the system one; the test drives many DORA exchanges
+//! A counting global allocator (tests/support) wraps the system one; the test drives many DORA exchanges
 //! (distinct clients, real Ethernet/IPv4/UDP frames, a real lease file in a temp directory)
 //! through [`PacketPath`] and asserts the count does not move after the first exchanges.
 //! One test per binary: the counter is process-wide.
@@ -13,11 +13,9 @@
 // Test code: a failed unwrap or index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wren_core::config::Severity;
 use wren_core::control::trace_cmd::TraceRequest;
@@ -31,37 +29,7 @@ use wrend::logging::{self, LoggerSpec, OutputSpec};
 use wrend::packet_path::{Engine as _, Journal, LinkView, PacketPath, Transmit, BROADCAST_MAC};
 use wrend::trace::SharedSwitch;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+mod support;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const SERVER_MAC: [u8; 6] = [0x02, 0x57, 0x52, 0x45, 0x4e, 0x01];
@@ -236,8 +204,7 @@ fn run_dora<J: Journal>(
 
     for client in 0..WARM_UP + measured {
         if client == WARM_UP {
-            ALLOCATIONS.store(0, Ordering::Relaxed);
-            COUNTING.store(true, Ordering::Relaxed);
+            support::start_counting();
         }
         let mac = [0x02, 0xcc, 0, 0, (client >> 8) as u8, client as u8];
         let now = Timestamp(1_800_000_000 + u64::from(client));
@@ -260,9 +227,9 @@ fn run_dora<J: Journal>(
         let (acked, kind) = reply_facts(&tx);
         assert_eq!((acked, kind), (offered, 5), "ACK for the offered address");
     }
-    COUNTING.store(false, Ordering::Relaxed);
+    let allocations = support::stop_counting();
     assert_eq!(tx.frames as u32, 2 * (WARM_UP + measured));
-    ALLOCATIONS.load(Ordering::Relaxed)
+    allocations
 }
 
 /// Both scenarios in one test: the counter is process-wide, tests run in parallel threads.

@@ -26,8 +26,9 @@
 # PARTS="throughput memory startup size" (the parts to run; the rows of the parts not run are
 #   kept from the previous $OUT/results.tsv, so `PARTS=throughput` refreshes only that table)
 # CLIENT_RCVBUF=8388608 (bytes; the load generator's socket receive buffer, see below; 0 leaves
-#   the system default) PROFILE=stat|record|strace (attach `perf stat`, `perf record -g` or
-#   `strace -c` to the server during each throughput load; output kept in the work directory)
+#   the system default) PROFILE=stat|record|strace (attach `perf stat` (CPU, context switches,
+#   system calls, fdatasyncs), `perf record -g` or `strace -c` to the server during each
+#   throughput load; output kept in the work directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -48,6 +49,11 @@ CLK_TCK=$(getconf CLK_TCK)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (network namespaces): sudo $0" >&2; exit 1; }
+# One benchmark at a time: two would share the pinned CPUs, and the receive-buffer sysctl of
+# the throughput part must be restored to what it was before either of them.
+LOCK_DIR=/run/lock; [ -d "$LOCK_DIR" ] || LOCK_DIR=/tmp
+exec 9>"$LOCK_DIR/wren-bench.lock"
+if ! flock -n 9; then echo "==> waiting for another tests/bench/run.sh to finish"; flock 9; fi
 for p in "$KEA_BIN:kea-dhcp4-server" "$PERFDHCP:kea-admin" "/usr/bin/taskset:util-linux" "/usr/sbin/ip:iproute2"; do
   [ -x "${p%%:*}" ] || { echo "missing ${p%%:*}: apt-get install ${p##*:}" >&2; exit 1; }
 done
@@ -218,7 +224,8 @@ profile_start() { # SERVER RATE: attaches $PROFILE to the server; sets PROFILE_P
   PROFILE_PID=""
   local out="$WORK/profile-$1-$2"
   case "$PROFILE" in
-    stat) perf stat -p "$SERVER_PID" -o "$out.stat.txt" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
+    stat) perf stat -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync \
+            -p "$SERVER_PID" -o "$out.stat.txt" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
     record) perf record -q -g -F 10000 -p "$SERVER_PID" -o "$out.perf.data" -- sleep "$PERIOD" >/dev/null 2>&1 & PROFILE_PID=$! ;;
     strace) strace -c -f -p "$SERVER_PID" -o "$out.strace.txt" & PROFILE_PID=$! ;;
     "") ;;
@@ -319,16 +326,27 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
   rm -f "$WORK/t0"
   # shellcheck disable=SC2016 # the inner shell expands its own variables
   KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
-    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'printf "%s\n" "${EPOCHREALTIME/[.,]/}" >"$1"; shift; exec "$@"' \
+    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" bash -c 'read -r c w _ </proc/self/schedstat; printf "%s %s %s\n" "${EPOCHREALTIME/[.,]/}" "$c" "$w" >"$1"; shift; exec "$@"' \
     t0 "$WORK/t0" "$(binary_of "$1")" -c "$CONF" >>"$WORK/server.out" 2>&1 &
   SERVER_PID=$!
   wait "$PROBE_PID" || true
   PROBE_PID=""
-  local t0; t0=$(cat "$WORK/t0" 2>/dev/null || echo 0)
+  local t0; t0=$(awk '{print $1}' "$WORK/t0" 2>/dev/null || echo 0)
+  # CPU time the launching shell (same PID: ip netns exec, nice, taskset, bash, then exec) had
+  # used before the exec, subtracted below so the CPU figure is the server's own.
+  local c0; c0=$(awk '{print $2}' "$WORK/t0" 2>/dev/null || echo 0)
+  local w0; w0=$(awk '{print $3}' "$WORK/t0" 2>/dev/null || echo 0)
   local t1; t1=$(awk '/first answer/ {print $5}' "$WORK/probe.out")
   STARTUP_OFFER=$(awk '/first answer/ {print $10}' "$WORK/probe.out")
   sleep 0.5
   STARTUP_RSS=$(mem_kb "$SERVER_PID" VmRSS || true)
+  # The server's CPU time since its exec (ns on CPU, /proc/PID/schedstat): start-up plus answering the
+  # probe's few DISCOVERs. Unlike the wall time it does not count waiting for a CPU that
+  # neighbours hold, so it is the fairer start-up figure on a shared machine.
+  STARTUP_CPU=$(awk -v c0="${c0:-0}" '{printf "%.1f", ($1 - c0) / 1e6}' "/proc/$SERVER_PID/schedstat" 2>/dev/null || echo -1)
+  # ... and the time it spent runnable but waiting for its CPU (schedstat's second field):
+  # what other jobs' load adds to the wall time.
+  STARTUP_WAIT=$(awk -v w0="${w0:-0}" '{printf "%.1f", ($2 - w0) / 1e6}' "/proc/$SERVER_PID/schedstat" 2>/dev/null || echo -1)
   stop_server
   if [ -n "$t1" ] && [ "$t0" != 0 ]; then STARTUP_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}'); else STARTUP_MS=-1; fi
 }
@@ -338,10 +356,10 @@ if part startup; then
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
-      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\tempty\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" "${STARTUP_WAIT:--1}" >>"$DATA"
       cp "$WORK/leases-100k.csv" "$LEASES"
       startup_ms "$server"
-      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" >>"$DATA"
+      printf 'start\t%s\t100k\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$run" "$STARTUP_MS" "${STARTUP_RSS:-0}" "${STARTUP_OFFER:-none}" "${STARTUP_CPU:--1}" "${STARTUP_WAIT:--1}" >>"$DATA"
       echo "$server start-up run $run: $(tail -n 2 "$DATA" | awk -F'\t' '{printf "%s %s ms (RSS %s kB)  ", $3, $5, $6}')"
     done
   done

@@ -5,7 +5,7 @@
 //! the whole environment the client passes) to `<name>-events.log`, and configures the offered
 //! address as a /24 on the interface so that unicast renewals and releases can be sent.
 
-use crate::netns::Netns;
+use crate::netns::{NetPair, Netns};
 use crate::process::{self, Background};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,6 +18,21 @@ pub const DHCLIENT: &str = "/usr/sbin/dhclient";
 pub const UDHCPC: &str = "/usr/sbin/udhcpc";
 pub const DHCPCD: &str = "/usr/sbin/dhcpcd";
 pub const PERFDHCP: &str = "/usr/sbin/perfdhcp";
+
+/// A fresh dhclient in `net`'s client namespace (state files in `dir`), run until bound
+/// (30 s at most) and then stopped without a release: the lease stays on the server.
+pub fn dhclient_lease(net: &NetPair, dir: &Path) -> ClientLease {
+    let mut c = Client::start(
+        ClientKind::Dhclient,
+        &net.client,
+        &net.client_if,
+        dir,
+        &ClientOptions::default(),
+    );
+    let lease = c.wait_bound(Duration::from_secs(30));
+    c.stop();
+    lease
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientKind {

@@ -133,6 +133,17 @@ pub struct PairOptions {
     pub client_cidr: Option<String>,
 }
 
+impl PairOptions {
+    /// [`NetPair::relay`]'s options (add a `client_mac` to them as needed).
+    pub fn relay() -> PairOptions {
+        PairOptions {
+            server_cidr: "198.18.0.1/22".into(),
+            client_cidr: Some("198.18.0.2/22".into()),
+            ..PairOptions::default()
+        }
+    }
+}
+
 impl Default for PairOptions {
     fn default() -> Self {
         PairOptions {
@@ -203,6 +214,12 @@ impl NetPair {
     /// The default pair: server 198.18.0.1/24, client unaddressed with a random MAC.
     pub fn basic() -> NetPair {
         NetPair::new(&PairOptions::default())
+    }
+
+    /// The pair RELAY_CONFIG is written for: the server on 198.18.0.1/22, the client end at
+    /// 198.18.0.2/22 (the relay agent perfdhcp plays, `-A 1`, and raw senders).
+    pub fn relay() -> NetPair {
+        NetPair::new(&PairOptions::relay())
     }
 
     /// Changes the client's MAC (link down, set, up), e.g. to act as a second client.

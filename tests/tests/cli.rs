@@ -7,7 +7,7 @@ use std::time::Duration;
 use wren_tests::capture::{Capture, Dhcp, DHCPOFFER};
 use wren_tests::clients::{Client, ClientKind, ClientOptions};
 use wren_tests::inject::{from_hex, send_udp};
-use wren_tests::netns::{NetPair, PairOptions};
+use wren_tests::netns::NetPair;
 use wren_tests::process::run;
 use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG, RELAY_CONFIG};
 use wren_tests::{require_root, TestDir};
@@ -84,11 +84,7 @@ const DIRECT_DISCOVER: &str = include_str!("../../core/tests/fixtures/dhclient-d
 /// 198.18.0.2:1067, giaddr 198.18.0.2) and a direct one (from port 1068, broadcast).
 fn moved_ports(kind: ServerKind) -> Vec<String> {
     let dir = TestDir::new(&format!("cli-ports-{}", kind.name()));
-    let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    });
+    let net = NetPair::relay();
     net.client
         .ip(&["route", "add", "255.255.255.255/32", "dev", &net.client_if]);
     let server = Server::start_with(

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::clients::dhclient_lease;
 use wren_tests::leases;
 use wren_tests::netns::NetPair;
 use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG};
@@ -48,15 +48,7 @@ fn control(kind: ServerKind) {
         wait_for(Duration::from_secs(5), || sock.exists().then_some(())).is_some(),
         "no control socket"
     );
-    let mut c = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = c.wait_bound(Duration::from_secs(30));
-    c.stop();
+    let lease = dhclient_lease(&net, dir.path());
     let ip = lease.address.to_string();
     let mac = net.client_mac();
 

@@ -8,7 +8,7 @@
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::clients::{dhclient_lease, Client, ClientKind, ClientOptions};
 use wren_tests::netns::{NetPair, Netns};
 use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG};
 use wren_tests::{require_program, require_root, TestDir};
@@ -240,15 +240,7 @@ fn http_control_api() {
     );
 
     // lease4-get-all after a real client lease.
-    let mut c = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = c.wait_bound(Duration::from_secs(30));
-    c.stop();
+    let lease = dhclient_lease(&net, dir.path());
     let a = command(
         &net.server,
         r#"{ "command": "lease4-get-all", "service": [ "dhcp4" ] }"#,
@@ -365,9 +357,9 @@ fn http_control_api() {
     let a = command(&net.server, r#"{ "command": "no-such-command" }"#);
     assert!(a.contains("\"result\":2"), "unknown command: {a}");
 
-    // HTTP errors: oversized body → 413; GET elsewhere → 404; PUT → 405; text body → 415.
+    // HTTP errors: oversized body (over the 32 MiB default) → 413; GET elsewhere → 404; PUT → 405; text body → 415.
     let big = dir.join("big.json");
-    std::fs::write(&big, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(&big, vec![b' '; 33 * 1024 * 1024]).unwrap();
     let at = format!("@{}", big.display());
     let (code, _) = curl(
         &net.server,
@@ -508,33 +500,19 @@ fn unauthenticated_http_on_a_routable_address_refuses_to_start() {
     );
     let conf = dir.join("open.conf");
     std::fs::write(&conf, render(&text, &net.server_if, dir.path())).unwrap();
-    let mut child = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string())
-        .arg("-c")
-        .arg(&conf)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .env("KEA_LOCKFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wrend served an unauthenticated control API on 198.18.0.1");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stderr =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let out = wren_tests::process::run(
+        net.server
+            .command(&ServerKind::Wrend.binary().display().to_string())
+            .arg("-c")
+            .arg(&conf)
+            .env("KEA_PIDFILE_DIR", dir.path())
+            .env("KEA_LOCKFILE_DIR", dir.path()),
+        Duration::from_secs(15),
+    );
+    let status = out
+        .status
+        .unwrap_or_else(|| panic!("wrend served an unauthenticated control API on 198.18.0.1"));
+    let stderr = out.combined();
     assert!(!status.success());
     assert!(
         stderr.contains("wren-allow-unauthenticated") && stderr.contains("198.18.0.1"),

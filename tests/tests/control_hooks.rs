@@ -12,8 +12,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wren_tests::netns::Netns;
 use wren_tests::server::{check_config, render, Server, ServerKind, BASIC_CONFIG};
 use wren_tests::{require_root, wait_for, TestDir};
@@ -121,32 +120,18 @@ fn builtin_hooks_by_file_name_and_unknown_hooks_rejected() {
     );
 
     // At start: refused with the same message.
-    let mut child = ns
-        .command(&ServerKind::Wrend.binary().display().to_string())
-        .arg("-c")
-        .arg(&conf)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .env("KEA_LOCKFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wrend started with an unknown hook library");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
+    let out = wren_tests::process::run(
+        ns.command(&ServerKind::Wrend.binary().display().to_string())
+            .arg("-c")
+            .arg(&conf)
+            .env("KEA_PIDFILE_DIR", dir.path())
+            .env("KEA_LOCKFILE_DIR", dir.path()),
+        Duration::from_secs(15),
+    );
+    let status = out
+        .status
+        .unwrap_or_else(|| panic!("wrend started with an unknown hook library"));
+    let text = out.combined();
     assert!(!status.success());
     assert!(text.contains("libdhcp_flex_option.so"), "{text}");
 }

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK};
-use wren_tests::clients::{Client, ClientKind, ClientOptions, Perfdhcp, PerfdhcpOptions};
+use wren_tests::clients::{dhclient_lease, Perfdhcp, PerfdhcpOptions};
 use wren_tests::leases;
-use wren_tests::netns::{NetPair, PairOptions};
+use wren_tests::netns::NetPair;
 use wren_tests::server::{render, Server, ServerKind, RELAY_CONFIG};
 use wren_tests::{require_root, TestDir};
 
@@ -24,11 +24,7 @@ fn now_us() -> u64 {
 fn kill_during_load(kind: ServerKind) {
     require_root();
     let dir = TestDir::new(&format!("durability-{}", kind.name()));
-    let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    });
+    let net = NetPair::relay();
     let mut server = Server::start(
         kind,
         &net.server,
@@ -113,15 +109,7 @@ fn kill_during_load(kind: ServerKind) {
     );
     // 3. A new real client gets an address nobody holds.
     net.flush_client();
-    let mut c = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = c.wait_bound(Duration::from_secs(30));
-    c.stop();
+    let lease = dhclient_lease(&net, dir.path());
     assert!(
         !owners.contains_key(&lease.address),
         "new client got {} which was ACKed to {:?}",

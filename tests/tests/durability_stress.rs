@@ -17,11 +17,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK};
+use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK, DHCPREQUEST};
 use wren_tests::clients::{Perfdhcp, PerfdhcpOptions};
 use wren_tests::inject::Lcg;
 use wren_tests::leases::{self, LeaseRow};
-use wren_tests::netns::{NetPair, PairOptions};
+use wren_tests::netns::NetPair;
 use wren_tests::process::Background;
 use wren_tests::server::{render, Server, ServerKind, RELAY_CONFIG};
 use wren_tests::{require_program, require_root, wait_for, TestDir};
@@ -33,14 +33,6 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
-}
-
-fn relay_pair() -> NetPair {
-    NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    })
 }
 
 // ------------------------------------------------------------------ strace parsing
@@ -223,6 +215,56 @@ fn check_sync_before_ack(calls: &[Call]) -> Result<usize, Vec<String>> {
     }
 }
 
+/// A DHCP payload of `kind` from/to `mac` with `xid` (yiaddr 198.18.1.7, lease 600 s).
+fn dhcp_packet(time_us: u64, kind: u8, mac: u8, xid: u32) -> wren_tests::capture::UdpPacket {
+    let mut payload = vec![0u8; 240];
+    payload[0] = if kind == DHCPACK { 2 } else { 1 };
+    payload[4..8].copy_from_slice(&xid.to_be_bytes());
+    payload[16..20].copy_from_slice(&[198, 18, 1, 7]);
+    payload[28..34].copy_from_slice(&[2, 0, 0, 0, 0, mac]);
+    payload[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    payload.extend_from_slice(&[53, 1, kind, 51, 4, 0, 0, 2, 88, 255]);
+    wren_tests::capture::UdpPacket {
+        time_us,
+        src_mac: [0; 6],
+        dst_mac: [0; 6],
+        src_ip: Ipv4Addr::UNSPECIFIED,
+        dst_ip: Ipv4Addr::UNSPECIFIED,
+        src_port: 67,
+        dst_port: 67,
+        payload,
+    }
+}
+
+#[test]
+fn acks_pair_with_their_request_and_bound_the_expiry() {
+    let packets = [
+        dhcp_packet(1_000_000_500_000, DHCPREQUEST, 1, 7),
+        dhcp_packet(1_000_000_900_000, DHCPREQUEST, 2, 8),
+        // Answered 4.2 s late (an overloaded machine): the bound follows the REQUEST.
+        dhcp_packet(1_000_004_700_000, DHCPACK, 1, 7),
+        // Its REQUEST is not in the capture under this xid: the client's latest one.
+        dhcp_packet(1_000_005_000_000, DHCPACK, 2, 9),
+        // No REQUEST at all from this client.
+        dhcp_packet(1_000_006_000_000, DHCPACK, 3, 10),
+    ];
+    let acks = acks_seen(&packets);
+    assert_eq!(acks.len(), 3);
+    assert_eq!(acks[0].request_us, Some(1_000_000_500_000));
+    assert_eq!(acks[1].request_us, Some(1_000_000_900_000));
+    assert_eq!(acks[2].request_us, None);
+    assert_eq!(
+        (acks[0].mac.as_str(), acks[0].lease_time),
+        ("02:00:00:00:00:01", 600)
+    );
+    // The longest measured REQUEST→ACK time is 4.2 s.
+    assert_eq!(earliest_expiry(&acks[0], 4_200_000), 1_000_000 + 600);
+    assert_eq!(earliest_expiry(&acks[1], 4_200_000), 1_000_000 + 600);
+    // 6.0 s − 4.2 s − 1 s = 0.8 s past 1_000_000.
+    assert_eq!(earliest_expiry(&acks[2], 4_200_000), 1_000_000 + 600);
+    assert_eq!(earliest_expiry(&acks[2], 0), 1_000_005 + 600);
+}
+
 #[test]
 fn strace_parser_reads_sync_writes_and_acks() {
     // A DHCPACK UDP payload for 198.18.1.7, as strace -xx prints it.
@@ -303,7 +345,7 @@ fn fdatasync_precedes_every_ack_under_load() {
     require_root();
     require_program(STRACE, "strace");
     let dir = TestDir::new("durstress-strace");
-    let net = relay_pair();
+    let net = NetPair::relay();
     // The invariant is wren's promise (Kea 2.2's memfile never fsyncs): always wrend here.
     let server = Server::start(
         ServerKind::Wrend,
@@ -406,39 +448,71 @@ fn loadable_rows(name: &Path) -> Vec<LeaseRow> {
 struct Ack {
     /// Capture time, µs since the epoch.
     time_us: u64,
+    /// Capture time of the DHCPREQUEST it answers (same client and xid; else the client's
+    /// latest REQUEST before it), if the capture holds it.
+    request_us: Option<u64>,
     address: Ipv4Addr,
     mac: String,
     /// Option 51, seconds.
     lease_time: u64,
 }
 
-/// ACKs seen on the wire, in capture order.
+/// ACKs seen on the wire, in capture order, each with the time of its REQUEST.
 fn acks_seen(packets: &[wren_tests::capture::UdpPacket]) -> Vec<Ack> {
-    packets
-        .iter()
-        .filter_map(|p| {
-            let d = Dhcp::parse(&p.payload)?;
-            let lease_time = d
-                .option(51)
-                .and_then(|v| <[u8; 4]>::try_from(v).ok())
-                .map_or(0, |b| u64::from(u32::from_be_bytes(b)));
-            (d.message_type() == Some(DHCPACK)).then(|| Ack {
-                time_us: p.time_us,
-                address: d.yiaddr(),
-                mac: mac_string(&d.chaddr()),
-                lease_time,
-            })
-        })
-        .collect()
+    let mut by_xid: BTreeMap<(String, u32), u64> = BTreeMap::new();
+    let mut by_mac: BTreeMap<String, u64> = BTreeMap::new();
+    let mut acks = Vec::new();
+    for p in packets {
+        let Some(d) = Dhcp::parse(&p.payload) else {
+            continue;
+        };
+        let mac = mac_string(&d.chaddr());
+        match d.message_type() {
+            Some(DHCPREQUEST) => {
+                by_xid.insert((mac.clone(), d.xid()), p.time_us);
+                by_mac.insert(mac, p.time_us);
+            }
+            Some(DHCPACK) => {
+                let lease_time = d
+                    .option(51)
+                    .and_then(|v| <[u8; 4]>::try_from(v).ok())
+                    .map_or(0, |b| u64::from(u32::from_be_bytes(b)));
+                let request_us = by_xid
+                    .get(&(mac.clone(), d.xid()))
+                    .or_else(|| by_mac.get(&mac))
+                    .copied();
+                acks.push(Ack {
+                    time_us: p.time_us,
+                    request_us,
+                    address: d.yiaddr(),
+                    mac,
+                    lease_time,
+                });
+            }
+            _ => {}
+        }
+    }
+    acks
 }
 
-/// How far before the ACK's capture time the server may have taken its clock reading for
-/// the lease (queueing, the batch's sync, whole-second clocks), seconds.
-const EXPIRE_SLACK_SECS: u64 = 3;
+/// The earliest expiry the server can have written for an ACK, seconds since the epoch.
+///
+/// The server reads its clock (whole seconds, the same machine's clock tcpdump stamps
+/// with) after the REQUEST reached it, so the lease's expiry is at least the REQUEST's
+/// capture second plus the lifetime the ACK gives: a bound measured per ACK, however long
+/// an overloaded machine took to answer. An ACK whose REQUEST the capture lacks gets the
+/// longest REQUEST→ACK time measured in this run (plus the second the clocks round
+/// away), not a fixed guess.
+fn earliest_expiry(a: &Ack, longest_answer_us: u64) -> u64 {
+    let clock_read_us = a
+        .request_us
+        .unwrap_or_else(|| a.time_us.saturating_sub(longest_answer_us + 1_000_000));
+    clock_read_us / 1_000_000 + a.lease_time
+}
 
 /// No ACK seen before `until_us` is missing from the loadable lease files: each address's
 /// latest ACK is there with the same client and an expiry at least as late as that ACK
-/// promised (less [`EXPIRE_SLACK_SECS`]), so a renewal lost to the kill is caught too, not
+/// promised ([`earliest_expiry`]), so a renewal lost to the kill is caught too, not
 /// only a new lease; and no address was ever ACKed to two clients. Returns how many ACKed
 /// addresses were checked.
 fn check_acked_leases(acks: &[Ack], until_us: u64, lease_file: &Path, cycle: usize) -> usize {
@@ -462,10 +536,15 @@ fn check_acked_leases(acks: &[Ack], until_us: u64, lease_file: &Path, cycle: usi
         .filter(|a| a.time_us < until_us)
         .map(|a| (a.address, a))
         .collect();
+    let longest_answer_us = acks
+        .iter()
+        .filter_map(|a| Some(a.time_us.saturating_sub(a.request_us?)))
+        .max()
+        .unwrap_or(0);
     let lost: Vec<_> = before
         .values()
         .filter(|a| {
-            let promised = (a.time_us / 1_000_000 + a.lease_time).saturating_sub(EXPIRE_SLACK_SECS);
+            let promised = earliest_expiry(a, longest_answer_us);
             table
                 .get(&a.address)
                 .map(|r| r.hwaddr != a.mac || r.valid_lifetime == 0 || r.expire < promised)
@@ -494,7 +573,7 @@ fn check_acked_leases(acks: &[Ack], until_us: u64, lease_file: &Path, cycle: usi
 fn kill_cycles(kind: ServerKind, lfc_interval: u32, cycles: usize, seed: u64) {
     require_root();
     let dir = TestDir::new(&format!("durstress-{}-lfc{lfc_interval}", kind.name()));
-    let net = relay_pair();
+    let net = NetPair::relay();
     let config = render(RELAY_CONFIG, &net.server_if, dir.path()).replace(
         "\"lfc-interval\": 0",
         &format!("\"lfc-interval\": {lfc_interval}"),

@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::clients::dhclient_lease;
 use wren_tests::inject::{from_hex, send_raw_frames, send_udp, udp_frame, Lcg};
 use wren_tests::leases;
 use wren_tests::netns::{NetPair, PairOptions};
@@ -25,15 +25,7 @@ fn still_serves(net: &NetPair, dir: &TestDir, server: &mut Server) -> Ipv4Addr {
     );
     server.assert_no_panic();
     net.flush_client();
-    let mut c = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = c.wait_bound(Duration::from_secs(30));
-    c.stop();
+    let lease = dhclient_lease(net, dir.path());
     lease.address
 }
 

@@ -413,9 +413,8 @@ fn relay_session(kind: ServerKind) -> BTreeMap<String, String> {
     use wren_tests::inject::{build_dhcp, send_udp, DhcpFields};
     let dir = TestDir::new(&format!("parity-relay-{}", kind.name()));
     let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
         client_mac: Some(CLIENT_MAC.into()),
+        ..PairOptions::relay()
     });
     // A second relay address on a network the server has no subnet for, routed back, and the
     // INFORM client's address (so the direct answer is deliverable).

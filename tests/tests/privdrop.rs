@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use wren_tests::clients::{run_perfdhcp, Client, ClientKind, ClientOptions, PerfdhcpOptions};
-use wren_tests::netns::{NetPair, Netns, PairOptions};
+use wren_tests::netns::{NetPair, Netns};
 use wren_tests::process::{self, Background};
 use wren_tests::server::{listening_on, render, ServerKind, BASIC_CONFIG, RELAY_CONFIG};
 use wren_tests::{require_root, wait_for, TestDir};
@@ -93,6 +93,33 @@ fn lease_rows(lease_file: &Path) -> Vec<wren_tests::leases::LeaseRow> {
     rows
 }
 
+/// wrend started in the server namespace with `user_args` (`-u nobody`, `-g nogroup`),
+/// `-c config`, its PID file in `dir`, stdout and stderr in `<dir>/wrend.log`, and `env`
+/// added to its environment. Returns the process and the log's path.
+fn spawn_wrend(
+    net: &NetPair,
+    dir: &TestDir,
+    config: &Path,
+    user_args: &[&str],
+    env: &[(&str, &str)],
+) -> (Background, PathBuf) {
+    let log = dir.join("wrend.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let mut cmd = net
+        .server
+        .command(&ServerKind::Wrend.binary().display().to_string());
+    cmd.args(user_args)
+        .arg("-c")
+        .arg(config)
+        .env("KEA_PIDFILE_DIR", dir.path())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    (Background::new(cmd.spawn().unwrap(), "wrend"), log)
+}
+
 fn wait_for_log(path: &Path, needle: &str) -> bool {
     wait_for(Duration::from_secs(15), || {
         wren_tests::read_text(path).contains(needle).then_some(())
@@ -106,19 +133,8 @@ fn foreground_server_drops_to_nobody_and_keeps_serving() {
     let dir = TestDir::new("privdrop-fg");
     let net = NetPair::basic();
     let config = setup(&dir, &net);
-    let log = dir.join("wrend.log");
-    let out = File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let mut cmd = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string());
-    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
-        .arg(&config)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let (mut server, log) =
+        spawn_wrend(&net, &dir, &config, &["-u", "nobody", "-g", "nogroup"], &[]);
     let pid = server.pid().unwrap();
     let show_log = || wren_tests::read_text(&log);
     assert!(
@@ -146,12 +162,18 @@ fn foreground_server_drops_to_nobody_and_keeps_serving() {
         std::fs::metadata(&lease_file).map(|m| m.uid()),
         show_log()
     );
+    // The snapshot becomes `.2` in the compaction's last step, after the journal is
+    // replaced (and every later compaction briefly unlinks it): wait for it too.
     let output = dir.join("leases4.csv.2");
-    assert_eq!(
-        std::fs::metadata(&output).map(|m| m.uid()).ok(),
-        Some(NOBODY),
-        "compaction output {}",
-        output.display()
+    let output_owned = wait_for(Duration::from_secs(15), || {
+        let meta = std::fs::metadata(&output).ok()?;
+        (meta.uid() == NOBODY).then_some(())
+    });
+    assert!(
+        output_owned.is_some(),
+        "compaction output {} not written by the unprivileged server (owner uid {:?})",
+        output.display(),
+        std::fs::metadata(&output).map(|m| m.uid())
     );
     let rows = lease_rows(&lease_file);
     assert!(
@@ -237,19 +259,8 @@ fn after_the_drop_files_are_reached_through_directories_opened_at_start() {
     assert!(with_include.contains("<?include") && with_include.contains("wrend-file.log"));
     std::fs::write(&config, &with_include).unwrap();
 
-    let log = dir.join("wrend.log");
-    let out = File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let mut cmd = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string());
-    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
-        .arg(&config)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let (mut server, log) =
+        spawn_wrend(&net, &dir, &config, &["-u", "nobody", "-g", "nogroup"], &[]);
     let pid = server.pid().unwrap();
     let show_log = || wren_tests::read_text(&log);
     assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
@@ -408,20 +419,13 @@ fn udp_mode_replies_through_the_broker_as_nobody() {
     );
     assert_ne!(udp, text);
     std::fs::write(&config, udp).unwrap();
-    let log = dir.join("wrend.log");
-    let out = File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let mut cmd = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string());
-    cmd.args(["-u", "nobody", "-g", "nogroup", "-c"])
-        .arg(&config)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .env("WREN_BROKER", "1")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let (mut server, log) = spawn_wrend(
+        &net,
+        &dir,
+        &config,
+        &["-u", "nobody", "-g", "nogroup"],
+        &[("WREN_BROKER", "1")],
+    );
     let pid = server.pid().unwrap();
     let show_log = || wren_tests::read_text(&log);
     assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
@@ -614,19 +618,7 @@ fn reload_after_privilege_drop_keeps_serving() {
     let dir = TestDir::new("privdrop-hup");
     let net = NetPair::basic();
     let config = setup(&dir, &net);
-    let log = dir.join("wrend.log");
-    let out = File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let mut cmd = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string());
-    cmd.args(["-u", "nobody", "-c"])
-        .arg(&config)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let (mut server, log) = spawn_wrend(&net, &dir, &config, &["-u", "nobody"], &[]);
     let show_log = || wren_tests::read_text(&log);
     assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
     assert!(server.signal(libc::SIGHUP));
@@ -650,29 +642,13 @@ fn reload_after_privilege_drop_keeps_serving() {
 fn relayed_exchange_renewal_reload_and_exit_as_nobody() {
     require_root();
     let dir = TestDir::new("privdrop-relay");
-    let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    });
+    let net = NetPair::relay();
     let config_text = render(RELAY_CONFIG, &net.server_if, dir.path())
         .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
     let config = dir.join("server.conf");
     std::fs::write(&config, &config_text).unwrap();
     std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOGROUP)).unwrap();
-    let log = dir.join("wrend.log");
-    let out = File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let mut cmd = net
-        .server
-        .command(&ServerKind::Wrend.binary().display().to_string());
-    cmd.args(["-u", "nobody", "-c"])
-        .arg(&config)
-        .env("KEA_PIDFILE_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let mut server = Background::new(cmd.spawn().unwrap(), "wrend");
+    let (mut server, log) = spawn_wrend(&net, &dir, &config, &["-u", "nobody"], &[]);
     let show_log = || wren_tests::read_text(&log);
     assert!(wait_for_log(&log, "DHCP4_STARTED"), "{}", show_log());
     assert_unprivileged(server.pid().unwrap(), &show_log);

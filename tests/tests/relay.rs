@@ -6,18 +6,14 @@ use std::collections::BTreeMap;
 use wren_tests::capture::{mac_string, Capture, Dhcp, DHCPACK};
 use wren_tests::clients::{run_perfdhcp, PerfdhcpOptions};
 use wren_tests::leases;
-use wren_tests::netns::{NetPair, PairOptions};
+use wren_tests::netns::NetPair;
 use wren_tests::server::{render, Server, ServerKind, RELAY_CONFIG};
 use wren_tests::{require_root, TestDir};
 
 fn relayed_load(kind: ServerKind) {
     require_root();
     let dir = TestDir::new(&format!("relay-{}", kind.name()));
-    let net = NetPair::new(&PairOptions {
-        server_cidr: "198.18.0.1/22".into(),
-        client_cidr: Some("198.18.0.2/22".into()),
-        ..Default::default()
-    });
+    let net = NetPair::relay();
     let server = Server::start(
         kind,
         &net.server,

@@ -4,7 +4,7 @@
 //! without any remembered address).
 
 use std::time::Duration;
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::clients::{dhclient_lease, Client, ClientKind, ClientOptions};
 use wren_tests::netns::NetPair;
 use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG};
 use wren_tests::{require_root, TestDir};
@@ -17,15 +17,7 @@ const MAC_A: &str = "02:57:52:00:0a:01";
 fn fresh_lease(net: &NetPair, dir: &TestDir, mac: &str) -> std::net::Ipv4Addr {
     net.flush_client();
     net.set_client_mac(mac);
-    let mut c = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = c.wait_bound(Duration::from_secs(30));
-    c.stop();
+    let lease = dhclient_lease(net, dir.path());
     lease.address
 }
 

@@ -1010,7 +1010,8 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
                 | "authentication"
                 | "http-headers"
                 | "wren-allow-unauthenticated"
-                | "wren-auto-persist" => self.r.skip()?,
+                | "wren-auto-persist"
+                | "wren-max-request-bytes" => self.r.skip()?,
                 _ => self.unknown(&k, Some(Scope::ControlSocket), "control-socket")?,
             }
         }

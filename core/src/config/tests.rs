@@ -905,7 +905,7 @@ fn control_sockets_list_and_singular_control_socket_both_load() {
   { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8080,
     "authentication": { "type": "basic", "realm": "wren",
                         "clients": [ { "user": "admin", "password": "1234" } ] },
-    "wren-auto-persist": true },
+    "wren-auto-persist": true, "wren-max-request-bytes": 8388608 },
   { "socket-type": "unix", "socket-name": "/tmp/kea4-ctrl-socket" }
 ]"#,
     );

@@ -211,6 +211,11 @@ impl<'t> Node<'t> {
         self.start..self.end
     }
 
+    /// The whole document the container is part of.
+    pub fn document(&self) -> &'t str {
+        self.doc
+    }
+
     /// Where it starts (line and column in the document).
     pub fn pos(&self) -> Position {
         self.pos

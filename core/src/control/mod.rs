@@ -67,7 +67,7 @@ pub use render::{compact_text, render};
 use crate::config::{Config, Ipv4Prefix};
 use crate::lease::LeaseTable;
 use crate::server::LeaseSink;
-use crate::stats::{StatName, Stats};
+use crate::stats::{SampleLimit, StatName, Stats};
 use crate::time::Timestamp;
 
 /// Result 0: success.
@@ -497,8 +497,21 @@ pub fn execute<'r>(
         Command::Lease4Del => lease_cmds::del(args, env, sink),
         Command::Lease4Wipe => lease_cmds::wipe(args, env, sink),
         Command::Lease4ResendDdns => lease_cmds::resend_ddns(args),
-        Command::StatisticGet | Command::StatisticReset | Command::StatisticRemove => {
-            stat_command(request.command, args, env)
+        Command::StatisticGet
+        | Command::StatisticReset
+        | Command::StatisticRemove
+        | Command::StatisticSampleAgeSet
+        | Command::StatisticSampleCountSet => stat_command(request.command, args, env),
+        Command::StatisticSampleAgeSetAll | Command::StatisticSampleCountSetAll => {
+            stat_limit_all(request.command, args, env)
+        }
+        Command::StatisticRemoveAll => {
+            env.stats.remove_all();
+            Ok(Reply::status(
+                RESULT_SUCCESS,
+                "Warning: statistic-remove-all command is deprecated. All statistics removed.",
+            )
+            .into())
         }
         Command::StatisticGetAll => Ok(Reply::Statistics.into()),
         Command::StatLease4Get => stat_lease4_get(args, env),
@@ -698,7 +711,9 @@ fn stat_lease4_get<'r>(
     .into())
 }
 
-/// `statistic-get`, `statistic-reset`, `statistic-remove`.
+/// `statistic-get`, `-reset`, `-remove`, `-sample-age-set`, `-sample-count-set`: Kea 2.2's
+/// `StatsMgr` handlers (texts checked on kea-dhcp4 2.2). The name is checked first, then
+/// the limit argument, then whether the statistic exists.
 fn stat_command<'r>(
     command: Command,
     args: Option<Node<'r>>,
@@ -719,25 +734,123 @@ fn stat_command<'r>(
             ))
         }
     };
+    let limit = match command {
+        Command::StatisticSampleAgeSet => Some(sample_limit(args, Command::StatisticSampleAgeSet)?),
+        Command::StatisticSampleCountSet => {
+            Some(sample_limit(args, Command::StatisticSampleCountSet)?)
+        }
+        _ => None,
+    };
     let mut buf = [0u8; 128];
     let raw = name.unescape(&mut buf).unwrap_or(name.0);
     let parsed = StatName::parse(raw).filter(|n| env.stats.get(*n).is_some());
     let now = env.now;
+    let not_found = || refuse(RESULT_ERROR, format_args!("No '{raw}' statistic found")).into();
     Ok(match command {
         Command::StatisticGet => Reply::Statistic { name: parsed }.into(),
         Command::StatisticReset => match parsed {
             Some(n) if env.stats.reset(n, now) => {
                 refuse(RESULT_SUCCESS, format_args!("Statistic '{raw}' reset.")).into()
             }
-            _ => refuse(RESULT_ERROR, format_args!("No '{raw}' statistic found")).into(),
+            _ => not_found(),
         },
-        _ => match parsed {
+        Command::StatisticRemove => match parsed {
             Some(n) if env.stats.remove(n) => {
                 refuse(RESULT_SUCCESS, format_args!("Statistic '{raw}' removed.")).into()
             }
-            _ => refuse(RESULT_ERROR, format_args!("No '{raw}' statistic found")).into(),
+            _ => not_found(),
+        },
+        _ => match (parsed, limit) {
+            (Some(n), Some(l)) if env.stats.set_limit(n, l) => {
+                let which = match l {
+                    SampleLimit::Age(_) => "duration",
+                    SampleLimit::Count(_) => "count",
+                };
+                refuse(
+                    RESULT_SUCCESS,
+                    format_args!("Statistic '{raw}' {which} limit is set."),
+                )
+                .into()
+            }
+            _ => not_found(),
         },
     })
+}
+
+/// `statistic-sample-age-set-all` / `-count-set-all`: every statistic and the default.
+fn stat_limit_all<'r>(
+    command: Command,
+    args: Option<Node<'r>>,
+    env: &mut Env<'_, '_, '_>,
+) -> Result<Decision<'r>, Refusal> {
+    let limit = sample_limit(args, command)?;
+    let text = match limit {
+        // Kea refuses 0 here (but not in `statistic-sample-count-set`).
+        SampleLimit::Count(0) => {
+            return Err(refuse(
+                RESULT_ERROR,
+                format_args!("'max-samples' parameter must not be zero"),
+            ))
+        }
+        SampleLimit::Count(_) => "All statistics count limit are set.",
+        SampleLimit::Age(_) => "All statistics duration limit are set.",
+    };
+    env.stats.set_limit_all(limit);
+    Ok(Reply::status(RESULT_SUCCESS, text).into())
+}
+
+/// The `max-samples` (count commands) or `duration` (age commands) argument.
+///
+/// Kea 2.2 reads both with `intValue()` into a `uint32_t` / seconds: `max-samples` -1
+/// becomes 4294967295 and 4294967297 becomes 1 (wren does the same: both are "keep as many
+/// as there is room for" and "keep one"). A `duration` that is not an integer fails in
+/// `intValue()` with the value's position; a negative `duration` makes kea-dhcp4 2.2
+/// abort (checked), so wren refuses it instead.
+fn sample_limit(args: Option<Node<'_>>, command: Command) -> Result<SampleLimit, Refusal> {
+    let count = matches!(
+        command,
+        Command::StatisticSampleCountSet | Command::StatisticSampleCountSetAll
+    );
+    let key = if count { "max-samples" } else { "duration" };
+    let Some((value, range)) = args.and_then(|a| a.get_entry(key)) else {
+        return Err(refuse(
+            RESULT_ERROR,
+            format_args!("Missing mandatory '{key}' parameter."),
+        ));
+    };
+    match (value, count) {
+        (Value::Int(n), true) => Ok(SampleLimit::Count(n as u32)),
+        (_, true) => Err(refuse(
+            RESULT_ERROR,
+            format_args!("'max-samples' parameter expected to be an integer."),
+        )),
+        (Value::Int(n), false) => u32::try_from(n).map(SampleLimit::Age).map_err(|_| {
+            refuse(
+                RESULT_ERROR,
+                format_args!("'duration' parameter must be between 0 and 4294967295 seconds"),
+            )
+        }),
+        (_, false) => {
+            // Kea's element position: the value's offset on its line.
+            let doc = args.map_or("", |a| a.document());
+            let entry = doc.get(range.clone()).unwrap_or("");
+            let value_start = entry.find(':').map_or(range.start, |colon| {
+                let after = entry.get(colon + 1..).unwrap_or("");
+                range.start + colon + 1 + (after.len() - after.trim_start().len())
+            });
+            let line_start = doc
+                .get(..value_start)
+                .and_then(|d| d.rfind('\n'))
+                .map_or(0, |i| i + 1);
+            Err(refuse(
+                RESULT_ERROR,
+                format_args!(
+                    "Error during command processing: intValue() called on non-integer Element in (<wire>:0:{})",
+                    value_start.saturating_sub(line_start)
+                ),
+            ))
+        }
+    }
 }
 
 /// Argument helpers shared by the command modules. Kea's texts for missing or mistyped

@@ -7,7 +7,7 @@ use super::lease_cmds::{write_lease, PrefixText};
 use super::{Reply, SubnetChange, View, COMMANDS, RESULT_EMPTY, RESULT_SUCCESS};
 use crate::config::{Config, Reservation};
 use crate::lease::LeaseId;
-use crate::stats::{format_timestamp, Sample, StatName};
+use crate::stats::{format_timestamp, StatName};
 
 /// Renders the chunk of `reply` that starts at `cursor` into `out`. Call again with
 /// `chunk.next` until `chunk.done`. A buffer of any size ≥ 1 byte makes progress; list
@@ -309,8 +309,8 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             w.key("arguments")?;
             w.begin_object()?;
             if let Some(n) = name {
-                if let Some(sample) = view.stats.get(*n) {
-                    write_stat(w, view, *n, sample)?;
+                if view.stats.get(*n).is_some() {
+                    write_stat(w, view, *n)?;
                 }
             }
             w.end_object()?;
@@ -399,9 +399,9 @@ fn write_reply(w: &mut JsonOut<'_>, reply: &Reply<'_>, view: &View<'_, '_, '_>) 
             0,
             |_| Ok(()),
             |w, start| {
-                for (i, (n, sample)) in view.stats.iter().enumerate().skip(start) {
+                for (i, (n, _)) in view.stats.iter().enumerate().skip(start) {
                     w.item(i as u64);
-                    write_stat(w, view, n, sample)?;
+                    write_stat(w, view, n)?;
                 }
                 Ok(())
             },
@@ -499,23 +499,21 @@ fn brief(w: &mut JsonOut<'_>, id: u32, prefix: crate::config::Ipv4Prefix) -> Wri
     w.end_object()
 }
 
-/// `"name": [ [ value, "YYYY-MM-DD HH:MM:SS.ffffff" ] ]`.
-fn write_stat(
-    w: &mut JsonOut<'_>,
-    view: &View<'_, '_, '_>,
-    name: StatName,
-    s: Sample,
-) -> WriteResult {
+/// `"name": [ [ value, "YYYY-MM-DD HH:MM:SS.ffffff" ], … ]`, the kept samples newest
+/// first.
+fn write_stat(w: &mut JsonOut<'_>, view: &View<'_, '_, '_>, name: StatName) -> WriteResult {
     let mut key: heapless::String<96> = heapless::String::new();
     let _ = core::fmt::write(&mut key, format_args!("{name}"));
     w.key(&key)?;
     w.begin_array()?;
-    w.begin_array()?;
-    w.i64(s.value)?;
-    let mut ts: heapless::String<40> = heapless::String::new();
-    let _ = format_timestamp(s.at, view.info.utc_offset, &mut ts);
-    w.string(&ts)?;
-    w.end_array()?;
+    for s in view.stats.samples(name) {
+        w.begin_array()?;
+        w.i64(s.value)?;
+        let mut ts: heapless::String<40> = heapless::String::new();
+        let _ = format_timestamp(s.at, view.info.utc_offset, &mut ts);
+        w.string(&ts)?;
+        w.end_array()?;
+    }
     w.end_array()
 }
 

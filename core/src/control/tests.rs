@@ -13,7 +13,7 @@ use crate::config::{
 };
 use crate::lease::OccupancyStorage;
 use crate::lease::{LeaseRecord, LeaseSlot, LeaseStorage, LeaseTable};
-use crate::stats::{Stats, SubnetStats};
+use crate::stats::{History, SampleRing, Stats, StoredSample, SubnetStats};
 
 const CONFIG: &str = r#"{
   "Dhcp4": {
@@ -157,7 +157,14 @@ fn with_world<R>(text: &str, capacity: usize, f: impl FnOnce(&mut World<'_, '_, 
     })
     .unwrap();
     let mut stats_storage = vec![SubnetStats::default(); 2 * config.subnets.len() + 1];
-    let mut stats = Stats::new(&mut stats_storage, Timestamp(1_700_000_000));
+    let slots = Stats::history_slots(config.subnets.len());
+    let mut rings = vec![SampleRing::default(); slots];
+    let mut samples = vec![StoredSample::default(); slots * 20];
+    let mut stats = Stats::with_history(
+        &mut stats_storage,
+        History::new(&mut rings, &mut samples),
+        Timestamp(1_700_000_000),
+    );
     stats
         .configure(&config, &leases, Timestamp(1_700_000_000))
         .unwrap();
@@ -627,7 +634,7 @@ fn statistics_commands() {
         add(w, "198.18.0.30", "02:00:00:00:00:30", "");
         assert_eq!(
             w.call(r#"{"command": "statistic-get", "arguments": {"name": "subnet[1].assigned-addresses"}}"#),
-            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 1, "2026-11-28 09:16:18.000000" ] ] }, "result": 0 }"#
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 1, "2026-11-28 09:16:18.000000" ], [ 0, "2023-11-14 22:13:20.000000" ] ] }, "result": 0 }"#
         );
         assert_eq!(
             w.call(r#"{"command": "statistic-reset", "arguments": {"name": "subnet[1].assigned-addresses"}}"#),
@@ -686,6 +693,151 @@ fn statistics_commands() {
         for chunk in [1, 7, 100] {
             assert_eq!(w.render(&reply, chunk), all, "chunk {chunk}");
         }
+    });
+}
+
+/// Kea 2.2's sample history and its limits (answers checked on kea-dhcp4 2.2; the
+/// side-by-side run is tests/tests/control_parity.rs).
+#[test]
+fn statistic_samples_and_limits() {
+    with_world(CONFIG, 16, |w| {
+        let get = |w: &mut World<'_, '_, '_>, name: &str| {
+            w.call(&format!(
+                r#"{{"command": "statistic-get", "arguments": {{"name": "{name}"}}}}"#
+            ))
+        };
+        for i in 0..3u8 {
+            w.now = Timestamp(NOW.0 + u64::from(i));
+            add(
+                w,
+                &format!("198.18.0.{}", 30 + i),
+                &format!("02:00:00:00:00:{i:02x}"),
+                "",
+            );
+        }
+        assert_eq!(
+            get(w, "subnet[1].assigned-addresses"),
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 3, "2026-11-28 09:16:20.000000" ], [ 2, "2026-11-28 09:16:19.000000" ], [ 1, "2026-11-28 09:16:18.000000" ], [ 0, "2023-11-14 22:13:20.000000" ] ] }, "result": 0 }"#
+        );
+        assert_eq!(
+            w.call(r#"{"command": "statistic-sample-count-set", "arguments": {"name": "subnet[1].assigned-addresses", "max-samples": 2}}"#),
+            r#"{ "result": 0, "text": "Statistic 'subnet[1].assigned-addresses' count limit is set." }"#
+        );
+        assert_eq!(
+            get(w, "subnet[1].assigned-addresses"),
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 3, "2026-11-28 09:16:20.000000" ], [ 2, "2026-11-28 09:16:19.000000" ] ] }, "result": 0 }"#
+        );
+        // The age limit replaces the count limit: the span to the oldest kept is ≤ 1 s.
+        for i in 3..6u8 {
+            w.now = Timestamp(NOW.0 + u64::from(i));
+            add(
+                w,
+                &format!("198.18.0.{}", 30 + i),
+                &format!("02:00:00:00:00:{i:02x}"),
+                "",
+            );
+        }
+        assert_eq!(
+            w.call(r#"{"command": "statistic-sample-age-set", "arguments": {"name": "subnet[1].assigned-addresses", "duration": 1}}"#),
+            r#"{ "result": 0, "text": "Statistic 'subnet[1].assigned-addresses' duration limit is set." }"#
+        );
+        assert_eq!(
+            get(w, "subnet[1].assigned-addresses"),
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 6, "2026-11-28 09:16:23.000000" ], [ 5, "2026-11-28 09:16:22.000000" ] ] }, "result": 0 }"#
+        );
+        // Reset forgets the samples; remove and recreation starts from the default (20).
+        assert!(w.call(r#"{"command": "statistic-reset", "arguments": {"name": "subnet[1].assigned-addresses"}}"#).contains("reset."));
+        assert_eq!(
+            get(w, "subnet[1].assigned-addresses"),
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 0, "2026-11-28 09:16:23.000000" ] ] }, "result": 0 }"#
+        );
+        // Argument errors, in Kea's order and words.
+        for (request, answer) in [
+            (
+                r#"{"command": "statistic-sample-count-set"}"#,
+                r#"{ "result": 1, "text": "Missing mandatory 'name' parameter." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set", "arguments": {"name": 5, "max-samples": 3}}"#,
+                r#"{ "result": 1, "text": "'name' parameter expected to be a string." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set", "arguments": {"name": "nope"}}"#,
+                r#"{ "result": 1, "text": "Missing mandatory 'max-samples' parameter." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set", "arguments": {"name": "nope", "max-samples": "x"}}"#,
+                r#"{ "result": 1, "text": "'max-samples' parameter expected to be an integer." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set", "arguments": {"name": "nope", "max-samples": 3}}"#,
+                r#"{ "result": 1, "text": "No 'nope' statistic found" }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-age-set", "arguments": {"name": "pkt4-received"}}"#,
+                r#"{ "result": 1, "text": "Missing mandatory 'duration' parameter." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-age-set", "arguments": {"name": "pkt4-received", "duration": "x"}}"#,
+                r#"{ "result": 1, "text": "Error during command processing: intValue() called on non-integer Element in (<wire>:0:91)" }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-age-set", "arguments": {"name": "pkt4-received", "duration": -5}}"#,
+                r#"{ "result": 1, "text": "'duration' parameter must be between 0 and 4294967295 seconds" }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-age-set-all", "arguments": {}}"#,
+                r#"{ "result": 1, "text": "Missing mandatory 'duration' parameter." }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set-all", "arguments": {"max-samples": 0}}"#,
+                r#"{ "result": 1, "text": "'max-samples' parameter must not be zero" }"#,
+            ),
+            (
+                r#"{"command": "statistic-sample-count-set-all"}"#,
+                r#"{ "result": 1, "text": "Missing mandatory 'max-samples' parameter." }"#,
+            ),
+        ] {
+            assert_eq!(w.call(request), answer, "{request}");
+        }
+        // -all changes every statistic and the default for ones created later.
+        assert_eq!(
+            w.call(
+                r#"{"command": "statistic-sample-count-set-all", "arguments": {"max-samples": 1}}"#
+            ),
+            r#"{ "result": 0, "text": "All statistics count limit are set." }"#
+        );
+        add(w, "198.18.0.40", "02:00:00:00:00:40", "");
+        assert_eq!(
+            get(w, "subnet[1].assigned-addresses"),
+            r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 1, "2026-11-28 09:16:23.000000" ] ] }, "result": 0 }"#
+        );
+        assert_eq!(
+            w.call(
+                r#"{"command": "statistic-sample-age-set-all", "arguments": {"duration": 100}}"#
+            ),
+            r#"{ "result": 0, "text": "All statistics duration limit are set." }"#
+        );
+        assert!(w.call(r#"{"command": "statistic-remove", "arguments": {"name": "subnet[2].assigned-addresses"}}"#).contains("removed."));
+        add(w, "198.18.2.40", "02:00:00:00:00:41", "");
+        add(w, "198.18.2.41", "02:00:00:00:00:42", "");
+        assert_eq!(
+            get(w, "subnet[2].assigned-addresses"),
+            r#"{ "arguments": { "subnet[2].assigned-addresses": [ [ 2, "2026-11-28 09:16:23.000000" ], [ 1, "2026-11-28 09:16:23.000000" ] ] }, "result": 0 }"#
+        );
+        assert_eq!(
+            w.stats
+                .limit(crate::stats::StatName::parse("subnet[2].assigned-addresses").unwrap()),
+            Some(crate::stats::SampleLimit::Age(100))
+        );
+        assert_eq!(
+            w.call(r#"{"command": "statistic-remove-all"}"#),
+            r#"{ "result": 0, "text": "Warning: statistic-remove-all command is deprecated. All statistics removed." }"#
+        );
+        assert_eq!(
+            w.call(r#"{"command": "statistic-get-all"}"#),
+            r#"{ "arguments": {  }, "result": 0 }"#
+        );
     });
 }
 

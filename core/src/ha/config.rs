@@ -53,6 +53,109 @@ impl Role {
     }
 }
 
+/// A key Kea 2.2 acts on that wren accepts but does not implement: each one present is
+/// reported at start (a warning naming it), never silently dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgnoredKey {
+    /// `trust-anchor` (relationship or peer): TLS between the peers.
+    TrustAnchor,
+    /// `cert-file` (relationship or peer).
+    CertFile,
+    /// `key-file` (relationship or peer).
+    KeyFile,
+    /// `require-client-certs`: client certificates on the TLS listener.
+    RequireClientCerts,
+    /// `restrict-commands`: the dedicated listener limited to the HA commands.
+    RestrictCommands,
+    /// `multi-threading`: HA threads and the dedicated listener.
+    MultiThreading,
+    /// An `https://` peer `url`.
+    HttpsUrl,
+}
+
+impl IgnoredKey {
+    /// Every ignored key, in bit order.
+    pub const ALL: [IgnoredKey; 7] = [
+        IgnoredKey::TrustAnchor,
+        IgnoredKey::CertFile,
+        IgnoredKey::KeyFile,
+        IgnoredKey::RequireClientCerts,
+        IgnoredKey::RestrictCommands,
+        IgnoredKey::MultiThreading,
+        IgnoredKey::HttpsUrl,
+    ];
+
+    /// The key as written in the config.
+    pub const fn name(self) -> &'static str {
+        match self {
+            IgnoredKey::TrustAnchor => "trust-anchor",
+            IgnoredKey::CertFile => "cert-file",
+            IgnoredKey::KeyFile => "key-file",
+            IgnoredKey::RequireClientCerts => "require-client-certs",
+            IgnoredKey::RestrictCommands => "restrict-commands",
+            IgnoredKey::MultiThreading => "multi-threading",
+            IgnoredKey::HttpsUrl => "url",
+        }
+    }
+
+    /// What wren does instead (for the warning).
+    pub const fn consequence(self) -> &'static str {
+        match self {
+            IgnoredKey::TrustAnchor | IgnoredKey::CertFile | IgnoredKey::KeyFile => {
+                "TLS between HA peers is not supported: wren sends and accepts HA commands over plain HTTP"
+            }
+            IgnoredKey::RequireClientCerts => {
+                "applies to a TLS listener, which wren does not have: no client certificate is checked"
+            }
+            IgnoredKey::RestrictCommands => {
+                "not implemented: wren's HA listener accepts every control command its authentication allows, not only the HA commands"
+            }
+            IgnoredKey::MultiThreading => {
+                "wren is single-threaded: no HA threads; its HA listener always serves this peer's url itself (as Kea's http-dedicated-listener)"
+            }
+            IgnoredKey::HttpsUrl => {
+                "https is not supported: wren speaks plain HTTP to and on HA peer urls"
+            }
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    fn of_key(key: &str) -> Option<IgnoredKey> {
+        IgnoredKey::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == key && !matches!(k, IgnoredKey::HttpsUrl))
+    }
+}
+
+/// A set of [`IgnoredKey`]s (one bit each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IgnoredKeys(u8);
+
+impl IgnoredKeys {
+    /// No key.
+    pub const NONE: IgnoredKeys = IgnoredKeys(0);
+
+    fn insert(&mut self, k: IgnoredKey) {
+        self.0 |= k.bit();
+    }
+
+    /// Whether `k` is in the set.
+    pub fn contains(self, k: IgnoredKey) -> bool {
+        self.0 & k.bit() != 0
+    }
+
+    /// The keys in the set.
+    pub fn iter(self) -> impl Iterator<Item = IgnoredKey> {
+        IgnoredKey::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
+    }
+}
+
 /// `state-machine.states[].pause`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Pause {
@@ -88,6 +191,8 @@ pub struct Peer<'t> {
     pub basic_auth_password: Option<&'t str>,
     /// `basic-auth-password-file`: the daemon reads it (the core has no files).
     pub basic_auth_password_file: Option<&'t str>,
+    /// TLS keys of this peer wren does not act on (and [`IgnoredKey::HttpsUrl`]).
+    pub ignored: IgnoredKeys,
 }
 
 /// The number of HA states (index of [`super::state::HaState`]).
@@ -126,12 +231,24 @@ pub struct HaConfig<'t, 'p> {
     pub peers: &'p [Peer<'t>],
     /// Index of this server in `peers`.
     pub this_index: usize,
+    /// Relationship-level keys wren does not act on.
+    pub ignored: IgnoredKeys,
 }
 
 impl<'t> HaConfig<'t, '_> {
     /// This server.
     pub fn this(&self) -> Option<&Peer<'t>> {
         self.peers.get(self.this_index)
+    }
+
+    /// Every key present that wren accepts but does not act on, with the peer it belongs
+    /// to (`None`: the relationship). The daemon warns about each at start.
+    pub fn ignored_keys(&self) -> impl Iterator<Item = (Option<&Peer<'t>>, IgnoredKey)> + '_ {
+        self.ignored.iter().map(|k| (None, k)).chain(
+            self.peers
+                .iter()
+                .flat_map(|p| p.ignored.iter().map(move |k| (Some(p), k))),
+        )
     }
 
     /// This server's role.
@@ -307,6 +424,7 @@ fn parse_peer<'t>(node: Node<'t>) -> R<'t, Peer<'t>> {
     let mut role = None;
     let mut peer_auto_failover = true;
     let (mut user, mut password, mut file) = (None, None, None);
+    let mut ignored = IgnoredKeys::NONE;
     for (k, v, _) in node.entries() {
         let key = k.plain().ok_or(HaConfigError::EscapedString("peers"))?;
         match key {
@@ -326,7 +444,12 @@ fn parse_peer<'t>(node: Node<'t>) -> R<'t, Peer<'t>> {
             "basic-auth-user" => user = Some(plain(v, "basic-auth-user")?),
             "basic-auth-password" => password = Some(plain(v, "basic-auth-password")?),
             "basic-auth-password-file" => file = Some(plain(v, "basic-auth-password-file")?),
-            "trust-anchor" | "cert-file" | "key-file" | "user-context" | "comment" => {}
+            "trust-anchor" | "cert-file" | "key-file" => {
+                if let Some(k) = IgnoredKey::of_key(key) {
+                    ignored.insert(k);
+                }
+            }
+            "user-context" | "comment" => {}
             other => return Err(HaConfigError::UnknownKey(other)),
         }
     }
@@ -337,6 +460,9 @@ fn parse_peer<'t>(node: Node<'t>) -> R<'t, Peer<'t>> {
         return Err(HaConfigError::PasswordAndFile(name));
     }
     let (address, port, tls) = parse_url(url).ok_or(HaConfigError::BadUrl(url))?;
+    if tls {
+        ignored.insert(IgnoredKey::HttpsUrl);
+    }
     Ok(Peer {
         name,
         url,
@@ -348,6 +474,7 @@ fn parse_peer<'t>(node: Node<'t>) -> R<'t, Peer<'t>> {
         basic_auth_user: user,
         basic_auth_password: password,
         basic_auth_password_file: file,
+        ignored,
     })
 }
 
@@ -388,6 +515,7 @@ pub fn parse_ha_parameters<'t, 'p>(
     let mut pauses = [Pause::Never; STATE_COUNT];
     let mut peer_count = 0usize;
     let mut peers_node = None;
+    let mut ignored = IgnoredKeys::NONE;
     for (k, v, _) in rel.entries() {
         let key = k
             .plain()
@@ -473,9 +601,12 @@ pub fn parse_ha_parameters<'t, 'p>(
             | "key-file"
             | "require-client-certs"
             | "restrict-commands"
-            | "multi-threading"
-            | "user-context"
-            | "comment" => {}
+            | "multi-threading" => {
+                if let Some(k) = IgnoredKey::of_key(key) {
+                    ignored.insert(k);
+                }
+            }
+            "user-context" | "comment" => {}
             other => return Err(HaConfigError::UnknownKey(other)),
         }
     }
@@ -568,6 +699,7 @@ pub fn parse_ha_parameters<'t, 'p>(
         pauses,
         peers,
         this_index,
+        ignored,
     })
 }
 
@@ -583,6 +715,7 @@ pub const EMPTY_PEER: Peer<'static> = Peer {
     basic_auth_user: None,
     basic_auth_password: None,
     basic_auth_password_file: None,
+    ignored: IgnoredKeys::NONE,
 };
 
 #[cfg(test)]
@@ -719,5 +852,47 @@ pub(crate) mod tests {
             "\"basic-auth-password\":\"x\",\"basic-auth-user\"",
         );
         assert_eq!(err(&both), HaConfigError::PasswordAndFile("p"));
+    }
+
+    #[test]
+    fn keys_wren_does_not_implement_are_reported_not_dropped() {
+        // Nothing to report in the seed.
+        let mut peers = [EMPTY_PEER; 4];
+        let c = parse_ha_parameters(SEED, &mut peers).unwrap();
+        assert_eq!(c.ignored_keys().count(), 0);
+
+        let text = r#"{"high-availability":[{"this-server-name":"a","mode":"load-balancing",
+            "trust-anchor":"/etc/ca.pem","cert-file":"/etc/a.pem","key-file":"/etc/a.key",
+            "require-client-certs":false,"restrict-commands":true,
+            "multi-threading":{"enable-multi-threading":true,"http-dedicated-listener":true},
+            "user-context":{"x":1},"comment":"not reported",
+            "peers":[{"name":"a","url":"https://198.18.0.1:8000/","role":"primary","cert-file":"/etc/a2.pem"},
+                     {"name":"b","url":"http://198.18.0.2:8000/","role":"secondary","trust-anchor":"/etc/ca2.pem","key-file":"/etc/b.key","comment":"x"}]}]}"#;
+        let mut peers = [EMPTY_PEER; 4];
+        let c = parse_ha_parameters(text, &mut peers).unwrap();
+        let got: std::vec::Vec<(Option<&str>, &str)> = c
+            .ignored_keys()
+            .map(|(p, k)| (p.map(|p| p.name), k.name()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, "trust-anchor"),
+                (None, "cert-file"),
+                (None, "key-file"),
+                (None, "require-client-certs"),
+                (None, "restrict-commands"),
+                (None, "multi-threading"),
+                (Some("a"), "cert-file"),
+                (Some("a"), "url"),
+                (Some("b"), "trust-anchor"),
+                (Some("b"), "key-file"),
+            ]
+        );
+        for k in IgnoredKey::ALL {
+            assert!(!k.consequence().is_empty());
+        }
+        assert!(c.peers[0].ignored.contains(IgnoredKey::HttpsUrl));
+        assert!(!c.peers[1].ignored.contains(IgnoredKey::HttpsUrl));
     }
 }

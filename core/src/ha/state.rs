@@ -487,8 +487,9 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
     /// In communication-recovery they go to the backlog, which Kea 2.2 counts per lease
     /// (`LeaseUpdateBacklog::push` for each deleted then each new lease): past
     /// `delayed-updates-limit` queued leases the backlog is marked overflowed and the
-    /// partner will be reset (§4). Queued or overflowed, Kea does not count them in
-    /// `unsent-update-count` (`shouldQueueLeaseUpdates` skips that). While the backlog is
+    /// partner will be reset (§4). Queued, Kea does not count them in
+    /// `unsent-update-count` (`shouldQueueLeaseUpdates` skips that); overflowed, wren does
+    /// (a deliberate deviation, see below). While the backlog is
     /// being sent the partner is reachable again, so new changes go to it directly (Kea
     /// sends the backlog synchronously and handles no query meanwhile).
     pub fn on_lease_changes_committed(&mut self, changes: u32) -> UpdateDecision {
@@ -506,7 +507,21 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                     UpdateDecision::Backlog
                 }
                 _ => {
+                    // wren deviation (durability): Kea 2.2 does not count overflowed
+                    // updates as unsent, so a partner that reaches `partner-down` before
+                    // the `ha-reset` lands goes back to load-balancing without a sync and
+                    // never learns these leases (seen on a Kea pair, tests/tests/ha_failure.rs).
+                    // Counting every change the overflow throws away (the discarded backlog
+                    // once, then each new change) makes the partner's `partner-down` handler
+                    // see new unsent updates and resynchronize through `waiting`.
+                    let dropped = if self.backlog_overflowed {
+                        changes
+                    } else {
+                        self.backlog_len.saturating_add(changes)
+                    };
                     self.backlog_overflowed = true;
+                    self.unsent_update_count =
+                        self.unsent_update_count.saturating_add(u64::from(dropped));
                     UpdateDecision::NotSent
                 }
             },
@@ -559,6 +574,13 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
             self.backlog_len = 0;
             self.transition(HaState::LoadBalancing);
         } else {
+            if !ok && !self.backlog_overflowed {
+                // The backlog is lost with the failed send: counted as unsent for the
+                // same reason as an overflow (see on_lease_changes_committed).
+                self.unsent_update_count = self
+                    .unsent_update_count
+                    .saturating_add(u64::from(self.backlog_len));
+            }
             self.request_reset();
         }
         let _ = now_ms; // the next heartbeat drives the model on

@@ -19,13 +19,30 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The control API's limits: 8 KiB of head, 64 headers, 1 MiB body (a `config-set` of
-    /// a large config fits).
+    /// The control API's limits: 8 KiB of head, 64 headers, 32 MiB body.
+    ///
+    /// The body bound is set by `config-set`: the largest config wren is sized for (2,000
+    /// subnets, 50,000 reservations, a /15 pool) is 4–8 MB of JSON as Kea's tools write it
+    /// (the 50,000-reservation `config-set` of tests/tests/control_large_config.rs is 4 MB), so
+    /// 32 MiB leaves room for pretty-printing and comments. Memory: a body is held in its
+    /// connection's buffer only while it arrives, and the buffers of all connections
+    /// together may grow by at most twice this bound beyond their 16 KiB start
+    /// (`control::GROWTH_BUDGET_FACTOR`), so a Pi 3B's 1 GiB is never at the mercy of 64
+    /// clients each sending 32 MiB. `"wren-max-request-bytes"` in the control socket's
+    /// entry changes it.
     pub const DEFAULT: Limits = Limits {
         max_head: 8 * 1024,
         max_headers: 64,
-        max_body: 1024 * 1024,
+        max_body: 32 * 1024 * 1024,
     };
+
+    /// The default limits with another body bound.
+    pub const fn with_max_body(max_body: usize) -> Limits {
+        Limits {
+            max_body,
+            ..Limits::DEFAULT
+        }
+    }
 }
 
 /// The request method.

@@ -33,7 +33,9 @@ use wren_core::control::{
     self, edit, Action, Cursor, Decision, Env, Reply, ServerInfo, SubnetChange, View,
 };
 use wren_core::lease::LeaseTable;
-use wren_core::stats::{Gauge, Stats, SubnetStats};
+use wren_core::stats::{
+    Gauge, History, SampleRing, Stats, StoredSample, SubnetStats, DEFAULT_SAMPLE_COUNT,
+};
 use wren_core::time::Timestamp;
 
 use crate::packet_path::{Engine, Journal};
@@ -53,6 +55,12 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// A larger body grows the buffer up to [`Limits`] and it shrinks back once answered, so
 /// the resident memory of 64 slots stays ~1 MiB whatever clients sent before.
 const INPUT_CAPACITY: usize = 16 * 1024;
+/// The input buffers of all connections together may grow beyond [`INPUT_CAPACITY`] each
+/// by at most this many times [`Limits::max_body`]: one largest request (and the next one
+/// arriving meanwhile) always fits, while many large ones at once cannot exhaust memory.
+/// A connection whose growth would pass the budget is read no further until the others'
+/// buffers shrink (back-pressure through the socket; its request deadline still runs).
+pub const GROWTH_BUDGET_FACTOR: usize = 2;
 /// At most one "connections full" warning per this interval (a flood must not flood the log).
 const BUSY_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A request must arrive whole within this time (slow clients are cut off).
@@ -175,11 +183,23 @@ pub struct ControlServer {
     state: State,
 }
 
+/// Samples kept per statistic: Kea 2.2's default (`statistic-default-sample-count`).
+/// The memory this costs is `Stats::history_slots(subnets)` × this × 12 bytes: 5.8 MB for
+/// 2,000 subnets, 150 KB for 50 (`wren_core::stats::history` gives the arithmetic).
+const SAMPLE_DEPTH: usize = DEFAULT_SAMPLE_COUNT as usize;
+
 fn leak_stats(subnets: usize) -> (Stats<'static>, usize) {
     let len = Stats::storage_len(subnets.max(16));
     let storage: &'static mut [SubnetStats] =
         Box::leak(vec![SubnetStats::default(); len].into_boxed_slice());
-    (Stats::new(storage, wall_clock()), len)
+    // History for the configured subnets (not the reconfiguration spare half).
+    let slots = Stats::history_slots(len / 2);
+    let rings: &'static mut [SampleRing] =
+        Box::leak(vec![SampleRing::default(); slots].into_boxed_slice());
+    let samples: &'static mut [StoredSample] =
+        Box::leak(vec![StoredSample::default(); slots * SAMPLE_DEPTH].into_boxed_slice());
+    let history = History::new(rings, samples);
+    (Stats::with_history(storage, history, wall_clock()), len)
 }
 
 /// The statistics for a (new) configuration, kept in `slot` across reloads (storage leaked
@@ -260,7 +280,9 @@ impl ControlServer {
                 );
             }
         }
-        let limits = Limits::DEFAULT;
+        let limits = settings
+            .max_request_bytes
+            .map_or(Limits::DEFAULT, Limits::with_max_body);
         let slots = if listeners.is_empty() {
             Vec::new()
         } else {
@@ -334,6 +356,9 @@ impl ControlServer {
                     );
                 }
                 self.state.auto_persist = new.auto_persist;
+                self.limits = new
+                    .max_request_bytes
+                    .map_or(Limits::DEFAULT, Limits::with_max_body);
             }
             Err(e) => log::warn!("WREN_CONTROL_SOCKETS_UNCHANGED {e}"),
         }
@@ -511,6 +536,16 @@ impl ControlServer {
         journal: &mut J,
     ) {
         let limits = self.limits;
+        // What the other connections' buffers have grown by (they do not change while
+        // this one is served).
+        let grown_elsewhere: usize = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, s)| s.input.len().saturating_sub(INPUT_CAPACITY))
+            .sum();
+        let budget = limits.max_body.saturating_mul(GROWTH_BUDGET_FACTOR);
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
@@ -556,6 +591,13 @@ impl ControlServer {
                     .len()
                     .saturating_mul(2)
                     .clamp(INPUT_CAPACITY, max);
+                if grown_elsewhere.saturating_add(grown.saturating_sub(INPUT_CAPACITY)) > budget {
+                    // Back-pressure: read no more of it (the client's writes wait in the
+                    // socket) until the large requests being received are answered and
+                    // their buffers shrink; `tick` tries again. Its deadline still runs.
+                    slot.resume = true;
+                    return;
+                }
                 slot.input.resize(grown, 0);
             }
             let Some(conn) = slot.conn.as_mut() else {

@@ -9,7 +9,10 @@
 //!   `config-set` the server);
 //! - `"wren-auto-persist": true` — after every successful `subnet4-*`/`reservation-*`
 //!   command, write the config file (as `config-write` does) so the change survives a
-//!   restart. Kea keeps such changes in memory only; the default follows Kea.
+//!   restart. Kea keeps such changes in memory only; the default follows Kea;
+//! - `"wren-max-request-bytes": N` — the largest request body accepted (413 beyond; default
+//!   [`super::http::Limits::DEFAULT`]'s 32 MiB), for a `config-set` larger than that or a
+//!   board that wants a tighter bound. The largest value on any entry applies.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -40,6 +43,8 @@ pub struct ControlSettings {
     pub listeners: Vec<Listener>,
     /// `wren-auto-persist` on any entry.
     pub auto_persist: bool,
+    /// `wren-max-request-bytes` (the largest on any entry).
+    pub max_request_bytes: Option<usize>,
 }
 
 fn str_of(v: Option<Value<'_>>) -> Option<String> {
@@ -124,6 +129,17 @@ impl ControlSettings {
             if e.get("wren-auto-persist") == Some(Value::Bool(true)) {
                 settings.auto_persist = true;
             }
+            match e.get("wren-max-request-bytes") {
+                None => {}
+                Some(Value::Int(n)) if n >= 1024 && usize::try_from(n).is_ok() => {
+                    let n = n as usize;
+                    settings.max_request_bytes =
+                        Some(settings.max_request_bytes.map_or(n, |m| m.max(n)));
+                }
+                Some(_) => {
+                    return Err("wren-max-request-bytes must be an integer of at least 1024".into())
+                }
+            }
             match str_of(e.get("socket-type")).as_deref() {
                 Some("http") => {
                     let address =
@@ -205,6 +221,29 @@ mod tests {
         assert_eq!(*address, SocketAddr::new(IpAddr::V4(LOOPBACK), 8080));
         assert_eq!(auth.realm, "r");
         assert_eq!(auth.clients, vec![Credential::new("a", "b")]);
+    }
+
+    #[test]
+    fn max_request_bytes_takes_the_largest_and_refuses_nonsense() {
+        assert_eq!(
+            read(r#""control-socket": { "socket-type": "unix", "socket-name": "/k" }"#)
+                .unwrap()
+                .max_request_bytes,
+            None
+        );
+        let s = read(
+            r#""control-sockets": [ { "socket-type": "unix", "socket-name": "/k", "wren-max-request-bytes": 2048 },
+               { "socket-type": "http", "socket-port": 8080, "wren-max-request-bytes": 67108864 } ]"#,
+        )
+        .unwrap();
+        assert_eq!(s.max_request_bytes, Some(64 * 1024 * 1024));
+        for bad in ["0", "1023", "-5", "\"big\"", "1.5"] {
+            let e = read(&format!(
+                r#""control-socket": {{ "socket-type": "unix", "socket-name": "/k", "wren-max-request-bytes": {bad} }}"#
+            ))
+            .unwrap_err();
+            assert!(e.contains("wren-max-request-bytes"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -48,6 +48,17 @@ fn serve(
     request_timeout: Duration,
     client: impl FnOnce() + Send + 'static,
 ) {
+    serve_with(listeners, request_timeout, None, client);
+}
+
+/// [`serve`] with `wren-max-request-bytes`; returns the most the connections' input
+/// buffers together grew beyond their initial size at any moment.
+fn serve_with(
+    listeners: Vec<Listener>,
+    request_timeout: Duration,
+    max_request_bytes: Option<usize>,
+    client: impl FnOnce() + Send + 'static,
+) -> usize {
     let path = PathBuf::from("control-test.json");
     let storage = Box::leak(Box::new(config_load::allocate(&path, TEXT).unwrap()));
     let config = config_load::parse(&path, TEXT, storage, &mut Vec::new()).unwrap();
@@ -58,6 +69,7 @@ fn serve(
     let settings = ControlSettings {
         listeners,
         auto_persist: false,
+        max_request_bytes,
     };
     let mut server = ControlServer::open(&settings, &path, TEXT).unwrap();
     server.state.request_timeout = request_timeout;
@@ -73,6 +85,7 @@ fn serve(
         done.store(true, Ordering::SeqCst);
     });
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut max_grown = 0usize;
     while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
         poll.poll(&mut events, Some(Duration::from_millis(20)))
             .unwrap();
@@ -82,8 +95,15 @@ fn serve(
             }
         }
         server.tick(poll.registry(), Instant::now(), &mut engine, &mut journal);
+        let grown: usize = server
+            .slots
+            .iter()
+            .map(|s| s.input.len().saturating_sub(INPUT_CAPACITY))
+            .sum();
+        max_grown = max_grown.max(grown);
     }
     handle.join().unwrap();
+    max_grown
 }
 
 fn http(port: u16) -> Vec<Listener> {
@@ -214,6 +234,49 @@ fn connections_beyond_the_limit_are_closed_and_slow_clients_cut_off() {
         assert_eq!(code, 200);
         assert!(body.contains("\"result\": 1"), "{body}");
     });
+}
+
+/// Large bodies arriving at once: beyond the growth budget (2 × the body limit) a
+/// connection is read no further until others are answered, and every one is answered.
+#[test]
+fn large_bodies_beyond_the_growth_budget_wait_and_are_all_answered() {
+    let port = free_port();
+    let max_body = 64 * 1024;
+    let grown = serve_with(http(port), REQUEST_TIMEOUT, Some(max_body), move || {
+        let body = format!(r#"{{ "command": "version-get" }}{}"#, " ".repeat(60 * 1024));
+        let head = format!(
+            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        // Four connections send all but the last byte: their buffers would grow by
+        // 4 × ~57 KiB, past the 128 KiB budget.
+        let mut streams: Vec<TcpStream> = (0..4)
+            .map(|_| {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                s.write_all(head.as_bytes()).unwrap();
+                s.write_all(&body.as_bytes()[..body.len() - 1]).unwrap();
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        for s in &mut streams {
+            s.write_all(&body.as_bytes()[body.len() - 1..]).unwrap();
+        }
+        for s in &mut streams {
+            let (code, answer) = read_response(s, &mut Vec::new());
+            assert_eq!(code, 200, "{answer}");
+            assert!(answer.contains(r#""result": 0"#), "{answer}");
+        }
+    });
+    let budget = max_body * GROWTH_BUDGET_FACTOR;
+    assert!(
+        grown <= budget,
+        "buffers grew {grown} bytes, budget {budget}"
+    );
+    // Two connections' worth of growth was reached: the budget, not the clients, held
+    // the others back.
+    assert!(grown > budget / 2, "buffers grew only {grown} bytes");
 }
 
 #[test]

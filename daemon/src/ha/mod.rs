@@ -22,7 +22,7 @@ use mio::{Registry, Token};
 use wren_core::config::Config;
 use wren_core::control::json_in::Value;
 use wren_core::ha::commands::{self, LeaseScratch};
-use wren_core::ha::config::{parse_ha_parameters, HaConfig, Peer, EMPTY_PEER};
+use wren_core::ha::config::{parse_ha_parameters, HaConfig, IgnoredKey, Peer, EMPTY_PEER};
 use wren_core::ha::state::{Action, BackupUpdates, HaService, HaState, UpdateDecision};
 use wren_core::lease::LeaseRecord;
 use wren_core::time::Timestamp;
@@ -215,9 +215,92 @@ pub fn check(config: &Config<'_>) -> Result<(), String> {
         return Ok(());
     };
     let mut peers = vec![EMPTY_PEER; peer_slots(params)];
-    parse_ha_parameters(params, &mut peers)
-        .map(|_| ())
-        .map_err(|e| format!("libdhcp_ha.so parameters: {e}"))
+    let cfg = parse_ha_parameters(params, &mut peers)
+        .map_err(|e| format!("libdhcp_ha.so parameters: {e}"))?;
+    partner_reachable(&cfg)
+}
+
+/// The partner must be reachable over plain HTTP: an `https://` partner would never
+/// answer, so the start is refused (as by `-t`) rather than running half an HA pair.
+fn partner_reachable(cfg: &HaConfig<'_, '_>) -> Result<(), String> {
+    match cfg.partner() {
+        Some(p) if p.tls => Err(format!(
+            "libdhcp_ha.so: peer '{}' uses https, which wren does not support yet",
+            p.name
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One warning per HA key wren accepts but does not act on (TLS keys, `multi-threading`,
+/// `restrict-commands`, `require-client-certs`, this server's or a backup's `https://`
+/// url): `file:line: key path: what wren does instead`. Nothing is ignored silently
+/// (issue 6); the line is that of the key's first occurrence in the relationship (or in
+/// the peer's entry), when it can be found in `text`.
+pub fn ignored_key_warnings(
+    config: &Config<'_>,
+    path: &std::path::Path,
+    text: &str,
+) -> Vec<String> {
+    let Some(params) = ha_parameters(config) else {
+        return Vec::new();
+    };
+    let mut peers = vec![EMPTY_PEER; peer_slots(params)];
+    let Ok(cfg) = parse_ha_parameters(params, &mut peers) else {
+        return Vec::new();
+    };
+    let partner = cfg.partner().map(|p| p.name);
+    let start = text.find("\"high-availability\"").unwrap_or(0);
+    cfg.ignored_keys()
+        .filter(|(peer, key)| {
+            // An https partner is refused by `check`, not warned about.
+            !(*key == IgnoredKey::HttpsUrl && peer.map(|p| p.name) == partner)
+        })
+        .map(|(peer, key)| {
+            let from = match peer {
+                Some(p) => peer_entry_start(text, start, p.name).unwrap_or(start),
+                None => start,
+            };
+            let line = text
+                .get(from..)
+                .and_then(|t| t.find(&format!("\"{}\"", key.name())))
+                .map(|at| 1 + text.get(..from + at).unwrap_or("").matches('\n').count());
+            let place = match peer {
+                Some(p) => format!("high-availability[0].peers[name={}].{}", p.name, key.name()),
+                None => format!("high-availability[0].{}", key.name()),
+            };
+            let location = match line {
+                Some(l) => format!("{}:{l}", path.display()),
+                None => path.display().to_string(),
+            };
+            format!(
+                "{location}: hooks-libraries libdhcp_ha.so {place} ignored: {}",
+                key.consequence()
+            )
+        })
+        .collect()
+}
+
+/// Where the `peers[]` entry named `name` starts in `text` (the `{` before its name).
+fn peer_entry_start(text: &str, from: usize, name: &str) -> Option<usize> {
+    let tail = text.get(from..)?;
+    let quoted = format!("\"{name}\"");
+    let mut at = 0;
+    while let Some(i) = tail.get(at..)?.find(&quoted) {
+        let hit = at + i;
+        // The value of a "name" key: `"name"`, optional blanks, `:`, optional blanks.
+        let before = tail.get(..hit)?.trim_end();
+        if before.ends_with(':')
+            && before
+                .trim_end_matches(':')
+                .trim_end()
+                .ends_with("\"name\"")
+        {
+            return tail.get(..hit)?.rfind('{').map(|b| from + b);
+        }
+        at = hit + quoted.len();
+    }
+    None
 }
 
 fn peer_slots(params: &str) -> usize {
@@ -260,14 +343,9 @@ impl HaRuntime {
             Some(p) => peer_password(p)?,
             None => None,
         };
-        for p in partner.into_iter().chain(cfg.backups()) {
-            if p.tls {
-                return Err(format!(
-                    "libdhcp_ha.so: peer '{}' uses https, which wren does not support yet",
-                    p.name
-                ));
-            }
-        }
+        partner_reachable(cfg)?;
+        // A backup's https url is only warned about (`ignored_key_warnings`): its updates
+        // go out as plain HTTP and fail, logged, without delaying any client.
         // A backup sends nothing (`HaConfig::backups` is empty there).
         let mut backups = Vec::new();
         for peer in cfg.backups() {

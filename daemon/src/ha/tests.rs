@@ -511,3 +511,109 @@ fn with_wait_backup_ack_a_failed_or_full_backup_drops_the_reply() {
     }
     assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Drop));
 }
+
+/// A config file (one key per line) whose HA relationship carries every key wren does not
+/// act on.
+const IGNORED_KEYS_CONFIG: &str = r#"{ "Dhcp4": {
+  "subnet4": [ { "id": 1, "subnet": "198.18.0.0/24" } ],
+  "hooks-libraries": [ { "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {
+    "high-availability": [ {
+      "this-server-name": "server1",
+      "mode": "load-balancing",
+      "trust-anchor": "/etc/kea/ca.pem",
+      "cert-file": "/etc/kea/server1.pem",
+      "key-file": "/etc/kea/server1.key",
+      "require-client-certs": false,
+      "restrict-commands": true,
+      "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true },
+      "comment": "comments and user contexts are no feature: not reported",
+      "peers": [
+        { "name": "server1", "url": "https://198.18.0.1:8001/", "role": "primary" },
+        { "name": "server2", "url": "http://198.18.0.2:8001/", "role": "secondary",
+          "trust-anchor": "/etc/kea/ca2.pem" }
+      ]
+    } ]
+  } } ]
+} }"#;
+
+fn parsed(text: &str, f: impl FnOnce(&Config<'_>)) {
+    let path = Path::new("/etc/wren/ha.json");
+    let mut storage = crate::config_load::allocate(path, text).unwrap();
+    let config = crate::config_load::parse(path, text, &mut storage, &mut Vec::new()).unwrap();
+    f(&config)
+}
+
+#[test]
+fn every_ha_key_wren_does_not_implement_gets_a_warning_with_file_and_line() {
+    parsed(IGNORED_KEYS_CONFIG, |config| {
+        check(config).unwrap();
+        let w = ignored_key_warnings(config, Path::new("/etc/wren/ha.json"), IGNORED_KEYS_CONFIG);
+        let expected = [
+            (
+                "/etc/wren/ha.json:7: ",
+                "high-availability[0].trust-anchor ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:8: ",
+                "high-availability[0].cert-file ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:9: ",
+                "high-availability[0].key-file ignored: TLS",
+            ),
+            (
+                "/etc/wren/ha.json:10: ",
+                "high-availability[0].require-client-certs ignored",
+            ),
+            (
+                "/etc/wren/ha.json:11: ",
+                "high-availability[0].restrict-commands ignored",
+            ),
+            (
+                "/etc/wren/ha.json:12: ",
+                "high-availability[0].multi-threading ignored: wren is single-threaded",
+            ),
+            (
+                "/etc/wren/ha.json:15: ",
+                "peers[name=server1].url ignored: https",
+            ),
+            (
+                "/etc/wren/ha.json:17: ",
+                "peers[name=server2].trust-anchor ignored: TLS",
+            ),
+        ];
+        assert_eq!(w.len(), expected.len(), "{w:#?}");
+        for (got, (location, what)) in w.iter().zip(expected) {
+            assert!(
+                got.starts_with(location) && got.contains(what),
+                "{got:?} is not {location}…{what}…"
+            );
+        }
+    });
+}
+
+#[test]
+fn an_https_partner_is_refused_by_the_check_and_the_start() {
+    let text = IGNORED_KEYS_CONFIG
+        .replace("https://198.18.0.1", "http://198.18.0.1")
+        .replace("http://198.18.0.2", "https://198.18.0.2");
+    parsed(&text, |config| {
+        let e = check(config).unwrap_err();
+        assert!(e.contains("peer 'server2' uses https"), "{e}");
+        assert!(HaRuntime::from_config(config).is_err());
+        // Not also warned about: it is an error.
+        let w = ignored_key_warnings(config, Path::new("x.json"), &text);
+        assert!(w.iter().all(|w| !w.contains(".url ")), "{w:#?}");
+    });
+}
+
+#[test]
+fn a_plain_relationship_has_no_warning() {
+    let text = format!(
+        r#"{{ "Dhcp4": {{ "subnet4": [ {{ "id": 1, "subnet": "198.18.0.0/24" }} ],
+            "hooks-libraries": [ {{ "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {PARAMS} }} ] }} }}"#
+    );
+    parsed(&text, |config| {
+        assert!(ignored_key_warnings(config, Path::new("x.json"), &text).is_empty());
+    });
+}

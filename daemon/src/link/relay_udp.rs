@@ -210,7 +210,7 @@ impl RelayUdp {
                 self.fd.as_raw_fd(),
                 headers.as_mut_ptr(),
                 slots as _,
-                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+                (libc::MSG_TRUNC | libc::MSG_DONTWAIT) as _,
                 std::ptr::null_mut(),
             )
         };
@@ -325,6 +325,85 @@ impl RelayUdp {
                 "short datagram write",
             ))
         }
+    }
+}
+
+/// Datagrams one `sendmmsg` takes at most (stack arrays of this many headers).
+pub const SEND_BATCH: usize = 64;
+
+impl RelayUdp {
+    /// Sends `datagrams` in order, each as [`Self::send_direct`] would (its own destination,
+    /// source address and interface), with one `sendmmsg` per [`SEND_BATCH`]; through the
+    /// broker one by one when the sandbox installed one ([`Self::send`]). Returns how many
+    /// were sent from the front and, if not all, the error of the next one.
+    pub fn send_batch(
+        &self,
+        datagrams: &[crate::packet_path::Outgoing<'_>],
+    ) -> (usize, Option<io::Error>) {
+        if crate::sandbox::broker::installed().is_some() {
+            for (sent, d) in datagrams.iter().enumerate() {
+                if let Err(e) = self.send(d.payload, d.to, d.source, d.ifindex) {
+                    return (sent, Some(e));
+                }
+            }
+            return (datagrams.len(), None);
+        }
+        let mut sent = 0;
+        while let Some(rest) = datagrams.get(sent..).filter(|r| !r.is_empty()) {
+            let count = rest.len().min(SEND_BATCH);
+            // SAFETY: plain C structs; all-zero is valid.
+            let mut names: [libc::sockaddr_in; SEND_BATCH] = unsafe { mem::zeroed() };
+            let mut control: [ControlBuffer; SEND_BATCH] =
+                [const { ControlBuffer([0; 128]) }; SEND_BATCH];
+            // SAFETY: as above.
+            let mut iov: [libc::iovec; SEND_BATCH] = unsafe { mem::zeroed() };
+            // SAFETY: as above.
+            let mut headers: [libc::mmsghdr; SEND_BATCH] = unsafe { mem::zeroed() };
+            for ((header, iov), ((name, control), d)) in headers
+                .iter_mut()
+                .zip(iov.iter_mut())
+                .zip(names.iter_mut().zip(control.iter_mut()).zip(rest))
+            {
+                name.sin_family = libc::AF_INET as libc::sa_family_t;
+                name.sin_port = d.to.port().to_be();
+                name.sin_addr.s_addr = u32::from(*d.to.ip()).to_be();
+                #[cfg(target_os = "freebsd")]
+                {
+                    name.sin_len = mem::size_of::<libc::sockaddr_in>() as u8;
+                }
+                iov.iov_base = d.payload.as_ptr() as *mut libc::c_void;
+                iov.iov_len = d.payload.len();
+                let msg = &mut header.msg_hdr;
+                msg.msg_name = (name as *mut libc::sockaddr_in).cast();
+                msg.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                msg.msg_iov = iov;
+                msg.msg_iovlen = 1;
+                if !d.source.is_unspecified() || d.ifindex != 0 {
+                    msg.msg_control = control.0.as_mut_ptr().cast();
+                    // SAFETY: computes a size, no memory access.
+                    msg.msg_controllen = unsafe { libc::CMSG_SPACE(source_control_len()) } as _;
+                    // SAFETY: the control buffer holds CMSG_SPACE(len) bytes (the const
+                    // assertion below), so the first header and its payload fit.
+                    unsafe {
+                        let cmsg = libc::CMSG_FIRSTHDR(msg);
+                        write_source_control(cmsg, d.source, d.ifindex);
+                    }
+                }
+            }
+            // SAFETY: the first `count` headers point at live locals and at the callers'
+            // payloads, which the kernel only reads.
+            let n =
+                unsafe { libc::sendmmsg(self.fd.as_raw_fd(), headers.as_mut_ptr(), count as _, 0) };
+            let Ok(n) = usize::try_from(n) else {
+                return (sent, Some(io::Error::last_os_error()));
+            };
+            if n == 0 {
+                return (sent, Some(io::Error::from(io::ErrorKind::WriteZero)));
+            }
+            // A UDP socket sends a datagram whole or not at all.
+            sent += n.min(count);
+        }
+        (sent, None)
     }
 }
 
@@ -552,6 +631,57 @@ mod tests {
             assert_eq!(d.destination, Ipv4Addr::LOCALHOST);
             assert_eq!(d.ifindex, lo);
         }
+    }
+
+    /// One `sendmmsg` sends datagrams to different destinations, each from its source.
+    #[test]
+    fn batch_send_to_several_destinations() {
+        let server = RelayUdp::open(0).unwrap();
+        let port = socket::getsockname::<SockaddrIn>(server.as_raw_fd())
+            .unwrap()
+            .port();
+        let lo = nix::net::if_::if_nametoindex(crate::link::interfaces::LOOPBACK).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = |s: &UdpSocket| match s.local_addr().unwrap() {
+            std::net::SocketAddr::V4(v4) => v4,
+            other => panic!("{other}"),
+        };
+        let out = [
+            crate::packet_path::Outgoing {
+                payload: b"to a",
+                to: to(&a),
+                source: Ipv4Addr::LOCALHOST,
+                ifindex: lo,
+            },
+            crate::packet_path::Outgoing {
+                payload: b"to b",
+                to: to(&b),
+                source: Ipv4Addr::UNSPECIFIED,
+                ifindex: 0,
+            },
+            crate::packet_path::Outgoing {
+                payload: b"to a again",
+                to: to(&a),
+                source: Ipv4Addr::LOCALHOST,
+                ifindex: 0,
+            },
+        ];
+        let (sent, error) = server.send_batch(&out);
+        assert_eq!(sent, 3);
+        assert!(error.is_none());
+        let from = std::net::SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let mut buf = [0u8; 64];
+        for (socket, expected) in [(&a, &b"to a"[..]), (&b, b"to b"), (&a, b"to a again")] {
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let (n, source) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], expected);
+            assert_eq!(source, from);
+        }
+        // Nothing to send is no call and no error.
+        assert_eq!(server.send_batch(&[]).0, 0);
     }
 
     #[test]

@@ -606,7 +606,9 @@ mod tests {
         // syslogd restarts: its socket is removed and bound again; a new request reaches it.
         drop(syslogd);
         std::fs::remove_file(&log_path).unwrap();
-        assert!(socket.send(b"lost").is_err(), "the old socket is dead");
+        // (Whether a send on the old socket now fails is not checked: a broker forked by a
+        // test running in parallel may still hold a copy of the old syslogd descriptor.)
+        drop(socket);
         let syslogd = UnixDatagram::bind(&log_path).unwrap();
         syslogd
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -597,8 +597,10 @@ fn communication_recovery_backlog() {
         assert_eq!(s.on_lease_committed(), UpdateDecision::Backlog);
         assert_eq!(s.on_lease_committed(), UpdateDecision::NotSent);
         assert!(s.backlog_overflowed());
-        // Kea does not count queued (or overflowed) updates as unsent.
-        assert_eq!(s.unsent_update_count(), 0);
+        // Kea counts neither queued nor overflowed updates as unsent; wren counts what
+        // the overflow discards (the queued lease and the one that overflowed), so the
+        // partner resynchronizes even if it missed the ha-reset.
+        assert_eq!(s.unsent_update_count(), 2);
         ok(s, 20_000, HaState::LoadBalancing);
         // ha-reset first; waiting only once the partner accepted it.
         assert!(drain(s, 20_000).contains(&Action::SendReset));
@@ -624,6 +626,9 @@ fn communication_recovery_backlog_counts_leases_and_retries_a_failed_reset() {
         // The fourth lease overflows; later ones stay out even if they would fit.
         assert_eq!(s.on_lease_changes_committed(1), UpdateDecision::NotSent);
         assert!(s.backlog_overflowed());
+        assert_eq!(s.unsent_update_count(), 4);
+        assert_eq!(s.on_lease_changes_committed(2), UpdateDecision::NotSent);
+        assert_eq!(s.unsent_update_count(), 6);
         // The partner is back: reset it; a failed reset leaves us in
         // communication-recovery with the partner unavailable, the next good heartbeat
         // tries again.
