@@ -328,6 +328,14 @@ fn ha_backup_kea_load_balancing_with_wrend_backup() {
     );
 }
 
+#[test]
+fn ha_backup_wrend_load_balancing_with_kea_backup() {
+    lb_with_backup(
+        [PeerKind::Wrend, PeerKind::Wrend, PeerKind::Kea],
+        "hab-wwk-lb",
+    );
+}
+
 fn backup_down(kinds: [PeerKind; 2], wait: bool, name: &str) {
     require_root();
     let dir = TestDir::new(name);
