@@ -19,8 +19,8 @@ use std::time::Duration;
 use wren_tests::clients::ClientKind;
 use wren_tests::ha::{HaSpec, PeerKind};
 use wren_tests::ha_checks::{
-    active_leases, admin_command, assert_no_double_allocation, lb_owner, load_and_capture,
-    mac_in_bucket, real_client, HaPair,
+    active_leases, admin_command, assert_no_double_allocation, assert_peer_traffic_authenticated,
+    lb_owner, load_and_capture, mac_in_bucket, real_client, HaPair,
 };
 use wren_tests::{require_root, TestDir};
 
@@ -159,6 +159,23 @@ fn scenario_passive_backup(group: &mut HaPair, mac_base: &str, seed: u16) {
         group.logs()
     );
     assert_no_double_allocation(&[group.peers[0].lease_file()]);
+    // On the primary's link: its updates to the backup, authenticated, and no heartbeat
+    // (kea-ha.md §4: none in passive-backup; the test's own commands go over loopback).
+    std::thread::sleep(Duration::from_secs(1));
+    assert_peer_traffic_authenticated(group);
+    let commands: Vec<String> = group
+        .peer_messages()
+        .iter()
+        .filter(|m| m.is_request())
+        .filter_map(|m| m.command())
+        .collect();
+    assert!(
+        commands.iter().any(|c| c == "lease4-update")
+            && commands.iter().any(|c| c == "lease4-del")
+            && !commands.iter().any(|c| c == "ha-heartbeat"),
+        "{}: peer commands on the primary's link: {commands:?}",
+        describe(group)
+    );
 }
 
 /// A load-balancing pair (peers 0, 1) with a backup (peer 2): the pair forms, the backup
