@@ -10,7 +10,10 @@
 //! `pkt4-parse-failed` and `pkt4-receive-drop`; a packet dropped by the server's checks adds
 //! `pkt4-receive-drop`; `pkt4-<type>-received` after a successful parse; `pkt4-sent` and
 //! `pkt4-<type>-sent` per reply. `assigned-addresses` +1 on a new lease, −1 on release,
-//! reclamation or removal; a DECLINE adds to `declined-addresses` (subnet and global).
+//! reclamation or removal; a DECLINE adds to `declined-addresses` (subnet and global)
+//! and the declined lease stays counted in `assigned-addresses` until it is reclaimed or
+//! removed (Kea: "Declined leases also count as assigned"; `lease4-add` of a declined
+//! lease adds to both).
 
 use core::fmt::{self, Write as _};
 use core::net::Ipv4Addr;
@@ -381,19 +384,22 @@ impl<'a> Stats<'a> {
         // Recount without a sample per lease (Kea sets each count once).
         let mut declined = 0i64;
         for (_, lease) in leases.iter() {
-            let stat = match lease.state {
-                LeaseState::Default => SubnetStat::AssignedAddresses,
+            // Kea's recount: "Declined leases also count as assigned."
+            let stats: &[SubnetStat] = match lease.state {
+                LeaseState::Default => &[SubnetStat::AssignedAddresses],
                 LeaseState::Declined => {
                     declined += 1;
-                    SubnetStat::DeclinedAddresses
+                    &[SubnetStat::AssignedAddresses, SubnetStat::DeclinedAddresses]
                 }
                 LeaseState::ExpiredReclaimed => continue,
             };
-            if let Some(x) = self
-                .subnet_mut(lease.subnet_id)
-                .and_then(|e| e.samples.get_mut(stat.index()))
-            {
-                x.value = x.value.saturating_add(1);
+            for stat in stats {
+                if let Some(x) = self
+                    .subnet_mut(lease.subnet_id)
+                    .and_then(|e| e.samples.get_mut(stat.index()))
+                {
+                    x.value = x.value.saturating_add(1);
+                }
             }
         }
         for i in 0..fresh {
@@ -412,6 +418,18 @@ impl<'a> Stats<'a> {
         }
         // Kea's recount sets `declined-addresses` (a sample at each configuration); the
         // first one creates it, so it has no earlier sample.
+        // `statistic-default-sample-count` / `-age`: the default and every statistic's
+        // bound (Kea 2.2 sets both at configuration: with a count of 3, a subnet's
+        // `assigned-addresses` keeps 3 samples, checked on kea-dhcp4 2.2). A count of 0
+        // switches to the age bound; without either key the bounds stay as they are.
+        match (
+            config.globals.statistic_sample_count,
+            config.globals.statistic_sample_age,
+        ) {
+            (Some(0), age) => self.set_limit_all(SampleLimit::Age(age.unwrap_or(0))),
+            (Some(n), _) => self.set_limit_all(SampleLimit::Count(n)),
+            (None, _) => {}
+        }
         let declined_name = StatName::Global(GlobalStat::DeclinedAddresses);
         if !self.configured {
             if let Some(slot) = self.slot(declined_name) {
@@ -735,12 +753,16 @@ impl<'a> Stats<'a> {
         }
     }
 
+    /// A declined lease counts in `assigned-addresses` too, as everywhere in Kea 2.2 (a
+    /// DECLINE leaves `assigned-addresses` alone; `lease4-add` of a state-1 lease adds to
+    /// both, checked on kea-dhcp4 2.2; the recount counts declined leases as assigned).
     fn count_lease(&mut self, subnet: u32, state: LeaseState, delta: i64, now: Timestamp) {
         match state {
             LeaseState::Default => {
                 self.add_subnet(subnet, SubnetStat::AssignedAddresses, delta, now)
             }
             LeaseState::Declined => {
+                self.add_subnet(subnet, SubnetStat::AssignedAddresses, delta, now);
                 self.add_subnet(subnet, SubnetStat::DeclinedAddresses, delta, now);
                 self.add_global(GlobalStat::DeclinedAddresses, delta, now);
             }
@@ -756,7 +778,10 @@ impl<'a> Stats<'a> {
         self.add_global(GlobalStat::ReclaimedLeases, 1, now);
         match lease.state {
             LeaseState::Default => self.add_subnet(id, SubnetStat::AssignedAddresses, -1, now),
+            // Kea's reclamation takes every reclaimed lease off `assigned-addresses`,
+            // a declined one too (it stayed counted as assigned since its DECLINE).
             LeaseState::Declined => {
+                self.add_subnet(id, SubnetStat::AssignedAddresses, -1, now);
                 self.add_subnet(id, SubnetStat::DeclinedAddresses, -1, now);
                 self.add_global(GlobalStat::DeclinedAddresses, -1, now);
                 self.add_subnet(id, SubnetStat::ReclaimedDeclinedAddresses, 1, now);
@@ -1180,6 +1205,53 @@ mod tests {
         assert_eq!(st.get(n).unwrap().value, 1);
         st.reset_all(Timestamp(5));
         assert!(st.iter().all(|(_, s)| s.value == 0 && s.at == Timestamp(5)));
+    }
+
+    /// A declined lease counts in `assigned-addresses` as well as `declined-addresses`
+    /// (Kea 2.2: lease_cmds, recount and reclamation agree), so reclaiming it takes it off
+    /// both and nothing is left counted.
+    #[test]
+    fn declined_leases_count_as_assigned_until_reclaimed() {
+        let mut storage = [SubnetStats::default(); 1];
+        let mut st = Stats::new(&mut storage, Timestamp(0));
+        st.used = stats_with(&[1], st.subnets);
+        let lease = LeaseRecord {
+            address: Ipv4Addr::new(198, 18, 1, 9),
+            hwaddr: &[],
+            client_id: &[],
+            valid_lifetime: 600,
+            cltt: Timestamp(10),
+            subnet_id: 1,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            hostname: "",
+            state: LeaseState::Declined,
+            user_context: "",
+        };
+        let t = Timestamp(20);
+        let sub = |st: &Stats<'_>, stat| st.get(StatName::Subnet { id: 1, stat }).unwrap().value;
+        st.record_lease_change(None, &lease, t);
+        assert_eq!(sub(&st, SubnetStat::AssignedAddresses), 1);
+        assert_eq!(sub(&st, SubnetStat::DeclinedAddresses), 1);
+        st.record_reclaimed(&lease, t);
+        assert_eq!(sub(&st, SubnetStat::AssignedAddresses), 0);
+        assert_eq!(sub(&st, SubnetStat::DeclinedAddresses), 0);
+        assert_eq!(sub(&st, SubnetStat::ReclaimedDeclinedAddresses), 1);
+        // lease4-del of a declined lease.
+        st.record_lease_change(None, &lease, t);
+        let removal = LeaseRecord {
+            valid_lifetime: 0,
+            ..lease
+        };
+        st.record_lease_change(Some(LeaseCount::of(&lease)), &removal, t);
+        assert_eq!(sub(&st, SubnetStat::AssignedAddresses), 0);
+        assert_eq!(sub(&st, SubnetStat::DeclinedAddresses), 0);
+        assert_eq!(
+            st.get(StatName::Global(GlobalStat::DeclinedAddresses))
+                .unwrap()
+                .value,
+            0
+        );
     }
 
     #[test]

@@ -222,9 +222,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
 
         let stats = crate::control::fit_stats(&mut stats, &config, table); // [control API]
         if let Some(shared) = &ha {
-            if !shared.borrow().same_parameters(&config) {
-                log::warn!("HA_CONFIG_UNCHANGED the libdhcp_ha.so parameters changed: restart wrend to apply them; the HA relationship keeps running as started");
-            }
+            // [HA] Kea re-loads its hook libraries on reconfiguration: changed
+            // `high-availability` parameters restart the relationship (waiting, then a sync);
+            // unchanged ones keep the running state.
+            crate::ha::reconfigure(shared, &config);
         }
         let mut engine = crate::ha::engine::HaEngine::new(
             CoreEngine::new(config, table)

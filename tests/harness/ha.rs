@@ -184,6 +184,11 @@ pub struct HaSpec {
     pub valid_lifetime: u32,
     pub renew_timer: u32,
     pub rebind_timer: u32,
+    /// Every peer's `auto-failover` (kea-ha.md §2; default true).
+    pub auto_failover: bool,
+    /// The `state-machine` value (JSON), e.g. `{ "states": [ { "state": "ready", "pause":
+    /// "once" } ] }`; `None` leaves it out.
+    pub state_machine: Option<String>,
 }
 
 /// Server addresses on the LAN, in peer order.
@@ -223,6 +228,8 @@ impl HaSpec {
             valid_lifetime: 600,
             renew_timer: 300,
             rebind_timer: 500,
+            auto_failover: true,
+            state_machine: None,
         }
     }
 
@@ -280,10 +287,11 @@ impl HaSpec {
                     }
                 };
                 format!(
-                    r#"{{ "name": "{}", "url": "{}", "role": "{}", "auto-failover": true{auth} }}"#,
+                    r#"{{ "name": "{}", "url": "{}", "role": "{}", "auto-failover": {}{auth} }}"#,
                     p.name,
                     HaSpec::url(p),
-                    p.role
+                    p.role,
+                    self.auto_failover
                 )
             })
             .collect();
@@ -294,6 +302,10 @@ impl HaSpec {
         if self.mode == "passive-backup" {
             dul.push_str(&format!(r#""wait-backup-ack": {},"#, self.wait_backup_ack));
         }
+        let dul = match &self.state_machine {
+            Some(sm) => format!(r#"{dul} "state-machine": {sm},"#),
+            None => dul,
+        };
         format!(
             r#"[ {{
             "this-server-name": "{this}",

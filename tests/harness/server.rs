@@ -82,6 +82,25 @@ fn wrend_binary() -> PathBuf {
 }
 
 /// Replaces `@IFACE@` and `@DIR@` in a config template.
+/// Runs wrend with `-c config` in `ns` (PID and lock files in `dir`) until it exits, for
+/// a start it must refuse: the output, with `status: None` when it was still running after
+/// `timeout` (then stopped by PID).
+pub fn run_wrend_to_exit(
+    ns: &Netns,
+    dir: &Path,
+    config: &Path,
+    timeout: std::time::Duration,
+) -> crate::process::RunOutput {
+    crate::process::run(
+        ns.command(&ServerKind::Wrend.binary().display().to_string())
+            .arg("-c")
+            .arg(config)
+            .env("KEA_PIDFILE_DIR", dir)
+            .env("KEA_LOCKFILE_DIR", dir),
+        timeout,
+    )
+}
+
 pub fn render(template: &str, iface: &str, dir: &Path) -> String {
     template
         .replace("@IFACE@", iface)

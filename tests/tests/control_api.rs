@@ -500,13 +500,10 @@ fn unauthenticated_http_on_a_routable_address_refuses_to_start() {
     );
     let conf = dir.join("open.conf");
     std::fs::write(&conf, render(&text, &net.server_if, dir.path())).unwrap();
-    let out = wren_tests::process::run(
-        net.server
-            .command(&ServerKind::Wrend.binary().display().to_string())
-            .arg("-c")
-            .arg(&conf)
-            .env("KEA_PIDFILE_DIR", dir.path())
-            .env("KEA_LOCKFILE_DIR", dir.path()),
+    let out = wren_tests::server::run_wrend_to_exit(
+        &net.server,
+        dir.path(),
+        &conf,
         Duration::from_secs(15),
     );
     let status = out

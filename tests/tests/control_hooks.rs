@@ -120,14 +120,8 @@ fn builtin_hooks_by_file_name_and_unknown_hooks_rejected() {
     );
 
     // At start: refused with the same message.
-    let out = wren_tests::process::run(
-        ns.command(&ServerKind::Wrend.binary().display().to_string())
-            .arg("-c")
-            .arg(&conf)
-            .env("KEA_PIDFILE_DIR", dir.path())
-            .env("KEA_LOCKFILE_DIR", dir.path()),
-        Duration::from_secs(15),
-    );
+    let out =
+        wren_tests::server::run_wrend_to_exit(&ns, dir.path(), &conf, Duration::from_secs(15));
     let status = out
         .status
         .unwrap_or_else(|| panic!("wrend started with an unknown hook library"));

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
-use wren_tests::clients::{Client, ClientKind, ClientOptions};
+use wren_tests::clients::dhclient_lease;
 use wren_tests::netns::{NetPair, Netns, PairOptions};
 use wren_tests::server::{render, Server, ServerKind, BASIC_CONFIG};
 use wren_tests::{require_program, require_root, TestDir};
@@ -118,14 +118,7 @@ fn config_set_with_50000_reservations_serves_a_reserved_client() {
         "{answer}"
     );
 
-    let client = Client::start(
-        ClientKind::Dhclient,
-        &net.client,
-        &net.client_if,
-        dir.path(),
-        &ClientOptions::default(),
-    );
-    let lease = client.wait_bound(Duration::from_secs(30));
+    let lease = dhclient_lease(&net, dir.path());
     assert_eq!(
         lease.address, reserved,
         "reservation {CLIENT} ({client_mac}) of the config set over the API"

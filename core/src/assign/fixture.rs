@@ -15,6 +15,8 @@ pub(crate) fn default_globals() -> Globals {
         params: DEFAULT_PARAMS,
         echo_client_id: true,
         decline_probation_period: 86400,
+        statistic_sample_count: None,
+        statistic_sample_age: None,
         host_reservation_identifiers: [
             IdentifierType::HwAddress,
             IdentifierType::Duid,

@@ -640,6 +640,12 @@ pub struct Globals {
     pub echo_client_id: bool,
     /// `decline-probation-period`, s (default 86400).
     pub decline_probation_period: u32,
+    /// `statistic-default-sample-count`: samples each statistic keeps (Kea's default 20
+    /// when absent; 0 switches to `statistic-default-sample-age`). Applied by
+    /// `Stats::configure` to every statistic, as Kea does at configuration.
+    pub statistic_sample_count: Option<u32>,
+    /// `statistic-default-sample-age`, s: the age bound, in force when the count is 0.
+    pub statistic_sample_age: Option<u32>,
     /// `host-reservation-identifiers` in lookup order (default hw-address, duid, circuit-id,
     /// client-id); `identifier_count` entries are valid.
     pub host_reservation_identifiers: [IdentifierType; 5],

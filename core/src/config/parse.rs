@@ -180,6 +180,8 @@ fn default_globals() -> Globals {
         declared: DeclaredParams::NONE,
         echo_client_id: true,
         decline_probation_period: 86_400,
+        statistic_sample_count: None,
+        statistic_sample_age: None,
         host_reservation_identifiers: DEFAULT_IDENTIFIERS,
         identifier_count: 4,
         ip_reservations_unique: true,
@@ -794,6 +796,12 @@ impl<'t, 's, 'w> Parser<'t, 's, 'w> {
             "echo-client-id" => self.globals.echo_client_id = self.r.boolean()?,
             "decline-probation-period" => {
                 self.globals.decline_probation_period = self.r.uint32()?.0
+            }
+            "statistic-default-sample-count" => {
+                self.globals.statistic_sample_count = Some(self.r.uint32()?.0)
+            }
+            "statistic-default-sample-age" => {
+                self.globals.statistic_sample_age = Some(self.r.uint32()?.0)
             }
             "ip-reservations-unique" => self.globals.ip_reservations_unique = self.r.boolean()?,
             "host-reservation-identifiers" => self.host_reservation_identifiers()?,

@@ -77,16 +77,6 @@ const TABLE: &[(Scope, &str, &str)] = &[
     ),
     (
         Scope::Global,
-        "statistic-default-sample-count",
-        "statistics keep Kea's default of 20 samples; statistic-sample-count-set-all changes it",
-    ),
-    (
-        Scope::Global,
-        "statistic-default-sample-age",
-        "statistics keep Kea's default of 20 samples; statistic-sample-age-set-all changes it",
-    ),
-    (
-        Scope::Global,
         "parked-packet-limit",
         "no packets are parked",
     ),

@@ -696,6 +696,20 @@ fn statistics_commands() {
     });
 }
 
+/// Leases 198.18.0.(30 + i) for each `i`, one a second from NOW + i (each a sample of
+/// subnet 1's `assigned-addresses`).
+fn add_one_a_second(w: &mut World<'_, '_, '_>, range: core::ops::Range<u8>) {
+    for i in range {
+        w.now = Timestamp(NOW.0 + u64::from(i));
+        add(
+            w,
+            &format!("198.18.0.{}", 30 + i),
+            &format!("02:00:00:00:00:{i:02x}"),
+            "",
+        );
+    }
+}
+
 /// Kea 2.2's sample history and its limits (answers checked on kea-dhcp4 2.2; the
 /// side-by-side run is tests/tests/control_parity.rs).
 #[test]
@@ -706,15 +720,7 @@ fn statistic_samples_and_limits() {
                 r#"{{"command": "statistic-get", "arguments": {{"name": "{name}"}}}}"#
             ))
         };
-        for i in 0..3u8 {
-            w.now = Timestamp(NOW.0 + u64::from(i));
-            add(
-                w,
-                &format!("198.18.0.{}", 30 + i),
-                &format!("02:00:00:00:00:{i:02x}"),
-                "",
-            );
-        }
+        add_one_a_second(w, 0..3);
         assert_eq!(
             get(w, "subnet[1].assigned-addresses"),
             r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 3, "2026-11-28 09:16:20.000000" ], [ 2, "2026-11-28 09:16:19.000000" ], [ 1, "2026-11-28 09:16:18.000000" ], [ 0, "2023-11-14 22:13:20.000000" ] ] }, "result": 0 }"#
@@ -728,15 +734,7 @@ fn statistic_samples_and_limits() {
             r#"{ "arguments": { "subnet[1].assigned-addresses": [ [ 3, "2026-11-28 09:16:20.000000" ], [ 2, "2026-11-28 09:16:19.000000" ] ] }, "result": 0 }"#
         );
         // The age limit replaces the count limit: the span to the oldest kept is ≤ 1 s.
-        for i in 3..6u8 {
-            w.now = Timestamp(NOW.0 + u64::from(i));
-            add(
-                w,
-                &format!("198.18.0.{}", 30 + i),
-                &format!("02:00:00:00:00:{i:02x}"),
-                "",
-            );
-        }
+        add_one_a_second(w, 3..6);
         assert_eq!(
             w.call(r#"{"command": "statistic-sample-age-set", "arguments": {"name": "subnet[1].assigned-addresses", "duration": 1}}"#),
             r#"{ "result": 0, "text": "Statistic 'subnet[1].assigned-addresses' duration limit is set." }"#
@@ -839,6 +837,53 @@ fn statistic_samples_and_limits() {
             r#"{ "arguments": {  }, "result": 0 }"#
         );
     });
+}
+
+/// `statistic-default-sample-count` / `-age` in the config bound every statistic (Kea 2.2
+/// applies them at configuration; with a count of 3 a subnet's `assigned-addresses` keeps
+/// 3 samples).
+#[test]
+fn config_sample_defaults_bound_every_statistic() {
+    use crate::stats::{SampleLimit, StatName};
+    // The limit of `name` once CONFIG with `keys` added is configured (after `setup`).
+    let limit_with = |keys: &str, name: &str, setup: &dyn Fn(&mut World<'_, '_, '_>)| {
+        let text = CONFIG.replace(
+            r#""valid-lifetime": 4000,"#,
+            &format!(r#""valid-lifetime": 4000, {keys}"#),
+        );
+        with_world(&text, 16, |w| {
+            setup(w);
+            w.stats.limit(StatName::parse(name).unwrap())
+        })
+    };
+    let count_2 = limit_with(
+        r#""statistic-default-sample-count": 2,"#,
+        "pkt4-received",
+        &|w| {
+            add_one_a_second(w, 0..4);
+            let all = w.call(r#"{"command": "statistic-get", "arguments": {"name": "subnet[1].assigned-addresses"}}"#);
+            assert!(
+                all.contains(r#"[ [ 4, "#)
+                    && all.contains(r#" ], [ 3, "#)
+                    && !all.contains("[ 2, "),
+                "{all}"
+            );
+        },
+    );
+    assert_eq!(count_2, Some(SampleLimit::Count(2)));
+    let age = limit_with(
+        r#""statistic-default-sample-count": 0, "statistic-default-sample-age": 60,"#,
+        "subnet[2].total-addresses",
+        &|_| {},
+    );
+    assert_eq!(age, Some(SampleLimit::Age(60)));
+    // The age alone leaves Kea's count of 20 in force.
+    let age_alone = limit_with(
+        r#""statistic-default-sample-age": 60,"#,
+        "pkt4-received",
+        &|_| {},
+    );
+    assert_eq!(age_alone, Some(SampleLimit::Count(20)));
 }
 
 #[test]

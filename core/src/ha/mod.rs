@@ -5,8 +5,10 @@
 //! * [`load_balance`] decides a query's scope (RFC 3074 hash as Kea applies it);
 //! * [`state`] is the state machine: the daemon polls it for [`state::Action`]s, filters
 //!   queries with it and reports peer answers back;
+//! * [`admin_sync`] reads the operator's `ha-sync` and words its answer;
 //! * [`commands`] writes the peer commands (and their HTTP framing) and reads the answers.
 
+pub mod admin_sync;
 pub mod commands;
 pub mod config;
 pub mod load_balance;

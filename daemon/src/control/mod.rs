@@ -77,7 +77,32 @@ pub trait CommandHook {
     fn command(&mut self, body: &[u8], out: &mut Vec<u8>) -> bool;
     /// Adds to the answer the core rendered at `out[start..]` (`status-get`'s HA part).
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize);
+    /// Whether the command `command` just took is answered later (`ha-sync`: Kea answers
+    /// when the sync is over; `ha-maintenance-start`: when the partner answered, kea-ha.md
+    /// §5), under which ticket: `out` was left untouched, the connection waits for
+    /// [`CommandHook::poll_deferred`] while the loop serves everything else.
+    fn take_deferred(&mut self) -> Option<u64> {
+        None
+    }
+    /// Appends the next deferred answer object that is ready to `out`; returns its ticket.
+    fn poll_deferred(&mut self, _out: &mut Vec<u8>) -> Option<u64> {
+        None
+    }
 }
+
+/// A connection whose command is answered later ([`CommandHook::take_deferred`]).
+#[derive(Debug)]
+struct Waiting {
+    /// The hook's ticket for the answer.
+    ticket: u64,
+    /// HTTP: the answer list written so far (`[ ` and earlier services' answers) and
+    /// whether to keep the connection; `None` on the unix socket (one object, then close).
+    http: Option<(Vec<u8>, bool)>,
+}
+
+/// How long a deferred answer may take at most. The HA runtime bounds each exchange of the
+/// sync by `sync-timeout` and always answers; this only guards against a lost answer.
+const DEFERRED_LIMIT: Duration = Duration::from_secs(3600);
 
 /// What the event loop must do after a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +167,8 @@ struct Slot {
     output_pos: usize,
     /// Requests wait in `input` for a config swap; serve them on the next tick.
     resume: bool,
+    /// [HA] The command's answer comes later (`ha-sync`).
+    waiting: Option<Waiting>,
 }
 
 /// The state a command runs against, besides the engine.
@@ -169,6 +196,9 @@ struct State {
     trace: crate::trace::SharedSwitch,
     /// [HA] Sees every command first.
     hook: Option<Box<dyn CommandHook>>,
+    /// [HA] The last command's answer is deferred under this ticket
+    /// ([`CommandHook::take_deferred`]).
+    deferred: Option<u64>,
 }
 
 /// The control listeners and their connections.
@@ -183,12 +213,23 @@ pub struct ControlServer {
     state: State,
 }
 
-/// Samples kept per statistic: Kea 2.2's default (`statistic-default-sample-count`).
-/// The memory this costs is `Stats::history_slots(subnets)` × this × 12 bytes: 5.8 MB for
-/// 2,000 subnets, 150 KB for 50 (`wren_core::stats::history` gives the arithmetic).
-const SAMPLE_DEPTH: usize = DEFAULT_SAMPLE_COUNT as usize;
+/// Samples kept per statistic: Kea 2.2's default (`statistic-default-sample-count`), or
+/// the config's count when larger, up to [`MAX_SAMPLE_DEPTH`]. The memory this costs is
+/// `Stats::history_slots(subnets)` × depth × 12 bytes: 5.8 MB for 2,000 subnets at 20,
+/// 150 KB for 50 (`wren_core::stats::history` gives the arithmetic).
+fn sample_depth(config: &Config<'_>) -> usize {
+    let asked = config
+        .globals
+        .statistic_sample_count
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    asked.clamp(DEFAULT_SAMPLE_COUNT as usize, MAX_SAMPLE_DEPTH)
+}
 
-fn leak_stats(subnets: usize) -> (Stats<'static>, usize) {
+/// The most samples a statistic keeps whatever the config or a command asks (a larger
+/// count keeps this many): 100 × 12 bytes per statistic, 29 MB for 2,000 subnets.
+const MAX_SAMPLE_DEPTH: usize = 100;
+
+fn leak_stats(subnets: usize, depth: usize) -> (Stats<'static>, usize) {
     let len = Stats::storage_len(subnets.max(16));
     let storage: &'static mut [SubnetStats] =
         Box::leak(vec![SubnetStats::default(); len].into_boxed_slice());
@@ -197,7 +238,7 @@ fn leak_stats(subnets: usize) -> (Stats<'static>, usize) {
     let rings: &'static mut [SampleRing] =
         Box::leak(vec![SampleRing::default(); slots].into_boxed_slice());
     let samples: &'static mut [StoredSample] =
-        Box::leak(vec![StoredSample::default(); slots * SAMPLE_DEPTH].into_boxed_slice());
+        Box::leak(vec![StoredSample::default(); slots * depth].into_boxed_slice());
     let history = History::new(rings, samples);
     (Stats::with_history(storage, history, wall_clock()), len)
 }
@@ -211,7 +252,7 @@ pub fn fit_stats<'a>(
 ) -> &'a mut Stats<'static> {
     let needed = Stats::storage_len(config.subnets.len());
     if slot.as_ref().is_none_or(|(_, capacity)| *capacity < needed) {
-        let (stats, capacity) = leak_stats(config.subnets.len());
+        let (stats, capacity) = leak_stats(config.subnets.len(), sample_depth(config));
         *slot = Some((Box::leak(Box::new(stats)), capacity));
     }
     let Some((stats, _)) = slot else {
@@ -294,6 +335,7 @@ impl ControlServer {
                     output: Vec::with_capacity(ANSWER_CAPACITY),
                     output_pos: 0,
                     resume: false,
+                    waiting: None,
                 })
                 .collect()
         };
@@ -321,6 +363,7 @@ impl ControlServer {
                 busy_logged: None,
                 trace: crate::trace::SharedSwitch::default(),
                 hook: None,
+                deferred: None,
             },
         })
     }
@@ -431,6 +474,7 @@ impl ControlServer {
             self.state.enable_at = None;
         }
         engine.set_serving(!self.state.dhcp_disabled);
+        self.deliver_deferred(registry, engine, journal);
         if self.state.exit.is_none() {
             for index in 0..self.slots.len() {
                 if self.slots.get(index).is_some_and(|s| s.resume) {
@@ -439,6 +483,41 @@ impl ControlServer {
                     }
                     self.serve(registry, index, engine, journal);
                 }
+            }
+        }
+    }
+
+    /// [HA] Hands a deferred answer that became ready to the connection waiting for it
+    /// (none waiting: the client left or timed out; the answer is dropped).
+    fn deliver_deferred<E: Engine, J: Journal>(
+        &mut self,
+        registry: &Registry,
+        engine: &mut E,
+        journal: &mut J,
+    ) {
+        let Some(hook) = self.state.hook.as_mut() else {
+            return;
+        };
+        let mut answer = Vec::new();
+        while let Some(ticket) = hook.poll_deferred(&mut answer) {
+            let index = self
+                .slots
+                .iter()
+                .position(|s| s.waiting.as_ref().is_some_and(|w| w.ticket == ticket));
+            if let Some(slot) = index.and_then(|i| self.slots.get_mut(i)) {
+                if let Some(waiting) = slot.waiting.take() {
+                    finish_deferred(slot, waiting, &answer);
+                }
+            }
+            answer.clear();
+        }
+        for index in 0..self.slots.len() {
+            let ready = self
+                .slots
+                .get(index)
+                .is_some_and(|s| s.conn.is_some() && s.waiting.is_none() && !s.output.is_empty());
+            if ready {
+                self.serve(registry, index, engine, journal);
             }
         }
     }
@@ -525,6 +604,7 @@ impl ControlServer {
             slot.output.clear();
             slot.output_pos = 0;
             slot.resume = false;
+            slot.waiting = None;
         }
     }
 
@@ -550,6 +630,10 @@ impl ControlServer {
             return;
         };
         loop {
+            // [HA] A deferred answer is pending: nothing to write, nothing read meanwhile.
+            if slot.waiting.is_some() {
+                return;
+            }
             // Flush what is pending first.
             if !flush(slot) {
                 return; // would block: wait for writable
@@ -637,6 +721,7 @@ fn close(registry: &Registry, slot: &mut Slot) {
     slot.output.clear();
     slot.output_pos = 0;
     slot.resume = false;
+    slot.waiting = None;
     shrink(slot);
 }
 
@@ -669,6 +754,15 @@ fn eviction_victim(slots: &[Slot]) -> Option<usize> {
 /// A connection past its deadline: an HTTP client in the middle of a request gets a 408
 /// (RFC 9110 §15.5.9), written once without waiting; an idle one is just closed.
 fn time_out(slot: &mut Slot) {
+    if let Some(waiting) = slot.waiting.take() {
+        let answer = br#"{ "result": 1, "text": "the command's answer did not come in time" }"#;
+        finish_deferred(slot, waiting, answer);
+        if let Some(conn) = slot.conn.as_mut() {
+            conn.closing = true;
+        }
+        let _ = flush(slot);
+        return;
+    }
     let Some(conn) = slot.conn.as_mut() else {
         return;
     };
@@ -784,6 +878,7 @@ fn answer_buffered<E: Engine, J: Journal>(
         }
         Parsed::Complete { request, len } => {
             let keep = request.keep_alive;
+            let mut deferred: Option<Waiting> = None;
             let mut out = std::mem::take(&mut slot.output);
             out.clear();
             if let Some(a) = auth.filter(|a| !a.allows(request.authorization, &mut state.scratch)) {
@@ -903,15 +998,23 @@ fn answer_buffered<E: Engine, J: Journal>(
                             let mut json = Vec::with_capacity(256);
                             json.extend_from_slice(b"[ ");
                             http_services(request.body, &parsed, state, engine, journal, &mut json);
-                            json.extend_from_slice(b" ]");
-                            http::write_response(
-                                &mut out,
-                                (200, "OK"),
-                                "application/json",
-                                "",
-                                keep,
-                                &json,
-                            );
+                            if let Some(ticket) = state.deferred.take() {
+                                // [HA] Answered later (`finish_deferred`).
+                                deferred = Some(Waiting {
+                                    ticket,
+                                    http: Some((json, keep)),
+                                });
+                            } else {
+                                json.extend_from_slice(b" ]");
+                                http::write_response(
+                                    &mut out,
+                                    (200, "OK"),
+                                    "application/json",
+                                    "",
+                                    keep,
+                                    &json,
+                                );
+                            }
                         }
                     }
                 }
@@ -922,11 +1025,14 @@ fn answer_buffered<E: Engine, J: Journal>(
             slot.input_len -= len;
             conn.closing = !keep;
             conn.deadline = Instant::now()
-                + if slot.input_len > 0 {
+                + if deferred.is_some() {
+                    DEFERRED_LIMIT
+                } else if slot.input_len > 0 {
                     state.request_timeout
                 } else {
                     state.idle_timeout
                 };
+            slot.waiting = deferred;
             shrink(slot);
             true
         }
@@ -976,6 +1082,11 @@ fn http_services<E: Engine, J: Journal>(
         }
         if name == "dhcp4" {
             run_command(body, parsed, state, engine, journal, out);
+            if state.deferred.is_some() {
+                // [HA] The answer comes later; services listed after dhcp4 are not
+                // answered (only `dhcp4` is ever served here).
+                return;
+            }
         } else {
             let mut text = Vec::new();
             // The name goes into a JSON string: quotes, backslashes and controls dropped.
@@ -1005,6 +1116,31 @@ fn run_unix<E: Engine, J: Journal>(
     let parsed = control::parse_request_bytes(body);
     run_command(body, &parsed, state, engine, journal, &mut out);
     slot.output = out;
+    if let Some(ticket) = state.deferred.take() {
+        slot.waiting = Some(Waiting { ticket, http: None });
+        if let Some(conn) = slot.conn.as_mut() {
+            conn.deadline = Instant::now() + DEFERRED_LIMIT;
+        }
+    }
+}
+
+/// [HA] Writes a deferred `answer` object as the waiting connection expects it: inside the
+/// HTTP answer list, or alone on the unix socket.
+fn finish_deferred(slot: &mut Slot, waiting: Waiting, answer: &[u8]) {
+    let mut out = std::mem::take(&mut slot.output);
+    out.clear();
+    match waiting.http {
+        Some((mut json, keep)) => {
+            json.extend_from_slice(answer);
+            json.extend_from_slice(b" ]");
+            http::write_response(&mut out, (200, "OK"), "application/json", "", keep, &json);
+            if let Some(conn) = slot.conn.as_mut() {
+                conn.deadline = Instant::now() + IDLE_TIMEOUT;
+            }
+        }
+        None => out.extend_from_slice(answer),
+    }
+    slot.output = out;
 }
 
 /// Runs one command and appends its JSON answer object to `out`.
@@ -1019,6 +1155,7 @@ fn run_command<E: Engine, J: Journal>(
     let start = out.len();
     if let Some(hook) = state.hook.as_mut() {
         if hook.command(body, out) {
+            state.deferred = hook.take_deferred();
             return;
         }
     }

@@ -59,6 +59,17 @@ fn serve_with(
     max_request_bytes: Option<usize>,
     client: impl FnOnce() + Send + 'static,
 ) -> usize {
+    serve_hooked(listeners, request_timeout, max_request_bytes, None, client)
+}
+
+/// [`serve_with`] with a command hook installed.
+fn serve_hooked(
+    listeners: Vec<Listener>,
+    request_timeout: Duration,
+    max_request_bytes: Option<usize>,
+    hook: Option<Box<dyn CommandHook>>,
+    client: impl FnOnce() + Send + 'static,
+) -> usize {
     let path = PathBuf::from("control-test.json");
     let storage = Box::leak(Box::new(config_load::allocate(&path, TEXT).unwrap()));
     let config = config_load::parse(&path, TEXT, storage, &mut Vec::new()).unwrap();
@@ -73,6 +84,9 @@ fn serve_with(
     };
     let mut server = ControlServer::open(&settings, &path, TEXT).unwrap();
     server.state.request_timeout = request_timeout;
+    if let Some(h) = hook {
+        server.set_hook(h);
+    }
     let mut engine = CoreEngine::new(config, table).with_stats(stats);
     let mut journal = Journal0::default();
     let mut poll = Poll::new().unwrap();
@@ -140,6 +154,99 @@ fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> (u16, String) {
         );
         pending.extend_from_slice(&buf[..n]);
     }
+}
+
+/// A hook whose `slow` command is answered once `release` is set (as `ha-sync` is once the
+/// sync is over).
+struct SlowHook {
+    release: Arc<AtomicBool>,
+    pending: bool,
+    deferred: bool,
+}
+
+impl CommandHook for SlowHook {
+    fn command(&mut self, body: &[u8], _out: &mut Vec<u8>) -> bool {
+        if !String::from_utf8_lossy(body).contains("\"slow\"") {
+            return false;
+        }
+        self.pending = true;
+        self.deferred = true;
+        true
+    }
+    fn amend(&mut self, _body: &[u8], _out: &mut Vec<u8>, _start: usize) {}
+    fn take_deferred(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.deferred).then_some(42)
+    }
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        if !self.pending || !self.release.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.pending = false;
+        out.extend_from_slice(br#"{ "result": 0, "text": "slow done" }"#);
+        Some(42)
+    }
+}
+
+#[test]
+fn deferred_answers_wait_without_blocking_other_connections() {
+    let port = free_port();
+    let release = Arc::new(AtomicBool::new(false));
+    let hook = SlowHook {
+        release: release.clone(),
+        pending: false,
+        deferred: false,
+    };
+    serve_hooked(
+        http(port),
+        REQUEST_TIMEOUT,
+        None,
+        Some(Box::new(hook)),
+        move || {
+            let request = |body: &str| {
+                format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            };
+            let slow = r#"{ "command": "slow", "service": [ "dhcp4" ] }"#;
+            let version = r#"{ "command": "version-get", "service": [ "dhcp4" ] }"#;
+            let mut waiting = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            // The slow command, and a request pipelined behind it (answered after it, in order).
+            waiting
+                .write_all(format!("{}{}", request(slow), request(version)).as_bytes())
+                .unwrap();
+            waiting
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            assert!(
+                waiting.read(&mut byte).is_err(),
+                "the deferred command must not be answered yet"
+            );
+            // Another connection is served meanwhile.
+            let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            other
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            other.write_all(request(version).as_bytes()).unwrap();
+            let (code, body) = read_response(&mut other, &mut Vec::new());
+            assert_eq!(code, 200);
+            assert!(body.contains(crate::cli::version()), "{body}");
+            release.store(true, Ordering::SeqCst);
+            waiting
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut pending = Vec::new();
+            let (c1, b1) = read_response(&mut waiting, &mut pending);
+            assert_eq!(
+                (c1, b1.as_str()),
+                (200, r#"[ { "result": 0, "text": "slow done" } ]"#)
+            );
+            let (c2, b2) = read_response(&mut waiting, &mut pending);
+            assert_eq!(c2, 200);
+            assert!(b2.contains(crate::cli::version()), "{b2}");
+        },
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::{Registry, Token};
 use wren_core::config::Config;
 use wren_core::control::json_in::Value;
+use wren_core::ha::admin_sync::{self, HaSyncError, HaSyncRequest, SyncFailure};
 use wren_core::ha::commands::{self, LeaseScratch};
 use wren_core::ha::config::{parse_ha_parameters, HaConfig, IgnoredKey, Peer, EMPTY_PEER};
 use wren_core::ha::state::{Action, BackupUpdates, HaService, HaState, UpdateDecision};
@@ -84,6 +85,10 @@ pub enum Tag {
     SyncComplete,
     /// `dhcp-enable` for a partner that does not know `ha-sync-complete-notify`.
     SyncEnable,
+    /// `dhcp-enable` after a failed sync that had disabled the partner (Kea's
+    /// `synchronize()`: "whether or not there was an error while fetching the leases, we
+    /// need to re-enable the DHCP service on the peer"); fire and forget.
+    SyncRelease,
     /// `ha-reset` (fire and forget).
     Reset,
     /// `ha-maintenance-notify` (fire and forget; see [`peer_commands`]).
@@ -112,6 +117,19 @@ struct Park {
     pending: u32,
     failed: bool,
 }
+
+/// Where the operator's `ha-sync` is (kea-ha.md §5; one at a time, as Kea runs it
+/// synchronously).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AdminSync {
+    /// None asked.
+    Idle,
+    /// Running; the operator's connection waits for the answer under this ticket.
+    Running(u64),
+}
+
+/// An operator's deferred answer, ready: (ticket, result, text).
+pub type DeferredAnswer = (u64, u16, &'static str);
 
 /// The lease changes of the query being handled, formatted as request bodies.
 #[derive(Debug, Default)]
@@ -183,8 +201,22 @@ pub struct HaRuntime {
     lease_scratch: Box<LeaseScratch>,
     sync_leases: u64,
     lift_partner_disable: bool,
-    /// An `ha-maintenance-start` waits for its notify's outcome.
-    pub pending_maintenance: bool,
+    /// An `ha-maintenance-start` waits for its notify's outcome (the operator's ticket).
+    pending_maintenance: Option<u64>,
+    /// Deferred answers ready for the control server.
+    answers: VecDeque<DeferredAnswer>,
+    /// The next deferred answer's ticket.
+    next_ticket: u64,
+    /// A sync (the state machine's, an operator's, or both) is running.
+    sync_running: bool,
+    /// The state machine waits for the running sync (`on_sync_done`).
+    sync_for_machine: bool,
+    /// The partner's `dhcp-disable` `max-period` of the running sync.
+    sync_period: u64,
+    /// The running sync's `dhcp-disable` was accepted (re-enable it if the sync fails).
+    partner_disabled: bool,
+    /// The operator's `ha-sync`.
+    admin_sync: AdminSync,
     /// `HA_<name>` of the primary's and the secondary/standby's scope.
     scope_classes: [&'static [u8]; 2],
 }
@@ -404,7 +436,14 @@ impl HaRuntime {
             lease_scratch: Box::default(),
             sync_leases: 0,
             lift_partner_disable: false,
-            pending_maintenance: false,
+            pending_maintenance: None,
+            answers: VecDeque::with_capacity(4),
+            next_ticket: 1,
+            sync_running: false,
+            sync_for_machine: false,
+            sync_period: commands::sync_max_period(cfg),
+            partner_disabled: false,
+            admin_sync: AdminSync::Idle,
             scope_classes: [0, 1].map(|i| -> &'static [u8] {
                 match cfg.scope_owner(i) {
                     Some(p) => Box::leak(format!("HA_{}", p.name).into_bytes().into_boxed_slice()),
@@ -767,13 +806,10 @@ impl HaRuntime {
         match action {
             Action::SendHeartbeat => self.outbox.push_back(Tag::Heartbeat),
             Action::Synchronize => {
-                self.sync_leases = 0;
-                log::info!(
-                    "HA_SYNC_START {}: starting lease database synchronization with {}",
-                    self.svc.config().this_server_name,
-                    self.partner.map_or("", |p| p.name)
-                );
-                self.outbox.push_back(Tag::SyncDisable { from: None });
+                self.sync_for_machine = true;
+                if !self.sync_running {
+                    self.begin_sync(commands::sync_max_period(self.svc.config()));
+                }
             }
             Action::SendBacklog => {
                 if self.backlog.is_empty() {
@@ -812,6 +848,70 @@ impl HaRuntime {
         }
     }
 
+    /// Starts the sync exchange (kea-ha.md §6) with the partner's `dhcp-disable` for
+    /// `period` seconds.
+    fn begin_sync(&mut self, period: u64) {
+        self.sync_leases = 0;
+        self.sync_running = true;
+        self.sync_period = period;
+        self.partner_disabled = false;
+        log::info!(
+            "HA_SYNC_START {}: starting lease database synchronization with {}",
+            self.svc.config().this_server_name,
+            self.partner.map_or("", |p| p.name)
+        );
+        self.outbox.push_back(Tag::SyncDisable { from: None });
+    }
+
+    /// The operator's `ha-sync` (kea-ha.md §5): runs the start-up sync's exchange with
+    /// the partner (or joins the state machine's, already running); its outcome is taken
+    /// with [`HaRuntime::take_answer`] under the returned ticket.
+    pub fn start_admin_sync(
+        &mut self,
+        request: &HaSyncRequest<'_>,
+    ) -> Result<u64, HaSyncError<'static>> {
+        if self.admin_sync != AdminSync::Idle {
+            return Err(HaSyncError::InProgress);
+        }
+        let ticket = self.ticket();
+        self.admin_sync = AdminSync::Running(ticket);
+        if !self.sync_running {
+            self.begin_sync(admin_sync::disable_period(
+                self.svc.config(),
+                request.max_period_secs,
+            ));
+        }
+        Ok(ticket)
+    }
+
+    fn ticket(&mut self) -> u64 {
+        let t = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1).max(1);
+        t
+    }
+
+    /// The next operator answer that became ready (`ha-sync`, `ha-maintenance-start`).
+    pub fn take_answer(&mut self) -> Option<DeferredAnswer> {
+        self.answers.pop_front()
+    }
+
+    /// `ha-maintenance-start` accepted by the state: sends the partner
+    /// `ha-maintenance-notify` and returns the ticket of the operator's answer, which Kea
+    /// gives once the partner answered (kea-ha.md §5: partner OK → partner-in-maintenance,
+    /// unreachable → partner-down). `Err` with Kea's refusal text when one is pending or the
+    /// notify cannot be queued.
+    pub fn start_maintenance(&mut self) -> Result<u64, &'static str> {
+        if self.pending_maintenance.is_some() {
+            return Err("A maintenance request is already in progress.");
+        }
+        if !self.send_maintenance_notify(false) {
+            return Err("Unable to send the maintenance notification to the partner.");
+        }
+        let ticket = self.ticket();
+        self.pending_maintenance = Some(ticket);
+        Ok(ticket)
+    }
+
     /// Turns the queued tags into requests.
     fn flush_outbox(&mut self) {
         let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
@@ -819,12 +919,13 @@ impl HaRuntime {
             return;
         };
         let cfg = self.svc.config();
+        let mut sync_unsent = false;
         while let Some(tag) = self.outbox.pop_front() {
             let mut timeout = REQUEST_TIMEOUT;
             let written = match tag {
                 Tag::Heartbeat => commands::heartbeat_request(&mut self.body),
                 Tag::SyncDisable { .. } => {
-                    commands::dhcp_disable_request(&mut self.body, commands::sync_max_period(cfg))
+                    commands::dhcp_disable_request(&mut self.body, self.sync_period)
                 }
                 Tag::SyncPage { from } => {
                     commands::lease4_get_page_request(&mut self.body, from, cfg.sync_page_limit)
@@ -832,7 +933,7 @@ impl HaRuntime {
                 Tag::SyncComplete => {
                     commands::simple_request(&mut self.body, "ha-sync-complete-notify")
                 }
-                Tag::SyncEnable => commands::dhcp_enable_request(&mut self.body),
+                Tag::SyncEnable | Tag::SyncRelease => commands::dhcp_enable_request(&mut self.body),
                 Tag::Reset => commands::simple_request(&mut self.body, "ha-reset"),
                 Tag::MaintenanceNotify => Ok(0),
                 Tag::Backlog { .. } => {
@@ -857,6 +958,13 @@ impl HaRuntime {
             let body = self.body.get(..n).unwrap_or(&[]);
             if !enqueue(client, peer, self.password.as_deref(), tag, body, timeout) {
                 let now = monotonic_ms(self.epoch, Instant::now());
+                sync_unsent |= matches!(
+                    tag,
+                    Tag::SyncDisable { .. }
+                        | Tag::SyncPage { .. }
+                        | Tag::SyncComplete
+                        | Tag::SyncEnable
+                );
                 fail_tag(
                     &mut self.svc,
                     tag,
@@ -865,6 +973,12 @@ impl HaRuntime {
                     &mut self.completed,
                 );
             }
+        }
+        // A sync request that could not even be queued ends the sync (a waiting operator's
+        // `ha-sync` is answered instead of waiting for an answer that never comes).
+        if sync_unsent {
+            let now = monotonic_ms(self.epoch, Instant::now());
+            self.sync_failed(now, SyncFailure::Unreachable);
         }
     }
 
@@ -893,8 +1007,10 @@ impl HaRuntime {
                 &mut self.parks,
                 &mut self.completed,
             );
-            if c.tag == Tag::MaintenanceNotify && std::mem::take(&mut self.pending_maintenance) {
-                self.maintenance_outcome(None);
+            if c.tag == Tag::MaintenanceNotify {
+                if let Some(ticket) = self.pending_maintenance.take() {
+                    self.maintenance_outcome(ticket, None);
+                }
             }
             if matches!(
                 c.tag,
@@ -903,7 +1019,7 @@ impl HaRuntime {
                     | Tag::SyncComplete
                     | Tag::SyncEnable
             ) {
-                self.sync_failed(now);
+                self.sync_failed(now, SyncFailure::Unreachable);
             }
             return;
         }
@@ -936,9 +1052,10 @@ impl HaRuntime {
             Tag::SyncDisable { from } => {
                 if commands::expect_success(text, false).is_err() {
                     log::warn!("HA_SYNC_FAILED {name} refused dhcp-disable: {text}");
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::DisableRefused);
                     return;
                 }
+                self.partner_disabled = true;
                 self.outbox.push_back(Tag::SyncPage { from });
             }
             Tag::SyncPage { .. } => self.apply_page(text, engine, journal, now),
@@ -949,16 +1066,17 @@ impl HaRuntime {
                 Ok(a) if a.result == commands::result::SUCCESS => self.sync_succeeded(now),
                 _ => {
                     log::warn!("HA_SYNC_FAILED {name} refused ha-sync-complete-notify: {text}");
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::EnableRefused);
                 }
             },
             Tag::SyncEnable => {
                 if commands::expect_success(text, false).is_ok() {
                     self.sync_succeeded(now);
                 } else {
-                    self.sync_failed(now);
+                    self.sync_failed(now, SyncFailure::EnableRefused);
                 }
             }
+            Tag::SyncRelease => {}
             Tag::Reset => {
                 let ok = commands::expect_success(text, false).is_ok();
                 if !ok {
@@ -969,18 +1087,24 @@ impl HaRuntime {
             // Answered on the backups' own connections (`drive_backups`).
             Tag::BackupUpdate { .. } => {}
             Tag::MaintenanceNotify => {
-                if std::mem::take(&mut self.pending_maintenance) {
+                if let Some(ticket) = self.pending_maintenance.take() {
                     let result = commands::parse_answer(text).map(|a| a.result).unwrap_or(1);
-                    self.maintenance_outcome(Some(u16::try_from(result).unwrap_or(1)));
+                    self.maintenance_outcome(ticket, Some(u16::try_from(result).unwrap_or(1)));
                 }
             }
         }
     }
 
-    fn maintenance_outcome(&mut self, partner_result: Option<u16>) {
+    fn maintenance_outcome(&mut self, ticket: u64, partner_result: Option<u16>) {
         match self.svc.on_maintenance_start_result(partner_result) {
-            Ok(t) => log::info!("HA_MAINTENANCE_STARTED {t}"),
-            Err(r) => log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text),
+            Ok(t) => {
+                log::info!("HA_MAINTENANCE_STARTED {t}");
+                self.answers.push_back((ticket, 0, t));
+            }
+            Err(r) => {
+                log::warn!("HA_MAINTENANCE_START_FAILED {}", r.text);
+                self.answers.push_back((ticket, r.result, r.text));
+            }
         }
     }
 
@@ -995,7 +1119,7 @@ impl HaRuntime {
             Ok(p) => p,
             Err(e) => {
                 log::warn!("HA_SYNC_FAILED lease page rejected: {e:?}");
-                self.sync_failed(now_ms);
+                self.sync_failed(now_ms, SyncFailure::BadPage);
                 return;
             }
         };
@@ -1035,7 +1159,7 @@ impl HaRuntime {
         }
         if let Err(e) = journal.sync_batch() {
             log::error!("HA_SYNC_FAILED lease file write failed: {e}");
-            self.sync_failed(now_ms);
+            self.sync_failed(now_ms, SyncFailure::LeaseFile);
             return;
         }
         self.sync_leases += taken;
@@ -1052,14 +1176,37 @@ impl HaRuntime {
         }
     }
 
-    fn sync_failed(&mut self, now_ms: u64) {
+    fn sync_failed(&mut self, now_ms: u64, why: SyncFailure) {
         self.outbox.retain(|t| {
             !matches!(
                 t,
-                Tag::SyncDisable { .. } | Tag::SyncComplete | Tag::SyncEnable
+                Tag::SyncDisable { .. }
+                    | Tag::SyncPage { .. }
+                    | Tag::SyncComplete
+                    | Tag::SyncEnable
             )
         });
-        self.svc.on_sync_done(now_ms, false);
+        if !std::mem::take(&mut self.sync_running) {
+            return;
+        }
+        if std::mem::take(&mut self.partner_disabled) {
+            self.outbox.push_back(Tag::SyncRelease);
+        }
+        self.sync_over(now_ms, Err(why));
+    }
+
+    /// The running sync ended: the state machine and the operator learn the outcome.
+    fn sync_over(&mut self, now_ms: u64, outcome: Result<(), SyncFailure>) {
+        self.sync_running = false;
+        self.partner_disabled = false;
+        if std::mem::take(&mut self.sync_for_machine) {
+            self.svc.on_sync_done(now_ms, outcome.is_ok());
+        }
+        if let AdminSync::Running(ticket) = self.admin_sync {
+            let (result, text) = admin_sync::answer(outcome);
+            self.answers.push_back((ticket, result, text));
+            self.admin_sync = AdminSync::Idle;
+        }
     }
 
     fn sync_succeeded(&mut self, now_ms: u64) {
@@ -1069,7 +1216,7 @@ impl HaRuntime {
             self.partner.map_or("", |p| p.name),
             self.sync_leases
         );
-        self.svc.on_sync_done(now_ms, true);
+        self.sync_over(now_ms, Ok(()));
     }
 }
 
@@ -1124,6 +1271,71 @@ fn enqueue(
             out.truncate(n);
         })
         .is_ok()
+}
+
+/// A reload's HA part (kea-ha.md: Kea 2.2 re-loads `libdhcp_ha.so` on reconfiguration, so
+/// its state machine starts again from `waiting` and syncs): a changed parameter text
+/// replaces the runtime in place (every holder of `shared` sees the new one), an unchanged
+/// one keeps it running. Parameters that no longer parse, or a removed hook, keep the
+/// running relationship with an error (the DHCP config is applied regardless).
+pub fn reconfigure(shared: &Shared, config: &Config<'_>) {
+    if shared.borrow().same_parameters(config) {
+        return;
+    }
+    match HaRuntime::from_config(config) {
+        Ok(Some(fresh)) => {
+            let mut rt = shared.borrow_mut();
+            rt.hand_over(fresh);
+            log::info!("HA_RECONFIGURED the libdhcp_ha.so parameters changed: the HA service restarted in the waiting state");
+        }
+        Ok(None) => log::warn!(
+            "HA_CONFIG_UNCHANGED libdhcp_ha.so was removed from the configuration: restart wrend to stop HA; the relationship keeps running"
+        ),
+        Err(e) => log::error!(
+            "HA_CONFIG_UNCHANGED {e}: the HA relationship keeps running with the previous parameters"
+        ),
+    }
+}
+
+impl HaRuntime {
+    /// Becomes `fresh` (a reload's new relationship): replies parked for the old
+    /// partner's acks are dropped (the client retries, kea-ha.md §6), a pending operator
+    /// `ha-sync` is answered as interrupted, a pending lift of the partner's `dhcp-disable`
+    /// is kept. The old connections close with the old client.
+    fn hand_over(&mut self, mut fresh: HaRuntime) {
+        for (index, park) in self.parks.iter().enumerate() {
+            if park.used {
+                let id = (u32::from(park.generation) << 16) | index as u32;
+                fresh.completed.push((id, false));
+            }
+        }
+        fresh.completed.append(&mut self.completed);
+        // The new parks must not reuse an id the loop still holds a reply under.
+        for (new, old) in fresh.parks.iter_mut().zip(self.parks.iter()) {
+            new.generation = old.generation.wrapping_add(1);
+        }
+        fresh.answers.append(&mut self.answers);
+        if let AdminSync::Running(ticket) = self.admin_sync {
+            let (result, text) = admin_sync::answer(Err(SyncFailure::Reconfigured));
+            fresh.answers.push_back((ticket, result, text));
+        }
+        if let Some(ticket) = self.pending_maintenance.take() {
+            fresh.answers.push_back((
+                ticket,
+                1,
+                "Maintenance request interrupted: the HA configuration changed.",
+            ));
+        }
+        fresh.next_ticket = self.next_ticket;
+        fresh.lift_partner_disable |= self.lift_partner_disable;
+        let listen = |rt: &HaRuntime| rt.svc.config().this().map(|p| (p.address, p.port));
+        if listen(self) != listen(&fresh) {
+            log::warn!(
+                "HA_LISTENER_UNCHANGED this peer's url changed: the HA listener moves at the next start"
+            );
+        }
+        *self = fresh;
+    }
 }
 
 /// The daemon's control listeners plus the HA listener (see [`HaRuntime::listener`]),

@@ -1,15 +1,15 @@
 //! The HA commands answered on the control listeners (kea-ha.md §5): what the partner sends
 //! (`ha-heartbeat`, `ha-sync-complete-notify`, `ha-reset`, `ha-maintenance-notify`) and
 //! what an administrator sends (`ha-scopes`, `ha-continue`, `ha-maintenance-start`,
-//! `ha-maintenance-cancel`, `ha-sync`), plus the `"high-availability"` part of
+//! `ha-maintenance-cancel`, `ha-sync` — answered once the sync is over), plus the `"high-availability"` part of
 //! `status-get`. `lease4-update`, `lease4-del`, `lease4-get-page`, `dhcp-disable` and
 //! `dhcp-enable` from the partner are ordinary control commands (the core's): a lease the
 //! partner sends is stored and written to the lease file, and never sent back.
 
 use wren_core::control::json_in::{parse_document, Node, Value};
 use wren_core::control::json_out::JsonOut;
-use wren_core::ha::commands;
 use wren_core::ha::load_balance::Scopes;
+use wren_core::ha::{admin_sync, commands};
 
 use super::Shared;
 use crate::control::CommandHook;
@@ -18,6 +18,9 @@ use crate::control::CommandHook;
 pub struct HaCommands {
     ha: Shared,
     buf: Vec<u8>,
+    /// The command just taken (`ha-sync`, `ha-maintenance-start`) is answered later,
+    /// under this ticket.
+    deferred: Option<u64>,
 }
 
 impl HaCommands {
@@ -26,6 +29,7 @@ impl HaCommands {
         HaCommands {
             ha,
             buf: vec![0; 16 * 1024],
+            deferred: None,
         }
     }
 }
@@ -144,28 +148,12 @@ impl CommandHook for HaCommands {
             }
             "ha-maintenance-start" => match rt.service().ha_maintenance_start() {
                 Err(r) => status(out, buf, r.result, r.text),
-                Ok(()) => {
-                    // Kea waits for the partner's answer; wren's control listeners answer
-                    // at once, so the notify goes out and its outcome drives the state
-                    // (`HaRuntime::tick`): partner OK → partner-in-maintenance, partner
-                    // unreachable → partner-down.
-                    if rt.send_maintenance_notify(false) {
-                        rt.pending_maintenance = true;
-                        status(
-                            out,
-                            buf,
-                            0,
-                            "Maintenance notification sent to the partner; the server moves to the partner-in-maintenance state when the partner accepts it, or to partner-down when it is unreachable.",
-                        );
-                    } else {
-                        status(
-                            out,
-                            buf,
-                            1,
-                            "Unable to send the maintenance notification to the partner.",
-                        );
-                    }
-                }
+                // Kea answers once the partner answered the notify (kea-ha.md §5); the
+                // answer is deferred to then (`poll_deferred`).
+                Ok(()) => match rt.start_maintenance() {
+                    Ok(ticket) => self.deferred = Some(ticket),
+                    Err(text) => status(out, buf, 1, text),
+                },
             },
             "ha-maintenance-cancel" => match rt.service().ha_maintenance_cancel() {
                 Err(r) => status(out, buf, r.result, r.text),
@@ -176,16 +164,28 @@ impl CommandHook for HaCommands {
                 }
             },
             "ha-sync" => {
-                status(
-                    out,
-                    buf,
-                    1,
-                    "ha-sync is not supported by wren yet: restart the server (it synchronizes on start) or send ha-reset",
-                );
+                // kea-ha.md §5: the answer comes when the sync is over (`poll_deferred`);
+                // the loop keeps serving DHCP and the other connections meanwhile.
+                let request = admin_sync::parse_ha_sync(args, rt.service().config())
+                    .and_then(|r| rt.start_admin_sync(&r));
+                match request {
+                    Ok(ticket) => self.deferred = Some(ticket),
+                    Err(e) => status(out, buf, 1, &e.to_string()),
+                }
             }
             _ => return false,
         }
         true
+    }
+
+    fn take_deferred(&mut self) -> Option<u64> {
+        self.deferred.take()
+    }
+
+    fn poll_deferred(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        let (ticket, result, text) = self.ha.borrow_mut().take_answer()?;
+        status(out, &mut self.buf, result, text);
+        Some(ticket)
     }
 
     fn amend(&mut self, body: &[u8], out: &mut Vec<u8>, start: usize) {

@@ -617,3 +617,113 @@ fn a_plain_relationship_has_no_warning() {
         assert!(ignored_key_warnings(config, Path::new("x.json"), &text).is_empty());
     });
 }
+
+fn ha_sync_request(max_period_secs: Option<u32>) -> HaSyncRequest<'static> {
+    HaSyncRequest {
+        server_name: "server2",
+        max_period_secs,
+    }
+}
+
+#[test]
+fn an_operator_sync_runs_the_sync_exchange_and_is_answered_once() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    assert_eq!(rt.start_admin_sync(&ha_sync_request(Some(30))), Ok(1));
+    assert_eq!(rt.outbox.front(), Some(&Tag::SyncDisable { from: None }));
+    assert_eq!(rt.sync_period, 30);
+    // One at a time, as Kea's synchronous command.
+    assert_eq!(
+        rt.start_admin_sync(&ha_sync_request(None)),
+        Err(HaSyncError::InProgress)
+    );
+    assert_eq!(rt.take_answer(), None);
+    rt.sync_succeeded(5);
+    assert_eq!(
+        rt.take_answer(),
+        Some((1, 0, "Lease database synchronization complete."))
+    );
+    assert_eq!(rt.take_answer(), None);
+    // The state machine did not ask for this sync: it stays in load-balancing.
+    assert_eq!(rt.service().state(), HaState::LoadBalancing);
+    // Without max-period the partner is disabled for sync-timeout (default 60 s).
+    rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    assert_eq!(rt.sync_period, 60);
+}
+
+#[test]
+fn a_failed_operator_sync_re_enables_the_partner_and_says_why() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    rt.outbox.clear();
+    // dhcp-disable was accepted, then a page was not a page.
+    rt.partner_disabled = true;
+    rt.sync_failed(7, SyncFailure::BadPage);
+    assert_eq!(rt.outbox.back(), Some(&Tag::SyncRelease));
+    let (_, result, text) = rt.take_answer().unwrap();
+    assert_eq!(result, 1);
+    assert_eq!(text, SyncFailure::BadPage.text());
+    // A second failure report of the same sync changes nothing.
+    rt.sync_failed(8, SyncFailure::Unreachable);
+    assert_eq!(rt.take_answer(), None);
+}
+
+#[test]
+fn an_operator_sync_joins_the_state_machine_sync_already_running() {
+    let mut rt = runtime();
+    rt.act(Action::Synchronize, 0);
+    assert_eq!(rt.outbox.len(), 1);
+    rt.start_admin_sync(&ha_sync_request(Some(9))).unwrap();
+    // No second exchange, the running one's period.
+    assert_eq!(rt.outbox.len(), 1);
+    assert_ne!(rt.sync_period, 9);
+    rt.sync_succeeded(3);
+    assert!(!rt.sync_for_machine);
+    assert_eq!(rt.take_answer().map(|a| a.1), Some(0));
+}
+
+#[test]
+fn a_reload_hand_over_drops_parked_replies_and_answers_the_waiting_operator() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    rt.parks[3] = Park {
+        used: true,
+        generation: 7,
+        pending: 1,
+        failed: false,
+    };
+    let ticket = rt.start_admin_sync(&ha_sync_request(None)).unwrap();
+    let fresh = runtime();
+    rt.hand_over(fresh);
+    assert_eq!(rt.service().state(), HaState::Waiting);
+    assert_eq!(rt.completed, vec![((7 << 16) | 3, false)]);
+    // The new parks never reuse the old ids.
+    assert_eq!(rt.parks[3].generation, 8);
+    assert_eq!(
+        rt.take_answer(),
+        Some((ticket, 1, SyncFailure::Reconfigured.text()))
+    );
+    // Tickets keep counting across the hand-over.
+    assert_eq!(rt.next_ticket, ticket + 1);
+}
+
+#[test]
+fn maintenance_start_is_answered_with_kea_text_once_the_partner_answered() {
+    let mut rt = runtime();
+    to_load_balancing(&mut rt);
+    let ticket = rt.start_maintenance().unwrap();
+    assert_eq!(
+        rt.start_maintenance(),
+        Err("A maintenance request is already in progress.")
+    );
+    assert_eq!(rt.take_answer(), None);
+    let taken = rt.pending_maintenance.take().unwrap();
+    assert_eq!(taken, ticket);
+    rt.maintenance_outcome(ticket, Some(0));
+    assert_eq!(
+        rt.take_answer(),
+        Some((ticket, 0, "Server is now in the partner-in-maintenance state and its partner is in-maintenance state. The partner can be now safely shut down."))
+    );
+    assert_eq!(rt.service().state(), HaState::PartnerInMaintenance);
+}
