@@ -680,8 +680,9 @@ impl EventLoop {
                         pending.terminate |= p.terminate;
                         Drain::Done
                     }
-                    // [HA] The partner connection: driven below, after the commit.
-                    crate::ha::CLIENT_TOKEN => Drain::Done,
+                    // [HA] The partner's and the backups' connections: driven below, after
+                    // the commit.
+                    crate::ha::CLIENT_TOKEN | crate::ha::BACKUP_TOKEN => Drain::Done,
                     ROUTE => {
                         let changed = self.route.as_ref().is_some_and(RouteEvents::drain);
                         if changed && self.settings.re_detect {

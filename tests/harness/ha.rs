@@ -178,6 +178,8 @@ pub struct HaSpec {
     pub sync_page_limit: u32,
     pub sync_timeout_ms: u32,
     pub peers: Vec<PeerSpec>,
+    /// `wait-backup-ack` (written only in passive-backup, the one mode Kea accepts it in).
+    pub wait_backup_ack: bool,
     /// DHCP timers for the subnet (clients renew quickly so failover shows up).
     pub valid_lifetime: u32,
     pub renew_timer: u32,
@@ -192,6 +194,8 @@ pub struct HaSpec {
 /// Server addresses on the LAN, in peer order.
 pub const SERVER_IPS: [&str; 2] = ["198.18.0.1", "198.18.0.2"];
 pub const LAN_PREFIX: u8 = 24;
+/// The backup server's address on the LAN.
+pub const BACKUP_IP: &str = "198.18.0.3";
 
 impl HaSpec {
     /// A two-peer relationship: `server1` (primary) at 198.18.0.1 and `server2` (secondary or
@@ -220,12 +224,34 @@ impl HaSpec {
             sync_page_limit: 3,
             sync_timeout_ms: 10000,
             peers: vec![peer(0, "primary"), peer(1, second_role)],
+            wait_backup_ack: false,
             valid_lifetime: 600,
             renew_timer: 300,
             rebind_timer: 500,
             auto_failover: true,
             state_machine: None,
         }
+    }
+
+    /// This relationship plus a backup peer `backup1` at [`BACKUP_IP`] (kea-ha.md §2: any
+    /// number of backups in every mode).
+    pub fn with_backup(mut self) -> HaSpec {
+        self.peers.push(PeerSpec {
+            name: "backup1".to_string(),
+            ip: BACKUP_IP.parse().unwrap(),
+            role: "backup".to_string(),
+            user: "peer3".to_string(),
+            password: "pw-3-secret".to_string(),
+        });
+        self
+    }
+
+    /// passive-backup: `server1` (primary, 198.18.0.1) and `backup1` (backup, [`BACKUP_IP`]).
+    pub fn passive_backup(wait_backup_ack: bool) -> HaSpec {
+        let mut spec = HaSpec::pair("passive-backup");
+        spec.peers.truncate(1);
+        spec.wait_backup_ack = wait_backup_ack;
+        spec.with_backup()
     }
 
     pub fn peer(&self, name: &str) -> &PeerSpec {
@@ -269,10 +295,13 @@ impl HaSpec {
                 )
             })
             .collect();
-        let dul = self
+        let mut dul = self
             .delayed_updates_limit
             .map(|d| format!(r#""delayed-updates-limit": {d},"#))
             .unwrap_or_default();
+        if self.mode == "passive-backup" {
+            dul.push_str(&format!(r#""wait-backup-ack": {},"#, self.wait_backup_ack));
+        }
         let dul = match &self.state_machine {
             Some(sm) => format!(r#"{dul} "state-machine": {sm},"#),
             None => dul,

@@ -70,6 +70,44 @@ impl HaPair {
         }
     }
 
+    /// Starts every peer of `spec` in its order (`kinds[i]` runs `spec.peers[i]`), each
+    /// sending the others the right credentials; the peer traffic is captured on the first
+    /// peer's link. For relationships with backups (kea-ha.md §2).
+    pub fn start_group(spec: HaSpec, kinds: &[PeerKind], dir: &Path) -> HaPair {
+        assert_eq!(kinds.len(), spec.peers.len(), "one daemon per peer");
+        let mut lan = Lan::new();
+        let names: Vec<String> = spec.peers.iter().map(|p| p.name.clone()).collect();
+        let mut peers = Vec::new();
+        let mut capture = None;
+        for (name, kind) in names.iter().zip(kinds) {
+            peers.push(HaPeer::start(
+                &mut lan,
+                &spec,
+                *kind,
+                name,
+                dir,
+                &right_credentials,
+            ));
+            if capture.is_none() {
+                capture = Some(Capture::start_filtered(
+                    &peers[0].member.ns,
+                    &peers[0].member.iface,
+                    dir,
+                    "peers",
+                    &format!("tcp port {}", crate::ha::PEER_PORT),
+                ));
+            }
+        }
+        HaPair {
+            spec,
+            capture,
+            peers,
+            lan,
+            dir: dir.to_path_buf(),
+            next_member: 0,
+        }
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "{} pair: server1 = {}, server2 = {}",

@@ -268,6 +268,17 @@ impl<'t> HaConfig<'t, '_> {
             .map(|(_, p)| p)
     }
 
+    /// The backup peers other than this server, in config order (kea-ha.md §6: each gets
+    /// every lease update; none exists for a backup itself to send to).
+    pub fn backups(&self) -> impl Iterator<Item = &Peer<'t>> {
+        let this = self.this_index;
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(move |(i, p)| *i != this && p.role == Role::Backup)
+            .map(|(_, p)| p)
+    }
+
     /// The peer whose scope is index `i` (0 = primary, 1 = secondary/standby).
     pub fn scope_owner(&self, i: usize) -> Option<&Peer<'t>> {
         self.peers.iter().find(|p| match i {

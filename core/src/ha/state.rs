@@ -156,6 +156,25 @@ pub enum UpdateDecision {
     NotSent,
 }
 
+/// What to do with the lease changes of one committed query for the **backup** peers
+/// (kea-ha.md §4, §6: "Updates to backup peers are sent in every state when
+/// `send-lease-updates` is true (not awaited unless passive-backup + wait-backup-ack)").
+///
+/// Kea 2.2 (`HAService::asyncSendLeaseUpdate`): a failed update to a backup never marks any
+/// partner unavailable; it only fails the client's exchange (reply dropped) when the reply
+/// waits for the backups' acks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupUpdates {
+    /// No backup gets anything: no backup peer, `send-lease-updates: false`, or this
+    /// server is itself a backup.
+    None,
+    /// Send to every backup; the reply does not wait (a down backup never delays clients).
+    FireAndForget,
+    /// Send to every backup and park the reply until each acknowledged; any failure drops
+    /// the reply (`passive-backup` with `wait-backup-ack: true`).
+    SendAndPark,
+}
+
 /// The partner's heartbeat reply, as parsed by [`super::commands::parse_heartbeat`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatInfo {
@@ -510,6 +529,26 @@ impl<'c, 't, 'p, 's> HaService<'c, 't, 'p, 's> {
                 self.unsent_update_count = self.unsent_update_count.saturating_add(1);
                 UpdateDecision::NotSent
             }
+        }
+    }
+
+    /// Whether (and how) the lease changes of a committed query go to the backup peers
+    /// ([`HaConfig::backups`]). Kea's `shouldSendLeaseUpdates`: never when updates are
+    /// globally off, always to a backup (whatever the local state: a query that was served
+    /// is enough), never from a backup.
+    pub fn backup_updates(&self) -> BackupUpdates {
+        if !self.cfg.send_lease_updates
+            || self.cfg.this_role() == Role::Backup
+            || self.cfg.backups().next().is_none()
+        {
+            return BackupUpdates::None;
+        }
+        // `wait-backup-ack` is only accepted in passive-backup (config.rs rejects it
+        // elsewhere); checking the mode too keeps the rule local.
+        if self.cfg.mode == HaMode::PassiveBackup && self.cfg.wait_backup_ack {
+            BackupUpdates::SendAndPark
+        } else {
+            BackupUpdates::FireAndForget
         }
     }
 

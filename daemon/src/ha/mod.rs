@@ -24,7 +24,7 @@ use wren_core::control::json_in::Value;
 use wren_core::ha::admin_sync::{self, HaSyncError, HaSyncRequest, SyncFailure};
 use wren_core::ha::commands::{self, LeaseScratch};
 use wren_core::ha::config::{parse_ha_parameters, HaConfig, IgnoredKey, Peer, EMPTY_PEER};
-use wren_core::ha::state::{Action, HaService, HaState, UpdateDecision};
+use wren_core::ha::state::{Action, BackupUpdates, HaService, HaState, UpdateDecision};
 use wren_core::lease::LeaseRecord;
 use wren_core::time::Timestamp;
 
@@ -35,6 +35,14 @@ use client::{Completion, PeerClient, REQUEST_TIMEOUT};
 
 /// The partner connection's token (between the fixed tokens and the link tokens).
 pub const CLIENT_TOKEN: Token = Token(3);
+/// The backup peers' connections (one token for all: every client is driven on every
+/// wakeup, the token only wakes the loop).
+pub const BACKUP_TOKEN: Token = Token(4);
+/// Lease updates waiting for one backup at most: a down or slow backup fills its own
+/// queue, then its updates are dropped (logged) while the clients are still answered.
+pub const BACKUP_QUEUE_CAPACITY: usize = 1024;
+/// Parallel connections to one backup.
+pub const BACKUP_CONNECTIONS: usize = 2;
 /// Kea's `parked-packet-limit` default: replies waiting for lease update acks at most.
 pub const PARKED_LIMIT: usize = 256;
 /// Requests waiting for the partner at most (lease updates of parked replies, heartbeats,
@@ -85,6 +93,20 @@ pub enum Tag {
     Reset,
     /// `ha-maintenance-notify` (fire and forget; see [`peer_commands`]).
     MaintenanceNotify,
+    /// A `lease4-update`/`lease4-del` to a backup peer: the parked reply `park` waits for
+    /// it (passive-backup with `wait-backup-ack`), or nothing does.
+    BackupUpdate {
+        /// Park id, if the reply waits.
+        park: Option<u32>,
+    },
+}
+
+/// One backup peer (kea-ha.md §6): it gets every lease update over its own bounded queue,
+/// so a down backup never holds up the partner's updates or the clients.
+struct BackupLink {
+    peer: &'static Peer<'static>,
+    password: Option<String>,
+    client: PeerClient<Tag>,
 }
 
 /// One reply's lease updates in flight.
@@ -163,6 +185,8 @@ pub struct HaRuntime {
     partner: Option<&'static Peer<'static>>,
     password: Option<String>,
     client: Option<PeerClient<Tag>>,
+    /// The backup peers' connections (none on a backup itself).
+    backups: Vec<BackupLink>,
     epoch: Instant,
     parks: Vec<Park>,
     completed: Vec<(u32, bool)>,
@@ -322,6 +346,15 @@ fn read_password_file(path: &str) -> Result<String, String> {
         .map_err(|e| format!("basic-auth-password-file {path}: {e}"))
 }
 
+/// The password this server sends to `peer` (its `basic-auth-password` or the file's).
+fn peer_password(peer: &Peer<'_>) -> Result<Option<String>, String> {
+    match (peer.basic_auth_password, peer.basic_auth_password_file) {
+        (Some(pw), _) => Ok(Some(pw.to_owned())),
+        (None, Some(file)) => read_password_file(file).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 impl HaRuntime {
     /// Builds the HA runtime when `config` loads `libdhcp_ha.so`. The parameter text and
     /// the peers are kept for the life of the process (the state machine borrows them).
@@ -339,23 +372,25 @@ impl HaRuntime {
             Box::leak(vec![0u64; FAILURE_DETECTION_CLIENTS].into_boxed_slice());
         let partner = cfg.partner();
         let password = match partner {
-            Some(p) => match (p.basic_auth_password, p.basic_auth_password_file) {
-                (Some(pw), _) => Some(pw.to_owned()),
-                (None, Some(file)) => Some(read_password_file(file)?),
-                (None, None) => None,
-            },
+            Some(p) => peer_password(p)?,
             None => None,
         };
         partner_reachable(cfg)?;
-        if let Some(backup) =
-            cfg.peers.iter().enumerate().find(|(i, p)| {
-                *i != cfg.this_index && p.role == wren_core::ha::config::Role::Backup
-            })
-        {
-            log::warn!(
-                "HA_BACKUP_NOT_SUPPORTED backup peer '{}': wren sends no lease updates to backup servers yet",
-                backup.1.name
-            );
+        // A backup's https url is only warned about (`ignored_key_warnings`): its updates
+        // go out as plain HTTP and fail, logged, without delaying any client.
+        // A backup sends nothing (`HaConfig::backups` is empty there).
+        let mut backups = Vec::new();
+        for peer in cfg.backups() {
+            backups.push(BackupLink {
+                peer,
+                password: peer_password(peer)?,
+                client: PeerClient::new(
+                    SocketAddr::new(peer.address, peer.port),
+                    BACKUP_TOKEN,
+                    BACKUP_QUEUE_CAPACITY,
+                    BACKUP_CONNECTIONS,
+                ),
+            });
         }
         let epoch = Instant::now();
         let client = partner.map(|p| {
@@ -367,11 +402,21 @@ impl HaRuntime {
             )
         });
         log::info!(
-            "HA_SERVICE_STARTED {} ({}), mode {}, partner {}",
+            "HA_SERVICE_STARTED {} ({}), mode {}, partner {}, backups [{}]{}",
             cfg.this_server_name,
             cfg.this_role().name(),
             cfg.mode.name(),
-            partner.map_or("none", |p| p.url)
+            partner.map_or("none", |p| p.url),
+            backups
+                .iter()
+                .map(|b| b.peer.url)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if cfg.wait_backup_ack {
+                ", replies wait for the backups' acks"
+            } else {
+                ""
+            }
         );
         Ok(Some(HaRuntime {
             svc: HaService::new(cfg, clients, 0),
@@ -379,6 +424,7 @@ impl HaRuntime {
             partner,
             password,
             client,
+            backups,
             epoch,
             parks: vec![Park::default(); PARKED_LIMIT],
             completed: Vec::with_capacity(PARKED_LIMIT),
@@ -442,7 +488,10 @@ impl HaRuntime {
         let Some(this) = cfg.this() else {
             return Ok(None);
         };
-        if self.partner.is_none() {
+        // A backup has no partner but receives every lease update; a passive-backup
+        // primary gets nothing from its backups but answers admin commands there as Kea's
+        // Control Agent would.
+        if cfg.peers.len() < 2 {
             return Ok(None);
         }
         let address = SocketAddr::new(this.address, this.port);
@@ -481,51 +530,68 @@ impl HaRuntime {
     // ----- the packet path -----
 
     /// A reply's lease changes were committed (REQUEST/RELEASE/DECLINE with changes in
-    /// [`HaRuntime::staging`]): send them and park the reply, keep them for the backlog,
-    /// or count them unsent. Returns what happens to the reply: parked under an id, sent,
-    /// or dropped (no room to park it or to queue its updates).
+    /// [`HaRuntime::staging`]): send them to the partner and park the reply, keep them for
+    /// the backlog, or count them unsent; and send them to every backup (the reply waits
+    /// for the backups only with `wait-backup-ack`). Returns what happens to the reply:
+    /// parked under an id, sent, or dropped (no room to park it or to queue its waited
+    /// updates).
     pub fn lease_committed(&mut self) -> Hold {
         if self.staging.is_empty() {
             return Hold::Send;
         }
         let changes = u32::try_from(self.staging.ranges.len()).unwrap_or(u32::MAX);
-        match self.svc.on_lease_changes_committed(changes) {
-            UpdateDecision::NotSent => Hold::Send,
-            UpdateDecision::Backlog => {
-                for &(a, b) in &self.staging.ranges {
-                    let mut entry = self.backlog_free.pop().unwrap_or_default();
-                    entry.clear();
-                    entry.extend_from_slice(self.staging.bodies.get(a..b).unwrap_or(&[]));
-                    self.backlog.push_back(entry);
-                }
-                Hold::Send
+        let partner = self.svc.on_lease_changes_committed(changes);
+        let backups = self.svc.backup_updates();
+        if partner == UpdateDecision::Backlog {
+            for &(a, b) in &self.staging.ranges {
+                let mut entry = self.backlog_free.pop().unwrap_or_default();
+                entry.clear();
+                entry.extend_from_slice(self.staging.bodies.get(a..b).unwrap_or(&[]));
+                self.backlog.push_back(entry);
             }
-            UpdateDecision::SendAndPark => {
-                let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) else {
-                    return Hold::Send;
-                };
-                if client.room() < self.staging.ranges.len() {
-                    log::warn!(
-                        "HA_LEASE_UPDATE_FAILED request queue to the partner full: reply dropped"
-                    );
-                    let now = monotonic_ms(self.epoch, Instant::now());
-                    self.svc.on_lease_update_result(now, false);
-                    return Hold::Drop;
-                }
-                let Some(index) = self.parks.iter().position(|p| !p.used) else {
-                    log::warn!(
-                        "HA_LEASE_UPDATE_FAILED {PARKED_LIMIT} replies parked: reply dropped"
-                    );
-                    return Hold::Drop;
-                };
-                let Some(park) = self.parks.get_mut(index) else {
-                    return Hold::Drop;
-                };
-                park.used = true;
-                park.generation = park.generation.wrapping_add(1);
-                park.failed = false;
-                park.pending = 0;
-                let id = (u32::from(park.generation) << 16) | index as u32;
+        }
+        if backups == BackupUpdates::FireAndForget {
+            self.send_to_backups(None);
+        }
+        let partner_waits = partner == UpdateDecision::SendAndPark
+            && self.client.is_some()
+            && self.partner.is_some();
+        let backups_wait = backups == BackupUpdates::SendAndPark && !self.backups.is_empty();
+        if !partner_waits && !backups_wait {
+            return Hold::Send;
+        }
+        let needed = self.staging.ranges.len();
+        if partner_waits && self.client.as_ref().map_or(0, PeerClient::room) < needed {
+            log::warn!("HA_LEASE_UPDATE_FAILED request queue to the partner full: reply dropped");
+            let now = monotonic_ms(self.epoch, Instant::now());
+            self.svc.on_lease_update_result(now, false);
+            return Hold::Drop;
+        }
+        if backups_wait {
+            if let Some(full) = self.backups.iter().find(|b| b.client.room() < needed) {
+                // Kea drops the exchange when a waited backup update fails; the backup
+                // itself is not marked (it has no state to mark).
+                log::warn!(
+                    "HA_LEASE_UPDATE_FAILED request queue to backup {} full: reply dropped",
+                    full.peer.name
+                );
+                return Hold::Drop;
+            }
+        }
+        let Some(index) = self.parks.iter().position(|p| !p.used) else {
+            log::warn!("HA_LEASE_UPDATE_FAILED {PARKED_LIMIT} replies parked: reply dropped");
+            return Hold::Drop;
+        };
+        let Some(park) = self.parks.get_mut(index) else {
+            return Hold::Drop;
+        };
+        park.used = true;
+        park.generation = park.generation.wrapping_add(1);
+        park.failed = false;
+        park.pending = 0;
+        let id = (u32::from(park.generation) << 16) | index as u32;
+        if partner_waits {
+            if let (Some(client), Some(peer)) = (self.client.as_mut(), self.partner) {
                 for &(a, b) in &self.staging.ranges {
                     let body = self.staging.bodies.get(a..b).unwrap_or(&[]);
                     let queued = enqueue(
@@ -542,13 +608,64 @@ impl HaRuntime {
                         park.failed = true;
                     }
                 }
-                if park.pending == 0 {
-                    park.used = false;
-                    return Hold::Drop;
-                }
-                Hold::Park(id)
             }
         }
+        if backups_wait {
+            let queued = self.send_to_backups(Some(id));
+            if let Some(park) = self.parks.get_mut(index) {
+                park.pending += queued.0;
+                park.failed |= queued.1;
+            }
+        }
+        let Some(park) = self.parks.get_mut(index) else {
+            return Hold::Drop;
+        };
+        if park.pending == 0 {
+            park.used = false;
+            return Hold::Drop;
+        }
+        if park.failed {
+            // Some update could not even be queued: the reply is dropped once the queued
+            // ones answered (they still update the peers).
+            log::warn!("HA_LEASE_UPDATE_FAILED a lease update could not be queued");
+        }
+        Hold::Park(id)
+    }
+
+    /// Queues the staged changes to every backup (`park`: the reply waiting for them).
+    /// Returns (requests queued, whether any could not be queued). A backup whose queue
+    /// is full loses these updates (logged); the others still get them.
+    fn send_to_backups(&mut self, park: Option<u32>) -> (u32, bool) {
+        let mut queued = 0u32;
+        let mut refused = false;
+        for link in &mut self.backups {
+            if link.client.room() < self.staging.ranges.len() {
+                log::warn!(
+                    "HA_LEASE_UPDATE_FAILED {}: request queue to backup {} full: {} lease updates not sent",
+                    self.svc.config().this_server_name,
+                    link.peer.name,
+                    self.staging.ranges.len()
+                );
+                refused = true;
+                continue;
+            }
+            for &(a, b) in &self.staging.ranges {
+                let body = self.staging.bodies.get(a..b).unwrap_or(&[]);
+                if enqueue(
+                    &mut link.client,
+                    link.peer,
+                    link.password.as_deref(),
+                    Tag::BackupUpdate { park },
+                    body,
+                    REQUEST_TIMEOUT,
+                ) {
+                    queued += 1;
+                } else {
+                    refused = true;
+                }
+            }
+        }
+        (queued, refused)
     }
 
     /// The class Kea's HA hook puts `query` in: `HA_<owner of its scope>`.
@@ -592,7 +709,12 @@ impl HaRuntime {
             .svc
             .next_deadline()
             .map(|ms| self.epoch + Duration::from_millis(ms));
-        let client = self.client.as_ref().and_then(PeerClient::next_deadline);
+        let client = self
+            .client
+            .iter()
+            .chain(self.backups.iter().map(|b| &b.client))
+            .filter_map(PeerClient::next_deadline)
+            .min();
         // Failure detection: partner-down may become due without any event.
         let interrupt = (!self.svc.communication_interrupted(self.now_ms())).then(|| {
             self.epoch
@@ -621,10 +743,13 @@ impl HaRuntime {
                 self.act(action, now_ms);
             }
             self.flush_outbox();
+            let mut progressed = self.drive_backups(registry, now);
             let Some(mut client) = self.client.take() else {
+                if progressed {
+                    continue;
+                }
                 return;
             };
-            let mut progressed = false;
             client.drive(registry, now, &mut |c, body| {
                 progressed = true;
                 self.complete(c, body, engine, journal);
@@ -638,6 +763,43 @@ impl HaRuntime {
                 }
             }
         }
+    }
+
+    /// Moves the backups' bytes and settles their answers: a failure is logged as Kea
+    /// logs it and, only when the reply waits for the backups (`wait-backup-ack`), drops
+    /// that reply; no state changes (kea-ha.md §6). True when any request finished.
+    fn drive_backups(&mut self, registry: &Registry, now: Instant) -> bool {
+        let this = self.svc.config().this_server_name;
+        let mut progressed = false;
+        for link in &mut self.backups {
+            let name = link.peer.name;
+            let (parks, completed) = (&mut self.parks, &mut self.completed);
+            link.client.drive(registry, now, &mut |c, body| {
+                progressed = true;
+                let ok = match &c.result {
+                    Err(f) => {
+                        log::warn!(
+                            "HA_LEASE_UPDATE_COMMUNICATIONS_FAILED {this}: failed to communicate with {name}: {f}"
+                        );
+                        false
+                    }
+                    Ok(_) => {
+                        let text = std::str::from_utf8(body).unwrap_or("");
+                        let ok = commands::expect_success(text, true).is_ok();
+                        if !ok {
+                            log::warn!(
+                                "HA_LEASE_UPDATE_FAILED {this}: lease update to {name} failed: {text}"
+                            );
+                        }
+                        ok
+                    }
+                };
+                if let Tag::BackupUpdate { park: Some(id) } = c.tag {
+                    settle(parks, completed, id, ok);
+                }
+            });
+        }
+        progressed
     }
 
     fn act(&mut self, action: Action, now_ms: u64) {
@@ -782,7 +944,7 @@ impl HaRuntime {
                     self.backlog_free.push(entry);
                     Ok(n)
                 }
-                Tag::Update { .. } => Ok(0),
+                Tag::Update { .. } | Tag::BackupUpdate { .. } => Ok(0),
             };
             if let Tag::SyncDisable { .. } | Tag::SyncPage { .. } = tag {
                 timeout = Duration::from_millis(u64::from(cfg.sync_timeout_ms.max(1000)));
@@ -925,6 +1087,8 @@ impl HaRuntime {
                 }
                 self.svc.on_reset_sent(now, ok);
             }
+            // Answered on the backups' own connections (`drive_backups`).
+            Tag::BackupUpdate { .. } => {}
             Tag::MaintenanceNotify => {
                 if let Some(ticket) = self.pending_maintenance.take() {
                     let result = commands::parse_answer(text).map(|a| a.result).unwrap_or(1);

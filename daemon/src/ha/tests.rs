@@ -53,9 +53,13 @@ const PARAMS: &str = r#"{ "high-availability": [ { "this-server-name": "server1"
                { "name": "server2", "url": "http://198.18.0.2:8001/", "role": "secondary" } ] } ] }"#;
 
 fn runtime() -> HaRuntime {
+    runtime_with(PARAMS)
+}
+
+fn runtime_with(params: &str) -> HaRuntime {
     let text = format!(
         r#"{{ "Dhcp4": {{ "subnet4": [ {{ "id": 1, "subnet": "198.18.0.0/24" }} ],
-            "hooks-libraries": [ {{ "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {PARAMS} }} ] }} }}"#
+            "hooks-libraries": [ {{ "library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {params} }} ] }} }}"#
     );
     let path = Path::new("ha-test.json");
     let mut storage = crate::config_load::allocate(path, &text).unwrap();
@@ -330,6 +334,182 @@ fn communication_recovery_keeps_updates_and_sends_them_when_the_partner_is_back(
     // All three acknowledged: back to load-balancing.
     rt.service_mut().on_backlog_sent(2_100, true);
     assert_eq!(rt.service().state(), HaState::LoadBalancing);
+}
+
+/// PARAMS plus a backup peer `server3`.
+fn with_backup(this: &str) -> String {
+    PARAMS
+        .replace(
+            r#""role": "secondary" }"#,
+            r#""role": "secondary" },
+               { "name": "server3", "url": "http://198.18.0.3:8001/", "role": "backup",
+                 "basic-auth-user": "b", "basic-auth-password": "three" }"#,
+        )
+        .replace(
+            r#""this-server-name": "server1""#,
+            &format!(r#""this-server-name": "{this}""#),
+        )
+}
+
+fn passive_backup(wait: bool) -> String {
+    format!(
+        r#"{{ "high-availability": [ {{ "this-server-name": "p", "mode": "passive-backup", "wait-backup-ack": {wait},
+        "peers": [ {{ "name": "p", "url": "http://198.18.0.1:8001/", "role": "primary" }},
+                   {{ "name": "b1", "url": "http://198.18.0.2:8001/", "role": "backup" }},
+                   {{ "name": "b2", "url": "http://198.18.0.3:8001/", "role": "backup" }} ] }} ] }}"#
+    )
+}
+
+fn backup_queued(rt: &HaRuntime) -> Vec<usize> {
+    rt.backups.iter().map(|b| b.client.len()).collect()
+}
+
+#[test]
+fn backups_get_every_update_without_holding_the_reply() {
+    let mut rt = runtime_with(&with_backup("server1"));
+    assert_eq!(rt.backups.len(), 1);
+    assert_eq!(rt.backups[0].password.as_deref(), Some("three"));
+    to_load_balancing(&mut rt);
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    // DISCOVER: no update for anyone.
+    assert_eq!(handle(&mut engine, &dhcp(1, OURS)), (true, Hold::Send));
+    assert_eq!(backup_queued(&shared.borrow()), [0]);
+    // REQUEST: parked for the partner only; the backup's update is queued beside it.
+    let (answered, hold) = handle(&mut engine, &dhcp(3, OURS));
+    assert!(answered);
+    let Hold::Park(id) = hold else {
+        panic!("{hold:?}")
+    };
+    {
+        let rt = shared.borrow();
+        assert_eq!(rt.client.as_ref().unwrap().len(), 1);
+        assert_eq!(backup_queued(&rt), [1]);
+        assert_eq!(
+            rt.parks[(id & 0xffff) as usize].pending,
+            1,
+            "not waiting for the backup"
+        );
+    }
+    // Partner down: the partner gets nothing, the backup still does, the reply goes out.
+    {
+        let mut rt = shared.borrow_mut();
+        let svc = rt.service_mut();
+        svc.on_heartbeat_failed(10_000);
+        while svc.poll(10_000).is_some() {}
+        assert_eq!(svc.state(), HaState::PartnerDown);
+    }
+    assert_eq!(handle(&mut engine, &dhcp(3, THEIRS)), (true, Hold::Send));
+    let rt = shared.borrow();
+    assert_eq!(rt.client.as_ref().unwrap().len(), 1);
+    assert_eq!(backup_queued(&rt), [2]);
+}
+
+#[test]
+fn a_full_backup_queue_loses_updates_but_never_a_reply() {
+    let mut rt = runtime_with(&with_backup("server1"));
+    {
+        let svc = rt.service_mut();
+        while svc.poll(0).is_some() {}
+        svc.on_heartbeat_failed(10_000);
+        while svc.poll(10_000).is_some() {}
+    }
+    let backup = &mut rt.backups[0].client;
+    while backup.room() > 0 {
+        backup
+            .enqueue(Tag::BackupUpdate { park: None }, REQUEST_TIMEOUT, |b| {
+                b.push(b'x')
+            })
+            .unwrap();
+    }
+    let shared = rt.shared();
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Send));
+}
+
+#[test]
+fn a_backup_answers_no_dhcp_sends_nothing_and_listens_for_updates() {
+    let rt = runtime_with(&with_backup("server3"));
+    assert!(rt.backups.is_empty());
+    assert!(rt.client.is_none(), "a backup has no partner");
+    let Some(Listener::Http { address, auth }) = rt.listener(&[]).unwrap() else {
+        panic!("a backup must listen for the lease updates")
+    };
+    assert_eq!(address, "198.18.0.3:8001".parse().unwrap());
+    let mut scratch = Vec::new();
+    // base64("b:three")
+    assert!(auth
+        .unwrap()
+        .allows(Some("Basic Yjp0aHJlZQ=="), &mut scratch));
+    let shared = rt.shared();
+    while shared.borrow_mut().service_mut().poll(0).is_some() {}
+    assert_eq!(shared.borrow().service().state(), HaState::Backup);
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    for t in [1, 3] {
+        for mac in [OURS, THEIRS] {
+            assert_eq!(handle(&mut engine, &dhcp(t, mac)), (false, Hold::Send));
+        }
+    }
+}
+
+#[test]
+fn passive_backup_serves_everyone_and_waits_for_backups_only_when_asked() {
+    for wait in [false, true] {
+        let rt = runtime_with(&passive_backup(wait));
+        assert!(rt.client.is_none());
+        assert_eq!(rt.backups.len(), 2);
+        let shared = rt.shared();
+        while shared.borrow_mut().service_mut().poll(0).is_some() {}
+        assert_eq!(shared.borrow().service().state(), HaState::PassiveBackup);
+        let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+        assert_eq!(handle(&mut engine, &dhcp(1, THEIRS)), (true, Hold::Send));
+        let (answered, hold) = handle(&mut engine, &dhcp(3, THEIRS));
+        assert!(answered);
+        let rt = shared.borrow();
+        assert_eq!(backup_queued(&rt), [1, 1]);
+        if wait {
+            let Hold::Park(id) = hold else {
+                panic!("{hold:?}")
+            };
+            assert_eq!(rt.parks[(id & 0xffff) as usize].pending, 2);
+        } else {
+            assert_eq!(hold, Hold::Send);
+        }
+    }
+}
+
+#[test]
+fn with_wait_backup_ack_a_failed_or_full_backup_drops_the_reply() {
+    let rt = runtime_with(&passive_backup(true));
+    let shared = rt.shared();
+    while shared.borrow_mut().service_mut().poll(0).is_some() {}
+    let mut engine = engine::HaEngine::new(EchoEngine { silent: false }, Some(shared.clone()));
+    let Hold::Park(id) = handle(&mut engine, &dhcp(3, OURS)).1 else {
+        panic!()
+    };
+    {
+        // b1 acks, b2 fails: the reply is dropped, the state does not change.
+        let mut rt = shared.borrow_mut();
+        let HaRuntime {
+            parks, completed, ..
+        } = &mut *rt;
+        settle(parks, completed, id, true);
+        assert!(completed.is_empty());
+        settle(parks, completed, id, false);
+        assert_eq!(completed.as_slice(), [(id, false)]);
+        assert_eq!(rt.service().state(), HaState::PassiveBackup);
+    }
+    {
+        let mut rt = shared.borrow_mut();
+        let b2 = &mut rt.backups[1].client;
+        while b2.room() > 0 {
+            b2.enqueue(Tag::BackupUpdate { park: None }, REQUEST_TIMEOUT, |b| {
+                b.push(b'x')
+            })
+            .unwrap();
+        }
+    }
+    assert_eq!(handle(&mut engine, &dhcp(3, OURS)), (true, Hold::Drop));
 }
 
 /// A config file (one key per line) whose HA relationship carries every key wren does not

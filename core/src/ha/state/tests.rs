@@ -880,3 +880,61 @@ fn failed_lease_update_marks_partner_unavailable() {
         assert_eq!(s.state(), HaState::CommunicationRecovery);
     });
 }
+
+/// kea-ha.md §4/§6: backups get every update (fire and forget) in any mode and state;
+/// only passive-backup + wait-backup-ack parks the reply; a backup sends nothing; without
+/// a backup peer or with `send-lease-updates: false` nothing goes to backups.
+#[test]
+fn backup_update_decisions() {
+    let lb_with_backup = SEED.replace(
+        "\"url\":\"http://192.168.1.3:8080/\"}]",
+        "\"url\":\"http://192.168.1.3:8080/\"},{\"name\":\"b\",\"role\":\"backup\",\"url\":\"http://198.18.0.9:8080/\"}]",
+    );
+    with(&lb_with_backup, |s| {
+        assert_eq!(
+            s.config().backups().map(|p| p.name).collect::<Vec<_>>(),
+            ["b"]
+        );
+        // Still waiting (the partner is unknown): the partner gets nothing, the backup does.
+        assert_eq!(s.state(), HaState::Waiting);
+        assert_eq!(s.on_lease_committed(), UpdateDecision::NotSent);
+        assert_eq!(s.backup_updates(), BackupUpdates::FireAndForget);
+    });
+    with(SEED, |s| {
+        assert_eq!(s.config().backups().count(), 0);
+        assert_eq!(s.backup_updates(), BackupUpdates::None);
+    });
+    let off = lb_with_backup.replace(
+        "\"this-server-name\":\"infra-1\"",
+        "\"this-server-name\":\"infra-1\",\"send-lease-updates\":false",
+    );
+    with(&off, |s| {
+        assert_eq!(s.backup_updates(), BackupUpdates::None)
+    });
+    let on_backup = lb_with_backup.replace(
+        "\"this-server-name\":\"infra-1\"",
+        "\"this-server-name\":\"b\"",
+    );
+    with(&on_backup, |s| {
+        assert_eq!(s.config().backups().count(), 0, "a backup has no backups");
+        assert_eq!(s.backup_updates(), BackupUpdates::None);
+    });
+    let pb = |wait: &str| {
+        std::format!(
+            r#"{{"high-availability":[{{"this-server-name":"p","mode":"passive-backup","wait-backup-ack":{wait},"peers":[{{"name":"p","url":"http://198.18.0.1:8000/","role":"primary"}},{{"name":"b1","url":"http://198.18.0.2:8000/","role":"backup"}},{{"name":"b2","url":"http://198.18.0.3:8000/","role":"backup"}}]}}]}}"#
+        )
+    };
+    with(&pb("false"), |s| {
+        drain(s, 0);
+        assert_eq!(s.state(), HaState::PassiveBackup);
+        assert_eq!(s.config().backups().count(), 2);
+        // No active partner: nothing for it, and nothing counted unsent.
+        assert_eq!(s.on_lease_committed(), UpdateDecision::NotSent);
+        assert_eq!(s.unsent_update_count(), 0);
+        assert_eq!(s.backup_updates(), BackupUpdates::FireAndForget);
+    });
+    with(&pb("true"), |s| {
+        drain(s, 0);
+        assert_eq!(s.backup_updates(), BackupUpdates::SendAndPark);
+    });
+}
