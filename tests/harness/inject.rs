@@ -31,7 +31,7 @@ pub fn send_udp(
 ) -> usize {
     crate::netns::check_test_address(*bind.ip());
     ns.run_inside(move || {
-        let sock = UdpSocket::bind(bind).unwrap_or_else(|e| panic!("bind {bind}: {e}"));
+        let sock = bind_retrying(bind);
         sock.set_broadcast(true)
             .unwrap_or_else(|e| panic!("SO_BROADCAST: {e}"));
         let mut sent = 0;
@@ -43,6 +43,26 @@ pub fn send_udp(
         }
         sent
     })
+}
+
+/// Binds `addr`, retrying for up to 2 s while it is in use: a socket this process closed a moment
+/// ago can still be open in a child that a parallel test forked (the child holds a copy of every
+/// descriptor until its exec closes the close-on-exec ones), so a second send from the same
+/// address right after the first may briefly find the port taken.
+fn bind_retrying(addr: SocketAddrV4) -> UdpSocket {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match UdpSocket::bind(addr) {
+            Ok(sock) => return sock,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => panic!("bind {addr}: {e}"),
+        }
+    }
 }
 
 fn checksum(data: &[u8]) -> u16 {
