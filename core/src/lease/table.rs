@@ -428,16 +428,96 @@ fn view<'s>(slot: &'s LeaseSlot, text: &'s TextArena<'_>) -> LeaseRecord<'s> {
     }
 }
 
+/// The 64-bit finaliser of MurmurHash3 (`fmix64`): every output bit depends on every input
+/// bit.
+fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// Addresses per group of the address index (a power of two): see [`address_hash`].
+const ADDRESS_GROUP: u32 = 16;
+
+/// The address index's hash: the 16 addresses of an aligned block (`a.b.c.0`–`15`,
+/// `16`–`31`, …) get consecutive home slots (64 bytes of `u32`s, one or two cache lines)
+/// at a position hashed from the block, the low four bits of the address choosing the slot
+/// inside it.
+///
+/// Why: a lease file is mostly in address order (Kea's LFC writes it sorted; the iterative
+/// allocator hands addresses out in order, so the journal mostly climbs too), and with a
+/// hash that scatters every address each row of a 100,000-lease start-up waited for a cache
+/// miss into a megabyte of index; now sixteen rows share one line. Random lookups (the
+/// packet path) cost what they did. Blocks whose home group is taken spill into the next
+/// slots as linear probing does; the entries' address tags ([`AddressEntries`]) keep a
+/// probe through another block's slots from loading those leases.
 fn address_hash(addr: u32) -> u64 {
-    hash_parts(&[&addr.to_be_bytes()])
+    let group_mask = u64::from(ADDRESS_GROUP - 1);
+    (mix64(u64::from(addr / ADDRESS_GROUP)) & !group_mask) | (u64::from(addr) & group_mask)
+}
+
+/// How the address index packs an entry into its `u32`: the lease slot id in the low
+/// `id_bits` bits, the top bits of a hash of the address (a tag) in the bits the table's
+/// capacity leaves spare (14 for the 131,835-lease /15 of the benchmark, at least 2 at
+/// [`CAPACITY_MAX`]).
+///
+/// Why: probing compares each candidate's address, and the address lives in the lease
+/// slot, a cache miss per candidate; a candidate whose tag differs is skipped without
+/// loading its slot (a tag of `b` bits lets through one candidate in 2^`b`).
+///
+/// An entry is never [`crate::index::EMPTY`]: ids are below the capacity, which is below
+/// 2^`id_bits`, so an entry's id part is at most 2^`id_bits` − 2, never all ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AddressEntries {
+    id_bits: u32,
+}
+
+impl AddressEntries {
+    /// Entries for ids below `capacity` (≤ [`CAPACITY_MAX`]).
+    fn for_capacity(capacity: usize) -> Self {
+        // The bit length of `capacity`: every id (< capacity) then has a 0 bit in its part.
+        let id_bits = usize::BITS - capacity.leading_zeros();
+        AddressEntries {
+            id_bits: id_bits.clamp(1, 31),
+        }
+    }
+
+    fn id_mask(self) -> u32 {
+        (1u32 << self.id_bits) - 1
+    }
+
+    /// The tag bits of `addr`, in place (the id part zero).
+    fn tag(self, addr: u32) -> u32 {
+        let tag = (mix64(u64::from(addr) ^ 0x9e37_79b9_7f4a_7c15) >> 32) as u32;
+        tag & !self.id_mask()
+    }
+
+    fn entry(self, id: u32, addr: u32) -> u32 {
+        self.tag(addr) | (id & self.id_mask())
+    }
+
+    fn id(self, entry: u32) -> u32 {
+        entry & self.id_mask()
+    }
+
+    /// Whether `entry` may be `addr`'s (its tag matches; the slot's address decides).
+    fn may_be(self, entry: u32, addr: u32) -> bool {
+        entry & !self.id_mask() == self.tag(addr)
+    }
 }
 
 fn bytes_hash(bytes: &[u8]) -> u64 {
     hash_parts(&[bytes])
 }
 
-fn hash_of_address(slots: &[LeaseSlot], id: u32) -> u64 {
-    address_hash(slots.get(id as usize).map_or(0, |s| s.address))
+fn hash_of_address(slots: &[LeaseSlot], entries: AddressEntries, entry: u32) -> u64 {
+    address_hash(
+        slots
+            .get(entries.id(entry) as usize)
+            .map_or(0, |s| s.address),
+    )
 }
 
 fn hash_of_client_id(slots: &[LeaseSlot], text: &TextArena<'_>, id: u32) -> u64 {
@@ -635,6 +715,8 @@ pub struct LeaseTable<'a> {
     /// Between [`LeaseTable::begin_bulk_load`] and [`LeaseTable::finish_bulk_load`]: the
     /// client-id and hardware-address indexes are not kept up to date (rebuilt at the end).
     identifiers_deferred: bool,
+    /// How `by_address` packs a lease id and its address tag.
+    address_entries: AddressEntries,
 }
 
 /// Slots each index uses at first ([`HashIndex::with_active`]); it doubles whenever it would
@@ -701,6 +783,7 @@ impl<'a> LeaseTable<'a> {
             high_water: 0,
             len: 0,
             identifiers_deferred: false,
+            address_entries: AddressEntries::for_capacity(capacity),
         })
     }
 
@@ -849,13 +932,15 @@ impl<'a> LeaseTable<'a> {
     pub fn id_of(&self, addr: Ipv4Addr) -> Option<LeaseId> {
         let a = addr.to_bits();
         let slots = &*self.slots;
+        let entries = self.address_entries;
         self.by_address
-            .find(address_hash(a), |id| {
-                slots
-                    .get(id as usize)
-                    .is_some_and(|s| s.in_use() && s.address == a)
+            .find(address_hash(a), |entry| {
+                entries.may_be(entry, a)
+                    && slots
+                        .get(entries.id(entry) as usize)
+                        .is_some_and(|s| s.in_use() && s.address == a)
             })
-            .map(LeaseId)
+            .map(|entry| LeaseId(entries.id(entry)))
     }
 
     /// The lease for `addr`.
@@ -1136,6 +1221,7 @@ impl<'a> LeaseTable<'a> {
         let used = self.high_water as usize;
         let slots = self.slots.get(..used).unwrap_or(&[]);
         let text = &self.text;
+        let entries = self.address_entries;
         let index = match kind {
             IndexKind::Address => &mut self.by_address,
             IndexKind::ClientId => &mut self.by_client_id,
@@ -1151,18 +1237,19 @@ impl<'a> LeaseTable<'a> {
             if !slot.in_use() {
                 continue;
             }
-            let key = match kind {
-                IndexKind::Address => address_hash(slot.address),
+            let id = id as u32;
+            let (key, entry) = match kind {
+                IndexKind::Address => (address_hash(slot.address), entries.entry(id, slot.address)),
                 IndexKind::ClientId => match slot_client_id(slot, text) {
                     [] => continue,
-                    cid => bytes_hash(cid),
+                    cid => (bytes_hash(cid), id),
                 },
                 IndexKind::HwAddr => match slot.hwaddr() {
                     [] => continue,
-                    hw => bytes_hash(hw),
+                    hw => (bytes_hash(hw), id),
                 },
             };
-            let _ = index.insert(key, id as u32);
+            let _ = index.insert(key, entry);
         }
     }
 
@@ -1311,7 +1398,8 @@ impl<'a> LeaseTable<'a> {
                 }
                 slot.address = addr.to_bits();
                 slot.state = LeaseState::Default.code() as u8;
-                let _ = self.by_address.insert(address_hash(addr.to_bits()), id);
+                let entry = self.address_entries.entry(id, addr.to_bits());
+                let _ = self.by_address.insert(address_hash(addr.to_bits()), entry);
                 self.len += 1;
                 (id, false)
             }
@@ -1353,10 +1441,12 @@ impl<'a> LeaseTable<'a> {
         };
         self.detach(id);
         let slots = &*self.slots;
-        self.by_address
-            .remove(address_hash(addr.to_bits()), id, |v| {
-                hash_of_address(slots, v)
-            });
+        let entries = self.address_entries;
+        self.by_address.remove(
+            address_hash(addr.to_bits()),
+            entries.entry(id, addr.to_bits()),
+            |v| hash_of_address(slots, entries, v),
+        );
         if let Some(slot) = self.slots.get_mut(id as usize) {
             *slot = LeaseSlot::default();
             slot.link = self.free_head;
@@ -1593,6 +1683,77 @@ mod tests {
         assert!(t.get(addr(1)).is_none());
         assert!(t.find_by_hwaddr(&hw2, 1).is_none());
         assert!(t.is_empty());
+    }
+
+    /// The address index's entries: the id comes back, the tag takes only the spare bits,
+    /// and no entry is ever the empty marker, at capacities at and around powers of two.
+    #[test]
+    fn address_entries_keep_ids_and_never_look_empty() {
+        for capacity in [1, 2, 3, 255, 256, 257, 131_835, (1 << 20) - 1, CAPACITY_MAX] {
+            let entries = AddressEntries::for_capacity(capacity);
+            let last = (capacity - 1) as u32;
+            for id in [0, 1.min(last), last / 2, last] {
+                for a in [0, 1, 0xc612_0100, 0xc613_ffff, u32::MAX] {
+                    let e = entries.entry(id, a);
+                    assert_ne!(e, crate::index::EMPTY, "capacity {capacity} id {id}");
+                    assert_eq!(entries.id(e), id, "capacity {capacity}");
+                    assert!(entries.may_be(e, a));
+                }
+            }
+        }
+        // 14 tag bits at the benchmark's capacity: neighbours' tags differ.
+        let entries = AddressEntries::for_capacity(131_835);
+        assert_eq!(entries.id_bits, 18);
+        let tags: std::collections::BTreeSet<u32> =
+            (0..64).map(|a| entries.tag(0xc612_0100 + a)).collect();
+        assert!(tags.len() > 60, "{}", tags.len());
+    }
+
+    /// Addresses in dense runs (one index group per 16), in strides that share a group
+    /// position (every 16th, every 256th) and scattered, with removals in between (backward
+    /// shifts across groups and spilled blocks): every lease stays findable by address and
+    /// removed ones are gone, before and after the index widens.
+    #[test]
+    fn address_index_groups_survive_runs_strides_and_removals() {
+        let mut owned = Owned::new(4096, 4096, &[]);
+        let mut t = owned.table();
+        let hw = [2, 0, 0, 0, 0, 1];
+        let mut addresses: Vec<u32> = (0..600).collect(); // dense
+        addresses.extend((0..400).map(|i| 1000 + 16 * i)); // same slot of each group
+        addresses.extend((0..200).map(|i| 20_000 + 256 * i));
+        addresses.extend((0..300u32).map(|i| i.wrapping_mul(2_654_435_761) % 1_000_000 + 100_000));
+        addresses.sort_unstable();
+        addresses.dedup();
+        for &a in &addresses {
+            t.upsert(&lease(a, &hw, &[], "")).unwrap();
+        }
+        assert_eq!(t.len(), addresses.len());
+        for &a in &addresses {
+            assert_eq!(t.get(addr(a)).map(|r| r.address), Some(addr(a)), "{a}");
+        }
+        // Remove every third (and a run out of the middle of the dense part).
+        let removed: Vec<u32> = addresses
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(i, a)| i % 3 == 0 || (100..140).contains(&a))
+            .map(|(_, a)| a)
+            .collect();
+        for &a in &removed {
+            assert!(t.remove(addr(a)), "{a}");
+        }
+        for &a in &addresses {
+            let gone = removed.binary_search(&a).is_ok();
+            assert_eq!(t.get(addr(a)).is_none(), gone, "{a}");
+        }
+        assert!(t.get(addr(5_000_000)).is_none());
+        // Re-adding the removed ones reuses freed slots; all findable again.
+        for &a in &removed {
+            t.upsert(&lease(a, &hw, &[], "x")).unwrap();
+        }
+        for &a in &addresses {
+            assert_eq!(t.get(addr(a)).map(|r| r.address), Some(addr(a)), "{a}");
+        }
     }
 
     /// A table over storage holding arbitrary bytes (as zeroed pages the OS maps lazily would:
