@@ -427,6 +427,49 @@ fn truncated_last_line_is_one_bad_row_and_is_cut_off() {
     assert_eq!(sink.leases.len(), 2);
 }
 
+/// The file is read in chunks and rows are handed over in place: rows that straddle chunk
+/// boundaries, a bad row longer than a whole chunk, and an unterminated torn last row after
+/// them all load (or fail) with the right row numbers, and the torn row is cut off at its
+/// own offset.
+#[test]
+fn rows_across_read_chunks_and_a_row_longer_than_a_chunk() {
+    let dir = TempDir::new("chunks");
+    let rows: Vec<String> = (0..8000u32)
+        .map(|i| {
+            let a = Ipv4Addr::from(0xc612_0000 + i);
+            row(&a.to_string(), (i % 251) as u8, 100 + i, 1_800_000_000)
+        })
+        .collect();
+    let long_bad = format!(
+        "198.19.0.1,02:00:00:00:00:01,,{}x,1800000000,1,0,0,,0,",
+        "0".repeat(SCAN_CHUNK + 1000)
+    );
+    let mut content = file_of(&rows[..3000]);
+    content.push_str(&long_bad);
+    content.push('\n');
+    for r in &rows[3000..] {
+        content.push_str(r);
+        content.push('\n');
+    }
+    let good_len = content.len() as u64;
+    content.push_str("198.19.0.2,02:00:00:00:00:02,,36");
+    assert!(content.len() > 3 * SCAN_CHUNK);
+    dir.write("", &content);
+    let (_f, report, sink) = open(&dir);
+    assert_eq!(report.rows, 8002);
+    assert_eq!(
+        report.errors.iter().map(|e| e.row).collect::<Vec<_>>(),
+        vec![3001, 8002]
+    );
+    assert!(report.truncated_tail_removed);
+    assert_eq!(sink.leases.len(), 8000);
+    for (i, r) in rows.iter().enumerate() {
+        let a = Ipv4Addr::from(0xc612_0000 + i as u32);
+        assert_eq!(sink.leases.get(&a), Some(r), "row {}", i + 1);
+    }
+    assert_eq!(fs::metadata(dir.member("")).unwrap().len(), good_len);
+}
+
 #[test]
 fn complete_last_line_without_newline_is_kept() {
     let dir = TempDir::new("nonl");
