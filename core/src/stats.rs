@@ -383,9 +383,9 @@ impl<'a> Stats<'a> {
         }
         // Recount without a sample per lease (Kea sets each count once).
         let mut declined = 0i64;
-        for (_, lease) in leases.iter() {
+        for (subnet_id, state) in leases.subnet_states() {
             // Kea's recount: "Declined leases also count as assigned."
-            let stats: &[SubnetStat] = match lease.state {
+            let stats: &[SubnetStat] = match state {
                 LeaseState::Default => &[SubnetStat::AssignedAddresses],
                 LeaseState::Declined => {
                     declined += 1;
@@ -395,7 +395,7 @@ impl<'a> Stats<'a> {
             };
             for stat in stats {
                 if let Some(x) = self
-                    .subnet_mut(lease.subnet_id)
+                    .subnet_mut(subnet_id)
                     .and_then(|e| e.samples.get_mut(stat.index()))
                 {
                     x.value = x.value.saturating_add(1);

@@ -407,9 +407,25 @@ fn parse_address(text: &[u8]) -> Result<Ipv4Addr, RowError> {
     Ok(Ipv4Addr::from(octets))
 }
 
+/// Digits that always fit a `u64` (10^19 − 1 < 2^64).
+const U64_SAFE_DIGITS: usize = 19;
+
+/// A decimal `u64`: digits only (leading zeros allowed), at least one, no overflow.
 fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() {
         return None;
+    }
+    if text.len() <= U64_SAFE_DIGITS {
+        // Cannot overflow: no checked arithmetic (a 128-bit multiply per digit) needed.
+        let mut v: u64 = 0;
+        for &b in text {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(digit);
+        }
+        return Some(v);
     }
     let mut v: u64 = 0;
     for &b in text {
@@ -574,6 +590,9 @@ fn parse_client_id(text: &[u8], out: &mut [u8]) -> Result<usize, RowError> {
 /// that byte; anything else, including a `&#x` without two hex digits, is kept. Borrows
 /// `text` when there is nothing to unescape. `None` if the result is not UTF-8.
 fn unescape<'a>(text: &'a [u8], out: &'a mut [u8]) -> Option<&'a str> {
+    if text.is_empty() {
+        return Some("");
+    }
     if !text.contains(&b'&') || !text.windows(3).any(|w| w == b"&#x") {
         return core::str::from_utf8(text).ok();
     }
@@ -1214,6 +1233,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.state, r.user_context), (LeaseState::Default, ""));
+    }
+
+    /// Decimal columns: at the 19/20-digit edge of the unchecked fast path, leading zeros,
+    /// overflow, signs and spaces.
+    #[test]
+    fn decimal_edge_cases() {
+        let u64s: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("007", Some(7)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("99999999999999999999", None),
+            ("0000000000000000000000000042", Some(42)),
+            ("", None),
+            ("-1", None),
+            ("+1", None),
+            (" 1", None),
+            ("1 ", None),
+            ("1e3", None),
+            ("12345678901234567x", None),
+            ("/", None),
+            (":", None),
+        ];
+        for &(text, want) in u64s {
+            assert_eq!(parse_u64(text.as_bytes()), want, "{text:?}");
+        }
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"4294967296"), None);
+        assert_eq!(parse_u32(b"00000000000000000004294967295"), Some(u32::MAX));
     }
 
     /// The dotted-quad parser accepts and refuses exactly what `Ipv4Addr::from_str` did.

@@ -428,6 +428,20 @@ fn view<'s>(slot: &'s LeaseSlot, text: &'s TextArena<'_>) -> LeaseRecord<'s> {
     }
 }
 
+/// `bytes` in an `N`-byte array, zero-padded (the rest of `bytes` dropped if longer: the
+/// callers check lengths first).
+///
+/// Written as a fixed-count loop so it compiles to a few moves: a `copy_from_slice` of a
+/// variable length is a `memcpy` call, and musl's (the static build) takes ~40 cycles for
+/// the 6 bytes of a MAC, twice per stored lease.
+fn zero_padded<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = bytes.get(i).copied().unwrap_or(0);
+    }
+    out
+}
+
 /// The 64-bit finaliser of MurmurHash3 (`fmix64`): every output bit depends on every input
 /// bit.
 fn mix64(mut x: u64) -> u64 {
@@ -1007,6 +1021,16 @@ impl<'a> LeaseTable<'a> {
             .map(|(i, s)| (LeaseId(i as u32), view(s, &self.text)))
     }
 
+    /// The subnet id and state of every lease, in slot order: what the statistics recount
+    /// after a load needs, read straight from the slots (no record per lease, whose text
+    /// lookups were a twentieth of a 100,000-lease start-up).
+    pub fn subnet_states(&self) -> impl Iterator<Item = (u32, LeaseState)> + '_ {
+        self.used_slots()
+            .iter()
+            .filter(|s| s.in_use())
+            .map(|s| (s.subnet_id, s.lease_state()))
+    }
+
     /// The earliest `expire` of a lease in state 0 or 1 (for the reclamation timer).
     pub fn next_expiration(&self) -> Option<Timestamp> {
         let id = self.heap_ref(HeapKind::Pending)?;
@@ -1313,24 +1337,12 @@ impl<'a> LeaseTable<'a> {
         s.valid_lifetime = r.valid_lifetime;
         s.state = r.state.code() as u8;
         s.flags = (u8::from(r.fqdn_fwd) * FLAG_FQDN_FWD) | (u8::from(r.fqdn_rev) * FLAG_FQDN_REV);
-        s.hwaddr = [0; HWADDR_MAX];
-        if let Some(dst) = s.hwaddr.get_mut(..r.hwaddr.len()) {
-            dst.copy_from_slice(r.hwaddr);
-        }
+        s.hwaddr = zero_padded(r.hwaddr);
         s.hwaddr_len = r.hwaddr.len() as u8;
-        s.client_id = [0; CLIENT_ID_INLINE];
-        match long_cid {
-            Some(offset) => {
-                if let Some(head) = s.client_id.get_mut(..4) {
-                    head.copy_from_slice(&offset.to_le_bytes());
-                }
-            }
-            None => {
-                if let Some(dst) = s.client_id.get_mut(..r.client_id.len()) {
-                    dst.copy_from_slice(r.client_id);
-                }
-            }
-        }
+        s.client_id = match long_cid {
+            Some(offset) => zero_padded(&offset.to_le_bytes()),
+            None => zero_padded(r.client_id),
+        };
         s.client_id_len = r.client_id.len() as u8;
     }
 
@@ -1683,6 +1695,41 @@ mod tests {
         assert!(t.get(addr(1)).is_none());
         assert!(t.find_by_hwaddr(&hw2, 1).is_none());
         assert!(t.is_empty());
+    }
+
+    /// `subnet_states` yields what `iter` does for those two fields, freed slots skipped;
+    /// identifiers are stored zero-padded whatever the slot held before.
+    #[test]
+    fn subnet_states_follow_the_leases_and_identifiers_are_padded() {
+        let mut owned = Owned::new(16, 4096, &[]);
+        let mut t = owned.table();
+        let long_cid = [7u8; 40];
+        for i in 0..6u32 {
+            let hw = [2, 0, 0, 0, 0, i as u8, 9, 9];
+            let mut l = lease(i, &hw, &long_cid[..], "");
+            l.subnet_id = 10 + i;
+            l.state = [
+                LeaseState::Default,
+                LeaseState::Declined,
+                LeaseState::ExpiredReclaimed,
+            ][i as usize % 3];
+            t.upsert(&l).unwrap();
+        }
+        assert!(t.remove(addr(2)));
+        // A shorter identifier over a longer one: no stale bytes.
+        t.upsert(&lease(3, &[1, 2], &[1, 2, 3], "")).unwrap();
+        let states: Vec<(u32, LeaseState)> = t.subnet_states().collect();
+        let expected: Vec<(u32, LeaseState)> =
+            t.iter().map(|(_, r)| (r.subnet_id, r.state)).collect();
+        assert_eq!(states, expected);
+        assert_eq!(states.len(), 5);
+        assert!(!states.iter().any(|&(s, _)| s == 12));
+        let r = t.get(addr(3)).unwrap();
+        assert_eq!((r.hwaddr, r.client_id), (&[1u8, 2][..], &[1u8, 2, 3][..]));
+        let slot = t.slots[t.id_of(addr(3)).unwrap().0 as usize];
+        assert!(slot.hwaddr[2..].iter().all(|&b| b == 0));
+        assert!(slot.client_id[3..].iter().all(|&b| b == 0));
+        assert_eq!(t.get(addr(4)).unwrap().client_id, &long_cid[..]);
     }
 
     /// The address index's entries: the id comes back, the tag takes only the spare bits,
