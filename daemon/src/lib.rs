@@ -22,6 +22,7 @@ pub mod link;
 pub mod logging;
 pub mod packet_path;
 pub mod pidfile;
+pub mod resident;
 pub use link::route_events;
 pub mod sandbox;
 pub mod service;

@@ -128,6 +128,7 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
     } else {
         Some(PidFile::acquire(&pid_path).map_err(Fatal::PidFile)?)
     };
+    crate::resident::survey(); // before privileges are dropped (smaps)
     let mut signals = Some(Signals::install()?);
     let mut table: Option<OwnedLeaseTable> = None;
     let mut journal: Option<LeaseFile> = None;
@@ -236,6 +237,10 @@ pub fn serve(options: &Options) -> Result<(), Fatal> {
         if let Some(control) = event_loop.control_mut() {
             control.prepare(&mut engine); // [control API] dhcp-disable survives a reload
         }
+        // Start-up's code pages (config parsing, the lease-file load) are not needed until
+        // the next reload: unmap them (crate::resident) so the resident set is what serving uses.
+        let released = crate::resident::release();
+        log::debug!("WREN_RESIDENT_RELEASED {released} bytes of start-up code and stack advised");
         let next_text = loop {
             match event_loop.run(&mut engine, journal)? {
                 Exit::Terminate => {

@@ -290,7 +290,7 @@ if part memory; then
     sleep 1
     printf 'mem\t%s\t0\t%s\t%s\t0\t%s\n' "$server" "$(mem_kb "$SERVER_PID" VmRSS)" "$(mem_kb "$SERVER_PID" VmHWM)" "$(mem_kb "$SERVER_PID" RssAnon)" >>"$DATA"
     chunk=0
-    for target in 10000 50000; do
+    for target in 10 10000 50000; do
       deadline=$(( $(date +%s) + 150 ))
       while [ "$(lease_count)" -lt "$target" ] && [ "$(date +%s)" -lt "$deadline" ]; do
         chunk=$(( chunk + 1 ))
