@@ -1,5 +1,6 @@
-//! Times the start-up lease-file load the way `wrend` does it (fresh table storage, then
-//! `engine_glue::open_lease_file`), repeated, printing CPU milliseconds per load:
+//! Times the start-up lease-file load the way `wrend` does it (fresh table storage,
+//! `engine_glue::open_lease_file`, then the statistics recount), repeated, printing CPU
+//! milliseconds per load:
 //!
 //! ```sh
 //! cargo run --release --example lease_load -- CONFIG [ROUNDS]
@@ -37,6 +38,8 @@ fn main() {
         let config = config_load::parse(path, &text, &mut storage, &mut warnings).expect("config");
         let mut table = engine_glue::OwnedLeaseTable::for_config(&config).expect("table");
         let (_file, report) = engine_glue::open_lease_file(&config, table.table()).expect("load");
+        let mut stats = None;
+        wrend::control::fit_stats(&mut stats, &config, table.table());
         let spent = cpu_time() - t0;
         println!(
             "{} leases, {} rows: {:.2} ms CPU",
