@@ -739,6 +739,12 @@ pub struct LeaseTable<'a> {
     identifiers_deferred: bool,
     /// How `by_address` packs a lease id and its address tag.
     address_entries: AddressEntries,
+    /// Leases with a client-id and leases with a hardware address: what
+    /// [`LeaseTable::finish_bulk_load`] sizes those two indexes for, kept by
+    /// `attach`/`detach` so it needs no pass over the slots to count them.
+    with_client_id: usize,
+    /// See `with_client_id`.
+    with_hwaddr: usize,
 }
 
 /// Index inserts queued by a rebuild before their home slots are read together (see
@@ -810,6 +816,8 @@ impl<'a> LeaseTable<'a> {
             len: 0,
             identifiers_deferred: false,
             address_entries: AddressEntries::for_capacity(capacity),
+            with_client_id: 0,
+            with_hwaddr: 0,
         })
     }
 
@@ -836,6 +844,8 @@ impl<'a> LeaseTable<'a> {
         self.free_head = NONE;
         self.high_water = 0;
         self.len = 0;
+        self.with_client_id = 0;
+        self.with_hwaddr = 0;
     }
 
     /// The slots that have held a lease (free ones among them have state `STATE_FREE`).
@@ -1208,15 +1218,10 @@ impl<'a> LeaseTable<'a> {
             return;
         }
         self.identifiers_deferred = false;
-        // One pass counts both keys, one pass fills both indexes: each is a walk through
-        // every lease slot (8 MB for 100,000 leases), which the memory bus, not the
-        // processor, paces.
-        let text = &self.text;
-        let (mut with_client_id, mut with_hwaddr) = (0usize, 0usize);
-        for slot in self.used_slots().iter().filter(|s| s.in_use()) {
-            with_client_id += usize::from(!slot_client_id(slot, text).is_empty());
-            with_hwaddr += usize::from(!slot.hwaddr().is_empty());
-        }
+        // One pass fills both indexes: each pass is a walk through every lease slot (8 MB
+        // for 100,000 leases), which the memory bus, not the processor, paces; the counts
+        // that size them are kept as leases come and go.
+        let (with_client_id, with_hwaddr) = (self.with_client_id, self.with_hwaddr);
         let sized = |index: &HashIndex<'_>, keyed: usize| {
             let mut active = index.active_slots();
             while active < index.total_slots() && active / 2 < keyed {
@@ -1486,8 +1491,26 @@ impl<'a> LeaseTable<'a> {
         Ok((LeaseId(id), existed))
     }
 
+    /// Counts slot `id`'s client-id and hardware address in (`attached`) or out of
+    /// `with_client_id`/`with_hwaddr`.
+    fn count_identifiers(&mut self, id: u32, attached: bool) {
+        let Some(slot) = self.slots.get(id as usize) else {
+            return;
+        };
+        let client_id = usize::from(!slot_client_id(slot, &self.text).is_empty());
+        let hwaddr = usize::from(!slot.hwaddr().is_empty());
+        if attached {
+            self.with_client_id += client_id;
+            self.with_hwaddr += hwaddr;
+        } else {
+            self.with_client_id = self.with_client_id.saturating_sub(client_id);
+            self.with_hwaddr = self.with_hwaddr.saturating_sub(hwaddr);
+        }
+    }
+
     /// Takes slot `id` out of every structure but the address index, and frees its text.
     fn detach(&mut self, id: u32) {
+        self.count_identifiers(id, false);
         self.unlink_identifiers(id);
         self.heap_unlink(id);
         if let Some(slot) = self.slots.get(id as usize) {
@@ -1501,6 +1524,7 @@ impl<'a> LeaseTable<'a> {
 
     /// Puts a filled slot into the identifier indexes, its expiry heap and the occupancy.
     fn attach(&mut self, id: u32) {
+        self.count_identifiers(id, true);
         self.link_identifiers(id);
         self.heap_link(id);
         if let Some(slot) = self.slots.get(id as usize) {
@@ -1795,6 +1819,68 @@ mod tests {
         assert!(slot.hwaddr[2..].iter().all(|&b| b == 0));
         assert!(slot.client_id[3..].iter().all(|&b| b == 0));
         assert_eq!(t.get(addr(4)).unwrap().client_id, &long_cid[..]);
+    }
+
+    /// The identifier counts that size the indexes after a bulk load follow every way a
+    /// lease comes, changes and goes (insert, replace with other keys, remove, reclaim,
+    /// flush, clear), inside and outside a bulk load.
+    #[test]
+    fn identifier_counts_follow_the_leases() {
+        fn recount(t: &LeaseTable<'_>) -> (usize, usize) {
+            let cids = t.iter().filter(|(_, r)| !r.client_id.is_empty()).count();
+            let hws = t.iter().filter(|(_, r)| !r.hwaddr.is_empty()).count();
+            (cids, hws)
+        }
+        let mut owned = Owned::new(256, 64 * 1024, &[]);
+        let mut t = owned.table();
+        let long_cid = [9u8; 60];
+        let mut rng = 7u32;
+        for step in 0..2000u32 {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let a = (rng >> 8) % 200;
+            let hw: &[u8] = if rng & 1 == 0 {
+                &[2, 0, 0, 0, 0, 1]
+            } else {
+                &[]
+            };
+            let cid: &[u8] = match (rng >> 1) % 3 {
+                0 => &[],
+                1 => &[1, 2, 3],
+                _ => &long_cid,
+            };
+            match step {
+                1000 => t.begin_bulk_load(100),
+                1500 => t.finish_bulk_load(),
+                _ if step % 50 == 0 && step > 0 => {
+                    assert!(t.reclaim_expired(Timestamp(2_000_000), 5, 3600, |_| {}) > 0);
+                    t.flush_reclaimed(Timestamp(2_000_000 + 7200), 2, 3600, |_| {});
+                }
+                _ => {}
+            }
+            match (rng >> 4) % 7 {
+                0 => {
+                    t.remove(addr(a));
+                }
+                _ => {
+                    let mut l = lease(a, hw, cid, "");
+                    l.state = if hw.is_empty() && cid.is_empty() {
+                        LeaseState::Declined
+                    } else {
+                        LeaseState::Default
+                    };
+                    t.upsert(&l).unwrap();
+                }
+            }
+            assert_eq!(
+                (t.with_client_id, t.with_hwaddr),
+                recount(&t),
+                "step {step}"
+            );
+        }
+        t.finish_bulk_load();
+        assert!(t.with_client_id > 0 && t.with_hwaddr > 0);
+        t.clear();
+        assert_eq!((t.with_client_id, t.with_hwaddr), (0, 0));
     }
 
     /// The identifier hash: zero padding and length matter, every byte of a 20-byte
