@@ -1,0 +1,466 @@
+//! wren-floor: the cheapest DHCPv4 responder that still completes a relayed DORA, as the
+//! benchmark's lower bound ("floor") of server CPU per exchange on a machine.
+//!
+//! ```text
+//! wren-floor --listen 198.18.0.1 [--server-id 198.18.0.1] [--max-seconds N]
+//! ```
+//!
+//! Why it exists: issue #8 asks for "server CPU per exchange ≤ 1/10 of Kea's". Part of every
+//! server's CPU per exchange is the kernel's fixed cost per packet and per wakeup (the UDP
+//! receive and send paths, the veth pair, the scheduler's wakeup, the VM's exits), which no
+//! server can avoid. This program pays only that: one thread, a blocking `recvfrom` and one
+//! `sendto` per query (two system calls per packet), no lease state, no disk, no log line per
+//! packet, no allocation in the loop. What a real server spends above it is what its own
+//! design costs; when Kea's CPU / 10 is below this floor, the 1/10 target cannot be met by any
+//! server on that machine.
+//!
+//! What it answers (RFC 2131 §4.1, §4.3.1, §4.3.2, as a server answers a relay agent): a
+//! relayed DHCPDISCOVER (giaddr set) with a DHCPOFFER and a relayed DHCPREQUEST with a DHCPACK,
+//! each sent to giaddr port 67 (RFC 2131 §4.1: "If the 'giaddr' field in a DHCP message from a
+//! client is non-zero, the server sends any return messages to the 'DHCP server' port on the
+//! BOOTP relay agent whose address appears in 'giaddr'"). The address is derived from chaddr
+//! alone (no state): the last three bytes of chaddr modulo the benchmark's pool
+//! 198.18.1.0 – 198.19.255.250 (tests/bench/run.sh). A REQUEST's option 50 is acknowledged
+//! when it lies in that pool. Everything else — not a BOOTREQUEST, no magic cookie, a
+//! truncated option, no giaddr, a giaddr outside 198.18.0.0/15, other message types — is
+//! dropped silently. It is not a DHCP server: it never NAKs, never checks the server id.
+//!
+//! Bounded: it exits by itself after `--max-seconds` (default 600, at most 3600) and on
+//! SIGTERM (the default action). Network safety: it binds only an address in 198.18.0.0/15
+//! and sends only to relay agents in 198.18.0.0/15.
+
+#[cfg(test)]
+#[allow(dead_code)]
+mod dhcp;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const USAGE: &str =
+    "usage: wren-floor --listen ADDRESS [--server-id ADDRESS] [--max-seconds N] (addresses in 198.18.0.0/15)";
+
+/// The benchmark's network, 198.18.0.0/15 (RFC 2544's benchmarking range): nothing outside it
+/// is bound, answered or offered.
+const BENCH_NET: u32 = u32::from_be_bytes([198, 18, 0, 0]);
+const BENCH_MASK: u32 = 0xfffe_0000;
+/// The benchmark's pool, `198.18.1.0 - 198.19.255.250` in tests/bench/run.sh's config.
+const POOL_FIRST: u32 = u32::from_be_bytes([198, 18, 1, 0]);
+const POOL_LAST: u32 = u32::from_be_bytes([198, 19, 255, 250]);
+const SERVER_PORT: u16 = 67;
+const LEASE_SECONDS: u32 = 3600;
+
+/// BOOTP fixed header (RFC 2131 §2, Figure 1) up to and including the magic cookie.
+const HEADER_LEN: usize = 240;
+const COOKIE: [u8; 4] = [99, 130, 83, 99];
+const BOOTREQUEST: u8 = 1;
+const BOOTREPLY: u8 = 2;
+const OPTION_PAD: u8 = 0;
+const OPTION_END: u8 = 255;
+const OPTION_SUBNET_MASK: u8 = 1;
+const OPTION_REQUESTED_ADDRESS: u8 = 50;
+const OPTION_LEASE_TIME: u8 = 51;
+const OPTION_MESSAGE_TYPE: u8 = 53;
+const OPTION_SERVER_ID: u8 = 54;
+const DHCPDISCOVER: u8 = 1;
+const DHCPOFFER: u8 = 2;
+const DHCPREQUEST: u8 = 3;
+const DHCPACK: u8 = 5;
+/// Header, then 53 (3 bytes), 54 (6), 51 (6), 1 (6) and END (1).
+pub const REPLY_LEN: usize = HEADER_LEN + 3 + 6 + 6 + 6 + 1;
+/// Kea and wrend read at most 1,500 bytes of a query too.
+const QUERY_BUFFER: usize = 1500;
+const MAX_SECONDS_LIMIT: u64 = 3600;
+
+fn in_bench_net(a: Ipv4Addr) -> bool {
+    u32::from(a) & BENCH_MASK == BENCH_NET
+}
+
+/// The address offered to `chaddr`: a function of its last three bytes only, so the same
+/// client gets the same address in its OFFER and ACK without any state.
+fn address_for(chaddr_tail: [u8; 3]) -> Ipv4Addr {
+    let [a, b, c] = chaddr_tail;
+    let index = u32::from_be_bytes([0, a, b, c]);
+    Ipv4Addr::from(POOL_FIRST + index % (POOL_LAST - POOL_FIRST + 1))
+}
+
+/// What the option scan found in a query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct QueryOptions {
+    message_type: Option<u8>,
+    requested_address: Option<Ipv4Addr>,
+}
+
+/// Scans the options after the cookie for 53 and 50. `None` when an option runs past the end
+/// of the packet (a truncated or malformed query is dropped, not half-read). The scan stops
+/// at END; a packet that ends without END is accepted as Kea accepts it.
+fn scan_options(options: &[u8]) -> Option<QueryOptions> {
+    let mut found = QueryOptions::default();
+    let mut rest = options;
+    while let Some((&code, tail)) = rest.split_first() {
+        match code {
+            OPTION_PAD => rest = tail,
+            OPTION_END => break,
+            _ => {
+                let (&len, tail) = tail.split_first()?;
+                let value = tail.get(..usize::from(len))?;
+                match (code, value) {
+                    (OPTION_MESSAGE_TYPE, [t]) => found.message_type = Some(*t),
+                    (OPTION_REQUESTED_ADDRESS, [a, b, c, d]) => {
+                        found.requested_address = Some(Ipv4Addr::new(*a, *b, *c, *d));
+                    }
+                    _ => {}
+                }
+                rest = tail.get(usize::from(len)..)?;
+            }
+        }
+    }
+    Some(found)
+}
+
+/// Builds the reply to `query` in `out`: its length and where it goes (giaddr:67), or `None`
+/// when the query is dropped (see the module documentation). Never panics on any input.
+pub fn build_reply(
+    query: &[u8],
+    server_id: Ipv4Addr,
+    out: &mut [u8; REPLY_LEN],
+) -> Option<(usize, SocketAddrV4)> {
+    let header = query.get(..HEADER_LEN)?;
+    if header.first() != Some(&BOOTREQUEST) || header.get(236..240) != Some(&COOKIE[..]) {
+        return None;
+    }
+    let giaddr_bytes: [u8; 4] = header.get(24..28)?.try_into().ok()?;
+    let giaddr = Ipv4Addr::from(giaddr_bytes);
+    if giaddr.is_unspecified() || !in_bench_net(giaddr) {
+        return None;
+    }
+    let options = scan_options(query.get(HEADER_LEN..)?)?;
+    let chaddr_tail: [u8; 3] = header.get(31..34)?.try_into().ok()?;
+    let (reply_type, yiaddr) = match options.message_type? {
+        DHCPDISCOVER => (DHCPOFFER, address_for(chaddr_tail)),
+        DHCPREQUEST => {
+            let pool = POOL_FIRST..=POOL_LAST;
+            let address = match options.requested_address {
+                Some(a) if pool.contains(&u32::from(a)) => a,
+                _ => address_for(chaddr_tail),
+            };
+            (DHCPACK, address)
+        }
+        _ => return None,
+    };
+    // Header: op, then htype, hlen, hops, xid (4), secs 0 (RFC 2131 Table 3), flags copied,
+    // ciaddr copied, yiaddr, siaddr 0, giaddr copied, chaddr copied, sname/file empty, cookie.
+    out.fill(0);
+    put(out, 0, &[BOOTREPLY])?;
+    put(out, 1, header.get(1..8)?)?;
+    put(out, 10, header.get(10..16)?)?;
+    put(out, 16, &yiaddr.octets())?;
+    put(out, 24, header.get(24..44)?)?;
+    put(out, 236, &COOKIE)?;
+    let [s0, s1, s2, s3] = server_id.octets();
+    let [l0, l1, l2, l3] = LEASE_SECONDS.to_be_bytes();
+    let [m0, m1, m2, m3] = BENCH_MASK.to_be_bytes();
+    #[rustfmt::skip]
+    let options = [
+        OPTION_MESSAGE_TYPE, 1, reply_type,
+        OPTION_SERVER_ID, 4, s0, s1, s2, s3,
+        OPTION_LEASE_TIME, 4, l0, l1, l2, l3,
+        OPTION_SUBNET_MASK, 4, m0, m1, m2, m3,
+        OPTION_END,
+    ];
+    put(out, HEADER_LEN, &options)?;
+    Some((REPLY_LEN, SocketAddrV4::new(giaddr, SERVER_PORT)))
+}
+
+/// Copies `bytes` into `out` at `at` (`None` if it does not fit: never, for the fixed layout).
+fn put(out: &mut [u8], at: usize, bytes: &[u8]) -> Option<()> {
+    out.get_mut(at..at.checked_add(bytes.len())?)?
+        .copy_from_slice(bytes);
+    Some(())
+}
+
+/// Command-line settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Args {
+    listen: Ipv4Addr,
+    server_id: Ipv4Addr,
+    max_seconds: u64,
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut listen = None;
+    let mut server_id = None;
+    let mut max_seconds = 600;
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let address = |text: &String| -> Result<Ipv4Addr, String> {
+            let a: Ipv4Addr = text
+                .parse()
+                .map_err(|_| format!("{flag}: not an IPv4 address: {text}"))?;
+            if in_bench_net(a) {
+                Ok(a)
+            } else {
+                Err(format!("{flag}: {a} is outside 198.18.0.0/15"))
+            }
+        };
+        match flag.as_str() {
+            "--listen" => listen = Some(address(value()?)?),
+            "--server-id" => server_id = Some(address(value()?)?),
+            "--max-seconds" => {
+                let text = value()?;
+                max_seconds = text
+                    .parse()
+                    .map_err(|_| format!("--max-seconds: not a number: {text}"))?;
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let listen = listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?;
+    if max_seconds == 0 || max_seconds > MAX_SECONDS_LIMIT {
+        return Err(format!("--max-seconds must be 1..={MAX_SECONDS_LIMIT}"));
+    }
+    Ok(Args {
+        listen,
+        server_id: server_id.unwrap_or(listen),
+        max_seconds,
+    })
+}
+
+/// Counts printed at the end (kept in registers and memory only: no per-packet output).
+#[derive(Debug, Default)]
+struct Counts {
+    queries: u64,
+    replies: u64,
+    dropped: u64,
+    send_errors: u64,
+}
+
+fn serve(args: &Args) -> std::io::Result<Counts> {
+    let socket = UdpSocket::bind(SocketAddrV4::new(args.listen, SERVER_PORT))?;
+    // The receive timeout is set once; it only lets the loop see its deadline when no query
+    // comes (no extra system call per packet: Instant::now() is the vDSO).
+    socket.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let mut query = [0u8; QUERY_BUFFER];
+    let mut reply = [0u8; REPLY_LEN];
+    let mut counts = Counts::default();
+    while Instant::now() < deadline {
+        let len = match socket.recv_from(&mut query) {
+            Ok((len, _)) => len,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        counts.queries += 1;
+        let built = query
+            .get(..len)
+            .and_then(|q| build_reply(q, args.server_id, &mut reply));
+        let Some((reply_len, to)) = built else {
+            counts.dropped += 1;
+            continue;
+        };
+        match socket.send_to(reply.get(..reply_len).unwrap_or(&[]), SocketAddr::V4(to)) {
+            Ok(_) => counts.replies += 1,
+            Err(_) => counts.send_errors += 1,
+        }
+    }
+    Ok(counts)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("wren-floor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(&args) {
+        Ok(c) => {
+            println!(
+                "wren-floor: {} s elapsed: {} queries, {} replies, {} dropped, {} send errors",
+                args.max_seconds, c.queries, c.replies, c.dropped, c.send_errors
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wren-floor: {}:{SERVER_PORT}: {e}", args.listen);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use wren_core::wire::message::{Message, MessageType};
+
+    const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const RELAY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+    const MAC: [u8; 6] = [0x00, 0x0c, 0x01, 0x02, 0x03, 0x04];
+
+    /// The loadgen's client message as a relay agent forwards it: hops 1, giaddr, and
+    /// perfdhcp's broadcast flag.
+    fn relayed(mut p: Vec<u8>) -> Vec<u8> {
+        p[3] = 1;
+        p[10] = 0x80;
+        p[24..28].copy_from_slice(&RELAY.octets());
+        p
+    }
+
+    fn answer(query: &[u8]) -> Option<(Vec<u8>, SocketAddrV4)> {
+        let mut out = [0xaa; REPLY_LEN];
+        build_reply(query, SERVER, &mut out).map(|(n, to)| (out[..n].to_vec(), to))
+    }
+
+    #[test]
+    fn a_relayed_discover_gets_an_offer_to_the_relay() {
+        let q = relayed(dhcp::discover(0x1234_5678, MAC));
+        let (r, to) = answer(&q).unwrap();
+        assert_eq!(to, SocketAddrV4::new(RELAY, 67));
+        assert_eq!(r.len(), 262);
+        assert_eq!(&r[..4], &[2, 1, 6, 1], "op 2, htype/hlen/hops copied");
+        assert_eq!(&r[4..8], &[0x12, 0x34, 0x56, 0x78], "xid");
+        assert_eq!(&r[8..10], &[0, 0], "secs");
+        assert_eq!(&r[10..12], &[0x80, 0], "flags copied");
+        assert_eq!(&r[12..16], &[0; 4], "ciaddr");
+        // 0x020304 = 131,844 modulo the 130,811-address pool = 1,033 above 198.18.1.0.
+        assert_eq!(&r[16..20], &[198, 18, 5, 9], "yiaddr from chaddr");
+        assert_eq!(&r[20..24], &[0; 4], "siaddr");
+        assert_eq!(&r[24..28], &RELAY.octets(), "giaddr");
+        assert_eq!(&r[28..34], &MAC);
+        assert!(
+            r[34..236].iter().all(|&b| b == 0),
+            "chaddr pad, sname, file"
+        );
+        assert_eq!(
+            &r[240..],
+            &[53, 1, 2, 54, 4, 198, 18, 0, 1, 51, 4, 0, 0, 0x0e, 0x10, 1, 4, 255, 254, 0, 0, 255]
+        );
+        // And the real parser (wrend's) reads it back as an OFFER.
+        let mut scratch = [0u8; 400];
+        let m = Message::parse(&r, &mut scratch).unwrap();
+        assert_eq!(m.message_type(), Some(MessageType::Offer));
+        assert_eq!(m.server_identifier(), Some(SERVER));
+        assert_eq!(m.lease_time(), Some(3600));
+        assert_eq!(m.option(1), Some(&[255, 254, 0, 0][..]));
+    }
+
+    #[test]
+    fn a_request_is_acked_with_its_requested_address_when_in_the_pool() {
+        let want = Ipv4Addr::new(198, 19, 7, 9);
+        let q = relayed(dhcp::request(77, MAC, want, SERVER));
+        let (r, to) = answer(&q).unwrap();
+        assert_eq!(to, SocketAddrV4::new(RELAY, 67));
+        let mut scratch = [0u8; 400];
+        let m = Message::parse(&r, &mut scratch).unwrap();
+        assert_eq!(m.message_type(), Some(MessageType::Ack));
+        assert_eq!(&r[16..20], &want.octets());
+        assert_eq!(&r[4..8], &77u32.to_be_bytes());
+        // Outside the pool (the server's own address, or outside 198.18.0.0/15): the address
+        // from chaddr, as the OFFER had it.
+        for outside in [
+            SERVER,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(198, 19, 255, 255),
+        ] {
+            let q = relayed(dhcp::request(78, MAC, outside, SERVER));
+            let (r, _) = answer(&q).unwrap();
+            assert_eq!(&r[16..20], &[198, 18, 5, 9], "{outside}");
+        }
+    }
+
+    #[test]
+    fn every_derived_address_is_in_the_pool() {
+        for tail in [
+            [0, 0, 0],
+            [0xff, 0xff, 0xff],
+            [0x01, 0xfe, 0xfa],
+            [0x01, 0xfe, 0xfb],
+        ] {
+            let a = u32::from(address_for(tail));
+            assert!((POOL_FIRST..=POOL_LAST).contains(&a), "{tail:?}");
+        }
+        assert_eq!(address_for([0, 0, 0]), Ipv4Addr::new(198, 18, 1, 0));
+        assert_eq!(
+            address_for([0x01, 0xfe, 0xfa]),
+            Ipv4Addr::new(198, 19, 255, 250)
+        );
+        assert_eq!(
+            address_for([0x01, 0xfe, 0xfb]),
+            Ipv4Addr::new(198, 18, 1, 0)
+        );
+    }
+
+    #[test]
+    fn malformed_truncated_and_unrelayed_queries_are_dropped() {
+        let good = relayed(dhcp::discover(1, MAC));
+        assert!(answer(&good).is_some());
+        // Every truncation inside the header or inside an option is dropped; one that cuts
+        // between whole options (after 53, or before END) is still answered.
+        let end = good.iter().rposition(|&b| b == 255).unwrap();
+        for n in 0..good.len() {
+            let got = answer(&good[..n]).is_some();
+            // 243: just after option 53, a whole option: a packet without END is read as Kea
+            // reads it.
+            assert_eq!(got, n == 243 || n >= end, "truncated to {n}");
+        }
+        let mutate = |i: usize, v: u8| {
+            let mut q = good.clone();
+            q[i] = v;
+            q
+        };
+        assert!(answer(&mutate(0, 2)).is_none(), "a BOOTREPLY");
+        assert!(answer(&mutate(236, 0)).is_none(), "no magic cookie");
+        assert!(
+            answer(&mutate(242, 8)).is_none(),
+            "DHCPINFORM is not answered"
+        );
+        assert!(
+            answer(&mutate(241, 200)).is_none(),
+            "option 53 longer than the packet"
+        );
+        let mut unrelayed = good.clone();
+        unrelayed[24..28].fill(0);
+        assert!(answer(&unrelayed).is_none(), "no giaddr");
+        let mut foreign = good.clone();
+        foreign[24..28].copy_from_slice(&[192, 0, 2, 1]);
+        assert!(answer(&foreign).is_none(), "a relay outside 198.18.0.0/15");
+        let mut no_type = good.clone();
+        no_type[240] = 0; // 53 becomes PAD, then "1, 1" is option 1 of length 1
+        assert!(answer(&no_type).is_none(), "no message type");
+        assert!(answer(&[0xff; 1500]).is_none());
+        assert!(answer(&[]).is_none());
+    }
+
+    #[test]
+    fn flags_parse_and_stay_in_the_bench_network() {
+        let argv = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let a = parse_args(&argv("--listen 198.18.0.1 --max-seconds 30")).unwrap();
+        assert_eq!((a.listen, a.server_id, a.max_seconds), (SERVER, SERVER, 30));
+        let a = parse_args(&argv("--listen 198.18.0.1 --server-id 198.19.0.9")).unwrap();
+        assert_eq!(
+            (a.server_id, a.max_seconds),
+            (Ipv4Addr::new(198, 19, 0, 9), 600)
+        );
+        assert!(parse_args(&argv("--listen 127.0.0.1")).is_err());
+        assert!(parse_args(&argv("--listen 198.18.0.1 --server-id 10.0.0.1")).is_err());
+        assert!(parse_args(&argv("--listen 198.18.0.1 --max-seconds 0")).is_err());
+        assert!(parse_args(&argv("--listen 198.18.0.1 --max-seconds 3601")).is_err());
+        assert!(parse_args(&argv("--server-id 198.18.0.1")).is_err());
+        assert!(parse_args(&argv("--listen")).is_err());
+        assert!(parse_args(&argv("--listen 198.18.0.1 --bogus")).is_err());
+    }
+}
