@@ -6,7 +6,9 @@ usage: report.py DATA.tsv ENV.tsv RESULTS.md RESULTS.png
 Rows of DATA (tab-separated):
   rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS [RCVBUF_ERRORS [CLIENT_RCVBUF_ERRORS [CPU_NS]]]]
         (several rows per SERVER and OFFERED: rounds; the round with the median drops stands
-        for the rate, CPU per exchange is the median of the rounds, capacity the best round)
+        for the rate, CPU per exchange is the median of the rounds, capacity the best round;
+        SERVER `floor` is wren-floor, the cheapest stateless responder: its CPU is the floor
+        that wrend's and Kea's figures are read against)
   mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
   start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
   size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
@@ -18,7 +20,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-NAMES = {"wrend": "wrend", "kea": "kea-dhcp4 2.2"}
+NAMES = {"wrend": "wrend", "kea": "kea-dhcp4 2.2", "floor": "floor"}
 MAX_DROP_PERCENT = 1.0
 
 
@@ -137,6 +139,11 @@ def md_throughput(by):
     if both:
         head += " Kea CPU / wrend CPU |"
         sep += "---:|"
+    floor = by.get("floor")
+    if floor:
+        # The floor answers without state or disk: only its rate, losses and CPU mean anything.
+        head += " floor achieved /s | floor drops | floor CPU s per 1,000 |"
+        sep += "---:|---:|---:|"
     out += [head, sep]
     for o in rates:
         line = f"| {o} |"
@@ -156,6 +163,10 @@ def md_throughput(by):
         if both:
             w, k = by["wrend"].get(o), by["kea"].get(o)
             line += f" {k['cpu_per_1000'] / w['cpu_per_1000']:.1f}× |" if w and k and w["cpu_per_1000"] else " – |"
+        if floor:
+            f = floor.get(o)
+            line += (f" {f['achieved']:.0f} | {f['drops']:.2f} % ({f['discovers'] - f['acks']}/{f['discovers']}) |"
+                     f" {cpu_cell(f)} |") if f else " – | – | – |"
         out.append(line)
     out.append("")
     best = {s: best_rate(by[s]) for s in servers}
@@ -222,7 +233,58 @@ def md_throughput(by):
                 "* Kea CPU / wrend CPU per exchange at each rate both served with < 1 % drops: "
                 + ", ".join(f"{rate_label(by, o)} {r:.1f}×" for o, r in zip(sorted(common), ratios))
                 + f" (geometric mean {statistics.geometric_mean(ratios):.1f}×).")
+    out += md_floor(by)
     return out, best
+
+
+def md_floor(by):
+    """Per rate: Kea's, wrend's and the floor's CPU per 1,000 exchanges, what each server
+    spends above the floor, and whether Kea / 10 is below the floor (then no server on this
+    machine can reach 1/10 of Kea's CPU, and the part above the floor is the figure that
+    matters)."""
+    floor = by.get("floor")
+    if not floor or "wrend" not in by or "kea" not in by:
+        return []
+    rates = sorted(o for o in floor if o in by["wrend"] and o in by["kea"])
+    if not rates:
+        return []
+    out = ["", "Above the floor (wren-floor: a blocking `recvfrom` and one `sendto` per query, one thread, "
+           "no state, no disk, no log; what every server pays per exchange on this machine). "
+           "CPU s per 1,000 exchanges, medians of the rounds:", "",
+           "| rate | Kea | wrend | floor | Kea − floor | wrend − floor | (Kea − floor) / (wrend − floor) | Kea / 10 | Kea / 10 below the floor? |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    unreachable = []
+    for o in rates:
+        k, w, f = (by[s][o]["cpu_per_1000"] for s in ("kea", "wrend", "floor"))
+        k_above, w_above = k - f, w - f
+        ratio = f"{k_above / w_above:.1f}×" if w_above > 0 and k_above > 0 else "–"
+        below = k / 10 < f
+        if below:
+            unreachable.append(o)
+        notes = []
+        for s in ("kea", "wrend", "floor"):
+            if by[s][o]["drops"] >= MAX_DROP_PERCENT:
+                notes.append(f"{NAMES[s]} lost {by[s][o]['drops']:.0f} %")
+        label = rate_label(by, o) + (f" ({', '.join(notes)})" if notes else "")
+        out.append(f"| {label} | {k:.3f} | {w:.3f} | {f:.3f} | {k_above:.3f} | {w_above:.3f} | {ratio} |"
+                   f" {k / 10:.3f} | {'**yes**' if below else 'no'} |")
+    out.append("")
+    for o in rates:
+        k, w, f = (by[s][o]["cpu_per_1000"] for s in ("kea", "wrend", "floor"))
+        line = (f"* {rate_label(by, o)}: Kea {k:.3f}, wrend {w:.3f}, floor {f:.3f} s per 1,000; "
+                f"above the floor wrend {w - f:.3f} vs Kea {k - f:.3f}")
+        if w - f > 0 and k - f > 0:
+            line += f" (Kea's part {(k - f) / (w - f):.1f}× wrend's)"
+        if k / 10 < f:
+            line += (f"; Kea / 10 = {k / 10:.3f} is below the floor: 1/10 of Kea's CPU is "
+                     "unreachable by any server on this machine at this rate.")
+        else:
+            line += f"; Kea / 10 = {k / 10:.3f} is above the floor."
+        out.append(line)
+    if unreachable:
+        out.append("* The 1/10 target is below the floor at " + ", ".join(f"{o}/s" for o in unreachable)
+                   + ": there the figure that matters is the CPU above the floor (Kea − floor vs wrend − floor).")
+    return out
 
 
 def md_memory(rows):
@@ -328,6 +390,10 @@ def chart(by, png):
                          color=line.get_color(), label=f"perfdhcp sent ({NAMES.get(s, s)} run)")
             ax2.plot(rates, [by[s][o]["drops"] for o in rates], marker="o", label=NAMES.get(s, s))
             ax3.plot(rates, [by[s][o]["cpu_per_1000"] for o in rates], marker="o", label=NAMES.get(s, s))
+        if "floor" in by:
+            rates = sorted(by["floor"])
+            ax3.plot(rates, [by["floor"][o]["cpu_per_1000"] for o in rates], marker=".", linestyle="--",
+                     color="grey", label="floor (wren-floor)")
         top = max(o for s in servers for o in by[s])
         ax1.plot([0, top], [0, top], linestyle=":", color="grey", label="offered")
         ax3.set_yscale("log")
