@@ -7,8 +7,9 @@ Rows of DATA (tab-separated):
   rate  SERVER OFFERED ACHIEVED DISCOVERS ACKS DO_AVG DO_MAX RA_AVG RA_MAX CPU_TICKS [ROWS [RCVBUF_ERRORS [CLIENT_RCVBUF_ERRORS [CPU_NS]]]]
         (several rows per SERVER and OFFERED: rounds; the round with the median drops stands
         for the rate, CPU per exchange is the median of the rounds, capacity the best round;
-        SERVER `floor` is wren-floor, the cheapest stateless responder: its CPU is the floor
-        that wrend's and Kea's figures are read against)
+        SERVERs `floor` and `floor-batch` are wren-floor, the cheapest stateless responder,
+        per packet and batched: the lower of their CPU is the floor that wrend's and Kea's
+        figures are read against)
   mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
   start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
   size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
@@ -20,7 +21,9 @@ import subprocess
 import sys
 from collections import defaultdict
 
-NAMES = {"wrend": "wrend", "kea": "kea-dhcp4 2.2", "floor": "floor"}
+NAMES = {"wrend": "wrend", "kea": "kea-dhcp4 2.2", "floor": "floor (per packet)", "floor-batch": "floor (batched)"}
+# wren-floor's two loops: recvfrom/sendto per query, and recvmmsg/sendmmsg up to 32 per wakeup.
+FLOORS = ("floor", "floor-batch")
 MAX_DROP_PERCENT = 1.0
 
 
@@ -139,10 +142,11 @@ def md_throughput(by):
     if both:
         head += " Kea CPU / wrend CPU |"
         sep += "---:|"
-    floor = by.get("floor")
-    if floor:
+    floors = [s for s in FLOORS if s in by]
+    for s in floors:
         # The floor answers without state or disk: only its rate, losses and CPU mean anything.
-        head += " floor achieved /s | floor drops | floor CPU s per 1,000 |"
+        n = NAMES[s]
+        head += f" {n} achieved /s | {n} drops | {n} CPU s per 1,000 |"
         sep += "---:|---:|---:|"
     out += [head, sep]
     for o in rates:
@@ -163,8 +167,8 @@ def md_throughput(by):
         if both:
             w, k = by["wrend"].get(o), by["kea"].get(o)
             line += f" {k['cpu_per_1000'] / w['cpu_per_1000']:.1f}× |" if w and k and w["cpu_per_1000"] else " – |"
-        if floor:
-            f = floor.get(o)
+        for s in floors:
+            f = by[s].get(o)
             line += (f" {f['achieved']:.0f} | {f['drops']:.2f} % ({f['discovers'] - f['acks']}/{f['discovers']}) |"
                      f" {cpu_cell(f)} |") if f else " – | – | – |"
         out.append(line)
@@ -237,41 +241,53 @@ def md_throughput(by):
     return out, best
 
 
+def floor_at(by, offered):
+    """The floor at a rate: the lower CPU per exchange of the floors measured there (without
+    loss), and which one it was."""
+    found = [(by[s][offered]["cpu_per_1000"], s) for s in FLOORS
+             if offered in by.get(s, {}) and by[s][offered]["drops"] < MAX_DROP_PERCENT]
+    return min(found) if found else (None, None)
+
+
 def md_floor(by):
     """Per rate: Kea's, wrend's and the floor's CPU per 1,000 exchanges, what each server
     spends above the floor, and whether Kea / 10 is below the floor (then no server on this
     machine can reach 1/10 of Kea's CPU, and the part above the floor is the figure that
     matters)."""
-    floor = by.get("floor")
-    if not floor or "wrend" not in by or "kea" not in by:
+    floors = [s for s in FLOORS if s in by]
+    if not floors or "wrend" not in by or "kea" not in by:
         return []
-    rates = sorted(o for o in floor if o in by["wrend"] and o in by["kea"])
+    rates = sorted(o for o in by["wrend"] if o in by["kea"] and floor_at(by, o)[0] is not None)
     if not rates:
         return []
-    out = ["", "Above the floor (wren-floor: a blocking `recvfrom` and one `sendto` per query, one thread, "
-           "no state, no disk, no log; what every server pays per exchange on this machine). "
+    out = ["", "Above the floor: wren-floor (tests/loadgen/src/floor.rs) answers the same relayed DORA with "
+           "no state, no disk and no log, one thread: `floor (per packet)` with a blocking `recvfrom` and one `sendto` "
+           "per query, `floor (batched)` with `recvmmsg` (up to 32 per wakeup) and one `sendmmsg` per "
+           "wakeup. The floor is the lower of the two: what any server pays per exchange on this machine. "
            "CPU s per 1,000 exchanges, medians of the rounds:", "",
-           "| rate | Kea | wrend | floor | Kea − floor | wrend − floor | (Kea − floor) / (wrend − floor) | Kea / 10 | Kea / 10 below the floor? |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "| rate | Kea | wrend | " + " | ".join(NAMES[s] for s in floors)
+           + " | Kea − floor | wrend − floor | (Kea − floor) / (wrend − floor) | Kea / 10 | Kea / 10 below the floor? |",
+           "|---:|---:|---:|" + "---:|" * len(floors) + "---:|---:|---:|---:|---|"]
     unreachable = []
     for o in rates:
-        k, w, f = (by[s][o]["cpu_per_1000"] for s in ("kea", "wrend", "floor"))
+        k, w = by["kea"][o]["cpu_per_1000"], by["wrend"][o]["cpu_per_1000"]
+        f, _ = floor_at(by, o)
         k_above, w_above = k - f, w - f
         ratio = f"{k_above / w_above:.1f}×" if w_above > 0 and k_above > 0 else "–"
         below = k / 10 < f
         if below:
             unreachable.append(o)
-        notes = []
-        for s in ("kea", "wrend", "floor"):
-            if by[s][o]["drops"] >= MAX_DROP_PERCENT:
-                notes.append(f"{NAMES[s]} lost {by[s][o]['drops']:.0f} %")
+        notes = [f"{NAMES[s]} lost {by[s][o]['drops']:.0f} %" for s in ("kea", "wrend", *floors)
+                 if o in by[s] and by[s][o]["drops"] >= MAX_DROP_PERCENT]
         label = rate_label(by, o) + (f" ({', '.join(notes)})" if notes else "")
-        out.append(f"| {label} | {k:.3f} | {w:.3f} | {f:.3f} | {k_above:.3f} | {w_above:.3f} | {ratio} |"
+        cells = " | ".join(f"{by[s][o]['cpu_per_1000']:.3f}" if o in by[s] else "–" for s in floors)
+        out.append(f"| {label} | {k:.3f} | {w:.3f} | {cells} | {k_above:.3f} | {w_above:.3f} | {ratio} |"
                    f" {k / 10:.3f} | {'**yes**' if below else 'no'} |")
     out.append("")
     for o in rates:
-        k, w, f = (by[s][o]["cpu_per_1000"] for s in ("kea", "wrend", "floor"))
-        line = (f"* {rate_label(by, o)}: Kea {k:.3f}, wrend {w:.3f}, floor {f:.3f} s per 1,000; "
+        k, w = by["kea"][o]["cpu_per_1000"], by["wrend"][o]["cpu_per_1000"]
+        f, which = floor_at(by, o)
+        line = (f"* {rate_label(by, o)}: Kea {k:.3f}, wrend {w:.3f}, floor {f:.3f} ({NAMES[which]}) s per 1,000; "
                 f"above the floor wrend {w - f:.3f} vs Kea {k - f:.3f}")
         if w - f > 0 and k - f > 0:
             line += f" (Kea's part {(k - f) / (w - f):.1f}× wrend's)"
@@ -390,10 +406,11 @@ def chart(by, png):
                          color=line.get_color(), label=f"perfdhcp sent ({NAMES.get(s, s)} run)")
             ax2.plot(rates, [by[s][o]["drops"] for o in rates], marker="o", label=NAMES.get(s, s))
             ax3.plot(rates, [by[s][o]["cpu_per_1000"] for o in rates], marker="o", label=NAMES.get(s, s))
-        if "floor" in by:
-            rates = sorted(by["floor"])
-            ax3.plot(rates, [by["floor"][o]["cpu_per_1000"] for o in rates], marker=".", linestyle="--",
-                     color="grey", label="floor (wren-floor)")
+        for s, style in zip(FLOORS, ("--", ":")):
+            if s in by:
+                rates = sorted(by[s])
+                ax3.plot(rates, [by[s][o]["cpu_per_1000"] for o in rates], marker=".", linestyle=style,
+                         color="grey", label=f"{NAMES[s]} (wren-floor)")
         top = max(o for s in servers for o in by[s])
         ax1.plot([0, top], [0, top], linestyle=":", color="grey", label="offered")
         ax3.set_yscale("log")
