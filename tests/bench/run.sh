@@ -16,8 +16,9 @@
 #   The throughput part also measures `wren-floor` (tests/loadgen/src/floor.rs), the cheapest
 #   stateless responder that completes a relayed DORA (no state, no disk, no log): `floor`
 #   with recvfrom + sendto per query, `floor-batch` with recvmmsg + sendmmsg (up to 32 per
-#   wakeup, as wrend reads): the CPU per exchange any server pays on this machine (the
-#   kernel's per-packet and per-wakeup cost), the floor below which no server's figure can go.
+#   wakeup) and 1 ms between batches, wrend's own I/O pattern: the CPU per exchange any server
+#   pays on this machine (the kernel's per-packet and per-wakeup cost), the floor below which
+#   no server's figure can go.
 #
 # Safety: everything runs in two network namespaces this script creates (veth pair, addresses
 # in 198.18.0.0/15 only); every load is bounded in count (-n) and time (-p, timeout); every
@@ -198,7 +199,7 @@ FLOOR_MAX_SECONDS=$(( PERIOD + 300 > 3600 ? 3600 : PERIOD + 300 ))
 server_args() { # KIND
   case "$1" in
     floor) echo "--listen 198.18.0.1 --server-id 198.18.0.1 --max-seconds $FLOOR_MAX_SECONDS" ;;
-    floor-batch) echo "--listen 198.18.0.1 --server-id 198.18.0.1 --max-seconds $FLOOR_MAX_SECONDS --batch 32" ;;
+    floor-batch) echo "--listen 198.18.0.1 --server-id 198.18.0.1 --max-seconds $FLOOR_MAX_SECONDS --batch 32 --hold-us 1000" ;;
     *) echo "-c $CONF" ;;
   esac
 }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! wren-floor --listen 198.18.0.1 [--server-id 198.18.0.1] [--max-seconds N] [--batch N]
+//!            [--hold-us N]
 //! ```
 //!
 //! Why it exists: issue #8 asks for "server CPU per exchange ≤ 1/10 of Kea's". Part of every
@@ -19,7 +20,11 @@
 //! batch's replies with one `sendmmsg`, as wrend does. When queries arrive one at a time (low
 //! rates) it pays the same wakeup per query; under load it shares each wakeup and each system
 //! call among the queries that queued meanwhile, so it is the lower bound for a server that
-//! batches, where the per-packet loop is not.
+//! batches, where the per-packet loop is not. `--hold-us N` (with `--batch`) waits N µs after
+//! each batch's replies before the next read, so that under load each wakeup finds more
+//! queries queued: wrend's group-commit pacing (1 ms after a sync, `event_loop::COMMIT_SPACING`)
+//! has the same effect, so `--batch 32 --hold-us 1000` is the floor for wrend's I/O pattern at
+//! the same added latency (up to 1 ms).
 //!
 //! What it answers (RFC 2131 §4.1, §4.3.1, §4.3.2, as a server answers a relay agent): a
 //! relayed DHCPDISCOVER (giaddr set) with a DHCPOFFER and a relayed DHCPREQUEST with a DHCPACK,
@@ -47,7 +52,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE: &str =
-    "usage: wren-floor --listen ADDRESS [--server-id ADDRESS] [--max-seconds N] [--batch N] (addresses in 198.18.0.0/15)";
+    "usage: wren-floor --listen ADDRESS [--server-id ADDRESS] [--max-seconds N] [--batch N] [--hold-us N] (addresses in 198.18.0.0/15)";
 
 /// The benchmark's network, 198.18.0.0/15 (RFC 2544's benchmarking range): nothing outside it
 /// is bound, answered or offered.
@@ -82,6 +87,8 @@ const QUERY_BUFFER: usize = 1500;
 const MAX_SECONDS_LIMIT: u64 = 3600;
 /// Most queries one `recvmmsg` takes (wrend takes up to 32).
 const MAX_BATCH: usize = 64;
+/// The longest `--hold-us` (100 ms): past that the replies would come too late for a client.
+const MAX_HOLD_US: u64 = 100_000;
 
 fn in_bench_net(a: Ipv4Addr) -> bool {
     u32::from(a) & BENCH_MASK == BENCH_NET
@@ -197,6 +204,7 @@ struct Args {
     server_id: Ipv4Addr,
     max_seconds: u64,
     batch: usize,
+    hold: Duration,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -204,6 +212,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut server_id = None;
     let mut max_seconds = 600;
     let mut batch = 1;
+    let mut hold_us = 0;
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -232,12 +241,24 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--batch: not a number: {text}"))?;
             }
+            "--hold-us" => {
+                let text = value()?;
+                hold_us = text
+                    .parse()
+                    .map_err(|_| format!("--hold-us: not a number: {text}"))?;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     if batch == 0 || batch > MAX_BATCH {
         return Err(format!("--batch must be 1..={MAX_BATCH}"));
+    }
+    if hold_us > MAX_HOLD_US {
+        return Err(format!("--hold-us must be 0..={MAX_HOLD_US}"));
+    }
+    if hold_us > 0 && batch == 1 {
+        return Err("--hold-us needs --batch 2 or more".into());
     }
     let listen = listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?;
     if max_seconds == 0 || max_seconds > MAX_SECONDS_LIMIT {
@@ -248,6 +269,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         server_id: server_id.unwrap_or(listen),
         max_seconds,
         batch,
+        hold: Duration::from_micros(hold_us),
     })
 }
 
@@ -303,7 +325,7 @@ fn is_idle(e: &io::Error) -> bool {
 }
 
 /// `--batch N`: one `recvmmsg` (blocking for the first query only) and one `sendmmsg` per
-/// wakeup. Buffers are allocated once, before the loop.
+/// wakeup, then `--hold-us` of sleep when set. Buffers are allocated once, before the loop.
 fn serve_batched(socket: &UdpSocket, args: &Args, deadline: Instant) -> io::Result<Counts> {
     let fd = socket.as_raw_fd();
     let mut queries = vec![[0u8; QUERY_BUFFER]; args.batch];
@@ -350,6 +372,9 @@ fn serve_batched(socket: &UdpSocket, args: &Args, deadline: Instant) -> io::Resu
                     sent += 1;
                 }
             }
+        }
+        if !args.hold.is_zero() {
+            std::thread::sleep(args.hold);
         }
     }
     Ok(counts)
@@ -669,5 +694,10 @@ mod tests {
         assert_eq!(a.batch, 32);
         assert!(parse_args(&argv("--listen 198.18.0.1 --batch 0")).is_err());
         assert!(parse_args(&argv("--listen 198.18.0.1 --batch 65")).is_err());
+        assert_eq!(a.hold, Duration::ZERO);
+        let a = parse_args(&argv("--listen 198.18.0.1 --batch 32 --hold-us 1000")).unwrap();
+        assert_eq!(a.hold, Duration::from_millis(1));
+        assert!(parse_args(&argv("--listen 198.18.0.1 --hold-us 1000")).is_err());
+        assert!(parse_args(&argv("--listen 198.18.0.1 --batch 2 --hold-us 100001")).is_err());
     }
 }
