@@ -21,10 +21,11 @@
 //! rates) it pays the same wakeup per query; under load it shares each wakeup and each system
 //! call among the queries that queued meanwhile, so it is the lower bound for a server that
 //! batches, where the per-packet loop is not. `--hold-us N` (with `--batch`) waits N µs after
-//! each batch's replies before the next read, so that under load each wakeup finds more
-//! queries queued: wrend's group-commit pacing (1 ms after a sync, `event_loop::COMMIT_SPACING`)
-//! has the same effect, so `--batch 32 --hold-us 1000` is the floor for wrend's I/O pattern at
-//! the same added latency (up to 1 ms).
+//! a batch that drained the queue (fewer than N queries) before the next read, so that under
+//! load each wakeup finds more queries queued; a full batch is followed by another read at
+//! once. wrend's group-commit pacing (1 ms after a sync, `event_loop::COMMIT_SPACING`) and its
+//! drain have the same effect, so `--batch 32 --hold-us 1000` is the floor for wrend's I/O
+//! pattern at the same added latency (up to 1 ms).
 //!
 //! What it answers (RFC 2131 §4.1, §4.3.1, §4.3.2, as a server answers a relay agent): a
 //! relayed DHCPDISCOVER (giaddr set) with a DHCPOFFER and a relayed DHCPREQUEST with a DHCPACK,
@@ -373,7 +374,9 @@ fn serve_batched(socket: &UdpSocket, args: &Args, deadline: Instant) -> io::Resu
                 }
             }
         }
-        if !args.hold.is_zero() {
+        // A full batch means more may be queued: read on at once (wrend drains its sockets
+        // the same way); the hold starts once a read found the queue drained.
+        if got < args.batch && !args.hold.is_zero() {
             std::thread::sleep(args.hold);
         }
     }
