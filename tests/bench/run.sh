@@ -13,12 +13,19 @@
 #      1 ms) with an empty lease file and
 #      with a generated 100,000-lease Kea CSV file.
 #   4. Stripped binary size and shared libraries (ldd).
+#   The throughput part also measures `wren-floor` (tests/loadgen/src/floor.rs), the cheapest
+#   stateless responder that completes a relayed DORA (no state, no disk, no log): `floor`
+#   with recvfrom + sendto per query, `floor-batch` with recvmmsg + sendmmsg (up to 32 per
+#   wakeup) and 1 ms between batches, wrend's own I/O pattern: the CPU per exchange any server
+#   pays on this machine (the kernel's per-packet and per-wakeup cost), the floor below which
+#   no server's figure can go.
 #
 # Safety: everything runs in two network namespaces this script creates (veth pair, addresses
 # in 198.18.0.0/15 only); every load is bounded in count (-n) and time (-p, timeout); every
 # process is stopped by its PID and both namespaces are deleted on exit (trap).
 #
-# Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea" WREND_BIN=path
+# Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea floor floor-batch"
+# (the floors: the throughput part only) WREND_BIN=path
 # WREND_TARGET=host (measure the glibc build; default: the static x86_64-unknown-linux-musl one)
 # SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
@@ -35,7 +42,10 @@ ROOT=$PWD
 
 RATES="${RATES:-250 500 1000 2000 4000 8000 16000}"
 PERIOD="${PERIOD:-4}"
-SERVERS="${SERVERS:-wrend kea}"
+SERVERS="${SERVERS:-wrend kea floor floor-batch}"
+# The memory, start-up and size parts measure real servers only: the floor has nothing to
+# compare there (no leases, no config).
+DAEMONS=$(for s in $SERVERS; do [[ "$s" == floor* ]] || printf '%s ' "$s"; done)
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 # Scheduling priority of both servers and the load generators. On a machine shared with other
@@ -99,8 +109,10 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ "$WREND_TARGET" = host ]; then WREND_BIN="${WREND_BIN:-$TARGET/release/wrend}"
 else WREND_BIN="${WREND_BIN:-$TARGET/$WREND_TARGET/release/wrend}"; fi
 LOADGEN="$TARGET/release/wren-loadgen"
+FLOOR_BIN="$TARGET/release/wren-floor"
 [ -x "$WREND_BIN" ] || { echo "no $WREND_BIN" >&2; exit 1; }
 [ -x "$LOADGEN" ] || { echo "no $LOADGEN" >&2; exit 1; }
+if [[ " $SERVERS " == *" floor"* ]]; then [ -x "$FLOOR_BIN" ] || { echo "no $FLOOR_BIN" >&2; exit 1; }; fi
 
 TAG="$$"
 NS_S="wrenbench-s-$TAG"
@@ -180,14 +192,25 @@ CONF="$WORK/server.conf"
 LEASES="$WORK/leases4.csv"
 write_config "$CONF" "$LEASES"
 
-binary_of() { if [ "$1" = kea ]; then echo "$KEA_BIN"; else echo "$WREND_BIN"; fi; }
+binary_of() { case "$1" in kea) echo "$KEA_BIN" ;; floor*) echo "$FLOOR_BIN" ;; *) echo "$WREND_BIN" ;; esac; }
+# The floor reads no config: it answers on 198.18.0.1:67 and stops by itself well after any
+# load of this run (start-up wait + perfdhcp's timeout), if run.sh's stop_pid never came.
+FLOOR_MAX_SECONDS=$(( PERIOD + 300 > 3600 ? 3600 : PERIOD + 300 ))
+server_args() { # KIND
+  case "$1" in
+    floor) echo "--listen 198.18.0.1 --server-id 198.18.0.1 --max-seconds $FLOOR_MAX_SECONDS" ;;
+    floor-batch) echo "--listen 198.18.0.1 --server-id 198.18.0.1 --max-seconds $FLOOR_MAX_SECONDS --batch 32 --hold-us 1000" ;;
+    *) echo "-c $CONF" ;;
+  esac
+}
 
 listening_67() { ip netns exec "$NS_S" cat /proc/net/udp | awk 'NR>1 && $2 ~ /:0043$/ {f=1} END {exit !f}'; }
 
 start_server() { # KIND: sets SERVER_PID, waits until port 67 is bound (30 s max)
   local bin; bin=$(binary_of "$1")
+  local args; read -r -a args <<<"$(server_args "$1")"
   KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
-    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" -c "$CONF" >>"$WORK/server.out" 2>&1 &
+    ip netns exec "$NS_S" nice -n "$NICE" taskset -c "$SERVER_CPU" "$bin" "${args[@]}" >>"$WORK/server.out" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "$1 exited during start-up:" >&2; tail -n 20 "$WORK/server.out" >&2; exit 1; }
@@ -284,7 +307,7 @@ restore_rmem
 
 # ---------------------------------------------------------------- 2. memory
 if part memory; then
-  for server in $SERVERS; do
+  for server in $DAEMONS; do
     rm -f "$LEASES" "$LEASES".*
     start_server "$server"
     sleep 1
@@ -352,7 +375,7 @@ startup_ms() { # KIND: sets STARTUP_MS (exec to the first OFFER the probe sees; 
 }
 if part startup; then
   make_lease_file 100000 "$WORK/leases-100k.csv"
-  for server in $SERVERS; do
+  for server in $DAEMONS; do
     for run in 1 2 3; do
       rm -f "$LEASES" "$LEASES".*
       startup_ms "$server"
@@ -366,7 +389,7 @@ if part startup; then
 fi
 
 # ---------------------------------------------------------------- 4. size and libraries
-part size && for server in $SERVERS; do
+part size && for server in $DAEMONS; do
   bin=$(binary_of "$server")
   strip -s -o "$WORK/$server.stripped" "$bin" 2>/dev/null || cp "$bin" "$WORK/$server.stripped"
   libs=$(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u)
