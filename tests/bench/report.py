@@ -10,6 +10,8 @@ Rows of DATA (tab-separated):
         SERVERs `floor` and `floor-batch` are wren-floor, the cheapest stateless responder,
         per packet and batched: the lower of their CPU is the floor that wrend's and Kea's
         figures are read against)
+  direct SERVER OFFERED ROUND STARTED ACKS DROPS ACHIEVED LAT_AVG_MS LAT_P99_MS LAT_MAX_MS CPU_NS
+        (wren-loadgen's broadcast DORA over AF_PACKET: the raw-socket path; rounds as above)
   mem   SERVER TARGET VMRSS_KB VMHWM_KB LEASES
   start SERVER empty|100k RUN MS RSS_KB OFFERED_ADDRESS
   size  SERVER STRIPPED_BYTES NLIBS LIBS_BYTES NAMES...
@@ -304,6 +306,53 @@ def md_floor(by):
     return out
 
 
+def md_direct(rows):
+    """wren-loadgen rounds per server and rate: the round with the median drops stands for the
+    rate, CPU per exchange is the median over the rounds."""
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if len(r) < 11:
+            continue
+        by[r[0]][int(num(r[1]))].append(r)
+    servers = [s for s in ("wrend", "kea") if s in by]
+    if not servers:
+        return []
+
+    def cpu_per_1000(r):
+        acks = num(r[4])
+        return num(r[10]) / 1e9 / acks * 1000 if acks > 0 else None
+
+    out = ["| offered /s | " + " | ".join(
+        f"{NAMES.get(s, s)} achieved /s | {NAMES.get(s, s)} drops | {NAMES.get(s, s)} latency avg / p99 / max (ms) | "
+        f"{NAMES.get(s, s)} CPU s per 1,000" for s in servers)
+        + (" | Kea CPU / wrend CPU |" if len(servers) == 2 else " |"),
+        "|---:|" + "---:|---:|---:|---:|" * len(servers) + ("---:|" if len(servers) == 2 else "")]
+    for rate in sorted({rate for s in servers for rate in by[s]}):
+        line = f"| {rate} |"
+        cpus = {}
+        for s in servers:
+            rounds = by[s].get(rate, [])
+            if not rounds:
+                line += " – | – | – | – |"
+                continue
+            pick = sorted(rounds, key=lambda r: num(r[5]))[len(rounds) // 2]
+            started, drops = int(num(pick[3])), int(num(pick[5]))
+            pct = 100.0 * drops / started if started else 0.0
+            values = [c for c in (cpu_per_1000(r) for r in rounds) if c is not None]
+            cpu = statistics.median(values) if values else None
+            cpus[s] = cpu
+            cell = "–" if cpu is None else (f"{cpu:.3f}" if len(values) == 1 else f"{cpu:.3f} ({min(values):.3f}–{max(values):.3f})")
+            line += (f" {num(pick[6]):.0f} | {pct:.2f} % ({drops}/{started}) | "
+                     f"{num(pick[7]):.2f} / {num(pick[8]):.2f} / {num(pick[9]):.1f} | {cell} |")
+        if len(servers) == 2:
+            w, k = cpus.get("wrend"), cpus.get("kea")
+            line += f" {k / w:.1f}× |" if w and k else " – |"
+        out.append(line)
+    out += ["", "Drops: conversations wren-loadgen started without an ACK within 1 s; latency: "
+            "DISCOVER to ACK of each completed conversation; CPU as in the throughput table."]
+    return out
+
+
 def md_memory(rows):
     by = defaultdict(dict)
     for r in rows:
@@ -504,6 +553,11 @@ def main():
     out += not_this_run(env, "throughput")
     out += table
     out += ["", "![achieved rate and drops vs offered rate](results.png)", ""]
+    direct = md_direct(rows.get("direct", []))
+    if direct:
+        out += [f"## Direct clients: wren-loadgen broadcast DORA over AF_PACKET (the raw-socket path), "
+                f"{env.get('period', '?')} s per rate, fresh server and empty lease file per rate", ""]
+        out += not_this_run(env, "direct") + direct + [""]
     out += ["## Memory", ""] + not_this_run(env, "memory") + md_memory(rows.get("mem", [])) + [""]
     out += ["## Start-up: exec to the first OFFER (wren-loadgen --probe, a DISCOVER every 1 ms; t0 taken by the shell that execs the server)", ""]
     out += not_this_run(env, "startup") + md_startup(rows.get("start", [])) + [""]

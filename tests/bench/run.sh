@@ -90,7 +90,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   cargo build --release "${WREND_TARGET_ARGS[@]}" -p wrend
   cargo build --release -p wren-loadgen
 fi
-PARTS="${PARTS:-throughput memory startup size}"
+PARTS="${PARTS:-throughput direct memory startup size}"
 [ -n "${SKIP_MEMORY:-}" ] && PARTS="${PARTS//memory/}"
 [ -n "${SKIP_STARTUP:-}" ] && PARTS="${PARTS//startup/}"
 part() { [[ " $PARTS " == *" $1 "* ]]; }
@@ -305,6 +305,36 @@ part throughput && for rate in $RATES; do
 done
 restore_rmem
 
+# ---------------------------------------------------------------- 1b. direct clients (raw path)
+# wren-loadgen (tests/loadgen): broadcast DORA from distinct MACs over an AF_PACKET socket on
+# the client's veth, as clients on the server's own link do. This is the servers' raw-socket
+# path (wrend: AF_PACKET here, BPF on FreeBSD; Kea: its raw packet filter), which perfdhcp's
+# relayed load never touches. Fresh server and empty lease file per rate and round; the
+# loadgen stops by itself (--duration, then --timeout-ms for the last answers).
+DIRECT_RATES="${DIRECT_RATES:-1000 4000}"
+part direct && for rate in $DIRECT_RATES; do
+  for round in $(seq "$REPEAT"); do
+  for server in $SERVERS; do
+    case "$server" in floor*) continue ;; esac # wren-floor answers relayed queries only
+    rm -f "$LEASES" "$LEASES".*
+    start_server "$server"
+    n0=$(cpu_ns "$SERVER_PID")
+    timeout $(( PERIOD + 30 )) ip netns exec "$NS_C" nice -n "$NICE" taskset -c "$LOAD_CPU" "$LOADGEN" \
+      --iface "$IF_C" --clients $(( rate * PERIOD )) --rate "$rate" --duration "$PERIOD" \
+      --timeout-ms 1000 --seed $(( (rate / 100 + round) % 250 )) --json - >"$WORK/direct-$server-$rate-$round.txt" 2>&1 || true
+    json=$(grep '^{' "$WORK/direct-$server-$rate-$round.txt" || true)
+    n1=$(cpu_ns "$SERVER_PID")
+    fields=$(printf '%s' "$json" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print("\t".join(str(d[k]) for k in ("started", "acks", "drops", "achieved_rate", "latency_avg_ms", "latency_p99_ms", "latency_max_ms")))' 2>/dev/null \
+      || printf '0\t0\t0\t0\t0\t0\t0')
+    printf 'direct\t%s\t%s\t%s\t%s\t%s\n' "$server" "$rate" "$round" "$fields" "$(( n1 - n0 ))" >>"$DATA"
+    echo "$server direct @ $rate/s (round $round): started/acks/drops/rate/avg/p99/max $(echo "$fields" | tr '\t' ' '), cpu $(( (n1 - n0) / 1000000 )) ms"
+    stop_server
+  done
+  done
+done
+
 # ---------------------------------------------------------------- 2. memory
 if part memory; then
   for server in $DAEMONS; do
@@ -421,7 +451,7 @@ done
   for name in $PARTS; do echo "part_$name	$(date -u '+%Y-%m-%d %H:%M UTC') $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"; done
 } >"$WORK/env.tsv"
 # The parts not run this time keep their rows (and their date) from the previous results.
-for pair in throughput:rate memory:mem startup:start size:size; do
+for pair in throughput:rate direct:direct memory:mem startup:start size:size; do
   name=${pair%%:*} kind=${pair##*:}
   part "$name" && continue
   [ -f "$OUT/results.tsv" ] || continue
