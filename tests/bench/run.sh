@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # wrend vs kea-dhcp4 2.2, one after the other in the same run, on the same config:
 #
-#   sudo tests/bench/run.sh            # ~6 minutes; writes tests/bench/results.md and results.png
+#   sudo tests/bench/run.sh            # ~17 minutes; writes tests/bench/results.md and results.png
 #
 # What it measures (each server pinned to CPU $SERVER_CPU with taskset, the load on $LOAD_CPU):
 #   1. perfdhcp relayed DORA (perfdhcp as relay agent 198.18.0.2 -> server 198.18.0.1) at each
 #      offered rate in $RATES for $PERIOD s, a fresh server and an empty lease file per rate:
 #      achieved rate, drops, avg/max latency, server CPU seconds per 1,000 exchanges
 #      (utime+stime from /proc/<pid>/stat before/after); the highest rate with < 1 % drops.
-#   2. RSS (VmRSS, VmHWM) idle, after 10,000 and after 50,000 leases.
+#   1b. Direct clients: wren-loadgen's broadcast DORA over AF_PACKET on the client veth at each
+#      rate in $DIRECT_RATES (the servers' raw-socket path): rate, drops, latency, CPU.
+#   2. RSS (VmRSS, VmHWM) idle, after 10 exchanges, after 10,000 and after 50,000 leases.
 #   3. Start-up time from exec to the first OFFER (wren-loadgen --probe, a DISCOVER every
 #      1 ms) with an empty lease file and
 #      with a generated 100,000-lease Kea CSV file.
@@ -25,7 +27,7 @@
 # process is stopped by its PID and both namespaces are deleted on exit (trap).
 #
 # Knobs (environment): RATES="250 500 ..." PERIOD=4 SERVERS="wrend kea floor floor-batch"
-# (the floors: the throughput part only) WREND_BIN=path
+# (the floors: the throughput part only) DIRECT_RATES="1000 4000" WREND_BIN=path
 # WREND_TARGET=host (measure the glibc build; default: the static x86_64-unknown-linux-musl one)
 # SERVER_CPU=0 LOAD_CPU=1 NICE=-20 OUT=tests/bench SKIP_BUILD=1 SKIP_MEMORY=1 SKIP_STARTUP=1
 # BENCH_TMP=/tmp (where the work directory and lease files live; /dev/shm takes the disk out)
