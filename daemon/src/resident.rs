@@ -15,8 +15,9 @@
 //! Which mappings: only those of the wrend executable that are not writable and hold no
 //! private (copied-on-write) page — text and read-only data, whose contents come back unchanged from
 //! the file. RELRO pages (relocated, hence private-dirty) and data are never touched. The
-//! ranges are read once from `/proc/self/smaps` before privileges are dropped (a process that
-//! changed its credentials may not read its own smaps) and reused after reloads.
+//! ranges (and the stack's) are read once from `/proc/self/smaps` and `/proc/self/maps`
+//! before privileges are dropped (a process that changed its credentials may not read its own
+//! smaps, and after the sandbox point nothing may be opened) and reused after reloads.
 //!
 //! FreeBSD has no fault-around of this kind (and no /proc by default): nothing is done there.
 
@@ -33,6 +34,11 @@ pub struct Range {
 
 /// The clean read-only mappings of the executable, found at start.
 static RANGES: OnceLock<Vec<Range>> = OnceLock::new();
+/// The main thread's `[stack]` mapping as it was at start (it only grows downwards, so its
+/// start then is a safe lower bound for what to release later). Surveyed once, like
+/// [`RANGES`]: after the sandbox point no file may be opened (Capsicum's capability mode on
+/// FreeBSD; scripts/freebsd-checks.sh audits it on Linux too).
+static STACK: OnceLock<Option<Range>> = OnceLock::new();
 
 /// Finds the executable's clean read-only mappings (once); call before dropping privileges.
 pub fn survey() {
@@ -44,6 +50,10 @@ pub fn survey() {
             .map(|(smaps, exe)| clean_readonly_mappings(&smaps, &exe.to_string_lossy()))
             .unwrap_or_default();
         let _ = RANGES.set(found);
+        let stack = std::fs::read_to_string("/proc/self/maps")
+            .ok()
+            .and_then(|maps| stack_mapping(&maps));
+        let _ = STACK.set(stack);
     }
 }
 
@@ -94,10 +104,7 @@ const STACK_MARGIN: usize = 64 * 1024;
 fn release_stack() -> usize {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
-    let Some(stack) = std::fs::read_to_string("/proc/self/maps")
-        .ok()
-        .and_then(|maps| stack_mapping(&maps))
-    else {
+    let Some(stack) = STACK.get().copied().flatten() else {
         return 0;
     };
     // Only when this frame is on the main thread's stack (it always is: service::serve).
